@@ -1,0 +1,44 @@
+/**
+ * The service assembled on a migrated database: API (HTTP + WebSocket), the shared
+ * LISTEN connection, and the in-process worker pool. main.ts and the tests both use it,
+ * so the tests run exactly what `deno task start` runs.
+ */
+import type { Config } from "./config.ts";
+import { createDb, type Db } from "./db/database.ts";
+import { readMigrations } from "./db/migrate.ts";
+import { OperationEvents } from "./bulk/events.ts";
+import { startHttp } from "./http/server.ts";
+
+export interface App {
+  url: string;
+  db: Db;
+  events: OperationEvents;
+  /** Stops accepting requests, drains workers, closes connections. */
+  stop(): Promise<void>;
+}
+
+export async function startApp(config: Config, databaseUrl: string): Promise<App> {
+  const db = createDb(databaseUrl, { poolSize: config.dbPoolSize, applicationName: "bulk-ops api" });
+  const events = new OperationEvents(databaseUrl);
+  await events.start();
+  const services = { db, config, events };
+  const http = await startHttp(services, {
+    port: config.port,
+    host: config.host,
+    migrations: await readMigrations(),
+  });
+  let stopping: Promise<void> | null = null;
+  return {
+    url: http.url,
+    db,
+    events,
+    stop() {
+      stopping ??= (async () => {
+        await http.shutdown();
+        await events.stop();
+        await db.destroy();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,137 @@
+/** Kysely table types: one interface per table of migrations/, column names as in SQL. */
+import type { ColumnType, Generated } from "kysely";
+
+/** Has a database default, so optional on insert. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** bigint columns come back from pg as strings (exact beyond 2^53). */
+type BigintId = ColumnType<string, never, never>;
+type Json = ColumnType<unknown, string | undefined, string>;
+
+export type Role = "ADMIN" | "AGENT" | "VIEWER";
+
+export interface TenantsTable {
+  id: Generated<string>;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  tenant_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  created_at: Timestamp;
+}
+
+export interface ApiTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  token_hash: Uint8Array;
+  label: Generated<string>;
+  created_at: Timestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface TicketsTable {
+  id: BigintId;
+  tenant_id: string;
+  title: string;
+  body: Generated<string>;
+  status: Generated<string>;
+  priority: Generated<string>;
+  category: Generated<string>;
+  assignee_id: string | null;
+  created_by: string | null;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface TicketCommentsTable {
+  id: BigintId;
+  tenant_id: string;
+  ticket_id: string;
+  author_id: string;
+  body: string;
+  bulk_operation_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface BulkOperationsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  created_by: string;
+  kind: Generated<string>;
+  parent_id: string | null;
+  action_type: string;
+  action_params: Json;
+  target_summary: Json;
+  description: string | null;
+  idempotency_key: string | null;
+  input_hash: string | null;
+  status: string;
+  total: number;
+  succeeded: Generated<number>;
+  failed: Generated<number>;
+  skipped: Generated<number>;
+  cancelled: Generated<number>;
+  error_counts: ColumnType<Record<string, number>, string | undefined, string>;
+  options: Json;
+  scheduled_at: NullableTimestamp;
+  created_at: Timestamp;
+  started_at: NullableTimestamp;
+  first_chunk_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  cancel_requested_at: NullableTimestamp;
+}
+
+export interface BulkOperationItemsTable {
+  operation_id: string;
+  position: number;
+  target_id: string;
+  outcome: Generated<string>;
+  error_code: string | null;
+  error_message: string | null;
+  before: Json | null;
+  after: Json | null;
+  attempts: Generated<number>;
+  processed_at: NullableTimestamp;
+}
+
+export interface BulkJobsTable {
+  id: BigintId;
+  operation_id: string;
+  chunk_index: number;
+  first_position: number;
+  last_position: number;
+  run_at: Timestamp;
+  locked_by: string | null;
+  locked_until: NullableTimestamp;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: Timestamp;
+}
+
+export interface BulkOperationEventsTable {
+  id: BigintId;
+  operation_id: string;
+  type: string;
+  actor_id: string | null;
+  data: Json;
+  created_at: Timestamp;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  tickets: TicketsTable;
+  ticket_comments: TicketCommentsTable;
+  bulk_operations: BulkOperationsTable;
+  bulk_operation_items: BulkOperationItemsTable;
+  bulk_jobs: BulkJobsTable;
+  bulk_operation_events: BulkOperationEventsTable;
+}

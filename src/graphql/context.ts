@@ -1,0 +1,57 @@
+/** What every resolver receives: the caller (or null), per-request loaders and the services. */
+import type { Viewer } from "../auth/tokens.ts";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/database.ts";
+import type { Role } from "../db/tables.ts";
+import type { OperationEvents } from "../bulk/events.ts";
+import type { TicketRow } from "../tickets/model.ts";
+import { ticketsByIds } from "../tickets/queries.ts";
+import { BatchLoader } from "./loader.ts";
+
+export interface Services {
+  db: Db;
+  config: Config;
+  /** Operation state changes from LISTEN/NOTIFY, fanned out to subscribers. */
+  events: OperationEvents;
+}
+
+export interface UserRow {
+  id: string;
+  tenant_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  created_at: Date;
+}
+
+export interface Context {
+  viewer: Viewer | null;
+  services: Services;
+  loaders: { user: BatchLoader<UserRow>; ticket: BatchLoader<TicketRow> };
+}
+
+const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
+
+/** Builds a request's context; loaders see only the viewer's tenant. */
+export function createContext(viewer: Viewer | null, services: Services): Context {
+  const tenantId = viewer?.tenantId ?? "00000000-0000-0000-0000-000000000000";
+  return {
+    viewer,
+    services,
+    loaders: {
+      user: new BatchLoader(async (ids) =>
+        byId(
+          await services.db.selectFrom("users").selectAll().where("tenant_id", "=", tenantId)
+            .where("id", "in", ids).execute() as UserRow[],
+        )
+      ),
+      ticket: new BatchLoader(async (ids) => byId(await ticketsByIds(services.db, tenantId, ids))),
+    },
+  };
+}
+
+/** The viewer of a resolver that scope-auth has already required to be authenticated. */
+export function viewerOf(ctx: Context): Viewer {
+  if (!ctx.viewer) throw new Error("viewerOf called without an authenticated viewer");
+  return ctx.viewer;
+}

@@ -1,0 +1,90 @@
+/**
+ * Global ids and cursors. Both are opaque base64url strings; a malformed one is a
+ * BAD_USER_INPUT error, never an internal error.
+ *   global id: base64url("Ticket:42")
+ *   cursor:    base64url(JSON array of the keyset values of a row)
+ */
+import { badInput } from "./errors.ts";
+
+function toBase64Url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(value: string): string | null {
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(value) || value.length > 400) return null;
+  try {
+    const binary = atob(value.replaceAll("-", "+").replaceAll("_", "/"));
+    return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+}
+
+export function encodeId(typename: string, id: string | number | bigint): string {
+  return toBase64Url(`${typename}:${id}`);
+}
+
+export function decodeId(globalId: string): { typename: string; id: string } {
+  const decoded = fromBase64Url(globalId);
+  const match = decoded ? /^([A-Za-z]\w*):(.+)$/.exec(decoded) : null;
+  if (!match) throw badInput(`Malformed id: ${JSON.stringify(globalId.slice(0, 100))}`);
+  return { typename: match[1], id: match[2] };
+}
+
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const BIGINT_PATTERN = /^[1-9]\d{0,18}$/;
+
+/** Id format of each node type's primary key. */
+const KEY_FORMAT: Record<string, RegExp> = {
+  Ticket: BIGINT_PATTERN,
+  Comment: BIGINT_PATTERN,
+  User: UUID_PATTERN,
+  Tenant: UUID_PATTERN,
+  BulkOperation: UUID_PATTERN,
+  BulkOperationEvent: BIGINT_PATTERN,
+};
+
+/**
+ * Decodes a global id that must name a `typename`; returns the database key.
+ * `field` names the input field in the error (e.g. "assigneeId").
+ */
+export function expectId(globalId: string, typename: string, field?: string): string {
+  const { typename: actual, id } = decodeId(globalId);
+  if (actual !== typename) {
+    throw badInput(`Expected a ${typename} id, got a ${actual} id${field ? ` in ${field}` : ""}.`, field);
+  }
+  if (!(KEY_FORMAT[typename]?.test(id) ?? true)) throw badInput(`Malformed ${typename} id.`, field);
+  return id;
+}
+
+/** Like expectId, but returns null instead of throwing (for ids that become per-item outcomes). */
+export function tryExpectId(globalId: string, typename: string): string | null {
+  try {
+    return expectId(globalId, typename);
+  } catch {
+    return null;
+  }
+}
+
+export function encodeCursor(values: readonly (string | number)[]): string {
+  return toBase64Url(JSON.stringify(values));
+}
+
+/** Decodes a cursor into values checked against `shape` ("string" | "number" per position). */
+export function decodeCursor(cursor: string, shape: readonly ("string" | "number")[]): (string | number)[] {
+  const decoded = fromBase64Url(cursor);
+  let values: unknown;
+  try {
+    values = decoded ? JSON.parse(decoded) : null;
+  } catch {
+    values = null;
+  }
+  if (
+    !Array.isArray(values) || values.length !== shape.length ||
+    values.some((v, i) => typeof v !== shape[i])
+  ) {
+    throw badInput(`Malformed cursor: ${JSON.stringify(cursor.slice(0, 100))}`);
+  }
+  return values;
+}

@@ -1,0 +1,132 @@
+/**
+ * graphql-ws (protocol graphql-transport-ws) on Deno, sharing Yoga's envelop (parse,
+ * validate with the depth limit, execute, subscribe, error masking).
+ *
+ * Built on `makeServer` because graphql-ws's own Deno adapter is broken on Deno 2.9:
+ * `socket.protocol` reads "" on the server even after upgrading with a protocol, so the
+ * adapter closes every connection with 4406. We negotiate the protocol ourselves and hand
+ * the negotiated string to `server.opened()` (../shared/STACK.md).
+ *
+ * Auth: the token travels in the connection_init payload `{ authorization: "Bearer ..." }`.
+ * No token: close 4401. Unknown or revoked token: close 4403.
+ */
+import { type ExecutionArgs, GraphQLError } from "graphql";
+import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
+import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
+import { createContext, type Services } from "./context.ts";
+import { maskError, type YogaServer } from "./yoga.ts";
+
+interface Extra {
+  socket: WebSocket;
+  request: Request;
+  viewer?: Viewer;
+}
+
+type Enveloped = ReturnType<YogaServer["getEnveloped"]>;
+
+function masked(result: unknown): unknown {
+  const value = result as { errors?: readonly unknown[] };
+  if (value && typeof value === "object" && Array.isArray(value.errors)) {
+    return { ...value, errors: value.errors.map(maskError) };
+  }
+  return result;
+}
+
+export function createWsHandler(yoga: YogaServer, services: Services) {
+  const server = makeServer<Record<string, unknown>, Extra>({
+    onConnect: async (ctx) => {
+      const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+      const token = typeof raw === "string" ? bearerToken(raw) : null;
+      if (!token) {
+        ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: send { authorization: "Bearer <token>" }');
+        return false;
+      }
+      const viewer = await viewerForToken(services.db, token);
+      if (!viewer) return false; // 4403 Forbidden
+      ctx.extra.viewer = viewer;
+      return true;
+    },
+    onSubscribe: async (ctx, _id, payload) => {
+      const enveloped: Enveloped = yoga.getEnveloped({ request: ctx.extra.request, params: payload });
+      let document;
+      try {
+        document = enveloped.parse(payload.query);
+      } catch (error) {
+        return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+      }
+      const errors = enveloped.validate(enveloped.schema, document);
+      if (errors.length > 0) return errors;
+      const contextValue = await enveloped.contextFactory(createContext(ctx.extra.viewer ?? null, services));
+      const args: ExecutionArgs = {
+        schema: enveloped.schema,
+        document,
+        variableValues: payload.variables,
+        operationName: payload.operationName,
+        contextValue,
+        rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+      };
+      return args;
+    },
+    execute: async (args) => masked(await (args.rootValue as Enveloped).execute(args)) as never,
+    subscribe: async (args) => {
+      const result = await (args.rootValue as Enveloped).subscribe(args);
+      if (result && typeof result === "object" && Symbol.asyncIterator in result) {
+        return mapAsync(result as AsyncGenerator, masked) as never;
+      }
+      return masked(result) as never;
+    },
+  });
+
+  return (request: Request): Response => {
+    const protocol = handleProtocols(request.headers.get("sec-websocket-protocol") ?? "");
+    if (!protocol) return new Response("Unsupported WebSocket subprotocol", { status: 400 });
+    const { socket, response } = Deno.upgradeWebSocket(request, { protocol, idleTimeout: 30 });
+    let closed: (code?: number, reason?: string) => Promise<void> = async () => {};
+    socket.onopen = () => {
+      closed = server.opened({
+        protocol, // the negotiated one: socket.protocol reads "" here
+        send: (message) => {
+          if (socket.readyState === WebSocket.OPEN) socket.send(message);
+        },
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (callback) => {
+          socket.onmessage = async (event) => {
+            try {
+              await callback(String(event.data));
+            } catch (error) {
+              console.error("[ws] message handling failed:", error);
+              socket.close(CloseCode.InternalServerError, "Internal server error");
+            }
+          };
+        },
+      }, { socket, request });
+    };
+    socket.onclose = (event) => void closed(event.code, event.reason);
+    return response;
+  };
+}
+
+/** Maps each value of an async iterator, forwarding return() so unsubscribing cleans up. */
+function mapAsync<T, U>(source: AsyncGenerator<T>, map: (value: T) => U): AsyncGenerator<U> {
+  const iterator = source[Symbol.asyncIterator]();
+  return {
+    async next() {
+      const step = await iterator.next();
+      return step.done ? step : { done: false, value: map(step.value) };
+    },
+    async return(value?: unknown) {
+      await iterator.return?.(value as T);
+      return { done: true, value: undefined as U };
+    },
+    async throw(error?: unknown) {
+      await iterator.throw?.(error);
+      return { done: true, value: undefined as U };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async [Symbol.asyncDispose]() {
+      await iterator.return?.(undefined as T);
+    },
+  } as AsyncGenerator<U>;
+}

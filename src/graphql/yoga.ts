@@ -1,0 +1,66 @@
+/** The Yoga server: HTTP, GraphiQL and SSE on /graphql, with auth, masking and limits. */
+import { GraphQLError } from "graphql";
+import { createYoga, type Plugin } from "graphql-yoga";
+import { bearerToken, viewerForToken } from "../auth/tokens.ts";
+import { type Context, createContext, type Services } from "./context.ts";
+import { depthLimit } from "./depth-limit.ts";
+import { apiError } from "./errors.ts";
+import { schema } from "./schema.ts";
+
+/**
+ * Errors a client may see as they are: GraphQLErrors we raise on purpose (they carry a
+ * code) and validation errors. Anything else (a bug, a database error) becomes
+ * INTERNAL_SERVER_ERROR with no detail, and is logged server-side.
+ */
+export function maskError(error: unknown): GraphQLError {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  if (original instanceof GraphQLError) {
+    if (error instanceof GraphQLError && error !== original) {
+      return new GraphQLError(original.message, {
+        nodes: error.nodes,
+        path: error.path,
+        extensions: original.extensions,
+      });
+    }
+    return original;
+  }
+  if (original instanceof Error && original.name === "PothosValidationError") {
+    return apiError("BAD_USER_INPUT", original.message);
+  }
+  console.error("[graphql] internal error:", original);
+  const path = error instanceof GraphQLError ? error.path : undefined;
+  return new GraphQLError("Unexpected error.", { path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
+}
+
+/** Adds the depth-limit rule to validation (for HTTP, SSE and graphql-ws alike). */
+function useDepthLimit(maxDepth: number): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(depthLimit(maxDepth));
+    },
+  };
+}
+
+export function createYogaServer(services: Services) {
+  return createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    graphiql: {
+      subscriptionsProtocol: "WS",
+      title: "Bulk operations API",
+      defaultQuery: '# Set the header: { "Authorization": "Bearer <token printed at start>" }\n' +
+        "{\n  viewer { user { email role } tenant { name } }\n}\n",
+    },
+    landingPage: false,
+    maskedErrors: { maskError: (error) => maskError(error) },
+    plugins: [useDepthLimit(services.config.maxQueryDepth)],
+    context: async ({ request }) => {
+      const token = bearerToken(request.headers.get("authorization"));
+      const viewer = token ? await viewerForToken(services.db, token) : null;
+      return createContext(viewer, services);
+    },
+    logging: services.config.logLevel === "debug" ? "debug" : "warn",
+  });
+}
+
+export type YogaServer = ReturnType<typeof createYogaServer>;

@@ -1,0 +1,65 @@
+/**
+ * `deno task start`: config -> database (embedded unless DATABASE_URL) -> migrations ->
+ * demo seed -> API + worker pool. Prints the GraphiQL URL and dev tokens. SIGINT/SIGTERM
+ * shut everything down, the embedded PostgreSQL included.
+ */
+import { ConfigError, loadConfig } from "./config.ts";
+import { openDatabase } from "./db/connect.ts";
+import { createDb } from "./db/database.ts";
+import { migrate } from "./db/migrate.ts";
+import { startApp } from "./app.ts";
+import { log, setLogLevel } from "./log.ts";
+import { mintDevTokens, seedDemo } from "./tickets/seed.ts";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`Configuration error: ${error.message}`);
+      Deno.exit(2);
+    }
+    throw error;
+  }
+  setLogLevel(config.logLevel);
+  const database = await openDatabase(config, (line) => log.info("db", line));
+  try {
+    const applied = await migrate(database.url);
+    log.info("db", applied.length ? `applied migrations: ${applied.join(", ")}` : "migrations up to date");
+    let tokens: Awaited<ReturnType<typeof mintDevTokens>> = [];
+    if (config.seedDemo) {
+      const seedDb = createDb(database.url, { poolSize: 2 });
+      try {
+        const seeded = await seedDemo(seedDb);
+        if (seeded.created) log.info("seed", "created the demo tenant with 3 users and 1,000 tickets");
+        tokens = await mintDevTokens(seedDb);
+      } finally {
+        await seedDb.destroy();
+      }
+    }
+    const app = await startApp(config, database.url);
+    console.log(`\nGraphiQL:  ${app.url}/graphql`);
+    if (tokens.length) {
+      console.log("Dev tokens (new at each start; earlier ones are revoked):");
+      for (const t of tokens) console.log(`  ${t.role.padEnd(6)} ${t.email.padEnd(18)} ${t.token}`);
+      console.log(`Paste into GraphiQL's headers: { "Authorization": "Bearer ${tokens[0].token}" }\n`);
+    }
+    await waitForSignal();
+    log.info("main", "shutting down");
+    await app.stop();
+  } finally {
+    await database.close();
+    log.info("main", "stopped");
+  }
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+}
+
+if (import.meta.main) await main();

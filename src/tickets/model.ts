@@ -1,0 +1,65 @@
+/** The ticket domain's vocabulary: enums, the status transition table and input limits. */
+
+export const TICKET_STATUSES = ["OPEN", "PENDING", "RESOLVED", "CLOSED"] as const;
+export const TICKET_PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"] as const;
+export const TICKET_CATEGORIES = ["GENERAL", "BILLING", "TECHNICAL", "ACCOUNT", "FEATURE_REQUEST"] as const;
+
+export type TicketStatus = typeof TICKET_STATUSES[number];
+export type TicketPriority = typeof TICKET_PRIORITIES[number];
+export type TicketCategory = typeof TICKET_CATEGORIES[number];
+
+/**
+ * Allowed status changes. A ticket is worked (OPEN <-> PENDING), resolved, then closed;
+ * RESOLVED and CLOSED can be reopened. Closing skips no step: OPEN -> CLOSED is refused.
+ */
+export const STATUS_TRANSITIONS: Readonly<Record<TicketStatus, readonly TicketStatus[]>> = {
+  OPEN: ["PENDING", "RESOLVED"],
+  PENDING: ["OPEN", "RESOLVED"],
+  RESOLVED: ["OPEN", "CLOSED"],
+  CLOSED: ["OPEN"],
+};
+
+export function canTransition(from: string, to: string): boolean {
+  return (STATUS_TRANSITIONS as Record<string, readonly string[]>)[from]?.includes(to) ?? false;
+}
+
+export const LIMITS = {
+  titleMax: 200,
+  bodyMax: 10_000,
+  commentMax: 10_000,
+  searchMax: 200,
+} as const;
+
+/** The columns a ticket row exposes to the API and to bulk before/after images. */
+export interface TicketRow {
+  id: string;
+  tenant_id: string;
+  title: string;
+  body: string;
+  status: string;
+  priority: string;
+  category: string;
+  assignee_id: string | null;
+  created_by: string | null;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+/** Filter over a tenant's tickets, shared by the tickets query and bulk filter targets. */
+export interface TicketFilter {
+  status?: string[];
+  priority?: string[];
+  category?: string[];
+  /** Tickets assigned to this user (uuid). */
+  assigneeId?: string;
+  /** Only tickets with no assignee. */
+  unassigned?: boolean;
+  /** Case-insensitive substring of the title (trigram index). */
+  titleContains?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  /** Soft-deleted tickets are left out unless this is true. */
+  includeDeleted?: boolean;
+}

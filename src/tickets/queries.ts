@@ -1,0 +1,183 @@
+/** Reads and single-item writes of tickets and comments, always scoped to one tenant. */
+import { type ExpressionBuilder, sql } from "kysely";
+import type { Db } from "../db/database.ts";
+import type { Database } from "../db/tables.ts";
+import { canTransition, type TicketFilter, type TicketRow } from "./model.ts";
+
+type TicketsEb = ExpressionBuilder<Database, "tickets">;
+
+/** The WHERE clause of a filter; every branch is served by a (tenant_id, column, id) index. */
+export function ticketFilterWhere(tenantId: string, filter: TicketFilter) {
+  return (eb: TicketsEb) => {
+    const and = [eb("tickets.tenant_id", "=", tenantId)];
+    if (!filter.includeDeleted) and.push(eb("tickets.deleted_at", "is", null));
+    if (filter.status?.length) and.push(eb("tickets.status", "in", filter.status));
+    if (filter.priority?.length) and.push(eb("tickets.priority", "in", filter.priority));
+    if (filter.category?.length) and.push(eb("tickets.category", "in", filter.category));
+    if (filter.assigneeId) and.push(eb("tickets.assignee_id", "=", filter.assigneeId));
+    if (filter.unassigned) and.push(eb("tickets.assignee_id", "is", null));
+    if (filter.titleContains) {
+      const escaped = filter.titleContains.replace(/[\\%_]/g, (c) => `\\${c}`);
+      and.push(eb("tickets.title", "ilike", `%${escaped}%`));
+    }
+    if (filter.createdAfter) and.push(eb("tickets.created_at", ">=", filter.createdAfter));
+    if (filter.createdBefore) and.push(eb("tickets.created_at", "<", filter.createdBefore));
+    return eb.and(and);
+  };
+}
+
+export interface TicketPageArgs {
+  /** Rows to return (the caller bounds it). */
+  limit: number;
+  /** Keyset position: ticket id strictly after (in page order) this one. */
+  afterId?: string;
+  /** Page order: newest first ("desc", the default) or oldest first ("asc", for `last/before`). */
+  direction: "desc" | "asc";
+}
+
+/**
+ * One keyset page, newest first:
+ * `SELECT * FROM tickets WHERE tenant_id = $1 AND <filter> AND id < $after ORDER BY id DESC LIMIT $n`.
+ * New tickets get higher ids, so concurrent inserts never shift a page that is being walked.
+ */
+export async function listTickets(
+  db: Db,
+  tenantId: string,
+  filter: TicketFilter,
+  page: TicketPageArgs,
+): Promise<TicketRow[]> {
+  let query = db.selectFrom("tickets").selectAll().where(ticketFilterWhere(tenantId, filter));
+  if (page.afterId !== undefined) {
+    query = query.where("id", page.direction === "desc" ? "<" : ">", page.afterId as never);
+  }
+  return await query.orderBy("id", page.direction).limit(page.limit).execute() as TicketRow[];
+}
+
+export async function ticketsByIds(db: Db, tenantId: string, ids: readonly string[]): Promise<TicketRow[]> {
+  if (ids.length === 0) return [];
+  return await db.selectFrom("tickets").selectAll()
+    .where("tenant_id", "=", tenantId).where("id", "in", ids as never[]).execute() as TicketRow[];
+}
+
+export async function userInTenant(db: Db, tenantId: string, userId: string): Promise<boolean> {
+  const row = await db.selectFrom("users").select("id").where("tenant_id", "=", tenantId)
+    .where("id", "=", userId).executeTakeFirst();
+  return row !== undefined;
+}
+
+export interface NewTicket {
+  title: string;
+  body?: string;
+  priority?: string;
+  category?: string;
+  assigneeId?: string | null;
+}
+
+export async function createTicket(db: Db, tenantId: string, authorId: string, input: NewTicket): Promise<TicketRow> {
+  return await db.insertInto("tickets").values({
+    tenant_id: tenantId,
+    title: input.title,
+    body: input.body ?? "",
+    priority: input.priority ?? "NORMAL",
+    category: input.category ?? "GENERAL",
+    assignee_id: input.assigneeId ?? null,
+    created_by: authorId,
+  }).returningAll().executeTakeFirstOrThrow() as TicketRow;
+}
+
+export interface TicketPatch {
+  title?: string;
+  body?: string;
+  status?: string;
+  priority?: string;
+  category?: string;
+  /** null unassigns; undefined leaves it. */
+  assigneeId?: string | null;
+}
+
+export type UpdateTicketResult =
+  | { ok: true; ticket: TicketRow }
+  | { ok: false; code: "NOT_FOUND" | "INVALID_TRANSITION" | "VERSION_CONFLICT"; message: string };
+
+/** Applies a patch under a row lock, checking the status transition and the expected version. */
+export async function updateTicket(
+  db: Db,
+  tenantId: string,
+  id: string,
+  patch: TicketPatch,
+  expectedVersion?: number,
+): Promise<UpdateTicketResult> {
+  return await db.transaction().execute(async (tx) => {
+    const current = await tx.selectFrom("tickets").selectAll().where("tenant_id", "=", tenantId)
+      .where("id", "=", id as never).where("deleted_at", "is", null).forUpdate().executeTakeFirst() as
+        | TicketRow
+        | undefined;
+    if (!current) return { ok: false, code: "NOT_FOUND", message: "No ticket with this id." };
+    if (expectedVersion !== undefined && current.version !== expectedVersion) {
+      return {
+        ok: false,
+        code: "VERSION_CONFLICT",
+        message: `The ticket is at version ${current.version}, not ${expectedVersion}.`,
+      };
+    }
+    if (patch.status !== undefined && patch.status !== current.status && !canTransition(current.status, patch.status)) {
+      return {
+        ok: false,
+        code: "INVALID_TRANSITION",
+        message: `A ticket cannot go from ${current.status} to ${patch.status}.`,
+      };
+    }
+    const ticket = await tx.updateTable("tickets").set({
+      ...(patch.title !== undefined && { title: patch.title }),
+      ...(patch.body !== undefined && { body: patch.body }),
+      ...(patch.status !== undefined && { status: patch.status }),
+      ...(patch.priority !== undefined && { priority: patch.priority }),
+      ...(patch.category !== undefined && { category: patch.category }),
+      ...(patch.assigneeId !== undefined && { assignee_id: patch.assigneeId }),
+      version: sql`version + 1`,
+      updated_at: sql`now()`,
+    }).where("id", "=", id as never).returningAll().executeTakeFirstOrThrow() as TicketRow;
+    return { ok: true, ticket };
+  });
+}
+
+export interface CommentRow {
+  id: string;
+  ticket_id: string;
+  author_id: string;
+  body: string;
+  bulk_operation_id: string | null;
+  created_at: Date;
+}
+
+/** Adds a comment to a live ticket of the tenant; null when the ticket is missing or deleted. */
+export async function addComment(
+  db: Db,
+  tenantId: string,
+  ticketId: string,
+  authorId: string,
+  body: string,
+): Promise<CommentRow | null> {
+  const inserted = await db.insertInto("ticket_comments")
+    .columns(["tenant_id", "ticket_id", "author_id", "body"])
+    .expression((eb) =>
+      eb.selectFrom("tickets").select([
+        "tenant_id",
+        "id",
+        eb.val(authorId).as("author_id"),
+        eb.val(body).as("body"),
+      ]).where("tenant_id", "=", tenantId).where("id", "=", ticketId as never).where("deleted_at", "is", null)
+    )
+    .returningAll().executeTakeFirst();
+  return (inserted as CommentRow | undefined) ?? null;
+}
+
+export async function commentsForTicket(
+  db: Db,
+  tenantId: string,
+  ticketId: string,
+  limit: number,
+): Promise<CommentRow[]> {
+  return await db.selectFrom("ticket_comments").selectAll().where("tenant_id", "=", tenantId)
+    .where("ticket_id", "=", ticketId as never).orderBy("id").limit(limit).execute() as CommentRow[];
+}
