@@ -1,0 +1,25 @@
+/** A fresh database per test file, cloned from the migrated template that tests/run.ts made. */
+import pg from "pg";
+
+export const TEMPLATE_DATABASE = "bulk_template";
+
+function adminUrl(): string {
+  const url = Deno.env.get("TEST_PG_URL");
+  if (!url) throw new Error("TEST_PG_URL is unset: run the tests with `deno task test`");
+  return url;
+}
+
+/** Creates `t_<random>` from the template and returns its URL. */
+export async function freshDatabase(): Promise<string> {
+  const name = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}

@@ -1,0 +1,78 @@
+/** Real clients: GraphQL over HTTP (fetch) and over WebSocket (graphql-ws createClient). */
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { type DocumentNode, print } from "graphql";
+import { type Client, createClient } from "graphql-ws";
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+}
+
+/** POSTs a query; `token` null sends no Authorization header. */
+export async function gql<T = any, V = Record<string, unknown>>(
+  url: string,
+  token: string | null,
+  query: string | DocumentNode | TypedDocumentNode<T, V>,
+  variables?: V,
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token !== null && { authorization: `Bearer ${token}` }),
+    },
+    body: JSON.stringify({ query: typeof query === "string" ? query : print(query), variables }),
+  });
+  const body = await response.json();
+  return { status: response.status, ...body };
+}
+
+/** A graphql-ws client; close it with `dispose()`. Connection errors reject lazily. */
+export function wsClient(url: string, token: string | null, options: { lazy?: boolean } = {}): Client {
+  return createClient({
+    url,
+    lazy: options.lazy ?? true,
+    retryAttempts: 0,
+    connectionParams: token === null ? {} : { authorization: `Bearer ${token}` },
+  });
+}
+
+/** Collects a subscription's events until it completes (or `until` returns true). */
+export function collect<T>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown>,
+  options: { until?: (event: T) => boolean; timeoutMs?: number } = {},
+): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const events: T[] = [];
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(new Error(`subscription timed out after ${events.length} events: ${JSON.stringify(events.at(-1))}`));
+    }, options.timeoutMs ?? 20_000);
+    const unsubscribe = client.subscribe<T>({ query, variables }, {
+      next: (value) => {
+        if (value.errors) {
+          clearTimeout(timer);
+          reject(new Error(JSON.stringify(value.errors)));
+          return;
+        }
+        events.push(value.data as T);
+        if (options.until?.(value.data as T)) {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve(events);
+        }
+      },
+      error: (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+      complete: () => {
+        clearTimeout(timer);
+        resolve(events);
+      },
+    });
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * `deno task test`: ONE embedded PostgreSQL for the whole run, a migrated template database,
+ * then `deno test` (each test file clones its own database from the template, see
+ * helpers/database.ts). Arguments are passed to `deno test` (e.g. a file or --filter).
+ */
+import { startEmbedded } from "../src/db/embedded.ts";
+import { migrate } from "../src/db/migrate.ts";
+import { TEMPLATE_DATABASE } from "./helpers/database.ts";
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+const started = performance.now();
+const server = await startEmbedded({
+  dataDir: `.test-data/pg-${Deno.pid}`,
+  port: freePort(),
+  ephemeral: true,
+});
+let code = 1;
+try {
+  await server.createDatabase(TEMPLATE_DATABASE);
+  await migrate(server.databaseUrl(TEMPLATE_DATABASE));
+  console.log(`test PostgreSQL ready in ${Math.round(performance.now() - started)} ms`);
+  const args = Deno.args.length > 0 ? Deno.args : ["tests/"];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "test",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      "--allow-sys",
+      ...args,
+    ],
+    env: { TEST_PG_URL: server.url },
+    stdin: "null",
+  }).spawn();
+  code = (await child.status).code;
+} finally {
+  await server.stop();
+}
+Deno.exit(code);
