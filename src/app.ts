@@ -7,12 +7,16 @@ import type { Config } from "./config.ts";
 import { createDb, type Db } from "./db/database.ts";
 import { readMigrations } from "./db/migrate.ts";
 import { OperationEvents } from "./bulk/events.ts";
+import type { WorkerPool } from "./bulk/pool.ts";
+import { startPool } from "./bulk/start-pool.ts";
 import { startHttp } from "./http/server.ts";
 
 export interface App {
   url: string;
   db: Db;
   events: OperationEvents;
+  /** The in-process workers; null with WORKERS=0. */
+  pool: WorkerPool | null;
   /** Stops accepting requests, drains workers, closes connections. */
   stop(): Promise<void>;
 }
@@ -27,13 +31,16 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     host: config.host,
     migrations: await readMigrations(),
   });
+  const pool = config.workers > 0 ? await startPool(config, databaseUrl, db) : null;
   let stopping: Promise<void> | null = null;
   return {
     url: http.url,
     db,
     events,
+    pool,
     stop() {
       stopping ??= (async () => {
+        await pool?.stop();
         await http.shutdown();
         await events.stop();
         await db.destroy();

@@ -33,7 +33,8 @@ export function decodeId(globalId: string): { typename: string; id: string } {
 }
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export const BIGINT_PATTERN = /^[1-9]\d{0,18}$/;
+/** Positive bigint ids, at most 18 digits so they always fit int8. */
+export const BIGINT_PATTERN = /^[1-9]\d{0,17}$/;
 
 /** Id format of each node type's primary key. */
 const KEY_FORMAT: Record<string, RegExp> = {

@@ -1,0 +1,77 @@
+/**
+ * Counters and the end of an operation. Every chunk commit bumps the counters once
+ * (never per item); the transaction that removes an operation's last job also ends it:
+ * remaining PENDING items become CANCELLED and the terminal status is set, so
+ * succeeded + failed + skipped + cancelled = total always holds at the end.
+ */
+import { sql } from "kysely";
+import type { ItemResult, Tx } from "./action.ts";
+import { type OperationRow, type OperationStatus, recordEvent } from "./operation.ts";
+
+export interface ChunkCounts {
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  /** Count per item code (failed and skipped codes alike). */
+  codes: Record<string, number>;
+}
+
+export function countResults(results: ItemResult[]): ChunkCounts {
+  const counts: ChunkCounts = { succeeded: 0, failed: 0, skipped: 0, codes: {} };
+  for (const result of results) {
+    if (result.outcome === "SUCCEEDED") counts.succeeded++;
+    else if (result.outcome === "FAILED") counts.failed++;
+    else counts.skipped++;
+    if (result.code) counts.codes[result.code] = (counts.codes[result.code] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * One UPDATE per chunk; it also takes the operation's row lock, which orders concurrent
+ * chunk commits and cancels of one operation (see maybeFinish).
+ */
+export async function bumpCounters(tx: Tx, operationId: string, counts: ChunkCounts): Promise<OperationRow> {
+  return await tx.updateTable("bulk_operations").set({
+    succeeded: sql`succeeded + ${counts.succeeded}`,
+    failed: sql`failed + ${counts.failed}`,
+    skipped: sql`skipped + ${counts.skipped}`,
+    error_counts: sql`error_counts || coalesce((
+      SELECT jsonb_object_agg(key, coalesce((bulk_operations.error_counts ->> key)::int, 0) + value::int)
+      FROM jsonb_each_text(${JSON.stringify(counts.codes)}::jsonb)), '{}'::jsonb)`,
+    first_chunk_at: sql`coalesce(first_chunk_at, now())`,
+  }).where("id", "=", operationId).returningAll().executeTakeFirstOrThrow() as OperationRow;
+}
+
+function terminalStatus(op: OperationRow): OperationStatus {
+  if (op.cancel_requested_at) return "CANCELLED";
+  if (op.failed === 0) return "COMPLETED";
+  return op.succeeded + op.skipped === 0 ? "FAILED" : "COMPLETED_WITH_ERRORS";
+}
+
+/**
+ * Ends the operation if it has no job left. Must run after this transaction took the
+ * operation's row lock (bumpCounters or cancel): in READ COMMITTED the EXISTS below then
+ * sees every other chunk's committed job deletion, so exactly one transaction finishes it.
+ */
+export async function maybeFinish(tx: Tx, operation: OperationRow): Promise<OperationRow> {
+  const remaining = await tx.selectFrom("bulk_jobs").select("id").where("operation_id", "=", operation.id)
+    .limit(1).executeTakeFirst();
+  if (remaining) return operation;
+  const cancelled = await tx.updateTable("bulk_operation_items")
+    .set({ outcome: "CANCELLED", processed_at: sql`now()` })
+    .where("operation_id", "=", operation.id).where("outcome", "=", "PENDING").executeTakeFirst();
+  const counted = { ...operation, cancelled: operation.cancelled + Number(cancelled.numUpdatedRows) };
+  const status = terminalStatus(counted);
+  const finished = await tx.updateTable("bulk_operations")
+    .set({ status, cancelled: counted.cancelled, finished_at: sql`now()` })
+    .where("id", "=", operation.id).returningAll().executeTakeFirstOrThrow() as OperationRow;
+  await recordEvent(tx, operation.id, status === "CANCELLED" ? "CANCELLED" : "FINISHED", {
+    status,
+    succeeded: finished.succeeded,
+    failed: finished.failed,
+    skipped: finished.skipped,
+    cancelled: finished.cancelled,
+  });
+  return finished;
+}

@@ -1,0 +1,163 @@
+/**
+ * The worker pool of one process: N Deno Web Workers (each a WorkerLoop with its own small
+ * connection pool), ONE LISTEN connection that forwards `bulk_jobs` NOTIFYs as wake-ups,
+ * and a maintenance tick (rescue expired leases, admit queued/scheduled operations).
+ * Used by the API process (WORKERS=N) and by `deno task worker` processes alike.
+ */
+import pg from "pg";
+import type { Db } from "../db/database.ts";
+import { admitWaiting } from "./admit.ts";
+import { JOBS_CHANNEL } from "./notify.ts";
+import { releaseJobs } from "./queue/claim.ts";
+import { rescueExpiredJobs } from "./queue/rescue.ts";
+import type { ChunkReport } from "./run-chunk.ts";
+import type { WorkerSettings } from "./worker-loop.ts";
+
+/** Messages from the pool to a worker thread. */
+export type ToWorker =
+  | { type: "init"; databaseUrl: string; workerId: string; settings: WorkerSettings }
+  | { type: "wake" }
+  | { type: "stop" };
+
+/** Messages from a worker thread to the pool. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "chunk"; report: ChunkReport & { ms: number } }
+  | { type: "error"; message: string }
+  | { type: "stopped" };
+
+/** The pool's typed events (for logs, metrics and the benchmark). */
+export interface PoolEvents {
+  chunk: ChunkReport & { ms: number; workerId: string };
+  error: { workerId: string; message: string };
+}
+
+export interface PoolOptions {
+  databaseUrl: string;
+  /** Worker threads to start. */
+  count: number;
+  settings: WorkerSettings;
+  /** The thread entry module (a composition root that plugs in the domain). */
+  workerUrl: URL;
+  /** Used by the maintenance tick. */
+  db: Db;
+  /** How long stop() waits for in-flight chunks before terminating threads. */
+  shutdownGraceMs: number;
+}
+
+interface Thread {
+  id: string;
+  worker: Worker;
+  stopped: Promise<void>;
+}
+
+export class WorkerPool {
+  #threads: Thread[] = [];
+  #listener: pg.Client | null = null;
+  #tick: ReturnType<typeof setInterval> | undefined;
+  #listeners: { [K in keyof PoolEvents]: Set<(event: PoolEvents[K]) => void> } = {
+    chunk: new Set(),
+    error: new Set(),
+  };
+
+  constructor(private readonly options: PoolOptions) {}
+
+  on<K extends keyof PoolEvents>(event: K, listener: (event: PoolEvents[K]) => void): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  #emit<K extends keyof PoolEvents>(event: K, payload: PoolEvents[K]): void {
+    this.#listeners[event].forEach((listener) => listener(payload));
+  }
+
+  get workerIds(): string[] {
+    return this.#threads.map((t) => t.id);
+  }
+
+  async start(): Promise<void> {
+    const prefix = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+    await Promise.all(Array.from({ length: this.options.count }, (_, i) => this.#spawn(`${prefix}:w${i}`)));
+    await this.#listen();
+    this.#tick = setInterval(() => void this.#maintain(), this.options.settings.pollMs);
+  }
+
+  #spawn(id: string): Promise<void> {
+    const worker = new Worker(this.options.workerUrl, { type: "module", name: id });
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+    const thread: Thread = { id, worker, stopped };
+    this.#threads.push(thread);
+    return new Promise((resolveReady, rejectReady) => {
+      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+        const message = event.data;
+        if (message.type === "ready") resolveReady();
+        else if (message.type === "chunk") this.#emit("chunk", { ...message.report, workerId: id });
+        else if (message.type === "error") this.#emit("error", { workerId: id, message: message.message });
+        else if (message.type === "stopped") resolveStopped();
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        this.#emit("error", { workerId: id, message: `worker thread crashed: ${event.message}` });
+        rejectReady(new Error(event.message));
+        resolveStopped();
+      };
+      const init: ToWorker = {
+        type: "init",
+        databaseUrl: this.options.databaseUrl,
+        workerId: id,
+        settings: this.options.settings,
+      };
+      worker.postMessage(init);
+    });
+  }
+
+  #broadcast(message: ToWorker): void {
+    for (const thread of this.#threads) thread.worker.postMessage(message);
+  }
+
+  async #listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: "bulk-ops pool" });
+    client.on("notification", () => this.#broadcast({ type: "wake" }));
+    // A lost LISTEN connection only costs latency: the workers keep polling.
+    client.on("error", (error) => this.#emit("error", { workerId: "pool", message: `listen: ${error.message}` }));
+    await client.connect();
+    await client.query(`LISTEN ${JOBS_CHANNEL}`);
+    this.#listener = client;
+  }
+
+  async #maintain(): Promise<void> {
+    try {
+      const rescued = await rescueExpiredJobs(this.options.db);
+      const admitted = await admitWaiting(this.options.db, this.options.settings.maxActivePerUser);
+      if (rescued > 0 || admitted.length > 0) this.#broadcast({ type: "wake" });
+    } catch (error) {
+      this.#emit("error", { workerId: "pool", message: `maintenance: ${(error as Error).message}` });
+    }
+  }
+
+  /**
+   * Graceful stop: no new claims, in-flight chunks get `shutdownGraceMs` to commit; threads
+   * still busy then are terminated (their transactions roll back when the connection
+   * closes) and their leases released so other workers take the jobs at once.
+   */
+  async stop(): Promise<void> {
+    clearInterval(this.#tick);
+    await this.#listener?.end().catch(() => {});
+    this.#listener = null;
+    this.#broadcast({ type: "stop" });
+    const timeout = new Promise<"timeout">((resolve) =>
+      setTimeout(() => resolve("timeout"), this.options.shutdownGraceMs)
+    );
+    await Promise.all(this.#threads.map(async (thread) => {
+      const result = await Promise.race([thread.stopped.then(() => "stopped" as const), timeout]);
+      if (result === "timeout") {
+        this.#emit("error", { workerId: thread.id, message: "chunk still running after the grace period: terminated" });
+      }
+      thread.worker.terminate();
+    }));
+    // Jobs a thread claimed but did not commit (terminated, or claimed while stopping).
+    await releaseJobs(this.options.db, this.workerIds);
+    this.#threads = [];
+  }
+}

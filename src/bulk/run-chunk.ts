@@ -1,0 +1,149 @@
+/**
+ * Working one claimed job: ONE transaction in which the targets' changes, their ledger
+ * rows, the job's deletion and the operation's counters commit together, followed (at
+ * commit) by one NOTIFY. Statements per chunk, whatever its size:
+ *   SELECT op; SELECT pending items of the range; the action's 2-3 statements;
+ *   UPDATE items FROM unnest(...); DELETE job; UPDATE op counters; EXISTS jobs; NOTIFY.
+ * Measured: see docs/performance.md.
+ */
+import { sql } from "kysely";
+import type { Db } from "../db/database.ts";
+import type { BulkDomain, ChunkItem, ItemResult, Tx } from "./action.ts";
+import { bumpCounters, countResults, maybeFinish } from "./finalize.ts";
+import { notifyProgress } from "./notify.ts";
+import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
+import { type Job, LeaseLostError } from "./queue/job.ts";
+
+export interface ChunkReport {
+  operationId: string;
+  /** The operation's creator: when it finished, their next queued operation may start. */
+  createdBy: string;
+  items: number;
+  finished: boolean;
+}
+
+async function pendingItems(tx: Tx, job: Job): Promise<ChunkItem[]> {
+  const rows = await tx.selectFrom("bulk_operation_items").select(["position", "target_id"])
+    .where("operation_id", "=", job.operation_id)
+    .where("position", ">=", job.first_position).where("position", "<=", job.last_position)
+    .where("outcome", "=", "PENDING").orderBy("position").execute();
+  return rows.map((row) => ({ position: row.position, targetId: String(row.target_id) }));
+}
+
+/** One UPDATE for the whole chunk's ledger rows. */
+export async function writeResults(tx: Tx, operationId: string, results: ItemResult[], attempts: number) {
+  if (results.length === 0) return;
+  await sql`
+    UPDATE bulk_operation_items AS i SET
+      outcome = r.outcome, error_code = r.code, error_message = r.message,
+      before = r.before, after = r.after, attempts = ${attempts}, processed_at = now()
+    FROM unnest(${results.map((r) => r.position)}::int[], ${results.map((r) => r.outcome)}::text[],
+                ${results.map((r) => r.code ?? null)}::text[], ${results.map((r) => r.message ?? null)}::text[],
+                ${results.map((r) => json(r.before))}::jsonb[], ${results.map((r) => json(r.after))}::jsonb[])
+      AS r(position, outcome, code, message, before, after)
+    WHERE i.operation_id = ${operationId} AND i.position = r.position`.execute(tx);
+}
+
+const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+
+/** Deletes the job if this worker still holds it; otherwise the chunk must roll back. */
+async function takeJob(tx: Tx, job: Job): Promise<void> {
+  const deleted = await tx.deleteFrom("bulk_jobs").where("id", "=", job.id as never)
+    .where("locked_by", "=", job.locked_by).executeTakeFirst();
+  if (deleted.numDeletedRows === 0n) throw new LeaseLostError(job.id);
+}
+
+/** Commits the chunk's results (possibly none) and ends the operation if it was the last job. */
+async function commitChunk(tx: Tx, job: Job, results: ItemResult[]): Promise<OperationRow> {
+  await writeResults(tx, job.operation_id, results, job.attempts);
+  await takeJob(tx, job);
+  const operation = await bumpCounters(tx, job.operation_id, countResults(results));
+  const after = await maybeFinish(tx, operation);
+  await notifyProgress(tx, after.tenant_id, after.id);
+  return after;
+}
+
+export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<ChunkReport> {
+  return await db.transaction().execute(async (tx) => {
+    const operation = await tx.selectFrom("bulk_operations").selectAll().where("id", "=", job.operation_id)
+      .executeTakeFirstOrThrow() as OperationRow;
+    // A cancel committed before this read: no new chunk starts; its items end CANCELLED.
+    if (operation.cancel_requested_at || isTerminal(operation.status)) {
+      const after = await commitChunk(tx, job, []);
+      return {
+        operationId: job.operation_id,
+        createdBy: after.created_by,
+        items: 0,
+        finished: isTerminal(after.status),
+      };
+    }
+    const items = await pendingItems(tx, job);
+    const action = domain.actions.get(operation.action_type);
+    if (!action) throw new Error(`operation ${operation.id} has unknown action ${operation.action_type}`);
+    const results = items.length === 0 ? [] : await action.apply({
+      tx,
+      operationId: operation.id,
+      tenantId: operation.tenant_id,
+      actorId: operation.created_by,
+      params: operation.action_params,
+      items,
+    });
+    const after = await commitChunk(tx, job, results);
+    return {
+      operationId: job.operation_id,
+      createdBy: after.created_by,
+      items: results.length,
+      finished: isTerminal(after.status),
+    };
+  });
+}
+
+/**
+ * After a failed chunk (its transaction rolled back): retry later with exponential backoff
+ * and jitter, or, once the attempts are used up, end the chunk's items FAILED/INTERNAL so
+ * the operation still finishes. Returns the operation when it gave up on the chunk.
+ */
+export async function handleChunkFailure(
+  db: Db,
+  job: Job,
+  error: unknown,
+  options: { maxAttempts: number },
+): Promise<OperationRow | null> {
+  const message = error instanceof Error ? error.message : String(error);
+  if (job.attempts < options.maxAttempts) {
+    const delayMs = backoffMs(job.attempts);
+    await db.updateTable("bulk_jobs").set({
+      locked_by: null,
+      locked_until: null,
+      run_at: sql`now() + ${delayMs} * interval '1 millisecond'`,
+      last_error: message.slice(0, 1000),
+    }).where("id", "=", job.id as never).where("locked_by", "=", job.locked_by).execute();
+    return null;
+  }
+  return await failChunk(db, job, message);
+}
+
+/** Ends a chunk that used up its attempts: its pending items FAILED with code INTERNAL. */
+export async function failChunk(db: Db, job: Job, message: string): Promise<OperationRow> {
+  return await db.transaction().execute(async (tx) => {
+    const items = await pendingItems(tx, job);
+    const results: ItemResult[] = items.map((item) => ({
+      position: item.position,
+      outcome: "FAILED",
+      code: "INTERNAL",
+      message: `Gave up after ${job.attempts} attempts: ${message}`.slice(0, 1000),
+    }));
+    await recordEvent(tx, job.operation_id, "CHUNK_FAILED", {
+      chunk: job.chunk_index,
+      attempts: job.attempts,
+      error: message.slice(0, 1000),
+    });
+    return await commitChunk(tx, job, results);
+  });
+}
+
+/** 200 ms, 400 ms, 800 ms ... capped at 30 s, each scaled by a random 0.5-1.0 (jitter). */
+export function backoffMs(attempts: number): number {
+  const base = Math.min(30_000, 200 * 2 ** Math.max(0, attempts - 1));
+  return Math.round(base * (0.5 + Math.random() / 2));
+}

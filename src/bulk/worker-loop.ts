@@ -1,0 +1,130 @@
+/**
+ * The loop one worker thread runs: claim a job, work it with a heartbeat on its lease,
+ * repeat; sleep until a wake-up (NOTIFY, forwarded by the pool) or the polling fallback.
+ */
+import type { Db } from "../db/database.ts";
+import type { BulkDomain } from "./action.ts";
+import { admitUser } from "./admit.ts";
+import { isTerminal, type OperationRow } from "./operation.ts";
+import { claimJob, extendLease } from "./queue/claim.ts";
+import { type Job, LeaseLostError } from "./queue/job.ts";
+import { type ChunkReport, failChunk, handleChunkFailure, runChunk } from "./run-chunk.ts";
+
+const reportOf = (operation: OperationRow): ChunkReport => ({
+  operationId: operation.id,
+  createdBy: operation.created_by,
+  items: 0,
+  finished: isTerminal(operation.status),
+});
+
+export interface WorkerSettings {
+  leaseMs: number;
+  maxAttempts: number;
+  pollMs: number;
+  maxActivePerUser: number;
+}
+
+export interface WorkerHooks {
+  onChunk?: (report: ChunkReport & { ms: number }) => void;
+  onError?: (message: string) => void;
+}
+
+export class WorkerLoop {
+  #stopping = false;
+  #wake: (() => void) | null = null;
+  #done: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly domain: BulkDomain,
+    private readonly workerId: string,
+    private readonly settings: WorkerSettings,
+    private readonly hooks: WorkerHooks = {},
+  ) {}
+
+  start(): Promise<void> {
+    this.#done ??= this.#run();
+    return this.#done;
+  }
+
+  /** New jobs may be claimable: stop sleeping. */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /** Finishes the chunk in flight (if any), then resolves. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.wake();
+    await this.#done;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  async #run(): Promise<void> {
+    let idleErrors = 0;
+    while (!this.#stopping) {
+      let job: Job | undefined;
+      try {
+        job = await claimJob(this.db, this.workerId, this.settings.leaseMs);
+        idleErrors = 0;
+      } catch (error) {
+        // Database unreachable: back off (capped) and try again; nothing is held.
+        this.hooks.onError?.(`claim failed: ${(error as Error).message}`);
+        await this.#sleep(Math.min(this.settings.pollMs * 2 ** idleErrors++, 10_000));
+        continue;
+      }
+      if (!job) {
+        await this.#sleep(this.settings.pollMs);
+        continue;
+      }
+      await this.#work(job);
+    }
+  }
+
+  async #work(job: Job): Promise<void> {
+    const started = performance.now();
+    const heartbeat = setInterval(() => {
+      extendLease(this.db, job.id, this.workerId, this.settings.leaseMs)
+        .catch((error) => this.hooks.onError?.(`heartbeat failed: ${error.message}`));
+    }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
+    try {
+      if (job.attempts > this.settings.maxAttempts) {
+        // Rescued too often (its workers keep dying): give its items up as FAILED/INTERNAL.
+        const operation = await failChunk(this.db, job, job.last_error ?? "the chunk kept failing");
+        await this.#afterChunk(reportOf(operation), started);
+        return;
+      }
+      await this.#afterChunk(await runChunk(this.db, this.domain, job), started);
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        this.hooks.onError?.(error.message);
+        return;
+      }
+      try {
+        const gaveUp = await handleChunkFailure(this.db, job, error, { maxAttempts: this.settings.maxAttempts });
+        if (gaveUp) await this.#afterChunk(reportOf(gaveUp), started);
+        this.hooks.onError?.(`chunk ${job.id} failed (attempt ${job.attempts}): ${(error as Error).message}`);
+      } catch (inner) {
+        // The lease will expire and the rescuer re-queues the job.
+        this.hooks.onError?.(`could not record failure of job ${job.id}: ${(inner as Error).message}`);
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  async #afterChunk(report: ChunkReport, started: number): Promise<void> {
+    this.hooks.onChunk?.({ ...report, ms: performance.now() - started });
+    if (report.finished) await admitUser(this.db, report.createdBy, this.settings.maxActivePerUser);
+  }
+}

@@ -1,0 +1,26 @@
+/** ASSIGN: sets the assignee (an ADMIN or AGENT of the tenant), or unassigns with null. */
+import { ActionParamsError, type BulkAction } from "../../bulk/action.ts";
+import { applyTicketChange, closedIsReadOnly, noChange } from "./ticket-change.ts";
+
+export const assign: BulkAction<{ assigneeId: string | null }> = {
+  type: "ASSIGN",
+  requiredRole: "AGENT",
+  async parseParams(raw, ctx) {
+    const value = (raw as Record<string, unknown> | null)?.assigneeId;
+    if (value === null || value === undefined) return { assigneeId: null };
+    if (typeof value !== "string" || !/^[0-9a-f-]{36}$/.test(value)) {
+      throw new ActionParamsError("assigneeId", "assigneeId must be a user id or null.");
+    }
+    const user = await ctx.tx.selectFrom("users").select("role").where("tenant_id", "=", ctx.tenantId)
+      .where("id", "=", value).executeTakeFirst();
+    if (!user) throw new ActionParamsError("assigneeId", "No user with this id in your tenant.");
+    if (user.role === "VIEWER") throw new ActionParamsError("assigneeId", "Viewers cannot be assigned tickets.");
+    return { assigneeId: value };
+  },
+  apply: (chunk) =>
+    applyTicketChange(chunk, { assignee_id: chunk.params.assigneeId }, (ticket) =>
+      closedIsReadOnly(ticket) ??
+        (ticket.assignee_id === chunk.params.assigneeId
+          ? noChange(chunk.params.assigneeId ? "Already assigned to this user." : "Already unassigned.")
+          : { change: true })),
+};

@@ -1,0 +1,38 @@
+/** The tickets domain as the bulk engine sees it: its actions and filter snapshots. */
+import { sql } from "kysely";
+import type { BulkAction, BulkDomain } from "../../bulk/action.ts";
+import type { TicketFilter } from "../model.ts";
+import { ticketFilterWhere } from "../queries.ts";
+import { addComment } from "./add-comment.ts";
+import { assign } from "./assign.ts";
+import { setCategory } from "./set-category.ts";
+import { setPriority } from "./set-priority.ts";
+import { setStatus } from "./set-status.ts";
+import { restore, softDelete } from "./soft-delete.ts";
+
+const actions = [setStatus, setPriority, setCategory, assign, addComment, softDelete, restore] as BulkAction[];
+
+export const ticketsDomain: BulkDomain = {
+  actions: new Map(actions.map((action) => [action.type, action])),
+  /**
+   * INSERT INTO bulk_operation_items (operation_id, position, target_id)
+   * SELECT $op, row_number() OVER (ORDER BY id DESC) - 1, id FROM tickets WHERE <filter> LIMIT $limit
+   * Newest first, the order the tickets query shows.
+   */
+  async snapshotFilter(tx, { operationId, tenantId, filter, limit }) {
+    const matching = tx.selectFrom("tickets")
+      .select([sql<string>`${operationId}::uuid`.as("operation_id"), "id"])
+      .where(ticketFilterWhere(tenantId, filter as TicketFilter))
+      .orderBy("id", "desc").limit(limit);
+    const result = await tx.insertInto("bulk_operation_items")
+      .columns(["operation_id", "position", "target_id"])
+      .expression(
+        tx.selectFrom(matching.as("m")).select([
+          "m.operation_id",
+          sql<number>`(row_number() OVER (ORDER BY m.id DESC) - 1)::int`.as("position"),
+          "m.id",
+        ]),
+      ).executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n);
+  },
+};

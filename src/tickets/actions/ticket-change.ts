@@ -1,0 +1,115 @@
+/**
+ * The shared chunk runner of the field-changing ticket actions. Per chunk:
+ *   1. SELECT ... FROM tickets WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE
+ *   2. decide each item in memory (NOT_FOUND, DELETED, NO_CHANGE, the action's own rules)
+ *   3. UPDATE tickets SET <patch>, version = version + 1, updated_at = now()
+ *      WHERE id = ANY($changed) RETURNING <after-image columns>
+ * Locking in id order means two operations over overlapping tickets never deadlock.
+ */
+import { sql } from "kysely";
+import type { ChunkContext, ItemCode, ItemResult, Tx } from "../../bulk/action.ts";
+import type { TicketRow } from "../model.ts";
+import { type TicketImage, ticketImage } from "./ticket-image.ts";
+
+export type Decision =
+  | { change: true }
+  | { change: false; outcome: "FAILED" | "SKIPPED"; code: ItemCode; message: string };
+
+export const noChange = (message: string): Decision => ({
+  change: false,
+  outcome: "SKIPPED",
+  code: "NO_CHANGE",
+  message,
+});
+export const fail = (code: ItemCode, message: string): Decision => ({
+  change: false,
+  outcome: "FAILED",
+  code,
+  message,
+});
+
+/** Closed tickets are read-only except for reopening (and admin deletion). */
+export const closedIsReadOnly = (ticket: TicketRow): Decision | null =>
+  ticket.status === "CLOSED" ? fail("FORBIDDEN", "Closed tickets are read-only; reopen the ticket first.") : null;
+
+export interface TicketPatchColumns {
+  status?: string;
+  priority?: string;
+  category?: string;
+  assignee_id?: string | null;
+  /** "now" soft-deletes, null restores. */
+  deleted_at?: "now" | null;
+}
+
+type LockedTicket = TicketRow;
+
+export async function lockTickets(tx: Tx, tenantId: string, ids: string[]): Promise<Map<string, LockedTicket>> {
+  const rows = await tx.selectFrom("tickets").selectAll().where("tenant_id", "=", tenantId)
+    .where(sql<boolean>`id = ANY(${ids}::bigint[])`).orderBy("id").forUpdate().execute() as LockedTicket[];
+  return new Map(rows.map((row) => [String(row.id), row]));
+}
+
+export interface ChangeOptions {
+  /** Whether a soft-deleted ticket can be acted on (restore and delete handle it themselves). */
+  acceptsDeleted?: boolean;
+}
+
+/** Runs a uniform patch over a chunk, deciding per item with `decide`. */
+export async function applyTicketChange(
+  chunk: ChunkContext<unknown>,
+  patch: TicketPatchColumns,
+  decide: (ticket: LockedTicket) => Decision,
+  options: ChangeOptions = {},
+): Promise<ItemResult[]> {
+  const tickets = await lockTickets(chunk.tx, chunk.tenantId, chunk.items.map((i) => i.targetId));
+  const results: ItemResult[] = [];
+  const changing: { position: number; ticket: LockedTicket }[] = [];
+  for (const item of chunk.items) {
+    const ticket = tickets.get(item.targetId);
+    if (!ticket) {
+      results.push({ position: item.position, outcome: "FAILED", code: "NOT_FOUND", message: "No such ticket." });
+      continue;
+    }
+    const decision = ticket.deleted_at && !options.acceptsDeleted
+      ? fail("DELETED", "The ticket is deleted.")
+      : decide(ticket);
+    if (decision.change) {
+      changing.push({ position: item.position, ticket });
+    } else {
+      results.push({
+        position: item.position,
+        outcome: decision.outcome,
+        code: decision.code,
+        message: decision.message,
+        before: ticketImage(ticket),
+      });
+    }
+  }
+  if (changing.length > 0) {
+    const after = await updateTickets(chunk.tx, changing.map((c) => c.ticket.id), patch);
+    for (const { position, ticket } of changing) {
+      results.push({
+        position,
+        outcome: "SUCCEEDED",
+        before: ticketImage(ticket),
+        after: after.get(String(ticket.id)),
+      });
+    }
+  }
+  return results;
+}
+
+async function updateTickets(tx: Tx, ids: string[], patch: TicketPatchColumns): Promise<Map<string, TicketImage>> {
+  const { deleted_at, ...columns } = patch;
+  const rows = await tx.updateTable("tickets")
+    .set({
+      ...columns,
+      ...(deleted_at !== undefined && { deleted_at: deleted_at === "now" ? sql`now()` : null }),
+      version: sql`version + 1`,
+      updated_at: sql`now()`,
+    })
+    .where(sql<boolean>`id = ANY(${ids}::bigint[])`)
+    .returning(["id", "status", "priority", "category", "assignee_id", "deleted_at", "version"])
+    .execute();
+  return new Map(rows.map((row) => [String(row.id), ticketImage(row)]));
+}

@@ -1,0 +1,33 @@
+/**
+ * Entry module of one bulk worker thread (a Deno Web Worker): the engine's WorkerLoop with
+ * the tickets domain plugged in. Its own 2-connection pool: the chunk transaction and
+ * the lease heartbeat.
+ */
+/// <reference lib="deno.worker" />
+import { createDb } from "./db/database.ts";
+import type { FromWorker, ToWorker } from "./bulk/pool.ts";
+import { WorkerLoop } from "./bulk/worker-loop.ts";
+import { ticketsDomain } from "./tickets/actions/domain.ts";
+
+let loop: WorkerLoop | null = null;
+const post = (message: FromWorker) => self.postMessage(message);
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  if (message.type === "init") {
+    const db = createDb(message.databaseUrl, { poolSize: 2, applicationName: `bulk-ops ${message.workerId}` });
+    loop = new WorkerLoop(db, ticketsDomain, message.workerId, message.settings, {
+      onChunk: (report) => post({ type: "chunk", report }),
+      onError: (text) => post({ type: "error", message: text }),
+    });
+    void loop.start().finally(async () => {
+      await db.destroy();
+      post({ type: "stopped" });
+    });
+    post({ type: "ready" });
+  } else if (message.type === "wake") {
+    loop?.wake();
+  } else if (message.type === "stop") {
+    await loop?.stop();
+  }
+};

@@ -1,0 +1,67 @@
+/** Helpers for engine tests: start operations as a user, wait for states, read the ledger. */
+import { sql } from "kysely";
+import type { Viewer } from "../../src/auth/tokens.ts";
+import type { Db } from "../../src/db/database.ts";
+import type { OperationRow } from "../../src/bulk/operation.ts";
+import { type StartInput, startOperation } from "../../src/bulk/start.ts";
+import { ticketsDomain } from "../../src/tickets/actions/domain.ts";
+import type { TestServer, TestUser } from "./server.ts";
+
+export async function viewerOf(db: Db, user: TestUser): Promise<Viewer> {
+  const row = await db.selectFrom("users").selectAll().where("id", "=", user.id).executeTakeFirstOrThrow();
+  return { userId: row.id, tenantId: row.tenant_id, role: row.role, email: row.email, name: row.name };
+}
+
+/** Starts an operation through the engine's service function with the server's limits. */
+export async function start(server: TestServer, user: TestUser, input: StartInput): Promise<OperationRow> {
+  const started = await startOperation(server.db, ticketsDomain, await viewerOf(server.db, user), input, {
+    maxTargets: server.config.maxTargets,
+    chunkSize: server.config.chunkSize,
+    maxActivePerUser: server.config.maxActivePerUser,
+  });
+  return started.operation;
+}
+
+export async function operation(db: Db, id: string): Promise<OperationRow> {
+  return await db.selectFrom("bulk_operations").selectAll().where("id", "=", id)
+    .executeTakeFirstOrThrow() as OperationRow;
+}
+
+/** Polls until `done(op)` holds; fails after `timeoutMs` with the last state. */
+export async function waitFor(
+  db: Db,
+  id: string,
+  done: (op: OperationRow) => boolean,
+  timeoutMs = 30_000,
+): Promise<OperationRow> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const op = await operation(db, id);
+    if (done(op)) return op;
+    if (Date.now() > deadline) throw new Error(`timed out waiting; last state ${JSON.stringify(op)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const finished = (op: OperationRow) =>
+  ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELLED"].includes(op.status);
+
+/** Outcome counts and code counts straight from the ledger. */
+export async function ledger(db: Db, id: string) {
+  const { rows } = await sql<{ outcome: string; error_code: string | null; n: number }>`
+    SELECT outcome, error_code, count(*)::int AS n FROM bulk_operation_items
+    WHERE operation_id = ${id} GROUP BY 1, 2 ORDER BY 1, 2`.execute(db);
+  const outcomes: Record<string, number> = {};
+  const codes: Record<string, number> = {};
+  for (const row of rows) {
+    outcomes[row.outcome] = (outcomes[row.outcome] ?? 0) + row.n;
+    if (row.error_code) codes[row.error_code] = (codes[row.error_code] ?? 0) + row.n;
+  }
+  return { outcomes, codes };
+}
+
+/** The tenant's ticket ids, oldest first. */
+export async function ticketIds(db: Db, tenantId: string): Promise<string[]> {
+  const rows = await db.selectFrom("tickets").select("id").where("tenant_id", "=", tenantId).orderBy("id").execute();
+  return rows.map((r) => String(r.id));
+}
