@@ -1,0 +1,117 @@
+/**
+ * `deno task bench [-- --tickets N] [--workers W] [--chunk C]`: prints figures, asserts nothing.
+ * Seeds N tickets (default 100,000) into a fresh database and measures, in the same run:
+ *   (a) the ceiling: ONE set-based UPDATE making the same change (OPEN -> PENDING);
+ *   (b) the engine: a SET_STATUS operation over the same tickets, from startOperation to
+ *       its terminal state, worked by the in-process Web Worker pool;
+ * and prints items/s for both, their ratio, and the peak of this process's RSS sampled every
+ * 20 ms (the workers are threads of this process; /proc needs --allow-all, which we refuse). Uses DATABASE_URL when set, else an embedded one.
+ */
+import { parseArgs } from "node:util";
+import { sql } from "kysely";
+import { loadConfig } from "../src/config.ts";
+import { createDb } from "../src/db/database.ts";
+import { startEmbedded } from "../src/db/embedded.ts";
+import { migrate } from "../src/db/migrate.ts";
+import { startPool } from "../src/bulk/start-pool.ts";
+import { startOperation } from "../src/bulk/start.ts";
+import { ticketsDomain } from "../src/tickets/actions/domain.ts";
+import { insertTickets } from "../src/tickets/seed.ts";
+import { setLogLevel } from "../src/log.ts";
+
+const { values } = parseArgs({
+  args: Deno.args.filter((arg) => arg !== "--"), // `deno task bench -- --tickets N` passes the "--" on
+  options: {
+    tickets: { type: "string", default: "100000" },
+    workers: { type: "string" },
+    chunk: { type: "string" },
+  },
+});
+const n = Number(values.tickets);
+const env = Deno.env.toObject();
+const config = loadConfig({
+  ...env,
+  ...(values.workers && { WORKERS: values.workers }),
+  ...(values.chunk && { BULK_CHUNK_SIZE: values.chunk }),
+  BULK_MAX_TARGETS: String(Math.max(n, 100_000)),
+  LOG_LEVEL: "warn",
+});
+setLogLevel("warn");
+
+/** Current RSS of this process (worker threads included), sampled every 20 ms while waiting. */
+function rssMb(): number {
+  return Deno.memoryUsage().rss / 1024 / 1024;
+}
+
+const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+
+const embedded = config.databaseUrl ? null : await startEmbedded({
+  dataDir: `.test-data/bench-${Deno.pid}`,
+  port: 54000 + (Deno.pid % 1000),
+  ephemeral: true,
+});
+const url = config.databaseUrl ?? embedded!.databaseUrl("bench");
+if (embedded) await embedded.createDatabase("bench");
+try {
+  await migrate(url);
+  const db = createDb(url, { poolSize: 4 });
+  const tenant = await db.insertInto("tenants").values({ name: `bench ${Date.now()}` }).returning("id")
+    .executeTakeFirstOrThrow();
+  const user = await db.insertInto("users").values({
+    tenant_id: tenant.id,
+    email: `bench-${crypto.randomUUID()}@bench.test`,
+    name: "Bench",
+    role: "ADMIN",
+  }).returning(["id", "email", "name"]).executeTakeFirstOrThrow();
+  let t = performance.now();
+  await insertTickets(db, tenant.id, n);
+  await sql`UPDATE tickets SET status = 'OPEN' WHERE tenant_id = ${tenant.id}`.execute(db);
+  await sql`VACUUM ANALYZE tickets`.execute(db);
+  console.log(`seeded ${fmt(n)} tickets in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const ids = (await db.selectFrom("tickets").select("id").where("tenant_id", "=", tenant.id).orderBy("id")
+    .execute()).map((r) => String(r.id));
+
+  // (a) the ceiling
+  t = performance.now();
+  await sql`UPDATE tickets SET status = 'PENDING', version = version + 1, updated_at = now()
+            WHERE tenant_id = ${tenant.id} AND id = ANY(${ids}::bigint[]) AND status = 'OPEN'`.execute(db);
+  const ceilingS = (performance.now() - t) / 1000;
+  await sql`UPDATE tickets SET status = 'OPEN' WHERE tenant_id = ${tenant.id}`.execute(db);
+  await sql`VACUUM ANALYZE tickets`.execute(db);
+
+  // (b) the engine
+  const pool = await startPool(config, url, db);
+  t = performance.now();
+  const { operation } = await startOperation(db, ticketsDomain, {
+    userId: user.id,
+    tenantId: tenant.id,
+    role: "ADMIN",
+    email: user.email,
+    name: user.name,
+  }, { actionType: "SET_STATUS", params: { status: "PENDING" }, targets: { kind: "ids", ids } }, config);
+  const startMs = performance.now() - t;
+  let last = operation;
+  let peak = rssMb();
+  for (;;) {
+    last = await db.selectFrom("bulk_operations").selectAll().where("id", "=", operation.id)
+      .executeTakeFirstOrThrow() as typeof operation;
+    peak = Math.max(peak, rssMb());
+    if (last.finished_at) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const engineS = (performance.now() - t) / 1000;
+  await pool.stop();
+  await db.destroy();
+
+  const ceilingRate = n / ceilingS;
+  const engineRate = n / engineS;
+  console.log(`machine: ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, ${Deno.build.target}`);
+  console.log(`workers: ${config.workers}, chunk size: ${config.chunkSize}`);
+  console.log(`(a) one set-based UPDATE:  ${fmt(n)} rows in ${ceilingS.toFixed(2)} s = ${fmt(ceilingRate)} items/s`);
+  console.log(`(b) engine SET_STATUS:     ${fmt(n)} items in ${engineS.toFixed(2)} s = ${fmt(engineRate)} items/s` +
+    ` (startOperation ${fmt(startMs)} ms; ${last.status}, succeeded ${fmt(last.succeeded)})`);
+  console.log(`ratio engine/ceiling: ${(engineRate / ceilingRate).toFixed(2)}`);
+  console.log(`peak RSS of this process (API + worker threads): ${peak.toFixed(0)} MB`);
+} finally {
+  await embedded?.stop();
+}
