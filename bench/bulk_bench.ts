@@ -82,13 +82,19 @@ try {
   // (b) the engine
   const pool = await startPool(config, url, db);
   t = performance.now();
-  const { operation } = await startOperation(db, ticketsDomain, {
-    userId: user.id,
-    tenantId: tenant.id,
-    role: "ADMIN",
-    email: user.email,
-    name: user.name,
-  }, { actionType: "SET_STATUS", params: { status: "PENDING" }, targets: { kind: "ids", ids } }, config);
+  const { operation } = await startOperation(
+    db,
+    ticketsDomain,
+    {
+      userId: user.id,
+      tenantId: tenant.id,
+      role: "ADMIN",
+      email: user.email,
+      name: user.name,
+    },
+    { actionType: "SET_STATUS", params: { status: "PENDING" }, targets: { kind: "ids", ids } },
+    config,
+  );
   const startMs = performance.now() - t;
   let last = operation;
   let peak = rssMb();
@@ -108,8 +114,10 @@ try {
   console.log(`machine: ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, ${Deno.build.target}`);
   console.log(`workers: ${config.workers}, chunk size: ${config.chunkSize}`);
   console.log(`(a) one set-based UPDATE:  ${fmt(n)} rows in ${ceilingS.toFixed(2)} s = ${fmt(ceilingRate)} items/s`);
-  console.log(`(b) engine SET_STATUS:     ${fmt(n)} items in ${engineS.toFixed(2)} s = ${fmt(engineRate)} items/s` +
-    ` (startOperation ${fmt(startMs)} ms; ${last.status}, succeeded ${fmt(last.succeeded)})`);
+  console.log(
+    `(b) engine SET_STATUS:     ${fmt(n)} items in ${engineS.toFixed(2)} s = ${fmt(engineRate)} items/s` +
+      ` (startOperation ${fmt(startMs)} ms; ${last.status}, succeeded ${fmt(last.succeeded)})`,
+  );
   console.log(`ratio engine/ceiling: ${(engineRate / ceilingRate).toFixed(2)}`);
   console.log(`peak RSS of this process (API + worker threads): ${peak.toFixed(0)} MB`);
 } finally {

@@ -9,7 +9,9 @@ import { readMigrations } from "./db/migrate.ts";
 import { OperationEvents } from "./bulk/events.ts";
 import type { WorkerPool } from "./bulk/pool.ts";
 import { startPool } from "./bulk/start-pool.ts";
+import { downloadsRoute } from "./http/downloads.ts";
 import { startHttp } from "./http/server.ts";
+import { SnapshotReader } from "./graphql/progress.ts";
 
 export interface App {
   url: string;
@@ -25,11 +27,12 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
   const db = createDb(databaseUrl, { poolSize: config.dbPoolSize, applicationName: "bulk-ops api" });
   const events = new OperationEvents(databaseUrl);
   await events.start();
-  const services = { db, config, events };
+  const services = { db, config, events, snapshots: new SnapshotReader(db) };
   const http = await startHttp(services, {
     port: config.port,
     host: config.host,
     migrations: await readMigrations(),
+    routes: [downloadsRoute(db)],
   });
   const pool = config.workers > 0 ? await startPool(config, databaseUrl, db) : null;
   let stopping: Promise<void> | null = null;

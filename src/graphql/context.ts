@@ -7,12 +7,15 @@ import type { OperationEvents } from "../bulk/events.ts";
 import type { TicketRow } from "../tickets/model.ts";
 import { ticketsByIds } from "../tickets/queries.ts";
 import { BatchLoader } from "./loader.ts";
+import type { SnapshotReader } from "./progress.ts";
 
 export interface Services {
   db: Db;
   config: Config;
   /** Operation state changes from LISTEN/NOTIFY, fanned out to subscribers. */
   events: OperationEvents;
+  /** Shared, single-flight reads of operation state for subscriptions. */
+  snapshots: SnapshotReader;
 }
 
 export interface UserRow {

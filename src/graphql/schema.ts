@@ -3,6 +3,8 @@ import { lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.ts";
 import "./types/users.ts";
 import "./types/tickets.ts";
+import "./types/bulk-operation.ts";
+import "./types/bulk-api.ts";
 
 export const schema = builder.toSchema();
 

@@ -54,7 +54,10 @@ export function createYogaServer(services: Services) {
     landingPage: false,
     maskedErrors: { maskError: (error) => maskError(error) },
     plugins: [useDepthLimit(services.config.maxQueryDepth)],
-    context: async ({ request }) => {
+    context: async (initial) => {
+      // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
+      if ("services" in initial) return initial as unknown as Context;
+      const { request } = initial;
       const token = bearerToken(request.headers.get("authorization"));
       const viewer = token ? await viewerForToken(services.db, token) : null;
       return createContext(viewer, services);

@@ -1,0 +1,199 @@
+/** The bulk operations API: history queries, start / cancel, and the live subscriptions. */
+import { admitUser } from "../../bulk/admit.ts";
+import { cancelOperation } from "../../bulk/cancel.ts";
+import { listOperations } from "../../bulk/history.ts";
+import { findOperation, type OperationRow } from "../../bulk/operation.ts";
+import { StartError, startOperation, type Targets } from "../../bulk/start.ts";
+import { ticketsDomain } from "../../tickets/actions/domain.ts";
+import { builder } from "../builder.ts";
+import { type Context, viewerOf } from "../context.ts";
+import { apiError, badInput, userError } from "../errors.ts";
+import { expectId } from "../ids.ts";
+import { type Payload, runMutation } from "../mutation-result.ts";
+import { pageRequest, toConnection } from "../pagination.ts";
+import { operationProgress, tenantOperationChanges } from "../progress.ts";
+import { BulkActionInput, BulkActionTypeEnum, toEngineAction } from "./bulk-action.ts";
+import { BulkOperationKindEnum, BulkOperationRef, BulkOperationStatusEnum } from "./bulk-operation.ts";
+import { TicketFilterInput, toTicketFilter } from "./tickets.ts";
+import { UserErrorRef } from "./user-error.ts";
+
+// ---- queries -------------------------------------------------------------------------
+
+const BulkOperationFilterInput = builder.inputType("BulkOperationFilter", {
+  fields: (t) => ({
+    status: t.field({ type: [BulkOperationStatusEnum], required: false }),
+    actionType: t.field({ type: [BulkActionTypeEnum], required: false }),
+    kind: t.field({ type: [BulkOperationKindEnum], required: false }),
+    createdBy: t.id({ required: false, description: "A user id." }),
+    createdAfter: t.field({ type: "DateTime", required: false, description: "Inclusive." }),
+    createdBefore: t.field({ type: "DateTime", required: false, description: "Exclusive." }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  bulkOperation: t.field({
+    type: BulkOperationRef,
+    nullable: true,
+    description: "An operation of your tenant; null when missing or another tenant's.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      findOperation(ctx.services.db, viewerOf(ctx).tenantId, expectId(args.id, "BulkOperation", "id")),
+  }),
+  bulkOperations: t.connection({
+    type: BulkOperationRef,
+    description: "The history, newest first, keyset-paginated (at most 100 per page).",
+    args: { filter: t.arg({ type: BulkOperationFilterInput, required: false }) },
+    resolve: async (_root, args, ctx) => {
+      const request = pageRequest(args, ["string", "string"]);
+      const filter = args.filter ?? {};
+      const rows = await listOperations(ctx.services.db, viewerOf(ctx).tenantId, {
+        status: filter.status ?? undefined,
+        actionType: filter.actionType ?? undefined,
+        kind: filter.kind ?? undefined,
+        createdBy: filter.createdBy ? expectId(filter.createdBy, "User", "createdBy") : undefined,
+        createdAfter: filter.createdAfter ?? undefined,
+        createdBefore: filter.createdBefore ?? undefined,
+      }, { ...request, limit: request.limit + 1, seek: request.seek as [string, string] | undefined });
+      return toConnection(rows, request, (op) => [new Date(op.created_at).toISOString(), op.id]);
+    },
+  }),
+}));
+
+// ---- mutations -----------------------------------------------------------------------
+
+const BulkTargetsInput = builder.inputType("BulkTargetsInput", {
+  description: "Exactly one (@oneOf): explicit ticket ids (de-duplicated, input order kept; unknown ones end " +
+    "NOT_FOUND), or a filter frozen into a snapshot at start.",
+  isOneOf: true,
+  fields: (t) => ({
+    ids: t.idList(),
+    filter: t.field({ type: TicketFilterInput }),
+  }),
+});
+
+const StartBulkOperationInput = builder.inputType("StartBulkOperationInput", {
+  fields: (t) => ({
+    targets: t.field({ type: BulkTargetsInput, required: true }),
+    action: t.field({ type: BulkActionInput, required: true }),
+    scheduledAt: t.field({ type: "DateTime", required: false, description: "Run at this time instead of now." }),
+    idempotencyKey: t.string({
+      required: false,
+      description: "Sending the same key again returns the first operation; with a different input it is refused.",
+    }),
+    description: t.string({ required: false, description: "At most 500 characters." }),
+  }),
+});
+
+type StartArg = typeof StartBulkOperationInput.$inferInput;
+
+const BulkOperationPayload = builder.objectRef<Payload<{ bulkOperation: OperationRow; replayed: boolean }>>(
+  "BulkOperationPayload",
+).implement({
+  fields: (t) => ({
+    bulkOperation: t.field({ type: BulkOperationRef, nullable: true, resolve: (p) => p.bulkOperation ?? null }),
+    replayed: t.boolean({
+      description: "true when an earlier request with the same idempotencyKey created the operation.",
+      resolve: (p) => p.replayed ?? false,
+    }),
+    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+  }),
+});
+
+function toTargets(input: StartArg["targets"], maxTargets: number): Targets {
+  if (input.ids) {
+    if (input.ids.length > maxTargets) {
+      throw badInput(`At most ${maxTargets} targets per operation (got ${input.ids.length}).`, "targets");
+    }
+    return { kind: "ids", ids: input.ids.map((id) => expectId(id, "Ticket", "targets")) };
+  }
+  if (input.filter) return { kind: "filter", filter: toTicketFilter(input.filter) };
+  throw badInput("Give targets.ids or targets.filter.", "targets");
+}
+
+const limitsOf = (ctx: Context) => ({
+  maxTargets: ctx.services.config.maxTargets,
+  chunkSize: ctx.services.config.chunkSize,
+  maxActivePerUser: ctx.services.config.maxActivePerUser,
+});
+
+/** Runs an engine start and maps its refusals to userErrors. */
+export async function startAsPayload(ctx: Context, run: () => ReturnType<typeof startOperation>) {
+  try {
+    const started = await run();
+    return { bulkOperation: started.operation, replayed: !started.created, userErrors: [] };
+  } catch (error) {
+    if (error instanceof StartError) return [userError(error.code, error.message, error.field)];
+    throw error;
+  }
+}
+
+const IdInput = builder.inputType("BulkOperationIdInput", {
+  fields: (t) => ({ id: t.id({ required: true }) }),
+});
+
+builder.mutationFields((t) => ({
+  startBulkOperation: t.field({
+    type: BulkOperationPayload,
+    description: "Validates and queues an operation; returns at once. Viewers cannot start; only admins delete.",
+    args: { input: t.arg({ type: StartBulkOperationInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      runMutation(() => {
+        const { actionType, params } = toEngineAction(input.action);
+        const targets = toTargets(input.targets, ctx.services.config.maxTargets);
+        return startAsPayload(ctx, () =>
+          startOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), {
+            actionType,
+            params,
+            targets,
+            scheduledAt: input.scheduledAt ?? null,
+            idempotencyKey: input.idempotencyKey ?? null,
+            description: input.description ?? null,
+          }, limitsOf(ctx)));
+      }),
+  }),
+  cancelBulkOperation: t.field({
+    type: BulkOperationPayload,
+    description: "No new chunk starts once this returns; the chunk in flight finishes; the rest ends CANCELLED.",
+    args: { input: t.arg({ type: IdInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      runMutation(async () => {
+        const viewer = viewerOf(ctx);
+        if (viewer.role === "VIEWER") return [userError("FORBIDDEN", "Viewers cannot cancel operations.")];
+        const result = await cancelOperation(ctx.services.db, viewer, expectId(input.id, "BulkOperation", "id"));
+        if (!result.ok) return [userError(result.code, result.message, ["input", "id"])];
+        if (result.operation.finished_at) {
+          await admitUser(ctx.services.db, result.operation.created_by, ctx.services.config.maxActivePerUser);
+        }
+        return { bulkOperation: result.operation, replayed: false, userErrors: [] };
+      }),
+  }),
+}));
+
+// ---- subscriptions -------------------------------------------------------------------
+
+builder.subscriptionType({ authScopes: { authenticated: true } });
+
+builder.subscriptionFields((t) => ({
+  bulkOperationProgress: t.field({
+    type: BulkOperationRef,
+    description: "The operation now, then its progress (at most ~10 events/s, latest state wins), then its " +
+      "terminal state; then the subscription completes. Works for finished operations too (one event).",
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async (_root, args, ctx) => {
+      const tenantId = viewerOf(ctx).tenantId;
+      const id = expectId(args.id, "BulkOperation", "id");
+      if (!(await findOperation(ctx.services.db, tenantId, id))) {
+        throw apiError("NOT_FOUND", "No bulk operation with this id.");
+      }
+      return operationProgress(ctx.services, tenantId, id);
+    },
+    resolve: (operation: OperationRow) => operation,
+  }),
+  bulkOperationsChanged: t.field({
+    type: BulkOperationRef,
+    description: "Every state change of your tenant's operations (created, progress, finished), coalesced per " +
+      "operation to at most ~10 events/s. For dashboards.",
+    subscribe: (_root, _args, ctx) => tenantOperationChanges(ctx.services, viewerOf(ctx).tenantId),
+    resolve: (operation: OperationRow) => operation,
+  }),
+}));

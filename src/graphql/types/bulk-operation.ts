@@ -1,0 +1,250 @@
+/** BulkOperation (a Node), its counts, progress figures, items and audit trail. */
+import { OPERATION_STATUSES, type OperationRow } from "../../bulk/operation.ts";
+import { childOperations, type EventRow, type ItemRow, listEvents, listItems } from "../../bulk/history.ts";
+import { builder } from "../builder.ts";
+import { viewerOf } from "../context.ts";
+import { encodeId, UUID_PATTERN } from "../ids.ts";
+import { pageRequest, toConnection } from "../pagination.ts";
+import { BulkActionTypeEnum, BulkActionUnion, storedAction } from "./bulk-action.ts";
+import { TicketRef } from "./tickets.ts";
+import { UserRef } from "./users.ts";
+
+export const BulkOperationStatusEnum = builder.enumType("BulkOperationStatus", {
+  description: "SCHEDULED: waits for scheduledAt. QUEUED: waits for a free slot (2 running per user by default). " +
+    "RUNNING: being worked. CANCELLING: cancel received, the chunk in flight finishes. " +
+    "Terminal: COMPLETED, COMPLETED_WITH_ERRORS (some items failed), FAILED (every item failed), CANCELLED.",
+  values: OPERATION_STATUSES,
+});
+
+export const BulkOperationKindEnum = builder.enumType("BulkOperationKind", {
+  description: "STANDARD: started by a client. RETRY: re-runs a parent's failed items. ROLLBACK: undoes a parent.",
+  values: ["STANDARD", "RETRY", "ROLLBACK"] as const,
+});
+
+export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", {
+  values: ["PENDING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] as const,
+});
+
+export const BulkItemCodeEnum = builder.enumType("BulkItemCode", {
+  description: "Why an item failed or was skipped. FAILED: NOT_FOUND (missing or another tenant's), DELETED, " +
+    "INVALID_TRANSITION, FORBIDDEN (closed tickets are read-only), INTERNAL (gave up after retries). " +
+    "SKIPPED: NO_CHANGE (already in the target state), CONFLICT (rollback: changed since).",
+  values: ["NOT_FOUND", "DELETED", "INVALID_TRANSITION", "FORBIDDEN", "NO_CHANGE", "CONFLICT", "INTERNAL"] as const,
+});
+
+export const BulkOperationRef = builder.objectRef<OperationRow>("BulkOperation");
+
+const processedOf = (op: OperationRow) => op.succeeded + op.failed + op.skipped + op.cancelled;
+
+/** Items per second since the first chunk started (until the end, or now). */
+function throughput(op: OperationRow): number | null {
+  if (!op.first_chunk_at) return null;
+  const end = op.finished_at ? new Date(op.finished_at).getTime() : Date.now();
+  const seconds = Math.max(0.001, (end - new Date(op.first_chunk_at).getTime()) / 1000);
+  return (op.succeeded + op.failed + op.skipped) / seconds;
+}
+
+const CountsRef = builder.objectRef<OperationRow>("BulkOperationCounts").implement({
+  description: "succeeded + failed + skipped + cancelled + pending = total, always.",
+  fields: (t) => ({
+    total: t.exposeInt("total"),
+    processed: t.int({ resolve: processedOf }),
+    succeeded: t.exposeInt("succeeded"),
+    failed: t.exposeInt("failed"),
+    skipped: t.exposeInt("skipped"),
+    cancelled: t.exposeInt("cancelled"),
+    pending: t.int({ resolve: (op) => op.total - processedOf(op) }),
+  }),
+});
+
+const TargetSummaryRef = builder.objectRef<{ kind: string; count?: number; given?: number; filter?: unknown }>(
+  "BulkTargetSummary",
+).implement({
+  fields: (t) => ({
+    kind: t.string({ description: "IDS or FILTER.", resolve: (s) => s.kind.toUpperCase() }),
+    requestedIds: t.int({
+      nullable: true,
+      description: "Ids sent (before de-duplication).",
+      resolve: (s) => s.given ?? null,
+    }),
+    filter: t.field({
+      type: "JSON",
+      nullable: true,
+      description: "The filter frozen at start.",
+      resolve: (s) => s.filter ?? null,
+    }),
+  }),
+});
+
+const ErrorCountRef = builder.objectRef<{ code: string; count: number }>("BulkErrorCount").implement({
+  fields: (t) => ({
+    code: t.field({ type: BulkItemCodeEnum, resolve: (e) => e.code as never }),
+    count: t.exposeInt("count"),
+  }),
+});
+
+const ItemErrorRef = builder.objectRef<{ code: string; message: string | null }>("BulkItemError").implement({
+  fields: (t) => ({
+    code: t.field({ type: BulkItemCodeEnum, resolve: (e) => e.code as never }),
+    message: t.string({ resolve: (e) => e.message ?? "" }),
+  }),
+});
+
+export const BulkItemRef = builder.objectRef<ItemRow>("BulkOperationItem").implement({
+  description: "One target of an operation and what happened to it.",
+  fields: (t) => ({
+    position: t.exposeInt("position", { description: "0-based position in the input order." }),
+    targetId: t.id({ description: "The target ticket's id.", resolve: (i) => encodeId("Ticket", i.target_id) }),
+    target: t.field({
+      type: TicketRef,
+      nullable: true,
+      description: "The ticket now; null when it does not exist (or is another tenant's).",
+      resolve: (i, _args, ctx) => ctx.loaders.ticket.load(String(i.target_id)),
+    }),
+    outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome as never }),
+    error: t.field({
+      type: ItemErrorRef,
+      nullable: true,
+      description: "Why it failed or was skipped.",
+      resolve: (i) => (i.error_code ? { code: i.error_code, message: i.error_message } : null),
+    }),
+    before: t.field({ type: "JSON", nullable: true, resolve: (i) => i.before ?? null }),
+    after: t.field({ type: "JSON", nullable: true, resolve: (i) => i.after ?? null }),
+    attempts: t.exposeInt("attempts"),
+    processedAt: t.field({ type: "DateTime", nullable: true, resolve: (i) => i.processed_at }),
+  }),
+});
+
+const EventRef = builder.objectRef<EventRow>("BulkOperationEvent").implement({
+  description: "The audit trail: CREATED, STARTED, CANCEL_REQUESTED, CHUNK_FAILED, FINISHED, CANCELLED, ...",
+  fields: (t) => ({
+    id: t.id({ resolve: (e) => encodeId("BulkOperationEvent", e.id) }),
+    type: t.exposeString("type"),
+    actor: t.field({
+      type: UserRef,
+      nullable: true,
+      resolve: (e, _a, ctx) => (e.actor_id ? ctx.loaders.user.load(e.actor_id) : null),
+    }),
+    data: t.field({ type: "JSON", resolve: (e) => e.data }),
+    createdAt: t.field({ type: "DateTime", resolve: (e) => e.created_at }),
+  }),
+});
+
+export const BulkItemFilterInput = builder.inputType("BulkItemFilter", {
+  fields: (t) => ({
+    outcome: t.field({ type: [BulkItemOutcomeEnum], required: false }),
+    errorCode: t.field({ type: [BulkItemCodeEnum], required: false }),
+  }),
+});
+
+/** Loads operations of the viewer's tenant (another tenant's id reads as missing). */
+export async function loadOperations(ids: string[], ctx: Parameters<typeof viewerOf>[0]) {
+  const valid = ids.filter((id) => UUID_PATTERN.test(id));
+  if (valid.length === 0) return ids.map(() => null);
+  const rows = await ctx.services.db.selectFrom("bulk_operations").selectAll()
+    .where("tenant_id", "=", viewerOf(ctx).tenantId).where("id", "in", valid).execute() as OperationRow[];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
+builder.node(BulkOperationRef, {
+  description: "A change applied to many tickets, worked in chunks by the workers.",
+  id: { resolve: (op) => op.id },
+  loadMany: loadOperations,
+  fields: (t) => ({
+    status: t.field({ type: BulkOperationStatusEnum, resolve: (op) => op.status }),
+    kind: t.field({ type: BulkOperationKindEnum, resolve: (op) => op.kind as never }),
+    actionType: t.field({ type: BulkActionTypeEnum, resolve: (op) => op.action_type as never }),
+    action: t.field({ type: BulkActionUnion, resolve: (op) => storedAction(op.action_type, op.action_params) }),
+    description: t.exposeString("description", { nullable: true }),
+    idempotencyKey: t.exposeString("idempotency_key", { nullable: true }),
+    targets: t.field({ type: TargetSummaryRef, resolve: (op) => op.target_summary as never }),
+    counts: t.field({ type: CountsRef, resolve: (op) => op }),
+    percent: t.float({
+      description: "Processed share of the items, 0-100.",
+      resolve: (op) => (op.total === 0 ? 100 : Math.round((processedOf(op) / op.total) * 10000) / 100),
+    }),
+    throughput: t.float({
+      nullable: true,
+      description: "Items per second since the first chunk started; null before.",
+      resolve: (op) => {
+        const rate = throughput(op);
+        return rate === null ? null : Math.round(rate * 10) / 10;
+      },
+    }),
+    estimatedCompletionAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "From the measured throughput; null when finished or not started.",
+      resolve: (op) => {
+        const rate = throughput(op);
+        if (op.finished_at || !rate) return null;
+        return new Date(Date.now() + ((op.total - processedOf(op)) / rate) * 1000);
+      },
+    }),
+    errorSummary: t.field({
+      type: [ErrorCountRef],
+      description: "Count per item code (failed and skipped), most frequent first.",
+      resolve: (op) =>
+        Object.entries(op.error_counts ?? {}).map(([code, count]) => ({ code, count }))
+          .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)),
+    }),
+    createdBy: t.field({
+      type: UserRef,
+      nullable: true,
+      resolve: (op, _a, ctx) => ctx.loaders.user.load(op.created_by),
+    }),
+    createdAt: t.field({ type: "DateTime", resolve: (op) => op.created_at }),
+    scheduledAt: t.field({ type: "DateTime", nullable: true, resolve: (op) => op.scheduled_at }),
+    startedAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "When it was admitted to run.",
+      resolve: (op) => op.started_at,
+    }),
+    finishedAt: t.field({ type: "DateTime", nullable: true, resolve: (op) => op.finished_at }),
+    cancelRequestedAt: t.field({ type: "DateTime", nullable: true, resolve: (op) => op.cancel_requested_at }),
+    cancelledAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      resolve: (op) => (op.status === "CANCELLED" ? op.finished_at : null),
+    }),
+    parent: t.field({
+      type: BulkOperationRef,
+      nullable: true,
+      description: "The operation this one retries or rolls back.",
+      resolve: async (op, _a, ctx) => (op.parent_id ? (await loadOperations([op.parent_id], ctx))[0] : null),
+    }),
+    children: t.field({
+      type: [BulkOperationRef],
+      description: "Retries and rollbacks of this operation, oldest first.",
+      resolve: (op, _a, ctx) => childOperations(ctx.services.db, op.tenant_id, op.id),
+    }),
+    items: t.connection({
+      type: BulkItemRef,
+      description: "Every target in input order, keyset-paginated (fast at any depth of a million items).",
+      args: { filter: t.arg({ type: BulkItemFilterInput, required: false }) },
+      resolve: async (op, args, ctx) => {
+        const request = pageRequest(args, ["number"]);
+        const rows = await listItems(ctx.services.db, op.id, {
+          outcome: args.filter?.outcome ?? undefined,
+          errorCode: args.filter?.errorCode ?? undefined,
+        }, { ...request, limit: request.limit + 1, seek: request.seek as [number] | undefined });
+        return toConnection(rows, request, (item) => [item.position]);
+      },
+    }),
+    events: t.connection({
+      type: EventRef,
+      description: "The audit trail, oldest first.",
+      resolve: async (op, args, ctx) => {
+        const request = pageRequest(args, ["string"]);
+        const rows = await listEvents(ctx.services.db, op.id, {
+          ...request,
+          limit: request.limit + 1,
+          seek: request.seek as [string] | undefined,
+        });
+        return toConnection(rows, request, (event) => [String(event.id)]);
+      },
+    }),
+  }),
+});

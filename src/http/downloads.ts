@@ -1,0 +1,108 @@
+/**
+ * GET /bulk-operations/{id}/items.jsonl | items.csv: an operation's whole item ledger,
+ * streamed in constant memory: pages of PAGE_SIZE rows by keyset (position > last) are
+ * read only as fast as the client consumes them (a pull-based ReadableStream).
+ * Same bearer auth as /graphql; another tenant's operation is a 404 like a missing one.
+ */
+import { bearerToken, viewerForToken } from "../auth/tokens.ts";
+import { type ItemRow, listItems } from "../bulk/history.ts";
+import { findOperation } from "../bulk/operation.ts";
+import type { Db } from "../db/database.ts";
+import { encodeId, UUID_PATTERN } from "../graphql/ids.ts";
+
+const PAGE_SIZE = 5000;
+const ROUTE = /^\/bulk-operations\/([^/]+)\/items\.(jsonl|csv)$/;
+const CSV_COLUMNS = [
+  "position",
+  "targetId",
+  "outcome",
+  "errorCode",
+  "errorMessage",
+  "before",
+  "after",
+  "attempts",
+  "processedAt",
+];
+
+function operationKey(raw: string): string | null {
+  const value = decodeURIComponent(raw);
+  if (UUID_PATTERN.test(value)) return value;
+  try {
+    const decoded = atob(value.replaceAll("-", "+").replaceAll("_", "/"));
+    const match = /^BulkOperation:(.+)$/.exec(decoded);
+    return match && UUID_PATTERN.test(match[1]) ? match[1] : null;
+  } catch {
+    return null;
+  }
+}
+
+function record(item: ItemRow) {
+  return {
+    position: item.position,
+    targetId: encodeId("Ticket", item.target_id),
+    outcome: item.outcome,
+    errorCode: item.error_code,
+    errorMessage: item.error_message,
+    before: item.before ?? null,
+    after: item.after ?? null,
+    attempts: item.attempts,
+    processedAt: item.processed_at ? new Date(item.processed_at).toISOString() : null,
+  };
+}
+
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+const error = (status: number, message: string) =>
+  new Response(JSON.stringify({ error: message }), { status, headers: { "content-type": "application/json" } });
+
+export function downloadsRoute(db: Db) {
+  return async (request: Request, url: URL): Promise<Response | null> => {
+    const match = ROUTE.exec(url.pathname);
+    if (!match) return null;
+    if (request.method !== "GET") return error(405, "Use GET.");
+    const token = bearerToken(request.headers.get("authorization"));
+    const viewer = token ? await viewerForToken(db, token) : null;
+    if (!viewer) return error(401, "A valid API token is required: send Authorization: Bearer <token>.");
+    const id = operationKey(match[1]);
+    const operation = id ? await findOperation(db, viewer.tenantId, id) : undefined;
+    if (!operation) return error(404, "No bulk operation with this id.");
+    const format = match[2];
+    const encoder = new TextEncoder();
+    let after: number | undefined;
+    let headerSent = false;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const lines: string[] = [];
+        if (format === "csv" && !headerSent) lines.push(CSV_COLUMNS.join(","));
+        headerSent = true;
+        const page = await listItems(db, operation.id, {}, {
+          limit: PAGE_SIZE,
+          direction: "forward",
+          seek: after === undefined ? undefined : [after],
+        });
+        for (const item of page) {
+          const row = record(item);
+          lines.push(
+            format === "jsonl"
+              ? JSON.stringify(row)
+              : CSV_COLUMNS.map((c) => csvCell(row[c as keyof typeof row])).join(","),
+          );
+        }
+        if (lines.length > 0) controller.enqueue(encoder.encode(lines.join("\n") + "\n"));
+        if (page.length < PAGE_SIZE) controller.close();
+        else after = page.at(-1)!.position;
+      },
+    }, { highWaterMark: 1 });
+    const type = format === "jsonl" ? "application/x-ndjson" : "text/csv; charset=utf-8";
+    return new Response(body, {
+      headers: {
+        "content-type": type,
+        "content-disposition": `attachment; filename="bulk-operation-${operation.id}-items.${format}"`,
+      },
+    });
+  };
+}
