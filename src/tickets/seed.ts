@@ -34,13 +34,30 @@ export async function demoTenantId(db: Db): Promise<string | null> {
   return row?.tenant_id ?? null;
 }
 
+export interface InsertTicketsOptions {
+  /** Number of the first generated ticket (titles "... #n"), default 1. */
+  from?: number;
+  /** created_at of ticket n is `now() - (span - n) seconds`; default from + count - 1, so the last is now. */
+  span?: number;
+}
+
 /**
  * Inserts `count` varied tickets in one set-based statement (generate_series), assigned
- * round-robin to the tenant's agents and admins. A million rows take about 20 s here,
- * most of it maintaining the indexes (docs/performance.md).
+ * round-robin to the tenant's agents and admins (a quarter unassigned):
+ * `INSERT INTO tickets (...) SELECT ... FROM generate_series($from, $to) AS g, assignees`.
+ * Most of the time goes to maintaining the indexes (the trigram GIN index on title alone
+ * about a third) and to the per-row foreign-key checks; see seedTickets for large counts.
  */
-export async function insertTickets(db: Db, tenantId: string, count: number): Promise<void> {
+export async function insertTickets(
+  db: Db,
+  tenantId: string,
+  count: number,
+  options: InsertTicketsOptions = {},
+): Promise<void> {
   if (count <= 0) return;
+  const from = options.from ?? 1;
+  const to = from + count - 1;
+  const span = options.span ?? to;
   await sql`
     WITH assignees AS (
       SELECT array_agg(id ORDER BY email) AS ids FROM users
@@ -56,10 +73,50 @@ export async function insertTickets(db: Db, tenantId: string, count: number): Pr
       (ARRAY['LOW', 'NORMAL', 'NORMAL', 'HIGH', 'URGENT'])[1 + (g / 5) % 5],
       (ARRAY['GENERAL', 'BILLING', 'TECHNICAL', 'ACCOUNT', 'FEATURE_REQUEST'])[1 + (g / 25) % 5],
       CASE WHEN g % 4 = 0 THEN NULL ELSE a.ids[1 + g % greatest(cardinality(a.ids), 1)] END,
-      now() - make_interval(secs => ${count} - g),
-      now() - make_interval(secs => ${count} - g)
-    FROM generate_series(1, ${count}::int) AS g, assignees a
+      now() - make_interval(secs => ${span}::int - g),
+      now() - make_interval(secs => ${span}::int - g)
+    FROM generate_series(${from}::int, ${to}::int) AS g, assignees a
   `.execute(db);
+}
+
+export interface SeedTicketsOptions {
+  /** Tickets per statement (and transaction), default 250,000. */
+  sliceSize?: number;
+  /** Slices inserted at once, each on its own connection, default 2 (the pool must have as many). */
+  concurrency?: number;
+  /** Called after each committed slice with the running total. */
+  onProgress?: (inserted: number) => void;
+}
+
+/**
+ * Inserts `count` tickets as slices of insertTickets run on `concurrency` connections.
+ * Measured on the 2-core machine (embedded PostgreSQL 18, docs/architecture.md): one
+ * 1,000,000-row statement 31-35 s; 250k slices on 2 connections 26-29 s. Slices also keep each
+ * transaction (and what a failure throws away) bounded. Ticket numbers continue across slices.
+ */
+export async function seedTickets(
+  db: Db,
+  tenantId: string,
+  count: number,
+  options: SeedTicketsOptions = {},
+): Promise<void> {
+  const sliceSize = Math.max(1, options.sliceSize ?? 250_000);
+  const slices: { from: number; count: number }[] = [];
+  for (let from = 1; from <= count; from += sliceSize) {
+    slices.push({ from, count: Math.min(sliceSize, count - from + 1) });
+  }
+  let inserted = 0;
+  const worker = async () => {
+    for (let slice = slices.shift(); slice; slice = slices.shift()) {
+      await insertTickets(db, tenantId, slice.count, { from: slice.from, span: count }).catch((error) => {
+        slices.length = 0; // the other connections stop after their current slice
+        throw error;
+      });
+      inserted += slice.count;
+      options.onProgress?.(inserted);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
 }
 
 /**

@@ -117,7 +117,7 @@ const limitsOf = (ctx: Context) => ({
 });
 
 /** Runs an engine start and maps its refusals to userErrors. */
-export async function startAsPayload(ctx: Context, run: () => ReturnType<typeof startOperation>) {
+export async function startAsPayload(run: () => ReturnType<typeof startOperation>) {
   try {
     const started = await run();
     return { bulkOperation: started.operation, replayed: !started.created, userErrors: [] };
@@ -140,7 +140,7 @@ builder.mutationFields((t) => ({
       runMutation(() => {
         const { actionType, params } = toEngineAction(input.action);
         const targets = toTargets(input.targets, ctx.services.config.maxTargets);
-        return startAsPayload(ctx, () =>
+        return startAsPayload(() =>
           startOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), {
             actionType,
             params,
@@ -148,7 +148,8 @@ builder.mutationFields((t) => ({
             scheduledAt: input.scheduledAt ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
             description: input.description ?? null,
-          }, limitsOf(ctx)));
+          }, limitsOf(ctx))
+        );
       }),
   }),
   cancelBulkOperation: t.field({
