@@ -1,0 +1,123 @@
+/**
+ * Leases: a job whose lease expired (its worker died) is re-queued by the rescuer and
+ * finished exactly once; a worker whose lease was taken away rolls its chunk back
+ * (LeaseLostError) instead of committing it a second time.
+ */
+import { expect } from "expect";
+import { sql } from "kysely";
+import type { WorkerPool } from "../src/bulk/pool.ts";
+import { claimJob } from "../src/bulk/queue/claim.ts";
+import { LeaseLostError } from "../src/bulk/queue/job.ts";
+import { rescueExpiredJobs } from "../src/bulk/queue/rescue.ts";
+import { runChunk } from "../src/bulk/run-chunk.ts";
+import { startPool } from "../src/bulk/start-pool.ts";
+import { ticketsDomain } from "../src/tickets/actions/domain.ts";
+import { finished, ledger, operation, start, ticketIds, waitFor } from "./helpers/bulk.ts";
+import {
+  counterValue,
+  createCounter,
+  expectConsistent,
+  expectedOutcomes,
+  expectLedger,
+  ok,
+  sleep,
+  ticketStates,
+} from "./helpers/bulk_checks.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
+
+const CHUNK = 250;
+
+/** A real in-process worker pool (Web Workers) on the test server's database. */
+const poolOn = (server: TestServer): Promise<WorkerPool> =>
+  startPool({ ...server.config, pollMs: 100 }, server.databaseUrl, server.db, 1);
+
+/** Per chunk: the attempts its items recorded. */
+async function attemptsByChunk(server: TestServer, operationId: string): Promise<number[]> {
+  const { rows } = await sql<{ attempts: number[] }>`
+    SELECT array_agg(DISTINCT attempts ORDER BY attempts) AS attempts
+    FROM (SELECT position / ${CHUNK} AS chunk, attempts FROM bulk_operation_items
+          WHERE operation_id = ${operationId}) AS i
+    GROUP BY chunk ORDER BY chunk`
+    .execute(server.db);
+  return rows.map((r) => (r.attempts.length === 1 ? r.attempts[0] : -1));
+}
+
+Deno.test("a back-dated lease is rescued and its chunk applied exactly once", async () => {
+  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  let pool: WorkerPool | null = null;
+  try {
+    const { db, tenant } = server;
+    const ids = await ticketIds(db, tenant.id);
+    const before = await ticketStates(db, tenant.id);
+    const op = await start(server, tenant.admin, { actionType: "DELETE", params: {}, targets: { kind: "ids", ids } });
+
+    // A worker that claimed chunk 0 and died: its lease ran out a second ago.
+    const job = await claimJob(db, "ghost:1:dead:w0", 60_000);
+    expect(job).toMatchObject({ operation_id: op.id, chunk_index: 0, attempts: 1 });
+    await sql`UPDATE bulk_jobs SET locked_until = now() - interval '1 second' WHERE id = ${job!.id}`.execute(db);
+    expect((await ledger(db, op.id)).outcomes).toEqual({ PENDING: 1000 });
+
+    pool = await poolOn(server);
+    await waitFor(db, op.id, finished);
+    const done = await expectConsistent(db, op.id);
+    expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
+    await expectLedger(db, op.id, expectedOutcomes(ids, before, () => ok));
+    // Chunk 0 ran on its second claim (the ghost's was the first); the others on their first.
+    expect(await attemptsByChunk(server, op.id)).toEqual([2, 1, 1, 1]);
+    const after = await ticketStates(db, tenant.id);
+    expect(ids.filter((id) => !after.get(id)!.deleted || after.get(id)!.version !== before.get(id)!.version + 1))
+      .toEqual([]);
+  } finally {
+    await pool?.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("a worker whose lease was taken away does not commit; the new holder applies the chunk once", async () => {
+  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  let pool: WorkerPool | null = null;
+  try {
+    const { db, tenant } = server;
+    const ids = await ticketIds(db, tenant.id);
+    const before = await ticketStates(db, tenant.id);
+    // The first chunk transaction to touch ids[10] stalls for 1.5 s (its worker "hangs").
+    await createCounter(db, "stall_count");
+    await sql`
+      CREATE FUNCTION stall_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('stall_count') = 1 THEN PERFORM pg_sleep(1.5); END IF;
+        RETURN NEW;
+      END $$`.execute(db);
+    await sql`
+      CREATE TRIGGER stall_once BEFORE UPDATE ON tickets FOR EACH ROW
+      WHEN (NEW.id = ${sql.lit(Number(ids[10]))}) EXECUTE FUNCTION stall_once()`.execute(db);
+    const op = await start(server, tenant.admin, { actionType: "DELETE", params: {}, targets: { kind: "ids", ids } });
+
+    // Worker A claims chunk 0 and starts working it (in this process, through the engine's runChunk).
+    const job = (await claimJob(db, "worker-a", 60_000))!;
+    expect(job.chunk_index).toBe(0);
+    const workerA = runChunk(db, ticketsDomain, job).then(() => null, (error) => error);
+    while (await counterValue(db, "stall_count") === 0) await sleep(20);
+
+    // Meanwhile its lease expires and the rescuer gives the job to the queue; a real worker takes it.
+    await sql`UPDATE bulk_jobs SET locked_until = now() - interval '1 second' WHERE id = ${job.id}`.execute(db);
+    expect(await rescueExpiredJobs(db)).toBe(1);
+    pool = await poolOn(server);
+
+    const error = await workerA;
+    expect(error).toBeInstanceOf(LeaseLostError);
+    await waitFor(db, op.id, finished);
+    const done = await expectConsistent(db, op.id);
+    expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
+    await expectLedger(db, op.id, expectedOutcomes(ids, before, () => ok));
+    // Chunk 0 was committed by the pool's worker (attempt 2), not by worker A (attempt 1).
+    expect(await attemptsByChunk(server, op.id)).toEqual([2, 1, 1, 1]);
+    const after = await ticketStates(db, tenant.id);
+    expect(ids.filter((id) => !after.get(id)!.deleted || after.get(id)!.version !== before.get(id)!.version + 1))
+      .toEqual([]);
+    expect((await operation(db, op.id)).succeeded).toBe(1000);
+  } finally {
+    await pool?.stop();
+    await server.stop();
+  }
+});
