@@ -1,0 +1,206 @@
+/**
+ * Real processes: `deno task worker` subprocesses work an ADD_COMMENT operation while the
+ * test server runs no workers. One is SIGKILLed inside a chunk transaction, another is
+ * SIGTERMed with a chunk stuck past the grace period; in both cases a fresh worker process
+ * finishes the operation with every item applied exactly once (exactly one comment per
+ * ticket, each the one the ledger names) and the counters equal to the ledger.
+ */
+import { expect } from "expect";
+import { sql } from "kysely";
+import type { Db } from "../src/db/database.ts";
+import { finished, operation, start, waitFor } from "./helpers/bulk.ts";
+import { counterValue, createCounter, expectConsistent, expectLedger, ok, sleep } from "./helpers/bulk_checks.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
+
+const CHUNK = 200;
+
+/** The tenant's tickets that are not CLOSED (closed ones are read-only for comments). */
+async function openTicketIds(db: Db, tenantId: string): Promise<string[]> {
+  const rows = await db.selectFrom("tickets").select("id").where("tenant_id", "=", tenantId)
+    .where("status", "<>", "CLOSED").orderBy("id").execute();
+  return rows.map((r) => String(r.id));
+}
+
+/** The first chunk transaction that comments on `ticketId` stalls for `seconds` (once). */
+async function stallOnce(db: Db, ticketId: string, seconds: number): Promise<void> {
+  await createCounter(db, "stall_count");
+  await sql`
+    CREATE FUNCTION stall_once() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF nextval('stall_count') = 1 THEN PERFORM pg_sleep(${sql.lit(seconds)}); END IF;
+      RETURN NEW;
+    END $$`.execute(db);
+  await sql`
+    CREATE TRIGGER stall_once BEFORE INSERT ON ticket_comments FOR EACH ROW
+    WHEN (NEW.ticket_id = ${sql.lit(Number(ticketId))}) EXECUTE FUNCTION stall_once()`.execute(db);
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Jobs of the operation whose lease names this worker process. */
+async function leasesOf(db: Db, operationId: string, pid: number) {
+  return await db.selectFrom("bulk_jobs").select(["chunk_index", "locked_by", "attempts"])
+    .where("operation_id", "=", operationId).where("locked_by", "like", `%:${pid}:%`).execute();
+}
+
+/**
+ * Exactly once: COMPLETED, every item SUCCEEDED, exactly one comment of this operation per
+ * target ticket and none elsewhere, and each ledger row names the comment that exists.
+ */
+async function expectAppliedOnce(server: TestServer, operationId: string, targets: string[]): Promise<void> {
+  const { db } = server;
+  const done = await expectConsistent(db, operationId);
+  expect(done).toMatchObject({ status: "COMPLETED", total: targets.length, succeeded: targets.length });
+  await expectLedger(db, operationId, targets.map(() => ok));
+  const { rows: [comments] } = await sql<{ comments: number; tickets: number; most: number; strays: number }>`
+    SELECT count(*)::int AS comments, count(DISTINCT ticket_id)::int AS tickets,
+           coalesce(max(per_ticket), 0)::int AS most,
+           count(*) FILTER (WHERE NOT ticket_id = ANY(${targets}::bigint[]))::int AS strays
+    FROM (SELECT ticket_id, count(*) OVER (PARTITION BY ticket_id) AS per_ticket
+          FROM ticket_comments WHERE bulk_operation_id = ${operationId}) AS c`.execute(db);
+  expect(comments).toEqual({ comments: targets.length, tickets: targets.length, most: 1, strays: 0 });
+  const { rows: [links] } = await sql<{ linked: number }>`
+    SELECT count(*)::int AS linked FROM bulk_operation_items i
+    JOIN ticket_comments c ON c.id = (i.after ->> 'commentId')::bigint
+      AND c.ticket_id = i.target_id AND c.bulk_operation_id = i.operation_id
+    WHERE i.operation_id = ${operationId}`.execute(db);
+  expect(links.linked).toBe(targets.length);
+}
+
+/** Attempts recorded by the items of one chunk. */
+async function chunkAttempts(db: Db, operationId: string, chunk: number): Promise<number[]> {
+  const { rows } = await sql<{ attempts: number }>`
+    SELECT DISTINCT attempts FROM bulk_operation_items
+    WHERE operation_id = ${operationId} AND position BETWEEN ${chunk * CHUNK} AND ${(chunk + 1) * CHUNK - 1}`
+    .execute(db);
+  return rows.map((r) => r.attempts);
+}
+
+Deno.test("SIGKILL of a worker process mid-chunk: another process finishes, every comment added exactly once", async () => {
+  const server = await startTestServer({ tickets: 25_000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  const workers: WorkerProcess[] = [];
+  try {
+    const { db, tenant } = server;
+    const targets = await openTicketIds(db, tenant.id);
+    expect(targets.length).toBe(20_000);
+    // Chunk 25 stalls on its first run, so the kill lands inside that chunk's transaction.
+    const stalledChunk = 25;
+    await stallOnce(db, targets[stalledChunk * CHUNK + 17], 2);
+
+    const env = {
+      DATABASE_URL: server.databaseUrl,
+      WORKERS: "1",
+      BULK_LEASE_MS: "1500",
+      BULK_CHUNK_SIZE: String(CHUNK),
+      BULK_POLL_MS: "200",
+    };
+    const first = await spawnWorker(env);
+    workers.push(first);
+    const started = performance.now();
+    const op = await start(server, tenant.agent, {
+      actionType: "ADD_COMMENT",
+      params: { body: "Checked during the outage." },
+      targets: { kind: "ids", ids: targets },
+    });
+    await waitUntil("the worker is inside the stalled chunk", async () => await counterValue(db, "stall_count") > 0);
+
+    first.signal("SIGKILL");
+    const status = await first.exited;
+    expect(status.success).toBe(false);
+    const atKill = await operation(db, op.id);
+    const doneAtKill = atKill.succeeded + atKill.failed + atKill.skipped;
+    console.log(`SIGKILL after ${Math.round(performance.now() - started)} ms with ${doneAtKill} items committed`);
+    expect(doneAtKill).toBeGreaterThan(0);
+    expect(doneAtKill).toBeLessThan(targets.length);
+    expect(finished(atKill)).toBe(false);
+    // The dead process still holds the lease of the chunk it was in.
+    expect(await leasesOf(db, op.id, first.pid)).toEqual([
+      { chunk_index: stalledChunk, locked_by: expect.any(String), attempts: 1 },
+    ]);
+
+    const restarted = performance.now();
+    const second = await spawnWorker(env);
+    workers.push(second);
+    await waitFor(db, op.id, finished, 120_000);
+    console.log(
+      `second worker process finished the operation ${Math.round(performance.now() - restarted)} ms after starting`,
+    );
+
+    await expectAppliedOnce(server, op.id, targets);
+    // The killed chunk was rescued and committed by the second process on its second claim.
+    expect(await chunkAttempts(db, op.id, stalledChunk)).toEqual([2]);
+  } finally {
+    for (const worker of workers) await worker.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("SIGTERM: the worker process exits 0 within the grace period and releases its leases", async () => {
+  const server = await startTestServer({ tickets: 12_500, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  const workers: WorkerProcess[] = [];
+  const GRACE_MS = 1000;
+  try {
+    const { db, tenant } = server;
+    const targets = await openTicketIds(db, tenant.id);
+    expect(targets.length).toBe(10_000);
+    // One thread gets stuck in chunk 10 for longer than the grace period; the other keeps working.
+    const stalledChunk = 10;
+    await stallOnce(db, targets[stalledChunk * CHUNK + 3], 5);
+
+    const env = {
+      DATABASE_URL: server.databaseUrl,
+      WORKERS: "2",
+      BULK_CHUNK_SIZE: String(CHUNK),
+      BULK_POLL_MS: "200",
+      SHUTDOWN_GRACE_MS: String(GRACE_MS),
+    };
+    const first = await spawnWorker(env);
+    workers.push(first);
+    const op = await start(server, tenant.agent, {
+      actionType: "ADD_COMMENT",
+      params: { body: "Checked before the deploy." },
+      targets: { kind: "ids", ids: targets },
+    });
+    await waitUntil("a thread is inside the stalled chunk", async () => await counterValue(db, "stall_count") > 0);
+    expect(await leasesOf(db, op.id, first.pid)).toContainEqual(
+      { chunk_index: stalledChunk, locked_by: expect.any(String), attempts: 1 },
+    );
+
+    const signalled = performance.now();
+    first.signal("SIGTERM");
+    const status = await first.exited;
+    const exitMs = performance.now() - signalled;
+    console.log(`SIGTERM -> exit ${status.code} in ${Math.round(exitMs)} ms (grace ${GRACE_MS} ms, stall 5000 ms)`);
+    expect(status.code).toBe(0);
+    // Within the grace period plus process teardown; well before the stalled chunk could end.
+    expect(exitMs).toBeLessThan(GRACE_MS + 2500);
+    // Only the stuck thread was cut off; the other one finished its chunk within the grace period.
+    expect(first.lines.filter((l) => /still running after the grace period/.test(l)).length).toBe(1);
+    // Its leases are released: nothing of the operation is locked, the stuck chunk is runnable again.
+    expect(await leasesOf(db, op.id, first.pid)).toEqual([]);
+    const jobs = await db.selectFrom("bulk_jobs").select(["chunk_index", "locked_by", "attempts"])
+      .where("operation_id", "=", op.id).execute();
+    expect(jobs.filter((j) => j.locked_by !== null)).toEqual([]);
+    expect(jobs).toContainEqual({ chunk_index: stalledChunk, locked_by: null, attempts: 0 });
+    const atStop = await operation(db, op.id);
+    expect(finished(atStop)).toBe(false);
+    console.log(`${atStop.succeeded} of ${atStop.total} items committed before the shutdown`);
+
+    const second = await spawnWorker({ ...env, WORKERS: "1" });
+    workers.push(second);
+    await waitFor(db, op.id, finished, 120_000);
+    await expectAppliedOnce(server, op.id, targets);
+    // The released chunk's attempt was given back, so the second process committed it as attempt 1.
+    expect(await chunkAttempts(db, op.id, stalledChunk)).toEqual([1]);
+  } finally {
+    for (const worker of workers) await worker.stop();
+    await server.stop();
+  }
+});
