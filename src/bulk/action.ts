@@ -34,6 +34,8 @@ export interface ItemResult {
 export interface ChunkItem {
   position: number;
   targetId: string;
+  /** Images planned at start (rollback: before = the parent's after, after = the parent's before). */
+  planned?: { before: unknown; after: unknown };
 }
 
 export interface ChunkContext<P> {
@@ -44,6 +46,12 @@ export interface ChunkContext<P> {
   actorId: string;
   params: P;
   items: ChunkItem[];
+  /**
+   * Preview: decide every item and predict its after-image, but write nothing and take no
+   * locks. The same decision code serves runs and previews, so a preview predicts what a
+   * run on unchanged data does.
+   */
+  dryRun: boolean;
 }
 
 export interface ValidateContext {
@@ -81,6 +89,8 @@ export interface BulkDomain {
     tx: Tx,
     args: { operationId: string; tenantId: string; filter: unknown; limit: number },
   ): Promise<number>;
+  /** The ids matching `filter` in snapshot order, at most `limit` (previews). */
+  matchFilter(tx: Tx, args: { tenantId: string; filter: unknown; limit: number }): Promise<string[]>;
 }
 
 const RANK: Record<Role, number> = { VIEWER: 0, AGENT: 1, ADMIN: 2 };

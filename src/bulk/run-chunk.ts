@@ -23,11 +23,15 @@ export interface ChunkReport {
 }
 
 async function pendingItems(tx: Tx, job: Job): Promise<ChunkItem[]> {
-  const rows = await tx.selectFrom("bulk_operation_items").select(["position", "target_id"])
+  const rows = await tx.selectFrom("bulk_operation_items").select(["position", "target_id", "before", "after"])
     .where("operation_id", "=", job.operation_id)
     .where("position", ">=", job.first_position).where("position", "<=", job.last_position)
     .where("outcome", "=", "PENDING").orderBy("position").execute();
-  return rows.map((row) => ({ position: row.position, targetId: String(row.target_id) }));
+  return rows.map((row) => ({
+    position: row.position,
+    targetId: String(row.target_id),
+    ...(row.before !== null || row.after !== null ? { planned: { before: row.before, after: row.after } } : {}),
+  }));
 }
 
 /** One UPDATE for the whole chunk's ledger rows. */
@@ -87,6 +91,7 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
       actorId: operation.created_by,
       params: operation.action_params,
       items,
+      dryRun: false,
     });
     const after = await commitChunk(tx, job, results);
     return {

@@ -8,12 +8,26 @@
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
-import { ActionParamsError, type BulkDomain, roleAllows, type Tx } from "./action.ts";
+import { ActionParamsError, type BulkAction, type BulkDomain, roleAllows, type Tx } from "./action.ts";
 import { admissionStatus } from "./admit.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
 import { type OperationRow, recordEvent } from "./operation.ts";
 
-export type Targets = { kind: "ids"; ids: string[] } | { kind: "filter"; filter: unknown };
+export type Targets =
+  | { kind: "ids"; ids: string[] }
+  | { kind: "filter"; filter: unknown }
+  /**
+   * Items of a parent operation, in the parent's order (retry: FAILED ones; rollback:
+   * SUCCEEDED ones). With `swapImages` the new items carry the parent's images swapped as
+   * their plan: before = the state the parent left, after = the state to restore.
+   */
+  | {
+    kind: "parentItems";
+    operationId: string;
+    outcome: "FAILED" | "SUCCEEDED";
+    codes?: string[];
+    swapImages?: boolean;
+  };
 
 export interface StartInput {
   actionType: string;
@@ -25,6 +39,11 @@ export interface StartInput {
   /** RETRY and ROLLBACK operations name their parent. */
   kind?: "STANDARD" | "RETRY" | "ROLLBACK";
   parentId?: string | null;
+  /**
+   * Runs first inside the creating transaction (e.g. locks the parent and checks that no
+   * rollback of it is running); a StartError thrown here refuses the start.
+   */
+  guard?: (tx: Tx) => Promise<void>;
 }
 
 export interface StartLimits {
@@ -40,7 +59,15 @@ export type StartErrorCode =
   | "EMPTY_TARGETS"
   | "TOO_MANY_TARGETS"
   | "INVALID_INPUT"
-  | "IDEMPOTENCY_CONFLICT";
+  | "IDEMPOTENCY_CONFLICT"
+  | "NOT_FOUND"
+  | "OPERATION_ACTIVE"
+  | "NOTHING_TO_RETRY"
+  | "ROLLBACK_OF_ROLLBACK"
+  | "ROLLBACK_WINDOW_EXPIRED"
+  | "ROLLBACK_IN_PROGRESS"
+  | "PREVIEW_EXPIRED"
+  | "PREVIEW_MISMATCH";
 
 /** A refusal to start: nothing was written. `field` names the input field at fault. */
 export class StartError extends Error {
@@ -76,7 +103,7 @@ async function inputHash(input: StartInput): Promise<string> {
 }
 
 /** Ids de-duplicated, first occurrence wins, input order kept. */
-function uniqueIds(ids: string[]): string[] {
+export function uniqueIds(ids: string[]): string[] {
   return [...new Set(ids)];
 }
 
@@ -131,6 +158,32 @@ function checkInput(input: StartInput, limits: StartLimits): void {
   }
 }
 
+/** The checks that need no database: the action exists, the role may run it, input bounds. */
+export function validateStart(domain: BulkDomain, viewer: Viewer, input: StartInput, limits: StartLimits): BulkAction {
+  const action = domain.actions.get(input.actionType);
+  if (!action) throw new StartError("UNKNOWN_ACTION", `Unknown action ${input.actionType}.`, ["input", "action"]);
+  if (!roleAllows(viewer.role, action.requiredRole)) {
+    throw new StartError(
+      "FORBIDDEN",
+      `${input.actionType} needs the ${action.requiredRole} role; you are ${viewer.role}.`,
+    );
+  }
+  checkInput(input, limits);
+  return action;
+}
+
+/** The action's own parameter checks (some read the database, e.g. the assignee). */
+export async function parseParams(tx: Tx, action: BulkAction, raw: unknown, viewer: Viewer): Promise<unknown> {
+  try {
+    return await action.parseParams(raw, { tx, tenantId: viewer.tenantId, actorId: viewer.userId });
+  } catch (error) {
+    if (error instanceof ActionParamsError) {
+      throw new StartError("INVALID_PARAMS", error.message, ["input", "action", error.field]);
+    }
+    throw error;
+  }
+}
+
 /**
  * Validates and creates an operation; throws StartError (nothing written) on refusal.
  * Targets given as ids that do not exist (or are another tenant's) are not refused:
@@ -143,15 +196,7 @@ export async function startOperation(
   input: StartInput,
   limits: StartLimits,
 ): Promise<Started> {
-  const action = domain.actions.get(input.actionType);
-  if (!action) throw new StartError("UNKNOWN_ACTION", `Unknown action ${input.actionType}.`, ["input", "action"]);
-  if (!roleAllows(viewer.role, action.requiredRole)) {
-    throw new StartError(
-      "FORBIDDEN",
-      `${input.actionType} needs the ${action.requiredRole} role; you are ${viewer.role}.`,
-    );
-  }
-  checkInput(input, limits);
+  validateStart(domain, viewer, input, limits);
   const hash = await inputHash(input);
   if (input.idempotencyKey) {
     const existing = await existingForKey(db, viewer, input.idempotencyKey, hash);
@@ -178,21 +223,12 @@ async function create(
   hash: string,
 ): Promise<Started> {
   const action = domain.actions.get(input.actionType)!;
-  let params: unknown;
-  try {
-    params = await action.parseParams(input.params, { tx, tenantId: viewer.tenantId, actorId: viewer.userId });
-  } catch (error) {
-    if (error instanceof ActionParamsError) {
-      throw new StartError("INVALID_PARAMS", error.message, ["input", "action", error.field]);
-    }
-    throw error;
-  }
+  await input.guard?.(tx);
+  const params = await parseParams(tx, action, input.params, viewer);
   // The status depends on the creator's running operations: admissionStatus locks the
   // user row, so concurrent starts and admissions of one user are serialised.
   const status = await admissionStatus(tx, viewer.userId, input.scheduledAt ?? null, limits.maxActivePerUser);
-  const targetSummary = input.targets.kind === "ids"
-    ? { kind: "ids", count: uniqueIds(input.targets.ids).length, given: input.targets.ids.length }
-    : { kind: "filter", filter: input.targets.filter };
+  const targetSummary = summarize(input.targets);
   const operation = await tx.insertInto("bulk_operations").values({
     tenant_id: viewer.tenantId,
     created_by: viewer.userId,
@@ -234,6 +270,17 @@ async function create(
   return { operation: row, created: true };
 }
 
+function summarize(targets: Targets): Record<string, unknown> {
+  switch (targets.kind) {
+    case "ids":
+      return { kind: "ids", count: uniqueIds(targets.ids).length, given: targets.ids.length };
+    case "filter":
+      return { kind: "filter", filter: targets.filter };
+    case "parentItems":
+      return { kind: "parent", operationId: targets.operationId, outcome: targets.outcome, codes: targets.codes };
+  }
+}
+
 /** Writes the item ledger; returns the number of items (maxTargets + 1 means "too many"). */
 async function writeLedger(
   tx: Tx,
@@ -245,6 +292,21 @@ async function writeLedger(
 ): Promise<number> {
   if (targets.kind === "filter") {
     return await domain.snapshotFilter(tx, { operationId, tenantId, filter: targets.filter, limit: maxTargets + 1 });
+  }
+  if (targets.kind === "parentItems") {
+    const { rows } = await sql<{ n: number }>`
+      WITH inserted AS (
+        INSERT INTO bulk_operation_items (operation_id, position, target_id, before, after)
+        SELECT ${operationId}, (row_number() OVER (ORDER BY position) - 1)::int, target_id,
+          ${targets.swapImages ? sql`after, before` : sql`NULL::jsonb, NULL::jsonb`}
+        FROM bulk_operation_items
+        WHERE operation_id = ${targets.operationId} AND outcome = ${targets.outcome}
+          ${targets.codes?.length ? sql`AND error_code = ANY(${targets.codes}::text[])` : sql``}
+        ORDER BY position
+        LIMIT ${maxTargets + 1}
+        RETURNING 1)
+      SELECT count(*)::int AS n FROM inserted`.execute(tx);
+    return rows[0].n;
   }
   const ids = uniqueIds(targets.ids);
   await sql`

@@ -124,6 +124,16 @@ export interface BulkOperationEventsTable {
   created_at: Timestamp;
 }
 
+export interface BulkPreviewsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  created_by: string;
+  input_hash: string;
+  target_ids: ColumnType<string[], string[], string[]>;
+  created_at: Timestamp;
+  expires_at: Date;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -134,4 +144,5 @@ export interface Database {
   bulk_operation_items: BulkOperationItemsTable;
   bulk_jobs: BulkJobsTable;
   bulk_operation_events: BulkOperationEventsTable;
+  bulk_previews: BulkPreviewsTable;
 }

@@ -43,6 +43,7 @@ const KEY_FORMAT: Record<string, RegExp> = {
   User: UUID_PATTERN,
   Tenant: UUID_PATTERN,
   BulkOperation: UUID_PATTERN,
+  BulkPreview: UUID_PATTERN,
   BulkOperationEvent: BIGINT_PATTERN,
 };
 

@@ -5,6 +5,7 @@ import "./types/users.ts";
 import "./types/tickets.ts";
 import "./types/bulk-operation.ts";
 import "./types/bulk-api.ts";
+import "./types/bulk-safety.ts";
 
 export const schema = builder.toSchema();
 

@@ -3,11 +3,12 @@ import { admitUser } from "../../bulk/admit.ts";
 import { cancelOperation } from "../../bulk/cancel.ts";
 import { listOperations } from "../../bulk/history.ts";
 import { findOperation, type OperationRow } from "../../bulk/operation.ts";
-import { StartError, startOperation, type Targets } from "../../bulk/start.ts";
+import { previewTargets } from "../../bulk/preview.ts";
+import { type Started, StartError, startOperation, type Targets } from "../../bulk/start.ts";
 import { ticketsDomain } from "../../tickets/actions/domain.ts";
 import { builder } from "../builder.ts";
 import { type Context, viewerOf } from "../context.ts";
-import { apiError, badInput, userError } from "../errors.ts";
+import { apiError, badInput, type UserError, userError } from "../errors.ts";
 import { expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
@@ -71,7 +72,7 @@ const BulkTargetsInput = builder.inputType("BulkTargetsInput", {
   }),
 });
 
-const StartBulkOperationInput = builder.inputType("StartBulkOperationInput", {
+export const StartBulkOperationInput = builder.inputType("StartBulkOperationInput", {
   fields: (t) => ({
     targets: t.field({ type: BulkTargetsInput, required: true }),
     action: t.field({ type: BulkActionInput, required: true }),
@@ -81,12 +82,17 @@ const StartBulkOperationInput = builder.inputType("StartBulkOperationInput", {
       description: "Sending the same key again returns the first operation; with a different input it is refused.",
     }),
     description: t.string({ required: false, description: "At most 500 characters." }),
+    previewToken: t.string({
+      required: false,
+      description: "From previewBulkOperation with the same targets and action: run exactly the previewed " +
+        "target snapshot (tickets changed since are judged again when reached; new ones are not added).",
+    }),
   }),
 });
 
 type StartArg = typeof StartBulkOperationInput.$inferInput;
 
-const BulkOperationPayload = builder.objectRef<Payload<{ bulkOperation: OperationRow; replayed: boolean }>>(
+export const BulkOperationPayload = builder.objectRef<Payload<{ bulkOperation: OperationRow; replayed: boolean }>>(
   "BulkOperationPayload",
 ).implement({
   fields: (t) => ({
@@ -99,7 +105,7 @@ const BulkOperationPayload = builder.objectRef<Payload<{ bulkOperation: Operatio
   }),
 });
 
-function toTargets(input: StartArg["targets"], maxTargets: number): Targets {
+export function toTargets(input: StartArg["targets"], maxTargets: number): Targets {
   if (input.ids) {
     if (input.ids.length > maxTargets) {
       throw badInput(`At most ${maxTargets} targets per operation (got ${input.ids.length}).`, "targets");
@@ -110,24 +116,30 @@ function toTargets(input: StartArg["targets"], maxTargets: number): Targets {
   throw badInput("Give targets.ids or targets.filter.", "targets");
 }
 
-const limitsOf = (ctx: Context) => ({
+export const limitsOf = (ctx: Context) => ({
   maxTargets: ctx.services.config.maxTargets,
   chunkSize: ctx.services.config.chunkSize,
   maxActivePerUser: ctx.services.config.maxActivePerUser,
 });
 
-/** Runs an engine start and maps its refusals to userErrors. */
-export async function startAsPayload(run: () => ReturnType<typeof startOperation>) {
+/** Engine refusals (StartError: nothing was written) become userErrors. */
+export async function refusalsAsUserErrors<T>(run: () => Promise<T>): Promise<T | UserError[]> {
   try {
-    const started = await run();
-    return { bulkOperation: started.operation, replayed: !started.created, userErrors: [] };
+    return await run();
   } catch (error) {
     if (error instanceof StartError) return [userError(error.code, error.message, error.field)];
     throw error;
   }
 }
 
-const IdInput = builder.inputType("BulkOperationIdInput", {
+/** Runs an engine start into a BulkOperationPayload. */
+export const startAsPayload = (run: () => Promise<Started>) =>
+  refusalsAsUserErrors(async () => {
+    const started = await run();
+    return { bulkOperation: started.operation, replayed: !started.created, userErrors: [] };
+  });
+
+export const IdInput = builder.inputType("BulkOperationIdInput", {
   fields: (t) => ({ id: t.id({ required: true }) }),
 });
 
@@ -140,11 +152,23 @@ builder.mutationFields((t) => ({
       runMutation(() => {
         const { actionType, params } = toEngineAction(input.action);
         const targets = toTargets(input.targets, ctx.services.config.maxTargets);
-        return startAsPayload(() =>
-          startOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), {
+        const viewer = viewerOf(ctx);
+        return startAsPayload(async () =>
+          startOperation(ctx.services.db, ticketsDomain, viewer, {
             actionType,
             params,
-            targets,
+            targets: input.previewToken
+              ? await previewTargets(
+                ctx.services.db,
+                viewer,
+                expectId(input.previewToken, "BulkPreview", "previewToken"),
+                {
+                  actionType,
+                  params,
+                  targets,
+                },
+              )
+              : targets,
             scheduledAt: input.scheduledAt ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
             description: input.description ?? null,

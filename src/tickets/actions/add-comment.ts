@@ -22,7 +22,7 @@ export const addComment: BulkAction<{ body: string }> = {
     return Promise.resolve({ body });
   },
   async apply(chunk) {
-    const tickets = await lockTickets(chunk.tx, chunk.tenantId, chunk.items.map((i) => i.targetId));
+    const tickets = await lockTickets(chunk.tx, chunk.tenantId, chunk.items.map((i) => i.targetId), chunk.dryRun);
     const results: ItemResult[] = [];
     const commenting: { position: number; ticketId: string }[] = [];
     for (const item of chunk.items) {
@@ -42,6 +42,17 @@ export const addComment: BulkAction<{ body: string }> = {
       } else {
         commenting.push({ position: item.position, ticketId: item.targetId });
       }
+    }
+    if (chunk.dryRun) {
+      return [
+        ...results,
+        ...commenting.map(({ position }) => ({
+          position,
+          outcome: "SUCCEEDED" as const,
+          before: { commentId: null },
+          after: { commentId: null },
+        })),
+      ];
     }
     if (commenting.length > 0) {
       const inserted = await sql<{ id: string; ticket_id: string }>`

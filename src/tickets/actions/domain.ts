@@ -1,6 +1,6 @@
 /** The tickets domain as the bulk engine sees it: its actions and filter snapshots. */
 import { sql } from "kysely";
-import type { BulkAction, BulkDomain } from "../../bulk/action.ts";
+import type { BulkAction, BulkDomain, Tx } from "../../bulk/action.ts";
 import type { TicketFilter } from "../model.ts";
 import { ticketFilterWhere } from "../queries.ts";
 import { addComment } from "./add-comment.ts";
@@ -8,9 +8,19 @@ import { assign } from "./assign.ts";
 import { setCategory } from "./set-category.ts";
 import { setPriority } from "./set-priority.ts";
 import { setStatus } from "./set-status.ts";
+import { rollback } from "./rollback.ts";
 import { restore, softDelete } from "./soft-delete.ts";
 
-const actions = [setStatus, setPriority, setCategory, assign, addComment, softDelete, restore] as BulkAction[];
+const actions = [
+  setStatus,
+  setPriority,
+  setCategory,
+  assign,
+  addComment,
+  softDelete,
+  restore,
+  rollback,
+] as BulkAction[];
 
 export const ticketsDomain: BulkDomain = {
   actions: new Map(actions.map((action) => [action.type, action])),
@@ -20,10 +30,8 @@ export const ticketsDomain: BulkDomain = {
    * Newest first, the order the tickets query shows.
    */
   async snapshotFilter(tx, { operationId, tenantId, filter, limit }) {
-    const matching = tx.selectFrom("tickets")
-      .select([sql<string>`${operationId}::uuid`.as("operation_id"), "id"])
-      .where(ticketFilterWhere(tenantId, filter as TicketFilter))
-      .orderBy("id", "desc").limit(limit);
+    const matching = matchingTickets(tx, tenantId, filter as TicketFilter, limit)
+      .select(sql<string>`${operationId}::uuid`.as("operation_id"));
     const result = await tx.insertInto("bulk_operation_items")
       .columns(["operation_id", "position", "target_id"])
       .expression(
@@ -35,4 +43,14 @@ export const ticketsDomain: BulkDomain = {
       ).executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0n);
   },
+  async matchFilter(tx, { tenantId, filter, limit }) {
+    const rows = await matchingTickets(tx, tenantId, filter as TicketFilter, limit).execute();
+    return rows.map((row) => String(row.id));
+  },
 };
+
+/** SELECT id FROM tickets WHERE <filter> ORDER BY id DESC LIMIT $limit: the snapshot order. */
+function matchingTickets(tx: Tx, tenantId: string, filter: TicketFilter, limit: number) {
+  return tx.selectFrom("tickets").select("id").where(ticketFilterWhere(tenantId, filter))
+    .orderBy("id", "desc").limit(limit);
+}

@@ -43,9 +43,16 @@ export interface TicketPatchColumns {
 
 type LockedTicket = TicketRow;
 
-export async function lockTickets(tx: Tx, tenantId: string, ids: string[]): Promise<Map<string, LockedTicket>> {
-  const rows = await tx.selectFrom("tickets").selectAll().where("tenant_id", "=", tenantId)
-    .where(sql<boolean>`id = ANY(${ids}::bigint[])`).orderBy("id").forUpdate().execute() as LockedTicket[];
+/** The chunk's tickets of the tenant, row-locked in id order (a dry run reads without locking). */
+export async function lockTickets(
+  tx: Tx,
+  tenantId: string,
+  ids: string[],
+  dryRun = false,
+): Promise<Map<string, LockedTicket>> {
+  const query = tx.selectFrom("tickets").selectAll().where("tenant_id", "=", tenantId)
+    .where(sql<boolean>`id = ANY(${ids}::bigint[])`).orderBy("id");
+  const rows = await (dryRun ? query : query.forUpdate()).execute() as LockedTicket[];
   return new Map(rows.map((row) => [String(row.id), row]));
 }
 
@@ -61,7 +68,7 @@ export async function applyTicketChange(
   decide: (ticket: LockedTicket) => Decision,
   options: ChangeOptions = {},
 ): Promise<ItemResult[]> {
-  const tickets = await lockTickets(chunk.tx, chunk.tenantId, chunk.items.map((i) => i.targetId));
+  const tickets = await lockTickets(chunk.tx, chunk.tenantId, chunk.items.map((i) => i.targetId), chunk.dryRun);
   const results: ItemResult[] = [];
   const changing: { position: number; ticket: LockedTicket }[] = [];
   for (const item of chunk.items) {
@@ -86,7 +93,9 @@ export async function applyTicketChange(
     }
   }
   if (changing.length > 0) {
-    const after = await updateTickets(chunk.tx, changing.map((c) => c.ticket.id), patch);
+    const after = chunk.dryRun
+      ? new Map(changing.map(({ ticket }) => [String(ticket.id), predictImage(ticket, patch)]))
+      : await updateTickets(chunk.tx, changing.map((c) => c.ticket.id), patch);
     for (const { position, ticket } of changing) {
       results.push({
         position,
@@ -97,6 +106,17 @@ export async function applyTicketChange(
     }
   }
   return results;
+}
+
+/** The after-image a patch would produce (previews). */
+function predictImage(ticket: LockedTicket, patch: TicketPatchColumns): TicketImage {
+  const { deleted_at, ...columns } = patch;
+  return ticketImage({
+    ...ticket,
+    ...columns,
+    deleted_at: deleted_at === undefined ? ticket.deleted_at : deleted_at === "now" ? new Date() : null,
+    version: ticket.version + 1,
+  });
 }
 
 async function updateTickets(tx: Tx, ids: string[], patch: TicketPatchColumns): Promise<Map<string, TicketImage>> {

@@ -1,0 +1,169 @@
+/**
+ * Preview (dry run): what an operation would do, changing nothing. The targets are
+ * resolved and frozen exactly as a start would, then every chunk goes through the
+ * action's own apply() with dryRun (no writes, no locks) inside one REPEATABLE READ
+ * READ ONLY transaction, so the prediction uses the same rules as a run and one
+ * consistent snapshot. The frozen id list is kept (bulk_previews) behind the returned
+ * token: startBulkOperation(previewToken) runs exactly those targets. Tickets changed in
+ * between are judged again when the run reaches them (the run's outcome is the truth; a
+ * ticket closed meanwhile ends INVALID_TRANSITION, not what the preview said), and
+ * tickets created after the preview are not added.
+ */
+import { sql } from "kysely";
+import type { Viewer } from "../auth/tokens.ts";
+import type { Db } from "../db/database.ts";
+import type { BulkDomain, ItemResult, Tx } from "./action.ts";
+import { countResults } from "./finalize.ts";
+import {
+  parseParams,
+  StartError,
+  type StartInput,
+  type StartLimits,
+  type Targets,
+  uniqueIds,
+  validateStart,
+} from "./start.ts";
+
+/** How long a previewToken can be used. */
+export const PREVIEW_TTL_MS = 60 * 60 * 1000;
+export const SAMPLE_SIZE = 50;
+/** Used for the estimate until the tenant has finished operations to measure (docs/performance.md: ~14k/s). */
+const DEFAULT_ITEMS_PER_SECOND = 10_000;
+
+export interface PreviewItem extends ItemResult {
+  targetId: string;
+}
+
+export interface Preview {
+  previewId: string;
+  matched: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  /** Count per predicted code (failed and skipped). */
+  codes: Record<string, number>;
+  sample: PreviewItem[];
+  itemsPerSecond: number;
+  estimatedSeconds: number;
+  expiresAt: Date;
+}
+
+/** The hash binding a previewToken to the action and targets it was made for. */
+export async function previewHash(actionType: string, params: unknown, targets: Targets): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(JSON.stringify([actionType, params, targets])),
+  );
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function resolveTargets(tx: Tx, domain: BulkDomain, viewer: Viewer, targets: Targets, max: number) {
+  if (targets.kind === "ids") return uniqueIds(targets.ids);
+  if (targets.kind === "filter") {
+    return await domain.matchFilter(tx, { tenantId: viewer.tenantId, filter: targets.filter, limit: max + 1 });
+  }
+  throw new StartError("INVALID_INPUT", "Previews take ids or a filter.", ["input", "targets"]);
+}
+
+/** Items per second of the tenant's recent finished operations (their first chunk to their end). */
+async function measuredThroughput(tx: Tx, tenantId: string): Promise<number> {
+  const { rows } = await sql<{ rate: number | null }>`
+    SELECT sum(succeeded + failed + skipped)::float8
+         / nullif(sum(extract(epoch FROM finished_at - first_chunk_at)), 0) AS rate
+    FROM (SELECT succeeded, failed, skipped, finished_at, first_chunk_at FROM bulk_operations
+          WHERE tenant_id = ${tenantId} AND finished_at IS NOT NULL AND first_chunk_at IS NOT NULL
+            AND status <> 'CANCELLED' AND total >= 100
+          ORDER BY created_at DESC LIMIT 20) recent`.execute(tx);
+  return rows[0]?.rate ?? DEFAULT_ITEMS_PER_SECOND;
+}
+
+export async function previewOperation(
+  db: Db,
+  domain: BulkDomain,
+  viewer: Viewer,
+  input: Pick<StartInput, "actionType" | "params" | "targets">,
+  limits: StartLimits,
+): Promise<Preview> {
+  const action = validateStart(domain, viewer, input, limits);
+  const prediction = await db.transaction().setIsolationLevel("repeatable read").setAccessMode("read only")
+    .execute(async (tx) => {
+      const params = await parseParams(tx, action, input.params, viewer);
+      const ids = await resolveTargets(tx, domain, viewer, input.targets, limits.maxTargets);
+      if (ids.length === 0) throw new StartError("EMPTY_TARGETS", "No targets: nothing matches.", ["input", "targets"]);
+      if (ids.length > limits.maxTargets) {
+        throw new StartError("TOO_MANY_TARGETS", `More than ${limits.maxTargets} targets.`, ["input", "targets"]);
+      }
+      const results: ItemResult[] = [];
+      const sample: PreviewItem[] = [];
+      for (let first = 0; first < ids.length; first += limits.chunkSize) {
+        const items = ids.slice(first, first + limits.chunkSize).map((targetId, i) => ({
+          position: first + i,
+          targetId,
+        }));
+        const chunk = await action.apply({
+          tx,
+          operationId: "00000000-0000-0000-0000-000000000000",
+          tenantId: viewer.tenantId,
+          actorId: viewer.userId,
+          params,
+          items,
+          dryRun: true,
+        });
+        results.push(...chunk);
+        if (sample.length < SAMPLE_SIZE) {
+          const byPosition = chunk.sort((a, b) => a.position - b.position);
+          for (const r of byPosition.slice(0, SAMPLE_SIZE - sample.length)) {
+            sample.push({ ...r, targetId: ids[r.position] });
+          }
+        }
+      }
+      return { ids, results, sample, itemsPerSecond: await measuredThroughput(tx, viewer.tenantId) };
+    });
+  const stored = await db.insertInto("bulk_previews").values({
+    tenant_id: viewer.tenantId,
+    created_by: viewer.userId,
+    input_hash: await previewHash(input.actionType, input.params, input.targets),
+    target_ids: prediction.ids,
+    expires_at: new Date(Date.now() + PREVIEW_TTL_MS),
+  }).returning(["id", "expires_at"]).executeTakeFirstOrThrow();
+  // Old previews are dropped here rather than by a timer: cheap with bulk_previews_expiry_idx.
+  await db.deleteFrom("bulk_previews").where("expires_at", "<", sql<Date>`now()`).execute();
+  const counts = countResults(prediction.results);
+  return {
+    previewId: stored.id,
+    matched: prediction.ids.length,
+    ...counts,
+    sample: prediction.sample,
+    itemsPerSecond: prediction.itemsPerSecond,
+    estimatedSeconds: prediction.ids.length / prediction.itemsPerSecond,
+    expiresAt: stored.expires_at,
+  };
+}
+
+/**
+ * The frozen targets of a preview, for startBulkOperation(previewToken). Refused when the
+ * token is unknown, expired, someone else's, or made for another action or target input.
+ */
+export async function previewTargets(
+  db: Db,
+  viewer: Viewer,
+  previewId: string,
+  input: Pick<StartInput, "actionType" | "params" | "targets">,
+): Promise<Targets> {
+  const preview = await db.selectFrom("bulk_previews").selectAll().where("id", "=", previewId)
+    .where("created_by", "=", viewer.userId).executeTakeFirst();
+  if (!preview || new Date(preview.expires_at).getTime() < Date.now()) {
+    throw new StartError("PREVIEW_EXPIRED", "Unknown or expired previewToken; preview again.", [
+      "input",
+      "previewToken",
+    ]);
+  }
+  if (preview.input_hash !== await previewHash(input.actionType, input.params, input.targets)) {
+    throw new StartError(
+      "PREVIEW_MISMATCH",
+      "The previewToken was made for another action or other targets.",
+      ["input", "previewToken"],
+    );
+  }
+  return { kind: "ids", ids: preview.target_ids.map(String) };
+}

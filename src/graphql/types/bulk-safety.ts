@@ -1,0 +1,155 @@
+/** retryFailedItems, rollbackBulkOperation and previewBulkOperation: the safety features. */
+import { retryFailedItems, rollbackOperation } from "../../bulk/lineage.ts";
+import { type Preview, type PreviewItem, previewOperation } from "../../bulk/preview.ts";
+import { ticketsDomain } from "../../tickets/actions/domain.ts";
+import { builder } from "../builder.ts";
+import { viewerOf } from "../context.ts";
+import { encodeId, expectId } from "../ids.ts";
+import { type Payload, runMutation } from "../mutation-result.ts";
+import { toEngineAction } from "./bulk-action.ts";
+import {
+  BulkOperationPayload,
+  limitsOf,
+  refusalsAsUserErrors,
+  startAsPayload,
+  StartBulkOperationInput,
+  toTargets,
+} from "./bulk-api.ts";
+import { BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
+import { TicketRef } from "./tickets.ts";
+import { UserErrorRef } from "./user-error.ts";
+
+const RetryFailedItemsInput = builder.inputType("RetryFailedItemsInput", {
+  fields: (t) => ({
+    id: t.id({ required: true, description: "The operation whose FAILED items to retry." }),
+    errorCodes: t.field({
+      type: [BulkItemCodeEnum],
+      required: false,
+      description: "Only items that failed with these codes (default: all failed items).",
+    }),
+  }),
+});
+
+const RollbackBulkOperationInput = builder.inputType("RollbackBulkOperationInput", {
+  fields: (t) => ({
+    id: t.id({ required: true, description: "The operation to undo." }),
+    force: t.boolean({
+      required: false,
+      defaultValue: false,
+      description: "Overwrite tickets changed since the operation (default: skip them as CONFLICT).",
+    }),
+  }),
+});
+
+const PreviewItemRef = builder.objectRef<PreviewItem>("BulkPreviewItem").implement({
+  fields: (t) => ({
+    position: t.exposeInt("position"),
+    targetId: t.id({ resolve: (i) => encodeId("Ticket", i.targetId) }),
+    target: t.field({
+      type: TicketRef,
+      nullable: true,
+      resolve: (i, _a, ctx) => ctx.loaders.ticket.load(i.targetId),
+    }),
+    outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome }),
+    code: t.field({ type: BulkItemCodeEnum, nullable: true, resolve: (i) => (i.code as never) ?? null }),
+    message: t.string({ nullable: true, resolve: (i) => i.message ?? null }),
+    before: t.field({ type: "JSON", nullable: true, resolve: (i) => i.before ?? null }),
+    after: t.field({ type: "JSON", nullable: true, description: "Predicted.", resolve: (i) => i.after ?? null }),
+  }),
+});
+
+const CodeCountRef = builder.objectRef<{ code: string; count: number }>("BulkPredictedCount").implement({
+  fields: (t) => ({
+    code: t.field({ type: BulkItemCodeEnum, resolve: (c) => c.code as never }),
+    count: t.exposeInt("count"),
+  }),
+});
+
+const PreviewRef = builder.objectRef<Preview>("BulkOperationPreview").implement({
+  description: "What the operation would do now. Nothing was changed.",
+  fields: (t) => ({
+    previewToken: t.string({
+      description: "Pass to startBulkOperation (with the same targets and action) to run exactly these targets.",
+      resolve: (p) => encodeId("BulkPreview", p.previewId),
+    }),
+    expiresAt: t.field({ type: "DateTime", resolve: (p) => p.expiresAt }),
+    matchedCount: t.int({ resolve: (p) => p.matched }),
+    wouldChange: t.int({ description: "Items predicted to succeed.", resolve: (p) => p.succeeded }),
+    wouldSkip: t.int({ description: "Items already in the target state (NO_CHANGE).", resolve: (p) => p.skipped }),
+    wouldFail: t.int({ resolve: (p) => p.failed }),
+    predictedByCode: t.field({
+      type: [CodeCountRef],
+      description: "Predicted failures and skips per code.",
+      resolve: (p) => Object.entries(p.codes).map(([code, count]) => ({ code, count })),
+    }),
+    sample: t.field({
+      type: [PreviewItemRef],
+      description: "The first (up to) 50 targets with their predicted outcome and before/after.",
+      resolve: (p) => p.sample,
+    }),
+    estimatedDurationSeconds: t.float({
+      description: "matchedCount / the throughput measured on your recent operations.",
+      resolve: (p) => Math.round(p.estimatedSeconds * 10) / 10,
+    }),
+  }),
+});
+
+const PreviewPayload = builder.objectRef<Payload<{ preview: Preview }>>("PreviewBulkOperationPayload").implement({
+  fields: (t) => ({
+    preview: t.field({ type: PreviewRef, nullable: true, resolve: (p) => p.preview ?? null }),
+    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  retryFailedItems: t.field({
+    type: BulkOperationPayload,
+    description: "A new RETRY operation over the parent's FAILED items (same action); the parent is unchanged.",
+    args: { input: t.arg({ type: RetryFailedItemsInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      runMutation(() =>
+        startAsPayload(() =>
+          retryFailedItems(ctx.services.db, ticketsDomain, viewerOf(ctx), expectId(input.id, "BulkOperation", "id"), {
+            errorCodes: input.errorCodes ?? undefined,
+            limits: limitsOf(ctx),
+          })
+        )
+      ),
+  }),
+  rollbackBulkOperation: t.field({
+    type: BulkOperationPayload,
+    description: "A new ROLLBACK operation restoring the before-images of the parent's SUCCEEDED items. Items " +
+      "changed since end CONFLICT (skipped) unless force. Within the rollback window (24 h by default); one at a " +
+      "time; not of a rollback.",
+    args: { input: t.arg({ type: RollbackBulkOperationInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      runMutation(() =>
+        startAsPayload(() =>
+          rollbackOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), expectId(input.id, "BulkOperation", "id"), {
+            force: input.force ?? false,
+            windowHours: ctx.services.config.rollbackWindowHours,
+            limits: limitsOf(ctx),
+          })
+        )
+      ),
+  }),
+  previewBulkOperation: t.field({
+    type: PreviewPayload,
+    description: "Dry run of startBulkOperation's input: predicted outcomes, a sample and an estimate. " +
+      "Changes nothing. scheduledAt, idempotencyKey and description are ignored.",
+    args: { input: t.arg({ type: StartBulkOperationInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      runMutation(async () => {
+        const { actionType, params } = toEngineAction(input.action);
+        const targets = toTargets(input.targets, ctx.services.config.maxTargets);
+        return await refusalsAsUserErrors(async () => ({
+          preview: await previewOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), {
+            actionType,
+            params,
+            targets,
+          }, limitsOf(ctx)),
+          userErrors: [],
+        }));
+      }),
+  }),
+}));
