@@ -1,0 +1,144 @@
+/**
+ * The clients' transport, typed by the generated documents (src/clients/generated/): queries
+ * and mutations over HTTP (fetch), subscriptions over graphql-ws. Runs in Deno (the CLI, the
+ * tests) and in the browser (the dashboard bundle) alike: no Deno APIs here.
+ */
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { type DocumentNode, print } from "graphql";
+import { type Client, type ClientOptions, createClient } from "graphql-ws";
+
+export interface GraphQLErrorShape {
+  message: string;
+  path?: readonly (string | number)[];
+  extensions?: Record<string, unknown>;
+}
+
+/** The server answered with `errors` (or not with GraphQL at all). */
+export class GraphQLRequestError extends Error {
+  constructor(readonly errors: GraphQLErrorShape[], readonly status?: number) {
+    super(errors.map((e) => e.message).join("; ") || `HTTP ${status}`);
+    this.name = "GraphQLRequestError";
+  }
+
+  /** The first error's `extensions.code`, e.g. UNAUTHENTICATED. */
+  get code(): string | undefined {
+    const code = this.errors[0]?.extensions?.code;
+    return typeof code === "string" ? code : undefined;
+  }
+}
+
+const printed = new WeakMap<DocumentNode, string>();
+
+/** The document's source text (printed once per document). */
+export function queryText(document: DocumentNode): string {
+  let text = printed.get(document);
+  if (text === undefined) {
+    text = print(document);
+    printed.set(document, text);
+  }
+  return text;
+}
+
+/** http://host:port[/graphql] -> ws://host:port/graphql (https -> wss). */
+export function graphqlUrls(base: string): { http: string; ws: string } {
+  const url = new URL(base);
+  if (!url.pathname.endsWith("/graphql")) url.pathname = url.pathname.replace(/\/*$/, "/graphql");
+  const http = url.toString();
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return { http, ws: url.toString() };
+}
+
+/** Sends a query or mutation; resolves with `data`, rejects with GraphQLRequestError on any error. */
+export async function request<T, V>(
+  httpUrl: string,
+  token: string,
+  document: TypedDocumentNode<T, V>,
+  variables: V,
+  options: { signal?: AbortSignal } = {},
+): Promise<T> {
+  const response = await fetch(httpUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: queryText(document), variables }),
+    signal: options.signal,
+  });
+  let body: { data?: T | null; errors?: GraphQLErrorShape[] };
+  try {
+    body = await response.json();
+  } catch {
+    throw new GraphQLRequestError([{ message: `HTTP ${response.status} ${response.statusText}` }], response.status);
+  }
+  if (body.errors?.length) throw new GraphQLRequestError(body.errors, response.status);
+  if (body.data === undefined || body.data === null) {
+    throw new GraphQLRequestError([{ message: `HTTP ${response.status}: no data` }], response.status);
+  }
+  return body.data;
+}
+
+/** A graphql-ws client that sends the token in connection_init. */
+export function connect(wsUrl: string, token: string, options: Partial<ClientOptions> = {}): Client {
+  return createClient({
+    url: wsUrl,
+    lazy: true,
+    retryAttempts: 0,
+    connectionParams: { authorization: `Bearer ${token}` },
+    ...options,
+  });
+}
+
+export interface Sink<T> {
+  next(data: T): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+/** Subscribes with a typed document; GraphQL errors in an event go to `error`. Returns the unsubscribe. */
+export function subscribe<T, V>(
+  client: Client,
+  document: TypedDocumentNode<T, V>,
+  variables: V,
+  sink: Sink<T>,
+): () => void {
+  let done = false;
+  const unsubscribe = client.subscribe<T>(
+    { query: queryText(document), variables: variables as Record<string, unknown> },
+    {
+      next(value) {
+        if (done) return;
+        if (value.errors?.length) {
+          done = true;
+          unsubscribe();
+          sink.error(new GraphQLRequestError(value.errors as GraphQLErrorShape[]));
+          return;
+        }
+        if (value.data) sink.next(value.data as T);
+      },
+      error(error) {
+        if (done) return;
+        done = true;
+        sink.error(closeError(error));
+      },
+      complete() {
+        if (done) return;
+        done = true;
+        sink.complete();
+      },
+    },
+  );
+  return () => {
+    done = true;
+    unsubscribe();
+  };
+}
+
+/** graphql-ws reports a refused connection as a CloseEvent or an array of GraphQL errors. */
+export function closeError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  if (Array.isArray(error)) return new GraphQLRequestError(error as GraphQLErrorShape[]);
+  const close = error as { code?: number; reason?: string } | null;
+  if (close && typeof close.code === "number") {
+    const hint = close.code === 4401 || close.code === 4403 ? " (check the token)" : "";
+    return new Error(`WebSocket closed ${close.code}${close.reason ? `: ${close.reason}` : ""}${hint}`);
+  }
+  return new Error(String(error));
+}
