@@ -67,7 +67,7 @@ export async function retryFailedItems(
 
 export interface RollbackOptions {
   force: boolean;
-  /** Rollback window; BULK rollback is refused this long after the parent ended. */
+  /** Rollback window: rollback is refused this long after the parent ended. */
   windowHours: number;
   /** The current time (injected so tests can move it instead of sleeping). */
   now?: Date;
@@ -114,6 +114,14 @@ export async function rollbackOperation(
     description: `Rollback of ${parent.action_type}${options.force ? " (force)" : ""}`,
     guard: async (tx) => {
       await lockParent(tx, viewer, parentId);
+      const applied = await tx.selectFrom("bulk_operation_items").select("position")
+        .where("operation_id", "=", parentId).where("outcome", "=", "SUCCEEDED").limit(1).executeTakeFirst();
+      if (!applied) {
+        throw new StartError("NOTHING_TO_ROLL_BACK", "The operation changed nothing; there is nothing to undo.", [
+          "input",
+          "id",
+        ]);
+      }
       const running = await tx.selectFrom("bulk_operations").select("id").where("parent_id", "=", parentId)
         .where("kind", "=", "ROLLBACK").where("status", "not in", TERMINAL_STATUSES)
         .executeTakeFirst();

@@ -3,9 +3,11 @@
  * start (before = the state the parent left, after = the state to restore; see
  * Targets.parentItems with swapImages). Per chunk:
  * - ADD_COMMENT parents: DELETE FROM ticket_comments WHERE id = ANY($ids) (one statement);
- * - field-changing parents: lock the tickets; a ticket whose version is not the one the
- *   parent left was changed since: CONFLICT (skipped, both states kept in the ledger)
- *   unless `force`; the rest: one UPDATE ... FROM unnest(...) restoring each row's fields.
+ * - field-changing parents: lock the tickets; a ticket whose fields are not those the parent
+ *   left was changed since: CONFLICT (skipped, both states kept in the ledger) unless
+ *   `force`; the rest: one UPDATE ... FROM unnest(...) restoring each row's fields. Fields,
+ *   not the version, decide: a later operation that was itself rolled back leaves the
+ *   fields as this parent left them, and undoing newest-first then works without force.
  * Version and updated_at move forward: a rollback is a change like any other.
  */
 import { sql } from "kysely";
@@ -53,13 +55,14 @@ async function restoreImages(chunk: ChunkContext<RollbackParams>): Promise<ItemR
     const current = ticketImage(ticket);
     if (!left || !target) {
       results.push({ position: item.position, outcome: "FAILED", code: "INTERNAL", message: "No image to restore." });
-    } else if (current.version !== left.version && !chunk.params.force) {
+    } else if (!sameFields(current, left) && !chunk.params.force) {
+      const changed = FIELDS.filter((f) => current[f] !== left[f]);
       results.push({
         position: item.position,
         outcome: "SKIPPED",
         code: "CONFLICT",
-        message: `Changed since the operation (version ${current.version}, it left ${left.version}); ` +
-          "not overwritten. Roll back with force to overwrite.",
+        message: `Changed since the operation (${changed.join(", ")}); not overwritten. ` +
+          "Roll back with force to overwrite.",
         before: current,
         after: left,
       });
