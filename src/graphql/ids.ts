@@ -25,11 +25,17 @@ export function encodeId(typename: string, id: string | number | bigint): string
   return toBase64Url(`${typename}:${id}`);
 }
 
-export function decodeId(globalId: string): { typename: string; id: string } {
+/** `field` names the input field in the error, so a client can point at the bad id. */
+function parseId(globalId: string, field?: string): { typename: string; id: string } {
   const decoded = fromBase64Url(globalId);
   const match = decoded ? /^([A-Za-z]\w*):(.+)$/.exec(decoded) : null;
-  if (!match) throw badInput(`Malformed id: ${JSON.stringify(globalId.slice(0, 100))}`);
+  if (!match) throw badInput(`Malformed id: ${JSON.stringify(globalId.slice(0, 100))}`, field);
   return { typename: match[1], id: match[2] };
+}
+
+/** Also the relay plugin's decodeGlobalID, which passes the context second: one parameter only. */
+export function decodeId(globalId: string): { typename: string; id: string } {
+  return parseId(globalId);
 }
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -52,7 +58,7 @@ const KEY_FORMAT: Record<string, RegExp> = {
  * `field` names the input field in the error (e.g. "assigneeId").
  */
 export function expectId(globalId: string, typename: string, field?: string): string {
-  const { typename: actual, id } = decodeId(globalId);
+  const { typename: actual, id } = parseId(globalId, field);
   if (actual !== typename) {
     throw badInput(`Expected a ${typename} id, got a ${actual} id${field ? ` in ${field}` : ""}.`, field);
   }

@@ -105,10 +105,20 @@ export const BulkOperationPayload = builder.objectRef<Payload<{ bulkOperation: O
   }),
 });
 
+/**
+ * The engine's targets. Too many ids is refused here, before decoding a possibly huge list,
+ * with the engine's own StartError, so the client gets the same TOO_MANY_TARGETS as for a
+ * filter matching too many (not a generic INVALID_INPUT): call it inside
+ * refusalsAsUserErrors / startAsPayload.
+ */
 export function toTargets(input: StartArg["targets"], maxTargets: number): Targets {
   if (input.ids) {
     if (input.ids.length > maxTargets) {
-      throw badInput(`At most ${maxTargets} targets per operation (got ${input.ids.length}).`, "targets");
+      throw new StartError(
+        "TOO_MANY_TARGETS",
+        `At most ${maxTargets} targets per operation (got ${input.ids.length}).`,
+        ["input", "targets", "ids"],
+      );
     }
     return { kind: "ids", ids: input.ids.map((id) => expectId(id, "Ticket", "targets")) };
   }
@@ -149,12 +159,12 @@ builder.mutationFields((t) => ({
     description: "Validates and queues an operation; returns at once. Viewers cannot start; only admins delete.",
     args: { input: t.arg({ type: StartBulkOperationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      runMutation(() => {
-        const { actionType, params } = toEngineAction(input.action);
-        const targets = toTargets(input.targets, ctx.services.config.maxTargets);
-        const viewer = viewerOf(ctx);
-        return startAsPayload(async () =>
-          startOperation(ctx.services.db, ticketsDomain, viewer, {
+      runMutation(() =>
+        startAsPayload(async () => {
+          const { actionType, params } = toEngineAction(input.action);
+          const targets = toTargets(input.targets, ctx.services.config.maxTargets);
+          const viewer = viewerOf(ctx);
+          return await startOperation(ctx.services.db, ticketsDomain, viewer, {
             actionType,
             params,
             targets: input.previewToken
@@ -172,9 +182,9 @@ builder.mutationFields((t) => ({
             scheduledAt: input.scheduledAt ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
             description: input.description ?? null,
-          }, limitsOf(ctx))
-        );
-      }),
+          }, limitsOf(ctx));
+        })
+      ),
   }),
   cancelBulkOperation: t.field({
     type: BulkOperationPayload,

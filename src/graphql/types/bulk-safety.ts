@@ -139,17 +139,19 @@ builder.mutationFields((t) => ({
       "Changes nothing. scheduledAt, idempotencyKey and description are ignored.",
     args: { input: t.arg({ type: StartBulkOperationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      runMutation(async () => {
-        const { actionType, params } = toEngineAction(input.action);
-        const targets = toTargets(input.targets, ctx.services.config.maxTargets);
-        return await refusalsAsUserErrors(async () => ({
-          preview: await previewOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), {
-            actionType,
-            params,
-            targets,
-          }, limitsOf(ctx)),
-          userErrors: [],
-        }));
-      }),
+      runMutation(() =>
+        refusalsAsUserErrors(async () => {
+          const { actionType, params } = toEngineAction(input.action);
+          const targets = toTargets(input.targets, ctx.services.config.maxTargets); // may refuse: StartError
+          return {
+            preview: await previewOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), {
+              actionType,
+              params,
+              targets,
+            }, limitsOf(ctx)),
+            userErrors: [],
+          };
+        })
+      ),
   }),
 }));
