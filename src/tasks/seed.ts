@@ -1,0 +1,89 @@
+/**
+ * `deno task seed -- --tickets N`: adds N tickets to the demo tenant, set-based
+ * (insertTickets in src/tickets/seed.ts), for demos and benchmarks. Seeds the demo tenant
+ * first when it is missing. Slices of 250,000 on 2 connections (seedTickets). Prints the elapsed time and the tenant's ticket count.
+ *
+ * Uses the same database as every entry point (src/db/connect.ts): DATABASE_URL when set,
+ * otherwise the embedded PostgreSQL in DATA_DIR (running or not).
+ * Exit codes: 0 done, 2 usage or configuration error.
+ */
+import { parseArgs } from "node:util";
+import { sql } from "kysely";
+import { ConfigError, loadConfig } from "../config.ts";
+import { openDatabase } from "../db/connect.ts";
+import { createDb } from "../db/database.ts";
+import { migrate } from "../db/migrate.ts";
+import { seedDemo, seedTickets } from "../tickets/seed.ts";
+
+const USAGE = "Usage: deno task seed -- --tickets <N>   (1 to 10,000,000; 1_000_000 and 1e6 are accepted)";
+const MAX_TICKETS = 10_000_000;
+
+/** Parses `--tickets N`; returns the count, or an error message. */
+export function parseSeedArgs(args: string[]): number | string {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: args[0] === "--" ? args.slice(1) : args,
+      options: { tickets: { type: "string" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (values.tickets === undefined) return "--tickets <N> is required";
+  const raw = values.tickets.replaceAll("_", "").replaceAll(",", "");
+  const count = /^\d+(e\d+)?$/i.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_TICKETS) {
+    return `--tickets must be an integer from 1 to ${MAX_TICKETS}, got "${values.tickets}"`;
+  }
+  return count;
+}
+
+async function main(): Promise<number> {
+  const count = parseSeedArgs(Deno.args);
+  if (typeof count === "string") {
+    console.error(`Error: ${count}\n${USAGE}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`Configuration error: ${error.message}`);
+    return 2;
+  }
+  const database = await openDatabase(config, (line) => console.error(line));
+  try {
+    await migrate(database.url);
+    const db = createDb(database.url, { poolSize: 3, applicationName: "bulk-ops seed" });
+    try {
+      const demo = await seedDemo(db);
+      if (demo.created) console.log("created the demo tenant with 3 users and 1,000 tickets");
+      const started = performance.now();
+      await seedTickets(db, demo.tenantId, count, {
+        onProgress: (inserted) =>
+          inserted < count &&
+          console.error(`  ${inserted.toLocaleString("en-US")} / ${count.toLocaleString("en-US")}`),
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const { rows } = await sql<
+        { n: number }
+      >`SELECT count(*)::int AS n FROM tickets WHERE tenant_id = ${demo.tenantId}`
+        .execute(db);
+      console.log(
+        `added ${count.toLocaleString("en-US")} tickets in ${seconds.toFixed(1)} s ` +
+          `(${Math.round(count / seconds).toLocaleString("en-US")} tickets/s); ` +
+          `the demo tenant now has ${rows[0].n.toLocaleString("en-US")} tickets`,
+      );
+      return 0;
+    } finally {
+      await db.destroy();
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
