@@ -22,6 +22,23 @@ export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool 
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next checkout gets a fresh connection.
   pool.on("error", (error) => console.error("[db] idle client error:", error.message));
+  // pg's Pool.end() resolves once it has *asked* its idle clients to end, before their
+  // sockets are closed. A caller that stops the embedded PostgreSQL right after (every entry
+  // point does) would have the server kill those connections ("terminating connection due
+  // to administrator command" on the pool's error handler). Wait for every client to go.
+  const open = new Set<pg.Client>();
+  pool.on("connect", (client) => open.add(client));
+  pool.on("remove", (client) => open.delete(client));
+  const end = pool.end.bind(pool);
+  const endAndWait = async (): Promise<void> => {
+    await end();
+    const deadline = Date.now() + 5000;
+    while (open.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  pool.end = ((callback?: () => void) => {
+    if (!callback) return endAndWait();
+    endAndWait().then(callback, callback);
+  }) as typeof pool.end;
   return pool;
 }
 
