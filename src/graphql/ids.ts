@@ -33,16 +33,24 @@ function parseId(globalId: string, field?: string): { typename: string; id: stri
   return { typename: match[1], id: match[2] };
 }
 
-/** Also the relay plugin's decodeGlobalID, which passes the context second: one parameter only. */
+/**
+ * Also the relay plugin's decodeGlobalID, which passes the context second: one parameter only.
+ * A type that has no entry in KEY_FORMAT is refused here: the relay plugin would otherwise
+ * answer `node(id:)` with an untyped "Foo has not been implemented" error.
+ */
 export function decodeId(globalId: string): { typename: string; id: string } {
-  return parseId(globalId);
+  const decoded = parseId(globalId);
+  if (!Object.hasOwn(KEY_FORMAT, decoded.typename)) {
+    throw badInput(`Malformed id: ${JSON.stringify(globalId.slice(0, 100))} names no type of this API.`);
+  }
+  return decoded;
 }
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Positive bigint ids, at most 18 digits so they always fit int8. */
 export const BIGINT_PATTERN = /^[1-9]\d{0,17}$/;
 
-/** Id format of each node type's primary key. */
+/** Id format of each node type's primary key (a new node type must be added here). */
 const KEY_FORMAT: Record<string, RegExp> = {
   Ticket: BIGINT_PATTERN,
   Comment: BIGINT_PATTERN,

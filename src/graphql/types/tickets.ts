@@ -20,7 +20,7 @@ import { viewerOf } from "../context.ts";
 import { badInput, userError } from "../errors.ts";
 import { BIGINT_PATTERN, expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
-import { pageRequest, toConnection } from "../pagination.ts";
+import { type ConnectionArgs, type PageRequest, pageRequest, toConnection } from "../pagination.ts";
 import { UserErrorRef } from "./user-error.ts";
 import { UserRef } from "./users.ts";
 
@@ -73,7 +73,7 @@ builder.node(TicketRef, {
       type: CommentRef,
       description: "Comments, oldest first.",
       resolve: async (ticket, args, ctx) => {
-        const request = pageRequest(args, ["string"]);
+        const request = idPageRequest(args);
         const forward = request.direction === "forward";
         let query = ctx.services.db.selectFrom("ticket_comments").selectAll()
           .where("tenant_id", "=", ticket.tenant_id).where("ticket_id", "=", ticket.id as never);
@@ -84,6 +84,20 @@ builder.node(TicketRef, {
     }),
   }),
 });
+
+/**
+ * The page request of a connection keyed by a bigint id. A cursor is opaque but
+ * client-supplied: one that decodes to a non-id value ("abc", or beyond int8) is
+ * BAD_USER_INPUT here, instead of a database error (INTERNAL_SERVER_ERROR) later.
+ */
+function idPageRequest(args: ConnectionArgs): PageRequest {
+  const request = pageRequest(args, ["string"]);
+  if (request.seek && !BIGINT_PATTERN.test(String(request.seek[0]))) {
+    const field = request.direction === "forward" ? "after" : "before";
+    throw badInput(`Malformed cursor: ${JSON.stringify(String(args[field]).slice(0, 100))}`, field);
+  }
+  return request;
+}
 
 export const TicketFilterInput = builder.inputType("TicketFilter", {
   description: "All given conditions must hold. Lists match any of their values.",
@@ -110,6 +124,9 @@ export function toTicketFilter(input: TicketFilterArg | null | undefined): Ticke
   if (!input) return {};
   if (input.titleContains != null && input.titleContains.length > LIMITS.searchMax) {
     throw badInput(`titleContains is limited to ${LIMITS.searchMax} characters.`, "titleContains");
+  }
+  if (input.titleContains?.includes("\u0000")) {
+    throw badInput("titleContains must not contain NUL characters.", "titleContains");
   }
   if (input.assigneeId != null && input.unassigned) {
     throw badInput("Pass assigneeId or unassigned, not both.", "unassigned");
@@ -141,7 +158,7 @@ builder.queryFields((t) => ({
     args: { filter: t.arg({ type: TicketFilterInput, required: false }) },
     resolve: async (_root, args, ctx) => {
       const viewer = viewerOf(ctx);
-      const request = pageRequest(args, ["string"]);
+      const request = idPageRequest(args);
       const rows = await listTickets(ctx.services.db, viewer.tenantId, toTicketFilter(args.filter), {
         limit: request.limit + 1,
         afterId: request.seek?.[0] as string | undefined,
@@ -157,6 +174,8 @@ builder.queryFields((t) => ({
 function checkText(value: string | null | undefined, field: string, max: number, required: boolean) {
   if (value === null || value === undefined) return;
   if (required && value.trim() === "") throw badInput(`${field} must not be empty.`, field);
+  // PostgreSQL text cannot hold U+0000; without this check the insert fails as an internal error.
+  if (value.includes("\u0000")) throw badInput(`${field} must not contain NUL characters.`, field);
   if (value.length > max) throw badInput(`${field} is limited to ${max} characters (got ${value.length}).`, field);
 }
 
