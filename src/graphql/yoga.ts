@@ -15,6 +15,10 @@ import { schema } from "./schema.ts";
 export function maskError(error: unknown): GraphQLError {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof GraphQLError) {
+    // graphql-js already wrapped it with the path and the original's code (a resolver's or a
+    // variable's error): show it as it is. Returning a new object would make Yoga log every
+    // client mistake at ERROR level with a stack trace, burying the real internal errors.
+    if (error instanceof GraphQLError && error.extensions?.code === original.extensions?.code) return error;
     if (error instanceof GraphQLError && error !== original) {
       return new GraphQLError(original.message, {
         nodes: error.nodes,
