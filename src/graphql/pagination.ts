@@ -3,6 +3,7 @@
  * range scan from the cursor's keyset values, so page 1,000 of a million items costs what
  * page 1 costs, and rows inserted meanwhile never shift or repeat rows across pages.
  */
+import { GraphQLError } from "graphql";
 import { badInput } from "./errors.ts";
 import { decodeCursor, encodeCursor } from "./ids.ts";
 
@@ -35,6 +36,16 @@ function pageSize(value: number | null | undefined, name: string): number | unde
   return value;
 }
 
+/** Decodes a cursor argument; a malformed one is BAD_USER_INPUT naming the argument. */
+function seekOf(cursor: string, shape: readonly ("string" | "number")[], field: "after" | "before"): Key {
+  try {
+    return decodeCursor(cursor, shape);
+  } catch (error) {
+    if (error instanceof GraphQLError) throw badInput(error.message, field);
+    throw error;
+  }
+}
+
 /** Validates connection arguments; `shape` is the cursor's keyset value types. */
 export function pageRequest(args: ConnectionArgs, shape: readonly ("string" | "number")[]): PageRequest {
   const first = pageSize(args.first, "first");
@@ -45,14 +56,14 @@ export function pageRequest(args: ConnectionArgs, shape: readonly ("string" | "n
     return {
       direction: "backward",
       limit: last ?? DEFAULT_PAGE_SIZE,
-      seek: args.before ? decodeCursor(args.before, shape) : undefined,
+      seek: args.before ? seekOf(args.before, shape, "before") : undefined,
     };
   }
   if (args.before) throw badInput("`after` goes with `first`; `before` goes with `last`.", "before");
   return {
     direction: "forward",
     limit: first ?? DEFAULT_PAGE_SIZE,
-    seek: args.after ? decodeCursor(args.after, shape) : undefined,
+    seek: args.after ? seekOf(args.after, shape, "after") : undefined,
   };
 }
 
