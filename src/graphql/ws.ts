@@ -8,7 +8,10 @@
  * the negotiated string to `server.opened()` (../shared/STACK.md).
  *
  * Auth: the token travels in the connection_init payload `{ authorization: "Bearer ..." }`.
- * No token: close 4401. Unknown or revoked token: close 4403.
+ * Or, when connection_init carries none, in each subscribe message's
+ * `extensions.headers.authorization`: that is where GraphiQL puts the headers typed in its
+ * Headers tab (it has no way to set connection params).
+ * No token in either: close 4401. Unknown or revoked token: close 4403.
  */
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
@@ -36,6 +39,8 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
   const server = makeServer<Record<string, unknown>, Extra>({
     onConnect: async (ctx) => {
       const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+      // No token at all: it may come with each subscribe instead (GraphiQL); checked there.
+      if (raw === undefined) return true;
       const token = typeof raw === "string" ? bearerToken(raw) : null;
       if (!token) {
         ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: send { authorization: "Bearer <token>" }');
@@ -47,6 +52,20 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
       return true;
     },
     onSubscribe: async (ctx, _id, payload) => {
+      let viewer = ctx.extra.viewer;
+      if (!viewer) {
+        const headers = (payload.extensions?.headers ?? {}) as Record<string, unknown>;
+        const raw = headers.authorization ?? headers.Authorization;
+        const token = typeof raw === "string" ? bearerToken(raw) : null;
+        viewer = token ? await viewerForToken(services.db, token) ?? undefined : undefined;
+        if (!viewer) {
+          const [code, reason] = token
+            ? [CloseCode.Forbidden, "Forbidden"]
+            : [CloseCode.Unauthorized, 'Unauthorized: send { authorization: "Bearer <token>" }'];
+          ctx.extra.socket.close(code, reason);
+          return [new GraphQLError(reason)];
+        }
+      }
       const enveloped: Enveloped = yoga.getEnveloped({ request: ctx.extra.request, params: payload });
       let document;
       try {
@@ -56,7 +75,7 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
       }
       const errors = enveloped.validate(enveloped.schema, document);
       if (errors.length > 0) return errors;
-      const contextValue = await enveloped.contextFactory(createContext(ctx.extra.viewer ?? null, services));
+      const contextValue = await enveloped.contextFactory(createContext(viewer, services));
       const args: ExecutionArgs = {
         schema: enveloped.schema,
         document,
