@@ -9,6 +9,7 @@ import { readMigrations } from "./db/migrate.ts";
 import { OperationEvents } from "./bulk/events.ts";
 import type { WorkerPool } from "./bulk/pool.ts";
 import { startPool } from "./bulk/start-pool.ts";
+import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
 import { startHttp } from "./http/server.ts";
 import { SnapshotReader } from "./graphql/progress.ts";
@@ -32,7 +33,7 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     port: config.port,
     host: config.host,
     migrations: await readMigrations(),
-    routes: [downloadsRoute(db)],
+    routes: [downloadsRoute(db), dashboardRoute()],
   });
   const pool = config.workers > 0 ? await startPool(config, databaseUrl, db) : null;
   let stopping: Promise<void> | null = null;

@@ -88,7 +88,7 @@ Deno.test("cli progress line: bar, percent, counts, rate, ETA, status; summary w
   const now = Date.parse("2026-01-01T00:00:10.000Z");
   const line = progressLine(fakeOp({ estimatedCompletionAt: "2026-01-01T00:00:12.000Z" }), 3200, 120, now);
   expect(line).toMatch(
-    /^\[#+\.+\]  45\.0%  4,500\/10,000  ok 4,400 failed 50 skipped 50  3,200\/s  ETA 2\.0s  RUNNING$/,
+    /^\[#+\.+\] {2}45\.0% {2}4,500\/10,000 {2}ok 4,400 failed 50 skipped 50 {2}3,200\/s {2}ETA 2\.0s {2}RUNNING$/,
   );
   // Without a server estimate: remaining / rate.
   expect(progressLine(fakeOp(), 1100, 120, now)).toContain("ETA 5.0s");
@@ -152,10 +152,10 @@ Deno.test("cli against the server: start, watch, list, show, cancel, retry, roll
       withErrors = run.stdout.split(" ")[1];
       const lines = run.stderr.trim().split("\n");
       expect(lines.at(-1)).toMatch(
-        /^\[#+\] 100\.0%  31\/31  ok \d+ failed 1 skipped \d+  [\d.,]+\/s  ETA -  COMPLETED_WITH_ERRORS$/,
+        /^\[#+\] 100\.0% {2}31\/31 {2}ok \d+ failed 1 skipped \d+ {2}[\d.,]+\/s {2}ETA - {2}COMPLETED_WITH_ERRORS$/,
       );
       expect(run.stdout).toContain(`${withErrors} COMPLETED_WITH_ERRORS`);
-      expect(run.stdout).toMatch(/\nerrors:\n(  [A-Z_]+ +\d+\n)*  NOT_FOUND +1\n/);
+      expect(run.stdout).toMatch(/\nerrors:\n( {2}[A-Z_]+ +\d+\n)* {2}NOT_FOUND +1\n/);
       expect(run.code).toBe(4);
     });
 

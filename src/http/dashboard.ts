@@ -1,0 +1,60 @@
+/**
+ * GET /dashboard: the live operations dashboard (src/dashboard/). Static HTML and CSS, and
+ * /dashboard/app.js bundled from the TypeScript sources on first request, kept in memory
+ * for the life of the process (src/dashboard/bundle.ts; about a second, once).
+ */
+import { bundleDashboard } from "../dashboard/bundle.ts";
+
+type Route = (request: Request, url: URL) => Promise<Response | null>;
+
+const FILES = {
+  "/dashboard": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/dashboard/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/dashboard/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+} as const;
+
+/** Same-origin only: scripts, styles and connections (HTTP and WebSocket) to this server. */
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+let bundle: Promise<string> | null = null;
+
+/** The bundle, built once per process; a failed build is retried on the next request. */
+function dashboardBundle(): Promise<string> {
+  bundle ??= bundleDashboard().catch((error) => {
+    bundle = null;
+    throw error;
+  });
+  return bundle;
+}
+
+export function dashboardRoute(): Route {
+  return async (request, url) => {
+    if (url.pathname !== "/dashboard" && !url.pathname.startsWith("/dashboard/")) return null;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("Method Not Allowed", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
+    const headers = { ...SECURITY_HEADERS, "cache-control": "no-cache" };
+    if (url.pathname === "/dashboard/app.js") {
+      try {
+        const code = await dashboardBundle();
+        return new Response(code, { headers: { ...headers, "content-type": "text/javascript; charset=utf-8" } });
+      } catch (error) {
+        console.error("[dashboard] bundling failed:", error);
+        return new Response(`console.error(${JSON.stringify(`dashboard bundle failed: ${error}`)})`, {
+          status: 500,
+          headers: { ...headers, "content-type": "text/javascript; charset=utf-8" },
+        });
+      }
+    }
+    const entry = FILES[url.pathname as keyof typeof FILES];
+    if (!entry) return new Response("Not Found", { status: 404, headers });
+    const body = await Deno.readFile(new URL(`../dashboard/${entry.file}`, import.meta.url));
+    return new Response(body, { headers: { ...headers, "content-type": entry.type } });
+  };
+}

@@ -1,0 +1,291 @@
+/**
+ * The dashboard and GraphiQL in a real browser: Debian's headless Chromium driven by npm
+ * playwright-core (shared/STACK.md). The server runs with WORKERS=0 and the test applies the
+ * chunks itself (claimJob + runChunk, exactly what a worker does), so each step of an
+ * operation is seen on the page at a known state.
+ *
+ * Without /usr/bin/chromium (or CHROMIUM_PATH) these tests print a notice and check nothing;
+ * CI installs chromium (.ci/run), so there they always run. Screenshots of the dashboard go
+ * to .test-data/screenshots/ (not committed).
+ */
+import { expect } from "expect";
+import type { Browser, Page } from "playwright-core";
+import { claimJob } from "../src/bulk/queue/claim.ts";
+import { runChunk } from "../src/bulk/run-chunk.ts";
+import {
+  BulkOperationDocument,
+  StartBulkOperationDocument,
+  type StartBulkOperationMutationVariables,
+  TicketsDocument,
+} from "../src/clients/generated/graphql.ts";
+import { ticketsDomain } from "../src/tickets/actions/domain.ts";
+import { gql } from "./helpers/graphql.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const SCREENSHOTS = ".test-data/screenshots";
+
+// playwright-core's bundled `is-wsl` probes /proc/sys/fs/binfmt_misc/WSLInterop as it loads, and
+// Deno lets a program read /proc/sys only with --allow-all. With __IS_WSL_TEST__ set the probe
+// waits until `open()` (opening a URL in a desktop browser), which launching Chromium never calls.
+Deno.env.set("__IS_WSL_TEST__", "1");
+const { chromium } = await import("playwright-core");
+
+const chromiumInstalled = await Deno.stat(CHROMIUM).then((s) => s.isFile, () => false);
+if (!chromiumInstalled) {
+  console.log(
+    `\n!!! BROWSER TESTS NOT RUN: ${CHROMIUM} is missing. Install it (apt-get install -y chromium) ` +
+      "or set CHROMIUM_PATH; CI installs it and always runs them. !!!\n",
+  );
+}
+
+/** A Deno.test that needs Chromium: a page on a fresh browser, closed afterwards. */
+function browserTest(name: string, fn: (page: Page) => Promise<void>): void {
+  Deno.test({
+    name,
+    // playwright keeps its pipe to the browser and timers around between calls.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      if (!chromiumInstalled) {
+        console.log(`browser test "${name}" NOT RUN: no Chromium at ${CHROMIUM}`);
+        return;
+      }
+      let browser: Browser | undefined;
+      try {
+        browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+        const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+        page.setDefaultTimeout(15_000);
+        const problems: string[] = [];
+        page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+        page.on("console", (message) => {
+          if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+        });
+        try {
+          await fn(page);
+        } catch (error) {
+          await screenshot(page, `failed-${name.replace(/\W+/g, "-").slice(0, 60)}`).catch(() => {});
+          throw error;
+        }
+        expect(problems).toEqual([]);
+      } finally {
+        await browser?.close();
+      }
+    },
+  });
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await Deno.mkdir(SCREENSHOTS, { recursive: true });
+  await page.waitForTimeout(300); // the bars' width transition
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+}
+
+/** Applies the operation's chunks the way a worker does; `limit` of them, or all. */
+async function runChunks(server: TestServer, limit = Infinity): Promise<number> {
+  let ran = 0;
+  while (ran < limit) {
+    const job = await claimJob(server.db, "browser-test", 30_000);
+    if (!job) break;
+    await runChunk(server.db, ticketsDomain, job);
+    ran++;
+  }
+  return ran;
+}
+
+async function startOperation(server: TestServer, input: StartBulkOperationMutationVariables["input"]) {
+  const { data, errors } = await gql(server.graphqlUrl, server.tenant.agent.token, StartBulkOperationDocument, {
+    input,
+  });
+  expect(errors).toBeUndefined();
+  expect(data!.startBulkOperation.userErrors).toEqual([]);
+  return data!.startBulkOperation.bulkOperation!;
+}
+
+/** Ids of tickets an agent may change (closed ones are read-only). */
+async function openTicketIds(server: TestServer, first: number): Promise<string[]> {
+  const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, TicketsDocument, {
+    first,
+    filter: { status: ["OPEN", "PENDING", "RESOLVED"] },
+  });
+  return data!.tickets.edges.map((edge) => edge.node.id);
+}
+
+async function openDashboard(page: Page, server: TestServer, token: string): Promise<void> {
+  await page.goto(`${server.url}/dashboard`);
+  await page.fill("#token", token);
+  await page.click("#token-form button[type=submit]");
+  await page.waitForSelector("#live[data-state=live]");
+}
+
+const card = (page: Page, id: string) => page.locator(`.op[data-id="${id}"]`);
+
+async function expectBar(page: Page, id: string, status: string, percent: number): Promise<void> {
+  await page.waitForSelector(
+    `.op[data-id="${id}"][data-status="${status}"] .progress[aria-valuenow="${Math.round(percent * 10) / 10}"]`,
+  );
+}
+
+browserTest("dashboard: an operation goes from running to completed, its bar to 100%", async (page) => {
+  const server = await startTestServer({ tickets: 60, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  try {
+    await openDashboard(page, server, server.tenant.agent.token);
+    await expect(page.textContent("#viewer")).resolves.toContain(server.tenant.agent.email);
+
+    const ids = (await openTicketIds(server, 30)).slice(0, 30);
+    const op = await startOperation(server, {
+      targets: { ids },
+      action: { setPriority: { priority: "URGENT" } },
+      description: "Escalate the printer tickets",
+    });
+    // A new operation appears by itself (bulkOperationsChanged) and is not finished.
+    await expectBar(page, op.id, "RUNNING", 0);
+    await expect(card(page, op.id).locator(".description").textContent()).resolves.toBe(
+      "Escalate the printer tickets",
+    );
+    await expect(card(page, op.id).locator("button[data-action=cancel]").isEnabled()).resolves.toBe(true);
+
+    expect(await runChunks(server, 1)).toBe(1);
+    await expectBar(page, op.id, "RUNNING", (10 / 30) * 100);
+    await expect(card(page, op.id).locator(".total").textContent()).resolves.toBe("10 / 30");
+    await screenshot(page, "dashboard-running");
+
+    await runChunks(server);
+    await expectBar(page, op.id, "COMPLETED", 100);
+    const done = card(page, op.id);
+    await expect(done.locator(".percent").textContent()).resolves.toBe("100.0%");
+    await expect(done.locator(".fill").evaluate((el) => (el as HTMLElement).style.width)).resolves.toBe("100%");
+    await expect(done.locator(".total").textContent()).resolves.toBe("30 / 30");
+    const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, BulkOperationDocument, { id: op.id });
+    const counts = data!.bulkOperation!.counts;
+    await expect(done.locator(".succeeded b").textContent()).resolves.toBe(String(counts.succeeded));
+    await expect(done.locator(".skipped b").textContent()).resolves.toBe(String(counts.skipped));
+    await expect(done.locator("button[data-action=cancel]").isDisabled()).resolves.toBe(true);
+    await expect(done.locator("button[data-action=retry]").isDisabled()).resolves.toBe(true);
+    await screenshot(page, "dashboard-completed");
+  } finally {
+    await server.stop();
+  }
+});
+
+browserTest("dashboard: the cancel button cancels; retry starts a RETRY; the token survives a reload", async (page) => {
+  const server = await startTestServer({ tickets: 40, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  try {
+    await openDashboard(page, server, server.tenant.agent.token);
+    const ids = await openTicketIds(server, 20);
+    const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "BILLING" } } });
+    await expectBar(page, op.id, "RUNNING", 0);
+
+    await card(page, op.id).locator("button[data-action=cancel]").click();
+    await page.waitForSelector(`.op[data-id="${op.id}"][data-status="CANCELLED"]`);
+    await expect(card(page, op.id).locator(".cancelled b").textContent()).resolves.toBe(String(ids.length));
+    await expect(card(page, op.id).locator("button[data-action=cancel]").isDisabled()).resolves.toBe(true);
+    const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, BulkOperationDocument, { id: op.id });
+    expect(data!.bulkOperation).toMatchObject({ status: "CANCELLED", counts: { cancelled: ids.length } });
+
+    // An operation with a failure (a ticket that does not exist), then Retry failed.
+    const missing = btoa("Ticket:999999999").replace(/=+$/, "");
+    const failing = await startOperation(server, {
+      targets: { ids: [ids[0], missing] },
+      action: { setPriority: { priority: "LOW" } },
+    });
+    await runChunks(server);
+    await page.waitForSelector(`.op[data-id="${failing.id}"][data-status="COMPLETED_WITH_ERRORS"]`);
+    await expect(card(page, failing.id).locator(".errors li[data-code=NOT_FOUND]").textContent()).resolves.toBe(
+      "NOT_FOUND 1",
+    );
+    await card(page, failing.id).locator("button[data-action=retry]").click();
+    const retry = page.locator(`.op[data-kind="RETRY"]`);
+    await retry.waitFor();
+    await expect(retry.locator(".total").textContent()).resolves.toBe("0 / 1");
+    await runChunks(server);
+    await page.waitForSelector(`.op[data-kind="RETRY"][data-status="FAILED"]`);
+    await screenshot(page, "dashboard-cancel-retry");
+
+    // The token is in sessionStorage: a reload reconnects without typing it again.
+    await page.reload();
+    await page.waitForSelector("#live[data-state=live]");
+    await page.waitForSelector(`.op[data-id="${op.id}"][data-status="CANCELLED"]`);
+    await expect(page.evaluate(() => sessionStorage.getItem("bulk-dashboard-token"))).resolves.toBe(
+      server.tenant.agent.token,
+    );
+    await page.click("#forget");
+    await expect(page.evaluate(() => sessionStorage.getItem("bulk-dashboard-token"))).resolves.toBeNull();
+    await expect(page.locator(".op").count()).resolves.toBe(0);
+  } finally {
+    await server.stop();
+  }
+});
+
+browserTest("dashboard: the rollback button starts a ROLLBACK that restores the tickets", async (page) => {
+  const server = await startTestServer({ tickets: 20, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  try {
+    await openDashboard(page, server, server.tenant.agent.token);
+    const ids = await openTicketIds(server, 5);
+    const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
+    await runChunks(server);
+    await page.waitForSelector(`.op[data-id="${op.id}"][data-status^="COMPLETED"]`);
+    await card(page, op.id).locator("button[data-action=rollback]").click();
+    const rollback = page.locator(`.op[data-kind="ROLLBACK"]`);
+    await rollback.waitFor();
+    await runChunks(server);
+    await page.waitForSelector(`.op[data-kind="ROLLBACK"][data-status="COMPLETED"]`);
+    await expect(rollback.locator(".percent").textContent()).resolves.toBe("100.0%");
+  } finally {
+    await server.stop();
+  }
+});
+
+browserTest("GraphiQL at /graphql loads and runs a subscription over WebSocket", async (page) => {
+  const server = await startTestServer({ tickets: 10, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  try {
+    const ids = await openTicketIds(server, 3);
+    const op = await startOperation(server, { targets: { ids }, action: { setPriority: { priority: "HIGH" } } });
+    await runChunks(server);
+
+    const frames: string[] = [];
+    page.on("websocket", (ws) => {
+      if (new URL(ws.url()).pathname === "/graphql") ws.on("framereceived", (f) => frames.push(String(f.payload)));
+    });
+    await page.goto(`${server.url}/graphql`);
+    await page.waitForSelector(".graphiql-container");
+
+    // The query, typed into the editor.
+    const query = page.locator(".graphiql-query-editor");
+    await query.click();
+    await page.keyboard.press("ControlOrMeta+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.type(`subscription { bulkOperationProgress(id: "${op.id}") { status percent } }`);
+
+    // The token header, typed into the headers editor.
+    await page.getByRole("button", { name: "Headers" }).click();
+    const headers = page.locator(".graphiql-editor-tool [data-uri*=headers], .graphiql-editor-tool .graphiql-editor")
+      .last();
+    await headers.click();
+    await page.keyboard.press("ControlOrMeta+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.type(`{"Authorization": "Bearer ${server.tenant.agent.token}"}`);
+
+    await page.locator(".graphiql-execute-button").click();
+    await page.waitForFunction(
+      () => document.querySelector(".graphiql-response")?.textContent?.includes("COMPLETED"),
+      undefined,
+      { timeout: 15_000 },
+    );
+    const response = await page.locator(".graphiql-response").innerText();
+    expect(response).toContain("bulkOperationProgress");
+    expect(response).toContain("100");
+    expect(frames.some((f) => f.includes('"type":"next"') && f.includes("COMPLETED"))).toBe(true);
+    await screenshot(page, "graphiql-subscription");
+  } finally {
+    await server.stop();
+  }
+});
