@@ -66,7 +66,9 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
           return [new GraphQLError(reason)];
         }
       }
-      const enveloped: Enveloped = yoga.getEnveloped({ request: ctx.extra.request, params: payload });
+      // No `request` here: Yoga's usePreventMutationViaGET checks request.method, and the upgrade
+      // request is a GET, so every mutation over the socket was refused with 405 BAD_REQUEST.
+      const enveloped: Enveloped = yoga.getEnveloped({ params: payload });
       let document;
       try {
         document = enveloped.parse(payload.query);
