@@ -93,12 +93,14 @@ export function details(op: Operation): string {
     .map(([k, v]) => `${k.padEnd(17)} ${v}`).join("\n") + "\n" + summary(op);
 }
 
-/** A compact JSON value for one-line display: {"status":"OPEN"} -> status=OPEN. */
-function image(value: unknown): string {
-  if (value === null || value === undefined) return "-";
-  if (typeof value !== "object") return String(value);
-  return Object.entries(value as Record<string, unknown>)
-    .map(([k, v]) => `${k}=${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join(" ");
+/** What an item changes: `priority LOW -> HIGH, status OPEN -> PENDING` (the version bump left out). */
+export function change(before: unknown, after: unknown): string {
+  if (!before || !after || typeof before !== "object" || typeof after !== "object") return "-";
+  const b = before as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
+  const show = (v: unknown) => (typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
+  const changed = Object.keys(a).filter((k) => k !== "version" && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return changed.length === 0 ? "no change" : changed.map((k) => `${k} ${show(b[k])} -> ${show(a[k])}`).join(", ");
 }
 
 /** The preview: predicted counts, codes, estimate, up to `sampleRows` sample lines, and the token. */
@@ -114,12 +116,12 @@ export function previewText(preview: Preview, sampleRows: number): string {
     lines.push(
       "",
       table(
-        ["#", "TARGET", "OUTCOME", "BEFORE -> AFTER", "TITLE"],
+        ["#", "TARGET", "OUTCOME", "CHANGE", "TITLE"],
         sample.map((item) => [
           String(item.position),
           item.targetId,
           item.outcome + (item.code ? ` ${item.code}` : ""),
-          `${image(item.before)} -> ${image(item.after)}`,
+          change(item.before, item.after),
           item.target?.title ?? "",
         ]),
       ),

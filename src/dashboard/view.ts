@@ -31,7 +31,15 @@ export function allowed(op: Operation): Record<Action, boolean> {
   };
 }
 
-const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour12: false });
+/** 13:05:09 today, else 2030-01-01 00:00. */
+function time(iso: string): string {
+  const at = new Date(iso);
+  if (at.toDateString() === new Date().toDateString()) return at.toLocaleTimeString([], { hour12: false });
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${pad(at.getHours())}:${
+    pad(at.getMinutes())
+  }`;
+}
 
 /** A new, empty card; `update` fills it. Buttons carry data-action for the click handler. */
 export function createCard(id: string): HTMLElement {
@@ -101,9 +109,14 @@ export function updateCard(card: HTMLElement, op: Operation, itemsPerSecond: num
     q(`.${name} b`).textContent = count(c[name]);
   }
   const done = isTerminal(op.status);
-  q(".rate").textContent = done ? (op.throughput ? `avg ${rate(op.throughput)}` : "") : rate(itemsPerSecond);
+  const waiting = op.status === "SCHEDULED" || op.status === "QUEUED";
+  q(".rate").textContent = done
+    ? (op.throughput ? `avg ${rate(op.throughput)}` : "")
+    : waiting
+    ? ""
+    : rate(itemsPerSecond);
   const left = eta(op, itemsPerSecond, now);
-  q(".eta").textContent = done ? "" : `ETA ${left === null ? "-" : duration(left)}`;
+  q(".eta").textContent = done || waiting ? "" : `ETA ${left === null ? "-" : duration(left)}`;
 
   const errors = q(".errors");
   errors.replaceChildren(
