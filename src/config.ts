@@ -89,7 +89,7 @@ function databaseUrl(env: Env): string | undefined {
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = Deno.env.toObject()): Config {
   const url = databaseUrl(env);
-  const logLevel = env.LOG_LEVEL ?? "info";
+  const logLevel = env.LOG_LEVEL || "info"; // empty means unset, as for every variable
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
   }

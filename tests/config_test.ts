@@ -33,7 +33,9 @@ Deno.test("config: defaults", () => {
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app" }).seedDemo).toBe(false);
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app", SEED_DEMO: "1" }).seedDemo).toBe(true);
   // Empty means unset.
-  expect(loadConfig({ PORT: "", DATABASE_URL: "", WORKERS: "" })).toEqual(loadConfig({}));
+  expect(loadConfig({ PORT: "", DATABASE_URL: "", WORKERS: "", LOG_LEVEL: "", SEED_DEMO: "", HOST: "" })).toEqual(
+    loadConfig({}),
+  );
 });
 
 Deno.test("config: values are parsed", () => {

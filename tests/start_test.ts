@@ -1,0 +1,239 @@
+/**
+ * `deno task start` as a user runs it: a subprocess with its own data directory and ports.
+ * First start: initdb, migrations, demo seed, GraphiQL URL and three working tokens,
+ * /health and /ready. SIGTERM: exit code 0 and no postgres left for that data directory.
+ * Second start on the same directory: no migration applied, no re-seed, works. Meanwhile
+ * `deno task token` mints against that same database (running or not), and a bad setting
+ * stops start-up with exit code 2 and a message naming the variable.
+ */
+import { expect } from "expect";
+import pg from "pg";
+import { gql } from "./helpers/graphql.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+interface Running {
+  child: Deno.ChildProcess;
+  /** Everything printed so far (stdout and stderr interleaved). */
+  output(): string;
+  /** Resolves when both streams have ended. */
+  drained: Promise<void>;
+}
+
+function spawnTask(args: string[], env: Record<string, string>): Running {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", ...args],
+    cwd: ROOT,
+    // Whatever the developer's shell has must not leak in (e.g. DATABASE_URL of another database).
+    env: { DATABASE_URL: "", SEED_DEMO: "", LOG_LEVEL: "", HOST: "", NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+  };
+  const drained = Promise.all([read(child.stdout), read(child.stderr)]).then(() => {});
+  return { child, output: () => text, drained };
+}
+
+/** Runs a task to its end; returns its exit code and its stdout / stderr apart. */
+async function runTask(args: string[], env: Record<string, string>) {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["task", ...args],
+    cwd: ROOT,
+    env: { DATABASE_URL: "", SEED_DEMO: "", NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: result.code, stdout: decode(result.stdout), stderr: decode(result.stderr) };
+}
+
+async function waitFor(running: Running, pattern: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  running.child.status.then(() => exited = true);
+  while (Date.now() < deadline) {
+    const match = running.output().match(pattern);
+    if (match) return match;
+    if (exited) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no ${pattern} in the output (exited: ${exited}):\n${running.output()}`);
+}
+
+interface Started {
+  running: Running;
+  graphql: string;
+  base: string;
+  tokens: Record<"ADMIN" | "AGENT" | "VIEWER", string>;
+}
+
+async function start(env: Record<string, string>): Promise<Started> {
+  const running = spawnTask(["start"], env);
+  await waitFor(running, /Paste into GraphiQL's headers/);
+  const graphql = running.output().match(/GraphiQL:\s+(http:\/\/\S+\/graphql)/)![1];
+  const tokens = Object.fromEntries(
+    [...running.output().matchAll(/^\s+(ADMIN|AGENT|VIEWER)\s+\S+@demo\.test\s+(bo_\S+)\s*$/gm)].map((
+      m,
+    ) => [m[1], m[2]]),
+  ) as Started["tokens"];
+  return { running, graphql, base: graphql.replace(/\/graphql$/, ""), tokens };
+}
+
+/** SIGTERM, then the exit code. */
+async function stop(started: Started): Promise<number> {
+  started.running.child.kill("SIGTERM");
+  const timer = setTimeout(() => started.running.child.kill("SIGKILL"), 30_000);
+  const status = await started.running.child.status;
+  clearTimeout(timer);
+  await started.running.drained;
+  return status.code;
+}
+
+/** The pids of processes whose command line mentions the data directory (postgres -D <dir>). */
+async function processesFor(dataDir: string): Promise<string> {
+  const result = await new Deno.Command("pgrep", { args: ["-af", dataDir], stdout: "piped", stderr: "null" }).output();
+  return new TextDecoder().decode(result.stdout).trim();
+}
+
+async function ticketCount(pgPort: number): Promise<number> {
+  const client = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${pgPort}/bulk_ops` });
+  await client.connect();
+  try {
+    return (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM tickets")).rows[0].n;
+  } finally {
+    await client.end();
+  }
+}
+
+const whoAmI = async (graphql: string, token: string) => {
+  const result = await gql(graphql, token, "{ viewer { user { email role } } }");
+  return result.status === 200
+    ? result.data.viewer.user
+    : { status: result.status, code: result.errors?.[0].extensions?.code };
+};
+
+Deno.test("deno task start: first start, SIGTERM, second start on the same data directory, deno task token", async (t) => {
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-start-test-" });
+  const pgPort = freePort();
+  const env = { DATA_DIR: dataDir, PORT: String(freePort()), EMBEDDED_PG_PORT: String(pgPort) };
+  const running: Started[] = [];
+  try {
+    let first!: Started;
+    let cliToken = "";
+
+    await t.step("first start: migrations, seed, GraphiQL URL and three tokens", async () => {
+      first = await start(env);
+      running.push(first);
+      const out = first.running.output();
+      expect(first.graphql).toBe(`http://127.0.0.1:${env.PORT}/graphql`);
+      expect(out).toMatch(/applied migrations: 0001_/);
+      expect(out).toContain("created the demo tenant with 3 users and 1,000 tickets");
+      expect(Object.keys(first.tokens).sort()).toEqual(["ADMIN", "AGENT", "VIEWER"]);
+      expect(await processesFor(dataDir)).toContain("postgres");
+    });
+
+    await t.step("/health, /ready, GraphiQL and the printed tokens work", async () => {
+      const health = await fetch(`${first.base}/health`);
+      expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
+      const ready = await fetch(`${first.base}/ready`);
+      expect([ready.status, await ready.json()]).toEqual([200, { status: "ready" }]);
+      const graphiql = await fetch(first.graphql, { headers: { accept: "text/html" } });
+      expect(graphiql.status).toBe(200);
+      expect(await graphiql.text()).toContain("<html");
+      for (const role of ["ADMIN", "AGENT", "VIEWER"] as const) {
+        expect(await whoAmI(first.graphql, first.tokens[role])).toEqual({
+          email: `${role.toLowerCase()}@demo.test`,
+          role,
+        });
+      }
+      expect(await whoAmI(first.graphql, "bo_nope")).toEqual({ status: 401, code: "UNAUTHENTICATED" });
+      const page = await gql(first.graphql, first.tokens.VIEWER, "{ tickets(first: 100) { edges { node { id } } } }");
+      expect(page.data.tickets.edges.length).toBe(100);
+      expect(await ticketCount(pgPort)).toBe(1000);
+    });
+
+    await t.step("deno task token against the running service's database", async () => {
+      const minted = await runTask(["token", "--", "--user", "agent@demo.test", "--label", "start test"], env);
+      expect({ code: minted.code, stderr: minted.stderr }).toEqual({
+        code: 0,
+        stderr: expect.stringContaining("agent@demo.test"),
+      });
+      const lines = minted.stdout.trimEnd().split("\n");
+      cliToken = lines.at(-1)!;
+      expect(cliToken).toMatch(/^bo_[A-Za-z0-9_-]{43}$/);
+      expect(await whoAmI(first.graphql, cliToken)).toEqual({ email: "agent@demo.test", role: "AGENT" });
+
+      const unknown = await runTask(["token", "--", "--user", "nobody@demo.test"], env);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain("no user with email nobody@demo.test");
+      expect(unknown.stdout).not.toMatch(/bo_/);
+      const missing = await runTask(["token"], env);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain("--user <email> is required");
+
+      // --revoke: a second token, revoked, stops working at once.
+      const second = (await runTask(["token", "--", "--user", "viewer@demo.test"], env)).stdout.trimEnd().split("\n")
+        .at(-1)!;
+      expect((await whoAmI(first.graphql, second)).role).toBe("VIEWER");
+      expect((await runTask(["token", "--", "--revoke", second], env)).code).toBe(0);
+      expect(await whoAmI(first.graphql, second)).toEqual({ status: 401, code: "UNAUTHENTICATED" });
+      expect((await runTask(["token", "--", "--revoke", second], env)).code).toBe(1);
+    });
+
+    await t.step("SIGTERM: exit code 0, and no postgres left for the data directory", async () => {
+      expect(await stop(first)).toBe(0);
+      running.splice(running.indexOf(first), 1);
+      expect(first.running.output()).toContain("stopped");
+      expect(await processesFor(dataDir)).toBe("");
+      expect((await fetch(`${first.base}/health`).catch((e) => e)) instanceof Error).toBe(true);
+    });
+
+    await t.step("second start on the same data directory: nothing applied, no re-seed, works", async () => {
+      const second = await start(env);
+      running.push(second);
+      const out = second.running.output();
+      expect(out).toContain("migrations up to date");
+      expect(out).not.toContain("applied migrations");
+      expect(out).not.toContain("created the demo tenant");
+      expect(await ticketCount(pgPort)).toBe(1000);
+      expect(await whoAmI(second.graphql, second.tokens.ADMIN)).toEqual({ email: "admin@demo.test", role: "ADMIN" });
+      // The CLI token survives a restart; the previous start's dev tokens were revoked.
+      expect(await whoAmI(second.graphql, cliToken)).toEqual({ email: "agent@demo.test", role: "AGENT" });
+      expect(await whoAmI(second.graphql, first.tokens.ADMIN)).toEqual({ status: 401, code: "UNAUTHENTICATED" });
+      expect(await stop(second)).toBe(0);
+      running.splice(running.indexOf(second), 1);
+      expect(await processesFor(dataDir)).toBe("");
+    });
+
+    await t.step(
+      "deno task token with the service stopped: starts and stops the embedded database itself",
+      async () => {
+        const minted = await runTask(["token", "--", "--user", "admin@demo.test"], env);
+        expect(minted.code).toBe(0);
+        expect(minted.stdout.trimEnd().split("\n").at(-1)).toMatch(/^bo_/);
+        expect(await processesFor(dataDir)).toBe("");
+      },
+    );
+  } finally {
+    for (const started of running) await stop(started).catch(() => {});
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("deno task start: a bad setting stops start-up with exit code 2, naming the variable", async () => {
+  for (const [variable, value] of [["PORT", "eighty"], ["WORKERS", "-3"], ["DATABASE_URL", "mysql://x/y"]]) {
+    const result = await runTask(["start"], { [variable]: value });
+    expect({ variable, code: result.code }).toEqual({ variable, code: 2 });
+    expect(result.stderr).toContain(`Configuration error: Invalid ${variable}`);
+  }
+});
