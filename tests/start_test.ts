@@ -39,7 +39,8 @@ function spawnTask(args: string[], env: Record<string, string>): Running {
   }).spawn();
   let text = "";
   const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
   };
   const drained = Promise.all([read(child.stdout), read(child.stderr)]).then(() => {});
   return { child, output: () => text, drained };

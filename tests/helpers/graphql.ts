@@ -9,7 +9,11 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
   errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
 }
 
-/** POSTs a query; `token` null sends no Authorization header. */
+/**
+ * POSTs a query; `token` null sends no Authorization header. `T` defaults to `any` so a test
+ * can walk an untyped result; codegen-typed documents (TypedDocumentNode) give a real type.
+ */
+// deno-lint-ignore no-explicit-any
 export async function gql<T = any, V = Record<string, unknown>>(
   url: string,
   token: string | null,
