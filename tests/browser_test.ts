@@ -162,7 +162,8 @@ browserTest("dashboard: an operation goes from running to completed, its bar to 
     await expectBar(page, op.id, "COMPLETED", 100);
     const done = card(page, op.id);
     await expect(done.locator(".percent").textContent()).resolves.toBe("100.0%");
-    await expect(done.locator(".fill").evaluate((el) => (el as HTMLElement).style.width)).resolves.toBe("100%");
+    await expect(done.locator(".fill").evaluate((el) => (el as unknown as { style: { width: string } }).style.width))
+      .resolves.toBe("100%");
     await expect(done.locator(".total").textContent()).resolves.toBe("30 / 30");
     const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, BulkOperationDocument, { id: op.id });
     const counts = data!.bulkOperation!.counts;
@@ -230,15 +231,23 @@ browserTest("dashboard: the rollback button starts a ROLLBACK that restores the 
   try {
     await openDashboard(page, server, server.tenant.agent.token);
     const ids = await openTicketIds(server, 5);
+    const categories = async () => {
+      const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, TicketsDocument, { first: 100 });
+      const byId = new Map(data!.tickets.edges.map((edge) => [edge.node.id, edge.node.category]));
+      return ids.map((id) => byId.get(id));
+    };
+    const before = await categories();
     const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
     await runChunks(server);
     await page.waitForSelector(`.op[data-id="${op.id}"][data-status^="COMPLETED"]`);
+    expect((await categories()).every((category) => category === "ACCOUNT")).toBe(true);
     await card(page, op.id).locator("button[data-action=rollback]").click();
     const rollback = page.locator(`.op[data-kind="ROLLBACK"]`);
     await rollback.waitFor();
     await runChunks(server);
     await page.waitForSelector(`.op[data-kind="ROLLBACK"][data-status="COMPLETED"]`);
     await expect(rollback.locator(".percent").textContent()).resolves.toBe("100.0%");
+    expect(await categories()).toEqual(before);
   } finally {
     await server.stop();
   }
@@ -276,7 +285,7 @@ browserTest("GraphiQL at /graphql loads and runs a subscription over WebSocket",
 
     await page.locator(".graphiql-execute-button").click();
     await page.waitForFunction(
-      () => document.querySelector(".graphiql-response")?.textContent?.includes("COMPLETED"),
+      `document.querySelector(".graphiql-response")?.textContent?.includes("COMPLETED")`,
       undefined,
       { timeout: 15_000 },
     );

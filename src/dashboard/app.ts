@@ -1,6 +1,5 @@
-/// <reference lib="dom" />
 /**
- * The dashboard (browser entry, bundled by src/dashboard/bundle.ts): the tenant's recent
+ * The dashboard (browser entry, bundled by src/http/dashboard.ts): the tenant's recent
  * operations with live progress.
  *
  * Feeds, all over one graphql-ws connection (token in connection_init):

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The dashboard's DOM: one card per operation, created once and updated in place on every
  * event (no framework, no innerHTML: every value is set as text, so descriptions are inert).

@@ -1,9 +1,9 @@
 /**
  * GET /dashboard: the live operations dashboard (src/dashboard/). Static HTML and CSS, and
- * /dashboard/app.js bundled from the TypeScript sources on first request, kept in memory
- * for the life of the process (src/dashboard/bundle.ts; about a second, once).
+ * /dashboard/app.js bundled from the TypeScript sources on the first request and kept in
+ * memory for the life of the process (a fraction of a second, once), so the server always
+ * serves the current sources and nothing built is committed.
  */
-import { bundleDashboard } from "../dashboard/bundle.ts";
 
 type Route = (request: Request, url: URL) => Promise<Response | null>;
 
@@ -21,6 +21,34 @@ const SECURITY_HEADERS = {
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
 };
+
+const ENTRY = new URL("../dashboard/app.ts", import.meta.url);
+
+/**
+ * The dashboard's browser code (app.ts with graphql-ws, graphql's printer and the generated
+ * documents) as one minified ES module, by `deno bundle`; rejects with deno's message.
+ */
+export async function bundleDashboard(): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "browser",
+      "--minify",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      ENTRY.pathname,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`deno bundle failed (${output.code}): ${new TextDecoder().decode(output.stderr).trim()}`);
+  }
+  return new TextDecoder().decode(output.stdout);
+}
 
 let bundle: Promise<string> | null = null;
 
