@@ -7,7 +7,7 @@
 import { expect } from "expect";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
-import { wsClient } from "./helpers/graphql.ts";
+import { gql, wsClient } from "./helpers/graphql.ts";
 import {
   CANCEL,
   type Counts,
@@ -22,7 +22,6 @@ import {
   ticketGid,
   within,
 } from "./helpers/api.ts";
-import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 type ProgressEvent = { bulkOperationProgress: OperationView };
