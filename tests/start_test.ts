@@ -90,13 +90,17 @@ async function start(env: Record<string, string>): Promise<Started> {
   return { running, graphql, base: graphql.replace(/\/graphql$/, ""), tokens };
 }
 
-/** SIGTERM, then the exit code. */
+/** SIGTERM, then the exit code; the process must be gone within 15 s (SIGKILL after 30 s). */
 async function stop(started: Started): Promise<number> {
+  const sent = performance.now();
   started.running.child.kill("SIGTERM");
   const timer = setTimeout(() => started.running.child.kill("SIGKILL"), 30_000);
   const status = await started.running.child.status;
   clearTimeout(timer);
   await started.running.drained;
+  const seconds = (performance.now() - sent) / 1000;
+  console.log(`SIGTERM -> exit ${status.code} in ${seconds.toFixed(1)} s`);
+  expect(seconds).toBeLessThan(15);
   return status.code;
 }
 
