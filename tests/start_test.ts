@@ -193,6 +193,15 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       expect((await runTask(["token", "--", "--revoke", second], env)).code).toBe(0);
       expect(await whoAmI(first.graphql, second)).toEqual({ status: 401, code: "UNAUTHENTICATED" });
       expect((await runTask(["token", "--", "--revoke", second], env)).code).toBe(1);
+
+      // Another data directory on the same port is refused, not silently used.
+      const elsewhere = await runTask(["token", "--", "--user", "agent@demo.test"], {
+        ...env,
+        DATA_DIR: `${dataDir}-other`,
+      });
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stderr).toContain(`EMBEDDED_PG_PORT ${pgPort} is taken by a PostgreSQL with data directory`);
+      expect(elsewhere.stdout).not.toMatch(/bo_/);
     });
 
     await t.step("SIGTERM: exit code 0, and no postgres left for the data directory", async () => {

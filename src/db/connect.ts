@@ -16,22 +16,39 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-async function reachable(url: string): Promise<boolean> {
+/** The data directory of the PostgreSQL answering at `url`, or null when none answers. */
+async function runningDataDir(url: string): Promise<string | null> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
   try {
     await client.connect();
-    return true;
   } catch {
-    return false;
+    await client.end().catch(() => {});
+    return null;
+  }
+  try {
+    return (await client.query<{ data_directory: string }>("SHOW data_directory")).rows[0].data_directory;
   } finally {
     await client.end().catch(() => {});
   }
 }
 
+async function realPath(path: string): Promise<string> {
+  return await Deno.realPath(path).catch(() => path);
+}
+
 export async function openDatabase(config: Config, log: (line: string) => void = () => {}): Promise<DatabaseHandle> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, close: async () => {} };
   const url = (name: string) => embeddedDatabaseUrl(config.embeddedPgPort, name);
-  if (await reachable(url("postgres"))) {
+  const running = await runningDataDir(url("postgres"));
+  if (running !== null) {
+    // Only if it is the one of *this* DATA_DIR: another checkout's database on the same port
+    // must not be used (or seeded, or given tokens) silently.
+    if ((await realPath(running)) !== (await realPath(config.dataDir))) {
+      throw new Error(
+        `EMBEDDED_PG_PORT ${config.embeddedPgPort} is taken by a PostgreSQL with data directory ${running}, ` +
+          `not ${config.dataDir}: stop it, or set EMBEDDED_PG_PORT to a free port.`,
+      );
+    }
     log(`using the embedded PostgreSQL already running on port ${config.embeddedPgPort}`);
     return { url: url(EMBEDDED_DATABASE), embedded: true, close: async () => {} };
   }

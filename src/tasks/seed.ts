@@ -5,7 +5,7 @@
  *
  * Uses the same database as every entry point (src/db/connect.ts): DATABASE_URL when set,
  * otherwise the embedded PostgreSQL in DATA_DIR (running or not).
- * Exit codes: 0 done, 2 usage or configuration error.
+ * Exit codes: 0 done, 1 database unreachable or in use by another data directory, 2 usage or configuration error.
  */
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
@@ -54,7 +54,13 @@ async function main(): Promise<number> {
     console.error(`Configuration error: ${error.message}`);
     return 2;
   }
-  const database = await openDatabase(config, (line) => console.error(line));
+  let database;
+  try {
+    database = await openDatabase(config, (line) => console.error(line));
+  } catch (error) {
+    console.error(`Error: ${(error as Error).message}`);
+    return 1;
+  }
   try {
     await migrate(database.url);
     const db = createDb(database.url, { poolSize: 3, applicationName: "bulk-ops seed" });

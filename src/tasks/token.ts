@@ -6,7 +6,7 @@
  *
  * Works against the database every entry point uses (src/db/connect.ts): DATABASE_URL when set,
  * otherwise the embedded PostgreSQL in DATA_DIR, whether or not `deno task start` is running.
- * Exit codes: 0 done, 1 unknown user or token, 2 usage or configuration error.
+ * Exit codes: 0 done, 1 unknown user or token (or no usable database), 2 usage or configuration error.
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.ts";
@@ -73,7 +73,13 @@ async function main(): Promise<number> {
     console.error(`Configuration error: ${error.message}`);
     return 2;
   }
-  const database = await openDatabase(config, (line) => console.error(line));
+  let database;
+  try {
+    database = await openDatabase(config, (line) => console.error(line));
+  } catch (error) {
+    console.error(`Error: ${(error as Error).message}`);
+    return 1;
+  }
   try {
     // Idempotent and cheap; a database that was never migrated gets its tables (and then no users).
     await migrate(database.url);
