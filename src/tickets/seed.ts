@@ -91,7 +91,7 @@ export interface SeedTicketsOptions {
 /**
  * Inserts `count` tickets as slices of insertTickets run on `concurrency` connections.
  * Measured on the 2-core machine (embedded PostgreSQL 18, docs/architecture.md): one
- * 1,000,000-row statement 31-35 s; 250k slices on 2 connections 26-29 s. Slices also keep each
+ * 1,000,000-row statement 31-35 s; 250k slices on 2 connections 24-34 s. Slices also keep each
  * transaction (and what a failure throws away) bounded. Ticket numbers continue across slices.
  */
 export async function seedTickets(
