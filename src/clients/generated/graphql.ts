@@ -26,11 +26,13 @@ export type BulkActionInput =
   |  { addComment?: never; assign?: never; delete?: never; restore?: never; setCategory?: never;   setPriority: SetPriorityActionInput; setStatus?: never; }
   |  { addComment?: never; assign?: never; delete?: never; restore?: never; setCategory?: never; setPriority?: never;   setStatus: SetStatusActionInput; };
 
+/** ROLLBACK is the action of ROLLBACK operations (rollbackBulkOperation); clients cannot start it. */
 export type BulkActionType =
   | 'ADD_COMMENT'
   | 'ASSIGN'
   | 'DELETE'
   | 'RESTORE'
+  | 'ROLLBACK'
   | 'SET_CATEGORY'
   | 'SET_PRIORITY'
   | 'SET_STATUS';
@@ -257,6 +259,7 @@ export type BulkOperationQuery = { bulkOperation: { id: string, status: BulkOper
       | { __typename: 'AssignAction' }
       | { __typename: 'DeleteAction' }
       | { __typename: 'RestoreAction' }
+      | { __typename: 'RollbackAction' }
       | { __typename: 'SetCategoryAction' }
       | { __typename: 'SetPriorityAction', priority: TicketPriority }
       | { __typename: 'SetStatusAction', status: TicketStatus }

@@ -11,7 +11,17 @@ import { TicketCategoryEnum, TicketPriorityEnum, TicketStatusEnum } from "./tick
 import { UserRef } from "./users.ts";
 
 export const BulkActionTypeEnum = builder.enumType("BulkActionType", {
-  values: ["SET_STATUS", "SET_PRIORITY", "SET_CATEGORY", "ASSIGN", "ADD_COMMENT", "DELETE", "RESTORE"] as const,
+  description: "ROLLBACK is the action of ROLLBACK operations (rollbackBulkOperation); clients cannot start it.",
+  values: [
+    "SET_STATUS",
+    "SET_PRIORITY",
+    "SET_CATEGORY",
+    "ASSIGN",
+    "ADD_COMMENT",
+    "DELETE",
+    "RESTORE",
+    "ROLLBACK",
+  ] as const,
 });
 
 const SetStatusActionInput = builder.inputType("SetStatusActionInput", {
@@ -110,6 +120,18 @@ const RestoreAction = variant("RestoreAction", "RESTORE", (t) => ({
   reason: t.string({ nullable: true, resolve: (a) => (a.params.reason as string) ?? null }),
 }));
 
+const RollbackAction = variant("RollbackAction", "ROLLBACK", (t) => ({
+  parentActionType: t.field({
+    type: BulkActionTypeEnum,
+    description: "The action of the operation being undone.",
+    resolve: (a) => a.params.parentActionType as never,
+  }),
+  force: t.boolean({
+    description: "Overwrites tickets changed since the parent (else they end CONFLICT).",
+    resolve: (a) => a.params.force === true,
+  }),
+}));
+
 export const BulkActionUnion = builder.unionType("BulkAction", {
   description: "What the operation does to each target, with its parameters.",
   types: [
@@ -120,6 +142,7 @@ export const BulkActionUnion = builder.unionType("BulkAction", {
     AddCommentAction,
     DeleteAction,
     RestoreAction,
+    RollbackAction,
   ],
 });
 
