@@ -254,9 +254,11 @@ Deno.test("cli against the server: start, watch, list, show, cancel, retry, roll
       );
       expect(rollback.stdout).toContain("COMPLETED");
       expect(rollback.code).toBe(0);
-      const twice = await cli(server, agent, "rollback", withErrors, "--force");
-      expect(twice.code).toBe(1);
-      expect(twice.stderr).toMatch(/^error [A-Z_]+/);
+      // A rollback cannot itself be rolled back: a userError, exit 1.
+      const rollbackId = rollback.stdout.split(" ")[2];
+      const ofRollback = await cli(server, agent, "rollback", rollbackId, "--force");
+      expect(ofRollback.code).toBe(1);
+      expect(ofRollback.stderr).toMatch(/^error ROLLBACK_OF_ROLLBACK/);
     });
 
     await t.step("preview, then start exactly the previewed targets with its token", async () => {
