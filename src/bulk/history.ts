@@ -82,6 +82,15 @@ export async function listItems(
   if (filter.outcome?.length) query = query.where("outcome", "in", filter.outcome);
   if (filter.errorCode?.length) query = query.where("error_code", "in", filter.errorCode);
   if (page.seek) query = query.where("position", forward ? ">" : "<", page.seek[0]);
+  const unfiltered = !filter.outcome?.length && !filter.errorCode?.length;
+  if (unfiltered) {
+    // Positions are dense (0..total-1), so an unfiltered page is a closed range. Without it,
+    // right after a large start (before autovacuum's ANALYZE) the planner may read every
+    // item past the cursor: measured 17-22 ms instead of 3-5 ms per page on 30,000 items.
+    // (The last page with no cursor is a plain backward index scan from the end.)
+    if (forward) query = query.where("position", "<=", (page.seek ? page.seek[0] : -1) + page.limit);
+    else if (page.seek) query = query.where("position", ">=", page.seek[0] - page.limit);
+  }
   return await query.orderBy("position", forward ? "asc" : "desc").limit(page.limit).execute() as ItemRow[];
 }
 

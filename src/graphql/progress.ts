@@ -9,6 +9,7 @@
  *   starts after a NOTIFY sees that commit.
  */
 import { Repeater } from "graphql-yoga";
+import { sql } from "kysely";
 import { findOperation, isTerminal, type OperationRow } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
 import type { Services } from "./context.ts";
@@ -119,6 +120,16 @@ export function operationProgress(
   });
 }
 
+/** Operations of the tenant not yet ended or ended within the last 10 minutes. */
+async function recentlyActive(db: Db, tenantId: string): Promise<string[]> {
+  const rows = await db.selectFrom("bulk_operations").select("id").where("tenant_id", "=", tenantId)
+    .where((eb) =>
+      eb.or([eb("finished_at", "is", null), eb("finished_at", ">", sql<Date>`now() - interval '10 minutes'`)])
+    )
+    .orderBy("created_at", "desc").limit(500).execute();
+  return rows.map((row) => row.id);
+}
+
 /** Every change of any operation of the tenant, coalesced per operation (dashboards). */
 export function tenantOperationChanges(
   services: Services,
@@ -130,10 +141,15 @@ export function tenantOperationChanges(
       const row = await reader.read(tenantId, operationId);
       if (row) await push(row);
     });
-    const unsubscribe = services.events.onTenant(tenantId, ({ operationId }) => {
-      if (!operationId) return; // a resync after reconnect: nothing specific to re-read
+    const touch = (operationId: string) => {
       reader.changed(operationId);
       throttle.touch(operationId);
+    };
+    const unsubscribe = services.events.onTenant(tenantId, ({ operationId }) => {
+      if (operationId) return touch(operationId);
+      // A resync after the LISTEN connection came back: NOTIFYs sent meanwhile are lost, so
+      // re-read every operation that may have changed (not ended, or ended recently).
+      recentlyActive(services.db, tenantId).then((ids) => ids.forEach(touch)).catch(() => {});
     });
     await stop;
     unsubscribe();
