@@ -146,8 +146,9 @@ export class WorkerPool {
     await this.#listener?.end().catch(() => {});
     this.#listener = null;
     this.#broadcast({ type: "stop" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) =>
-      setTimeout(() => resolve("timeout"), this.options.shutdownGraceMs)
+      timer = setTimeout(() => resolve("timeout"), this.options.shutdownGraceMs)
     );
     await Promise.all(this.#threads.map(async (thread) => {
       const result = await Promise.race([thread.stopped.then(() => "stopped" as const), timeout]);
@@ -156,6 +157,7 @@ export class WorkerPool {
       }
       thread.worker.terminate();
     }));
+    clearTimeout(timer); // else the process lingers for the rest of the grace period
     // Jobs a thread claimed but did not commit (terminated, or claimed while stopping).
     await releaseJobs(this.options.db, this.workerIds);
     this.#threads = [];

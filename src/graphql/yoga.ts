@@ -13,6 +13,13 @@ import { schema } from "./schema.ts";
  * INTERNAL_SERVER_ERROR with no detail, and is logged server-side.
  */
 export function maskError(error: unknown): GraphQLError {
+  if (error instanceof GraphQLError && !error.path && error.extensions?.code === undefined) {
+    // A request-level error graphql-js raised without a code (a variable that does not
+    // coerce, e.g. an unknown enum value): the client's input. Tagged in place, because
+    // Yoga logs every error that maskError replaces by another object.
+    (error.extensions as Record<string, unknown>).code = "BAD_USER_INPUT";
+    return error;
+  }
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof GraphQLError) {
     // graphql-js already wrapped it with the path and the original's code (a resolver's or a
