@@ -114,3 +114,14 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     logLevel: logLevel as Config["logLevel"],
   };
 }
+
+/** loadConfig for entry points: a ConfigError is printed and the process exits with code 2. */
+export function loadConfigOrExit(env?: Env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`Configuration error: ${error.message}`);
+    Deno.exit(2);
+  }
+}

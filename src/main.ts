@@ -3,7 +3,7 @@
  * demo seed -> API + worker pool. Prints the GraphiQL URL and dev tokens. SIGINT/SIGTERM
  * shut everything down, the embedded PostgreSQL included.
  */
-import { ConfigError, loadConfig } from "./config.ts";
+import { loadConfigOrExit } from "./config.ts";
 import { openDatabase } from "./db/connect.ts";
 import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
@@ -12,16 +12,7 @@ import { log, setLogLevel } from "./log.ts";
 import { mintDevTokens, seedDemo } from "./tickets/seed.ts";
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`Configuration error: ${error.message}`);
-      Deno.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   setLogLevel(config.logLevel);
   const database = await openDatabase(config, (line) => log.info("db", line));
   try {

@@ -3,21 +3,14 @@
  * machines can share the work. WORKERS threads (at least 1). SIGTERM/SIGINT: stop claiming,
  * let in-flight chunks finish within SHUTDOWN_GRACE_MS, release leases, exit.
  */
-import { ConfigError, loadConfig } from "./config.ts";
+import { loadConfigOrExit } from "./config.ts";
 import { openDatabase } from "./db/connect.ts";
 import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { startPool } from "./bulk/start-pool.ts";
 import { log, setLogLevel } from "./log.ts";
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`Configuration error: ${error.message}`);
-  Deno.exit(2);
-}
+const config = loadConfigOrExit();
 setLogLevel(config.logLevel);
 const database = await openDatabase(config, (line) => log.info("db", line));
 await migrate(database.url);

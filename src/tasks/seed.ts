@@ -7,12 +7,9 @@
  * otherwise the embedded PostgreSQL in DATA_DIR (running or not).
  * Exit codes: 0 done, 1 database unreachable or in use by another data directory, 2 usage or configuration error.
  */
+import { withTaskDatabase } from "./task-database.ts";
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
-import { ConfigError, loadConfig } from "../config.ts";
-import { openDatabase } from "../db/connect.ts";
-import { createDb } from "../db/database.ts";
-import { migrate } from "../db/migrate.ts";
 import { seedDemo, seedTickets } from "../tickets/seed.ts";
 
 const USAGE = "Usage: deno task seed -- --tickets <N>   (1 to 10,000,000; 1_000_000 and 1e6 are accepted)";
@@ -46,50 +43,27 @@ async function main(): Promise<number> {
     console.error(`Error: ${count}\n${USAGE}`);
     return 2;
   }
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`Configuration error: ${error.message}`);
-    return 2;
-  }
-  let database;
-  try {
-    database = await openDatabase(config, (line) => console.error(line));
-  } catch (error) {
-    console.error(`Error: ${(error as Error).message}`);
-    return 1;
-  }
-  try {
-    await migrate(database.url);
-    const db = createDb(database.url, { poolSize: 3, applicationName: "bulk-ops seed" });
-    try {
-      const demo = await seedDemo(db);
-      if (demo.created) console.log("created the demo tenant with 3 users and 1,000 tickets");
-      const started = performance.now();
-      await seedTickets(db, demo.tenantId, count, {
-        onProgress: (inserted) =>
-          inserted < count &&
-          console.error(`  ${inserted.toLocaleString("en-US")} / ${count.toLocaleString("en-US")}`),
-      });
-      const seconds = (performance.now() - started) / 1000;
-      const { rows } = await sql<
-        { n: number }
-      >`SELECT count(*)::int AS n FROM tickets WHERE tenant_id = ${demo.tenantId}`
-        .execute(db);
-      console.log(
-        `added ${count.toLocaleString("en-US")} tickets in ${seconds.toFixed(1)} s ` +
-          `(${Math.round(count / seconds).toLocaleString("en-US")} tickets/s); ` +
-          `the demo tenant now has ${rows[0].n.toLocaleString("en-US")} tickets`,
-      );
-      return 0;
-    } finally {
-      await db.destroy();
-    }
-  } finally {
-    await database.close();
-  }
+  return await withTaskDatabase("bulk-ops seed", async (db) => {
+  const demo = await seedDemo(db);
+  if (demo.created) console.log("created the demo tenant with 3 users and 1,000 tickets");
+  const started = performance.now();
+  await seedTickets(db, demo.tenantId, count, {
+    onProgress: (inserted) =>
+      inserted < count &&
+      console.error(`  ${inserted.toLocaleString("en-US")} / ${count.toLocaleString("en-US")}`),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const { rows } = await sql<
+    { n: number }
+  >`SELECT count(*)::int AS n FROM tickets WHERE tenant_id = ${demo.tenantId}`
+    .execute(db);
+  console.log(
+    `added ${count.toLocaleString("en-US")} tickets in ${seconds.toFixed(1)} s ` +
+      `(${Math.round(count / seconds).toLocaleString("en-US")} tickets/s); ` +
+      `the demo tenant now has ${rows[0].n.toLocaleString("en-US")} tickets`,
+  );
+  return 0;
+  });
 }
 
 if (import.meta.main) Deno.exit(await main());

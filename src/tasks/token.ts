@@ -8,11 +8,8 @@
  * otherwise the embedded PostgreSQL in DATA_DIR, whether or not `deno task start` is running.
  * Exit codes: 0 done, 1 unknown user or token (or no usable database), 2 usage or configuration error.
  */
+import { withTaskDatabase } from "./task-database.ts";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config.ts";
-import { openDatabase } from "../db/connect.ts";
-import { createDb } from "../db/database.ts";
-import { migrate } from "../db/migrate.ts";
 import { mintTokenForEmail, revokeToken } from "../auth/tokens.ts";
 
 const USAGE = `Usage:
@@ -65,50 +62,26 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`Configuration error: ${error.message}`);
-    return 2;
+  return await withTaskDatabase("bulk-ops token", async (db) => {
+  if (command.kind === "revoke") {
+    if (!(await revokeToken(db, command.token))) {
+      console.error("Error: no such active token (unknown, or already revoked)");
+      return 1;
+    }
+    console.error("token revoked");
+    return 0;
   }
-  let database;
-  try {
-    database = await openDatabase(config, (line) => console.error(line));
-  } catch (error) {
-    console.error(`Error: ${(error as Error).message}`);
+  const user = await db.selectFrom("users").select(["email", "role"])
+    .where("email", "=", command.email.toLowerCase()).executeTakeFirst();
+  if (!user) {
+    console.error(`Error: no user with email ${command.email}`);
     return 1;
   }
-  try {
-    // Idempotent and cheap; a database that was never migrated gets its tables (and then no users).
-    await migrate(database.url);
-    const db = createDb(database.url, { poolSize: 1, applicationName: "bulk-ops token" });
-    try {
-      if (command.kind === "revoke") {
-        if (!(await revokeToken(db, command.token))) {
-          console.error("Error: no such active token (unknown, or already revoked)");
-          return 1;
-        }
-        console.error("token revoked");
-        return 0;
-      }
-      const user = await db.selectFrom("users").select(["email", "role"])
-        .where("email", "=", command.email.toLowerCase()).executeTakeFirst();
-      if (!user) {
-        console.error(`Error: no user with email ${command.email}`);
-        return 1;
-      }
-      const token = await mintTokenForEmail(db, user.email, command.label);
-      console.error(`token for ${user.email} (${user.role}), label "${command.label}":`);
-      console.log(token);
-      return 0;
-    } finally {
-      await db.destroy();
-    }
-  } finally {
-    await database.close();
-  }
+  const token = await mintTokenForEmail(db, user.email, command.label);
+  console.error(`token for ${user.email} (${user.role}), label "${command.label}":`);
+  console.log(token);
+  return 0;
+  });
 }
 
 if (import.meta.main) Deno.exit(await main());
