@@ -46,6 +46,8 @@ export interface Config {
   rollbackWindowHours: number;
   /** Maximum GraphQL query depth. `GRAPHQL_MAX_DEPTH`, default 12. */
   maxQueryDepth: number;
+  /** Maximum connection nodes a query may ask for (page sizes multiplied along nesting). `GRAPHQL_MAX_COST`, default 25000. */
+  maxQueryCost: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
   logLevel: "debug" | "info" | "warn" | "error";
 }
@@ -111,6 +113,7 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     rollbackWindowHours: integer(env, "ROLLBACK_WINDOW_HOURS", 24, 1, 24 * 365),
     maxQueryDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
+    maxQueryCost: integer(env, "GRAPHQL_MAX_COST", 25_000, 100, 10_000_000),
     logLevel: logLevel as Config["logLevel"],
   };
 }
