@@ -6,7 +6,7 @@ import type { Db } from "../db/database.ts";
 import type { BulkDomain } from "./action.ts";
 import { admitUser } from "./admit.ts";
 import { isTerminal, type OperationRow } from "./operation.ts";
-import { claimJob, extendLease } from "./queue/claim.ts";
+import { claimJob, extendLease, msUntilNextDueJob } from "./queue/claim.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
 import { type ChunkReport, failChunk, handleChunkFailure, runChunk } from "./run-chunk.ts";
 
@@ -84,7 +84,10 @@ export class WorkerLoop {
         continue;
       }
       if (!job) {
-        await this.#sleep(this.settings.pollMs);
+        // A job retried after a failure is due at its backoff, which no NOTIFY announces:
+        // sleep until then if that is sooner than the next poll.
+        const dueInMs = await msUntilNextDueJob(this.db).catch(() => null);
+        await this.#sleep(Math.max(10, Math.min(this.settings.pollMs, dueInMs ?? Infinity)));
         continue;
       }
       await this.#work(job);

@@ -55,3 +55,17 @@ export async function releaseJobs(db: Db, workerIds: string[]): Promise<number> 
     .where("locked_by", "in", workerIds).executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
+
+/**
+ * Milliseconds until the earliest unclaimed job that is waiting for its retry backoff
+ * (null: none). Jobs of waiting operations ('infinity') are not counted.
+ *   SELECT min(run_at) FROM bulk_jobs WHERE locked_by IS NULL AND run_at > now() AND run_at < 'infinity'
+ * The queue holds one row per chunk of the operations in flight (hundreds), so this is cheap.
+ */
+export async function msUntilNextDueJob(db: Db): Promise<number | null> {
+  const row = await db.selectFrom("bulk_jobs")
+    .select(sql<number | null>`extract(epoch FROM min(run_at) - now()) * 1000`.as("ms"))
+    .where("locked_by", "is", null).where("run_at", ">", sql<Date>`now()`)
+    .where("run_at", "<", sql<Date>`'infinity'::timestamptz`).executeTakeFirst();
+  return row?.ms === null || row?.ms === undefined ? null : Number(row.ms);
+}
