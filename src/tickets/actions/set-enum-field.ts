@@ -1,0 +1,32 @@
+/**
+ * SET_PRIORITY and SET_CATEGORY: set one enum column to one value. Closed tickets are
+ * read-only (FORBIDDEN); a ticket already at the value is NO_CHANGE.
+ */
+import type { BulkAction } from "../../bulk/action.ts";
+import { TICKET_CATEGORIES, TICKET_PRIORITIES } from "../model.ts";
+import { enumParam } from "./params.ts";
+import { applyTicketChange, closedIsReadOnly, noChange } from "./ticket-change.ts";
+
+function setEnumField<F extends "priority" | "category">(
+  type: string,
+  field: F,
+  values: readonly string[],
+): BulkAction<Record<F, string>> {
+  return {
+    type,
+    requiredRole: "AGENT",
+    parseParams: (raw) => Promise.resolve({ [field]: enumParam(raw, field, values) } as Record<F, string>),
+    apply: (chunk) => {
+      const value = chunk.params[field];
+      return applyTicketChange(
+        chunk,
+        { [field]: value },
+        (ticket) =>
+          closedIsReadOnly(ticket) ?? (ticket[field] === value ? noChange(`Already ${value}.`) : { change: true }),
+      );
+    },
+  };
+}
+
+export const setPriority = setEnumField("SET_PRIORITY", "priority", TICKET_PRIORITIES);
+export const setCategory = setEnumField("SET_CATEGORY", "category", TICKET_CATEGORIES);
