@@ -41,7 +41,9 @@ export function costLimit(maxCost: number): ValidationRule {
         if (cost > maxCost) return cost;
         if (selection.kind === Kind.FIELD) {
           if (selection.name.value.startsWith("__")) continue; // introspection and __typename
-          const field = isObjectType(type) || isInterfaceType(type) ? type.getFields()[selection.name.value] : undefined;
+          const field = isObjectType(type) || isInterfaceType(type)
+            ? type.getFields()[selection.name.value]
+            : undefined;
           if (!field) continue; // reported by the standard rules
           const isPage = field.args.some((a) => a.name === "first" || a.name === "last");
           const inner = multiplier * (isPage ? pageSize(selection) : 1);

@@ -44,25 +44,25 @@ async function main(): Promise<number> {
     return 2;
   }
   return await withTaskDatabase("bulk-ops seed", async (db) => {
-  const demo = await seedDemo(db);
-  if (demo.created) console.log("created the demo tenant with 3 users and 1,000 tickets");
-  const started = performance.now();
-  await seedTickets(db, demo.tenantId, count, {
-    onProgress: (inserted) =>
-      inserted < count &&
-      console.error(`  ${inserted.toLocaleString("en-US")} / ${count.toLocaleString("en-US")}`),
-  });
-  const seconds = (performance.now() - started) / 1000;
-  const { rows } = await sql<
-    { n: number }
-  >`SELECT count(*)::int AS n FROM tickets WHERE tenant_id = ${demo.tenantId}`
-    .execute(db);
-  console.log(
-    `added ${count.toLocaleString("en-US")} tickets in ${seconds.toFixed(1)} s ` +
-      `(${Math.round(count / seconds).toLocaleString("en-US")} tickets/s); ` +
-      `the demo tenant now has ${rows[0].n.toLocaleString("en-US")} tickets`,
-  );
-  return 0;
+    const demo = await seedDemo(db);
+    if (demo.created) console.log("created the demo tenant with 3 users and 1,000 tickets");
+    const started = performance.now();
+    await seedTickets(db, demo.tenantId, count, {
+      onProgress: (inserted) =>
+        inserted < count &&
+        console.error(`  ${inserted.toLocaleString("en-US")} / ${count.toLocaleString("en-US")}`),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const { rows } = await sql<
+      { n: number }
+    >`SELECT count(*)::int AS n FROM tickets WHERE tenant_id = ${demo.tenantId}`
+      .execute(db);
+    console.log(
+      `added ${count.toLocaleString("en-US")} tickets in ${seconds.toFixed(1)} s ` +
+        `(${Math.round(count / seconds).toLocaleString("en-US")} tickets/s); ` +
+        `the demo tenant now has ${rows[0].n.toLocaleString("en-US")} tickets`,
+    );
+    return 0;
   });
 }
 

@@ -63,24 +63,24 @@ async function main(): Promise<number> {
     return 2;
   }
   return await withTaskDatabase("bulk-ops token", async (db) => {
-  if (command.kind === "revoke") {
-    if (!(await revokeToken(db, command.token))) {
-      console.error("Error: no such active token (unknown, or already revoked)");
+    if (command.kind === "revoke") {
+      if (!(await revokeToken(db, command.token))) {
+        console.error("Error: no such active token (unknown, or already revoked)");
+        return 1;
+      }
+      console.error("token revoked");
+      return 0;
+    }
+    const user = await db.selectFrom("users").select(["email", "role"])
+      .where("email", "=", command.email.toLowerCase()).executeTakeFirst();
+    if (!user) {
+      console.error(`Error: no user with email ${command.email}`);
       return 1;
     }
-    console.error("token revoked");
+    const token = await mintTokenForEmail(db, user.email, command.label);
+    console.error(`token for ${user.email} (${user.role}), label "${command.label}":`);
+    console.log(token);
     return 0;
-  }
-  const user = await db.selectFrom("users").select(["email", "role"])
-    .where("email", "=", command.email.toLowerCase()).executeTakeFirst();
-  if (!user) {
-    console.error(`Error: no user with email ${command.email}`);
-    return 1;
-  }
-  const token = await mintTokenForEmail(db, user.email, command.label);
-  console.error(`token for ${user.email} (${user.role}), label "${command.label}":`);
-  console.log(token);
-  return 0;
   });
 }
 
