@@ -46,6 +46,8 @@ export async function admitUser(db: Db, userId: string, maxActive: number): Prom
       .where("id", "in", (eb) =>
         eb.selectFrom("bulk_operations").select("id").where("created_by", "=", userId)
           .where("status", "=", "QUEUED").orderBy("created_at").orderBy("id").limit(free))
+      // Re-checked after the row lock: a cancel that committed meanwhile must not be revived.
+      .where("status", "=", "QUEUED")
       .returning(["id", "tenant_id"]).execute();
     if (admitted.length === 0) return [];
     await tx.updateTable("bulk_jobs").set({ run_at: sql`now()` })

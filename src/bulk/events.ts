@@ -41,18 +41,29 @@ export class OperationEvents {
       const change = parsePayload(message.payload);
       if (change) this.#emit(change);
     });
-    client.on("error", () => this.#reconnect(client));
-    client.on("end", () => this.#reconnect(client));
-    await client.connect();
-    await client.query(`LISTEN ${PROGRESS_CHANNEL}`);
+    client.on("error", () => this.#lost(client));
+    client.on("end", () => this.#lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${PROGRESS_CHANNEL}`);
+    } catch (error) {
+      client.end().catch(() => {});
+      throw error;
+    }
     this.#client = client;
     this.#reconnectDelayMs = 100;
   }
 
-  #reconnect(client: pg.Client): void {
+  /** The live connection dropped: forget it and reconnect. */
+  #lost(client: pg.Client): void {
     if (this.#stopped || this.#client !== client) return;
     this.#client = null;
     client.end().catch(() => {});
+    this.#scheduleReconnect();
+  }
+
+  /** Retries with backoff (100 ms doubling to 5 s) until a connection is up again. */
+  #scheduleReconnect(): void {
     const delay = this.#reconnectDelayMs;
     this.#reconnectDelayMs = Math.min(delay * 2, 5000);
     setTimeout(async () => {
@@ -61,7 +72,7 @@ export class OperationEvents {
         await this.start();
         this.#resyncAll();
       } catch {
-        this.#reconnect(client);
+        this.#scheduleReconnect();
       }
     }, delay);
   }

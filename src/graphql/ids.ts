@@ -87,8 +87,21 @@ export function encodeCursor(values: readonly (string | number)[]): string {
   return toBase64Url(JSON.stringify(values));
 }
 
-/** Decodes a cursor into values checked against `shape` ("string" | "number" per position). */
-export function decodeCursor(cursor: string, shape: readonly ("string" | "number")[]): (string | number)[] {
+/** What one keyset value of a cursor must be; checked before it reaches SQL. */
+export type CursorKey = "bigint" | "uuid" | "timestamp" | "position";
+
+const CURSOR_KEYS: Record<CursorKey, (value: unknown) => boolean> = {
+  bigint: (v) => typeof v === "string" && BIGINT_PATTERN.test(v),
+  uuid: (v) => typeof v === "string" && UUID_PATTERN.test(v),
+  timestamp: (v) => typeof v === "string" && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) && !Number.isNaN(Date.parse(v)),
+  position: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= 2 ** 31 - 1,
+};
+
+/**
+ * Decodes a cursor into keyset values, each checked against its `keys` kind: a cursor is
+ * opaque but client-supplied, so a forged one is BAD_USER_INPUT, never a database error.
+ */
+export function decodeCursor(cursor: string, keys: readonly CursorKey[]): (string | number)[] {
   const decoded = fromBase64Url(cursor);
   let values: unknown;
   try {
@@ -96,10 +109,7 @@ export function decodeCursor(cursor: string, shape: readonly ("string" | "number
   } catch {
     values = null;
   }
-  if (
-    !Array.isArray(values) || values.length !== shape.length ||
-    values.some((v, i) => typeof v !== shape[i])
-  ) {
+  if (!Array.isArray(values) || values.length !== keys.length || values.some((v, i) => !CURSOR_KEYS[keys[i]](v))) {
     throw badInput(`Malformed cursor: ${JSON.stringify(cursor.slice(0, 100))}`);
   }
   return values;

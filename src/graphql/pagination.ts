@@ -5,7 +5,7 @@
  */
 import { GraphQLError } from "graphql";
 import { badInput } from "./errors.ts";
-import { decodeCursor, encodeCursor } from "./ids.ts";
+import { type CursorKey, decodeCursor, encodeCursor } from "./ids.ts";
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -37,7 +37,7 @@ function pageSize(value: number | null | undefined, name: string): number | unde
 }
 
 /** Decodes a cursor argument; a malformed one is BAD_USER_INPUT naming the argument. */
-function seekOf(cursor: string, shape: readonly ("string" | "number")[], field: "after" | "before"): Key {
+function seekOf(cursor: string, shape: readonly CursorKey[], field: "after" | "before"): Key {
   try {
     return decodeCursor(cursor, shape);
   } catch (error) {
@@ -46,8 +46,8 @@ function seekOf(cursor: string, shape: readonly ("string" | "number")[], field: 
   }
 }
 
-/** Validates connection arguments; `shape` is the cursor's keyset value types. */
-export function pageRequest(args: ConnectionArgs, shape: readonly ("string" | "number")[]): PageRequest {
+/** Validates connection arguments; `shape` is the kind of each of the cursor's keyset values. */
+export function pageRequest(args: ConnectionArgs, shape: readonly CursorKey[]): PageRequest {
   const first = pageSize(args.first, "first");
   const last = pageSize(args.last, "last");
   if (first !== undefined && last !== undefined) throw badInput("Pass `first` or `last`, not both.", "last");

@@ -12,6 +12,7 @@ import { Repeater } from "graphql-yoga";
 import { sql } from "kysely";
 import { findOperation, isTerminal, type OperationRow } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
+import { log } from "../log.ts";
 import type { Services } from "./context.ts";
 
 /** At most ~10 events per second per subscriber and operation. */
@@ -62,6 +63,7 @@ class KeyedThrottle {
   constructor(private readonly intervalMs: number, private readonly flush: (key: string) => Promise<void>) {}
 
   touch(key: string): void {
+    if (this.#state.size > 1000) this.#prune();
     const state = this.#state.get(key) ?? { last: 0, running: false, again: false };
     this.#state.set(key, state);
     if (state.running) {
@@ -75,6 +77,10 @@ class KeyedThrottle {
       state.running = true;
       try {
         await this.flush(key);
+      } catch (error) {
+        // A failed read (e.g. the database restarting) must not kill the process; the
+        // next change, or the resync after a reconnect, reads again.
+        log.warn("progress", `reading ${key} failed: ${(error as Error).message}`);
       } finally {
         state.running = false;
         state.last = Date.now();
@@ -84,6 +90,14 @@ class KeyedThrottle {
         }
       }
     }, delay);
+  }
+
+  /** Forgets idle keys (a long-lived tenant feed sees every operation of the tenant). */
+  #prune(): void {
+    const now = Date.now();
+    for (const [key, state] of this.#state) {
+      if (!state.running && state.timer === undefined && now - state.last > this.intervalMs) this.#state.delete(key);
+    }
   }
 
   clear(): void {

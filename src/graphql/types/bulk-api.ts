@@ -45,7 +45,7 @@ builder.queryFields((t) => ({
     description: "The history, newest first, keyset-paginated (at most 100 per page).",
     args: { filter: t.arg({ type: BulkOperationFilterInput, required: false }) },
     resolve: async (_root, args, ctx) => {
-      const request = pageRequest(args, ["string", "string"]);
+      const request = pageRequest(args, ["timestamp", "uuid"]);
       const filter = args.filter ?? {};
       const rows = await listOperations(ctx.services.db, viewerOf(ctx).tenantId, {
         status: filter.status ?? undefined,

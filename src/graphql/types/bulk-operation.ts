@@ -225,7 +225,7 @@ builder.node(BulkOperationRef, {
       description: "Every target in input order, keyset-paginated (fast at any depth of a million items).",
       args: { filter: t.arg({ type: BulkItemFilterInput, required: false }) },
       resolve: async (op, args, ctx) => {
-        const request = pageRequest(args, ["number"]);
+        const request = pageRequest(args, ["position"]);
         const rows = await listItems(ctx.services.db, op.id, {
           outcome: args.filter?.outcome ?? undefined,
           errorCode: args.filter?.errorCode ?? undefined,
@@ -237,7 +237,7 @@ builder.node(BulkOperationRef, {
       type: EventRef,
       description: "The audit trail, oldest first.",
       resolve: async (op, args, ctx) => {
-        const request = pageRequest(args, ["string"]);
+        const request = pageRequest(args, ["bigint"]);
         const rows = await listEvents(ctx.services.db, op.id, {
           ...request,
           limit: request.limit + 1,
