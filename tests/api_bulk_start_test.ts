@@ -167,7 +167,8 @@ const BAD_INPUTS: BadCase[] = [
     name: "an over-long delete reason (501 characters)",
     user: (s) => s.tenant.admin,
     input: ({ ids }) => ({ targets: { ids }, action: { delete: { reason: "r".repeat(501) } } }),
-    expected: { code: "INVALID_INPUT", field: ["input", "action"] },
+    // Checked by the action like every action parameter (src/tickets/actions/soft-delete.ts).
+    expected: { code: "INVALID_PARAMS", field: ["input", "action", "reason"] },
   },
   {
     name: "a viewer starting an operation",

@@ -6,6 +6,7 @@
 import { expect } from "expect";
 import { sql } from "kysely";
 import { cancelOperation } from "../src/bulk/cancel.ts";
+import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { finished, operation, start, ticketIds, viewerOf, waitFor } from "./helpers/bulk.ts";
 import {
   expectConsistent,
@@ -41,7 +42,7 @@ Deno.test("cancel mid-run: the in-flight chunk finishes, nothing new starts, the
     expect(finished(progressed)).toBe(false);
 
     const viewer = await viewerOf(db, tenant.admin);
-    const cancel = await cancelOperation(db, viewer, op.id);
+    const cancel = await cancelOperation(db, ticketsDomain, viewer, op.id);
     if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
     expect(["CANCELLING", "CANCELLED"]).toContain(cancel.operation.status);
     expect(cancel.operation.cancel_requested_at).not.toBeNull();
@@ -93,9 +94,12 @@ Deno.test("cancel mid-run: the in-flight chunk finishes, nothing new starts, the
     expect(wrong.slice(0, 5)).toEqual([]);
 
     // Cancelling again: it already ended. Another tenant cannot see it at all.
-    expect(await cancelOperation(db, viewer, op.id)).toMatchObject({ ok: false, code: "ALREADY_FINISHED" });
+    expect(await cancelOperation(db, ticketsDomain, viewer, op.id)).toMatchObject({
+      ok: false,
+      code: "ALREADY_FINISHED",
+    });
     const outsider = await viewerOf(db, server.otherTenant.admin);
-    expect(await cancelOperation(db, outsider, op.id)).toMatchObject({ ok: false, code: "NOT_FOUND" });
+    expect(await cancelOperation(db, ticketsDomain, outsider, op.id)).toMatchObject({ ok: false, code: "NOT_FOUND" });
     expect(await operation(db, op.id)).toEqual(consistent);
   } finally {
     await server.stop();
@@ -131,7 +135,7 @@ Deno.test("a scheduled operation waits for its time; another is cancelled while 
     expect(waiting.status).toBe("SCHEDULED");
 
     // Cancel the second one while it waits: it ends at once, every item CANCELLED.
-    const cancelled = await cancelOperation(db, await viewerOf(db, tenant.admin), waiting.id);
+    const cancelled = await cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.admin), waiting.id);
     if (!cancelled.ok) throw new Error(`cancel refused: ${cancelled.message}`);
     expect(cancelled.operation.status).toBe("CANCELLED");
 

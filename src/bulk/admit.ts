@@ -66,13 +66,14 @@ export async function admitUser(db: Db, userId: string, maxActive: number): Prom
  * pool's maintenance tick; cheap thanks to the partial index bulk_operations_waiting_idx).
  */
 export async function admitWaiting(db: Db, maxActive: number): Promise<string[]> {
-  const users = await db.selectFrom("bulk_operations").select("created_by").distinct()
+  // Users whose oldest waiting operation waits longest first, so none is starved by the limit.
+  const users = await db.selectFrom("bulk_operations").select("created_by")
     .where((eb) =>
       eb.or([
         eb("status", "=", "QUEUED"),
         eb.and([eb("status", "=", "SCHEDULED"), eb("scheduled_at", "<=", sql<Date>`now()`)]),
       ])
-    ).limit(100).execute();
+    ).groupBy("created_by").orderBy(sql`min(created_at)`).limit(100).execute();
   const admitted: string[] = [];
   for (const { created_by } of users) admitted.push(...await admitUser(db, created_by, maxActive));
   return admitted;

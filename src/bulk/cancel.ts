@@ -7,20 +7,35 @@
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
+import { type BulkDomain, roleAllows } from "./action.ts";
 import { maybeFinish } from "./finalize.ts";
 import { notifyProgress } from "./notify.ts";
 import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
 
 export type CancelResult =
   | { ok: true; operation: OperationRow }
-  | { ok: false; code: "NOT_FOUND" | "ALREADY_FINISHED"; message: string };
+  | { ok: false; code: "NOT_FOUND" | "ALREADY_FINISHED" | "FORBIDDEN"; message: string };
 
-export async function cancelOperation(db: Db, viewer: Viewer, operationId: string): Promise<CancelResult> {
+/** Cancels an operation of the viewer's tenant; only a role that may run its action may cancel it. */
+export async function cancelOperation(
+  db: Db,
+  domain: BulkDomain,
+  viewer: Viewer,
+  operationId: string,
+): Promise<CancelResult> {
   return await db.transaction().execute(async (tx) => {
     const operation = await tx.selectFrom("bulk_operations").selectAll()
       .where("tenant_id", "=", viewer.tenantId).where("id", "=", operationId)
       .forUpdate().executeTakeFirst() as OperationRow | undefined;
     if (!operation) return { ok: false, code: "NOT_FOUND", message: "No bulk operation with this id." };
+    const required = domain.actions.get(operation.action_type)?.requiredRole ?? "ADMIN";
+    if (!roleAllows(viewer.role, required)) {
+      return {
+        ok: false,
+        code: "FORBIDDEN",
+        message: `Cancelling ${operation.action_type} needs the ${required} role; you are ${viewer.role}.`,
+      };
+    }
     if (isTerminal(operation.status)) {
       return {
         ok: false,

@@ -41,6 +41,14 @@ export async function retryFailedItems(
   options: { errorCodes?: string[]; limits: StartLimits },
 ): Promise<Started> {
   const parent = await readParent(db, viewer, parentId);
+  if (parent.action_type === "ROLLBACK") {
+    // A rollback's failed items carry no images to restore any more: roll back again instead.
+    throw new StartError(
+      "NOT_RETRYABLE",
+      "A rollback's failed items cannot be retried; roll the original operation back again (with force if needed).",
+      ["input", "id"],
+    );
+  }
   const codes = options.errorCodes?.length ? options.errorCodes : undefined;
   return await startOperation(db, domain, viewer, {
     kind: "RETRY",
@@ -51,6 +59,17 @@ export async function retryFailedItems(
     description: `Retry of failed items${codes ? ` (${codes.join(", ")})` : ""}`,
     guard: async (tx) => {
       await lockParent(tx, viewer, parentId);
+      // Each failed item is retried once per parent: a second RETRY of the same parent would
+      // re-apply items the first one already fixed (twice the comment). Retry the retry.
+      const earlier = await tx.selectFrom("bulk_operations").select("id").where("parent_id", "=", parentId)
+        .where("kind", "=", "RETRY").executeTakeFirst();
+      if (earlier) {
+        throw new StartError(
+          "ALREADY_RETRIED",
+          `This operation was already retried (operation ${earlier.id}); retry that operation instead.`,
+          ["input", "id"],
+        );
+      }
       const failed = await tx.selectFrom("bulk_operation_items").select("position")
         .where("operation_id", "=", parentId).where("outcome", "=", "FAILED")
         .$if(codes !== undefined, (q) => q.where("error_code", "in", codes!)).limit(1).executeTakeFirst();
@@ -82,7 +101,7 @@ export async function rollbackOperation(
   options: RollbackOptions,
 ): Promise<Started> {
   const parent = await readParent(db, viewer, parentId);
-  if (parent.kind === "ROLLBACK") {
+  if (parent.action_type === "ROLLBACK") {
     throw new StartError(
       "ROLLBACK_OF_ROLLBACK",
       "A rollback cannot be rolled back; start a new operation that sets the state you want.",

@@ -22,6 +22,11 @@ export interface ChunkReport {
   finished: boolean;
 }
 
+/** The report of a committed chunk of `items` items, from the operation row it left. */
+export function reportOf(operation: OperationRow, items: number): ChunkReport {
+  return { operationId: operation.id, createdBy: operation.created_by, items, finished: isTerminal(operation.status) };
+}
+
 async function pendingItems(tx: Tx, job: Job): Promise<ChunkItem[]> {
   const rows = await tx.selectFrom("bulk_operation_items").select(["position", "target_id", "before", "after"])
     .where("operation_id", "=", job.operation_id)
@@ -74,12 +79,7 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
     // A cancel committed before this read: no new chunk starts; its items end CANCELLED.
     if (operation.cancel_requested_at || isTerminal(operation.status)) {
       const after = await commitChunk(tx, job, []);
-      return {
-        operationId: job.operation_id,
-        createdBy: after.created_by,
-        items: 0,
-        finished: isTerminal(after.status),
-      };
+      return reportOf(after, 0);
     }
     const items = await pendingItems(tx, job);
     const action = domain.actions.get(operation.action_type);
@@ -94,12 +94,7 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
       dryRun: false,
     });
     const after = await commitChunk(tx, job, results);
-    return {
-      operationId: job.operation_id,
-      createdBy: after.created_by,
-      items: results.length,
-      finished: isTerminal(after.status),
-    };
+    return reportOf(after, results.length);
   });
 }
 
@@ -131,6 +126,10 @@ export async function handleChunkFailure(
 /** Ends a chunk that used up its attempts: its pending items FAILED with code INTERNAL. */
 export async function failChunk(db: Db, job: Job, message: string): Promise<OperationRow> {
   return await db.transaction().execute(async (tx) => {
+    const operation = await tx.selectFrom("bulk_operations").select("cancel_requested_at")
+      .where("id", "=", job.operation_id).executeTakeFirstOrThrow();
+    // Cancelled meanwhile: its items end CANCELLED with the rest, not FAILED.
+    if (operation.cancel_requested_at) return await commitChunk(tx, job, []);
     const items = await pendingItems(tx, job);
     const results: ItemResult[] = items.map((item) => ({
       position: item.position,

@@ -63,6 +63,8 @@ export type StartErrorCode =
   | "NOT_FOUND"
   | "OPERATION_ACTIVE"
   | "NOTHING_TO_RETRY"
+  | "NOT_RETRYABLE"
+  | "ALREADY_RETRIED"
   | "NOTHING_TO_ROLL_BACK"
   | "ROLLBACK_OF_ROLLBACK"
   | "ROLLBACK_WINDOW_EXPIRED"
@@ -123,6 +125,12 @@ async function existingForKey(db: Db | Tx, viewer: Viewer, key: string, hash: st
 }
 
 function checkInput(input: StartInput, limits: StartLimits): void {
+  for (const field of ["description", "idempotencyKey"] as const) {
+    // PostgreSQL text cannot hold NUL; refused here rather than failing in the INSERT.
+    if (input[field]?.includes("\u0000")) {
+      throw new StartError("INVALID_INPUT", `${field} must not contain NUL characters.`, ["input", field]);
+    }
+  }
   if (input.description && input.description.length > DESCRIPTION_MAX) {
     throw new StartError("INVALID_INPUT", `description is limited to ${DESCRIPTION_MAX} characters.`, [
       "input",

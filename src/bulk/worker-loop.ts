@@ -5,17 +5,9 @@
 import type { Db } from "../db/database.ts";
 import type { BulkDomain } from "./action.ts";
 import { admitUser } from "./admit.ts";
-import { isTerminal, type OperationRow } from "./operation.ts";
 import { claimJob, extendLease, msUntilNextDueJob } from "./queue/claim.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
-import { type ChunkReport, failChunk, handleChunkFailure, runChunk } from "./run-chunk.ts";
-
-const reportOf = (operation: OperationRow): ChunkReport => ({
-  operationId: operation.id,
-  createdBy: operation.created_by,
-  items: 0,
-  finished: isTerminal(operation.status),
-});
+import { type ChunkReport, failChunk, handleChunkFailure, reportOf, runChunk } from "./run-chunk.ts";
 
 export interface WorkerSettings {
   leaseMs: number;
@@ -100,34 +92,41 @@ export class WorkerLoop {
       extendLease(this.db, job.id, this.workerId, this.settings.leaseMs)
         .catch((error) => this.hooks.onError?.(`heartbeat failed: ${error.message}`));
     }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
+    let report: ChunkReport | null = null;
     try {
-      if (job.attempts > this.settings.maxAttempts) {
+      report = job.attempts > this.settings.maxAttempts
         // Rescued too often (its workers keep dying): give its items up as FAILED/INTERNAL.
-        const operation = await failChunk(this.db, job, job.last_error ?? "the chunk kept failing");
-        await this.#afterChunk(reportOf(operation), started);
-        return;
-      }
-      await this.#afterChunk(await runChunk(this.db, this.domain, job), started);
+        ? reportOf(await failChunk(this.db, job, job.last_error ?? "the chunk kept failing"), 0)
+        : await runChunk(this.db, this.domain, job);
     } catch (error) {
-      if (error instanceof LeaseLostError) {
-        this.hooks.onError?.(error.message);
-        return;
-      }
-      try {
-        const gaveUp = await handleChunkFailure(this.db, job, error, { maxAttempts: this.settings.maxAttempts });
-        if (gaveUp) await this.#afterChunk(reportOf(gaveUp), started);
-        this.hooks.onError?.(`chunk ${job.id} failed (attempt ${job.attempts}): ${(error as Error).message}`);
-      } catch (inner) {
-        // The lease will expire and the rescuer re-queues the job.
-        this.hooks.onError?.(`could not record failure of job ${job.id}: ${(inner as Error).message}`);
-      }
+      report = await this.#recordFailure(job, error);
     } finally {
       clearInterval(heartbeat);
     }
+    // After the chunk's transaction: a failure here (admission) must not count as the chunk's.
+    if (report) {
+      this.hooks.onChunk?.({ ...report, ms: performance.now() - started });
+      if (report.finished) {
+        await admitUser(this.db, report.createdBy, this.settings.maxActivePerUser)
+          .catch((error) => this.hooks.onError?.(`admission failed: ${error.message}`));
+      }
+    }
   }
 
-  async #afterChunk(report: ChunkReport, started: number): Promise<void> {
-    this.hooks.onChunk?.({ ...report, ms: performance.now() - started });
-    if (report.finished) await admitUser(this.db, report.createdBy, this.settings.maxActivePerUser);
+  /** A chunk failed and rolled back: schedule its retry, or give it up; the report if it gave up. */
+  async #recordFailure(job: Job, error: unknown): Promise<ChunkReport | null> {
+    if (error instanceof LeaseLostError) {
+      this.hooks.onError?.(error.message);
+      return null;
+    }
+    this.hooks.onError?.(`chunk ${job.id} failed (attempt ${job.attempts}): ${(error as Error).message}`);
+    try {
+      const gaveUp = await handleChunkFailure(this.db, job, error, { maxAttempts: this.settings.maxAttempts });
+      return gaveUp ? reportOf(gaveUp, 0) : null;
+    } catch (inner) {
+      // The lease will expire and the rescuer re-queues the job.
+      this.hooks.onError?.(`could not record failure of job ${job.id}: ${(inner as Error).message}`);
+      return null;
+    }
   }
 }

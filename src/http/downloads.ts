@@ -14,7 +14,7 @@ import { bearerToken, viewerForToken } from "../auth/tokens.ts";
 import type { ItemRow } from "../bulk/history.ts";
 import { findOperation } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
-import { encodeId, UUID_PATTERN } from "../graphql/ids.ts";
+import { encodeId, expectId, UUID_PATTERN } from "../graphql/ids.ts";
 
 const PAGE_SIZE = 5000;
 const ROUTE = /^\/bulk-operations\/([^/]+)\/items\.(jsonl|csv)$/;
@@ -30,15 +30,13 @@ const CSV_COLUMNS = [
   "processedAt",
 ];
 
+/** The operation's uuid from a raw uuid or a BulkOperation global id; null when malformed. */
 function operationKey(raw: string): string | null {
-  const value = decodeURIComponent(raw);
-  if (UUID_PATTERN.test(value)) return value;
   try {
-    const decoded = atob(value.replaceAll("-", "+").replaceAll("_", "/"));
-    const match = /^BulkOperation:(.+)$/.exec(decoded);
-    return match && UUID_PATTERN.test(match[1]) ? match[1] : null;
+    const value = decodeURIComponent(raw);
+    return UUID_PATTERN.test(value) ? value : expectId(value, "BulkOperation");
   } catch {
-    return null;
+    return null; // a bad percent-encoding or a malformed id reads as a missing operation (404)
   }
 }
 

@@ -62,10 +62,6 @@ type ActionArg = typeof BulkActionInput.$inferInput;
 
 /** The engine's action type and parameters for a BulkActionInput (throws BAD_USER_INPUT). */
 export function toEngineAction(input: ActionArg): { actionType: string; params: Record<string, unknown> } {
-  const reason = (value: { reason?: string | null }) => {
-    if (value.reason && value.reason.length > 500) throw badInput("reason is limited to 500 characters.", "action");
-    return value.reason ? { reason: value.reason } : {};
-  };
   if (input.setStatus) return { actionType: "SET_STATUS", params: { status: input.setStatus.status } };
   if (input.setPriority) return { actionType: "SET_PRIORITY", params: { priority: input.setPriority.priority } };
   if (input.setCategory) return { actionType: "SET_CATEGORY", params: { category: input.setCategory.category } };
@@ -74,8 +70,9 @@ export function toEngineAction(input: ActionArg): { actionType: string; params: 
     return { actionType: "ASSIGN", params: { assigneeId: id ? expectId(id, "User", "action") : null } };
   }
   if (input.addComment) return { actionType: "ADD_COMMENT", params: { body: input.addComment.body } };
-  if (input.delete) return { actionType: "DELETE", params: reason(input.delete) };
-  if (input.restore) return { actionType: "RESTORE", params: reason(input.restore) };
+  // The reason is checked by the action itself (src/tickets/actions/soft-delete.ts).
+  if (input.delete) return { actionType: "DELETE", params: { reason: input.delete.reason ?? undefined } };
+  if (input.restore) return { actionType: "RESTORE", params: { reason: input.restore.reason ?? undefined } };
   throw badInput("Give exactly one action.", "action");
 }
 

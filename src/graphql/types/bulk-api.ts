@@ -188,14 +188,18 @@ builder.mutationFields((t) => ({
   }),
   cancelBulkOperation: t.field({
     type: BulkOperationPayload,
-    description: "No new chunk starts once this returns; the chunk in flight finishes; the rest ends CANCELLED.",
+    description: "No new chunk starts once this returns; the chunk in flight finishes; the rest ends CANCELLED. " +
+      "Only a role that may run the operation's action may cancel it (DELETE and RESTORE: ADMIN).",
     args: { input: t.arg({ type: IdInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       runMutation(async () => {
         const viewer = viewerOf(ctx);
         if (viewer.role === "VIEWER") return [userError("FORBIDDEN", "Viewers cannot cancel operations.")];
-        const result = await cancelOperation(ctx.services.db, viewer, expectId(input.id, "BulkOperation", "id"));
-        if (!result.ok) return [userError(result.code, result.message, ["input", "id"])];
+        const id = expectId(input.id, "BulkOperation", "id");
+        const result = await cancelOperation(ctx.services.db, ticketsDomain, viewer, id);
+        if (!result.ok) {
+          return [userError(result.code, result.message, result.code === "FORBIDDEN" ? null : ["input", "id"])];
+        }
         if (result.operation.finished_at) {
           await admitUser(ctx.services.db, result.operation.created_by, ctx.services.config.maxActivePerUser);
         }

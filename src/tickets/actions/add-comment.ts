@@ -16,6 +16,7 @@ export const addComment: BulkAction<{ body: string }> = {
     if (typeof body !== "string" || body.trim() === "") {
       throw new ActionParamsError("body", "body must be a non-empty string.");
     }
+    if (body.includes("\u0000")) throw new ActionParamsError("body", "body must not contain NUL characters.");
     if (body.length > LIMITS.commentMax) {
       throw new ActionParamsError("body", `body is limited to ${LIMITS.commentMax} characters.`);
     }

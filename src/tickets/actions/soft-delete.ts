@@ -1,11 +1,25 @@
-/** DELETE (soft) and RESTORE: admin-only; already in the target state is NO_CHANGE. */
-import type { BulkAction } from "../../bulk/action.ts";
+/**
+ * DELETE (soft) and RESTORE: admin-only; already in the target state is NO_CHANGE. An
+ * optional `reason` is kept with the operation (its action_params, shown in the history).
+ */
+import { ActionParamsError, type BulkAction } from "../../bulk/action.ts";
 import { applyTicketChange, noChange } from "./ticket-change.ts";
 
-export const softDelete: BulkAction<Record<string, never>> = {
+type ReasonParams = { reason?: string };
+
+function parseReason(raw: unknown): Promise<ReasonParams> {
+  const reason = (raw as Record<string, unknown> | null)?.reason;
+  if (reason === undefined || reason === null || reason === "") return Promise.resolve({});
+  if (typeof reason !== "string" || reason.length > 500 || reason.includes("\u0000")) {
+    throw new ActionParamsError("reason", "reason must be text of at most 500 characters.");
+  }
+  return Promise.resolve({ reason });
+}
+
+export const softDelete: BulkAction<ReasonParams> = {
   type: "DELETE",
   requiredRole: "ADMIN",
-  parseParams: () => Promise.resolve({}),
+  parseParams: parseReason,
   apply: (chunk) =>
     applyTicketChange(
       chunk,
@@ -15,10 +29,10 @@ export const softDelete: BulkAction<Record<string, never>> = {
     ),
 };
 
-export const restore: BulkAction<Record<string, never>> = {
+export const restore: BulkAction<ReasonParams> = {
   type: "RESTORE",
   requiredRole: "ADMIN",
-  parseParams: () => Promise.resolve({}),
+  parseParams: parseReason,
   apply: (chunk) =>
     applyTicketChange(
       chunk,
