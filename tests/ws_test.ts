@@ -115,6 +115,15 @@ Deno.test("graphql-ws: a good token works, no token closes 4401, a bad or revoke
       const outcome = await run(open({ authorization: `Bearer ${token}` }), VIEWER);
       expect(outcome).toEqual({ data: [], errors: [], failure: expect.objectContaining({ code: 4403 }) });
     });
+
+    await t.step("a token revoked while its socket is open: the next subscribe closes it with 4403", async () => {
+      const token = server.otherTenant.admin.token;
+      const socket = open({ authorization: `Bearer ${token}` });
+      expect((await run(socket, VIEWER)).errors).toEqual([]);
+      await revokeToken(server.db, token);
+      const outcome = await run(socket, VIEWER);
+      expect(outcome).toEqual({ data: [], errors: [], failure: expect.objectContaining({ code: 4403 }) });
+    });
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
     await server.stop();

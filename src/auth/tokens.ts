@@ -2,6 +2,7 @@
  * API tokens: `bo_` + 32 random bytes (base64url). Only their SHA-256 is stored, so a
  * database leak reveals no usable token; a lookup is one unique-index probe on the hash.
  */
+import { bytesToBase64Url } from "../encoding.ts";
 import type { Db } from "../db/database.ts";
 import type { Role } from "../db/tables.ts";
 
@@ -21,8 +22,7 @@ export async function hashToken(token: string): Promise<Uint8Array> {
 
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const base64 = btoa(String.fromCharCode(...bytes));
-  return TOKEN_PREFIX + base64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return TOKEN_PREFIX + bytesToBase64Url(bytes);
 }
 
 /** Mints a token for the user and returns it; the plain token is never stored. */

@@ -9,6 +9,7 @@
  * ticket closed meanwhile ends INVALID_TRANSITION, not what the preview said), and
  * tickets created after the preview are not added.
  */
+import { sha256OfJson } from "../encoding.ts";
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
@@ -49,12 +50,8 @@ export interface Preview {
 }
 
 /** The hash binding a previewToken to the action and targets it was made for. */
-export async function previewHash(actionType: string, params: unknown, targets: Targets): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(JSON.stringify([actionType, params, targets])),
-  );
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+export function previewHash(actionType: string, params: unknown, targets: Targets): Promise<string> {
+  return sha256OfJson([actionType, params, targets]);
 }
 
 async function resolveTargets(tx: Tx, domain: BulkDomain, viewer: Viewer, targets: Targets, max: number) {

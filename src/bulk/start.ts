@@ -5,6 +5,7 @@
  *   INSERT INTO bulk_jobs SELECT ... FROM generate_series(0, $chunks - 1)
  * then NOTIFY wakes the workers at commit. Nothing heavy runs in the request.
  */
+import { sha256OfJson } from "../encoding.ts";
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
@@ -92,7 +93,7 @@ const TARGET_ID = /^[1-9]\d{0,17}$/;
 export const IDEMPOTENCY_KEY_MAX = 200;
 
 async function inputHash(input: StartInput): Promise<string> {
-  const canonical = JSON.stringify([
+  return await sha256OfJson([
     input.actionType,
     input.params,
     input.targets,
@@ -101,8 +102,6 @@ async function inputHash(input: StartInput): Promise<string> {
     input.kind ?? "STANDARD",
     input.parentId ?? null,
   ]);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Ids de-duplicated, first occurrence wins, input order kept. */

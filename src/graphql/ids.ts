@@ -4,12 +4,10 @@
  *   global id: base64url("Ticket:42")
  *   cursor:    base64url(JSON array of the keyset values of a row)
  */
+import { bytesToBase64Url } from "../encoding.ts";
 import { badInput } from "./errors.ts";
 
-function toBase64Url(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
+const toBase64Url = (text: string) => bytesToBase64Url(new TextEncoder().encode(text));
 
 function fromBase64Url(value: string): string | null {
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(value) || value.length > 400) return null;
@@ -72,15 +70,6 @@ export function expectId(globalId: string, typename: string, field?: string): st
   }
   if (!(KEY_FORMAT[typename]?.test(id) ?? true)) throw badInput(`Malformed ${typename} id.`, field);
   return id;
-}
-
-/** Like expectId, but returns null instead of throwing (for ids that become per-item outcomes). */
-export function tryExpectId(globalId: string, typename: string): string | null {
-  try {
-    return expectId(globalId, typename);
-  } catch {
-    return null;
-  }
 }
 
 export function encodeCursor(values: readonly (string | number)[]): string {

@@ -11,7 +11,8 @@
  * Or, when connection_init carries none, in each subscribe message's
  * `extensions.headers.authorization`: that is where GraphiQL puts the headers typed in its
  * Headers tab (it has no way to set connection params).
- * No token in either: close 4401. Unknown or revoked token: close 4403.
+ * No token in either: close 4401. Unknown or revoked token: close 4403 (the token is checked
+ * again at every subscribe, so revoking it stops an open socket from starting more).
  */
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
@@ -23,6 +24,8 @@ interface Extra {
   socket: WebSocket;
   request: Request;
   viewer?: Viewer;
+  /** The connection_init token, checked again at each subscribe (a revoked one stops working). */
+  token?: string;
 }
 
 type Enveloped = ReturnType<YogaServer["getEnveloped"]>;
@@ -49,9 +52,14 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
       const viewer = await viewerForToken(services.db, token);
       if (!viewer) return false; // 4403 Forbidden
       ctx.extra.viewer = viewer;
+      ctx.extra.token = token;
       return true;
     },
     onSubscribe: async (ctx, _id, payload) => {
+      if (ctx.extra.token && !(await viewerForToken(services.db, ctx.extra.token))) {
+        ctx.extra.socket.close(CloseCode.Forbidden, "Forbidden: the token was revoked");
+        return [new GraphQLError("The token was revoked.")];
+      }
       let viewer = ctx.extra.viewer;
       if (!viewer) {
         const headers = (payload.extensions?.headers ?? {}) as Record<string, unknown>;

@@ -171,13 +171,3 @@ export async function addComment(
     .returningAll().executeTakeFirst();
   return (inserted as CommentRow | undefined) ?? null;
 }
-
-export async function commentsForTicket(
-  db: Db,
-  tenantId: string,
-  ticketId: string,
-  limit: number,
-): Promise<CommentRow[]> {
-  return await db.selectFrom("ticket_comments").selectAll().where("tenant_id", "=", tenantId)
-    .where("ticket_id", "=", ticketId as never).orderBy("id").limit(limit).execute() as CommentRow[];
-}

@@ -27,13 +27,6 @@ export async function seedDemo(db: Db, ticketCount = 1000): Promise<{ tenantId: 
   });
 }
 
-/** The demo tenant's id, or null when it was never seeded. */
-export async function demoTenantId(db: Db): Promise<string | null> {
-  const row = await db.selectFrom("users").select("tenant_id").where("email", "=", DEMO_USERS[0].email)
-    .executeTakeFirst();
-  return row?.tenant_id ?? null;
-}
-
 export interface InsertTicketsOptions {
   /** Number of the first generated ticket (titles "... #n"), default 1. */
   from?: number;

@@ -8,7 +8,8 @@
  * ORDER BY chunk_index is the fairness rule: a new operation's chunk 0 goes before the
  * 200th chunk of a long one, so operations interleave chunk by chunk and a 10-item
  * operation started during a million-item one finishes in about one chunk's time.
- * Served by the partial index bulk_jobs_claim_idx (chunk_index, id) WHERE locked_by IS NULL.
+ * Served by the partial index bulk_jobs_claim_idx (chunk_index, id) WHERE locked_by IS NULL
+ * AND run_at < 'infinity' (jobs of waiting operations are not in it: migration 0005).
  */
 import { sql } from "kysely";
 import type { Db } from "../../db/database.ts";
@@ -24,6 +25,7 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number): Promi
     .where("id", "=", (eb) =>
       eb.selectFrom("bulk_jobs").select("id")
         .where("locked_by", "is", null).where("run_at", "<=", sql<Date>`now()`)
+        .where("run_at", "<", sql<Date>`'infinity'::timestamptz`) // matches the partial index's predicate
         .orderBy("chunk_index").orderBy("id").limit(1)
         .forUpdate().skipLocked())
     .returning([
