@@ -28,7 +28,7 @@ import {
 /** How long a previewToken can be used. */
 export const PREVIEW_TTL_MS = 60 * 60 * 1000;
 export const SAMPLE_SIZE = 50;
-/** Used for the estimate until the tenant has finished operations to measure (docs/performance.md: ~14k/s). */
+/** Used for the estimate until the tenant has finished operations to measure (below the 16-21k/s of docs/performance.md). */
 const DEFAULT_ITEMS_PER_SECOND = 10_000;
 
 export interface PreviewItem extends ItemResult {

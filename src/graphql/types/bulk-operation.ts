@@ -61,7 +61,10 @@ const TargetSummaryRef = builder.objectRef<{ kind: string; count?: number; given
   "BulkTargetSummary",
 ).implement({
   fields: (t) => ({
-    kind: t.string({ description: "IDS or FILTER.", resolve: (s) => s.kind.toUpperCase() }),
+    kind: t.string({
+      description: "IDS, FILTER, or PARENT (retries and rollbacks: items of the parent).",
+      resolve: (s) => s.kind.toUpperCase(),
+    }),
     requestedIds: t.int({
       nullable: true,
       description: "Ids sent (before de-duplication).",

@@ -8,7 +8,7 @@ export const assign: BulkAction<{ assigneeId: string | null }> = {
   async parseParams(raw, ctx) {
     const value = (raw as Record<string, unknown> | null)?.assigneeId;
     if (value === null || value === undefined) return { assigneeId: null };
-    if (typeof value !== "string" || !/^[0-9a-f-]{36}$/.test(value)) {
+    if (typeof value !== "string" || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)) {
       throw new ActionParamsError("assigneeId", "assigneeId must be a user id or null.");
     }
     const user = await ctx.tx.selectFrom("users").select("role").where("tenant_id", "=", ctx.tenantId)
