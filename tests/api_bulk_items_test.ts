@@ -4,6 +4,7 @@
  * the database), filtered by outcome and error code, page timings at several depths
  * (printed, not asserted), and the JSONL and CSV downloads equal to the ledger.
  */
+import type { ItemRow } from "../src/bulk/history.ts";
 import { expect } from "expect";
 import { sql } from "kysely";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
@@ -38,17 +39,8 @@ interface ItemsPage {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-interface LedgerRow {
-  position: number;
-  target_id: string;
-  outcome: string;
-  error_code: string | null;
-  error_message: string | null;
-  before: unknown;
-  after: unknown;
-  attempts: number;
-  processed_at: Date | null;
-}
+/** A ledger row as the API reads it (src/bulk/history.ts). */
+type LedgerRow = Omit<ItemRow, "operation_id">;
 
 async function page(server: TestServer, variables: Record<string, unknown>): Promise<ItemsPage> {
   const result = await gql(server.graphqlUrl, server.tenant.viewer.token, ITEMS, variables);
