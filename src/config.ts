@@ -48,6 +48,8 @@ export interface Config {
   maxQueryDepth: number;
   /** Maximum connection nodes a query may ask for (page sizes multiplied along nesting). `GRAPHQL_MAX_COST`, default 25000. */
   maxQueryCost: number;
+  /** Largest request body /graphql accepts. `MAX_BODY_BYTES`, default 16 MiB (100,000 ticket ids are ~1.8 MB). */
+  maxBodyBytes: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
   logLevel: "debug" | "info" | "warn" | "error";
 }
@@ -114,6 +116,7 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     rollbackWindowHours: integer(env, "ROLLBACK_WINDOW_HOURS", 24, 1, 24 * 365),
     maxQueryDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
     maxQueryCost: integer(env, "GRAPHQL_MAX_COST", 25_000, 100, 10_000_000),
+    maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
   };
 }

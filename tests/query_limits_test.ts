@@ -58,3 +58,25 @@ Deno.test("query limits: depth and cost", async (t) => {
     await server.stop();
   }
 });
+
+Deno.test("request bodies over MAX_BODY_BYTES are refused with 413, declared or chunked", async () => {
+  const server = await startTestServer({ env: { MAX_BODY_BYTES: "2048" } });
+  try {
+    const query = JSON.stringify({ query: `{ viewer { user { id } } } # ${"x".repeat(4000)}` });
+    const headers = { "content-type": "application/json", authorization: `Bearer ${server.tenant.agent.token}` };
+    const declared = await fetch(server.graphqlUrl, { method: "POST", headers, body: query });
+    expect(declared.status).toBe(413);
+    expect((await declared.json()).errors[0].extensions.code).toBe("PAYLOAD_TOO_LARGE");
+    const chunked = await fetch(server.graphqlUrl, {
+      method: "POST",
+      headers,
+      body: new Blob([query]).stream(),
+    });
+    expect(chunked.status).toBe(413);
+    await chunked.body?.cancel();
+    const small = await gql(server.graphqlUrl, server.tenant.agent.token, "{ viewer { user { role } } }");
+    expect(small.data).toEqual({ viewer: { user: { role: "AGENT" } } });
+  } finally {
+    await server.stop();
+  }
+});

@@ -1,5 +1,6 @@
 /** One Deno.serve for everything: /graphql (HTTP, SSE, WebSocket), /health and /ready. */
 import type { Services } from "../graphql/context.ts";
+import { limitBody } from "./body-limit.ts";
 import { createWsHandler } from "../graphql/ws.ts";
 import { createYogaServer } from "../graphql/yoga.ts";
 import { type Migration, migrationsPending } from "../db/migrate.ts";
@@ -48,7 +49,8 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
       const response = await route(request, url);
       if (response) return response;
     }
-    return await yoga.fetch(request);
+    const bounded = await limitBody(request, services.config.maxBodyBytes);
+    return bounded instanceof Response ? bounded : await yoga.fetch(bounded);
   }
 
   return new Promise((resolve) => {
