@@ -29,7 +29,7 @@ export const fail = (code: ItemCode, message: string): Decision => ({
 });
 
 /** Closed tickets are read-only except for reopening (and admin deletion). */
-export const closedIsReadOnly = (ticket: TicketRow): Decision | null =>
+export const closedIsReadOnly = (ticket: LockedTicket): Decision | null =>
   ticket.status === "CLOSED" ? fail("FORBIDDEN", "Closed tickets are read-only; reopen the ticket first.") : null;
 
 export interface TicketPatchColumns {
@@ -41,7 +41,9 @@ export interface TicketPatchColumns {
   deleted_at?: "now" | null;
 }
 
-type LockedTicket = TicketRow;
+/** The columns actions decide on (not title or body: a chunk never carries 2000 bodies). */
+const DECISION_COLUMNS = ["id", "status", "priority", "category", "assignee_id", "deleted_at", "version"] as const;
+export type LockedTicket = Pick<TicketRow, typeof DECISION_COLUMNS[number]>;
 
 /** The chunk's tickets of the tenant, row-locked in id order (a dry run reads without locking). */
 export async function lockTickets(
@@ -50,7 +52,7 @@ export async function lockTickets(
   ids: string[],
   dryRun = false,
 ): Promise<Map<string, LockedTicket>> {
-  const query = tx.selectFrom("tickets").selectAll().where("tenant_id", "=", tenantId)
+  const query = tx.selectFrom("tickets").select(DECISION_COLUMNS).where("tenant_id", "=", tenantId)
     .where(sql<boolean>`id = ANY(${ids}::bigint[])`).orderBy("id");
   const rows = await (dryRun ? query : query.forUpdate()).execute() as LockedTicket[];
   return new Map(rows.map((row) => [String(row.id), row]));
