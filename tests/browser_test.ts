@@ -253,6 +253,50 @@ browserTest("dashboard: the rollback button starts a ROLLBACK that restores the 
   }
 });
 
+browserTest("dashboard: a rollback with conflicts offers 'Overwrite conflicts', which forces them", async (page) => {
+  const server = await startTestServer({ tickets: 20, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  try {
+    await openDashboard(page, server, server.tenant.agent.token);
+    const ids = await openTicketIds(server, 4);
+    const categories = async () => {
+      const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, TicketsDocument, { first: 100 });
+      const byId = new Map(data!.tickets.edges.map((edge) => [edge.node.id, edge.node.category]));
+      return ids.map((id) => byId.get(id));
+    };
+    const before = await categories();
+    const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
+    await runChunks(server);
+    // Someone changes one of the tickets after the operation: rolling back must not overwrite it...
+    const changed = await gql(
+      server.graphqlUrl,
+      server.tenant.agent.token,
+      `mutation($id: ID!) { updateTicket(input: { id: $id, category: BILLING }) { userErrors { code } } }`,
+      { id: ids[0] },
+    );
+    expect(changed.data!.updateTicket.userErrors).toEqual([]);
+    await page.waitForSelector(`.op[data-id="${op.id}"][data-status^="COMPLETED"]`);
+    await card(page, op.id).locator("button[data-action=rollback]").click();
+    await page.locator(`.op[data-kind="ROLLBACK"]`).waitFor();
+    await runChunks(server);
+    const firstRollback = page.locator(`.op[data-kind="ROLLBACK"][data-status="COMPLETED"]`);
+    await firstRollback.waitFor();
+    expect((await categories())[0]).toBe("BILLING");
+    expect((await categories()).slice(1)).toEqual(before.slice(1));
+    // ...until the user forces it from the rollback's card.
+    const force = firstRollback.locator("button[data-action=force]");
+    await expect(force.isVisible()).resolves.toBe(true);
+    await force.click();
+    await page.waitForFunction(() => document.querySelectorAll('.op[data-kind="ROLLBACK"]').length === 2);
+    await runChunks(server);
+    await page.waitForFunction(() =>
+      document.querySelectorAll('.op[data-kind="ROLLBACK"][data-status="COMPLETED"]').length === 2
+    );
+    expect(await categories()).toEqual(before);
+  } finally {
+    await server.stop();
+  }
+});
+
 browserTest("GraphiQL at /graphql loads and runs a subscription over WebSocket", async (page) => {
   const server = await startTestServer({ tickets: 10, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
   try {

@@ -197,13 +197,18 @@ async function start(token: string): Promise<void> {
   }
 }
 
+/** Each button's mutation, given the operation of its card. */
 const mutations = {
-  cancel: async (token: string, id: string) =>
-    (await request(httpUrl, token, CancelOperationDocument, { id })).cancelBulkOperation,
-  retry: async (token: string, id: string) =>
-    (await request(httpUrl, token, RetryOperationDocument, { input: { id } })).retryFailedItems,
-  rollback: async (token: string, id: string) =>
-    (await request(httpUrl, token, RollbackOperationDocument, { input: { id } })).rollbackBulkOperation,
+  cancel: async (token: string, op: Operation) =>
+    (await request(httpUrl, token, CancelOperationDocument, { id: op.id })).cancelBulkOperation,
+  retry: async (token: string, op: Operation) =>
+    (await request(httpUrl, token, RetryOperationDocument, { input: { id: op.id } })).retryFailedItems,
+  rollback: async (token: string, op: Operation) =>
+    (await request(httpUrl, token, RollbackOperationDocument, { input: { id: op.id } })).rollbackBulkOperation,
+  // On a rollback card: roll its parent back again, overwriting the tickets changed since.
+  force: async (token: string, op: Operation) =>
+    (await request(httpUrl, token, RollbackOperationDocument, { input: { id: op.parent!.id, force: true } }))
+      .rollbackBulkOperation,
 };
 
 list.addEventListener("click", async (event) => {
@@ -215,8 +220,10 @@ list.addEventListener("click", async (event) => {
   const id = card.dataset.id!;
   button.disabled = true;
   button.dataset.busy = "1";
+  const op = s.ops.get(id);
+  if (!op) return;
   try {
-    const payload = await mutations[action](s.token, id);
+    const payload = await mutations[action](s.token, op);
     if (payload.userErrors.length > 0) {
       say(payload.userErrors.map((e) => `${e.code}: ${e.message}`).join("\n"), "error");
     } else if (payload.bulkOperation) {
@@ -224,15 +231,15 @@ list.addEventListener("click", async (event) => {
       say(
         action === "cancel"
           ? "Cancel requested: the chunk in flight finishes, the rest ends cancelled."
-          : `${action === "retry" ? "Retry" : "Rollback"} started.`,
+          : `${action === "retry" ? "Retry" : action === "force" ? "Forced rollback" : "Rollback"} started.`,
       );
     }
   } catch (error) {
     say(describe(error), "error");
   } finally {
     delete button.dataset.busy;
-    const op = s.ops.get(id);
-    if (op && s.cards.get(id)) render(s, op);
+    const latest = s.ops.get(id);
+    if (latest && s.cards.get(id)) render(s, latest);
   }
 });
 

@@ -4,7 +4,7 @@
  */
 import { count, duration, eta, isTerminal, type Operation, rate } from "../clients/progress.ts";
 
-export type Action = "cancel" | "retry" | "rollback";
+export type Action = "cancel" | "retry" | "rollback" | "force";
 
 /** Codes that mark skipped items (the rest are failures). */
 const SKIP_CODES = new Set(["NO_CHANGE", "CONFLICT"]);
@@ -20,13 +20,19 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-/** Which buttons apply: cancel while running; retry when items failed; rollback of a finished non-rollback. */
+/**
+ * Which buttons apply: cancel while running; retry when items failed; rollback of a finished
+ * non-rollback; on a finished rollback that skipped CONFLICT items, roll its parent back
+ * again with force (overwriting what was changed since).
+ */
 export function allowed(op: Operation): Record<Action, boolean> {
   const done = isTerminal(op.status);
+  const conflicts = op.errorSummary.some((e) => e.code === "CONFLICT");
   return {
     cancel: !done && !op.cancelRequestedAt,
-    retry: done && op.counts.failed > 0,
+    retry: done && op.counts.failed > 0 && op.kind !== "ROLLBACK",
     rollback: done && op.kind !== "ROLLBACK" && op.counts.succeeded > 0,
+    force: done && op.kind === "ROLLBACK" && conflicts && op.parent !== null,
   };
 }
 
@@ -66,7 +72,12 @@ export function createCard(id: string): HTMLElement {
   }
   numbers.append(el("span", "rate"), el("span", "eta"));
   const footer = el("footer");
-  const labels: Record<Action, string> = { cancel: "Cancel", retry: "Retry failed", rollback: "Roll back" };
+  const labels: Record<Action, string> = {
+    cancel: "Cancel",
+    retry: "Retry failed",
+    rollback: "Roll back",
+    force: "Overwrite conflicts",
+  };
   for (const action of Object.keys(labels) as Action[]) {
     const button = el("button", action, labels[action]);
     button.type = "button";
