@@ -292,6 +292,7 @@ browserTest("dashboard: a rollback with conflicts offers 'Overwrite conflicts', 
       document.querySelectorAll('.op[data-kind="ROLLBACK"][data-status="COMPLETED"]').length === 2
     );
     expect(await categories()).toEqual(before);
+    await screenshot(page, "dashboard-forced-rollback");
   } finally {
     await server.stop();
   }

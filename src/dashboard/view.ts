@@ -141,5 +141,7 @@ export function updateCard(card: HTMLElement, op: Operation, itemsPerSecond: num
   for (const button of card.querySelectorAll<HTMLButtonElement>("footer button")) {
     const action = button.dataset.action as Action;
     if (!button.dataset.busy) button.disabled = !can[action];
+    // The rare one is shown only where it applies; the others stay in place, greyed out.
+    if (action === "force") button.hidden = !can.force;
   }
 }
