@@ -126,6 +126,13 @@ async function openDashboard(page: Page, server: TestServer, token: string): Pro
   await page.waitForSelector("#live[data-state=live]");
 }
 
+/** The tickets' categories now, in the order of `ids`. */
+async function categoriesOf(server: TestServer, ids: string[]): Promise<(string | undefined)[]> {
+  const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, TicketsDocument, { first: 100 });
+  const byId = new Map(data!.tickets.edges.map((edge) => [edge.node.id, edge.node.category]));
+  return ids.map((id) => byId.get(id));
+}
+
 const card = (page: Page, id: string) => page.locator(`.op[data-id="${id}"]`);
 
 async function expectBar(page: Page, id: string, status: string, percent: number): Promise<void> {
@@ -231,11 +238,7 @@ browserTest("dashboard: the rollback button starts a ROLLBACK that restores the 
   try {
     await openDashboard(page, server, server.tenant.agent.token);
     const ids = await openTicketIds(server, 5);
-    const categories = async () => {
-      const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, TicketsDocument, { first: 100 });
-      const byId = new Map(data!.tickets.edges.map((edge) => [edge.node.id, edge.node.category]));
-      return ids.map((id) => byId.get(id));
-    };
+    const categories = () => categoriesOf(server, ids);
     const before = await categories();
     const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
     await runChunks(server);
@@ -258,11 +261,7 @@ browserTest("dashboard: a rollback with conflicts offers 'Overwrite conflicts', 
   try {
     await openDashboard(page, server, server.tenant.agent.token);
     const ids = await openTicketIds(server, 4);
-    const categories = async () => {
-      const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, TicketsDocument, { first: 100 });
-      const byId = new Map(data!.tickets.edges.map((edge) => [edge.node.id, edge.node.category]));
-      return ids.map((id) => byId.get(id));
-    };
+    const categories = () => categoriesOf(server, ids);
     const before = await categories();
     const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
     await runChunks(server);
