@@ -7,11 +7,11 @@
  * its one sentence as the last line, exit code 1, and no stack trace, for every entry point.
  */
 import { expect } from "expect";
-import pg from "pg";
 import { describeStartupFailure, STARTUP_FAILURE_EXIT_CODE } from "../src/startup-error.ts";
 import { STAGING_ROOT } from "../src/db/postgres-server.ts";
 import {
   cloneProject,
+  demoTicketCount,
   freePort,
   processesMentioning,
   REPO_ROOT,
@@ -22,16 +22,6 @@ import {
 } from "./helpers/task_process.ts";
 
 const isRoot = Deno.uid() === 0;
-
-async function ticketCount(pgPort: number): Promise<number> {
-  const client = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${pgPort}/bulk_ops` });
-  await client.connect();
-  try {
-    return (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM tickets")).rows[0].n;
-  } finally {
-    await client.end();
-  }
-}
 
 /** The task ended with exactly `sentence` as its last line, exit code 1, and no stack trace. */
 function expectFailure(result: { code: number; output: string }, sentence: string | RegExp): void {
@@ -70,7 +60,7 @@ Deno.test("a clone inside a 0700 directory: start, /ready, SIGTERM, start again 
       expect(second.output()).toContain(`(data: ${dataDir})`);
       expect(second.output()).toContain("migrations up to date");
       expect(second.output()).not.toContain("created the demo tenant");
-      expect(await ticketCount(pgPort)).toBe(1000);
+      expect(await demoTicketCount(pgPort)).toBe(1000);
       const ready = await fetch(`http://127.0.0.1:${env.PORT}/ready`);
       expect([ready.status, await ready.json()]).toEqual([200, { status: "ready" }]);
       expect(await stopTask(second)).toBe(0);

@@ -4,6 +4,7 @@
  * `git clone` would (tracked and untracked-but-not-ignored files, so uncommitted work is
  * tested too), then `deno install --frozen` (0.9 s measured, the npm cache is in DENO_DIR).
  */
+import pg from "pg";
 import { within } from "./api.ts";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
@@ -60,6 +61,9 @@ export interface RunningTask extends AsyncDisposable {
   child: Deno.ChildProcess;
   /** Everything printed so far (stdout and stderr interleaved). */
   output(): string;
+  /** What went to stdout alone, and to stderr alone. */
+  stdout(): string;
+  stderr(): string;
   /** Resolves with the exit status once both streams have ended. */
   finished: Promise<Deno.CommandStatus>;
 }
@@ -75,14 +79,21 @@ export function spawnTask(cwd: string, args: string[], env: Record<string, strin
     stderr: "piped",
   }).spawn();
   let text = "";
-  const read = async (stream: ReadableStream<Uint8Array>) => {
+  const apart = { stdout: "", stderr: "" };
+  const read = async (stream: ReadableStream<Uint8Array>, name: keyof typeof apart) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+    for await (const chunk of stream) {
+      const piece = decoder.decode(chunk, { stream: true });
+      text += piece;
+      apart[name] += piece;
+    }
   };
-  const finished = Promise.all([read(child.stdout), read(child.stderr)]).then(() => child.status);
+  const finished = Promise.all([read(child.stdout, "stdout"), read(child.stderr, "stderr")]).then(() => child.status);
   return {
     child,
     output: () => text,
+    stdout: () => apart.stdout,
+    stderr: () => apart.stderr,
     finished,
     async [Symbol.asyncDispose]() {
       try {
@@ -123,11 +134,22 @@ export async function runTask(cwd: string, args: string[], env: Record<string, s
   const status = await within(task.finished, timeoutMs, `deno task ${args.join(" ")} to exit`).catch((error) => {
     throw new Error(`${error.message}:\n${task.output()}`);
   });
-  return { code: status.code, output: task.output() };
+  return { code: status.code, output: task.output(), stdout: task.stdout(), stderr: task.stderr() };
 }
 
 /** The command lines of running processes that mention `text` (e.g. postgres -D <dir>). */
 export async function processesMentioning(text: string): Promise<string> {
   const result = await new Deno.Command("pgrep", { args: ["-af", text], stdout: "piped", stderr: "null" }).output();
   return decode(result.stdout).trim();
+}
+
+/** Tickets in the embedded database `deno task start` uses (bulk_ops) on `pgPort`. */
+export async function demoTicketCount(pgPort: number): Promise<number> {
+  const client = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${pgPort}/bulk_ops` });
+  await client.connect();
+  try {
+    return (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM tickets")).rows[0].n;
+  } finally {
+    await client.end();
+  }
 }
