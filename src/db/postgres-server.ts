@@ -11,7 +11,7 @@
  * We keep its binaries package and run the two programs ourselves.
  *
  * As root: when the `postgres` user cannot reach the binaries, they are copied once per
- * PostgreSQL version to /var/lib/bulk-ops/postgresql-<version>/ (61 MB, 0.3 s measured); when
+ * PostgreSQL version to /var/lib/bulk-ops/postgresql-<version>/ (61 MB; `cp -a` took 0.1 s here); when
  * it cannot reach DATA_DIR, the data lives in /var/lib/bulk-ops/<name>-<hash of DATA_DIR's
  * real path>/ instead, the same place at every start.
  */
