@@ -135,6 +135,32 @@ Deno.test("a taken PORT: start says so, exits 1 and stops its database", async (
   }
 });
 
+Deno.test("a second start on a DATA_DIR in use by another EMBEDDED_PG_PORT names the running server", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-" });
+  try {
+    await using first = spawnTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    await waitForOutput(first, /Paste into GraphiQL's headers/);
+    const second = await runTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    expectFailure(
+      second,
+      new RegExp(
+        `^Error: Another PostgreSQL \\(pid \\d+\\) is already running on ${dataDir}: stop it, or set EMBEDDED_PG_PORT to its port\\.$`,
+      ),
+    );
+    expect(await stopTask(first)).toBe(0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
 Deno.test("a DATA_DIR of another PostgreSQL version, or one that is a file: one sentence, exit 1", async () => {
   const parent = await Deno.makeTempDir({ prefix: "bulk-startup-test-" });
   const old = await Deno.makeTempDir({ prefix: "bulk-startup-test-pg16-" });
