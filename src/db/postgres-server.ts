@@ -135,15 +135,14 @@ async function binariesFor(runAs: RunAs | undefined): Promise<string> {
   return staged;
 }
 
+const slug = (part: string) => part.replace(/[^A-Za-z0-9_]+/g, "-").replace(/^-+|-+$/g, "");
+
 /** Where the data of `realDataDir` lives when the `postgres` user cannot reach it. */
 export async function stagedDataDir(realDataDir: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(realDataDir)));
   const hash = Array.from(digest.slice(0, 6), (byte) => byte.toString(16).padStart(2, "0")).join("");
   // The last two path segments keep it recognisable: /root/bulk-try/.data -> bulk-try-data-<hash>.
-  const name = realDataDir.split("/").slice(-2).map((part) =>
-    part.replace(/[^A-Za-z0-9_]+/g, "-").replace(/^-+|-+$/g, "")
-  )
-    .filter(Boolean).join("-");
+  const name = realDataDir.split("/").slice(-2).map(slug).filter(Boolean).join("-");
   return `${STAGING_ROOT}/${name || "data"}-${hash}`;
 }
 
@@ -166,7 +165,7 @@ export async function serverLayout(dataDir: string): Promise<ServerLayout> {
     );
   }
   const runAs = await serverUser();
-  const nativeDir = await binariesFor(runAs);
+  const nativeDir = await staging(() => binariesFor(runAs), "the PostgreSQL binaries");
   const real = await Deno.realPath(requested);
   // DATA_DIR itself is handed to postgres (chown at initdb); only its parent must let postgres
   // through. A DATA_DIR that already holds a database is always used where it is.
@@ -175,9 +174,27 @@ export async function serverLayout(dataDir: string): Promise<ServerLayout> {
     return { nativeDir, dataDir: real, runAs };
   }
   const staged = await stagedDataDir(real);
-  await Deno.mkdir(STAGING_ROOT, { recursive: true, mode: 0o755 });
-  await Deno.mkdir(staged, { recursive: true, mode: 0o700 });
+  await staging(async () => {
+    await Deno.mkdir(STAGING_ROOT, { recursive: true, mode: 0o755 });
+    await Deno.mkdir(staged, { recursive: true, mode: 0o700 });
+  }, `DATA_DIR ${dataDir}`);
   return { nativeDir, dataDir: staged, runAs };
+}
+
+/** Runs a staging step; its failure names what the `postgres` user needed and how to avoid staging. */
+async function staging<T>(step: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof StartupError) throw error;
+    throw new StartupError(
+      `As root, PostgreSQL runs as the '${SERVER_USER}' user, which cannot reach ${what} here, and staging a copy ` +
+        `in ${STAGING_ROOT} failed (${(error as Error).message.split("\n")[0]}): make ${STAGING_ROOT} writable, ` +
+        "or run from a directory that user can enter.",
+      "",
+      { cause: error },
+    );
+  }
 }
 
 /** The FATAL/ERROR lines of postgres's output, turned into the sentence for the user. */
