@@ -43,7 +43,6 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
-  layout: ServerLayout;
   stop(): Promise<void>;
 }
 
@@ -323,7 +322,6 @@ export async function startServer(
   }
   let stopping: Promise<void> | null = null;
   return {
-    layout,
     stop() {
       // SIGINT is PostgreSQL's fast shutdown: open transactions roll back, the data is flushed.
       stopping ??= (async () => {
