@@ -34,6 +34,11 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     host: config.host,
     migrations: await readMigrations(),
     routes: [downloadsRoute(db), dashboardRoute()],
+  }).catch(async (error) => {
+    // PORT taken, HOST not ours: close what is open so the caller can stop the database cleanly.
+    await events.stop();
+    await db.destroy();
+    throw error;
   });
   const pool = config.workers > 0 ? await startPool(config, databaseUrl, db) : null;
   let stopping: Promise<void> | null = null;

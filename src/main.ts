@@ -3,13 +3,14 @@
  * demo seed -> API + worker pool. Prints the GraphiQL URL and dev tokens. SIGINT/SIGTERM
  * shut everything down, the embedded PostgreSQL included.
  */
-import { loadConfigOrExit } from "./config.ts";
+import { type Config, loadConfigOrExit } from "./config.ts";
 import { openDatabase } from "./db/connect.ts";
 import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { startApp } from "./app.ts";
 import { log, setLogLevel } from "./log.ts";
 import { mintDevTokens, seedDemo } from "./tickets/seed.ts";
+import { reportStartupFailure, StartupError } from "./startup-error.ts";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -29,7 +30,9 @@ async function main(): Promise<void> {
         await seedDb.destroy();
       }
     }
-    const app = await startApp(config, database.url);
+    const app = await startApp(config, database.url).catch((error) => {
+      throw httpBindFailure(config, error);
+    });
     console.log(`\nGraphiQL:  ${app.url}/graphql`);
     if (tokens.length) {
       console.log("Dev tokens (new at each start; earlier ones are revoked):");
@@ -45,6 +48,25 @@ async function main(): Promise<void> {
   }
 }
 
+/** PORT / HOST problems as their sentence; anything else unchanged. */
+function httpBindFailure(config: Config, error: unknown): unknown {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new StartupError(
+      `PORT ${config.port} is taken by another program: stop it, or set PORT to a free port.`,
+      "",
+      { cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new StartupError(
+      `HOST ${config.host} is not an address of this machine: set HOST to 127.0.0.1, 0.0.0.0 or one of its addresses.`,
+      "",
+      { cause: error },
+    );
+  }
+  return error;
+}
+
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => resolve();
@@ -53,4 +75,10 @@ function waitForSignal(): Promise<void> {
   });
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    Deno.exit(reportStartupFailure("main", error));
+  }
+}

@@ -9,21 +9,36 @@ import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { startPool } from "./bulk/start-pool.ts";
 import { log, setLogLevel } from "./log.ts";
+import { reportStartupFailure } from "./startup-error.ts";
 
-const config = loadConfigOrExit();
-setLogLevel(config.logLevel);
-const database = await openDatabase(config, (line) => log.info("db", line));
-await migrate(database.url);
-const db = createDb(database.url, { poolSize: 2, applicationName: "bulk-ops worker maintenance" });
-const pool = await startPool(config, database.url, db, Math.max(1, config.workers));
-log.info("worker", `worker process ${Deno.pid} ready`);
-await new Promise<void>((resolve) => {
-  Deno.addSignalListener("SIGINT", resolve);
-  Deno.addSignalListener("SIGTERM", resolve);
-});
-log.info("worker", "stopping: finishing in-flight chunks");
-await pool.stop();
-await db.destroy();
-await database.close();
-log.info("worker", "stopped");
-Deno.exit(0);
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  setLogLevel(config.logLevel);
+  const database = await openDatabase(config, (line) => log.info("db", line));
+  try {
+    await migrate(database.url);
+    const db = createDb(database.url, { poolSize: 2, applicationName: "bulk-ops worker maintenance" });
+    try {
+      const pool = await startPool(config, database.url, db, Math.max(1, config.workers));
+      log.info("worker", `worker process ${Deno.pid} ready`);
+      await new Promise<void>((resolve) => {
+        Deno.addSignalListener("SIGINT", resolve);
+        Deno.addSignalListener("SIGTERM", resolve);
+      });
+      log.info("worker", "stopping: finishing in-flight chunks");
+      await pool.stop();
+    } finally {
+      await db.destroy();
+    }
+  } finally {
+    await database.close();
+  }
+  log.info("worker", "stopped");
+}
+
+try {
+  await main();
+  Deno.exit(0);
+} catch (error) {
+  Deno.exit(reportStartupFailure("worker", error));
+}

@@ -5,6 +5,7 @@
  */
 import { startEmbedded } from "../src/db/embedded.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { reportStartupFailure } from "../src/startup-error.ts";
 import { TEMPLATE_DATABASE } from "./helpers/database.ts";
 
 function freePort(): number {
@@ -19,7 +20,7 @@ const server = await startEmbedded({
   dataDir: `.test-data/pg-${Deno.pid}`,
   port: freePort(),
   ephemeral: true,
-});
+}).catch((error) => Deno.exit(reportStartupFailure("test", error)));
 let code = 1;
 try {
   await server.createDatabase(TEMPLATE_DATABASE);
@@ -41,6 +42,8 @@ try {
     stdin: "null",
   }).spawn();
   code = (await child.status).code;
+} catch (error) {
+  code = reportStartupFailure("test", error);
 } finally {
   await server.stop();
 }

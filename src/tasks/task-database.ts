@@ -7,6 +7,7 @@ import { loadConfigOrExit } from "../config.ts";
 import { openDatabase } from "../db/connect.ts";
 import { createDb, type Db } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
+import { reportStartupFailure } from "../startup-error.ts";
 
 export async function withTaskDatabase(
   applicationName: string,
@@ -17,12 +18,15 @@ export async function withTaskDatabase(
   try {
     database = await openDatabase(config, (line) => console.error(line));
   } catch (error) {
-    console.error(`Error: ${(error as Error).message}`);
-    return 1;
+    return reportStartupFailure(applicationName, error);
   }
   try {
-    // Idempotent and cheap; a database that was never migrated gets its tables.
-    await migrate(database.url);
+    try {
+      // Idempotent and cheap; a database that was never migrated gets its tables.
+      await migrate(database.url);
+    } catch (error) {
+      return reportStartupFailure(applicationName, error);
+    }
     const db = createDb(database.url, { poolSize: 3, applicationName });
     try {
       return await task(db);

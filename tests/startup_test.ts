@@ -1,0 +1,202 @@
+/**
+ * Start-up as a new user meets it (issue 17). A clone inside a 0700 directory (root's home,
+ * a `mktemp -d` dir): as root the embedded PostgreSQL runs as the `postgres` user, which
+ * cannot enter it, so binaries and data are staged under /var/lib/bulk-ops; `deno task start`
+ * starts, serves /ready, stops, starts again with its data, and `deno task test` passes there.
+ * Each start-up failure (port taken, data directory unusable or of another version) ends with
+ * its one sentence as the last line, exit code 1, and no stack trace, for every entry point.
+ */
+import { expect } from "expect";
+import { describeStartupFailure, STARTUP_FAILURE_EXIT_CODE } from "../src/startup-error.ts";
+import { STAGING_ROOT } from "../src/db/postgres-server.ts";
+import {
+  cloneProject,
+  demoTicketCount,
+  freePort,
+  processesMentioning,
+  REPO_ROOT,
+  runTask,
+  spawnTask,
+  stopTask,
+  waitForOutput,
+} from "./helpers/task_process.ts";
+
+const isRoot = Deno.uid() === 0;
+
+/** The task ended with exactly `sentence` as its last line, exit code 1, and no stack trace. */
+function expectFailure(result: { code: number; output: string }, sentence: string | RegExp): void {
+  const lastLine = result.output.trimEnd().split("\n").at(-1)!;
+  expect({ code: result.code, lastLine }).toEqual({
+    code: STARTUP_FAILURE_EXIT_CODE,
+    lastLine: typeof sentence === "string" ? `Error: ${sentence}` : expect.stringMatching(sentence),
+  });
+  expect(result.output).not.toContain("Uncaught");
+  expect(result.output).not.toMatch(/^\s+at .*:\d+:\d+\)?$/m);
+}
+
+Deno.test("a clone inside a 0700 directory: start, /ready, SIGTERM, start again with its data; deno task test passes", async (t) => {
+  await using clone = await cloneProject();
+  expect((await Deno.stat(clone.parent)).mode! & 0o777).toBe(0o700);
+  const pgPort = freePort();
+  const env = { PORT: String(freePort()), EMBEDDED_PG_PORT: String(pgPort) };
+  let dataDir = "";
+  try {
+    await t.step("first start: the data lives where the postgres user can reach it", async () => {
+      await using first = spawnTask(clone.dir, ["start"], env);
+      await waitForOutput(first, /Paste into GraphiQL's headers/);
+      dataDir = first.output().match(/embedded PostgreSQL 18 up on port \d+ \(data: (\S+)\)/)![1];
+      if (isRoot) expect(dataDir.startsWith(`${STAGING_ROOT}/`)).toBe(true);
+      else expect(dataDir).toBe(`${await Deno.realPath(clone.dir)}/.data`);
+      expect(first.output()).toContain("created the demo tenant with 3 users and 1,000 tickets");
+      const ready = await fetch(`http://127.0.0.1:${env.PORT}/ready`);
+      expect([ready.status, await ready.json()]).toEqual([200, { status: "ready" }]);
+      expect(await stopTask(first)).toBe(0);
+      expect(await processesMentioning(dataDir)).toBe("");
+    });
+
+    await t.step("second start finds its data: nothing applied, no re-seed, ready", async () => {
+      await using second = spawnTask(clone.dir, ["start"], env);
+      await waitForOutput(second, /Paste into GraphiQL's headers/);
+      expect(second.output()).toContain(`(data: ${dataDir})`);
+      expect(second.output()).toContain("migrations up to date");
+      expect(second.output()).not.toContain("created the demo tenant");
+      expect(await demoTicketCount(pgPort)).toBe(1000);
+      const ready = await fetch(`http://127.0.0.1:${env.PORT}/ready`);
+      expect([ready.status, await ready.json()]).toEqual([200, { status: "ready" }]);
+      expect(await stopTask(second)).toBe(0);
+      expect(await processesMentioning(dataDir)).toBe("");
+    });
+
+    await t.step("deno task test runs from the clone and removes its database afterwards", async () => {
+      const before = isRoot ? [...Deno.readDirSync(STAGING_ROOT)].map((entry) => entry.name) : [];
+      const result = await runTask(clone.dir, ["test", "tests/config_test.ts"], {});
+      expect({ code: result.code, summary: result.output.match(/^ok \| \d+ passed.*$/m)?.[0] }).toEqual({
+        code: 0,
+        summary: expect.stringContaining("0 failed"),
+      });
+      if (isRoot) expect([...Deno.readDirSync(STAGING_ROOT)].map((entry) => entry.name).sort()).toEqual(before.sort());
+    });
+
+    await t.step(
+      "deno task test from the clone fails with a sentence when its data directory is unusable",
+      async () => {
+        await Deno.remove(`${clone.dir}/.test-data`, { recursive: true }).catch(() => {}); // the step above's
+        await Deno.writeTextFile(`${clone.dir}/.test-data`, "a file where the test data directory goes");
+        const result = await runTask(clone.dir, ["test", "tests/config_test.ts"], {});
+        expectFailure(result, /^Error: \.test-data\/pg-\d+ cannot be the PostgreSQL data directory \(.*\): make it/);
+      },
+    );
+  } finally {
+    if (dataDir.startsWith(`${STAGING_ROOT}/`)) await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a taken EMBEDDED_PG_PORT: start, worker, token and seed each say so and exit 1", async () => {
+  // Another program holds the port: it accepts connections and never speaks PostgreSQL.
+  using holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const pgPort = (holder.addr as Deno.NetAddr).port;
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-" });
+  try {
+    const env = { DATA_DIR: dataDir, PORT: String(freePort()), EMBEDDED_PG_PORT: String(pgPort) };
+    for (
+      const args of [["start"], ["worker"], ["token", "--", "--user", "admin@demo.test"], [
+        "seed",
+        "--",
+        "--tickets",
+        "1",
+      ]]
+    ) {
+      const result = await runTask(REPO_ROOT, args, env);
+      expectFailure(
+        result,
+        `EMBEDDED_PG_PORT ${pgPort} is taken by another program: stop it, or set EMBEDDED_PG_PORT to a free port.`,
+      );
+    }
+    expect(await processesMentioning(dataDir)).toBe("");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a taken PORT: start says so, exits 1 and stops its database", async () => {
+  using holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (holder.addr as Deno.NetAddr).port;
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-" });
+  try {
+    const result = await runTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    expectFailure(result, `PORT ${port} is taken by another program: stop it, or set PORT to a free port.`);
+    expect(await processesMentioning(dataDir)).toBe("");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a second start on a DATA_DIR in use by another EMBEDDED_PG_PORT names the running server", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-" });
+  try {
+    await using first = spawnTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    await waitForOutput(first, /Paste into GraphiQL's headers/);
+    const second = await runTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    expectFailure(
+      second,
+      new RegExp(
+        `^Error: Another PostgreSQL \\(pid \\d+\\) is already running on ${dataDir}: stop it, or set EMBEDDED_PG_PORT to its port\\.$`,
+      ),
+    );
+    expect(await stopTask(first)).toBe(0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a DATA_DIR of another PostgreSQL version, or one that is a file: one sentence, exit 1", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "bulk-startup-test-" });
+  const old = await Deno.makeTempDir({ prefix: "bulk-startup-test-pg16-" });
+  try {
+    const env = { PORT: String(freePort()), EMBEDDED_PG_PORT: String(freePort()) };
+    await Deno.writeTextFile(`${old}/PG_VERSION`, "16\n");
+    expectFailure(
+      await runTask(REPO_ROOT, ["start"], { ...env, DATA_DIR: old }),
+      `The data directory ${old} holds a PostgreSQL 16 database but the embedded server is PostgreSQL 18: ` +
+        "set DATA_DIR to another directory, or upgrade that data with PostgreSQL 18's pg_upgrade.",
+    );
+    expect(await Deno.readTextFile(`${old}/PG_VERSION`)).toBe("16\n"); // left as it was
+
+    const file = `${parent}/a-file`;
+    await Deno.writeTextFile(file, "not a directory");
+    for (const args of [["start"], ["token", "--", "--user", "admin@demo.test"]]) {
+      expectFailure(
+        await runTask(REPO_ROOT, args, { ...env, DATA_DIR: file }),
+        new RegExp(
+          `^Error: ${file} cannot be the PostgreSQL data directory \\(.*\\): make it a directory you can write`,
+        ),
+      );
+    }
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+    await Deno.remove(old, { recursive: true });
+  }
+});
+
+Deno.test("a full disk is named as such, wherever the ENOSPC comes from", () => {
+  // Deno's own wording (os error 28), as a failed write reports it; a real full disk cannot be
+  // made on a shared machine (and /dev/full needs --allow-all).
+  const enospc = new Error("No space left on device (os error 28): write '.data/base/16384/1259'");
+  const wrapped = new Error("applying migration 0002 failed", { cause: enospc });
+  expect(describeStartupFailure(wrapped)).toEqual({
+    sentence: "The disk is full (no space left on device): free some space and start again.",
+    details: expect.stringContaining("caused by: Error: No space left on device (os error 28)"),
+  });
+});
