@@ -177,20 +177,7 @@ export function record<T>(
   return recorded;
 }
 
-/** Waits for `promise` at most `ms`, failing with `what`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within } from "./wait.ts";
 
 export interface Gate {
   release(): Promise<void>;

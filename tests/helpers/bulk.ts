@@ -6,6 +6,7 @@ import type { OperationRow } from "../../src/bulk/operation.ts";
 import { type StartInput, startOperation } from "../../src/bulk/start.ts";
 import { ticketsDomain } from "../../src/tickets/actions/domain.ts";
 import type { TestServer, TestUser } from "./server.ts";
+import { waitUntil } from "./wait.ts";
 
 export async function viewerOf(db: Db, user: TestUser): Promise<Viewer> {
   const row = await db.selectFrom("users").selectAll().where("id", "=", user.id).executeTakeFirstOrThrow();
@@ -34,13 +35,11 @@ export async function waitFor(
   done: (op: OperationRow) => boolean,
   timeoutMs = 30_000,
 ): Promise<OperationRow> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const op = await operation(db, id);
-    if (done(op)) return op;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last state ${JSON.stringify(op)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let last: OperationRow | undefined;
+  return await waitUntil(async () => {
+    last = await operation(db, id);
+    return done(last) && last;
+  }, { timeoutMs, what: `operation ${id} reaches the awaited state`, intervalMs: 25, describe: () => last });
 }
 
 export const finished = (op: OperationRow) =>
