@@ -10,15 +10,13 @@
  */
 import { expect } from "expect";
 import type { Browser, Page } from "playwright-core";
-import { claimJob } from "../src/bulk/queue/claim.ts";
-import { runChunk } from "../src/bulk/run-chunk.ts";
 import {
   BulkOperationDocument,
   StartBulkOperationDocument,
   type StartBulkOperationMutationVariables,
   TicketsDocument,
 } from "../src/clients/generated/graphql.ts";
-import { ticketsDomain } from "../src/tickets/actions/domain.ts";
+import { runChunks } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
@@ -83,18 +81,6 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
   await page.waitForTimeout(300); // the bars' width transition
   await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-}
-
-/** Applies the operation's chunks the way a worker does; `limit` of them, or all. */
-async function runChunks(server: TestServer, limit = Infinity): Promise<number> {
-  let ran = 0;
-  while (ran < limit) {
-    const job = await claimJob(server.db, "browser-test", 30_000);
-    if (!job) break;
-    await runChunk(server.db, ticketsDomain, job);
-    ran++;
-  }
-  return ran;
 }
 
 async function startOperation(server: TestServer, input: StartBulkOperationMutationVariables["input"]) {
