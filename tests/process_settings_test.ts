@@ -13,7 +13,8 @@ import { ticketId } from "./helpers/tickets.ts";
 import { createDb } from "../src/db/database.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
-import { readLines, spawnWorker } from "./helpers/worker_process.ts";
+import { spawnWorker } from "./helpers/worker_process.ts";
+import { spawnApi } from "./helpers/api_process.ts";
 
 Deno.test("HOST: the server listens on the interface it names, and only there", async () => {
   // 127.0.0.2 is loopback too on Linux, but a different address from the default 127.0.0.1.
@@ -72,39 +73,13 @@ Deno.test("DB_POOL_SIZE: the API process never holds more connections than it sa
   }
 });
 
-/** `deno task start`'s script and flags, run directly so that a signal reaches the process itself. */
-async function spawnApi(env: Record<string, string>) {
-  const start: string = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks.start;
-  const flags = start.split(" ").slice(2, -1); // between "deno run" and the script
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, new URL("../src/main.ts", import.meta.url).pathname],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const output = Promise.all([
-    readLines(child.stdout, (l) => lines.push(l)),
-    readLines(child.stderr, (l) => lines.push(l)),
-  ]);
-  return { child, lines, exited: output.then(() => child.status) };
-}
-
 Deno.test("SIGINT stops the API process: exit 0, port closed, every database connection gone", async () => {
   const databaseUrl = await freshDatabase();
   await migrate(databaseUrl);
-  const api = await spawnApi({ DATABASE_URL: databaseUrl, PORT: "0", WORKERS: "1", SEED_DEMO: "0", HOST: "" });
+  const api = await spawnApi({ DATABASE_URL: databaseUrl, PORT: "0", WORKERS: "1", SEED_DEMO: "0" });
   const db = createDb(databaseUrl, { poolSize: 1, applicationName: "test observer" });
   try {
-    const url = await waitUntil(
-      () => api.lines.map((l) => /GraphiQL:\s+(http:\/\/\S+)\/graphql/.exec(l)?.[1]).find(Boolean),
-      {
-        timeoutMs: 60_000,
-        what: "the API process prints its URL",
-        describe: () => api.lines,
-      },
-    );
+    const { url } = api;
     expect((await fetch(`${url}/health`)).status).toBe(200);
     const connections = async () => {
       const { rows } = await sql<{ name: string }>`SELECT application_name AS name FROM pg_stat_activity
@@ -126,10 +101,7 @@ Deno.test("SIGINT stops the API process: exit 0, port closed, every database con
       describe: connections,
     });
   } finally {
-    try {
-      api.child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await api.exited;
+    await api.stop();
     await db.destroy();
   }
 });
