@@ -119,9 +119,11 @@ Deno.test("JSONL downloads stream: a three times larger ledger barely raises the
     expect(second.mb).toBeGreaterThan(150);
     // The second body is ~107 MB larger than the first: buffered, the peak would rise by at
     // least that. Streamed, it stays about where the first download left it (the collector's
-    // slack is the same for both); half the extra body is the margin for its timing.
+    // slack is the same for both): +13 to +35 MB over five runs on the shared 2-core machine.
+    // Three quarters of the extra body leaves the collector's timing room and no buffered
+    // implementation through.
     const extraMb = second.mb - first.mb;
-    expect((afterSecond.peak - afterFirst.peak) / 1e6).toBeLessThan(extraMb / 2);
+    expect((afterSecond.peak - afterFirst.peak) / 1e6).toBeLessThan(extraMb * 0.75);
   } finally {
     await api.stop();
     await db.destroy();
