@@ -9,6 +9,7 @@ import { bar, type Operation, progressLine, summary } from "../src/cli/format.ts
 import { parse } from "../src/cli/args.ts";
 import { TicketsDocument } from "../src/clients/generated/graphql.ts";
 import { dbIdOf } from "./helpers/api.ts";
+import { within } from "./helpers/wait.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
@@ -26,14 +27,18 @@ async function cli(server: TestServer | null, token: string | null, ...args: str
   const env: Record<string, string> = { NO_COLOR: "1" };
   if (token !== null) env.BULK_TOKEN = token;
   if (server) env.BULK_URL = server.url;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...task, new URL("../src/cli/main.ts", import.meta.url).pathname, ...args],
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const output = await within(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", ...task, new URL("../src/cli/main.ts", import.meta.url).pathname, ...args],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output(),
+    120_000,
+    `deno task cli ${args.join(" ")} exits`,
+  );
   const decoder = new TextDecoder();
   return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
 }

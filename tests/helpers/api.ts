@@ -239,7 +239,9 @@ export interface SseEvent {
 
 /**
  * A GraphQL subscription over Yoga's SSE transport (a plain fetch with Accept:
- * text/event-stream); yields each server-sent event as it arrives.
+ * text/event-stream); yields each server-sent event as it arrives. The whole stream has a
+ * deadline (`timeoutMs`, default 30 s): past it the request is aborted and the loop over
+ * the events fails saying which subscription did not end.
  */
 export async function* sse(
   url: string,
@@ -247,6 +249,23 @@ export async function* sse(
   query: string,
   variables: Record<string, unknown>,
   signal?: AbortSignal,
+  timeoutMs = 30_000,
+): AsyncGenerator<SseEvent> {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  try {
+    yield* sseEvents(url, token, query, variables, signal ? AbortSignal.any([signal, deadline]) : deadline);
+  } catch (error) {
+    if (!deadline.aborted) throw error;
+    throw new Error(`SSE subscription did not end within ${timeoutMs} ms: ${query.slice(0, 80)}`, { cause: error });
+  }
+}
+
+async function* sseEvents(
+  url: string,
+  token: string | null,
+  query: string,
+  variables: Record<string, unknown>,
+  signal: AbortSignal,
 ): AsyncGenerator<SseEvent> {
   const response = await fetch(url, {
     method: "POST",
