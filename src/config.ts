@@ -22,11 +22,14 @@ export interface Config {
   dataDir: string;
   /** Port of the embedded PostgreSQL. `EMBEDDED_PG_PORT`, default 54329. */
   embeddedPgPort: number;
-  /** Connections per pool (API process, and each worker). `DB_POOL_SIZE`, default 10. */
+  /**
+   * Connections of the API process's pool. `DB_POOL_SIZE`, default 10. Worker threads do not use it: each needs
+   * exactly 2 (its chunk transaction and the lease heartbeat), as does `deno task worker`'s maintenance pool.
+   */
   dbPoolSize: number;
   /** Seed the demo tenant on first start. `SEED_DEMO`: default on for the embedded database, off for an external one. */
   seedDemo: boolean;
-  /** In-process bulk workers. `WORKERS`, default the CPU count; 0 disables them. */
+  /** In-process bulk workers. `WORKERS`, default the CPU count; 0 disables them in the API (`deno task worker` runs at least 1). */
   workers: number;
   /** Items per job (chunk). `BULK_CHUNK_SIZE`, default 2000 (1000-5000 measured best, docs/performance.md). */
   chunkSize: number;

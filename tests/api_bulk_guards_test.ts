@@ -7,10 +7,10 @@ import { sql } from "kysely";
 import { encodeId } from "../src/graphql/ids.ts";
 import { finished, waitFor } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
-import { startTestServer, type TestUser } from "./helpers/server.ts";
+import { startTestServer, type TestServer, type TestUser } from "./helpers/server.ts";
 
-const server = await startTestServer({ tickets: 50, env: { WORKERS: "1" } });
-const { db, tenant } = server;
+// Started inside the test (not at import, where it would run and leak under --filter for another test).
+let server: TestServer;
 const rawId = (globalId: string) => atob(globalId.replaceAll("-", "+").replaceAll("_", "/")).split(":")[1];
 
 async function call(user: TestUser, query: string, input: Record<string, unknown>) {
@@ -33,7 +33,7 @@ const ROLLBACK = `mutation($input: RollbackBulkOperationInput!) { rollbackBulkOp
 async function counts() {
   const { rows: [row] } = await sql<{ ops: number; items: number }>`SELECT
     (SELECT count(*) FROM bulk_operations)::int AS ops, (SELECT count(*) FROM bulk_operation_items)::int AS items`
-    .execute(db);
+    .execute(server.db);
   return row;
 }
 
@@ -42,6 +42,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
+    server = await startTestServer({ tickets: 50, env: { WORKERS: "1" } });
+    const { db, tenant } = server;
     try {
       await t.step("a delete keeps its reason; an agent cannot cancel it, an admin can", async () => {
         const payload = await call(tenant.admin, START, {

@@ -7,7 +7,7 @@
 import { expect } from "expect";
 import { sql } from "kysely";
 import { insertTickets } from "../src/tickets/seed.ts";
-import { expectConsistent } from "./helpers/bulk_checks.ts";
+import { expectConsistent, ticketStates } from "./helpers/bulk_checks.ts";
 import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
 import { CANCEL, dbIdOf, START, startOk, startOp, ticketGid, userGid, writtenRows } from "./helpers/api.ts";
@@ -338,6 +338,7 @@ Deno.test("ids of missing and other-tenant tickets become per-item NOT_FOUND out
     const missing = String(BigInt(max) + 1000n);
     // own[0] repeated: de-duplicated, the first occurrence keeps its position.
     const targets = [own[0], foreign[0], missing, own[1], foreign[1], own[0], own[2]];
+    const before = await ticketStates(server.db, server.tenant.id);
     const payload = await startOp(server, server.tenant.agent, {
       targets: { ids: targets.map(ticketGid) },
       action: { setCategory: { category: "ACCOUNT" } },
@@ -368,8 +369,20 @@ Deno.test("ids of missing and other-tenant tickets become per-item NOT_FOUND out
     for (const [index, item] of items.entries()) {
       const isOwn = own.includes(expectedOrder[index]);
       if (isOwn) {
-        expect(item.target).toEqual({ id: ticketGid(expectedOrder[index]) });
-        expect(item.error?.code ?? null).not.toBe("NOT_FOUND");
+        // Judged by the action's own rules: closed tickets are read-only, same category is no change.
+        const was = before.get(expectedOrder[index])!;
+        const [outcome, code] = was.status === "CLOSED"
+          ? ["FAILED", "FORBIDDEN"]
+          : was.category === "ACCOUNT"
+          ? ["SKIPPED", "NO_CHANGE"]
+          : ["SUCCEEDED", null];
+        expect(item).toEqual({
+          position: index,
+          targetId: ticketGid(expectedOrder[index]),
+          target: { id: ticketGid(expectedOrder[index]) },
+          outcome,
+          error: code === null ? null : { code },
+        });
       } else {
         // Another tenant's ticket is indistinguishable from a missing one.
         expect(item).toEqual({
@@ -381,7 +394,18 @@ Deno.test("ids of missing and other-tenant tickets become per-item NOT_FOUND out
         });
       }
     }
-    expect(view.errorSummary).toContainEqual({ code: "NOT_FOUND", count: 3 });
+    const ownCodes = [own[0], own[1], own[2]].map((id) => before.get(id)!).map((t) =>
+      t.status === "CLOSED" ? "FORBIDDEN" : t.category === "ACCOUNT" ? "NO_CHANGE" : null
+    ).filter((code) => code !== null);
+    const summary = Object.entries(
+      [...ownCodes, "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"].reduce<Record<string, number>>(
+        (n, code) => ({ ...n, [code]: (n[code] ?? 0) + 1 }),
+        {},
+      ),
+    ).map(([code, count]) => ({ code, count }));
+    expect([...view.errorSummary].sort((a, b) => a.code.localeCompare(b.code))).toEqual(
+      summary.sort((a, b) => a.code.localeCompare(b.code)),
+    );
     // The other tenant's tickets were not touched.
     const untouched = await server.db.selectFrom("tickets").select(["category", "version"])
       .where("tenant_id", "=", server.otherTenant.id).execute();

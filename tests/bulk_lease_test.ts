@@ -20,10 +20,10 @@ import {
   expectedOutcomes,
   expectLedger,
   ok,
-  sleep,
   ticketStates,
 } from "./helpers/bulk_checks.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { waitUntil, within } from "./helpers/wait.ts";
 
 const CHUNK = 250;
 
@@ -97,14 +97,17 @@ Deno.test("a worker whose lease was taken away does not commit; the new holder a
     const job = (await claimJob(db, "worker-a", 60_000))!;
     expect(job.chunk_index).toBe(0);
     const workerA = runChunk(db, ticketsDomain, job).then(() => null, (error) => error);
-    while (await counterValue(db, "stall_count") === 0) await sleep(20);
+    await waitUntil(async () => await counterValue(db, "stall_count") > 0, {
+      timeoutMs: 30_000,
+      what: "worker A's chunk is inside the stalled ticket update",
+    });
 
     // Meanwhile its lease expires and the rescuer gives the job to the queue; a real worker takes it.
     await sql`UPDATE bulk_jobs SET locked_until = now() - interval '1 second' WHERE id = ${job.id}`.execute(db);
     expect(await rescueExpiredJobs(db)).toBe(1);
     pool = await poolOn(server);
 
-    const error = await workerA;
+    const error = await within(workerA, 30_000, "worker A's chunk transaction ends");
     expect(error).toBeInstanceOf(LeaseLostError);
     await waitFor(db, op.id, finished);
     const done = await expectConsistent(db, op.id);

@@ -8,6 +8,8 @@ import { parseAction, parseFilter, parseStartInput, parseTargets, UsageError } f
 import { bar, type Operation, progressLine, summary } from "../src/cli/format.ts";
 import { parse } from "../src/cli/args.ts";
 import { TicketsDocument } from "../src/clients/generated/graphql.ts";
+import { dbIdOf } from "./helpers/api.ts";
+import { within } from "./helpers/wait.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
@@ -25,14 +27,18 @@ async function cli(server: TestServer | null, token: string | null, ...args: str
   const env: Record<string, string> = { NO_COLOR: "1" };
   if (token !== null) env.BULK_TOKEN = token;
   if (server) env.BULK_URL = server.url;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...task, new URL("../src/cli/main.ts", import.meta.url).pathname, ...args],
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const output = await within(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", ...task, new URL("../src/cli/main.ts", import.meta.url).pathname, ...args],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output(),
+    120_000,
+    `deno task cli ${args.join(" ")} exits`,
+  );
   const decoder = new TextDecoder();
   return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
 }
@@ -262,12 +268,24 @@ Deno.test("cli against the server: start, watch, list, show, cancel, retry, roll
     });
 
     await t.step("preview, then start exactly the previewed targets with its token", async () => {
+      const openNow = async () =>
+        (await server.db.selectFrom("tickets").select("id").where("tenant_id", "=", server.tenant.id)
+          .where("status", "=", "OPEN").where("deleted_at", "is", null).orderBy("id").execute()).map((r) => r.id);
+      const previewed = await openNow();
       const preview = await cli(server, agent, "preview", "--filter", "status=OPEN", "--set-priority", "URGENT");
       expect(preview.code).toBe(0);
-      expect(preview.stdout).toMatch(/^matched \d+: would change \d+, skip \d+, fail \d+/);
+      expect(preview.stdout).toMatch(
+        new RegExp(`^matched ${previewed.length}: would change \\d+, skip \\d+, fail \\d+`),
+      );
       expect(preview.stdout).toContain("preview token");
       const json = await cli(server, agent, "preview", "--filter", "status=OPEN", "--set-priority", "URGENT", "--json");
-      const token = JSON.parse(json.stdout).previewToken;
+      const { previewToken, matchedCount, wouldChange, wouldSkip, wouldFail } = JSON.parse(json.stdout);
+      expect(matchedCount).toBe(previewed.length);
+      // A ticket created after the preview matches the filter but is not one of its targets.
+      const created = await server.db.insertInto("tickets")
+        .values({ tenant_id: server.tenant.id, title: "Opened after the preview" }).returning("id")
+        .executeTakeFirstOrThrow();
+      expect(await openNow()).toEqual([...previewed, created.id]);
       const run = await cli(
         server,
         agent,
@@ -277,11 +295,24 @@ Deno.test("cli against the server: start, watch, list, show, cancel, retry, roll
         "--set-priority",
         "URGENT",
         "--preview-token",
-        token,
+        previewToken,
         "--wait",
       );
       expect(run.code).toBe(0);
+      const started = new RegExp(`^started (\\S+) \\w+ \\(SET_PRIORITY, ${previewed.length} targets\\)`).exec(
+        run.stdout,
+      );
+      expect(started).not.toBeNull();
       expect(run.stdout).toContain("COMPLETED");
+      const operationId = dbIdOf(started![1]);
+      const items = await server.db.selectFrom("bulk_operation_items").select("target_id")
+        .where("operation_id", "=", operationId).orderBy("position").execute();
+      // The frozen list (in the filter's own order, newest first), compared as a set of ids.
+      const byNumber = (a: string, b: string) => Number(a) - Number(b);
+      expect(items.map((i) => i.target_id).sort(byNumber)).toEqual(previewed);
+      const done = await server.db.selectFrom("bulk_operations").select(["succeeded", "skipped", "failed"])
+        .where("id", "=", operationId).executeTakeFirstOrThrow();
+      expect(done).toEqual({ succeeded: wouldChange, skipped: wouldSkip, failed: wouldFail });
     });
   } finally {
     await server.stop();

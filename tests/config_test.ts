@@ -16,8 +16,8 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 Deno.test("config: defaults", () => {
-  const config = loadConfig({});
-  expect(config).toMatchObject({
+  // Every setting, compared whole: a new one must be added here with its default.
+  expect(loadConfig({})).toEqual({
     port: 4000,
     host: "127.0.0.1",
     databaseUrl: undefined,
@@ -25,10 +25,20 @@ Deno.test("config: defaults", () => {
     embeddedPgPort: 54329,
     dbPoolSize: 10,
     seedDemo: true, // embedded database: seeded on first start
+    workers: navigator.hardwareConcurrency,
+    chunkSize: 2000,
+    maxTargets: 100_000,
+    maxActivePerUser: 2,
+    leaseMs: 30_000,
+    maxAttempts: 5,
+    pollMs: 1000,
+    shutdownGraceMs: 10_000,
+    rollbackWindowHours: 24,
     maxQueryDepth: 12,
+    maxQueryCost: 25_000,
+    maxBodyBytes: 16 * 1024 * 1024,
     logLevel: "info",
   });
-  expect(config.workers).toBe(navigator.hardwareConcurrency);
   // An external database is not seeded unless asked to.
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app" }).seedDemo).toBe(false);
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app", SEED_DEMO: "1" }).seedDemo).toBe(true);
@@ -48,10 +58,20 @@ Deno.test("config: values are parsed", () => {
     DB_POOL_SIZE: "25",
     SEED_DEMO: "yes",
     WORKERS: "0",
+    BULK_CHUNK_SIZE: "500",
+    BULK_MAX_TARGETS: "2000000",
+    BULK_MAX_ACTIVE_PER_USER: "3",
+    BULK_LEASE_MS: "5000",
+    BULK_MAX_ATTEMPTS: "7",
+    BULK_POLL_MS: "250",
+    SHUTDOWN_GRACE_MS: "0",
+    ROLLBACK_WINDOW_HOURS: "48",
     GRAPHQL_MAX_DEPTH: "20",
+    GRAPHQL_MAX_COST: "5000",
+    MAX_BODY_BYTES: "2048",
     LOG_LEVEL: "debug",
   });
-  expect(config).toMatchObject({
+  expect(config).toEqual({
     port: 0,
     host: "0.0.0.0",
     databaseUrl: "postgresql://user:secret@localhost:5433/bulk",
@@ -60,7 +80,17 @@ Deno.test("config: values are parsed", () => {
     dbPoolSize: 25,
     seedDemo: true,
     workers: 0,
+    chunkSize: 500,
+    maxTargets: 2_000_000,
+    maxActivePerUser: 3,
+    leaseMs: 5000,
+    maxAttempts: 7,
+    pollMs: 250,
+    shutdownGraceMs: 0,
+    rollbackWindowHours: 48,
     maxQueryDepth: 20,
+    maxQueryCost: 5000,
+    maxBodyBytes: 2048,
     logLevel: "debug",
   });
   for (

@@ -5,7 +5,7 @@
  */
 import { expect } from "expect";
 import pg from "pg";
-import { migrate, readMigrations } from "../src/db/migrate.ts";
+import { migrate, MigrationFileError, readMigrations } from "../src/db/migrate.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 /** A brand-new database with nothing in it (not cloned from the migrated template). */
@@ -35,12 +35,23 @@ async function query<T>(url: string, text: string): Promise<T[]> {
   }
 }
 
-Deno.test("migrations: numbered files in order, recorded, and a second run applies nothing", async () => {
-  const all = await readMigrations();
-  const names = all.map((m) => m.name);
-  expect(names.length).toBeGreaterThanOrEqual(2);
-  expect(names).toEqual([...names].sort());
-  expect(names.every((n) => /^\d{4}_[a-z0-9_]+\.sql$/.test(n))).toBe(true);
+/** The names in migrations/ exactly as the directory lists them, unfiltered. */
+async function directoryListing(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(new URL("../migrations/", import.meta.url))) names.push(entry.name);
+  return names.sort();
+}
+
+Deno.test("migrations: every file of migrations/, numbered 0001..N, recorded, and a second run applies nothing", async () => {
+  const listing = await directoryListing();
+  const names = (await readMigrations()).map((m) => m.name);
+  // Compared with the raw listing, not with readMigrations' own view of it: a file it
+  // skipped or misread would show here.
+  expect(names).toEqual(listing);
+  expect(listing.filter((n) => !/^\d{4}_[a-z0-9_]+\.sql$/.test(n))).toEqual([]);
+  // Numbered 0001, 0002, ... with no gap and no repeat: the exact count is the last number.
+  expect(listing.map((n) => Number(n.slice(0, 4)))).toEqual(listing.map((_, i) => i + 1));
+  expect(names.length).toBe(Number(listing.at(-1)!.slice(0, 4)));
 
   const url = await emptyDatabase();
   expect(await migrate(url)).toEqual(names);
@@ -54,6 +65,33 @@ Deno.test("migrations: numbered files in order, recorded, and a second run appli
   expect(await migrate(url)).toEqual([]);
   expect(await migrate(url)).toEqual([]);
   expect((await query(url, "SELECT name FROM schema_migrations")).length).toBe(names.length);
+});
+
+Deno.test("migrations: a misnamed file or a number used twice is refused, not skipped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "migrations-" });
+  const url = new URL(`file://${dir}/`);
+  try {
+    await Deno.writeTextFile(`${dir}/0001_first.sql`, "SELECT 1;");
+    expect((await readMigrations(url)).map((m) => m.name)).toEqual(["0001_first.sql"]);
+    for (
+      const [name, message] of [
+        ["0006-x.sql", /0006-x\.sql .* is not a migration \(NNNN_name\.sql\)/],
+        ["6_short.sql", /6_short\.sql .* is not a migration/],
+        ["0002_Upper.sql", /0002_Upper\.sql .* is not a migration/],
+        [
+          "0001_again.sql",
+          /0001_again\.sql and 0001_first\.sql share the number 0001|0001_first\.sql and 0001_again\.sql share the number 0001/,
+        ],
+      ] as const
+    ) {
+      await Deno.writeTextFile(`${dir}/${name}`, "SELECT 1;");
+      await expect(readMigrations(url)).rejects.toThrow(MigrationFileError);
+      await expect(readMigrations(url)).rejects.toThrow(message);
+      await Deno.remove(`${dir}/${name}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("migrations: concurrent runners apply each migration exactly once", async () => {
@@ -100,6 +138,38 @@ Deno.test("/health and /ready: ready when every migration is applied, 503 naming
     await query(server.databaseUrl, `INSERT INTO schema_migrations (name) VALUES ('${last}')`);
     expect((await fetch(`${server.url}/ready`)).status).toBe(200);
   } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("/ready is 503 while the database refuses connections and 200 once it is back; /health stays 200", async () => {
+  const server = await startTestServer();
+  const admin = Deno.env.get("TEST_PG_URL")!;
+  const database = new URL(server.databaseUrl).pathname.slice(1);
+  try {
+    expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+    // The database goes away for this server: no new connections, the open ones cut.
+    await query(admin, `ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+    await query(admin, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database}'`);
+    for (let i = 0; i < 3; i++) {
+      const down = await fetch(`${server.url}/ready`);
+      expect(down.status).toBe(503);
+      // A pooled connection cut under it, or a new one refused: both are "not ready".
+      expect(await down.json()).toEqual({
+        status: "not ready",
+        error: expect.stringMatching(
+          /not currently accepting connections|Connection terminated|terminating connection/,
+        ),
+      });
+    }
+    const health = await fetch(`${server.url}/health`);
+    expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
+
+    await query(admin, `ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+    const back = await fetch(`${server.url}/ready`);
+    expect([back.status, await back.json()]).toEqual([200, { status: "ready" }]);
+  } finally {
+    await query(admin, `ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
     await server.stop();
   }
 });

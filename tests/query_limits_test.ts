@@ -80,3 +80,29 @@ Deno.test("request bodies over MAX_BODY_BYTES are refused with 413, declared or 
     await server.stop();
   }
 });
+
+Deno.test("GRAPHQL_MAX_COST: a query costing exactly the limit runs, one object more is refused", async () => {
+  // Not the default (25,000): the limit must come from the configuration.
+  const server = await startTestServer({ tickets: 3, env: { GRAPHQL_MAX_COST: "1010" } });
+  try {
+    // tickets(first: 10) costs 10, its comments(first: 100) 10 x 100 = 1,000: 1,010 in all.
+    const atLimit = `tickets(first: 10) { edges { node { comments(first: 100) { edges { node { body } } } } } }`;
+    const under = await gql(server.graphqlUrl, server.tenant.agent.token, `{ ${atLimit} }`);
+    expect(under.errors).toBeUndefined();
+    expect(under.data.tickets.edges.length).toBe(3);
+    // The same plus a page of 1: 1,011.
+    const over = await gql(
+      server.graphqlUrl,
+      server.tenant.agent.token,
+      `{ ${atLimit} one: tickets(first: 1) {
+      edges { node { id } } } }`,
+    );
+    expect(over.data ?? null).toBeNull();
+    expect(over.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([[
+      "QUERY_TOO_COSTLY",
+      "Query may return 1011 objects; the limit is 1010. Ask for smaller pages or fewer nested connections.",
+    ]]);
+  } finally {
+    await server.stop();
+  }
+});

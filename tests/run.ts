@@ -1,6 +1,6 @@
 /**
  * `deno task test`: ONE embedded PostgreSQL for the whole run, a migrated template database,
- * then `deno test` (each test file clones its own database from the template, see
+ * then `deno test` (each test server clones its own database from the template, see
  * helpers/database.ts). Arguments are passed to `deno test` (e.g. a file or --filter).
  */
 import { startEmbedded } from "../src/db/embedded.ts";

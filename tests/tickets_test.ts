@@ -4,7 +4,7 @@
  * ticket(id) / node(id) for tickets, users and soft-deleted tickets.
  */
 import { expect } from "expect";
-import { STATUS_TRANSITIONS, TICKET_STATUSES } from "../src/tickets/model.ts";
+import { TICKET_STATUSES } from "../src/tickets/model.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { ADD_COMMENT, ticketId, ticketRow, userId } from "./helpers/tickets.ts";
@@ -119,12 +119,24 @@ Deno.test("tickets: create, update, comment, read back", async (t) => {
         );
         return data.updateTicket;
       };
+      // The table as the README states it, written out here rather than read from the code
+      // under test: open -> pending -> resolved -> closed, back to open from any, and
+      // open -> resolved; nothing else (notably no OPEN/PENDING -> CLOSED, no CLOSED -> RESOLVED).
+      const expectedTable: Record<string, string[]> = {
+        OPEN: ["PENDING", "RESOLVED"],
+        PENDING: ["OPEN", "RESOLVED"],
+        RESOLVED: ["OPEN", "CLOSED"],
+        CLOSED: ["OPEN"],
+      };
+      expect(Object.keys(expectedTable).sort()).toEqual([...TICKET_STATUSES].sort());
+      const observed: Record<string, string[]> = {};
       for (const from of TICKET_STATUSES) {
+        observed[from] = [];
         for (const to of TICKET_STATUSES) {
           if (from === to) continue;
           await server.db.updateTable("tickets").set({ status: from }).where("id", "=", id as never).execute();
           const result = await setStatus(to);
-          const allowed = (STATUS_TRANSITIONS[from] as readonly string[]).includes(to);
+          const allowed = expectedTable[from].includes(to);
           expect({ from, to, result }).toEqual({
             from,
             to,
@@ -133,14 +145,10 @@ Deno.test("tickets: create, update, comment, read back", async (t) => {
               : { ticket: null, userErrors: [{ code: "INVALID_TRANSITION" }] },
           });
           expect((await ticketRow(server.db, id))!.status).toBe(allowed ? to : from);
+          if (result.ticket) observed[from].push(to);
         }
       }
-      // The table itself: open -> pending -> resolved -> closed, and reopen.
-      expect(STATUS_TRANSITIONS.OPEN).toContain("PENDING");
-      expect(STATUS_TRANSITIONS.PENDING).toContain("RESOLVED");
-      expect(STATUS_TRANSITIONS.RESOLVED).toContain("CLOSED");
-      expect(STATUS_TRANSITIONS.CLOSED).toEqual(["OPEN"]);
-      expect(STATUS_TRANSITIONS.OPEN).not.toContain("CLOSED");
+      expect(observed).toEqual(expectedTable);
     });
 
     await t.step("addComment and the comments connection, oldest first, both ways", async () => {

@@ -17,6 +17,7 @@ import {
 import { subscribe } from "../src/clients/transport.ts";
 import { gql, wsClient } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { within } from "./helpers/wait.ts";
 
 type Progress = BulkOperationProgressSubscription["bulkOperationProgress"];
 
@@ -68,14 +69,18 @@ Deno.test("typed documents: viewer, tickets, start, progress over graphql-ws, co
     });
 
     await t.step("bulkOperationProgress over graphql-ws, to the terminal state", async () => {
-      const events = await new Promise<Progress[]>((resolve, reject) => {
-        const seen: Progress[] = [];
-        subscribe(ws, BulkOperationProgressDocument, { id: operationId }, {
-          next: (data) => seen.push(data.bulkOperationProgress),
-          error: reject,
-          complete: () => resolve(seen),
-        });
-      });
+      const events = await within(
+        new Promise<Progress[]>((resolve, reject) => {
+          const seen: Progress[] = [];
+          subscribe(ws, BulkOperationProgressDocument, { id: operationId }, {
+            next: (data) => seen.push(data.bulkOperationProgress),
+            error: reject,
+            complete: () => resolve(seen),
+          });
+        }),
+        30_000,
+        "the typed bulkOperationProgress subscription completes",
+      );
       expect(events.length).toBeGreaterThan(0);
       const last = events.at(-1)!;
       expect(["COMPLETED", "COMPLETED_WITH_ERRORS"]).toContain(last.status);

@@ -17,10 +17,33 @@ export interface Migration {
   sql: string;
 }
 
+export const MIGRATION_NAME = /^(\d{4})_[a-z0-9_]+\.sql$/;
+
+/** A file in migrations/ that is not `NNNN_name.sql`, or a number used twice. */
+export class MigrationFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MigrationFileError";
+  }
+}
+
+/**
+ * Every file of the directory, in name order. Anything else than `NNNN_name.sql` (e.g.
+ * `0006-x.sql`) and two files with one number are refused rather than skipped: a skipped
+ * file is a migration that silently never runs.
+ */
 export async function readMigrations(dir: URL = MIGRATIONS_DIR): Promise<Migration[]> {
   const names: string[] = [];
+  const byNumber = new Map<string, string>();
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && /^\d{4}_[a-z0-9_]+\.sql$/.test(entry.name)) names.push(entry.name);
+    const match = MIGRATION_NAME.exec(entry.name);
+    if (!entry.isFile || !match) {
+      throw new MigrationFileError(`${entry.name} in ${dir.pathname} is not a migration (NNNN_name.sql)`);
+    }
+    const other = byNumber.get(match[1]);
+    if (other) throw new MigrationFileError(`${entry.name} and ${other} share the number ${match[1]}`);
+    byNumber.set(match[1], entry.name);
+    names.push(entry.name);
   }
   names.sort();
   return await Promise.all(

@@ -177,20 +177,7 @@ export function record<T>(
   return recorded;
 }
 
-/** Waits for `promise` at most `ms`, failing with `what`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within } from "./wait.ts";
 
 export interface Gate {
   release(): Promise<void>;
@@ -252,7 +239,9 @@ export interface SseEvent {
 
 /**
  * A GraphQL subscription over Yoga's SSE transport (a plain fetch with Accept:
- * text/event-stream); yields each server-sent event as it arrives.
+ * text/event-stream); yields each server-sent event as it arrives. The whole stream has a
+ * deadline (`timeoutMs`, default 30 s): past it the request is aborted and the loop over
+ * the events fails saying which subscription did not end.
  */
 export async function* sse(
   url: string,
@@ -260,6 +249,23 @@ export async function* sse(
   query: string,
   variables: Record<string, unknown>,
   signal?: AbortSignal,
+  timeoutMs = 30_000,
+): AsyncGenerator<SseEvent> {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  try {
+    yield* sseEvents(url, token, query, variables, signal ? AbortSignal.any([signal, deadline]) : deadline);
+  } catch (error) {
+    if (!deadline.aborted) throw error;
+    throw new Error(`SSE subscription did not end within ${timeoutMs} ms: ${query.slice(0, 80)}`, { cause: error });
+  }
+}
+
+async function* sseEvents(
+  url: string,
+  token: string | null,
+  query: string,
+  variables: Record<string, unknown>,
+  signal: AbortSignal,
 ): AsyncGenerator<SseEvent> {
   const response = await fetch(url, {
     method: "POST",

@@ -3,9 +3,12 @@ import { sql } from "kysely";
 import type { Viewer } from "../../src/auth/tokens.ts";
 import type { Db } from "../../src/db/database.ts";
 import type { OperationRow } from "../../src/bulk/operation.ts";
+import { claimJob } from "../../src/bulk/queue/claim.ts";
+import { runChunk } from "../../src/bulk/run-chunk.ts";
 import { type StartInput, startOperation } from "../../src/bulk/start.ts";
 import { ticketsDomain } from "../../src/tickets/actions/domain.ts";
 import type { TestServer, TestUser } from "./server.ts";
+import { waitUntil } from "./wait.ts";
 
 export async function viewerOf(db: Db, user: TestUser): Promise<Viewer> {
   const row = await db.selectFrom("users").selectAll().where("id", "=", user.id).executeTakeFirstOrThrow();
@@ -34,13 +37,11 @@ export async function waitFor(
   done: (op: OperationRow) => boolean,
   timeoutMs = 30_000,
 ): Promise<OperationRow> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const op = await operation(db, id);
-    if (done(op)) return op;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last state ${JSON.stringify(op)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let last: OperationRow | undefined;
+  return await waitUntil(async () => {
+    last = await operation(db, id);
+    return done(last) && last;
+  }, { timeoutMs, what: `operation ${id} reaches the awaited state`, intervalMs: 25, describe: () => last });
 }
 
 export const finished = (op: OperationRow) =>
@@ -64,4 +65,19 @@ export async function ledger(db: Db, id: string) {
 export async function ticketIds(db: Db, tenantId: string): Promise<string[]> {
   const rows = await db.selectFrom("tickets").select("id").where("tenant_id", "=", tenantId).orderBy("id").execute();
   return rows.map((r) => String(r.id));
+}
+
+/**
+ * Applies queued chunks the way a worker does (claimJob + runChunk), `limit` of them or all,
+ * on a server with WORKERS=0: each step of an operation then happens at a known moment.
+ */
+export async function runChunks(server: TestServer, limit = Infinity): Promise<number> {
+  let ran = 0;
+  while (ran < limit) {
+    const job = await claimJob(server.db, "test-driver", 30_000);
+    if (!job) break;
+    await runChunk(server.db, ticketsDomain, job);
+    ran++;
+  }
+  return ran;
 }

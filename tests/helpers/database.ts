@@ -1,4 +1,4 @@
-/** A fresh database per test file, cloned from the migrated template that tests/run.ts made. */
+/** A fresh database per call (each test server), cloned from the migrated template that tests/run.ts made. */
 import pg from "pg";
 
 export const TEMPLATE_DATABASE = "bulk_template";
