@@ -48,6 +48,16 @@ export interface Config {
   maxQueryDepth: number;
   /** Maximum connection nodes a query may ask for (page sizes multiplied along nesting). `GRAPHQL_MAX_COST`, default 25000. */
   maxQueryCost: number;
+  /** Tokens a GraphQL document may have (lexed before parsing). `GRAPHQL_MAX_TOKENS`, default 5000. */
+  maxTokens: number;
+  /** Aliases per operation, fragments counted. `GRAPHQL_MAX_ALIASES`, default 30. */
+  maxAliases: number;
+  /** Directives per operation. `GRAPHQL_MAX_DIRECTIVES`, default 20. */
+  maxDirectives: number;
+  /** Root fields per query or subscription. `GRAPHQL_MAX_ROOT_FIELDS`, default 20. */
+  maxRootFields: number;
+  /** Mutation fields per request. `GRAPHQL_MAX_MUTATIONS`, default 5. */
+  maxMutations: number;
   /** Largest request body /graphql accepts. `MAX_BODY_BYTES`, default 16 MiB (100,000 ticket ids are ~1.8 MB). */
   maxBodyBytes: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
@@ -116,6 +126,11 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     rollbackWindowHours: integer(env, "ROLLBACK_WINDOW_HOURS", 24, 1, 24 * 365),
     maxQueryDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
     maxQueryCost: integer(env, "GRAPHQL_MAX_COST", 25_000, 100, 10_000_000),
+    maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 5000, 100, 1_000_000),
+    maxAliases: integer(env, "GRAPHQL_MAX_ALIASES", 30, 0, 10_000),
+    maxDirectives: integer(env, "GRAPHQL_MAX_DIRECTIVES", 20, 0, 10_000),
+    maxRootFields: integer(env, "GRAPHQL_MAX_ROOT_FIELDS", 20, 1, 10_000),
+    maxMutations: integer(env, "GRAPHQL_MAX_MUTATIONS", 5, 1, 1000),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
   };

@@ -4,6 +4,8 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
 import type { Role } from "../db/tables.ts";
 import type { OperationEvents } from "../bulk/events.ts";
+import { childOperations, operationsByIds } from "../bulk/history.ts";
+import type { OperationRow } from "../bulk/operation.ts";
 import type { TicketRow } from "../tickets/model.ts";
 import { ticketsByIds } from "../tickets/queries.ts";
 import { BatchLoader } from "./loader.ts";
@@ -30,7 +32,13 @@ export interface UserRow {
 export interface Context {
   viewer: Viewer | null;
   services: Services;
-  loaders: { user: BatchLoader<UserRow>; ticket: BatchLoader<TicketRow> };
+  loaders: {
+    user: BatchLoader<UserRow>;
+    ticket: BatchLoader<TicketRow>;
+    operation: BatchLoader<OperationRow>;
+    /** The children of an operation: one query per level of a parent/children tree, not one per operation. */
+    children: BatchLoader<OperationRow[]>;
+  };
 }
 
 const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
@@ -49,6 +57,8 @@ export function createContext(viewer: Viewer | null, services: Services): Contex
         )
       ),
       ticket: new BatchLoader(async (ids) => byId(await ticketsByIds(services.db, tenantId, ids))),
+      operation: new BatchLoader(async (ids) => byId(await operationsByIds(services.db, tenantId, ids))),
+      children: new BatchLoader((ids) => childOperations(services.db, tenantId, ids)),
     },
   };
 }

@@ -1,6 +1,7 @@
 /** The executable schema: importing each type family registers it on the builder. */
 import { lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.ts";
+import { assertListsBounded } from "./query-cost.ts";
 import "./types/users.ts";
 import "./types/tickets.ts";
 import "./types/bulk-operation.ts";
@@ -8,6 +9,7 @@ import "./types/bulk-api.ts";
 import "./types/bulk-safety.ts";
 
 export const schema = builder.toSchema();
+assertListsBounded(schema); // the cost rule needs every list's maximum size
 
 /** The SDL committed as schema.graphql (sorted, so diffs show real changes only). */
 export function printedSchema(): string {

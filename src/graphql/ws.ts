@@ -81,7 +81,8 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
       try {
         document = enveloped.parse(payload.query);
       } catch (error) {
-        return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        // Masked like every other error: a non-GraphQL one (a bug) is never shown as it is.
+        return [maskError(error)];
       }
       const errors = enveloped.validate(enveloped.schema, document);
       if (errors.length > 0) return errors;

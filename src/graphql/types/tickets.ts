@@ -21,7 +21,7 @@ import { badInput, userError } from "../errors.ts";
 import { BIGINT_PATTERN, expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
-import { UserErrorRef } from "./user-error.ts";
+import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import { UserRef } from "./users.ts";
 
 export const TicketStatusEnum = builder.enumType("TicketStatus", {
@@ -182,7 +182,7 @@ async function assigneeFor(
 const TicketPayload = builder.objectRef<Payload<{ ticket: TicketRow }>>("TicketPayload").implement({
   fields: (t) => ({
     ticket: t.field({ type: TicketRef, nullable: true, resolve: (p) => p.ticket ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+    userErrors: t.field({ type: [UserErrorRef], extensions: USER_ERRORS_LIST, resolve: (p) => p.userErrors }),
   }),
 });
 
@@ -222,7 +222,7 @@ const AddCommentPayload = builder.objectRef<Payload<{ comment: CommentRow; ticke
   fields: (t) => ({
     comment: t.field({ type: CommentRef, nullable: true, resolve: (p) => p.comment ?? null }),
     ticket: t.field({ type: TicketRef, nullable: true, resolve: (p) => p.ticket ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+    userErrors: t.field({ type: [UserErrorRef], extensions: USER_ERRORS_LIST, resolve: (p) => p.userErrors }),
   }),
 });
 
