@@ -36,7 +36,8 @@ export interface DocumentLimits {
 const OPENING = new Set<string>([TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L]);
 const CLOSING = new Set<string>([TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R]);
 
-const refusal = (code: string, message: string) => new GraphQLError(message, { extensions: { code, http: refusedHttp() } });
+const refusal = (code: string, message: string) =>
+  new GraphQLError(message, { extensions: { code, http: refusedHttp() } });
 
 /**
  * Lexes (does not parse) the document, at most `maxTokens` tokens of it, refusing more tokens or brackets

@@ -18,9 +18,9 @@
 import {
   type DocumentNode,
   type FieldNode,
-  type GraphQLField,
   getNamedType,
   getNullableType,
+  type GraphQLField,
   type GraphQLNamedType,
   type GraphQLSchema,
   isCompositeType,
