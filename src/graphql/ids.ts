@@ -107,7 +107,8 @@ const POSITION_MAX = 2 ** 31 - 1 - 1000;
 const CURSOR_KEYS: Record<CursorKey, (value: unknown) => boolean> = {
   bigint: (v) => typeof v === "string" && BIGINT_PATTERN.test(v),
   uuid: (v) => typeof v === "string" && UUID_PATTERN.test(v),
-  timestamp: (v) => typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(v) && isSqlTimestamp(v),
+  timestamp: (v) =>
+    typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(v) && isSqlTimestamp(v),
   position: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= POSITION_MAX,
 };
 
