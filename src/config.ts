@@ -34,6 +34,10 @@ export interface Config {
   maxTargets: number;
   /** Running operations per user before further ones wait QUEUED. `BULK_MAX_ACTIVE_PER_USER`, default 2. */
   maxActivePerUser: number;
+  /** Operations a user may create per rolling minute (RATE_LIMITED above). `BULK_MAX_STARTS_PER_MINUTE`, default 30. */
+  maxStartsPerMinute: number;
+  /** Operations of a user waiting QUEUED or SCHEDULED at once (TOO_MANY_WAITING above). `BULK_MAX_WAITING_PER_USER`, default 20. */
+  maxWaitingPerUser: number;
   /** Job lease. `BULK_LEASE_MS`, default 30000; the heartbeat renews it every third of that. */
   leaseMs: number;
   /** Attempts per job before its items end FAILED/INTERNAL. `BULK_MAX_ATTEMPTS`, default 5. */
@@ -119,6 +123,8 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     chunkSize: integer(env, "BULK_CHUNK_SIZE", 2000, 1, 10000),
     maxTargets: integer(env, "BULK_MAX_TARGETS", 100_000, 1, 10_000_000),
     maxActivePerUser: integer(env, "BULK_MAX_ACTIVE_PER_USER", 2, 1, 1000),
+    maxStartsPerMinute: integer(env, "BULK_MAX_STARTS_PER_MINUTE", 30, 1, 100_000),
+    maxWaitingPerUser: integer(env, "BULK_MAX_WAITING_PER_USER", 20, 0, 100_000),
     leaseMs: integer(env, "BULK_LEASE_MS", 30_000, 1000, 3_600_000),
     maxAttempts: integer(env, "BULK_MAX_ATTEMPTS", 5, 1, 100),
     pollMs: integer(env, "BULK_POLL_MS", 1000, 10, 60_000),

@@ -130,6 +130,8 @@ export const limitsOf = (ctx: Context) => ({
   maxTargets: ctx.services.config.maxTargets,
   chunkSize: ctx.services.config.chunkSize,
   maxActivePerUser: ctx.services.config.maxActivePerUser,
+  maxStartsPerMinute: ctx.services.config.maxStartsPerMinute,
+  maxWaitingPerUser: ctx.services.config.maxWaitingPerUser,
 });
 
 /** Engine refusals (StartError: nothing was written) become userErrors. */
@@ -137,7 +139,7 @@ export async function refusalsAsUserErrors<T>(run: () => Promise<T>): Promise<T 
   try {
     return await run();
   } catch (error) {
-    if (error instanceof StartError) return [userError(error.code, error.message, error.field)];
+    if (error instanceof StartError) return [userError(error.code, error.message, error.field, error.retryAt)];
     throw error;
   }
 }
