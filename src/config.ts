@@ -62,6 +62,10 @@ export interface Config {
   maxRootFields: number;
   /** Mutation fields per request. `GRAPHQL_MAX_MUTATIONS`, default 5. */
   maxMutations: number;
+  /** Points in each API token's cost bucket (at least GRAPHQL_MAX_COST). `GRAPHQL_COST_BUCKET_SIZE`, default 50000. */
+  costBucketSize: number;
+  /** Points a cost bucket regains per second. `GRAPHQL_COST_RESTORE_RATE`, default 2500 (empty to full in 20 s). */
+  costRestoreRate: number;
   /** Largest request body /graphql accepts. `MAX_BODY_BYTES`, default 16 MiB (100,000 ticket ids are ~1.8 MB). */
   maxBodyBytes: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
@@ -111,7 +115,7 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
   }
-  return {
+  const config: Config = {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: env.HOST || "127.0.0.1",
     databaseUrl: url,
@@ -137,9 +141,19 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     maxDirectives: integer(env, "GRAPHQL_MAX_DIRECTIVES", 20, 0, 10_000),
     maxRootFields: integer(env, "GRAPHQL_MAX_ROOT_FIELDS", 20, 1, 10_000),
     maxMutations: integer(env, "GRAPHQL_MAX_MUTATIONS", 5, 1, 1000),
+    costBucketSize: integer(env, "GRAPHQL_COST_BUCKET_SIZE", 50_000, 1, 1_000_000_000),
+    costRestoreRate: integer(env, "GRAPHQL_COST_RESTORE_RATE", 2_500, 1, 1_000_000_000),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
   };
+  if (config.costBucketSize < config.maxQueryCost) {
+    // A query the cost limit allows must fit in a full bucket, or it could never run.
+    throw new ConfigError(
+      "GRAPHQL_COST_BUCKET_SIZE",
+      `${config.costBucketSize} is below GRAPHQL_MAX_COST (${config.maxQueryCost})`,
+    );
+  }
+  return config;
 }
 
 /** loadConfig for entry points: a ConfigError is printed and the process exits with code 2. */

@@ -3,6 +3,8 @@ import { GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { bearerToken, viewerForToken } from "../auth/tokens.ts";
 import { type Context, createContext, type Services } from "./context.ts";
+import { CostBuckets } from "./cost-bucket.ts";
+import { useCostThrottle } from "./cost-throttle.ts";
 import { useDocumentLimits } from "./document-limits.ts";
 import { apiError } from "./errors.ts";
 import { schema } from "./schema.ts";
@@ -57,14 +59,17 @@ export function createYogaServer(services: Services) {
     renderGraphiQL: async (options) => (await import("@graphql-yoga/render-graphiql")).renderGraphiQL(options),
     landingPage: false,
     maskedErrors: { maskError: (error) => maskError(error) },
-    plugins: [useDocumentLimits(services.config)],
+    plugins: [
+      useDocumentLimits(services.config),
+      useCostThrottle(new CostBuckets(services.config.costBucketSize, services.config.costRestoreRate)),
+    ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
       if ("services" in initial) return initial as unknown as Context;
       const { request } = initial;
       const token = bearerToken(request.headers.get("authorization"));
       const viewer = token ? await viewerForToken(services.db, token) : null;
-      return createContext(viewer, services);
+      return createContext(viewer, services, viewer ? token : null);
     },
     logging: services.config.logLevel === "debug" ? "debug" : "warn",
   });
