@@ -12,7 +12,7 @@ const PAGE = "{ tickets(first: 100) { edges { node { id } } } }"; // requested c
 Deno.test("cost throttle: extensions.cost on every result, 429 + Retry-After for a flood, other tokens unaffected", async () => {
   const server = await startTestServer({
     tickets: 100,
-    env: { GRAPHQL_MAX_COST: "500", GRAPHQL_COST_BUCKET_SIZE: "1000", GRAPHQL_COST_RESTORE_RATE: "10" },
+    env: { GRAPHQL_MAX_COST: "500", GRAPHQL_COST_BUCKET_SIZE: "1000", GRAPHQL_COST_RESTORE_RATE: "1" },
   });
   const post = async (token: string, query: string) => {
     const response = await fetch(server.graphqlUrl, {
@@ -29,7 +29,7 @@ Deno.test("cost throttle: extensions.cost on every result, 429 + Retry-After for
     expect(first.body.extensions.cost).toEqual({
       requestedQueryCost: 100,
       actualQueryCost: 100,
-      throttleStatus: { maximumAvailable: 1000, currentlyAvailable: 900, restoreRate: 10 },
+      throttleStatus: { maximumAvailable: 1000, currentlyAvailable: 900, restoreRate: 1 },
     });
     // Actual below requested: the difference is given back.
     const few = await post(
@@ -53,11 +53,12 @@ Deno.test("cost throttle: extensions.cost on every result, 429 + Retry-After for
     ]);
     expect(throttled.body.extensions.cost).toMatchObject({ requestedQueryCost: 100, actualQueryCost: 0 });
 
-    // Nothing executes while throttled: a mutation writes nothing.
+    // Nothing executes while throttled: a mutation (requested cost 113, over what is left) writes nothing.
     const tickets = await countRows(server.db, "tickets");
     const mutation = await post(
       agent.token,
-      `mutation { createTicket(input: { title: "${"x".repeat(10)}" }) { ticket { id } userErrors { code } } }`,
+      `mutation { createTicket(input: { title: "New" }) {
+        ticket { comments(first: 100) { edges { node { id } } } } userErrors { code } } }`,
     );
     expect(mutation.status).toBe(429);
     expect(await countRows(server.db, "tickets")).toBe(tickets);

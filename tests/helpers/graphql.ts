@@ -7,6 +7,8 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
   status: number;
   data?: T | null;
   errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+  /** The cost report every result carries (src/graphql/cost-throttle.ts). */
+  extensions?: Record<string, unknown>;
 }
 
 /**
