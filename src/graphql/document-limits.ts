@@ -12,6 +12,7 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { GraphQLError, Lexer, Source, TokenKind, type ValidationContext, type ValidationRule } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import type { Config } from "../config.ts";
 import { costLimit } from "./cost-limit.ts";
 import { refusedHttp } from "./errors.ts";
 import { depthLimit } from "./depth-limit.ts";
@@ -23,15 +24,10 @@ import { rootFieldCount } from "./query-cost.ts";
  */
 export const MAX_NESTING = 100;
 
-export interface DocumentLimits {
-  maxQueryDepth: number;
-  maxQueryCost: number;
-  maxTokens: number;
-  maxAliases: number;
-  maxDirectives: number;
-  maxRootFields: number;
-  maxMutations: number;
-}
+export type DocumentLimits = Pick<
+  Config,
+  "maxQueryDepth" | "maxQueryCost" | "maxTokens" | "maxAliases" | "maxDirectives" | "maxRootFields" | "maxMutations"
+>;
 
 const OPENING = new Set<string>([TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L]);
 const CLOSING = new Set<string>([TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R]);
