@@ -4,6 +4,7 @@
  * token is unaffected.
  */
 import { expect } from "expect";
+import { firstAnswer, wsClient } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { countRows } from "./helpers/tickets.ts";
 
@@ -62,6 +63,14 @@ Deno.test("cost throttle: extensions.cost on every result, 429 + Retry-After for
     );
     expect(mutation.status).toBe(429);
     expect(await countRows(server.db, "tickets")).toBe(tickets);
+
+    // The same bucket over graphql-ws (it shares Yoga's envelop).
+    const client = wsClient(server.wsUrl, agent.token);
+    try {
+      expect(JSON.stringify(await firstAnswer(client, PAGE))).toContain("THROTTLED");
+    } finally {
+      await client.dispose();
+    }
 
     // Another token has its own bucket.
     const other = await post(admin.token, PAGE);

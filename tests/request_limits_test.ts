@@ -3,7 +3,7 @@
  * executes, with a typed 400-class error and no internal text, on HTTP, SSE and WebSocket alike.
  */
 import { expect } from "expect";
-import { gql, wsClient } from "./helpers/graphql.ts";
+import { firstAnswer, gql, wsClient } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 /** 22 levels of `fragment Fi on Query { ...F(i+1) ...F(i+1) }`: 2^22 spreads when walked naively (904 bytes). */
@@ -52,10 +52,7 @@ async function overSse(server: TestServer, token: string, query: string) {
 async function overWs(server: TestServer, token: string, query: string): Promise<unknown> {
   const client = wsClient(server.wsUrl, token);
   try {
-    return await new Promise((resolve, reject) => {
-      setTimeout(() => reject(new Error("no answer over WebSocket within 10 s")), 10_000);
-      client.subscribe({ query }, { next: resolve, error: resolve, complete: () => {} });
-    });
+    return await firstAnswer(client, query);
   } finally {
     await client.dispose();
   }

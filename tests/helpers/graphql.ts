@@ -82,3 +82,15 @@ export function collect<T>(
     });
   });
 }
+
+/** The first thing a subscribe over `client` gets back: a result, or the error it ends with. */
+export function firstAnswer(client: Client, query: string, timeoutMs = 10_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer over WebSocket within ${timeoutMs} ms`)), timeoutMs);
+    const settle = (value: unknown) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    client.subscribe({ query }, { next: settle, error: settle, complete: () => {} });
+  });
+}
