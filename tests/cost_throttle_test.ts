@@ -72,6 +72,22 @@ Deno.test("cost throttle: extensions.cost on every result, 429 + Retry-After for
       await client.dispose();
     }
 
+    // A subscription is charged when it starts: over SSE, one that costs more than is left does not start.
+    const sse = await fetch(server.graphqlUrl, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${agent.token}`,
+      },
+      body: JSON.stringify({
+        query: "subscription { bulkOperationsChanged { id items(first: 100) { edges { node { position } } } } }",
+      }),
+    });
+    const stream = await sse.text();
+    expect(stream).toContain("THROTTLED");
+    expect(stream).not.toContain('"data"');
+
     // Another token has its own bucket.
     const other = await post(admin.token, PAGE);
     expect(other.status).toBe(200);
