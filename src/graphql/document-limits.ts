@@ -10,15 +10,7 @@
  * Yoga answers with HTTP 400 and graphql-ws with an error message.
  */
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import {
-  GraphQLError,
-  Lexer,
-  Source,
-  TokenKind,
-  validate,
-  type ValidationContext,
-  type ValidationRule,
-} from "graphql";
+import { GraphQLError, Lexer, Source, TokenKind, validate, type ValidationContext, type ValidationRule } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Config } from "../config.ts";
 import { costLimit } from "./cost-limit.ts";
