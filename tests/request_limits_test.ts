@@ -3,6 +3,8 @@
  * executes, with a typed 400-class error and no internal text, on HTTP, SSE and WebSocket alike.
  */
 import { expect } from "expect";
+import { buildSchema } from "graphql";
+import { assertListsBounded } from "../src/graphql/query-cost.ts";
 import { firstAnswer, gql, wsClient } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
@@ -198,4 +200,17 @@ Deno.test("request limits: bombs are refused before execution", async (t) => {
   } finally {
     await server.stop();
   }
+});
+
+Deno.test("every list field returning objects must declare its maximum size", () => {
+  const schemaWith = () =>
+    buildSchema(
+      "type Item { id: ID } type Query { items: [Item!]! page: ItemConnection } " +
+        "type ItemConnection { edges: [ItemEdge!]! } type ItemEdge { node: Item } ",
+    );
+  const unbounded = schemaWith();
+  expect(() => assertListsBounded(unbounded)).toThrow("items declares no extensions.maxItems");
+  const bounded = schemaWith();
+  bounded.getQueryType()!.getFields().items.extensions = { maxItems: 10 };
+  expect(() => assertListsBounded(bounded)).not.toThrow(); // connection edges are sized by their page
 });
