@@ -37,6 +37,10 @@ export interface Config {
   maxTargets: number;
   /** Running operations per user before further ones wait QUEUED. `BULK_MAX_ACTIVE_PER_USER`, default 2. */
   maxActivePerUser: number;
+  /** Operations a user may create per rolling minute (RATE_LIMITED above). `BULK_MAX_STARTS_PER_MINUTE`, default 30. */
+  maxStartsPerMinute: number;
+  /** Operations of a user waiting QUEUED or SCHEDULED at once (TOO_MANY_WAITING above). `BULK_MAX_WAITING_PER_USER`, default 20. */
+  maxWaitingPerUser: number;
   /** Job lease. `BULK_LEASE_MS`, default 30000; the heartbeat renews it every third of that. */
   leaseMs: number;
   /** Attempts per job before its items end FAILED/INTERNAL. `BULK_MAX_ATTEMPTS`, default 5. */
@@ -51,6 +55,20 @@ export interface Config {
   maxQueryDepth: number;
   /** Maximum connection nodes a query may ask for (page sizes multiplied along nesting). `GRAPHQL_MAX_COST`, default 25000. */
   maxQueryCost: number;
+  /** Tokens a GraphQL document may have (lexed before parsing). `GRAPHQL_MAX_TOKENS`, default 5000. */
+  maxTokens: number;
+  /** Aliases per operation, fragments counted. `GRAPHQL_MAX_ALIASES`, default 30. */
+  maxAliases: number;
+  /** Directives per operation. `GRAPHQL_MAX_DIRECTIVES`, default 20. */
+  maxDirectives: number;
+  /** Root fields per query or subscription. `GRAPHQL_MAX_ROOT_FIELDS`, default 20. */
+  maxRootFields: number;
+  /** Mutation fields per request. `GRAPHQL_MAX_MUTATIONS`, default 5. */
+  maxMutations: number;
+  /** Points in each API token's cost bucket (at least GRAPHQL_MAX_COST). `GRAPHQL_COST_BUCKET_SIZE`, default 50000. */
+  costBucketSize: number;
+  /** Points a cost bucket regains per second. `GRAPHQL_COST_RESTORE_RATE`, default 2500 (empty to full in 20 s). */
+  costRestoreRate: number;
   /** Largest request body /graphql accepts. `MAX_BODY_BYTES`, default 16 MiB (100,000 ticket ids are ~1.8 MB). */
   maxBodyBytes: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
@@ -100,7 +118,7 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
   }
-  return {
+  const config: Config = {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: env.HOST || "127.0.0.1",
     databaseUrl: url,
@@ -112,6 +130,8 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     chunkSize: integer(env, "BULK_CHUNK_SIZE", 2000, 1, 10000),
     maxTargets: integer(env, "BULK_MAX_TARGETS", 100_000, 1, 10_000_000),
     maxActivePerUser: integer(env, "BULK_MAX_ACTIVE_PER_USER", 2, 1, 1000),
+    maxStartsPerMinute: integer(env, "BULK_MAX_STARTS_PER_MINUTE", 30, 1, 100_000),
+    maxWaitingPerUser: integer(env, "BULK_MAX_WAITING_PER_USER", 20, 0, 100_000),
     leaseMs: integer(env, "BULK_LEASE_MS", 30_000, 1000, 3_600_000),
     maxAttempts: integer(env, "BULK_MAX_ATTEMPTS", 5, 1, 100),
     pollMs: integer(env, "BULK_POLL_MS", 1000, 10, 60_000),
@@ -119,9 +139,24 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     rollbackWindowHours: integer(env, "ROLLBACK_WINDOW_HOURS", 24, 1, 24 * 365),
     maxQueryDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
     maxQueryCost: integer(env, "GRAPHQL_MAX_COST", 25_000, 100, 10_000_000),
+    maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 5000, 100, 1_000_000),
+    maxAliases: integer(env, "GRAPHQL_MAX_ALIASES", 30, 0, 10_000),
+    maxDirectives: integer(env, "GRAPHQL_MAX_DIRECTIVES", 20, 0, 10_000),
+    maxRootFields: integer(env, "GRAPHQL_MAX_ROOT_FIELDS", 20, 1, 10_000),
+    maxMutations: integer(env, "GRAPHQL_MAX_MUTATIONS", 5, 1, 1000),
+    costBucketSize: integer(env, "GRAPHQL_COST_BUCKET_SIZE", 50_000, 1, 1_000_000_000),
+    costRestoreRate: integer(env, "GRAPHQL_COST_RESTORE_RATE", 2_500, 1, 1_000_000_000),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
   };
+  if (config.costBucketSize < config.maxQueryCost) {
+    // A query the cost limit allows must fit in a full bucket, or it could never run.
+    throw new ConfigError(
+      "GRAPHQL_COST_BUCKET_SIZE",
+      `${config.costBucketSize} is below GRAPHQL_MAX_COST (${config.maxQueryCost})`,
+    );
+  }
+  return config;
 }
 
 /** loadConfig for entry points: a ConfigError is printed and the process exits with code 2. */

@@ -284,7 +284,13 @@ Deno.test({
         });
         const parent = await finish(parentId);
         const viewer = await viewerOf(db, tenant.agent);
-        const limits = { maxTargets: 1000, chunkSize: 50, maxActivePerUser: 2 };
+        const limits = {
+          maxTargets: 1000,
+          chunkSize: 50,
+          maxActivePerUser: 2,
+          maxStartsPerMinute: 30,
+          maxWaitingPerUser: 20,
+        };
         const ended = new Date(parent.finished_at!).getTime();
         await expect(rollbackOperation(db, ticketsDomain, viewer, parent.id, {
           force: false,

@@ -133,3 +133,55 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
   // A bad value is reported even when other variables are fine.
   expect(configError({ PORT: "4001", WORKERS: "x", DATABASE_URL: "postgres://h/db" }).variable).toBe("WORKERS");
 });
+
+Deno.test("config: request limits and start caps (issue 15)", () => {
+  expect(loadConfig({})).toMatchObject({
+    maxTokens: 5000,
+    maxAliases: 30,
+    maxDirectives: 20,
+    maxRootFields: 20,
+    maxMutations: 5,
+    costBucketSize: 50_000,
+    costRestoreRate: 2_500,
+    maxStartsPerMinute: 30,
+    maxWaitingPerUser: 20,
+  });
+  expect(loadConfig({
+    GRAPHQL_MAX_TOKENS: "800",
+    GRAPHQL_MAX_ALIASES: "0",
+    GRAPHQL_MAX_DIRECTIVES: "3",
+    GRAPHQL_MAX_ROOT_FIELDS: "4",
+    GRAPHQL_MAX_MUTATIONS: "1",
+    GRAPHQL_MAX_COST: "1000",
+    GRAPHQL_COST_BUCKET_SIZE: "1000",
+    GRAPHQL_COST_RESTORE_RATE: "7",
+    BULK_MAX_STARTS_PER_MINUTE: "2",
+    BULK_MAX_WAITING_PER_USER: "0",
+  })).toMatchObject({
+    maxTokens: 800,
+    maxAliases: 0,
+    maxDirectives: 3,
+    maxRootFields: 4,
+    maxMutations: 1,
+    costBucketSize: 1000,
+    costRestoreRate: 7,
+    maxStartsPerMinute: 2,
+    maxWaitingPerUser: 0,
+  });
+  for (
+    const [variable, value] of [
+      ["GRAPHQL_MAX_TOKENS", "10"],
+      ["GRAPHQL_MAX_ALIASES", "-1"],
+      ["GRAPHQL_MAX_DIRECTIVES", "x"],
+      ["GRAPHQL_MAX_ROOT_FIELDS", "0"],
+      ["GRAPHQL_MAX_MUTATIONS", "0"],
+      ["GRAPHQL_COST_RESTORE_RATE", "0"],
+      ["BULK_MAX_STARTS_PER_MINUTE", "0"],
+      ["BULK_MAX_WAITING_PER_USER", "-1"],
+      // A bucket smaller than the largest query allowed could never run that query.
+      ["GRAPHQL_COST_BUCKET_SIZE", "24999"],
+    ]
+  ) {
+    expect({ variable, got: configError({ [variable]: value }).variable }).toEqual({ variable, got: variable });
+  }
+});

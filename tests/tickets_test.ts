@@ -93,13 +93,13 @@ Deno.test("tickets: create, update, comment, read back", async (t) => {
       expect(new Date(renamed.ticket.updatedAt) >= new Date(renamed.ticket.createdAt)).toBe(true);
       const unassigned = await update({ assigneeId: null });
       expect(unassigned.ticket).toMatchObject({ assignee: null, version: 3 });
-      const assigned = await update({ assigneeId: userId(server.tenant.viewer.id) });
-      expect(assigned.ticket).toMatchObject({ assignee: { id: userId(server.tenant.viewer.id) }, version: 4 });
+      const assigned = await update({ assigneeId: userId(server.tenant.agent.id) }); // not a VIEWER: write_rules_test
+      expect(assigned.ticket).toMatchObject({ assignee: { id: userId(server.tenant.agent.id) }, version: 4 });
       // Omitted fields stay as they are.
       const untouched = await update({});
       expect(untouched.ticket).toMatchObject({
         title: "Refund, second try",
-        assignee: { id: userId(server.tenant.viewer.id) },
+        assignee: { id: userId(server.tenant.agent.id) },
         version: 5,
       });
       const stale = await update({ title: "stale", expectedVersion: 4 });

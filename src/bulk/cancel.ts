@@ -10,6 +10,7 @@ import type { Db } from "../db/database.ts";
 import { type BulkDomain, roleAllows } from "./action.ts";
 import { maybeFinish } from "./finalize.ts";
 import { notifyProgress } from "./notify.ts";
+import { operatorRefusal } from "./operator.ts";
 import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
 
 export type CancelResult =
@@ -28,6 +29,8 @@ export async function cancelOperation(
       .where("tenant_id", "=", viewer.tenantId).where("id", "=", operationId)
       .forUpdate().executeTakeFirst() as OperationRow | undefined;
     if (!operation) return { ok: false, code: "NOT_FOUND", message: "No bulk operation with this id." };
+    const notOperator = operatorRefusal(viewer, operation);
+    if (notOperator) return { ok: false, code: "FORBIDDEN", message: notOperator };
     const required = domain.actions.get(operation.action_type)?.requiredRole ?? "ADMIN";
     if (!roleAllows(viewer.role, required)) {
       return {

@@ -111,7 +111,37 @@ export async function listEvents(db: Db, operationId: string, page: Page<[string
   return await query.orderBy("id", forward ? "asc" : "desc").limit(page.limit).execute() as EventRow[];
 }
 
-export async function childOperations(db: Db, tenantId: string, parentId: string): Promise<OperationRow[]> {
+/** Operations of a tenant by id (another tenant's are simply absent); ids must be uuids. */
+export async function operationsByIds(db: Db, tenantId: string, ids: readonly string[]): Promise<OperationRow[]> {
+  if (ids.length === 0) return [];
   return await db.selectFrom("bulk_operations").selectAll().where("tenant_id", "=", tenantId)
-    .where("parent_id", "=", parentId).orderBy("created_at").limit(100).execute() as OperationRow[];
+    .where("id", "in", ids as string[]).execute() as OperationRow[];
+}
+
+/** Children listed per operation: retries and rollbacks (a long undo/redo history is paged by bulkOperations). */
+export const MAX_CHILDREN = 100;
+
+/**
+ * The children (retries, rollbacks) of several operations in one query, oldest first, at most MAX_CHILDREN
+ * each (bulk_operations_parent_idx):
+ *   SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY parent_id ORDER BY created_at, id) AS n
+ *                  FROM bulk_operations WHERE tenant_id = $1 AND parent_id = ANY($2)) c WHERE n <= 100
+ */
+export async function childOperations(
+  db: Db,
+  tenantId: string,
+  parentIds: readonly string[],
+): Promise<Map<string, OperationRow[]>> {
+  const { rows } = await sql<OperationRow & { n: number }>`
+    SELECT * FROM (
+      SELECT *, row_number() OVER (PARTITION BY parent_id ORDER BY created_at, id) AS n
+      FROM bulk_operations WHERE tenant_id = ${tenantId} AND parent_id = ANY(${parentIds}::uuid[])) c
+    WHERE n <= ${MAX_CHILDREN} ORDER BY created_at, id`.execute(db);
+  const byParent = new Map<string, OperationRow[]>();
+  for (const { n: _n, ...row } of rows) {
+    const siblings = byParent.get(row.parent_id!) ?? [];
+    siblings.push(row);
+    byParent.set(row.parent_id!, siblings);
+  }
+  return byParent;
 }

@@ -12,6 +12,7 @@
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
 import { type BulkDomain, roleAllows, type Tx } from "./action.ts";
+import { operatorRefusal } from "./operator.ts";
 import { isTerminal, type OperationRow, TERMINAL_STATUSES } from "./operation.ts";
 import { type Started, StartError, type StartLimits, startOperation } from "./start.ts";
 
@@ -19,6 +20,8 @@ async function lockParent(tx: Tx, viewer: Viewer, parentId: string): Promise<Ope
   const parent = await tx.selectFrom("bulk_operations").selectAll().where("tenant_id", "=", viewer.tenantId)
     .where("id", "=", parentId).forUpdate().executeTakeFirst() as OperationRow | undefined;
   if (!parent) throw new StartError("NOT_FOUND", "No bulk operation with this id.", ["input", "id"]);
+  const notOperator = operatorRefusal(viewer, parent);
+  if (notOperator) throw new StartError("FORBIDDEN", notOperator);
   if (!isTerminal(parent.status)) {
     throw new StartError(
       "OPERATION_ACTIVE",

@@ -120,11 +120,15 @@ export async function handleChunkFailure(
     }).where("id", "=", job.id as never).where("locked_by", "=", job.locked_by).execute();
     return null;
   }
-  return await failChunk(db, job, message);
+  return await failChunk(db, job);
 }
 
-/** Ends a chunk that used up its attempts: its pending items FAILED with code INTERNAL. */
-export async function failChunk(db: Db, job: Job, message: string): Promise<OperationRow> {
+/**
+ * Ends a chunk that used up its attempts: its pending items FAILED with code INTERNAL. The ledger and the
+ * CHUNK_FAILED event are shown to clients, so they say only that it was internal, masked like an API error
+ * (a database error's text names tables and values); the errors themselves were logged at each attempt.
+ */
+export async function failChunk(db: Db, job: Job): Promise<OperationRow> {
   return await db.transaction().execute(async (tx) => {
     const operation = await tx.selectFrom("bulk_operations").select("cancel_requested_at")
       .where("id", "=", job.operation_id).executeTakeFirstOrThrow();
@@ -135,12 +139,11 @@ export async function failChunk(db: Db, job: Job, message: string): Promise<Oper
       position: item.position,
       outcome: "FAILED",
       code: "INTERNAL",
-      message: `Gave up after ${job.attempts} attempts: ${message}`.slice(0, 1000),
+      message: `Gave up after ${job.attempts} attempts: internal error.`,
     }));
     await recordEvent(tx, job.operation_id, "CHUNK_FAILED", {
       chunk: job.chunk_index,
       attempts: job.attempts,
-      error: message.slice(0, 1000),
     });
     return await commitChunk(tx, job, results);
   });

@@ -12,6 +12,7 @@ import type { Db } from "../db/database.ts";
 import { ActionParamsError, type BulkAction, type BulkDomain, roleAllows, type Tx } from "./action.ts";
 import { admissionStatus } from "./admit.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
+import { startCapRefusal, type StartCaps } from "./start-caps.ts";
 import { type OperationRow, recordEvent } from "./operation.ts";
 
 export type Targets =
@@ -47,7 +48,7 @@ export interface StartInput {
   guard?: (tx: Tx) => Promise<void>;
 }
 
-export interface StartLimits {
+export interface StartLimits extends StartCaps {
   maxTargets: number;
   chunkSize: number;
   maxActivePerUser: number;
@@ -71,11 +72,21 @@ export type StartErrorCode =
   | "ROLLBACK_WINDOW_EXPIRED"
   | "ROLLBACK_IN_PROGRESS"
   | "PREVIEW_EXPIRED"
-  | "PREVIEW_MISMATCH";
+  | "PREVIEW_MISMATCH"
+  | "RATE_LIMITED"
+  | "TOO_MANY_WAITING";
 
-/** A refusal to start: nothing was written. `field` names the input field at fault. */
+/**
+ * A refusal to start: nothing was written. `field` names the input field at fault; `retryAt` says when
+ * trying again can succeed (RATE_LIMITED, TOO_MANY_WAITING).
+ */
 export class StartError extends Error {
-  constructor(readonly code: StartErrorCode, message: string, readonly field: string[] | null = null) {
+  constructor(
+    readonly code: StartErrorCode,
+    message: string,
+    readonly field: string[] | null = null,
+    readonly retryAt: Date | null = null,
+  ) {
     super(message);
     this.name = "StartError";
   }
@@ -236,6 +247,8 @@ async function create(
   // The status depends on the creator's running operations: admissionStatus locks the
   // user row, so concurrent starts and admissions of one user are serialised.
   const status = await admissionStatus(tx, viewer.userId, input.scheduledAt ?? null, limits.maxActivePerUser);
+  const capped = await startCapRefusal(tx, viewer.userId, status, limits);
+  if (capped) throw new StartError(capped.code, capped.message, null, capped.retryAt);
   const targetSummary = summarize(input.targets);
   const operation = await tx.insertInto("bulk_operations").values({
     tenant_id: viewer.tenantId,

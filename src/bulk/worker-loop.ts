@@ -96,7 +96,7 @@ export class WorkerLoop {
     try {
       report = job.attempts > this.settings.maxAttempts
         // Rescued too often (its workers keep dying): give its items up as FAILED/INTERNAL.
-        ? reportOf(await failChunk(this.db, job, job.last_error ?? "the chunk kept failing"), 0)
+        ? reportOf(await failChunk(this.db, job), 0)
         : await runChunk(this.db, this.domain, job);
     } catch (error) {
       report = await this.#recordFailure(job, error);

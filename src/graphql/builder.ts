@@ -5,7 +5,7 @@ import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { GraphQLError, Kind, type ValueNode } from "graphql";
 import type { Context } from "./context.ts";
 import { apiError, badInput } from "./errors.ts";
-import { decodeId, encodeId } from "./ids.ts";
+import { decodeId, encodeId, isSqlTimestamp } from "./ids.ts";
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -46,7 +46,7 @@ builder.queryType({ authScopes: { authenticated: true } });
 builder.mutationType({ authScopes: { authenticated: true } });
 
 function parseDate(value: unknown): Date {
-  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(Date.parse(value))) {
+  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value) || !isSqlTimestamp(value)) {
     throw badInput(`DateTime must be an ISO 8601 date-time string, got ${JSON.stringify(value)}`);
   }
   return new Date(value);

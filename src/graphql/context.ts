@@ -1,11 +1,15 @@
 /** What every resolver receives: the caller (or null), per-request loaders and the services. */
+import { createHash } from "node:crypto";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
 import type { Role } from "../db/tables.ts";
 import type { OperationEvents } from "../bulk/events.ts";
+import { childOperations, operationsByIds } from "../bulk/history.ts";
+import type { OperationRow } from "../bulk/operation.ts";
 import type { TicketRow } from "../tickets/model.ts";
 import { ticketsByIds } from "../tickets/queries.ts";
+import type { CostTally } from "./actual-cost.ts";
 import { BatchLoader } from "./loader.ts";
 import type { SnapshotReader } from "./progress.ts";
 
@@ -29,17 +33,33 @@ export interface UserRow {
 
 export interface Context {
   viewer: Viewer | null;
+  /** The caller's cost bucket (cost-throttle.ts): a hash of its API token; "anonymous" without one. */
+  rateKey: string;
+  /** This request's actual cost, tallied by the resolvers (actual-cost.ts). */
+  cost: CostTally;
   services: Services;
-  loaders: { user: BatchLoader<UserRow>; ticket: BatchLoader<TicketRow> };
+  loaders: {
+    user: BatchLoader<UserRow>;
+    ticket: BatchLoader<TicketRow>;
+    operation: BatchLoader<OperationRow>;
+    /** The children of an operation: one query per level of a parent/children tree, not one per operation. */
+    children: BatchLoader<OperationRow[]>;
+  };
 }
 
 const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
 
-/** Builds a request's context; loaders see only the viewer's tenant. */
-export function createContext(viewer: Viewer | null, services: Services): Context {
+/** The cost bucket key of a token (a hash: buckets outlive requests, raw tokens should not). */
+const rateKeyOf = (token: string | null) =>
+  token ? `token:${createHash("sha256").update(token).digest("base64url")}` : "anonymous";
+
+/** Builds a request's context; loaders see only the viewer's tenant. `token` is the one the viewer came from. */
+export function createContext(viewer: Viewer | null, services: Services, token: string | null): Context {
   const tenantId = viewer?.tenantId ?? "00000000-0000-0000-0000-000000000000";
   return {
     viewer,
+    rateKey: rateKeyOf(token),
+    cost: { actual: 0 },
     services,
     loaders: {
       user: new BatchLoader(async (ids) =>
@@ -49,6 +69,8 @@ export function createContext(viewer: Viewer | null, services: Services): Contex
         )
       ),
       ticket: new BatchLoader(async (ids) => byId(await ticketsByIds(services.db, tenantId, ids))),
+      operation: new BatchLoader(async (ids) => byId(await operationsByIds(services.db, tenantId, ids))),
+      children: new BatchLoader((ids) => childOperations(services.db, tenantId, ids)),
     },
   };
 }

@@ -21,6 +21,14 @@ export function apiError(code: ErrorCode, message: string, extra: Record<string,
   });
 }
 
+/**
+ * The `http` extension of a document refused by a limit: HTTP 400 whatever the Accept header. `spec: false`
+ * because Yoga answers spec-flagged validation errors with 200 to `Accept: application/json` clients, and
+ * a refused bomb must not look like a success to proxies and load balancers. A fresh object each time:
+ * Yoga writes into it.
+ */
+export const refusedHttp = () => ({ status: 400, spec: false });
+
 export const badInput = (message: string, field?: string) =>
   apiError("BAD_USER_INPUT", message, field ? { field } : {});
 
@@ -30,8 +38,15 @@ export interface UserError {
   /** Path of the input field at fault, e.g. ["input", "title"]; null when not tied to a field. */
   field: string[] | null;
   message: string;
+  /** When trying again can succeed (RATE_LIMITED, TOO_MANY_WAITING). */
+  retryAt?: Date | null;
 }
 
-export function userError(code: string, message: string, field: string[] | null = null): UserError {
-  return { code, message, field };
+export function userError(
+  code: string,
+  message: string,
+  field: string[] | null = null,
+  retryAt: Date | null = null,
+): UserError {
+  return { code, message, field, retryAt };
 }

@@ -32,15 +32,16 @@ function parseId(globalId: string, field?: string): { typename: string; id: stri
 }
 
 /**
- * Also the relay plugin's decodeGlobalID, which passes the context second: one parameter only.
- * A type that has no entry in KEY_FORMAT is refused here: the relay plugin would otherwise
- * answer `node(id:)` with an untyped "Foo has not been implemented" error.
+ * The relay plugin's decodeGlobalID (`node(id:)`), which passes the context second: one parameter only.
+ * A type that is not a Node, or a key not of its SQL type, is BAD_USER_INPUT here: the relay plugin would
+ * otherwise answer with an untyped "Foo has not been implemented" / "is not a Node" internal error.
  */
 export function decodeId(globalId: string): { typename: string; id: string } {
   const decoded = parseId(globalId);
-  if (!Object.hasOwn(KEY_FORMAT, decoded.typename)) {
-    throw badInput(`Malformed id: ${JSON.stringify(globalId.slice(0, 100))} names no type of this API.`);
+  if (!NODE_TYPES.has(decoded.typename)) {
+    throw badInput(`The id ${JSON.stringify(globalId.slice(0, 100))} names no Node type of this API.`);
   }
+  if (!KEY_FORMAT[decoded.typename].test(decoded.id)) throw badInput(`Malformed ${decoded.typename} id.`);
   return decoded;
 }
 
@@ -59,6 +60,9 @@ const KEY_FORMAT: Record<string, RegExp> = {
   BulkOperationEvent: BIGINT_PATTERN,
 };
 
+/** The types `node(id:)` serves (those declared with builder.node). */
+const NODE_TYPES = new Set(["Ticket", "Comment", "User", "BulkOperation"]);
+
 /**
  * Decodes a global id that must name a `typename`; returns the database key.
  * `field` names the input field in the error (e.g. "assigneeId").
@@ -76,14 +80,36 @@ export function encodeCursor(values: readonly (string | number)[]): string {
   return toBase64Url(JSON.stringify(values));
 }
 
+/**
+ * Whether an ISO 8601 date-time (already shaped `YYYY-MM-DDTHH:MM...`) is one PostgreSQL accepts: a real
+ * calendar date (Date.parse rolls 2024-02-30 over to March 1st; PostgreSQL refuses it) in year 1 or later
+ * (PostgreSQL has no year 0), and a real time of day.
+ */
+export function isSqlTimestamp(value: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1).map((part) => Number(part ?? 0));
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  calendar.setUTCFullYear(year); // Date.UTC maps years 0-99 to 1900-1999
+  return year >= 1 && calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day &&
+    hour <= 23 && minute <= 59 && second <= 59 && !Number.isNaN(Date.parse(value));
+}
+
 /** What one keyset value of a cursor must be; checked before it reaches SQL. */
 export type CursorKey = "bigint" | "uuid" | "timestamp" | "position";
+
+/**
+ * Item positions are int4, and a page reads up to `position + page size`: a cursor at 2147483647
+ * overflowed int4 in SQL (an internal error). No operation comes near this many items.
+ */
+const POSITION_MAX = 2 ** 31 - 1 - 1000;
 
 const CURSOR_KEYS: Record<CursorKey, (value: unknown) => boolean> = {
   bigint: (v) => typeof v === "string" && BIGINT_PATTERN.test(v),
   uuid: (v) => typeof v === "string" && UUID_PATTERN.test(v),
-  timestamp: (v) => typeof v === "string" && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) && !Number.isNaN(Date.parse(v)),
-  position: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= 2 ** 31 - 1,
+  timestamp: (v) =>
+    typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(v) && isSqlTimestamp(v),
+  position: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= POSITION_MAX,
 };
 
 /**

@@ -1,6 +1,8 @@
 /** The executable schema: importing each type family registers it on the builder. */
 import { lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.ts";
+import { tallyActualCost } from "./actual-cost.ts";
+import { assertListsBounded } from "./query-cost.ts";
 import "./types/users.ts";
 import "./types/tickets.ts";
 import "./types/bulk-operation.ts";
@@ -8,6 +10,8 @@ import "./types/bulk-api.ts";
 import "./types/bulk-safety.ts";
 
 export const schema = builder.toSchema();
+assertListsBounded(schema); // the cost rule needs every list's maximum size
+tallyActualCost(schema);
 
 /** The SDL committed as schema.graphql (sorted, so diffs show real changes only). */
 export function printedSchema(): string {

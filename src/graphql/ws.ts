@@ -61,10 +61,11 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
         return [new GraphQLError("The token was revoked.")];
       }
       let viewer = ctx.extra.viewer;
+      let token = ctx.extra.token ?? null;
       if (!viewer) {
         const headers = (payload.extensions?.headers ?? {}) as Record<string, unknown>;
         const raw = headers.authorization ?? headers.Authorization;
-        const token = typeof raw === "string" ? bearerToken(raw) : null;
+        token = typeof raw === "string" ? bearerToken(raw) : null;
         viewer = token ? await viewerForToken(services.db, token) ?? undefined : undefined;
         if (!viewer) {
           const [code, reason] = token
@@ -81,11 +82,12 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
       try {
         document = enveloped.parse(payload.query);
       } catch (error) {
-        return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        // Masked like every other error: a non-GraphQL one (a bug) is never shown as it is.
+        return [maskError(error)];
       }
       const errors = enveloped.validate(enveloped.schema, document);
       if (errors.length > 0) return errors;
-      const contextValue = await enveloped.contextFactory(createContext(viewer, services));
+      const contextValue = await enveloped.contextFactory(createContext(viewer, services, token));
       const args: ExecutionArgs = {
         schema: enveloped.schema,
         document,

@@ -1,10 +1,11 @@
 /** The Yoga server: HTTP, GraphiQL and SSE on /graphql, with auth, masking and limits. */
 import { GraphQLError } from "graphql";
-import { createYoga, type Plugin } from "graphql-yoga";
+import { createYoga } from "graphql-yoga";
 import { bearerToken, viewerForToken } from "../auth/tokens.ts";
 import { type Context, createContext, type Services } from "./context.ts";
-import { costLimit } from "./cost-limit.ts";
-import { depthLimit } from "./depth-limit.ts";
+import { CostBuckets } from "./cost-bucket.ts";
+import { useCostThrottle } from "./cost-throttle.ts";
+import { useDocumentLimits } from "./document-limits.ts";
 import { apiError } from "./errors.ts";
 import { schema } from "./schema.ts";
 
@@ -44,16 +45,6 @@ export function maskError(error: unknown): GraphQLError {
   return new GraphQLError("Unexpected error.", { path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
 }
 
-/** Adds the depth and cost limits to validation (for HTTP, SSE and graphql-ws alike). */
-function useQueryLimits(limits: { maxQueryDepth: number; maxQueryCost: number }): Plugin {
-  return {
-    onValidate({ addValidationRule }) {
-      addValidationRule(depthLimit(limits.maxQueryDepth));
-      addValidationRule(costLimit(limits.maxQueryCost));
-    },
-  };
-}
-
 export function createYogaServer(services: Services) {
   return createYoga<Record<string, unknown>, Context>({
     schema,
@@ -68,14 +59,17 @@ export function createYogaServer(services: Services) {
     renderGraphiQL: async (options) => (await import("@graphql-yoga/render-graphiql")).renderGraphiQL(options),
     landingPage: false,
     maskedErrors: { maskError: (error) => maskError(error) },
-    plugins: [useQueryLimits(services.config)],
+    plugins: [
+      useDocumentLimits(services.config),
+      useCostThrottle(new CostBuckets(services.config.costBucketSize, services.config.costRestoreRate)),
+    ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
       if ("services" in initial) return initial as unknown as Context;
       const { request } = initial;
       const token = bearerToken(request.headers.get("authorization"));
       const viewer = token ? await viewerForToken(services.db, token) : null;
-      return createContext(viewer, services);
+      return createContext(viewer, services, viewer ? token : null);
     },
     logging: services.config.logLevel === "debug" ? "debug" : "warn",
   });

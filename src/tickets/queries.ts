@@ -1,8 +1,9 @@
 /** Reads and single-item writes of tickets and comments, always scoped to one tenant. */
 import { type ExpressionBuilder, sql } from "kysely";
 import type { Db } from "../db/database.ts";
-import type { Database } from "../db/tables.ts";
+import type { Database, Role } from "../db/tables.ts";
 import { canTransition, type TicketFilter, type TicketRow } from "./model.ts";
+import { closedRefusal } from "./rules.ts";
 
 type TicketsEb = ExpressionBuilder<Database, "tickets">;
 
@@ -59,10 +60,11 @@ export async function ticketsByIds(db: Db, tenantId: string, ids: readonly strin
     .where("tenant_id", "=", tenantId).where("id", "in", ids as never[]).execute() as TicketRow[];
 }
 
-export async function userInTenant(db: Db, tenantId: string, userId: string): Promise<boolean> {
-  const row = await db.selectFrom("users").select("id").where("tenant_id", "=", tenantId)
+/** The role of a user of the tenant; null when there is none (or it is another tenant's). */
+export async function userRoleInTenant(db: Db, tenantId: string, userId: string): Promise<Role | null> {
+  const row = await db.selectFrom("users").select("role").where("tenant_id", "=", tenantId)
     .where("id", "=", userId).executeTakeFirst();
-  return row !== undefined;
+  return row?.role ?? null;
 }
 
 export interface NewTicket {
@@ -97,7 +99,7 @@ export interface TicketPatch {
 
 export type UpdateTicketResult =
   | { ok: true; ticket: TicketRow }
-  | { ok: false; code: "NOT_FOUND" | "INVALID_TRANSITION" | "VERSION_CONFLICT"; message: string };
+  | { ok: false; code: "NOT_FOUND" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "FORBIDDEN"; message: string };
 
 /** Applies a patch under a row lock, checking the status transition and the expected version. */
 export async function updateTicket(
@@ -120,7 +122,10 @@ export async function updateTicket(
         message: `The ticket is at version ${current.version}, not ${expectedVersion}.`,
       };
     }
-    if (patch.status !== undefined && patch.status !== current.status && !canTransition(current.status, patch.status)) {
+    const changesStatus = patch.status !== undefined && patch.status !== current.status;
+    const closed = closedRefusal(current.status, changesStatus);
+    if (closed) return { ok: false, code: "FORBIDDEN", message: closed };
+    if (changesStatus && !canTransition(current.status, patch.status!)) {
       return {
         ok: false,
         code: "INVALID_TRANSITION",
@@ -150,24 +155,30 @@ export interface CommentRow {
   created_at: Date;
 }
 
-/** Adds a comment to a live ticket of the tenant; null when the ticket is missing or deleted. */
+export type AddCommentResult =
+  | { ok: true; comment: CommentRow }
+  | { ok: false; code: "NOT_FOUND" | "FORBIDDEN"; message: string };
+
+/**
+ * Adds a comment to a live ticket of the tenant. The ticket row is share-locked, so it cannot be closed
+ * (or deleted) between the check and the insert.
+ */
 export async function addComment(
   db: Db,
   tenantId: string,
   ticketId: string,
   authorId: string,
   body: string,
-): Promise<CommentRow | null> {
-  const inserted = await db.insertInto("ticket_comments")
-    .columns(["tenant_id", "ticket_id", "author_id", "body"])
-    .expression((eb) =>
-      eb.selectFrom("tickets").select([
-        "tenant_id",
-        "id",
-        eb.val(authorId).as("author_id"),
-        eb.val(body).as("body"),
-      ]).where("tenant_id", "=", tenantId).where("id", "=", ticketId as never).where("deleted_at", "is", null)
-    )
-    .returningAll().executeTakeFirst();
-  return (inserted as CommentRow | undefined) ?? null;
+): Promise<AddCommentResult> {
+  return await db.transaction().execute(async (tx) => {
+    const ticket = await tx.selectFrom("tickets").select("status").where("tenant_id", "=", tenantId)
+      .where("id", "=", ticketId as never).where("deleted_at", "is", null).forShare().executeTakeFirst();
+    if (!ticket) return { ok: false, code: "NOT_FOUND", message: "No ticket with this id." };
+    const closed = closedRefusal(ticket.status, false);
+    if (closed) return { ok: false, code: "FORBIDDEN", message: closed };
+    const comment = await tx.insertInto("ticket_comments")
+      .values({ tenant_id: tenantId, ticket_id: ticketId as never, author_id: authorId, body })
+      .returningAll().executeTakeFirstOrThrow() as CommentRow;
+    return { ok: true, comment };
+  });
 }

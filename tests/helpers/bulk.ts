@@ -21,6 +21,8 @@ export async function start(server: TestServer, user: TestUser, input: StartInpu
     maxTargets: server.config.maxTargets,
     chunkSize: server.config.chunkSize,
     maxActivePerUser: server.config.maxActivePerUser,
+    maxStartsPerMinute: server.config.maxStartsPerMinute,
+    maxWaitingPerUser: server.config.maxWaitingPerUser,
   });
   return started.operation;
 }

@@ -7,6 +7,8 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
   status: number;
   data?: T | null;
   errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+  /** The cost report every result carries (src/graphql/cost-throttle.ts). */
+  extensions?: Record<string, unknown>;
 }
 
 /**
@@ -78,5 +80,17 @@ export function collect<T>(
         resolve(events);
       },
     });
+  });
+}
+
+/** The first thing a subscribe over `client` gets back: a result, or the error it ends with. */
+export function firstAnswer(client: Client, query: string, timeoutMs = 10_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer over WebSocket within ${timeoutMs} ms`)), timeoutMs);
+    const settle = (value: unknown) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    client.subscribe({ query }, { next: settle, error: settle, complete: () => {} });
   });
 }

@@ -16,7 +16,7 @@ import { operationProgress, tenantOperationChanges } from "../progress.ts";
 import { BulkActionInput, BulkActionTypeEnum, toEngineAction } from "./bulk-action.ts";
 import { BulkOperationKindEnum, BulkOperationRef, BulkOperationStatusEnum } from "./bulk-operation.ts";
 import { TicketFilterInput, toTicketFilter } from "./tickets.ts";
-import { UserErrorRef } from "./user-error.ts";
+import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 
 // ---- queries -------------------------------------------------------------------------
 
@@ -101,7 +101,7 @@ export const BulkOperationPayload = builder.objectRef<Payload<{ bulkOperation: O
       description: "true when an earlier request with the same idempotencyKey created the operation.",
       resolve: (p) => p.replayed ?? false,
     }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+    userErrors: t.field({ type: [UserErrorRef], extensions: USER_ERRORS_LIST, resolve: (p) => p.userErrors }),
   }),
 });
 
@@ -130,6 +130,8 @@ export const limitsOf = (ctx: Context) => ({
   maxTargets: ctx.services.config.maxTargets,
   chunkSize: ctx.services.config.chunkSize,
   maxActivePerUser: ctx.services.config.maxActivePerUser,
+  maxStartsPerMinute: ctx.services.config.maxStartsPerMinute,
+  maxWaitingPerUser: ctx.services.config.maxWaitingPerUser,
 });
 
 /** Engine refusals (StartError: nothing was written) become userErrors. */
@@ -137,7 +139,7 @@ export async function refusalsAsUserErrors<T>(run: () => Promise<T>): Promise<T 
   try {
     return await run();
   } catch (error) {
-    if (error instanceof StartError) return [userError(error.code, error.message, error.field)];
+    if (error instanceof StartError) return [userError(error.code, error.message, error.field, error.retryAt)];
     throw error;
   }
 }

@@ -1,8 +1,7 @@
 /** BulkOperation (a Node), its counts, progress figures, items and audit trail. */
 import { OPERATION_STATUSES, type OperationRow } from "../../bulk/operation.ts";
-import { childOperations, type EventRow, type ItemRow, listEvents, listItems } from "../../bulk/history.ts";
+import { type EventRow, type ItemRow, listEvents, listItems, MAX_CHILDREN } from "../../bulk/history.ts";
 import { builder } from "../builder.ts";
-import { viewerOf } from "../context.ts";
 import { encodeId, UUID_PATTERN } from "../ids.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { BulkActionTypeEnum, BulkActionUnion, storedAction } from "./bulk-action.ts";
@@ -25,11 +24,21 @@ export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", {
   values: ["PENDING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] as const,
 });
 
+export const BULK_ITEM_CODES = [
+  "NOT_FOUND",
+  "DELETED",
+  "INVALID_TRANSITION",
+  "FORBIDDEN",
+  "NO_CHANGE",
+  "CONFLICT",
+  "INTERNAL",
+] as const;
+
 export const BulkItemCodeEnum = builder.enumType("BulkItemCode", {
   description: "Why an item failed or was skipped. FAILED: NOT_FOUND (missing or another tenant's), DELETED, " +
     "INVALID_TRANSITION, FORBIDDEN (closed tickets are read-only), INTERNAL (gave up after retries). " +
     "SKIPPED: NO_CHANGE (already in the target state), CONFLICT (rollback: changed since).",
-  values: ["NOT_FOUND", "DELETED", "INVALID_TRANSITION", "FORBIDDEN", "NO_CHANGE", "CONFLICT", "INTERNAL"] as const,
+  values: BULK_ITEM_CODES,
 });
 
 export const BulkOperationRef = builder.objectRef<OperationRow>("BulkOperation");
@@ -140,20 +149,10 @@ export const BulkItemFilterInput = builder.inputType("BulkItemFilter", {
   }),
 });
 
-/** Loads operations of the viewer's tenant (another tenant's id reads as missing). */
-export async function loadOperations(ids: string[], ctx: Parameters<typeof viewerOf>[0]) {
-  const valid = ids.filter((id) => UUID_PATTERN.test(id));
-  if (valid.length === 0) return ids.map(() => null);
-  const rows = await ctx.services.db.selectFrom("bulk_operations").selectAll()
-    .where("tenant_id", "=", viewerOf(ctx).tenantId).where("id", "in", valid).execute() as OperationRow[];
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.map((id) => byId.get(id) ?? null);
-}
-
 builder.node(BulkOperationRef, {
   description: "A change applied to many tickets, worked in chunks by the workers.",
   id: { resolve: (op) => op.id },
-  loadMany: loadOperations,
+  loadMany: (ids, ctx) => Promise.all(ids.map((id) => UUID_PATTERN.test(id) ? ctx.loaders.operation.load(id) : null)),
   fields: (t) => ({
     status: t.field({ type: BulkOperationStatusEnum, resolve: (op) => op.status }),
     kind: t.field({ type: BulkOperationKindEnum, resolve: (op) => op.kind as never }),
@@ -187,6 +186,7 @@ builder.node(BulkOperationRef, {
     }),
     errorSummary: t.field({
       type: [ErrorCountRef],
+      extensions: { maxItems: BULK_ITEM_CODES.length },
       description: "Count per item code (failed and skipped), most frequent first.",
       resolve: (op) =>
         Object.entries(op.error_counts ?? {}).map(([code, count]) => ({ code, count }))
@@ -216,12 +216,13 @@ builder.node(BulkOperationRef, {
       type: BulkOperationRef,
       nullable: true,
       description: "The operation this one retries or rolls back.",
-      resolve: async (op, _a, ctx) => (op.parent_id ? (await loadOperations([op.parent_id], ctx))[0] : null),
+      resolve: (op, _a, ctx) => (op.parent_id ? ctx.loaders.operation.load(op.parent_id) : null),
     }),
     children: t.field({
       type: [BulkOperationRef],
-      description: "Retries and rollbacks of this operation, oldest first.",
-      resolve: (op, _a, ctx) => childOperations(ctx.services.db, op.tenant_id, op.id),
+      extensions: { maxItems: MAX_CHILDREN },
+      description: `Retries and rollbacks of this operation, oldest first (the first ${MAX_CHILDREN}).`,
+      resolve: async (op, _a, ctx) => (await ctx.loaders.children.load(op.id)) ?? [],
     }),
     items: t.connection({
       type: BulkItemRef,

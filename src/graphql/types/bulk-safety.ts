@@ -1,6 +1,6 @@
 /** retryFailedItems, rollbackBulkOperation and previewBulkOperation: the safety features. */
 import { retryFailedItems, rollbackOperation } from "../../bulk/lineage.ts";
-import { type Preview, type PreviewItem, previewOperation } from "../../bulk/preview.ts";
+import { type Preview, type PreviewItem, previewOperation, SAMPLE_SIZE } from "../../bulk/preview.ts";
 import { ticketsDomain } from "../../tickets/actions/domain.ts";
 import { builder } from "../builder.ts";
 import { viewerOf } from "../context.ts";
@@ -15,9 +15,9 @@ import {
   StartBulkOperationInput,
   toTargets,
 } from "./bulk-api.ts";
-import { BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
+import { BULK_ITEM_CODES, BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
 import { TicketRef } from "./tickets.ts";
-import { UserErrorRef } from "./user-error.ts";
+import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 
 const RetryFailedItemsInput = builder.inputType("RetryFailedItemsInput", {
   fields: (t) => ({
@@ -79,11 +79,13 @@ const PreviewRef = builder.objectRef<Preview>("BulkOperationPreview").implement(
     wouldFail: t.int({ resolve: (p) => p.failed }),
     predictedByCode: t.field({
       type: [CodeCountRef],
+      extensions: { maxItems: BULK_ITEM_CODES.length },
       description: "Predicted failures and skips per code.",
       resolve: (p) => Object.entries(p.codes).map(([code, count]) => ({ code, count })),
     }),
     sample: t.field({
       type: [PreviewItemRef],
+      extensions: { maxItems: SAMPLE_SIZE },
       description: "The first (up to) 50 targets with their predicted outcome and before/after.",
       resolve: (p) => p.sample,
     }),
@@ -97,7 +99,7 @@ const PreviewRef = builder.objectRef<Preview>("BulkOperationPreview").implement(
 const PreviewPayload = builder.objectRef<Payload<{ preview: Preview }>>("PreviewBulkOperationPayload").implement({
   fields: (t) => ({
     preview: t.field({ type: PreviewRef, nullable: true, resolve: (p) => p.preview ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+    userErrors: t.field({ type: [UserErrorRef], extensions: USER_ERRORS_LIST, resolve: (p) => p.userErrors }),
   }),
 });
 

@@ -13,15 +13,16 @@ import {
   createTicket,
   listTickets,
   updateTicket,
-  userInTenant,
+  userRoleInTenant,
 } from "../../tickets/queries.ts";
+import { assigneeRefusal } from "../../tickets/rules.ts";
 import { builder } from "../builder.ts";
 import { viewerOf } from "../context.ts";
 import { badInput, userError } from "../errors.ts";
 import { BIGINT_PATTERN, expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
-import { UserErrorRef } from "./user-error.ts";
+import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import { UserRef } from "./users.ts";
 
 export const TicketStatusEnum = builder.enumType("TicketStatus", {
@@ -173,16 +174,17 @@ async function assigneeFor(
   if (assigneeId === undefined) return undefined;
   if (assigneeId === null) return null;
   const id = expectId(assigneeId, "User", "assigneeId");
-  if (!(await userInTenant(ctx.services.db, viewerOf(ctx).tenantId, id))) {
-    throw badInput("No user with this id in your tenant.", "assigneeId");
-  }
+  const role = await userRoleInTenant(ctx.services.db, viewerOf(ctx).tenantId, id);
+  if (!role) throw badInput("No user with this id in your tenant.", "assigneeId");
+  const refusal = assigneeRefusal(role);
+  if (refusal) throw badInput(refusal, "assigneeId");
   return id;
 }
 
 const TicketPayload = builder.objectRef<Payload<{ ticket: TicketRow }>>("TicketPayload").implement({
   fields: (t) => ({
     ticket: t.field({ type: TicketRef, nullable: true, resolve: (p) => p.ticket ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+    userErrors: t.field({ type: [UserErrorRef], extensions: USER_ERRORS_LIST, resolve: (p) => p.userErrors }),
   }),
 });
 
@@ -222,7 +224,7 @@ const AddCommentPayload = builder.objectRef<Payload<{ comment: CommentRow; ticke
   fields: (t) => ({
     comment: t.field({ type: CommentRef, nullable: true, resolve: (p) => p.comment ?? null }),
     ticket: t.field({ type: TicketRef, nullable: true, resolve: (p) => p.ticket ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+    userErrors: t.field({ type: [UserErrorRef], extensions: USER_ERRORS_LIST, resolve: (p) => p.userErrors }),
   }),
 });
 
@@ -279,9 +281,11 @@ builder.mutationFields((t) => ({
         const ticketId = expectId(input.ticketId, "Ticket", "ticketId");
         checkText(input.body, "body", LIMITS.commentMax, true);
         const viewer = viewerOf(ctx);
-        const comment = await addComment(ctx.services.db, viewer.tenantId, ticketId, viewer.userId, input.body);
-        if (!comment) return [userError("NOT_FOUND", "No ticket with this id.", ["input", "ticketId"])];
-        return { comment, ticket: await ctx.loaders.ticket.load(ticketId), userErrors: [] };
+        const result = await addComment(ctx.services.db, viewer.tenantId, ticketId, viewer.userId, input.body);
+        if (!result.ok) {
+          return [userError(result.code, result.message, result.code === "NOT_FOUND" ? ["input", "ticketId"] : null)];
+        }
+        return { comment: result.comment, ticket: await ctx.loaders.ticket.load(ticketId), userErrors: [] };
       }),
   }),
 }));

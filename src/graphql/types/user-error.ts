@@ -13,5 +13,14 @@ export const UserErrorRef = builder.objectRef<UserError>("UserError").implement(
       description: 'Path to the input field at fault, e.g. ["input", "title"].',
     }),
     message: t.exposeString("message", { description: "Human-readable explanation." }),
+    retryAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "RATE_LIMITED and TOO_MANY_WAITING: when trying again can succeed.",
+      resolve: (e) => e.retryAt ?? null,
+    }),
   }),
 });
+
+/** A mutation answers its first refusal: the cost rule counts a userErrors list as one object. */
+export const USER_ERRORS_LIST = { maxItems: 1 } as const;

@@ -1,5 +1,6 @@
 /** ASSIGN: sets the assignee (an ADMIN or AGENT of the tenant), or unassigns with null. */
 import { ActionParamsError, type BulkAction } from "../../bulk/action.ts";
+import { assigneeRefusal } from "../rules.ts";
 import { applyTicketChange, closedIsReadOnly, noChange } from "./ticket-change.ts";
 
 export const assign: BulkAction<{ assigneeId: string | null }> = {
@@ -14,7 +15,8 @@ export const assign: BulkAction<{ assigneeId: string | null }> = {
     const user = await ctx.tx.selectFrom("users").select("role").where("tenant_id", "=", ctx.tenantId)
       .where("id", "=", value).executeTakeFirst();
     if (!user) throw new ActionParamsError("assigneeId", "No user with this id in your tenant.");
-    if (user.role === "VIEWER") throw new ActionParamsError("assigneeId", "Viewers cannot be assigned tickets.");
+    const refusal = assigneeRefusal(user.role);
+    if (refusal) throw new ActionParamsError("assigneeId", refusal);
     return { assigneeId: value };
   },
   apply: (chunk) =>

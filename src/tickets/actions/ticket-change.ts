@@ -9,6 +9,7 @@
 import { sql } from "kysely";
 import type { ChunkContext, ItemCode, ItemResult, Tx } from "../../bulk/action.ts";
 import type { TicketRow } from "../model.ts";
+import { closedRefusal } from "../rules.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
 
 export type Decision =
@@ -28,9 +29,11 @@ export const fail = (code: ItemCode, message: string): Decision => ({
   message,
 });
 
-/** Closed tickets are read-only except for reopening (and admin deletion). */
-export const closedIsReadOnly = (ticket: LockedTicket): Decision | null =>
-  ticket.status === "CLOSED" ? fail("FORBIDDEN", "Closed tickets are read-only; reopen the ticket first.") : null;
+/** Closed tickets are read-only except for reopening (and admin deletion): rules.ts closedRefusal. */
+export const closedIsReadOnly = (ticket: LockedTicket): Decision | null => {
+  const refusal = closedRefusal(ticket.status, false);
+  return refusal ? fail("FORBIDDEN", refusal) : null;
+};
 
 export interface TicketPatchColumns {
   status?: string;

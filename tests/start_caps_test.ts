@@ -1,0 +1,79 @@
+/**
+ * Per-user caps on starting operations (src/bulk/start-caps.ts): operations created per minute and
+ * operations waiting (QUEUED + SCHEDULED) at once, each a typed userError with a retry time, nothing written.
+ */
+import { expect } from "expect";
+import { START, startOk, startOp } from "./helpers/api.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
+
+const INPUT = { targets: { filter: {} }, action: { setPriority: { priority: "HIGH" } } };
+
+/** startBulkOperation's userErrors with their retryAt (the shared START document does not ask for it). */
+async function startUserErrors(server: TestServer, token: string) {
+  const response = await fetch(server.graphqlUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      query: START.replace("userErrors { code field message }", "userErrors { code field message retryAt }"),
+      variables: { input: INPUT },
+    }),
+  }).then((r) => r.json());
+  return response.data.startBulkOperation.userErrors as { code: string; message: string; retryAt: string }[];
+}
+
+const operationCount = async (server: TestServer) =>
+  Number(
+    (await server.db.selectFrom("bulk_operations").select((eb) => eb.fn.countAll<string>().as("n"))
+      .executeTakeFirstOrThrow()).n,
+  );
+
+Deno.test("waiting-operation cap: TOO_MANY_WAITING with a retry time, nothing written", async () => {
+  const server = await startTestServer({
+    tickets: 3,
+    env: { BULK_MAX_ACTIVE_PER_USER: "1", BULK_MAX_WAITING_PER_USER: "2" }, // WORKERS=0: the first stays RUNNING
+  });
+  try {
+    const { agent, admin } = server.tenant;
+    expect((await startOk(server, agent, INPUT)).status).toBe("RUNNING");
+    expect((await startOk(server, agent, INPUT)).status).toBe("QUEUED");
+    expect((await startOk(server, agent, { ...INPUT, scheduledAt: "2099-01-01T00:00:00Z" })).status).toBe(
+      "SCHEDULED",
+    );
+    const refused = await startOp(server, agent, INPUT);
+    expect(refused.bulkOperation).toBeNull();
+    expect(refused.userErrors).toEqual([
+      { code: "TOO_MANY_WAITING", field: null, message: expect.stringContaining("2 operations waiting") },
+    ]);
+    expect(await operationCount(server)).toBe(3);
+    // Another user is not affected.
+    expect((await startOk(server, admin, INPUT)).status).toBe("RUNNING");
+
+    const [error] = await startUserErrors(server, agent.token);
+    expect(error.code).toBe("TOO_MANY_WAITING");
+    expect(new Date(error.retryAt).getTime()).toBeGreaterThan(Date.now());
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("start rate cap: RATE_LIMITED once a user created BULK_MAX_STARTS_PER_MINUTE in a minute", async () => {
+  const server = await startTestServer({ tickets: 3, env: { BULK_MAX_STARTS_PER_MINUTE: "3" } });
+  try {
+    const { agent, admin } = server.tenant;
+    for (let i = 0; i < 3; i++) await startOk(server, agent, INPUT);
+    const first = await server.db.selectFrom("bulk_operations").select("created_at").orderBy("created_at")
+      .executeTakeFirstOrThrow();
+    const [error] = await startUserErrors(server, agent.token);
+    expect(error).toMatchObject({
+      code: "RATE_LIMITED",
+      field: null,
+      message: expect.stringContaining("3 operations per minute"),
+    });
+    // One slot frees when the oldest start of the window is a minute old.
+    expect(new Date(error.retryAt).getTime()).toBe(new Date(first.created_at).getTime() + 60_000);
+    expect(await operationCount(server)).toBe(3);
+    expect((await startOp(server, admin, INPUT)).userErrors).toEqual([]);
+  } finally {
+    await server.stop();
+  }
+});
