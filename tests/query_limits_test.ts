@@ -100,7 +100,7 @@ Deno.test("GRAPHQL_MAX_COST: a query costing exactly the limit runs, one object 
     expect(over.data ?? null).toBeNull();
     expect(over.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([[
       "QUERY_TOO_COSTLY",
-      "Query may return 1011 objects; the limit is 1010. Ask for smaller pages or fewer nested connections.",
+      "Query may return 1011 objects; the limit is 1010. Ask for smaller pages or fewer nested connections and lists.",
     ]]);
   } finally {
     await server.stop();
