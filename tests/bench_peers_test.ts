@@ -33,6 +33,17 @@ Deno.test("bench peers: graphile-worker jobs make the bench's change, the ledger
       return rows;
     };
     const otherBefore = await states(other.id);
+    /** Runs a peer over the tenant's tickets: 3 jobs, every ticket changed once, the other tenant untouched. */
+    const runPeer = async (ledger: boolean, versionAfter: number) => {
+      const peer = await runGraphileWorkerPeer(pool, { tenantId: tenant.id, ledger, concurrency: 2, chunkSize: 2000 });
+      expect({ items: peer.items, jobs: peer.jobs, timed: peer.seconds > 0 }).toEqual({
+        items: TICKETS,
+        jobs: 3,
+        timed: true,
+      });
+      expect(await states(tenant.id)).toEqual([{ status: "PENDING", version: versionAfter, n: TICKETS }]);
+      expect(await states(other.id)).toEqual(otherBefore);
+    };
 
     await t.step("resetTickets: every ticket of the tenant OPEN again, others untouched", async () => {
       await resetTickets(db, tenant.id);
@@ -41,16 +52,7 @@ Deno.test("bench peers: graphile-worker jobs make the bench's change, the ledger
     });
 
     await t.step("(b) no ledger: one job per 2,000 tickets, every OPEN ticket PENDING, version + 1", async () => {
-      const peer = await runGraphileWorkerPeer(pool, {
-        tenantId: tenant.id,
-        ledger: false,
-        concurrency: 2,
-        chunkSize: 2000,
-      });
-      expect({ items: peer.items, jobs: peer.jobs }).toEqual({ items: TICKETS, jobs: 3 });
-      expect(peer.seconds).toBeGreaterThan(0);
-      expect(await states(tenant.id)).toEqual([{ status: "PENDING", version: 2, n: TICKETS }]);
-      expect(await states(other.id)).toEqual(otherBefore);
+      await runPeer(false, 2);
       const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(PEER_LEDGER_TABLE)}`
         .execute(db);
       expect(rows[0].n).toBe(0);
@@ -62,15 +64,7 @@ Deno.test("bench peers: graphile-worker jobs make the bench's change, the ledger
         { id: string; priority: string; category: string; assignee_id: string | null }
       >`
         SELECT id, priority, category, assignee_id FROM tickets WHERE tenant_id = ${tenant.id} ORDER BY id`.execute(db);
-      const peer = await runGraphileWorkerPeer(pool, {
-        tenantId: tenant.id,
-        ledger: true,
-        concurrency: 2,
-        chunkSize: 2000,
-      });
-      expect({ items: peer.items, jobs: peer.jobs }).toEqual({ items: TICKETS, jobs: 3 });
-      expect(await states(tenant.id)).toEqual([{ status: "PENDING", version: 3, n: TICKETS }]);
-      expect(await states(other.id)).toEqual(otherBefore);
+      await runPeer(true, 3);
       const { rows: ledger } = await sql<{ ticket_id: string; before: unknown; after: unknown }>`
         SELECT ticket_id, before, after FROM ${sql.table(PEER_LEDGER_TABLE)} ORDER BY ticket_id`.execute(db);
       expect(ledger.length).toBe(TICKETS);
