@@ -22,7 +22,7 @@
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
-import { createDb } from "../src/db/database.ts";
+import { createDb, createPool } from "../src/db/database.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
@@ -30,8 +30,7 @@ import { startOperation } from "../src/bulk/start.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
 import { setLogLevel } from "../src/log.ts";
-import { createPool } from "../src/db/database.ts";
-import { type BulkFigures, figuresJson, figuresTable, parseScenarios } from "./bulk_table.ts";
+import { type BulkFigures, figuresJson, figuresTable, fmt, parseScenarios } from "./bulk_table.ts";
 import { createPeerLedger, runGraphileWorkerPeer } from "./peers/graphile_worker.ts";
 import { resetTickets } from "./same_start.ts";
 
@@ -67,8 +66,6 @@ setLogLevel("warn");
 function rssMb(): number {
   return Deno.memoryUsage().rss / 1024 / 1024;
 }
-
-const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 
 const embedded = config.databaseUrl ? null : await startEmbedded({
   dataDir: `.test-data/bench-${Deno.pid}`,

@@ -81,7 +81,8 @@ export function figuresJson(figures: BulkFigures) {
   };
 }
 
-const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+/** A count or rate for people: rounded, with thousands separators. */
+export const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 
 /** The table (and the engine's extra figures) as lines of text. */
 export function figuresTable(figures: BulkFigures): string[] {
