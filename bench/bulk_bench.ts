@@ -1,18 +1,28 @@
 /**
- * `deno task bench [-- --tickets N] [--workers W] [--chunk C]`: prints figures, asserts nothing.
- * Seeds N tickets (default 100,000) into a fresh database and measures, in the same run:
- *   (a) the ceiling: ONE set-based UPDATE making the same change (OPEN -> PENDING);
- *   (b) the engine: a SET_STATUS operation over the same tickets (targets: the filter
+ * `deno task bench [-- --tickets N] [--workers W] [--chunk C] [--scenarios a,b,c,d] [--json]`: prints
+ * figures, asserts nothing. Seeds N tickets (default 100,000) into a fresh database (the project's
+ * migrations) and makes the same change (OPEN -> PENDING, version + 1, updated_at) on the same tickets,
+ * in the same run, four ways (bench/bulk_table.ts SCENARIOS), each with W workers and chunks of C:
+ *   (a) the ceiling: ONE set-based UPDATE;
+ *   (b) graphile-worker, one job per C tickets, one set-based UPDATE per job, no ledger;
+ *   (c) graphile-worker, one job per C tickets, one CTE per job writing a per-item ledger with
+ *       before/after images (b and c: bench/peers/graphile_worker.ts);
+ *   (d) the engine: a SET_STATUS operation over the same tickets (targets: the filter
  *       status = OPEN frozen at start, as a real million-ticket change is given), from
- *       startOperation to its terminal state, worked by the in-process Web Worker pool;
- * and prints items/s for both, their ratio, and the peak of this process's RSS sampled every
- * 20 ms (the workers are threads of this process; /proc needs --allow-all, which we refuse).
+ *       startOperation to its terminal state, worked by the in-process Web Worker pool.
+ * Every scenario starts from the same state: all tickets OPEN, dead tuples vacuumed, statistics fresh,
+ * dirty pages checkpointed (bench/same_start.ts says why a reset and not one tenant per scenario).
+ * Prints one table (items/s, ratio to the raw UPDATE, the engine's ratio to the ledger peer (c)) and
+ * the peak of this process's RSS during (d), sampled every 20 ms (the workers are threads of this
+ * process; /proc needs --allow-all, which we refuse). The peers run earlier in this process; what they
+ * leave on its heap is counted in that peak. With --json, stdout is ONE JSON object of every figure
+ * (bench/bulk_table.ts figuresJson) and everything else goes to stderr.
  * Uses DATABASE_URL when set, else an embedded one.
  */
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
-import { createDb } from "../src/db/database.ts";
+import { createDb, createPool } from "../src/db/database.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
@@ -20,6 +30,9 @@ import { startOperation } from "../src/bulk/start.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
 import { setLogLevel } from "../src/log.ts";
+import { type BulkFigures, figuresJson, figuresTable, fmt, parseScenarios } from "./bulk_table.ts";
+import { createPeerLedger, runGraphileWorkerPeer } from "./peers/graphile_worker.ts";
+import { resetTickets } from "./same_start.ts";
 
 const { values } = parseArgs({
   args: Deno.args.filter((arg) => arg !== "--"), // `deno task bench -- --tickets N` passes the "--" on
@@ -27,9 +40,18 @@ const { values } = parseArgs({
     tickets: { type: "string", default: "100000" },
     workers: { type: "string" },
     chunk: { type: "string" },
+    scenarios: { type: "string", default: "a,b,c,d" },
+    json: { type: "boolean", default: false },
   },
 });
 const n = Number(values.tickets);
+const scenarios = parseScenarios(values.scenarios);
+if (typeof scenarios === "string") {
+  console.error(`Error: ${scenarios}`);
+  Deno.exit(2);
+}
+/** Human-readable lines: stdout, unless --json reserves stdout for the JSON object. */
+const say = values.json ? console.error : console.log;
 const env = Deno.env.toObject();
 const config = loadConfig({
   ...env,
@@ -44,8 +66,6 @@ setLogLevel("warn");
 function rssMb(): number {
   return Deno.memoryUsage().rss / 1024 / 1024;
 }
-
-const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 
 const embedded = config.databaseUrl ? null : await startEmbedded({
   dataDir: `.test-data/bench-${Deno.pid}`,
@@ -67,63 +87,91 @@ try {
   }).returning(["id", "email", "name"]).executeTakeFirstOrThrow();
   let t = performance.now();
   await insertTickets(db, tenant.id, n);
-  await sql`UPDATE tickets SET status = 'OPEN' WHERE tenant_id = ${tenant.id}`.execute(db);
-  await sql`VACUUM ANALYZE tickets`.execute(db);
-  console.log(`seeded ${fmt(n)} tickets in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  await resetTickets(db, tenant.id);
+  const figures: BulkFigures = {
+    tickets: n,
+    workers: config.workers,
+    chunkSize: config.chunkSize,
+    seedSeconds: (performance.now() - t) / 1000,
+  };
+  say(`seeded ${fmt(n)} tickets in ${figures.seedSeconds.toFixed(1)} s`);
+  /** A scenario that changed another number of tickets than seeded measured something else: stop. */
+  const expectAll = (scenario: string, items: number) => {
+    if (items !== n) throw new Error(`scenario ${scenario} changed ${fmt(items)} of ${fmt(n)} tickets`);
+  };
 
-  // (a) the ceiling
-  t = performance.now();
-  await sql`UPDATE tickets SET status = 'PENDING', version = version + 1, updated_at = now()
-            WHERE tenant_id = ${tenant.id} AND status = 'OPEN'`.execute(db);
-  const ceilingS = (performance.now() - t) / 1000;
-  await sql`UPDATE tickets SET status = 'OPEN' WHERE tenant_id = ${tenant.id}`.execute(db);
-  await sql`VACUUM ANALYZE tickets`.execute(db);
-
-  // (b) the engine
-  const pool = await startPool(config, url, db);
-  t = performance.now();
-  const { operation } = await startOperation(
-    db,
-    ticketsDomain,
-    {
-      userId: user.id,
-      tenantId: tenant.id,
-      role: "ADMIN",
-      email: user.email,
-      name: user.name,
-    },
-    {
-      actionType: "SET_STATUS",
-      params: { status: "PENDING" },
-      targets: { kind: "filter", filter: { status: ["OPEN"] } },
-    },
-    config,
-  );
-  const startMs = performance.now() - t;
-  let last = operation;
-  let peak = rssMb();
-  for (;;) {
-    last = await db.selectFrom("bulk_operations").selectAll().where("id", "=", operation.id)
-      .executeTakeFirstOrThrow() as typeof operation;
-    peak = Math.max(peak, rssMb());
-    if (last.finished_at) break;
-    await new Promise((r) => setTimeout(r, 20));
+  if (scenarios.has("a")) {
+    t = performance.now();
+    const { numAffectedRows } = await sql`
+      UPDATE tickets SET status = 'PENDING', version = version + 1, updated_at = now()
+      WHERE tenant_id = ${tenant.id} AND status = 'OPEN'`.execute(db);
+    figures.raw = { items: Number(numAffectedRows), seconds: (performance.now() - t) / 1000 };
+    expectAll("a", figures.raw.items);
+    await resetTickets(db, tenant.id);
   }
-  const engineS = (performance.now() - t) / 1000;
-  await pool.stop();
+
+  if (scenarios.has("b") || scenarios.has("c")) {
+    // graphile-worker's workers, its LISTEN connection, its job adder and the bench's polling.
+    const peerPool = createPool(url, { poolSize: config.workers + 3, applicationName: "bench-peer" });
+    try {
+      await createPeerLedger(peerPool);
+      for (const [name, ledger] of [["b", false], ["c", true]] as const) {
+        if (!scenarios.has(name)) continue;
+        const peer = await runGraphileWorkerPeer(peerPool, {
+          tenantId: tenant.id,
+          ledger,
+          concurrency: config.workers,
+          chunkSize: config.chunkSize,
+        });
+        expectAll(name, peer.items);
+        figures[ledger ? "gwLedger" : "gwNoLedger"] = peer;
+        await resetTickets(db, tenant.id);
+      }
+    } finally {
+      await peerPool.end();
+    }
+  }
+
+  // (d) the engine
+  if (scenarios.has("d")) {
+    const pool = await startPool(config, url, db);
+    t = performance.now();
+    const { operation } = await startOperation(
+      db,
+      ticketsDomain,
+      {
+        userId: user.id,
+        tenantId: tenant.id,
+        role: "ADMIN",
+        email: user.email,
+        name: user.name,
+      },
+      {
+        actionType: "SET_STATUS",
+        params: { status: "PENDING" },
+        targets: { kind: "filter", filter: { status: ["OPEN"] } },
+      },
+      config,
+    );
+    const startMs = performance.now() - t;
+    let last = operation;
+    let peak = rssMb();
+    for (;;) {
+      last = await db.selectFrom("bulk_operations").selectAll().where("id", "=", operation.id)
+        .executeTakeFirstOrThrow() as typeof operation;
+      peak = Math.max(peak, rssMb());
+      if (last.finished_at) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const engineS = (performance.now() - t) / 1000;
+    await pool.stop();
+    figures.engine = { items: last.succeeded, seconds: engineS, startMs, peakRssMb: peak, status: last.status };
+  }
   await db.destroy();
 
-  const ceilingRate = n / ceilingS;
-  const engineRate = n / engineS;
-  console.log(`machine: ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, ${Deno.build.target}`);
-  console.log(`workers: ${config.workers}, chunk size: ${config.chunkSize}`);
-  console.log(`(a) one set-based UPDATE:  ${fmt(n)} rows in ${ceilingS.toFixed(2)} s = ${fmt(ceilingRate)} items/s`);
-  console.log(
-    `(b) engine SET_STATUS:     ${fmt(n)} items in ${engineS.toFixed(2)} s = ${fmt(engineRate)} items/s` +
-      ` (startOperation ${fmt(startMs)} ms; ${last.status}, succeeded ${fmt(last.succeeded)})`,
-  );
-  console.log(`ratio engine/ceiling: ${(engineRate / ceilingRate).toFixed(2)}`);
-  console.log(`peak RSS of this process (API + worker threads): ${peak.toFixed(0)} MB`);
+  say(`machine: ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, ${Deno.build.target}`);
+  for (const line of figuresTable(figures)) say(line);
+  if (values.json) console.log(JSON.stringify(figuresJson(figures)));
 } finally {
   await embedded?.stop();
 }

@@ -1,21 +1,25 @@
 /**
- * `deno task bench [-- --tickets N] [--workers W] [--chunk C]`: the engine's figures
- * (bench/bulk_bench.ts, which takes those arguments), then the API's (bench/api_bench.ts,
- * with its defaults; run it alone for its own flags). Each runs in its own process with the
- * same explicit permissions as this task, one after the other, so neither disturbs the
- * other's timings or peak RSS. Prints figures, asserts nothing; exits non-zero if one failed.
+ * `deno task bench [-- --tickets N] [--workers W] [--chunk C] [--scenarios a,b,c,d] [--json]`: the
+ * engine's figures next to its peers (bench/bulk_bench.ts, which takes those arguments), then the
+ * API's (bench/api_bench.ts, with its defaults; run it alone for its own flags). Each runs in its own
+ * process with the same explicit permissions as this task, one after the other, so neither disturbs
+ * the other's timings or peak RSS. With --json only bulk_bench.ts runs and stdout is its one JSON
+ * object (every other line goes to stderr), for scripts. Prints figures, asserts nothing; stops at
+ * the first that fails (a usage error in the arguments too) with its exit code.
  */
 const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-run", "--allow-sys"];
 
-async function run(script: string, args: string[]): Promise<number> {
-  console.log(`\n== ${script} ${args.join(" ")}`.trimEnd());
+const args = Deno.args.filter((arg) => arg !== "--");
+const json = args.includes("--json");
+
+async function run(script: string, scriptArgs: string[]): Promise<number> {
+  (json ? console.error : console.log)(`\n== ${script} ${scriptArgs.join(" ")}`.trimEnd());
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, new URL(script, import.meta.url).pathname, ...args],
+    args: ["run", ...PERMISSIONS, new URL(script, import.meta.url).pathname, ...scriptArgs],
     stdin: "null",
   }).spawn();
   return (await child.status).code;
 }
 
-const args = Deno.args.filter((arg) => arg !== "--");
-const codes = [await run("./bulk_bench.ts", args), await run("./api_bench.ts", [])];
-Deno.exit(codes.find((code) => code !== 0) ?? 0);
+const bulkCode = await run("./bulk_bench.ts", args);
+Deno.exit(bulkCode !== 0 || json ? bulkCode : await run("./api_bench.ts", []));
