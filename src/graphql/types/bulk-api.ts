@@ -189,7 +189,7 @@ builder.mutationFields((t) => ({
   cancelBulkOperation: t.field({
     type: BulkOperationPayload,
     description: "No new chunk starts once this returns; the chunk in flight finishes; the rest ends CANCELLED. " +
-      "Only a role that may run the operation's action may cancel it (DELETE and RESTORE: ADMIN).",
+      "Only a role that may run the operation's action may cancel it (DELETE and RESTORE, and rollbacks of them: ADMIN).",
     args: { input: t.arg({ type: IdInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       runMutation(async () => {
