@@ -82,7 +82,9 @@ export async function cancelOperation(
     const waitingItems = waiting.reduce((sum, job) => sum + job.last_position - job.first_position + 1, 0);
     let after = cancelling;
     if (waitingItems <= CANCEL_INLINE_ITEMS) {
-      if (waiting.length > 0) await tx.deleteFrom("bulk_jobs").where("id", "in", waiting.map((job) => job.id)).execute();
+      if (waiting.length > 0) {
+        await tx.deleteFrom("bulk_jobs").where("id", "in", waiting.map((job) => job.id)).execute();
+      }
       const cancelled = await cancelRanges(tx, operationId, waiting);
       after = await bumpCounters(tx, operationId, { succeeded: 0, failed: 0, skipped: 0, cancelled, codes: {} });
       after = await maybeFinish(tx, after);

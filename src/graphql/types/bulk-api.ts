@@ -3,7 +3,6 @@ import { admitUser } from "../../bulk/admit.ts";
 import { cancelOperation } from "../../bulk/cancel.ts";
 import { listOperations } from "../../bulk/history.ts";
 import { findOperation, type OperationRow } from "../../bulk/operation.ts";
-import { previewTargets } from "../../bulk/preview.ts";
 import { type Started, StartError, startOperation, type Targets } from "../../bulk/start.ts";
 import { ticketsDomain } from "../../tickets/actions/domain.ts";
 import { builder } from "../builder.ts";
@@ -168,16 +167,7 @@ builder.mutationFields((t) => ({
             actionType,
             params,
             targets: input.previewToken
-              ? await previewTargets(
-                ctx.services.db,
-                viewer,
-                expectId(input.previewToken, "BulkPreview", "previewToken"),
-                {
-                  actionType,
-                  params,
-                  targets,
-                },
-              )
+              ? { kind: "preview", previewId: expectId(input.previewToken, "BulkPreview", "previewToken"), given: targets }
               : targets,
             scheduledAt: input.scheduledAt ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
