@@ -12,7 +12,7 @@ import { claimJob } from "../src/bulk/queue/claim.ts";
 import { runChunk } from "../src/bulk/run-chunk.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { lockTickets } from "./helpers/api.ts";
-import { ledger, operation, start, ticketIds, viewerOf } from "./helpers/bulk.ts";
+import { ledger, operation, start, ticketIds, viewerOf, waitForLockWait } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql } from "./helpers/graphql.ts";
 import { encodeId } from "../src/graphql/ids.ts";
@@ -41,7 +41,7 @@ Deno.test("cancelling a large operation: no item rewritten by the request or by 
     const first = await claimJob(db, "test-worker", 60_000);
     expect(first?.chunk_index).toBe(0);
     const inFlight = runChunk(db, ticketsDomain, first!);
-    await waitForLockWait(db);
+    await waitForLockWait(db, "the in-flight chunk");
 
     const requested = performance.now();
     const cancel = await cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.agent), op.id);
@@ -95,15 +95,3 @@ Deno.test("cancelling a large operation: no item rewritten by the request or by 
     await server.stop();
   }
 });
-
-/** Until some backend waits for a row lock (the in-flight chunk blocked on the gate). */
-async function waitForLockWait(db: Parameters<typeof ledger>[0]): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { rows: [row] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE wait_event_type = 'Lock' AND datname = current_database()`.execute(db);
-    if (row.n > 0) return;
-    if (Date.now() > deadline) throw new Error("timed out waiting for the chunk to block on the ticket lock");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
