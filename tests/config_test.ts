@@ -27,6 +27,7 @@ Deno.test("config: defaults", () => {
     seedDemo: true, // embedded database: seeded on first start
     maxQueryDepth: 12,
     logLevel: "info",
+    retentionDays: 90,
   });
   expect(config.workers).toBe(navigator.hardwareConcurrency);
   // An external database is not seeded unless asked to.
@@ -50,6 +51,8 @@ Deno.test("config: values are parsed", () => {
     WORKERS: "0",
     GRAPHQL_MAX_DEPTH: "20",
     LOG_LEVEL: "debug",
+    BULK_RETENTION_DAYS: "3",
+    ROLLBACK_WINDOW_HOURS: "72",
   });
   expect(config).toMatchObject({
     port: 0,
@@ -62,6 +65,8 @@ Deno.test("config: values are parsed", () => {
     workers: 0,
     maxQueryDepth: 20,
     logLevel: "debug",
+    retentionDays: 3,
+    rollbackWindowHours: 72,
   });
   for (
     const [raw, value] of [["1", true], ["true", true], ["ON", true], ["0", false], ["false", false], ["off", false]]
@@ -93,6 +98,8 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     ["GRAPHQL_MAX_DEPTH", "1"],
     ["BULK_CHUNK_SIZE", "0"],
     ["BULK_LEASE_MS", "5"],
+    ["BULK_RETENTION_DAYS", "0"],
+    ["BULK_RETENTION_DAYS", "a month"],
   ];
   for (const [variable, value] of cases) {
     const error = configError({ [variable]: value });
@@ -100,6 +107,8 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     expect(error.message).toContain(variable);
     expect(error.name).toBe("ConfigError");
   }
+  // Retention may not delete what can still be rolled back.
+  expect(configError({ BULK_RETENTION_DAYS: "2", ROLLBACK_WINDOW_HOURS: "72" }).variable).toBe("BULK_RETENTION_DAYS");
   // A bad value is reported even when other variables are fine.
   expect(configError({ PORT: "4001", WORKERS: "x", DATABASE_URL: "postgres://h/db" }).variable).toBe("WORKERS");
 });

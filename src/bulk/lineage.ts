@@ -38,7 +38,10 @@ import {
 async function lockParent(tx: Tx, viewer: Viewer, parentId: string): Promise<OperationRow> {
   const parent = await tx.selectFrom("bulk_operations").selectAll().where("tenant_id", "=", viewer.tenantId)
     .where("id", "=", parentId).forUpdate().executeTakeFirst() as OperationRow | undefined;
-  if (!parent) throw new StartError("NOT_FOUND", "No bulk operation with this id.", ["input", "id"]);
+  // Retention is deleting it (retention.ts): its ledger may already be partly gone.
+  if (!parent || parent.purge_started_at) {
+    throw new StartError("NOT_FOUND", "No bulk operation with this id.", ["input", "id"]);
+  }
   if (!isTerminal(parent.status)) {
     throw new StartError(
       "OPERATION_ACTIVE",
