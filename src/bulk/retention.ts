@@ -84,9 +84,13 @@ async function deleteOperation(db: Db, op: { id: string; total: number }, batchS
   }
   let events = 0;
   for (;;) {
-    const deleted = await db.deleteFrom("bulk_operation_events").where("id", "in", (eb) =>
-      eb.selectFrom("bulk_operation_events").select("id").where("operation_id", "=", op.id)
-        .orderBy("id").limit(batchSize)).executeTakeFirst();
+    const deleted = await db.deleteFrom("bulk_operation_events").where(
+      "id",
+      "in",
+      (eb) =>
+        eb.selectFrom("bulk_operation_events").select("id").where("operation_id", "=", op.id)
+          .orderBy("id").limit(batchSize),
+    ).executeTakeFirst();
     events += Number(deleted.numDeletedRows);
     if (Number(deleted.numDeletedRows) < batchSize) break;
   }
@@ -99,9 +103,13 @@ async function deleteOperation(db: Db, op: { id: string; total: number }, batchS
 async function deleteExpiredPreviews(db: Db, now: Date, batchSize: number): Promise<number> {
   let total = 0;
   for (;;) {
-    const deleted = await db.deleteFrom("bulk_previews").where("id", "in", (eb) =>
-      eb.selectFrom("bulk_previews").select("id").where("expires_at", "<", now).orderBy("expires_at")
-        .limit(batchSize)).executeTakeFirst();
+    const deleted = await db.deleteFrom("bulk_previews").where(
+      "id",
+      "in",
+      (eb) =>
+        eb.selectFrom("bulk_previews").select("id").where("expires_at", "<", now).orderBy("expires_at")
+          .limit(batchSize),
+    ).executeTakeFirst();
     total += Number(deleted.numDeletedRows);
     if (Number(deleted.numDeletedRows) < batchSize) return total;
   }

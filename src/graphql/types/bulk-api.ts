@@ -167,7 +167,11 @@ builder.mutationFields((t) => ({
             actionType,
             params,
             targets: input.previewToken
-              ? { kind: "preview", previewId: expectId(input.previewToken, "BulkPreview", "previewToken"), given: targets }
+              ? {
+                kind: "preview",
+                previewId: expectId(input.previewToken, "BulkPreview", "previewToken"),
+                given: targets,
+              }
               : targets,
             scheduledAt: input.scheduledAt ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
