@@ -6,7 +6,11 @@
  *       status = OPEN frozen at start, as a real million-ticket change is given), from
  *       startOperation to its terminal state, worked by the in-process Web Worker pool;
  * and prints items/s for both, their ratio, and the peak of this process's RSS sampled every
- * 20 ms (the workers are threads of this process; /proc needs --allow-all, which we refuse).
+ * 20 ms (the workers are threads of this process; /proc needs --allow-all, which we refuse);
+ *   (c) the end of (b): the transaction of the chunk that finished it, against the median chunk
+ *       (finishing reads no item, so it should cost about one chunk);
+ *   (d) a cancel: a second operation over the same tickets, cancelled once its first chunks
+ *       committed: the cancelBulkOperation service call, and the time until it is CANCELLED.
  * Uses DATABASE_URL when set, else an embedded one.
  */
 import { parseArgs } from "node:util";
@@ -15,6 +19,8 @@ import { loadConfig } from "../src/config.ts";
 import { createDb } from "../src/db/database.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { cancelOperation } from "../src/bulk/cancel.ts";
+import type { OperationRow } from "../src/bulk/operation.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
 import { startOperation } from "../src/bulk/start.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
@@ -81,35 +87,46 @@ try {
 
   // (b) the engine
   const pool = await startPool(config, url, db);
-  t = performance.now();
-  const { operation } = await startOperation(
-    db,
-    ticketsDomain,
-    {
-      userId: user.id,
-      tenantId: tenant.id,
-      role: "ADMIN",
-      email: user.email,
-      name: user.name,
-    },
-    {
+  const chunkMs = new Map<string, number[]>();
+  const finishingMs = new Map<string, number>();
+  pool.on("chunk", (chunk) => {
+    if (chunk.items > 0) chunkMs.set(chunk.operationId, [...chunkMs.get(chunk.operationId) ?? [], chunk.ms]);
+    if (chunk.finished) finishingMs.set(chunk.operationId, chunk.ms);
+  });
+  const viewer = { userId: user.id, tenantId: tenant.id, role: "ADMIN" as const, email: user.email, name: user.name };
+  const setStatus = (from: string, to: string) =>
+    startOperation(db, ticketsDomain, viewer, {
       actionType: "SET_STATUS",
-      params: { status: "PENDING" },
-      targets: { kind: "filter", filter: { status: ["OPEN"] } },
-    },
-    config,
-  );
-  const startMs = performance.now() - t;
-  let last = operation;
+      params: { status: to },
+      targets: { kind: "filter", filter: { status: [from] } },
+    }, config);
   let peak = rssMb();
-  for (;;) {
-    last = await db.selectFrom("bulk_operations").selectAll().where("id", "=", operation.id)
-      .executeTakeFirstOrThrow() as typeof operation;
-    peak = Math.max(peak, rssMb());
-    if (last.finished_at) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const read = async (id: string) =>
+    await db.selectFrom("bulk_operations").selectAll().where("id", "=", id).executeTakeFirstOrThrow() as OperationRow;
+  /** Polls every 20 ms until `done`, sampling the RSS. */
+  const until = async (id: string, done: (op: OperationRow) => boolean): Promise<OperationRow> => {
+    for (;;) {
+      const op = await read(id);
+      peak = Math.max(peak, rssMb());
+      if (done(op)) return op;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  t = performance.now();
+  const { operation } = await setStatus("OPEN", "PENDING");
+  const startMs = performance.now() - t;
+  const last = await until(operation.id, (op) => op.finished_at !== null);
   const engineS = (performance.now() - t) / 1000;
+
+  // (d) cancel a second operation over the same tickets after its first chunks
+  const { operation: second } = await setStatus("PENDING", "OPEN");
+  await until(second.id, (op) => op.succeeded >= config.chunkSize * Math.max(1, config.workers));
+  t = performance.now();
+  const cancel = await cancelOperation(db, ticketsDomain, viewer, second.id);
+  const cancelMs = performance.now() - t;
+  if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
+  const cancelled = await until(second.id, (op) => op.finished_at !== null);
+  const cancelS = (performance.now() - t) / 1000;
   await pool.stop();
   await db.destroy();
 
@@ -123,6 +140,16 @@ try {
       ` (startOperation ${fmt(startMs)} ms; ${last.status}, succeeded ${fmt(last.succeeded)})`,
   );
   console.log(`ratio engine/ceiling: ${(engineRate / ceilingRate).toFixed(2)}`);
+  const chunks = [...chunkMs.get(operation.id) ?? []].sort((a, b) => a - b);
+  console.log(
+    `(c) finish of (b): the finishing chunk's transaction took ${fmt(finishingMs.get(operation.id) ?? NaN)} ms` +
+      ` (median chunk ${fmt(chunks[Math.floor(chunks.length / 2)] ?? NaN)} ms, ${chunks.length} chunks)`,
+  );
+  console.log(
+    `(d) cancel of a ${fmt(second.total)}-item operation after ${fmt(cancel.operation.succeeded)} items: ` +
+      `request ${fmt(cancelMs)} ms (${cancel.operation.status}); CANCELLED ${cancelS.toFixed(2)} s after it, ` +
+      `${fmt(cancelled.cancelled)} items cancelled (${cancelled.status})`,
+  );
   console.log(`peak RSS of this process (API + worker threads): ${peak.toFixed(0)} MB`);
 } finally {
   await embedded?.stop();
