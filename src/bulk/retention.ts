@@ -82,37 +82,35 @@ async function deleteOperation(db: Db, op: { id: string; total: number }, batchS
       .where("position", ">=", from).where("position", "<", from + batchSize).executeTakeFirst();
     items += Number(deleted.numDeletedRows);
   }
-  let events = 0;
-  for (;;) {
-    const deleted = await db.deleteFrom("bulk_operation_events").where(
-      "id",
-      "in",
-      (eb) =>
-        eb.selectFrom("bulk_operation_events").select("id").where("operation_id", "=", op.id)
-          .orderBy("id").limit(batchSize),
-    ).executeTakeFirst();
-    events += Number(deleted.numDeletedRows);
-    if (Number(deleted.numDeletedRows) < batchSize) break;
-  }
+  const events = await inBatches(batchSize, () =>
+    db.deleteFrom("bulk_operation_events")
+      .where("id", "in", (eb) =>
+        eb.selectFrom("bulk_operation_events").select("id").where("operation_id", "=", op.id).orderBy("id")
+          .limit(batchSize))
+      .executeTakeFirst());
   // Finished operations have no jobs; the cascade removes any all the same.
   await db.deleteFrom("bulk_operations").where("id", "=", op.id).execute();
   return { items, events };
 }
 
-/** Deletes expired previews, `batchSize` at a time (served by bulk_previews_expiry_idx). */
-async function deleteExpiredPreviews(db: Db, now: Date, batchSize: number): Promise<number> {
+/** Runs a DELETE of at most `batchSize` rows until one deletes fewer; returns how many it deleted. */
+async function inBatches(batchSize: number, deleteBatch: () => Promise<{ numDeletedRows: bigint }>) {
   let total = 0;
   for (;;) {
-    const deleted = await db.deleteFrom("bulk_previews").where(
-      "id",
-      "in",
-      (eb) =>
-        eb.selectFrom("bulk_previews").select("id").where("expires_at", "<", now).orderBy("expires_at")
-          .limit(batchSize),
-    ).executeTakeFirst();
-    total += Number(deleted.numDeletedRows);
-    if (Number(deleted.numDeletedRows) < batchSize) return total;
+    const deleted = Number((await deleteBatch()).numDeletedRows);
+    total += deleted;
+    if (deleted < batchSize) return total;
   }
+}
+
+/** Deletes expired previews, `batchSize` at a time (served by bulk_previews_expiry_idx). */
+function deleteExpiredPreviews(db: Db, now: Date, batchSize: number): Promise<number> {
+  return inBatches(batchSize, () =>
+    db.deleteFrom("bulk_previews")
+      .where("id", "in", (eb) =>
+        eb.selectFrom("bulk_previews").select("id").where("expires_at", "<", now).orderBy("expires_at")
+          .limit(batchSize))
+      .executeTakeFirst());
 }
 
 /** One retention run: up to `maxOperations` expired operations, then expired previews. */
