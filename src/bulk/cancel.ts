@@ -2,13 +2,14 @@
  * Cancel: once committed, no new chunk of the operation starts (runChunk reads
  * cancel_requested_at first); the chunk in flight finishes; every item not applied ends
  * CANCELLED. The work is bounded whatever the operation's size:
- * - up to CANCEL_INLINE_ITEMS never-run items: their jobs are deleted and their items
- *   ended CANCELLED here (cancelRanges); if no chunk is in flight the operation ends
- *   CANCELLED in this same transaction, otherwise the in-flight chunk's commit ends it;
- * - more (a 1,000,000-item operation has up to 500 waiting jobs): the waiting jobs are made
- *   due now and the workers end each job's items CANCELLED in a transaction of its own that
- *   locks no ticket (runChunk), so the cancel request rewrites no item and no transaction
- *   holding ticket locks rewrites more than its own chunk. The operation is CANCELLING until
+ * - no chunk in flight and at most CANCEL_INLINE_ITEMS never-run items: their jobs are
+ *   deleted, their items ended CANCELLED (cancelRanges) and the operation ends CANCELLED,
+ *   all in this transaction (a waiting or scheduled operation is CANCELLED when this returns);
+ * - otherwise (a chunk in flight, or a 1,000,000-item operation with up to 500 waiting
+ *   jobs): the waiting jobs are made due now and the workers end each job's items CANCELLED
+ *   in a transaction of its own that locks no ticket (runChunk), so the cancel request
+ *   rewrites no item and no transaction holding ticket locks rewrites more than its own
+ *   chunk. The operation is CANCELLING, with its counters moving only as jobs commit, until
  *   the last of them commits.
  */
 import { sql } from "kysely";
@@ -77,15 +78,13 @@ export async function cancelOperation(
       .set({ cancel_requested_at: sql`now()`, status: "CANCELLING" })
       .where("id", "=", operationId).returningAll().executeTakeFirstOrThrow() as OperationRow;
     await recordEvent(tx, operationId, "CANCEL_REQUESTED", {}, viewer.userId);
-    const waiting = await tx.selectFrom("bulk_jobs").select(["id", "first_position", "last_position"])
-      .where("operation_id", "=", operationId).where("locked_by", "is", null).execute();
-    const waitingItems = waiting.reduce((sum, job) => sum + job.last_position - job.first_position + 1, 0);
+    const jobs = await tx.selectFrom("bulk_jobs").select(["id", "first_position", "last_position", "locked_by"])
+      .where("operation_id", "=", operationId).execute();
+    const waitingItems = jobs.reduce((sum, job) => sum + job.last_position - job.first_position + 1, 0);
     let after = cancelling;
-    if (waitingItems <= CANCEL_INLINE_ITEMS) {
-      if (waiting.length > 0) {
-        await tx.deleteFrom("bulk_jobs").where("id", "in", waiting.map((job) => job.id)).execute();
-      }
-      const cancelled = await cancelRanges(tx, operationId, waiting);
+    if (jobs.every((job) => job.locked_by === null) && waitingItems <= CANCEL_INLINE_ITEMS) {
+      if (jobs.length > 0) await tx.deleteFrom("bulk_jobs").where("id", "in", jobs.map((job) => job.id)).execute();
+      const cancelled = await cancelRanges(tx, operationId, jobs);
       after = await bumpCounters(tx, operationId, { succeeded: 0, failed: 0, skipped: 0, cancelled, codes: {} });
       after = await maybeFinish(tx, after);
     } else {
