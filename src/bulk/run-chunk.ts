@@ -111,38 +111,35 @@ export async function handleChunkFailure(
   options: { maxAttempts: number },
 ): Promise<OperationRow | null> {
   const message = error instanceof Error ? error.message : String(error);
-  // A cancelled operation's chunk is not retried later: failChunk cancels its items now.
-  if (job.attempts < options.maxAttempts && !(await cancelRequested(db, job))) {
-    const delayMs = backoffMs(job.attempts);
-    await db.updateTable("bulk_jobs").set({
-      locked_by: null,
-      locked_until: null,
-      run_at: sql`now() + ${delayMs} * interval '1 millisecond'`,
-      last_error: message.slice(0, 1000),
-    }).where("id", "=", job.id as never).where("locked_by", "=", job.locked_by).execute();
-    return null;
-  }
-  return await failChunk(db, job, message);
+  return await settleFailure(db, job, message, job.attempts < options.maxAttempts);
 }
 
-async function cancelRequested(db: Db, job: Job): Promise<boolean> {
-  const operation = await db.selectFrom("bulk_operations").select("cancel_requested_at")
-    .where("id", "=", job.operation_id).executeTakeFirst();
-  return !!operation?.cancel_requested_at;
+/** Ends a chunk that used up its attempts: its pending items FAILED with code INTERNAL (or CANCELLED, see below). */
+export async function failChunk(db: Db, job: Job, message: string): Promise<OperationRow> {
+  return (await settleFailure(db, job, message, false))!;
 }
 
 /**
- * Ends a chunk that used up its attempts (or whose operation was cancelled): its pending
- * items FAILED with code INTERNAL, or CANCELLED when a cancel committed. Decided under the
- * operation's row lock, which cancel takes too: a cancel either committed before (CANCELLED)
- * or waits for this commit, so no item ends FAILED in an operation cancelled meanwhile.
+ * Decided under the operation's row lock, which cancel takes too, so a cancel either
+ * committed before or waits for this commit: a cancelled operation's chunk is neither
+ * retried later (its items end CANCELLED now, so CANCELLING ends promptly) nor given up
+ * as FAILED (no item ends FAILED in an operation cancelled meanwhile).
  */
-export async function failChunk(db: Db, job: Job, message: string): Promise<OperationRow> {
+async function settleFailure(db: Db, job: Job, message: string, retry: boolean): Promise<OperationRow | null> {
   return await db.transaction().execute(async (tx) => {
     const operation = await tx.selectFrom("bulk_operations").select("cancel_requested_at")
       .where("id", "=", job.operation_id).forNoKeyUpdate().executeTakeFirstOrThrow();
     if (operation.cancel_requested_at) {
       return await commitChunk(tx, job, [], await cancelRanges(tx, job.operation_id, [job]));
+    }
+    if (retry) {
+      await tx.updateTable("bulk_jobs").set({
+        locked_by: null,
+        locked_until: null,
+        run_at: sql`now() + ${backoffMs(job.attempts)} * interval '1 millisecond'`,
+        last_error: message.slice(0, 1000),
+      }).where("id", "=", job.id as never).where("locked_by", "=", job.locked_by).execute();
+      return null;
     }
     const items = await pendingItems(tx, job);
     const results: ItemResult[] = items.map((item) => ({
