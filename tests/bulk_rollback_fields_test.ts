@@ -129,7 +129,7 @@ Deno.test({
           action: "ASSIGN",
           params: { assigneeId: tenant.admin.id },
           field: "assignee_id",
-          other: sql`status = 'RESOLVED', category = 'FEATURE_REQUEST'`,
+          other: sql`status = 'CLOSED', category = 'FEATURE_REQUEST'`,
           conflict: sql`assignee_id = NULL`,
         },
         {

@@ -114,7 +114,8 @@ export async function retryFailedItems(
       if (!(await hasTargets(tx, targets))) {
         throw new StartError(
           "NOTHING_TO_RETRY",
-          codes ? `No failed items with code ${codes.join(" or ")}.` : "The operation has no failed items.",
+          (codes ? `No failed items with code ${codes.join(" or ")}` : "The operation has no failed items") +
+            " that an earlier (cancelled) retry did not process.",
           ["input", "id"],
         );
       }
