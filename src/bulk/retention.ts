@@ -49,30 +49,38 @@ export interface RetentionResult {
  */
 const STALE_PURGE = "10 minutes";
 
+const hasChild = (db: Db, operationId: string) =>
+  db.selectFrom("bulk_operations").select("id").where("parent_id", "=", operationId).limit(1).executeTakeFirst();
+
 /**
- * Marks the next expired operation for deletion and returns it:
- *   UPDATE bulk_operations SET purge_started_at = now() WHERE id = (
- *     SELECT id FROM bulk_operations o WHERE finished_at < $cutoff AND (not being purged)
- *       AND NOT EXISTS (SELECT 1 FROM bulk_operations c WHERE c.parent_id = o.id)
- *     ORDER BY finished_at LIMIT 1 FOR UPDATE SKIP LOCKED)
- * Served by bulk_operations_finished_idx and the partial parent index.
+ * Marks the next expired operation for deletion and returns it. In one transaction:
+ *   SELECT id, total FROM bulk_operations o WHERE finished_at < $cutoff AND (not being purged)
+ *     AND NOT EXISTS (SELECT 1 FROM bulk_operations c WHERE c.parent_id = o.id)
+ *   ORDER BY finished_at LIMIT 1 FOR UPDATE SKIP LOCKED
+ * then, holding that row lock, the children are looked for again (a fresh snapshot: a retry
+ * or rollback locks its parent before it inserts itself, so any child committed by now is
+ * seen, and any later one will find the mark), then the mark is set. Served by
+ * bulk_operations_finished_idx and the partial parent index.
  */
 async function claimExpired(db: Db, cutoff: Date): Promise<{ id: string; total: number } | undefined> {
-  return await db.updateTable("bulk_operations").set({ purge_started_at: sql`now()` })
-    .where("id", "=", (eb) =>
-      eb.selectFrom("bulk_operations as o").select("o.id")
-        .where("o.finished_at", "<", cutoff)
-        .where((w) =>
-          w.or([
-            w("o.purge_started_at", "is", null),
-            w("o.purge_started_at", "<", sql<Date>`now() - ${STALE_PURGE}::interval`),
-          ])
-        )
-        .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom("bulk_operations as c").select("c.id").whereRef("c.parent_id", "=", "o.id")))
-        )
-        .orderBy("o.finished_at").limit(1).forUpdate().skipLocked())
-    .returning(["id", "total"]).executeTakeFirst();
+  return await db.transaction().execute(async (tx) => {
+    const candidate = await tx.selectFrom("bulk_operations as o").select(["o.id", "o.total"])
+      .where("o.finished_at", "<", cutoff)
+      .where((w) =>
+        w.or([
+          w("o.purge_started_at", "is", null),
+          w("o.purge_started_at", "<", sql<Date>`now() - ${STALE_PURGE}::interval`),
+        ])
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom("bulk_operations as c").select("c.id").whereRef("c.parent_id", "=", "o.id")))
+      )
+      .orderBy("o.finished_at").limit(1).forUpdate().skipLocked().executeTakeFirst();
+    if (!candidate || await hasChild(tx, candidate.id)) return undefined; // a child appeared: next run
+    await tx.updateTable("bulk_operations").set({ purge_started_at: sql`now()` }).where("id", "=", candidate.id)
+      .execute();
+    return candidate;
+  });
 }
 
 async function deleteOperation(db: Db, op: { id: string; total: number }, batchSize: number) {
