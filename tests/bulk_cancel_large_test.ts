@@ -12,7 +12,7 @@ import { claimJob } from "../src/bulk/queue/claim.ts";
 import { runChunk } from "../src/bulk/run-chunk.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { lockTickets } from "./helpers/api.ts";
-import { ledger, operation, start, ticketIds, viewerOf, waitForLockWait } from "./helpers/bulk.ts";
+import { ledger, start, ticketIds, viewerOf, waitForLockWait } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql } from "./helpers/graphql.ts";
 import { encodeId } from "../src/graphql/ids.ts";
@@ -90,7 +90,39 @@ Deno.test("cancelling a large operation: no item rewritten by the request or by 
         ],
       },
     });
-    expect((await operation(db, op.id)).first_chunk_at).not.toBeNull();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("cancelling a large waiting operation: the request rewrites no item, the workers cancel it job by job", async () => {
+  const server = await startTestServer({ env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  try {
+    const { db, tenant } = server;
+    const total = CANCEL_INLINE_ITEMS + CHUNK;
+    const op = await start(server, tenant.agent, {
+      actionType: "SET_PRIORITY",
+      params: { priority: "URGENT" },
+      targets: { kind: "ids", ids: Array.from({ length: total }, (_, i) => String(i + 1)) },
+      scheduledAt: new Date(Date.now() + 3_600_000),
+    });
+    const cancel = await cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.agent), op.id);
+    if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
+    expect(cancel.operation).toMatchObject({ status: "CANCELLING", cancelled: 0 });
+    expect((await ledger(db, op.id)).outcomes).toEqual({ PENDING: total });
+    // The scheduled operation's jobs were made due: each claim cancels one chunk.
+    let jobs = 0;
+    for (let job = await claimJob(db, "test-worker", 60_000); job; job = await claimJob(db, "test-worker", 60_000)) {
+      await runChunk(db, ticketsDomain, job);
+      jobs++;
+    }
+    expect(jobs).toBe(total / CHUNK);
+    expect(await expectConsistent(db, op.id)).toMatchObject({
+      status: "CANCELLED",
+      cancelled: total,
+      started_at: null,
+      first_chunk_at: null,
+    });
   } finally {
     await server.stop();
   }
