@@ -9,7 +9,11 @@
  *       before/after images (b and c: bench/peers/graphile_worker.ts);
  *   (d) the engine: a SET_STATUS operation over the same tickets (targets: the filter
  *       status = OPEN frozen at start, as a real million-ticket change is given), from
- *       startOperation to its terminal state, worked by the in-process Web Worker pool.
+ *       startOperation to its terminal state, worked by the in-process Web Worker pool; with it,
+ *       the transaction of the chunk that finished it against the median chunk (finishing reads no
+ *       item, so it should cost about one chunk), and a cancel: a second operation over the same
+ *       tickets, cancelled once its first chunks committed (the cancel request, and the time until
+ *       it is CANCELLED).
  * Every scenario starts from the same state: all tickets OPEN, dead tuples vacuumed, statistics fresh,
  * dirty pages checkpointed (bench/same_start.ts says why a reset and not one tenant per scenario).
  * Prints one table (items/s, ratio to the raw UPDATE, the engine's ratio to the ledger peer (c)) and
@@ -25,6 +29,8 @@ import { loadConfig } from "../src/config.ts";
 import { createDb, createPool } from "../src/db/database.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { cancelOperation } from "../src/bulk/cancel.ts";
+import type { OperationRow } from "../src/bulk/operation.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
 import { startOperation } from "../src/bulk/start.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
@@ -132,40 +138,68 @@ try {
     }
   }
 
-  // (d) the engine
+  // (d) the engine, then the end of its operation and a cancel of a second one
   if (scenarios.has("d")) {
     const pool = await startPool(config, url, db);
-    t = performance.now();
-    const { operation } = await startOperation(
-      db,
-      ticketsDomain,
-      {
-        userId: user.id,
-        tenantId: tenant.id,
-        role: "ADMIN",
-        email: user.email,
-        name: user.name,
-      },
-      {
+    const chunkMs = new Map<string, number[]>();
+    const finishingMs = new Map<string, number>();
+    pool.on("chunk", (chunk) => {
+      if (chunk.items > 0) chunkMs.set(chunk.operationId, [...chunkMs.get(chunk.operationId) ?? [], chunk.ms]);
+      if (chunk.finished) finishingMs.set(chunk.operationId, chunk.ms);
+    });
+    const viewer = { userId: user.id, tenantId: tenant.id, role: "ADMIN" as const, email: user.email, name: user.name };
+    const setStatus = (from: string, to: string) =>
+      startOperation(db, ticketsDomain, viewer, {
         actionType: "SET_STATUS",
-        params: { status: "PENDING" },
-        targets: { kind: "filter", filter: { status: ["OPEN"] } },
-      },
-      config,
-    );
-    const startMs = performance.now() - t;
-    let last = operation;
+        params: { status: to },
+        targets: { kind: "filter", filter: { status: [from] } },
+      }, config);
     let peak = rssMb();
-    for (;;) {
-      last = await db.selectFrom("bulk_operations").selectAll().where("id", "=", operation.id)
-        .executeTakeFirstOrThrow() as typeof operation;
-      peak = Math.max(peak, rssMb());
-      if (last.finished_at) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    /** Polls every 20 ms until `done`, sampling the RSS. */
+    const until = async (id: string, done: (op: OperationRow) => boolean): Promise<OperationRow> => {
+      for (;;) {
+        const op = await db.selectFrom("bulk_operations").selectAll().where("id", "=", id)
+          .executeTakeFirstOrThrow() as OperationRow;
+        peak = Math.max(peak, rssMb());
+        if (done(op)) return op;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    t = performance.now();
+    const { operation } = await setStatus("OPEN", "PENDING");
+    const startMs = performance.now() - t;
+    const last = await until(operation.id, (op) => op.finished_at !== null);
     const engineS = (performance.now() - t) / 1000;
+    const chunks = [...chunkMs.get(operation.id) ?? []].sort((a, b) => a - b);
+
+    const { operation: second } = await setStatus("PENDING", "OPEN");
+    await until(second.id, (op) => op.succeeded >= config.chunkSize * Math.max(1, config.workers));
+    t = performance.now();
+    const cancel = await cancelOperation(db, ticketsDomain, viewer, second.id);
+    const cancelRequestMs = performance.now() - t;
+    if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
+    const cancelled = await until(second.id, (op) => op.finished_at !== null);
+    const cancelS = (performance.now() - t) / 1000;
     await pool.stop();
-    figures.engine = { items: last.succeeded, seconds: engineS, startMs, peakRssMb: peak, status: last.status };
+    figures.engine = {
+      items: last.succeeded,
+      seconds: engineS,
+      startMs,
+      peakRssMb: peak,
+      status: last.status,
+      finishingChunkMs: finishingMs.get(operation.id) ?? NaN,
+      medianChunkMs: chunks[Math.floor(chunks.length / 2)] ?? NaN,
+      chunks: chunks.length,
+      cancel: {
+        total: second.total,
+        appliedBefore: cancel.operation.succeeded,
+        requestMs: cancelRequestMs,
+        requestStatus: cancel.operation.status,
+        untilCancelledS: cancelS,
+        cancelledItems: cancelled.cancelled,
+        status: cancelled.status,
+      },
+    };
   }
   await db.destroy();
 

@@ -35,6 +35,20 @@ export interface EngineTiming extends Timing {
   startMs: number;
   peakRssMb: number;
   status: string;
+  /** The transaction of the chunk that finished the operation, against the median chunk's. */
+  finishingChunkMs: number;
+  medianChunkMs: number;
+  chunks: number;
+  /** A second operation over the same tickets, cancelled once its first chunks committed. */
+  cancel: {
+    total: number;
+    appliedBefore: number;
+    requestMs: number;
+    requestStatus: string;
+    untilCancelledS: number;
+    cancelledItems: number;
+    status: string;
+  };
 }
 
 export interface BulkFigures {
@@ -76,6 +90,12 @@ export function figuresJson(figures: BulkFigures) {
     start_ms: round(engine?.startMs ?? null, 0),
     peak_rss_mb: round(engine?.peakRssMb ?? null, 0),
     engine_status: engine?.status ?? null,
+    finishing_chunk_ms: round(engine?.finishingChunkMs ?? null, 0),
+    median_chunk_ms: round(engine?.medianChunkMs ?? null, 0),
+    cancel_total_items: engine?.cancel.total ?? null,
+    cancel_request_ms: round(engine?.cancel.requestMs ?? null, 0),
+    cancel_until_cancelled_s: round(engine?.cancel.untilCancelledS ?? null, 3),
+    cancel_cancelled_items: engine?.cancel.cancelledItems ?? null,
     cores: navigator.hardwareConcurrency,
     deno: Deno.version.deno,
   };
@@ -118,6 +138,12 @@ export function figuresTable(figures: BulkFigures): string[] {
     lines.push(
       `engine: startOperation ${fmt(engine.startMs)} ms, ${engine.status}; ` +
         `peak RSS of this process (API + worker threads) during (d): ${engine.peakRssMb.toFixed(0)} MB`,
+      `engine: the finishing chunk's transaction took ${fmt(engine.finishingChunkMs)} ms ` +
+        `(median chunk ${fmt(engine.medianChunkMs)} ms, ${engine.chunks} chunks)`,
+      `engine: cancel of a ${fmt(engine.cancel.total)}-item operation after ${fmt(engine.cancel.appliedBefore)} ` +
+        `items: request ${fmt(engine.cancel.requestMs)} ms (${engine.cancel.requestStatus}); CANCELLED ` +
+        `${engine.cancel.untilCancelledS.toFixed(2)} s after it, ${fmt(engine.cancel.cancelledItems)} items ` +
+        `cancelled (${engine.cancel.status})`,
     );
   }
   return lines;

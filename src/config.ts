@@ -51,6 +51,12 @@ export interface Config {
   shutdownGraceMs: number;
   /** Window in which an operation may be rolled back. `ROLLBACK_WINDOW_HOURS`, default 24. */
   rollbackWindowHours: number;
+  /**
+   * Finished operations older than this many days are deleted with their items, events and
+   * jobs (src/bulk/retention.ts). `BULK_RETENTION_DAYS`, default 90; at least the rollback
+   * window, so nothing that may still be rolled back is removed.
+   */
+  retentionDays: number;
   /** Maximum GraphQL query depth. `GRAPHQL_MAX_DEPTH`, default 12. */
   maxQueryDepth: number;
   /** Maximum connection nodes a query may ask for (page sizes multiplied along nesting). `GRAPHQL_MAX_COST`, default 25000. */
@@ -118,6 +124,15 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
   }
+  const rollbackWindowHours = integer(env, "ROLLBACK_WINDOW_HOURS", 24, 1, 24 * 365);
+  const retentionDays = integer(env, "BULK_RETENTION_DAYS", 90, 1, 36_500);
+  if (retentionDays * 24 < rollbackWindowHours) {
+    throw new ConfigError(
+      "BULK_RETENTION_DAYS",
+      `${retentionDays} days is shorter than ROLLBACK_WINDOW_HOURS (${rollbackWindowHours} h): operations could ` +
+        "be deleted while they may still be rolled back",
+    );
+  }
   const config: Config = {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: env.HOST || "127.0.0.1",
@@ -136,7 +151,8 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     maxAttempts: integer(env, "BULK_MAX_ATTEMPTS", 5, 1, 100),
     pollMs: integer(env, "BULK_POLL_MS", 1000, 10, 60_000),
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
-    rollbackWindowHours: integer(env, "ROLLBACK_WINDOW_HOURS", 24, 1, 24 * 365),
+    rollbackWindowHours,
+    retentionDays,
     maxQueryDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
     maxQueryCost: integer(env, "GRAPHQL_MAX_COST", 25_000, 100, 10_000_000),
     maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 5000, 100, 1_000_000),

@@ -47,6 +47,7 @@ Deno.test("config: defaults", () => {
     costRestoreRate: 2_500,
     maxBodyBytes: 16 * 1024 * 1024,
     logLevel: "info",
+    retentionDays: 90,
   });
   // An external database is not seeded unless asked to.
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app" }).seedDemo).toBe(false);
@@ -76,7 +77,6 @@ Deno.test("config: values are parsed", () => {
     BULK_MAX_ATTEMPTS: "7",
     BULK_POLL_MS: "250",
     SHUTDOWN_GRACE_MS: "0",
-    ROLLBACK_WINDOW_HOURS: "48",
     GRAPHQL_MAX_DEPTH: "20",
     GRAPHQL_MAX_COST: "5000",
     GRAPHQL_MAX_TOKENS: "800",
@@ -88,6 +88,8 @@ Deno.test("config: values are parsed", () => {
     GRAPHQL_COST_RESTORE_RATE: "150",
     MAX_BODY_BYTES: "2048",
     LOG_LEVEL: "debug",
+    BULK_RETENTION_DAYS: "3",
+    ROLLBACK_WINDOW_HOURS: "72",
   });
   expect(config).toEqual({
     port: 0,
@@ -107,7 +109,6 @@ Deno.test("config: values are parsed", () => {
     maxAttempts: 7,
     pollMs: 250,
     shutdownGraceMs: 0,
-    rollbackWindowHours: 48,
     maxQueryDepth: 20,
     maxQueryCost: 5000,
     maxTokens: 800,
@@ -119,6 +120,8 @@ Deno.test("config: values are parsed", () => {
     costRestoreRate: 150,
     maxBodyBytes: 2048,
     logLevel: "debug",
+    retentionDays: 3,
+    rollbackWindowHours: 72,
   });
   for (
     const [raw, value] of [["1", true], ["true", true], ["ON", true], ["0", false], ["false", false], ["off", false]]
@@ -150,6 +153,8 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     ["GRAPHQL_MAX_DEPTH", "1"],
     ["BULK_CHUNK_SIZE", "0"],
     ["BULK_LEASE_MS", "5"],
+    ["BULK_RETENTION_DAYS", "0"],
+    ["BULK_RETENTION_DAYS", "a month"],
   ];
   for (const [variable, value] of cases) {
     const error = configError({ [variable]: value });
@@ -157,6 +162,8 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     expect(error.message).toContain(variable);
     expect(error.name).toBe("ConfigError");
   }
+  // Retention may not delete what can still be rolled back.
+  expect(configError({ BULK_RETENTION_DAYS: "2", ROLLBACK_WINDOW_HOURS: "72" }).variable).toBe("BULK_RETENTION_DAYS");
   // A bad value is reported even when other variables are fine.
   expect(configError({ PORT: "4001", WORKERS: "x", DATABASE_URL: "postgres://h/db" }).variable).toBe("WORKERS");
 });

@@ -1,21 +1,51 @@
 /**
  * Cancel: once committed, no new chunk of the operation starts (runChunk reads
  * cancel_requested_at first); the chunk in flight finishes; every item not applied ends
- * CANCELLED. Unclaimed jobs are deleted here; if none is in flight the operation ends
- * CANCELLED in this same transaction, otherwise the in-flight chunk's commit ends it.
+ * CANCELLED. The work is bounded whatever the operation's size:
+ * - no chunk in flight and at most CANCEL_INLINE_ITEMS never-run items: their jobs are
+ *   deleted, their items ended CANCELLED (cancelRanges) and the operation ends CANCELLED,
+ *   all in this transaction (a waiting or scheduled operation is CANCELLED when this returns);
+ * - otherwise (a chunk in flight, or a 1,000,000-item operation with up to 500 waiting
+ *   jobs): the waiting jobs are made due now and the workers end each job's items CANCELLED
+ *   in a transaction of its own that locks no ticket (runChunk), so the cancel request
+ *   rewrites no item and no transaction holding ticket locks rewrites more than its own
+ *   chunk. The operation is CANCELLING, with its counters moving only as jobs commit, until
+ *   the last of them commits.
  */
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
+import type { Role } from "../db/tables.ts";
 import { type BulkDomain, roleAllows } from "./action.ts";
-import { maybeFinish } from "./finalize.ts";
-import { notifyProgress } from "./notify.ts";
+import { bumpCounters, cancelRanges, maybeFinish } from "./finalize.ts";
+import { notifyJobs, notifyProgress } from "./notify.ts";
 import { operatorRefusal } from "./operator.ts";
 import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
 
 export type CancelResult =
   | { ok: true; operation: OperationRow }
   | { ok: false; code: "NOT_FOUND" | "ALREADY_FINISHED" | "FORBIDDEN"; message: string };
+
+/**
+ * The most never-run items a cancel request ends itself (one UPDATE through the primary
+ * key). Measured on the 2-core machine: a whole cancel request of a waiting 10,000-item
+ * operation took 85-95 ms, about one chunk's commit (docs/performance.md); past this the
+ * workers end them job by job.
+ */
+export const CANCEL_INLINE_ITEMS = 10_000;
+
+/**
+ * The least role that may cancel an operation: the one its action needs, and for a
+ * rollback the one its parent's action needs (a rollback of DELETE un-deletes tickets, so
+ * only an ADMIN may run it, and so only an ADMIN may stop it half way).
+ */
+function roleToCancel(domain: BulkDomain, operation: OperationRow): Role {
+  const required = (type: string | undefined) => domain.actions.get(type ?? "")?.requiredRole ?? "ADMIN";
+  const own = required(operation.action_type);
+  if (operation.action_type !== "ROLLBACK") return own;
+  const parent = required((operation.action_params as { parentActionType?: string } | null)?.parentActionType);
+  return roleAllows(parent, own) ? parent : own; // the higher of the two
+}
 
 /** Cancels an operation of the viewer's tenant; only a role that may run its action may cancel it. */
 export async function cancelOperation(
@@ -31,7 +61,7 @@ export async function cancelOperation(
     if (!operation) return { ok: false, code: "NOT_FOUND", message: "No bulk operation with this id." };
     const notOperator = operatorRefusal(viewer, operation);
     if (notOperator) return { ok: false, code: "FORBIDDEN", message: notOperator };
-    const required = domain.actions.get(operation.action_type)?.requiredRole ?? "ADMIN";
+    const required = roleToCancel(domain, operation);
     if (!roleAllows(viewer.role, required)) {
       return {
         ok: false,
@@ -51,9 +81,21 @@ export async function cancelOperation(
       .set({ cancel_requested_at: sql`now()`, status: "CANCELLING" })
       .where("id", "=", operationId).returningAll().executeTakeFirstOrThrow() as OperationRow;
     await recordEvent(tx, operationId, "CANCEL_REQUESTED", {}, viewer.userId);
-    await tx.deleteFrom("bulk_jobs").where("operation_id", "=", operationId).where("locked_by", "is", null)
-      .execute();
-    const after = await maybeFinish(tx, cancelling);
+    const jobs = await tx.selectFrom("bulk_jobs").select(["id", "first_position", "last_position", "locked_by"])
+      .where("operation_id", "=", operationId).execute();
+    const waitingItems = jobs.reduce((sum, job) => sum + job.last_position - job.first_position + 1, 0);
+    let after = cancelling;
+    if (jobs.every((job) => job.locked_by === null) && waitingItems <= CANCEL_INLINE_ITEMS) {
+      if (jobs.length > 0) await tx.deleteFrom("bulk_jobs").where("id", "in", jobs.map((job) => job.id)).execute();
+      const cancelled = await cancelRanges(tx, operationId, jobs);
+      after = await bumpCounters(tx, operationId, { succeeded: 0, failed: 0, skipped: 0, cancelled, codes: {} });
+      after = await maybeFinish(tx, after);
+    } else {
+      // Waiting, scheduled or backing off after a failure: all due now, to be cancelled job by job.
+      await tx.updateTable("bulk_jobs").set({ run_at: sql`now()` }).where("operation_id", "=", operationId)
+        .where("locked_by", "is", null).execute();
+      await notifyJobs(tx);
+    }
     await notifyProgress(tx, viewer.tenantId, operationId);
     return { ok: true, operation: after };
   });

@@ -2,10 +2,23 @@
  * Operations derived from a parent, built on startOperation (same engine, same ledger,
  * progress, history and cancel):
  * - retryFailedItems: a RETRY over the parent's FAILED items (optionally only some codes),
- *   same action and parameters; the parent stays as it was.
- * - rollbackOperation: a ROLLBACK over the parent's SUCCEEDED items, restoring their
- *   before-images (conflicts skipped unless force). Within the rollback window only; one at
- *   a time per parent; never of a rollback; only by a role that could run the parent.
+ *   same action and parameters; the parent stays as it was. Each failed item is retried
+ *   once per parent: while an earlier RETRY of the parent is running, or once one ended
+ *   other than CANCELLED, another is refused (ALREADY_RETRIED; retry that retry instead).
+ *   A CANCELLED retry does not block: the next retry of the parent covers the parent's
+ *   failed items that no earlier retry processed (those it left CANCELLED), and retrying the
+ *   cancelled retry itself covers the items it ran and that failed again, so the two never
+ *   overlap. A rolled-back parent can be retried too: a rollback restores only the parent's
+ *   SUCCEEDED items and a retry covers only its FAILED ones, so they never touch the same
+ *   item; the retry's changes are its own, undone by rolling back the retry.
+ * - rollbackOperation: a ROLLBACK over the parent's SUCCEEDED items, restoring the fields
+ *   the parent changed (conflicts skipped unless force). Within the rollback window only;
+ *   one at a time per parent; never of a rollback; only by a role that could run the parent.
+ *   Once a rollback of the parent has finished having restored something, another is refused
+ *   (ALREADY_ROLLED_BACK), except a forced one ("overwrite conflicts"); a rollback that was
+ *   cancelled or restored nothing does not count. Every rollback covers only the parent's
+ *   items no earlier rollback restored, so the forced one overwrites just the conflicts
+ *   left, and nothing is rolled back twice.
  * Both lock the parent row inside the creating transaction, so two concurrent requests
  * cannot both pass the checks.
  */
@@ -13,13 +26,23 @@ import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
 import { type BulkDomain, roleAllows, type Tx } from "./action.ts";
 import { operatorRefusal } from "./operator.ts";
-import { isTerminal, type OperationRow, TERMINAL_STATUSES } from "./operation.ts";
-import { type Started, StartError, type StartLimits, startOperation } from "./start.ts";
+import { isTerminal, type OperationRow } from "./operation.ts";
+import {
+  type ParentItems,
+  parentItemsQuery,
+  type Started,
+  StartError,
+  type StartLimits,
+  startOperation,
+} from "./start.ts";
 
 async function lockParent(tx: Tx, viewer: Viewer, parentId: string): Promise<OperationRow> {
   const parent = await tx.selectFrom("bulk_operations").selectAll().where("tenant_id", "=", viewer.tenantId)
     .where("id", "=", parentId).forUpdate().executeTakeFirst() as OperationRow | undefined;
-  if (!parent) throw new StartError("NOT_FOUND", "No bulk operation with this id.", ["input", "id"]);
+  // Retention is deleting it (retention.ts): its ledger may already be partly gone.
+  if (!parent || parent.purge_started_at) {
+    throw new StartError("NOT_FOUND", "No bulk operation with this id.", ["input", "id"]);
+  }
   const notOperator = operatorRefusal(viewer, parent);
   if (notOperator) throw new StartError("FORBIDDEN", notOperator);
   if (!isTerminal(parent.status)) {
@@ -34,6 +57,16 @@ async function lockParent(tx: Tx, viewer: Viewer, parentId: string): Promise<Ope
 
 async function readParent(db: Db, viewer: Viewer, parentId: string): Promise<OperationRow> {
   return await db.transaction().execute((tx) => lockParent(tx, viewer, parentId));
+}
+
+/** The parent's children of a kind, oldest first. */
+async function childrenOf(tx: Tx, parentId: string, kind: "RETRY" | "ROLLBACK"): Promise<OperationRow[]> {
+  return await tx.selectFrom("bulk_operations").selectAll().where("parent_id", "=", parentId)
+    .where("kind", "=", kind).orderBy("created_at").execute() as OperationRow[];
+}
+
+async function hasTargets(tx: Tx, targets: ParentItems): Promise<boolean> {
+  return !!(await parentItemsQuery(tx, targets).limit(1).executeTakeFirst());
 }
 
 export async function retryFailedItems(
@@ -53,33 +86,39 @@ export async function retryFailedItems(
     );
   }
   const codes = options.errorCodes?.length ? options.errorCodes : undefined;
+  // Items an earlier (cancelled) retry processed are its own to retry, not the parent's.
+  const targets: ParentItems = {
+    kind: "parentItems",
+    operationId: parentId,
+    outcome: "FAILED",
+    codes,
+    excludeSettledBy: { kind: "RETRY", outcomes: ["SUCCEEDED", "FAILED", "SKIPPED"] },
+  };
   return await startOperation(db, domain, viewer, {
     kind: "RETRY",
     parentId,
     actionType: parent.action_type,
     params: parent.action_params,
-    targets: { kind: "parentItems", operationId: parentId, outcome: "FAILED", codes },
+    targets,
     description: `Retry of failed items${codes ? ` (${codes.join(", ")})` : ""}`,
     guard: async (tx) => {
       await lockParent(tx, viewer, parentId);
-      // Each failed item is retried once per parent: a second RETRY of the same parent would
-      // re-apply items the first one already fixed (twice the comment). Retry the retry.
-      const earlier = await tx.selectFrom("bulk_operations").select("id").where("parent_id", "=", parentId)
-        .where("kind", "=", "RETRY").executeTakeFirst();
+      // A second RETRY of the same parent would re-apply items the first one already fixed
+      // (twice the comment), unless the first was cancelled (its unprocessed items are excluded).
+      const earlier = (await childrenOf(tx, parentId, "RETRY")).find((retry) => retry.status !== "CANCELLED");
       if (earlier) {
         throw new StartError(
           "ALREADY_RETRIED",
-          `This operation was already retried (operation ${earlier.id}); retry that operation instead.`,
+          `This operation was already retried (operation ${earlier.id}, ${earlier.status}); retry that operation ` +
+            "instead.",
           ["input", "id"],
         );
       }
-      const failed = await tx.selectFrom("bulk_operation_items").select("position")
-        .where("operation_id", "=", parentId).where("outcome", "=", "FAILED")
-        .$if(codes !== undefined, (q) => q.where("error_code", "in", codes!)).limit(1).executeTakeFirst();
-      if (!failed) {
+      if (!(await hasTargets(tx, targets))) {
         throw new StartError(
           "NOTHING_TO_RETRY",
-          codes ? `No failed items with code ${codes.join(" or ")}.` : "The operation has no failed items.",
+          (codes ? `No failed items with code ${codes.join(" or ")}` : "The operation has no failed items") +
+            " that an earlier (cancelled) retry did not process.",
           ["input", "id"],
         );
       }
@@ -127,31 +166,45 @@ export async function rollbackOperation(
       ["input", "id"],
     );
   }
+  const targets: ParentItems = {
+    kind: "parentItems",
+    operationId: parentId,
+    outcome: "SUCCEEDED",
+    swapImages: true,
+    excludeSettledBy: { kind: "ROLLBACK", outcomes: ["SUCCEEDED"] },
+  };
   return await startOperation(db, domain, viewer, {
     kind: "ROLLBACK",
     parentId,
     actionType: "ROLLBACK",
     params: { parentActionType: parent.action_type, force: options.force },
-    targets: { kind: "parentItems", operationId: parentId, outcome: "SUCCEEDED", swapImages: true },
+    targets,
     description: `Rollback of ${parent.action_type}${options.force ? " (force)" : ""}`,
     guard: async (tx) => {
       await lockParent(tx, viewer, parentId);
-      const applied = await tx.selectFrom("bulk_operation_items").select("position")
-        .where("operation_id", "=", parentId).where("outcome", "=", "SUCCEEDED").limit(1).executeTakeFirst();
-      if (!applied) {
+      if (parent.succeeded === 0) {
         throw new StartError("NOTHING_TO_ROLL_BACK", "The operation changed nothing; there is nothing to undo.", [
           "input",
           "id",
         ]);
       }
-      const running = await tx.selectFrom("bulk_operations").select("id").where("parent_id", "=", parentId)
-        .where("kind", "=", "ROLLBACK").where("status", "not in", TERMINAL_STATUSES)
-        .executeTakeFirst();
-      if (running) {
+      const earlier = await childrenOf(tx, parentId, "ROLLBACK");
+      if (earlier.some((rollback) => !isTerminal(rollback.status))) {
         throw new StartError("ROLLBACK_IN_PROGRESS", "A rollback of this operation is already running.", [
           "input",
           "id",
         ]);
+      }
+      const done = earlier.find((rollback) => rollback.status !== "CANCELLED" && rollback.succeeded > 0);
+      if (done && (!options.force || !(await hasTargets(tx, targets)))) {
+        throw new StartError(
+          "ALREADY_ROLLED_BACK",
+          `This operation was already rolled back (operation ${done.id}). ` +
+            (options.force
+              ? "Every item it changed has been restored."
+              : "Roll it back with force to overwrite the items that rollback skipped as CONFLICT."),
+          ["input", "id"],
+        );
       }
     },
   }, options.limits);

@@ -57,6 +57,8 @@ export interface OperationRow {
   first_chunk_at: Date | null;
   finished_at: Date | null;
   cancel_requested_at: Date | null;
+  /** Retention is deleting it: it can no longer be retried or rolled back. */
+  purge_started_at: Date | null;
 }
 
 /** An operation of the tenant, or undefined (another tenant's id reads as missing). */

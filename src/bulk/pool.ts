@@ -10,6 +10,7 @@ import { admitWaiting } from "./admit.ts";
 import { JOBS_CHANNEL } from "./notify.ts";
 import { releaseJobs } from "./queue/claim.ts";
 import { rescueExpiredJobs } from "./queue/rescue.ts";
+import { RetentionSchedule } from "./retention.ts";
 import type { ChunkReport } from "./run-chunk.ts";
 import type { WorkerSettings } from "./worker-loop.ts";
 
@@ -43,6 +44,8 @@ export interface PoolOptions {
   db: Db;
   /** How long stop() waits for in-flight chunks before terminating threads. */
   shutdownGraceMs: number;
+  /** BULK_RETENTION_DAYS: the maintenance tick deletes finished operations older than that. */
+  retentionDays: number;
 }
 
 interface Thread {
@@ -60,7 +63,11 @@ export class WorkerPool {
     error: new Set(),
   };
 
-  constructor(private readonly options: PoolOptions) {}
+  readonly #retention: RetentionSchedule;
+
+  constructor(private readonly options: PoolOptions) {
+    this.#retention = new RetentionSchedule(options.db, options.retentionDays);
+  }
 
   on<K extends keyof PoolEvents>(event: K, listener: (event: PoolEvents[K]) => void): () => void {
     this.#listeners[event].add(listener);
@@ -131,6 +138,7 @@ export class WorkerPool {
       const rescued = await rescueExpiredJobs(this.options.db);
       const admitted = await admitWaiting(this.options.db, this.options.settings.maxActivePerUser);
       if (rescued > 0 || admitted.length > 0) this.#broadcast({ type: "wake" });
+      await this.#retention.tick();
     } catch (error) {
       this.#emit("error", { workerId: "pool", message: `maintenance: ${(error as Error).message}` });
     }

@@ -9,7 +9,6 @@
  * ticket closed meanwhile ends INVALID_TRANSITION, not what the preview said), and
  * tickets created after the preview are not added.
  */
-import { sha256OfJson } from "../encoding.ts";
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
@@ -17,6 +16,7 @@ import type { BulkDomain, ItemResult, Tx } from "./action.ts";
 import { countResults } from "./finalize.ts";
 import {
   parseParams,
+  previewHash,
   StartError,
   type StartInput,
   type StartLimits,
@@ -47,11 +47,6 @@ export interface Preview {
   itemsPerSecond: number;
   estimatedSeconds: number;
   expiresAt: Date;
-}
-
-/** The hash binding a previewToken to the action and targets it was made for. */
-export function previewHash(actionType: string, params: unknown, targets: Targets): Promise<string> {
-  return sha256OfJson([actionType, params, targets]);
 }
 
 async function resolveTargets(tx: Tx, domain: BulkDomain, viewer: Viewer, targets: Targets, max: number) {
@@ -135,32 +130,4 @@ export async function previewOperation(
     estimatedSeconds: prediction.ids.length / prediction.itemsPerSecond,
     expiresAt: stored.expires_at,
   };
-}
-
-/**
- * The frozen targets of a preview, for startBulkOperation(previewToken). Refused when the
- * token is unknown, expired, someone else's, or made for another action or target input.
- */
-export async function previewTargets(
-  db: Db,
-  viewer: Viewer,
-  previewId: string,
-  input: Pick<StartInput, "actionType" | "params" | "targets">,
-): Promise<Targets> {
-  const preview = await db.selectFrom("bulk_previews").selectAll().where("id", "=", previewId)
-    .where("created_by", "=", viewer.userId).executeTakeFirst();
-  if (!preview || new Date(preview.expires_at).getTime() < Date.now()) {
-    throw new StartError("PREVIEW_EXPIRED", "Unknown or expired previewToken; preview again.", [
-      "input",
-      "previewToken",
-    ]);
-  }
-  if (preview.input_hash !== await previewHash(input.actionType, input.params, input.targets)) {
-    throw new StartError(
-      "PREVIEW_MISMATCH",
-      "The previewToken was made for another action or other targets.",
-      ["input", "previewToken"],
-    );
-  }
-  return { kind: "ids", ids: preview.target_ids.map(String) };
 }

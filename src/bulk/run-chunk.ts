@@ -9,7 +9,7 @@
 import { sql } from "kysely";
 import type { Db } from "../db/database.ts";
 import type { BulkDomain, ChunkItem, ItemResult, Tx } from "./action.ts";
-import { bumpCounters, countResults, maybeFinish } from "./finalize.ts";
+import { bumpCounters, cancelRanges, countResults, maybeFinish } from "./finalize.ts";
 import { notifyProgress } from "./notify.ts";
 import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
@@ -62,11 +62,11 @@ async function takeJob(tx: Tx, job: Job): Promise<void> {
   if (deleted.numDeletedRows === 0n) throw new LeaseLostError(job.id);
 }
 
-/** Commits the chunk's results (possibly none) and ends the operation if it was the last job. */
-async function commitChunk(tx: Tx, job: Job, results: ItemResult[]): Promise<OperationRow> {
+/** Commits the chunk's results and ends the operation if it was the last job. */
+async function commitChunk(tx: Tx, job: Job, results: ItemResult[], cancelled = 0): Promise<OperationRow> {
   await writeResults(tx, job.operation_id, results, job.attempts);
   await takeJob(tx, job);
-  const operation = await bumpCounters(tx, job.operation_id, countResults(results));
+  const operation = await bumpCounters(tx, job.operation_id, { ...countResults(results), cancelled });
   const after = await maybeFinish(tx, operation);
   await notifyProgress(tx, after.tenant_id, after.id);
   return after;
@@ -76,9 +76,10 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
   return await db.transaction().execute(async (tx) => {
     const operation = await tx.selectFrom("bulk_operations").selectAll().where("id", "=", job.operation_id)
       .executeTakeFirstOrThrow() as OperationRow;
-    // A cancel committed before this read: no new chunk starts; its items end CANCELLED.
+    // A cancel committed before this read: no new chunk starts; its items end CANCELLED
+    // (no ticket is locked: this is how a large cancelled operation is settled, job by job).
     if (operation.cancel_requested_at || isTerminal(operation.status)) {
-      const after = await commitChunk(tx, job, []);
+      const after = await commitChunk(tx, job, [], await cancelRanges(tx, job.operation_id, [job]));
       return reportOf(after, 0);
     }
     const items = await pendingItems(tx, job);
@@ -110,30 +111,42 @@ export async function handleChunkFailure(
   options: { maxAttempts: number },
 ): Promise<OperationRow | null> {
   const message = error instanceof Error ? error.message : String(error);
-  if (job.attempts < options.maxAttempts) {
-    const delayMs = backoffMs(job.attempts);
-    await db.updateTable("bulk_jobs").set({
-      locked_by: null,
-      locked_until: null,
-      run_at: sql`now() + ${delayMs} * interval '1 millisecond'`,
-      last_error: message.slice(0, 1000),
-    }).where("id", "=", job.id as never).where("locked_by", "=", job.locked_by).execute();
-    return null;
-  }
-  return await failChunk(db, job);
+  return await settleFailure(db, job, job.attempts < options.maxAttempts ? message : null);
 }
 
 /**
- * Ends a chunk that used up its attempts: its pending items FAILED with code INTERNAL. The ledger and the
- * CHUNK_FAILED event are shown to clients, so they say only that it was internal, masked like an API error
- * (a database error's text names tables and values); the errors themselves were logged at each attempt.
+ * Ends a chunk that used up its attempts: its pending items FAILED with code INTERNAL (or CANCELLED, see
+ * settleFailure). The ledger and the CHUNK_FAILED event are shown to clients, so they say only that it was
+ * internal, masked like an API error (a database error's text names tables and values); the errors
+ * themselves were logged at each attempt.
  */
 export async function failChunk(db: Db, job: Job): Promise<OperationRow> {
+  return (await settleFailure(db, job, null))!;
+}
+
+/**
+ * A failed attempt: retried later with backoff when `retryError` is given (kept in the job's last_error,
+ * which clients never see), else given up. Decided under the operation's row lock, which cancel takes
+ * too, so a cancel either committed before or waits for this commit: a cancelled operation's chunk is
+ * neither retried later (its items end CANCELLED now, so CANCELLING ends promptly) nor given up as FAILED
+ * (no item ends FAILED in an operation cancelled meanwhile).
+ */
+async function settleFailure(db: Db, job: Job, retryError: string | null): Promise<OperationRow | null> {
   return await db.transaction().execute(async (tx) => {
     const operation = await tx.selectFrom("bulk_operations").select("cancel_requested_at")
-      .where("id", "=", job.operation_id).executeTakeFirstOrThrow();
-    // Cancelled meanwhile: its items end CANCELLED with the rest, not FAILED.
-    if (operation.cancel_requested_at) return await commitChunk(tx, job, []);
+      .where("id", "=", job.operation_id).forNoKeyUpdate().executeTakeFirstOrThrow();
+    if (operation.cancel_requested_at) {
+      return await commitChunk(tx, job, [], await cancelRanges(tx, job.operation_id, [job]));
+    }
+    if (retryError !== null) {
+      await tx.updateTable("bulk_jobs").set({
+        locked_by: null,
+        locked_until: null,
+        run_at: sql`now() + ${backoffMs(job.attempts)} * interval '1 millisecond'`,
+        last_error: retryError.slice(0, 1000),
+      }).where("id", "=", job.id as never).where("locked_by", "=", job.locked_by).execute();
+      return null;
+    }
     const items = await pendingItems(tx, job);
     const results: ItemResult[] = items.map((item) => ({
       position: item.position,

@@ -16,6 +16,7 @@ export async function startPool(
     db,
     workerUrl: new URL("../worker-thread.ts", import.meta.url),
     shutdownGraceMs: config.shutdownGraceMs,
+    retentionDays: config.retentionDays,
     settings: {
       leaseMs: config.leaseMs,
       maxAttempts: config.maxAttempts,

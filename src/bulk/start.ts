@@ -23,13 +23,24 @@ export type Targets =
    * SUCCEEDED ones). With `swapImages` the new items carry the parent's images swapped as
    * their plan: before = the state the parent left, after = the state to restore.
    */
-  | {
-    kind: "parentItems";
-    operationId: string;
-    outcome: "FAILED" | "SUCCEEDED";
-    codes?: string[];
-    swapImages?: boolean;
-  };
+  | ParentItems
+  /**
+   * The frozen targets of a preview (startBulkOperation with previewToken); `given` are the
+   * targets as the client sent them, which the preview must have been made for. Resolved
+   * inside the creating transaction, after the idempotency check, so a replay never needs
+   * the preview any more.
+   */
+  | { kind: "preview"; previewId: string; given: Targets };
+
+export interface ParentItems {
+  kind: "parentItems";
+  operationId: string;
+  outcome: "FAILED" | "SUCCEEDED";
+  codes?: string[];
+  swapImages?: boolean;
+  /** Leave out targets that an earlier child of the parent of this kind settled with one of these outcomes. */
+  excludeSettledBy?: { kind: "RETRY" | "ROLLBACK"; outcomes: readonly string[] };
+}
 
 export interface StartInput {
   actionType: string;
@@ -71,6 +82,7 @@ export type StartErrorCode =
   | "ROLLBACK_OF_ROLLBACK"
   | "ROLLBACK_WINDOW_EXPIRED"
   | "ROLLBACK_IN_PROGRESS"
+  | "ALREADY_ROLLED_BACK"
   | "PREVIEW_EXPIRED"
   | "PREVIEW_MISMATCH"
   | "RATE_LIMITED"
@@ -134,6 +146,39 @@ async function existingForKey(db: Db | Tx, viewer: Viewer, key: string, hash: st
   return { operation: existing, created: false };
 }
 
+/** The hash binding a previewToken to the action and targets it was made for. */
+export function previewHash(actionType: string, params: unknown, targets: Targets): Promise<string> {
+  return sha256OfJson([actionType, params, targets]);
+}
+
+/**
+ * The frozen targets of a preview. Refused when the token is unknown, expired, someone
+ * else's, or made for another action or target input.
+ */
+async function previewTargets(
+  tx: Tx,
+  viewer: Viewer,
+  input: Pick<StartInput, "actionType" | "params">,
+  targets: { previewId: string; given: Targets },
+): Promise<Targets> {
+  const preview = await tx.selectFrom("bulk_previews").selectAll().where("id", "=", targets.previewId)
+    .where("created_by", "=", viewer.userId).executeTakeFirst();
+  if (!preview || new Date(preview.expires_at).getTime() < Date.now()) {
+    throw new StartError("PREVIEW_EXPIRED", "Unknown or expired previewToken; preview again.", [
+      "input",
+      "previewToken",
+    ]);
+  }
+  if (preview.input_hash !== await previewHash(input.actionType, input.params, targets.given)) {
+    throw new StartError(
+      "PREVIEW_MISMATCH",
+      "The previewToken was made for another action or other targets.",
+      ["input", "previewToken"],
+    );
+  }
+  return { kind: "ids", ids: preview.target_ids.map(String) };
+}
+
 function checkInput(input: StartInput, limits: StartLimits): void {
   for (const field of ["description", "idempotencyKey"] as const) {
     // PostgreSQL text cannot hold NUL; refused here rather than failing in the INSERT.
@@ -155,11 +200,12 @@ function checkInput(input: StartInput, limits: StartLimits): void {
       ]);
     }
   }
-  if (input.targets.kind === "ids") {
-    if (input.targets.ids.length === 0) {
+  const targets = input.targets.kind === "preview" ? input.targets.given : input.targets;
+  if (targets.kind === "ids") {
+    if (targets.ids.length === 0) {
       throw new StartError("EMPTY_TARGETS", "The target list is empty.", ["input", "targets", "ids"]);
     }
-    const malformed = input.targets.ids.find((id) => !TARGET_ID.test(id));
+    const malformed = targets.ids.find((id) => !TARGET_ID.test(id));
     if (malformed !== undefined) {
       throw new StartError("INVALID_INPUT", `Malformed target id ${JSON.stringify(malformed.slice(0, 40))}.`, [
         "input",
@@ -167,10 +213,10 @@ function checkInput(input: StartInput, limits: StartLimits): void {
         "ids",
       ]);
     }
-    if (input.targets.ids.length > limits.maxTargets) {
+    if (targets.ids.length > limits.maxTargets) {
       throw new StartError(
         "TOO_MANY_TARGETS",
-        `At most ${limits.maxTargets} targets per operation (got ${input.targets.ids.length}).`,
+        `At most ${limits.maxTargets} targets per operation (got ${targets.ids.length}).`,
         ["input", "targets", "ids"],
       );
     }
@@ -243,6 +289,9 @@ async function create(
 ): Promise<Started> {
   const action = domain.actions.get(input.actionType)!;
   await input.guard?.(tx);
+  const targets = input.targets.kind === "preview"
+    ? await previewTargets(tx, viewer, input, input.targets)
+    : input.targets;
   const params = await parseParams(tx, action, input.params, viewer);
   // The status depends on the creator's running operations: admissionStatus locks the
   // user row, so concurrent starts and admissions of one user are serialised.
@@ -267,7 +316,7 @@ async function create(
     started_at: status === "RUNNING" ? sql`now()` as never : null,
   }).returning("id").executeTakeFirstOrThrow();
 
-  const total = await writeLedger(tx, domain, operation.id, viewer.tenantId, input.targets, limits.maxTargets);
+  const total = await writeLedger(tx, domain, operation.id, viewer.tenantId, targets, limits.maxTargets);
   if (total === 0) throw new StartError("EMPTY_TARGETS", "No tickets match the filter.", ["input", "targets"]);
   if (total > limits.maxTargets) {
     throw new StartError("TOO_MANY_TARGETS", `The filter matches more than ${limits.maxTargets} targets.`, [
@@ -293,6 +342,8 @@ async function create(
 
 function summarize(targets: Targets): Record<string, unknown> {
   switch (targets.kind) {
+    case "preview":
+      return summarize(targets.given);
     case "ids":
       return { kind: "ids", count: uniqueIds(targets.ids).length, given: targets.ids.length };
     case "filter":
@@ -300,6 +351,30 @@ function summarize(targets: Targets): Record<string, unknown> {
     case "parentItems":
       return { kind: "parent", operationId: targets.operationId, outcome: targets.outcome, codes: targets.codes };
   }
+}
+
+/**
+ * The parent's items a retry or rollback covers, in the parent's order:
+ *   SELECT position, target_id, before, after FROM bulk_operation_items p
+ *   WHERE operation_id = $parent AND outcome = $outcome [AND error_code = ANY($codes)]
+ *     [AND NOT EXISTS (an item of an earlier child of that kind, same target, settled outcome)]
+ * The NOT EXISTS is planned as a hash anti-join over the children's items.
+ */
+export function parentItemsQuery(tx: Tx, targets: ParentItems) {
+  const exclude = targets.excludeSettledBy;
+  return tx.selectFrom("bulk_operation_items as p").select(["p.position", "p.target_id", "p.before", "p.after"])
+    .where("p.operation_id", "=", targets.operationId).where("p.outcome", "=", targets.outcome)
+    .$if(!!targets.codes?.length, (q) => q.where("p.error_code", "in", targets.codes!))
+    .$if(!!exclude, (q) =>
+      q.where(({ not, exists, selectFrom }) =>
+        not(exists(
+          selectFrom("bulk_operation_items as c").innerJoin("bulk_operations as o", "o.id", "c.operation_id")
+            .select("c.position").where("o.parent_id", "=", targets.operationId)
+            .where("o.kind", "=", exclude!.kind).where("c.outcome", "in", exclude!.outcomes)
+            .whereRef("c.target_id", "=", "p.target_id"),
+        ))
+      ))
+    .orderBy("p.position");
 }
 
 /** Writes the item ledger; returns the number of items (maxTargets + 1 means "too many"). */
@@ -318,17 +393,15 @@ async function writeLedger(
     const { rows } = await sql<{ n: number }>`
       WITH inserted AS (
         INSERT INTO bulk_operation_items (operation_id, position, target_id, before, after)
-        SELECT ${operationId}, (row_number() OVER (ORDER BY position) - 1)::int, target_id,
-          ${targets.swapImages ? sql`after, before` : sql`NULL::jsonb, NULL::jsonb`}
-        FROM bulk_operation_items
-        WHERE operation_id = ${targets.operationId} AND outcome = ${targets.outcome}
-          ${targets.codes?.length ? sql`AND error_code = ANY(${targets.codes}::text[])` : sql``}
-        ORDER BY position
-        LIMIT ${maxTargets + 1}
+        SELECT ${operationId}, (row_number() OVER (ORDER BY p.position) - 1)::int, p.target_id,
+          ${targets.swapImages ? sql`p.after, p.before` : sql`NULL::jsonb, NULL::jsonb`}
+        FROM (${parentItemsQuery(tx, targets).limit(maxTargets + 1)}) AS p
+        ORDER BY p.position
         RETURNING 1)
       SELECT count(*)::int AS n FROM inserted`.execute(tx);
     return rows[0].n;
   }
+  if (targets.kind === "preview") throw new Error("preview targets are resolved before the ledger is written");
   const ids = uniqueIds(targets.ids);
   await sql`
     INSERT INTO bulk_operation_items (operation_id, position, target_id)

@@ -86,6 +86,8 @@ export interface BulkOperationsTable {
   first_chunk_at: NullableTimestamp;
   finished_at: NullableTimestamp;
   cancel_requested_at: NullableTimestamp;
+  /** Set when retention starts deleting the operation (migration 0006). */
+  purge_started_at: NullableTimestamp;
 }
 
 export interface BulkOperationItemsTable {

@@ -83,3 +83,15 @@ export async function runChunks(server: TestServer, limit = Infinity): Promise<n
   }
   return ran;
 }
+
+/** Until some backend of this database waits for a lock (e.g. a chunk blocked on a held row); fails after 10 s. */
+export async function waitForLockWait(db: Db, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { rows: [row] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE wait_event_type = 'Lock' AND datname = current_database()`.execute(db);
+    if (row.n > 0) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} to wait on a lock`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

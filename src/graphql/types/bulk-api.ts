@@ -3,7 +3,6 @@ import { admitUser } from "../../bulk/admit.ts";
 import { cancelOperation } from "../../bulk/cancel.ts";
 import { listOperations } from "../../bulk/history.ts";
 import { findOperation, type OperationRow } from "../../bulk/operation.ts";
-import { previewTargets } from "../../bulk/preview.ts";
 import { type Started, StartError, startOperation, type Targets } from "../../bulk/start.ts";
 import { ticketsDomain } from "../../tickets/actions/domain.ts";
 import { builder } from "../builder.ts";
@@ -170,16 +169,11 @@ builder.mutationFields((t) => ({
             actionType,
             params,
             targets: input.previewToken
-              ? await previewTargets(
-                ctx.services.db,
-                viewer,
-                expectId(input.previewToken, "BulkPreview", "previewToken"),
-                {
-                  actionType,
-                  params,
-                  targets,
-                },
-              )
+              ? {
+                kind: "preview",
+                previewId: expectId(input.previewToken, "BulkPreview", "previewToken"),
+                given: targets,
+              }
               : targets,
             scheduledAt: input.scheduledAt ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
@@ -191,7 +185,7 @@ builder.mutationFields((t) => ({
   cancelBulkOperation: t.field({
     type: BulkOperationPayload,
     description: "No new chunk starts once this returns; the chunk in flight finishes; the rest ends CANCELLED. " +
-      "Only a role that may run the operation's action may cancel it (DELETE and RESTORE: ADMIN).",
+      "Only a role that may run the operation's action may cancel it (DELETE and RESTORE, and rollbacks of them: ADMIN).",
     args: { input: t.arg({ type: IdInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       runMutation(async () => {

@@ -106,7 +106,9 @@ const PreviewPayload = builder.objectRef<Payload<{ preview: Preview }>>("Preview
 builder.mutationFields((t) => ({
   retryFailedItems: t.field({
     type: BulkOperationPayload,
-    description: "A new RETRY operation over the parent's FAILED items (same action); the parent is unchanged.",
+    description: "A new RETRY operation over the parent's FAILED items (same action); the parent is unchanged. " +
+      "Once per parent (ALREADY_RETRIED), unless the earlier retry was CANCELLED: then over the items it did not " +
+      "process.",
     args: { input: t.arg({ type: RetryFailedItemsInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
@@ -120,9 +122,10 @@ builder.mutationFields((t) => ({
   }),
   rollbackBulkOperation: t.field({
     type: BulkOperationPayload,
-    description: "A new ROLLBACK operation restoring the before-images of the parent's SUCCEEDED items. Items " +
-      "changed since end CONFLICT (skipped) unless force. Within the rollback window (24 h by default); one at a " +
-      "time; not of a rollback.",
+    description: "A new ROLLBACK operation restoring, on the parent's SUCCEEDED items, the fields the parent " +
+      "changed (no other field). Items whose changed fields were changed since end CONFLICT (skipped) unless force. " +
+      "Within the rollback window (24 h by default); one at a time; not of a rollback; once one has restored " +
+      "something, only a forced one over what it left (ALREADY_ROLLED_BACK).",
     args: { input: t.arg({ type: RollbackBulkOperationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>

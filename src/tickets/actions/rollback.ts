@@ -3,14 +3,20 @@
  * start (before = the state the parent left, after = the state to restore; see
  * Targets.parentItems with swapImages). Per chunk:
  * - ADD_COMMENT parents: DELETE FROM ticket_comments WHERE id = ANY($ids) (one statement);
- * - field-changing parents: lock the tickets; a ticket whose fields are not those the parent
- *   left was changed since: CONFLICT (skipped, both states kept in the ledger) unless
- *   `force`; the rest: one UPDATE ... FROM unnest(...) restoring each row's fields. Fields,
- *   not the version, decide: a later operation that was itself rolled back leaves the
- *   fields as this parent left them, and undoing newest-first then works without force.
+ *   the ticket's fields are never touched.
+ * - field-changing parents: only the fields the parent changed on that item (those that
+ *   differ between its before- and after-image) are compared and restored; every other
+ *   field stays as it is now. So deleted_at is only ever touched by a rollback of DELETE
+ *   or RESTORE, and a rollback of SET_STATUS neither reverts a priority raised since nor
+ *   un-deletes a ticket deleted since. Lock the tickets; a ticket whose changed fields are
+ *   no longer what the parent left was changed since: CONFLICT (skipped, both states kept
+ *   in the ledger) unless `force`, which overwrites those fields (and only those); the
+ *   rest: one UPDATE ... FROM unnest(...) setting each row's own fields. Fields, not the
+ *   version, decide: a later operation that was itself rolled back leaves the fields as
+ *   this parent left them, and undoing newest-first then works without force.
  * Version and updated_at move forward: a rollback is a change like any other.
  */
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
 import type { BulkAction, ChunkContext, ItemResult } from "../../bulk/action.ts";
 import { lockTickets } from "./ticket-change.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
@@ -20,8 +26,20 @@ export interface RollbackParams {
   force: boolean;
 }
 
-const FIELDS = ["status", "priority", "category", "assigneeId", "deletedAt"] as const;
-const sameFields = (a: TicketImage, b: TicketImage) => FIELDS.every((f) => a[f] === b[f]);
+/** The image fields a rollback may restore, with their column and SQL array type. */
+const FIELDS = {
+  status: { column: "status", type: "text" },
+  priority: { column: "priority", type: "text" },
+  category: { column: "category", type: "text" },
+  assigneeId: { column: "assignee_id", type: "uuid" },
+  deletedAt: { column: "deleted_at", type: "timestamptz" },
+} as const;
+type Field = keyof typeof FIELDS;
+const FIELD_NAMES = Object.keys(FIELDS) as Field[];
+
+/** The fields the parent changed on this item: those its before- and after-image disagree on. */
+const changedFields = (left: TicketImage, target: TicketImage): Field[] =>
+  FIELD_NAMES.filter((f) => left[f] !== target[f]);
 
 async function removeComments(chunk: ChunkContext<RollbackParams>): Promise<ItemResult[]> {
   const commentIds = chunk.items.map((item) => (item.planned?.before as { commentId?: string } | null)?.commentId);
@@ -40,10 +58,19 @@ async function removeComments(chunk: ChunkContext<RollbackParams>): Promise<Item
   });
 }
 
+interface Restoring {
+  position: number;
+  id: string;
+  current: TicketImage;
+  /** The current image with the parent's fields set back: what the row becomes. */
+  restored: TicketImage;
+  fields: Field[];
+}
+
 async function restoreImages(chunk: ChunkContext<RollbackParams>): Promise<ItemResult[]> {
   const tickets = await lockTickets(chunk.tx, chunk.tenantId, chunk.items.map((i) => i.targetId), chunk.dryRun);
   const results: ItemResult[] = [];
-  const restoring: { position: number; id: string; current: TicketImage; target: TicketImage }[] = [];
+  const restoring: Restoring[] = [];
   for (const item of chunk.items) {
     const ticket = tickets.get(item.targetId);
     const left = item.planned?.before as TicketImage | undefined;
@@ -55,18 +82,21 @@ async function restoreImages(chunk: ChunkContext<RollbackParams>): Promise<ItemR
     const current = ticketImage(ticket);
     if (!left || !target) {
       results.push({ position: item.position, outcome: "FAILED", code: "INTERNAL", message: "No image to restore." });
-    } else if (!sameFields(current, left) && !chunk.params.force) {
-      const changed = FIELDS.filter((f) => current[f] !== left[f]);
+      continue;
+    }
+    const fields = changedFields(left, target);
+    const changedSince = fields.filter((f) => current[f] !== left[f]);
+    if (changedSince.length > 0 && !chunk.params.force) {
       results.push({
         position: item.position,
         outcome: "SKIPPED",
         code: "CONFLICT",
-        message: `Changed since the operation (${changed.join(", ")}); not overwritten. ` +
+        message: `Changed since the operation (${changedSince.join(", ")}); not overwritten. ` +
           "Roll back with force to overwrite.",
         before: current,
         after: left,
       });
-    } else if (sameFields(current, target)) {
+    } else if (fields.every((f) => current[f] === target[f])) {
       results.push({
         position: item.position,
         outcome: "SKIPPED",
@@ -75,33 +105,44 @@ async function restoreImages(chunk: ChunkContext<RollbackParams>): Promise<ItemR
         before: current,
       });
     } else {
-      restoring.push({ position: item.position, id: item.targetId, current, target });
+      const restored = { ...current, ...Object.fromEntries(fields.map((f) => [f, target[f]])) };
+      restoring.push({ position: item.position, id: item.targetId, current, restored, fields });
     }
   }
   if (restoring.length === 0) return results;
   const after = chunk.dryRun
-    ? new Map(restoring.map((r) => [r.id, { ...r.target, version: r.current.version + 1 }]))
-    : await restoreRows(chunk, restoring.map((r) => ({ id: r.id, image: r.target })));
+    ? new Map(restoring.map((r) => [r.id, { ...r.restored, version: r.current.version + 1 }]))
+    : await restoreRows(chunk, restoring);
   for (const r of restoring) {
     results.push({ position: r.position, outcome: "SUCCEEDED", before: r.current, after: after.get(r.id) });
   }
   return results;
 }
 
-/** One UPDATE restoring each row's own values. */
+/**
+ * One UPDATE for the chunk: each row gets its own values, and a per-field flag says
+ * whether the parent changed that field on that row (otherwise the column keeps its value):
+ *   UPDATE tickets t SET status = CASE WHEN v.set_status THEN v.status ELSE t.status END, ...
+ *   FROM unnest($ids, $status, $set_status, ...) v WHERE t.id = v.id
+ */
 async function restoreRows(
   chunk: ChunkContext<RollbackParams>,
-  rows: { id: string; image: TicketImage }[],
+  rows: Restoring[],
 ): Promise<Map<string, TicketImage>> {
-  const column = <K extends keyof TicketImage>(key: K) => rows.map((r) => r.image[key]);
+  const values: RawBuilder<unknown>[] = [sql`${rows.map((r) => r.id)}::bigint[]`];
+  const names = ["id"];
+  const sets: RawBuilder<unknown>[] = [];
+  for (const field of FIELD_NAMES) {
+    const { column, type } = FIELDS[field];
+    values.push(sql`${rows.map((r) => r.restored[field])}::${sql.raw(type)}[]`);
+    values.push(sql`${rows.map((r) => r.fields.includes(field))}::boolean[]`);
+    names.push(column, `set_${column}`);
+    sets.push(sql`${sql.ref(column)} = CASE WHEN v.${sql.ref(`set_${column}`)} THEN v.${sql.ref(column)}
+      ELSE t.${sql.ref(column)} END`);
+  }
   const { rows: updated } = await sql<Parameters<typeof ticketImage>[0] & { id: string }>`
-    UPDATE tickets AS t SET
-      status = v.status, priority = v.priority, category = v.category,
-      assignee_id = v.assignee_id, deleted_at = v.deleted_at,
-      version = t.version + 1, updated_at = now()
-    FROM unnest(${rows.map((r) => r.id)}::bigint[], ${column("status")}::text[], ${column("priority")}::text[],
-                ${column("category")}::text[], ${column("assigneeId")}::uuid[], ${column("deletedAt")}::timestamptz[])
-      AS v(id, status, priority, category, assignee_id, deleted_at)
+    UPDATE tickets AS t SET ${sql.join(sets)}, version = t.version + 1, updated_at = now()
+    FROM unnest(${sql.join(values)}) AS v(${sql.join(names.map((n) => sql.ref(n)))})
     WHERE t.id = v.id AND t.tenant_id = ${chunk.tenantId}
     RETURNING t.id, t.status, t.priority, t.category, t.assignee_id, t.deleted_at, t.version`.execute(chunk.tx);
   return new Map(updated.map((row) => [String(row.id), ticketImage(row)]));
