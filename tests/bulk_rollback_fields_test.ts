@@ -55,7 +55,7 @@ async function rollBack(parent: OperationRow, force: boolean): Promise<Operation
   const started = await rollbackOperation(db, ticketsDomain, await viewerOf(db, tenant.admin), parent.id, {
     force,
     windowHours: 24,
-    limits: { maxTargets: 1000, chunkSize: 4, maxActivePerUser: 2 },
+    limits: { maxTargets: 1000, chunkSize: 4, maxActivePerUser: 2, maxStartsPerMinute: 1000, maxWaitingPerUser: 1000 },
   });
   await waitFor(db, started.operation.id, finished);
   return await expectConsistent(db, started.operation.id);
