@@ -6,6 +6,7 @@
  */
 import pg from "pg";
 import type { Db } from "../db/database.ts";
+import { Deliverer, type DelivererSettings } from "../notify/deliverer.ts";
 import { admitWaiting } from "./admit.ts";
 import { JOBS_CHANNEL } from "./notify.ts";
 import { releaseJobs } from "./queue/claim.ts";
@@ -43,6 +44,8 @@ export interface PoolOptions {
   db: Db;
   /** How long stop() waits for in-flight chunks before terminating threads. */
   shutdownGraceMs: number;
+  /** The notification deliverer running beside the threads (on `db`, outside chunk work). */
+  notifications: DelivererSettings;
 }
 
 interface Thread {
@@ -55,6 +58,7 @@ export class WorkerPool {
   #threads: Thread[] = [];
   #listener: pg.Client | null = null;
   #tick: ReturnType<typeof setInterval> | undefined;
+  #deliverer: Deliverer | null = null;
   #listeners: { [K in keyof PoolEvents]: Set<(event: PoolEvents[K]) => void> } = {
     chunk: new Set(),
     error: new Set(),
@@ -80,6 +84,7 @@ export class WorkerPool {
     await Promise.all(Array.from({ length: this.options.count }, (_, i) => this.#spawn(`${prefix}:w${i}`)));
     await this.#listen();
     this.#tick = setInterval(() => void this.#maintain(), this.options.settings.pollMs);
+    this.#deliverer = new Deliverer(this.options.db, this.options.notifications).start();
   }
 
   #spawn(id: string): Promise<void> {
@@ -143,6 +148,7 @@ export class WorkerPool {
    */
   async stop(): Promise<void> {
     clearInterval(this.#tick);
+    await this.#deliverer?.stop();
     await this.#listener?.end().catch(() => {});
     this.#listener = null;
     this.#broadcast({ type: "stop" });

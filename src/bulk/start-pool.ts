@@ -2,6 +2,7 @@
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
 import { log } from "../log.ts";
+import { delivererSettings } from "../notify/deliverer.ts";
 import { WorkerPool } from "./pool.ts";
 
 export async function startPool(
@@ -16,6 +17,7 @@ export async function startPool(
     db,
     workerUrl: new URL("../worker-thread.ts", import.meta.url),
     shutdownGraceMs: config.shutdownGraceMs,
+    notifications: delivererSettings(config),
     settings: {
       leaseMs: config.leaseMs,
       maxAttempts: config.maxAttempts,

@@ -12,6 +12,8 @@ import type { Db } from "../db/database.ts";
 import { ActionParamsError, type BulkAction, type BulkDomain, roleAllows, type Tx } from "./action.ts";
 import { admissionStatus } from "./admit.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
+import { type NotifyOptions, startEventOf } from "../notify/events.ts";
+import { enqueueOperationEvent } from "../notify/outbox.ts";
 import { type OperationRow, recordEvent } from "./operation.ts";
 
 export type Targets =
@@ -45,6 +47,8 @@ export interface StartInput {
    * rollback of it is running); a StartError thrown here refuses the start.
    */
   guard?: (tx: Tx) => Promise<void>;
+  /** Notifications the creator asked for (e-mail); stored in options.notify. */
+  notify?: NotifyOptions | null;
 }
 
 export interface StartLimits {
@@ -71,7 +75,8 @@ export type StartErrorCode =
   | "ROLLBACK_WINDOW_EXPIRED"
   | "ROLLBACK_IN_PROGRESS"
   | "PREVIEW_EXPIRED"
-  | "PREVIEW_MISMATCH";
+  | "PREVIEW_MISMATCH"
+  | "EMAIL_NOT_CONFIGURED";
 
 /** A refusal to start: nothing was written. `field` names the input field at fault. */
 export class StartError extends Error {
@@ -251,6 +256,7 @@ async function create(
     status,
     total: 0,
     scheduled_at: input.scheduledAt ?? null,
+    options: JSON.stringify(input.notify ? { notify: input.notify } : {}),
     started_at: status === "RUNNING" ? sql`now()` as never : null,
   }).returning("id").executeTakeFirstOrThrow();
 
@@ -274,6 +280,7 @@ async function create(
     await recordEvent(tx, operation.id, "STARTED");
     await notifyJobs(tx);
   }
+  await enqueueOperationEvent(tx, operation.id, startEventOf(status));
   await notifyProgress(tx, viewer.tenantId, operation.id);
   return { operation: row, created: true };
 }

@@ -57,6 +57,8 @@ const KEY_FORMAT: Record<string, RegExp> = {
   BulkOperation: UUID_PATTERN,
   BulkPreview: UUID_PATTERN,
   BulkOperationEvent: BIGINT_PATTERN,
+  WebhookEndpoint: UUID_PATTERN,
+  WebhookDelivery: BIGINT_PATTERN,
 };
 
 /**

@@ -17,6 +17,7 @@ import { BulkActionInput, BulkActionTypeEnum, toEngineAction } from "./bulk-acti
 import { BulkOperationKindEnum, BulkOperationRef, BulkOperationStatusEnum } from "./bulk-operation.ts";
 import { TicketFilterInput, toTicketFilter } from "./tickets.ts";
 import { UserErrorRef } from "./user-error.ts";
+import { NotifyInput, notifyOptions } from "./webhooks.ts";
 
 // ---- queries -------------------------------------------------------------------------
 
@@ -82,6 +83,7 @@ export const StartBulkOperationInput = builder.inputType("StartBulkOperationInpu
       description: "Sending the same key again returns the first operation; with a different input it is refused.",
     }),
     description: t.string({ required: false, description: "At most 500 characters." }),
+    notify: t.field({ type: NotifyInput, required: false }),
     previewToken: t.string({
       required: false,
       description: "From previewBulkOperation with the same targets and action: run exactly the previewed " +
@@ -182,6 +184,7 @@ builder.mutationFields((t) => ({
             scheduledAt: input.scheduledAt ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
             description: input.description ?? null,
+            notify: notifyOptions(input.notify, ctx.services.config),
           }, limitsOf(ctx));
         })
       ),

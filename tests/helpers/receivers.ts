@@ -1,0 +1,105 @@
+/**
+ * Real receivers on loopback for the notification tests: an HTTP server that records every
+ * request and answers with a handler the test chooses, and an SMTP server (npm smtp-server)
+ * that records every message.
+ */
+import { SMTPServer } from "smtp-server";
+
+export interface ReceivedRequest {
+  at: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Receiver {
+  url: string;
+  requests: ReceivedRequest[];
+  /** Resolves with the requests once `predicate` holds; fails with `what` after the deadline. */
+  waitFor(predicate: (requests: ReceivedRequest[]) => boolean, what: string, timeoutMs?: number): Promise<
+    ReceivedRequest[]
+  >;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export type Handler = (request: ReceivedRequest, index: number) => Response | Promise<Response>;
+
+/** Polls `condition` until it returns a value; throws `what` after the deadline. */
+export async function waitUntil<T>(
+  condition: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export function startReceiver(handler: Handler): Receiver {
+  const requests: ReceivedRequest[] = [];
+  const closing = new AbortController();
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {}, signal: closing.signal }, async (req) => {
+    const received = { at: Date.now(), headers: Object.fromEntries(req.headers), body: await req.text() };
+    requests.push(received);
+    return await handler(received, requests.length - 1);
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/hooks`,
+    requests,
+    waitFor: (predicate, what, timeoutMs) => waitUntil(() => predicate(requests) && requests, what, timeoutMs),
+    async [Symbol.asyncDispose]() {
+      closing.abort();
+      await server.finished;
+    },
+  };
+}
+
+/** A handler that never answers (until the receiver closes): for timeouts. */
+export function hang(): Promise<Response> {
+  return new Promise(() => {});
+}
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: string;
+}
+
+export interface MailReceiver {
+  url: string;
+  mails: ReceivedMail[];
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function startSmtpReceiver(): Promise<MailReceiver> {
+  const mails: ReceivedMail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Uint8Array[] = [];
+      stream.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+      stream.on("end", () => {
+        mails.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))),
+        });
+        callback();
+      });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve((server.server.address() as { port: number }).port));
+  });
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    mails,
+    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
