@@ -103,3 +103,66 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
   // A bad value is reported even when other variables are fine.
   expect(configError({ PORT: "4001", WORKERS: "x", DATABASE_URL: "postgres://h/db" }).variable).toBe("WORKERS");
 });
+
+Deno.test("config: notification settings (webhooks, e-mail, links)", () => {
+  expect(loadConfig({})).toMatchObject({
+    publicUrl: "http://localhost:4000",
+    webhookSecretKey: undefined,
+    webhookTimeoutMs: 10_000,
+    webhookMaxConsecutiveFailures: 20,
+    webhookSecretOverlapHours: 24,
+    webhookAllowPrivateNetworks: false,
+    notifyRetryBaseMs: 10_000,
+    notifyPollMs: 1000,
+    smtpUrl: undefined,
+    smtpFrom: "bulk-ops <noreply@localhost>",
+  });
+  const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
+  const config = loadConfig({
+    PORT: "8080",
+    PUBLIC_URL: "https://bulk.example.com/",
+    WEBHOOK_SECRET_KEY: key,
+    WEBHOOK_TIMEOUT_MS: "2500",
+    WEBHOOK_MAX_CONSECUTIVE_FAILURES: "5",
+    WEBHOOK_SECRET_OVERLAP_HOURS: "1",
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: "1",
+    NOTIFY_RETRY_BASE_MS: "100",
+    NOTIFY_POLL_MS: "200",
+    SMTP_URL: "smtps://user:pw@mail.example.com:465",
+    SMTP_FROM: "Ops <ops@example.com>",
+  });
+  expect(config).toMatchObject({
+    publicUrl: "https://bulk.example.com", // trailing slash dropped: links append paths
+    webhookSecretKey: new Uint8Array(32).fill(1),
+    webhookTimeoutMs: 2500,
+    webhookMaxConsecutiveFailures: 5,
+    webhookSecretOverlapHours: 1,
+    webhookAllowPrivateNetworks: true,
+    notifyRetryBaseMs: 100,
+    notifyPollMs: 200,
+    smtpUrl: "smtps://user:pw@mail.example.com:465",
+    smtpFrom: "Ops <ops@example.com>",
+  });
+  expect(loadConfig({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
+  const cases: [string, string][] = [
+    ["PUBLIC_URL", "bulk.example.com"],
+    ["PUBLIC_URL", "ftp://bulk.example.com"],
+    ["WEBHOOK_SECRET_KEY", "not base64!"],
+    ["WEBHOOK_SECRET_KEY", btoa("too short")],
+    ["WEBHOOK_TIMEOUT_MS", "10"],
+    ["WEBHOOK_MAX_CONSECUTIVE_FAILURES", "0"],
+    ["WEBHOOK_SECRET_OVERLAP_HOURS", "-1"],
+    ["WEBHOOK_ALLOW_PRIVATE_NETWORKS", "sometimes"],
+    ["NOTIFY_RETRY_BASE_MS", "1"],
+    ["NOTIFY_POLL_MS", "0"],
+    ["SMTP_URL", "mail.example.com"],
+    ["SMTP_URL", "http://mail.example.com"],
+  ];
+  for (const [variable, value] of cases) {
+    expect({ variable, value, got: configError({ [variable]: value }).variable }).toEqual({
+      variable,
+      value,
+      got: variable,
+    });
+  }
+});

@@ -76,12 +76,15 @@ export function isPrivateAddress(address: string): boolean {
 }
 
 /** Resolves the URL's host (an IP literal as is); returns the address to connect to. */
-export async function resolveTarget(url: URL, allowPrivate: boolean): Promise<string> {
+export async function resolveTarget(url: URL, allowPrivate: boolean, signal?: AbortSignal): Promise<string> {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   let addresses: string[];
   if (ipv4Octets(host) || ipv6Groups(host)) addresses = [host];
   else {
-    const answers = await Promise.allSettled([Deno.resolveDns(host, "A"), Deno.resolveDns(host, "AAAA")]);
+    const answers = await Promise.allSettled([
+      Deno.resolveDns(host, "A", { signal }),
+      Deno.resolveDns(host, "AAAA", { signal }),
+    ]);
     addresses = answers.flatMap((a) => a.status === "fulfilled" ? a.value : []);
     if (addresses.length === 0 && host === "localhost") addresses = ["127.0.0.1"];
     if (addresses.length === 0) throw new UnsafeUrlError(`${host} does not resolve.`);

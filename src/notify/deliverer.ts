@@ -21,8 +21,11 @@ import { emailMessage, webhookBody } from "./messages.ts";
 import { decryptSecret, signatureHeader } from "./secrets.ts";
 import { postWebhook } from "./webhook-send.ts";
 
-/** Deliveries claimed (and sent in parallel) at a time by one process. */
-const BATCH = 10;
+/**
+ * Deliveries in flight at once in one process. Slots are refilled as each one ends, so a
+ * receiver that hangs until the timeout holds one slot, not a whole batch.
+ */
+const MAX_IN_FLIGHT = 10;
 
 /** What one attempt gave (a webhook's SendOutcome is one). */
 type Result = { ok: true; statusCode: number | null } | ({ ok: false } & FailedAttempt);
@@ -44,6 +47,7 @@ export class Deliverer {
   #stopping = false;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  #inFlight = new Set<Promise<void>>();
   #mailer: Mailer | null;
 
   constructor(private readonly db: Db, private readonly settings: DelivererSettings) {
@@ -64,24 +68,44 @@ export class Deliverer {
 
   async #run(): Promise<void> {
     while (!this.#stopping) {
-      let claimed: ClaimedDelivery[] = [];
-      try {
-        // The claim's lease: twice the send timeout, the send plus room to record its result.
-        claimed = await claimDeliveries(this.db, BATCH, 2 * this.settings.timeoutMs);
-        await Promise.all(claimed.map((delivery) => this.#deliver(delivery)));
-      } catch (error) {
-        log.warn("notify", `deliverer: ${(error as Error).message}`);
+      const free = MAX_IN_FLIGHT - this.#inFlight.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          // The claim's lease: twice the send timeout, the send plus room to record its result.
+          const deliveries = await claimDeliveries(this.db, free, 2 * this.settings.timeoutMs);
+          claimed = deliveries.length;
+          deliveries.forEach((delivery) => this.#track(this.#deliver(delivery)));
+        } catch (error) {
+          log.warn("notify", `deliverer: ${(error as Error).message}`);
+        }
       }
-      if (claimed.length < BATCH && !this.#stopping) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.settings.pollMs);
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      // A full claim may leave more due at once; otherwise wait for the poll or a freed slot.
+      if (free === 0 || claimed < free) await this.#sleep();
     }
+    await Promise.all(this.#inFlight);
+  }
+
+  #track(delivery: Promise<void>): void {
+    const tracked: Promise<void> = delivery
+      .catch((error) => log.warn("notify", `deliverer: ${(error as Error).message}`))
+      .finally(() => {
+        this.#inFlight.delete(tracked);
+        this.#wake?.();
+      });
+    this.#inFlight.add(tracked);
+  }
+
+  #sleep(): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.settings.pollMs);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+    });
   }
 
   async #deliver(delivery: ClaimedDelivery): Promise<void> {

@@ -51,7 +51,7 @@ export async function postWebhook(
   const signal = AbortSignal.timeout(settings.timeoutMs);
   let client: Deno.HttpClient | undefined;
   try {
-    const address = await resolveTarget(url, settings.allowPrivateNetworks);
+    const address = await resolveTarget(url, settings.allowPrivateNetworks, signal);
     client = Deno.createHttpClient({ proxy: { transport: "tcp", hostname: address, port: defaultPort(url) } });
     const response = await fetch(url, {
       method: "POST",
