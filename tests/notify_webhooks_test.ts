@@ -27,6 +27,7 @@ import {
   UPDATE_ENDPOINT,
   WEBHOOK_ENV,
 } from "./helpers/webhooks.ts";
+import { encodeId } from "../src/graphql/ids.ts";
 import { encryptSecret } from "../src/notify/secrets.ts";
 
 const setStatus = { setStatus: { status: "PENDING" } };
@@ -420,7 +421,16 @@ Deno.test("webhooks: ADMIN only; another tenant's endpoints and deliveries are i
       return deliveries[0]?.status === "DELIVERED" && deliveries;
     }, "tenant A's delivery");
 
+    const NODE = `query($id: ID!) { node(id: $id) { id ... on WebhookDelivery { webhookId status } } }`;
+    const own = await gql(server.graphqlUrl, server.tenant.admin.token, NODE, { id: delivery.id });
+    expect(own.data.node).toEqual({ id: delivery.id, webhookId: delivery.webhookId, status: "DELIVERED" });
+    for (const malformed of [encodeId("WebhookEndpoint", "not-a-uuid"), encodeId("WebhookDelivery", "x1")]) {
+      const result = await gql(server.graphqlUrl, server.tenant.admin.token, NODE, { id: malformed });
+      expect(result.errors?.[0]?.extensions?.code ?? null).not.toBe("INTERNAL_SERVER_ERROR");
+      expect(result.data?.node ?? null).toBeNull();
+    }
     const other = server.otherTenant.admin.token;
+    expect((await gql(server.graphqlUrl, other, NODE, { id: delivery.id })).data.node).toBeNull();
     const list = await gql(server.graphqlUrl, other, ENDPOINTS, { first: 10 });
     expect(list.data.webhookEndpoints.edges).toEqual([]);
     const node = await gql(server.graphqlUrl, other, DELIVERIES, { id: mine.id });

@@ -3,8 +3,7 @@
  * The signing secret appears in the payloads of createWebhookEndpoint and
  * rotateWebhookSecret only; no field of WebhookEndpoint can return it.
  */
-import { type NotifyOptions } from "../../notify/events.ts";
-import { EVENT_TYPES, type EventType } from "../../notify/events.ts";
+import { EVENT_TYPES, type EventType, type NotifyOptions } from "../../notify/events.ts";
 import {
   createEndpoint,
   deleteEndpoint,
@@ -12,6 +11,7 @@ import {
   EndpointError,
   type EndpointRow,
   type EndpointSettings,
+  findDelivery,
   findEndpoint,
   listDeliveries,
   listEndpoints,
@@ -23,7 +23,7 @@ import { StartError } from "../../bulk/start.ts";
 import type { Config } from "../../config.ts";
 import { builder } from "../builder.ts";
 import { type Context, viewerOf } from "../context.ts";
-import { encodeId, expectId } from "../ids.ts";
+import { BIGINT_PATTERN, encodeId, expectId, UUID_PATTERN } from "../ids.ts";
 import { type UserError, userError } from "../errors.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
@@ -75,14 +75,26 @@ const DeliveryStatusEnum = builder.enumType("WebhookDeliveryStatus", {
 const WebhookDeliveryRef = builder.objectRef<DeliveryRow>("WebhookDelivery");
 export const WebhookEndpointRef = builder.objectRef<EndpointRow>("WebhookEndpoint");
 
-const adminOnly = (ctx: Context) => ctx.viewer?.role === "ADMIN";
+/** node(id:) loads: the viewer's tenant only, and nothing for non-admins (a handful of ids per request). */
+async function loadForAdmin<T>(
+  ids: string[],
+  ctx: Context,
+  key: RegExp,
+  find: (db: Context["services"]["db"], tenantId: string, id: string) => Promise<T | undefined>,
+): Promise<(T | null)[]> {
+  if (ctx.viewer?.role !== "ADMIN") return ids.map(() => null);
+  const tenantId = viewerOf(ctx).tenantId;
+  // A malformed key reads as missing, never as a database error.
+  return await Promise.all(
+    ids.map(async (id) => key.test(id) ? (await find(ctx.services.db, tenantId, id)) ?? null : null),
+  );
+}
 
 builder.node(WebhookDeliveryRef, {
   description: "One event sent (or to be sent) to one endpoint.",
   authScopes: { admin: true },
   id: { resolve: (d) => d.id },
-  // Deliveries are reached through their endpoint; node(id:) does not load them.
-  loadMany: (ids) => Promise.resolve(ids.map(() => null)),
+  loadMany: (ids, ctx: Context) => loadForAdmin(ids, ctx, BIGINT_PATTERN, findDelivery),
   fields: (t) => ({
     webhookId: t.exposeString("event_id", { description: "The webhook-id header: the same on every retry." }),
     event: t.field({ type: WebhookEventTypeEnum, resolve: (d) => d.event_type as EventType }),
@@ -110,12 +122,7 @@ builder.node(WebhookEndpointRef, {
   description: "A URL of your tenant that receives signed event notifications (Standard Webhooks).",
   authScopes: { admin: true },
   id: { resolve: (e) => e.id },
-  loadMany: async (ids, ctx: Context) => {
-    if (!adminOnly(ctx)) return ids.map(() => null);
-    return await Promise.all(
-      ids.map(async (id) => (await findEndpoint(ctx.services.db, viewerOf(ctx).tenantId, id)) ?? null),
-    );
-  },
+  loadMany: (ids, ctx: Context) => loadForAdmin(ids, ctx, UUID_PATTERN, findEndpoint),
   fields: (t) => ({
     url: t.exposeString("url"),
     description: t.exposeString("description", { nullable: true }),
@@ -178,14 +185,16 @@ const settingsOf = (ctx: Context): EndpointSettings => ({
   secretOverlapHours: ctx.services.config.webhookSecretOverlapHours,
 });
 
-/** Endpoint refusals (nothing was written) become userErrors. */
-async function refusals<T>(run: () => Promise<T>): Promise<T | UserError[]> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof EndpointError) return [userError(error.code, error.message, error.field)];
-    throw error;
-  }
+/** Runs a mutation into its payload; endpoint refusals (nothing was written) become userErrors. */
+function asPayload<T extends object>(run: () => Promise<T & { userErrors: UserError[] }>): Promise<Payload<T>> {
+  return runMutation(async () => {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof EndpointError) return [userError(error.code, error.message, error.field)];
+      throw error;
+    }
+  });
 }
 
 type EndpointResult = { webhookEndpoint: EndpointRow; secret?: string };
@@ -254,35 +263,31 @@ builder.mutationFields((t) => ({
     description: "Registers an endpoint; the payload's `secret` is shown this once.",
     args: { input: t.arg({ type: CreateInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      runMutation(() =>
-        refusals(async () => {
-          const viewer = viewerOf(ctx);
-          const created = await createEndpoint(ctx.services.db, settingsOf(ctx), viewer, {
-            url: input.url,
-            events: input.events,
-            description: input.description,
-          });
-          return { webhookEndpoint: created.endpoint, secret: created.secret, userErrors: [] };
-        })
-      ),
+      asPayload(async () => {
+        const viewer = viewerOf(ctx);
+        const created = await createEndpoint(ctx.services.db, settingsOf(ctx), viewer, {
+          url: input.url,
+          events: input.events,
+          description: input.description,
+        });
+        return { webhookEndpoint: created.endpoint, secret: created.secret, userErrors: [] };
+      }),
   }),
   updateWebhookEndpoint: t.field({
     type: EndpointPayload,
     authScopes: { admin: true },
     args: { input: t.arg({ type: UpdateInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      runMutation(() =>
-        refusals(async () => {
-          const endpoint = await updateEndpoint(
-            ctx.services.db,
-            settingsOf(ctx),
-            viewerOf(ctx).tenantId,
-            endpointKey(input.id),
-            { url: input.url, events: input.events, description: input.description, enabled: input.enabled },
-          );
-          return { webhookEndpoint: endpoint, userErrors: [] };
-        })
-      ),
+      asPayload(async () => {
+        const endpoint = await updateEndpoint(
+          ctx.services.db,
+          settingsOf(ctx),
+          viewerOf(ctx).tenantId,
+          endpointKey(input.id),
+          { url: input.url, events: input.events, description: input.description, enabled: input.enabled },
+        );
+        return { webhookEndpoint: endpoint, userErrors: [] };
+      }),
   }),
   rotateWebhookSecret: t.field({
     type: EndpointPayload,
@@ -291,17 +296,15 @@ builder.mutationFields((t) => ({
       "(default 24): webhook-signature then carries both signatures.",
     args: { input: t.arg({ type: EndpointIdInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      runMutation(() =>
-        refusals(async () => {
-          const rotated = await rotateSecret(
-            ctx.services.db,
-            settingsOf(ctx),
-            viewerOf(ctx).tenantId,
-            endpointKey(input.id),
-          );
-          return { webhookEndpoint: rotated.endpoint, secret: rotated.secret, userErrors: [] };
-        })
-      ),
+      asPayload(async () => {
+        const rotated = await rotateSecret(
+          ctx.services.db,
+          settingsOf(ctx),
+          viewerOf(ctx).tenantId,
+          endpointKey(input.id),
+        );
+        return { webhookEndpoint: rotated.endpoint, secret: rotated.secret, userErrors: [] };
+      }),
   }),
   deleteWebhookEndpoint: t.field({
     type: DeletePayload,
@@ -323,11 +326,9 @@ builder.mutationFields((t) => ({
     description: "Sends a delivery's event again (a new delivery, same webhook-id) to its endpoint.",
     args: { input: t.arg({ type: RedeliverInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      runMutation(() =>
-        refusals(async () => {
-          const id = expectId(input.deliveryId, "WebhookDelivery", "deliveryId");
-          return { delivery: await redeliver(ctx.services.db, viewerOf(ctx).tenantId, id), userErrors: [] };
-        })
-      ),
+      asPayload(async () => {
+        const id = expectId(input.deliveryId, "WebhookDelivery", "deliveryId");
+        return { delivery: await redeliver(ctx.services.db, viewerOf(ctx).tenantId, id), userErrors: [] };
+      }),
   }),
 }));
