@@ -8,7 +8,7 @@
 import { expect } from "expect";
 import { Webhook } from "standardwebhooks";
 import { CANCEL, startOk, ticketGid } from "./helpers/api.ts";
-import { operation, ticketIds } from "./helpers/bulk.ts";
+import { finished, operation, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
 import { hang, type ReceivedRequest, startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
@@ -115,11 +115,11 @@ Deno.test("webhooks: every bulk_operation event arrives once, signed, verified b
     expect(new Set(verified.map((v) => v.webhookId)).size).toBe(expected.length);
     expect(receiver.requests.length).toBe(expected.length); // none rejected, none sent twice
 
-    const finished = verified.find((v) => v.operationId === now.dbId && v.type === "bulk_operation.finished")!;
-    expect(finished.webhookId).toMatch(/^msg_[0-9a-f]{32}$/);
-    expect(Date.parse(finished.payload.timestamp)).toBeGreaterThan(Date.now() - 120_000);
+    const finishedEvent = verified.find((v) => v.operationId === now.dbId && v.type === "bulk_operation.finished")!;
+    expect(finishedEvent.webhookId).toMatch(/^msg_[0-9a-f]{32}$/);
+    expect(Date.parse(finishedEvent.payload.timestamp)).toBeGreaterThan(Date.now() - 120_000);
     const row = await operation(server.db, now.dbId);
-    expect(finished.payload.data.operation).toMatchObject({
+    expect(finishedEvent.payload.data.operation).toMatchObject({
       id: now.dbId,
       kind: "STANDARD",
       action: "SET_STATUS",
@@ -134,12 +134,12 @@ Deno.test("webhooks: every bulk_operation event arrives once, signed, verified b
       },
     });
     expect(row.failed).toBeGreaterThanOrEqual(1);
-    expect(finished.payload.data.operation.errorSummary).toEqual(
+    expect(finishedEvent.payload.data.operation.errorSummary).toEqual(
       Object.entries(row.error_counts).map(([code, count]) => ({ code, count }))
         .sort((a, b) => b.count - a.count || (a.code < b.code ? -1 : 1)),
     );
-    expect(finished.payload.data.operation.errorSummary).toContainEqual({ code: "NOT_FOUND", count: 1 });
-    expect(finished.payload.data.links).toEqual({
+    expect(finishedEvent.payload.data.operation.errorSummary).toContainEqual({ code: "NOT_FOUND", count: 1 });
+    expect(finishedEvent.payload.data.links).toEqual({
       graphqlId: now.id,
       graphql: "https://bulk.example/graphql",
       downloads: {
@@ -150,7 +150,11 @@ Deno.test("webhooks: every bulk_operation event arrives once, signed, verified b
     const cancelled = verified.find((v) => v.type === "bulk_operation.cancelled")!;
     expect(cancelled.payload.data.operation).toMatchObject({ status: "CANCELLED", counts: { cancelled: 3 } });
 
-    const { deliveries } = await endpointDeliveries(server, server.tenant.admin, endpoint.id);
+    // The receiver answered before the deliverer recorded it: wait for the records.
+    const deliveries = await waitUntil(async () => {
+      const view = await endpointDeliveries(server, server.tenant.admin, endpoint.id);
+      return view.deliveries.every((d) => d.status !== "PENDING") && view.deliveries;
+    }, "every delivery recorded");
     expect(deliveries.length).toBe(expected.length);
     for (const delivery of deliveries) {
       expect(delivery).toMatchObject({ status: "DELIVERED", attempts: 1, lastStatusCode: 200, lastError: null });
@@ -310,15 +314,9 @@ Deno.test("webhooks: 410 Gone disables at once, consecutive failures disable aft
       targets: { ids: await ids(server, 2) },
       action: setStatus,
     });
-    await waitUntil(
-      async () => {
-        const row = await server.db.selectFrom("notification_events").select("id")
-          .where("operation_id", "=", second.dbId).where("type", "=", "bulk_operation.finished").executeTakeFirst();
-        return row;
-      },
-      "the second operation's finished event",
-      60_000,
-    );
+    // The outbox is written by the transaction that finishes the operation: once it is
+    // finished, every delivery it causes exists.
+    await waitFor(server.db, second.dbId, finished, 60_000);
     const toDisabled = await server.db.selectFrom("notification_deliveries").select("id")
       .where("endpoint_id", "in", [goneEndpoint.id, failingEndpoint.id].map(endpointKey)).execute();
     expect(toDisabled.length).toBe(2); // the first operation's two, nothing for the second

@@ -109,7 +109,14 @@ export class Deliverer {
   }
 
   async #deliver(delivery: ClaimedDelivery): Promise<void> {
-    const result = delivery.channel === "WEBHOOK" ? await this.#sendWebhook(delivery) : await this.#sendEmail(delivery);
+    let result: Result;
+    try {
+      result = delivery.channel === "WEBHOOK" ? await this.#sendWebhook(delivery) : await this.#sendEmail(delivery);
+    } catch (error) {
+      // Every claimed delivery gets an outcome (e.g. a secret stored under another WEBHOOK_SECRET_KEY does not
+      // decrypt); otherwise it would be claimed again at every lease expiry and never reach its 24-hour end.
+      result = failed(`internal error: ${(error as Error).message}`);
+    }
     if (result.ok) return await recordDelivered(this.db, delivery, result.statusCode);
     log.debug("notify", `delivery ${delivery.id} attempt ${delivery.attempts} failed: ${result.error}`);
     await recordFailed(this.db, delivery, result, {

@@ -4,11 +4,11 @@
  * event and its deliveries commit or roll back with the change: a crash can neither lose an
  * event nor invent one. One statement per call, set-based over the operations given:
  *
- *   WITH event AS (INSERT INTO notification_events SELECT ... FROM bulk_operations WHERE id = ANY($ids) RETURNING ...)
- *   INSERT INTO notification_deliveries
- *     SELECT ... FROM event JOIN webhook_endpoints (the tenant's enabled endpoints subscribed to $type)
- *     UNION ALL
- *     SELECT ... FROM event JOIN users (the creator, when the start asked notify.email and $type is e-mailed)
+ *   WITH dest AS (the tenant's enabled endpoints subscribed to $type
+ *                 UNION ALL the creator's e-mail, when the start asked notify.email and $type is e-mailed),
+ *        event AS (INSERT INTO notification_events SELECT ... FROM bulk_operations
+ *                  WHERE id = ANY($ids) AND it has a dest RETURNING ...)
+ *   INSERT INTO notification_deliveries SELECT ... FROM event JOIN dest
  *
  * Nothing is sent here: deliverers (deliverer.ts) send after the commit, outside chunk work.
  */
@@ -25,8 +25,19 @@ export async function enqueueOperationEvent(
   const ids = typeof operationIds === "string" ? [operationIds] : operationIds;
   if (ids.length === 0 || type === null) return;
   const emailed = EMAIL_EVENT_TYPES.includes(type);
+  // dest: every (operation, destination) pair; an event row is written only for an operation
+  // that has one, so tenants without endpoints or e-mail add no rows.
   await sql`
-    WITH event AS (
+    WITH dest AS (
+      SELECT o.id AS operation_id, 'WEBHOOK' AS channel, e.id AS endpoint_id, NULL::text AS recipient
+      FROM bulk_operations o
+      JOIN webhook_endpoints e ON e.tenant_id = o.tenant_id AND e.enabled AND ${type} = ANY(e.events)
+      WHERE o.id = ANY(${ids}::uuid[])
+      UNION ALL
+      SELECT o.id, 'EMAIL', NULL, u.email
+      FROM bulk_operations o JOIN users u ON u.id = o.created_by
+      WHERE o.id = ANY(${ids}::uuid[]) AND ${emailed} AND coalesce((o.options -> 'notify' ->> 'email')::boolean, false)
+    ), event AS (
       INSERT INTO notification_events (id, tenant_id, operation_id, type, payload)
       SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), o.tenant_id, o.id, ${type},
         jsonb_build_object(
@@ -42,13 +53,10 @@ export async function enqueueOperationEvent(
             -- most frequent first, as the API's errorSummary
             'errorSummary', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', key, 'count', value::int)
               ORDER BY value::int DESC, key COLLATE "C"), '[]'::jsonb) FROM jsonb_each_text(o.error_counts)))))
-      FROM bulk_operations o WHERE o.id = ANY(${ids}::uuid[])
+      FROM bulk_operations o
+      WHERE o.id = ANY(${ids}::uuid[]) AND EXISTS (SELECT 1 FROM dest WHERE dest.operation_id = o.id)
       RETURNING id, tenant_id, operation_id)
     INSERT INTO notification_deliveries (event_id, tenant_id, channel, endpoint_id, recipient)
-    SELECT event.id, event.tenant_id, 'WEBHOOK', e.id, NULL
-    FROM event JOIN webhook_endpoints e ON e.tenant_id = event.tenant_id AND e.enabled AND ${type} = ANY(e.events)
-    UNION ALL
-    SELECT event.id, event.tenant_id, 'EMAIL', NULL, u.email
-    FROM event JOIN bulk_operations o ON o.id = event.operation_id JOIN users u ON u.id = o.created_by
-    WHERE ${emailed} AND coalesce((o.options -> 'notify' ->> 'email')::boolean, false)`.execute(tx);
+    SELECT event.id, event.tenant_id, dest.channel, dest.endpoint_id, dest.recipient
+    FROM event JOIN dest ON dest.operation_id = event.operation_id`.execute(tx);
 }
