@@ -1,7 +1,7 @@
 /**
  * Where a webhook may be sent. A URL must be http(s); its host is resolved at delivery time
  * and every address checked, and the request then connects to the address that was checked
- * (webhook-send.ts pins it), so a DNS answer that changes between check and connect (DNS
+ * (webhook-send.ts pins it with a `lookup` hook), so a DNS answer that changes between check and connect (DNS
  * rebinding) cannot reach a private, loopback or link-local address.
  * WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 lifts the address check (tests, local development).
  */

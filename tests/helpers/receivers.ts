@@ -38,16 +38,18 @@ export async function waitUntil<T>(
   }
 }
 
-export function startReceiver(handler: Handler): Receiver {
+/** With `tls`, an https receiver (its URL names `localhost`, the name in tests/fixtures/localhost-cert.pem). */
+export function startReceiver(handler: Handler, tls?: { cert: string; key: string }): Receiver {
   const requests: ReceivedRequest[] = [];
   const closing = new AbortController();
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {}, signal: closing.signal }, async (req) => {
+  const options = { port: 0, hostname: "127.0.0.1", onListen() {}, signal: closing.signal, ...tls };
+  const server = Deno.serve(options, async (req) => {
     const received = { at: Date.now(), headers: Object.fromEntries(req.headers), body: await req.text() };
     requests.push(received);
     return await handler(received, requests.length - 1);
   });
   return {
-    url: `http://127.0.0.1:${server.addr.port}/hooks`,
+    url: tls ? `https://localhost:${server.addr.port}/hooks` : `http://127.0.0.1:${server.addr.port}/hooks`,
     requests,
     waitFor: (predicate, what, timeoutMs) => waitUntil(() => predicate(requests) && requests, what, timeoutMs),
     async [Symbol.asyncDispose]() {
