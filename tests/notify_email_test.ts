@@ -71,6 +71,35 @@ Deno.test("e-mail: notify.email sends the finish e-mail with counts, error codes
   }
 });
 
+Deno.test("e-mail: a temporary SMTP failure is retried from the outbox like a webhook", async () => {
+  await using smtp = await startSmtpReceiver({ rejectFirst: 2 });
+  const server = await startTestServer({
+    tickets: 2,
+    env: { SMTP_URL: smtp.url, WORKERS: "1", NOTIFY_POLL_MS: "50", NOTIFY_RETRY_BASE_MS: "100" },
+  });
+  try {
+    const ids = (await ticketIds(server.db, server.tenant.id)).map(ticketGid);
+    await startOk(server, server.tenant.admin, {
+      targets: { ids },
+      action: { setStatus: { status: "PENDING" } },
+      notify: { email: true },
+    });
+    const delivery = await waitUntil(
+      () =>
+        server.db.selectFrom("notification_deliveries").selectAll().where("channel", "=", "EMAIL")
+          .where("status", "=", "DELIVERED").executeTakeFirst(),
+      "the e-mail delivered after two refusals",
+      60_000,
+    );
+    expect(smtp.rejected).toBe(2);
+    expect(smtp.mails.length).toBe(1);
+    expect(delivery.attempts).toBe(3);
+    expect(delivery.last_error).toBeNull();
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("e-mail: without SMTP_URL, notify.email is refused with EMAIL_NOT_CONFIGURED and nothing is written", async () => {
   const server = await startTestServer({ tickets: 2, env: { WORKERS: "0" } });
   try {

@@ -76,8 +76,14 @@ export interface MailReceiver {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function startSmtpReceiver(): Promise<MailReceiver> {
+/** `rejectFirst`: answer the first n messages with a temporary failure (451), as a struggling server does. */
+export async function startSmtpReceiver(options: { rejectFirst?: number } = {}): Promise<
+  MailReceiver & {
+    rejected: number;
+  }
+> {
   const mails: ReceivedMail[] = [];
+  let rejected = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS"],
@@ -86,6 +92,10 @@ export async function startSmtpReceiver(): Promise<MailReceiver> {
       const chunks: Uint8Array[] = [];
       stream.on("data", (chunk: Uint8Array) => chunks.push(chunk));
       stream.on("end", () => {
+        if (rejected < (options.rejectFirst ?? 0)) {
+          rejected++;
+          return callback(Object.assign(new Error("try again later"), { responseCode: 451 }));
+        }
         mails.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           to: session.envelope.rcptTo.map((r) => r.address),
@@ -102,6 +112,9 @@ export async function startSmtpReceiver(): Promise<MailReceiver> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
+    get rejected() {
+      return rejected;
+    },
     [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
