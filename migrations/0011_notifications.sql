@@ -18,7 +18,9 @@ CREATE TABLE webhook_endpoints (
   previous_secret_expires_at timestamptz,
   consecutive_failures integer NOT NULL DEFAULT 0,
   created_by uuid NOT NULL REFERENCES users (id),
-  created_at timestamptz NOT NULL DEFAULT now(),
+  -- Millisecond precision: the connection's cursor carries created_at as an ISO string (ms), and
+  -- a microsecond value would not round-trip (the row a cursor names would appear again).
+  created_at timestamptz(3) NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 -- The endpoints connection (tenant, id order) and the outbox fan-out (a tenant's enabled endpoints).

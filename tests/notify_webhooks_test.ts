@@ -464,6 +464,46 @@ Deno.test("webhooks: ADMIN only; another tenant's endpoints and deliveries are i
     const mineNow = await endpointDeliveries(server, server.tenant.admin, mine.id);
     expect(mineNow.endpoint.enabled).toBe(true);
     expect(mineNow.deliveries.length).toBe(1);
+    // Updates: only the fields given change; bad input changes nothing.
+    const admin = server.tenant.admin.token;
+    const changed = await gql(server.graphqlUrl, admin, UPDATE_ENDPOINT, {
+      input: { id: mine.id, events: ["BULK_OPERATION_STARTED", "BULK_OPERATION_STARTED"], description: "renamed" },
+    });
+    expect(changed.data.updateWebhookEndpoint).toMatchObject({
+      webhookEndpoint: { url: receiver.url, events: ["BULK_OPERATION_STARTED"], description: "renamed", enabled: true },
+      secret: null,
+      userErrors: [],
+    });
+    for (
+      const input of [
+        { id: mine.id, events: [] },
+        { id: mine.id, description: "x".repeat(501) },
+        { id: mine.id, url: "gopher://example.com/" },
+        { id: "not-an-id", enabled: false },
+      ]
+    ) {
+      const refused = await gql(server.graphqlUrl, admin, UPDATE_ENDPOINT, { input });
+      expect(refused.data.updateWebhookEndpoint.webhookEndpoint).toBeNull();
+      expect(["INVALID_INPUT", "UNSAFE_URL"]).toContain(refused.data.updateWebhookEndpoint.userErrors[0].code);
+    }
+    const unchanged = await gql(server.graphqlUrl, admin, ENDPOINTS, { first: 1 });
+    expect(unchanged.data.webhookEndpoints.edges[0].node).toMatchObject({
+      url: receiver.url,
+      events: ["BULK_OPERATION_STARTED"],
+      description: "renamed",
+    });
+    // The connection pages (Relay, keyset).
+    const second = await createEndpoint(server, server.tenant.admin, { url: receiver.url, events: ALL_EVENTS });
+    expect(unchanged.data.webhookEndpoints.pageInfo.hasNextPage).toBe(false);
+    const page1 = await gql(server.graphqlUrl, admin, ENDPOINTS, { first: 1 });
+    expect(page1.data.webhookEndpoints.pageInfo.hasNextPage).toBe(true);
+    const page2 = await gql(server.graphqlUrl, admin, ENDPOINTS, {
+      first: 1,
+      after: page1.data.webhookEndpoints.pageInfo.endCursor,
+    });
+    expect(page2.data.webhookEndpoints.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([second.id]);
+    expect(page2.data.webhookEndpoints.pageInfo.hasNextPage).toBe(false);
+
     const deleted = await gql(server.graphqlUrl, server.tenant.admin.token, DELETE_ENDPOINT, { id: mine.id });
     expect(deleted.data.deleteWebhookEndpoint).toEqual({ deletedWebhookEndpointId: mine.id, userErrors: [] });
   } finally {

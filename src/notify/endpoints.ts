@@ -231,10 +231,9 @@ export async function listEndpoints(db: Db, tenantId: string, page: Page<[string
   const forward = page.direction === "forward";
   let query = db.selectFrom("webhook_endpoints").select(ENDPOINT_COLUMNS).where("tenant_id", "=", tenantId);
   if (page.seek) {
-    query = query.where(sql<boolean>`(created_at, id) ${sql.raw(forward ? ">" : "<")} (${page.seek[0]}, ${
-      page
-        .seek[1]
-    })`);
+    const [createdAt, id] = page.seek;
+    const after = sql.raw(forward ? ">" : "<");
+    query = query.where(sql<boolean>`(created_at, id) ${after} (${createdAt}::timestamptz, ${id}::uuid)`);
   }
   const direction = forward ? "asc" : "desc";
   return await query.orderBy("created_at", direction).orderBy("id", direction).limit(page.limit)
