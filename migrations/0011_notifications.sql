@@ -37,6 +37,8 @@ CREATE TABLE notification_events (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX notification_events_operation_idx ON notification_events (operation_id);
+-- Pruning after NOTIFY_RETENTION_DAYS (src/notify/retention.ts).
+CREATE INDEX notification_events_created_idx ON notification_events (created_at);
 
 -- One row per (event, destination): a webhook endpoint or an e-mail recipient.
 CREATE TABLE notification_deliveries (

@@ -75,6 +75,8 @@ export interface Config {
   notifyRetryBaseMs: number;
   /** How often deliverers look for due deliveries. `NOTIFY_POLL_MS`, default 1000. */
   notifyPollMs: number;
+  /** Events and their delivery history are kept this long (none still pending). `NOTIFY_RETENTION_DAYS`, default 30. */
+  notifyRetentionDays: number;
   /** SMTP server for e-mail notifications (smtp:// or smtps://, credentials in the URL). `SMTP_URL`; unset = e-mail off. */
   smtpUrl: string | undefined;
   /** Sender of notification e-mails. `SMTP_FROM`, default `bulk-ops <noreply@localhost>`. */
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     webhookAllowPrivateNetworks: boolean(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", false),
     notifyRetryBaseMs: integer(env, "NOTIFY_RETRY_BASE_MS", 10_000, 10, 3_600_000),
     notifyPollMs: integer(env, "NOTIFY_POLL_MS", 1000, 10, 60_000),
+    notifyRetentionDays: integer(env, "NOTIFY_RETENTION_DAYS", 30, 1, 3650),
     smtpUrl: urlSetting(env, "SMTP_URL", ["smtp:", "smtps:"]),
     smtpFrom: env.SMTP_FROM || "bulk-ops <noreply@localhost>",
   };

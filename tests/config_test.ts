@@ -114,6 +114,7 @@ Deno.test("config: notification settings (webhooks, e-mail, links)", () => {
     webhookAllowPrivateNetworks: false,
     notifyRetryBaseMs: 10_000,
     notifyPollMs: 1000,
+    notifyRetentionDays: 30,
     smtpUrl: undefined,
     smtpFrom: "bulk-ops <noreply@localhost>",
   });
@@ -128,6 +129,7 @@ Deno.test("config: notification settings (webhooks, e-mail, links)", () => {
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: "1",
     NOTIFY_RETRY_BASE_MS: "100",
     NOTIFY_POLL_MS: "200",
+    NOTIFY_RETENTION_DAYS: "7",
     SMTP_URL: "smtps://user:pw@mail.example.com:465",
     SMTP_FROM: "Ops <ops@example.com>",
   });
@@ -140,6 +142,7 @@ Deno.test("config: notification settings (webhooks, e-mail, links)", () => {
     webhookAllowPrivateNetworks: true,
     notifyRetryBaseMs: 100,
     notifyPollMs: 200,
+    notifyRetentionDays: 7,
     smtpUrl: "smtps://user:pw@mail.example.com:465",
     smtpFrom: "Ops <ops@example.com>",
   });
@@ -155,6 +158,7 @@ Deno.test("config: notification settings (webhooks, e-mail, links)", () => {
     ["WEBHOOK_ALLOW_PRIVATE_NETWORKS", "sometimes"],
     ["NOTIFY_RETRY_BASE_MS", "1"],
     ["NOTIFY_POLL_MS", "0"],
+    ["NOTIFY_RETENTION_DAYS", "0"],
     ["SMTP_URL", "mail.example.com"],
     ["SMTP_URL", "http://mail.example.com"],
   ];

@@ -3,7 +3,7 @@
  * `deno task worker`), on the pool's maintenance connections, never inside chunk work: it
  * claims due deliveries (delivery-queue.ts), sends them concurrently (webhooks signed per
  * Standard Webhooks, e-mails through SMTP), records each result, and sleeps NOTIFY_POLL_MS
- * when nothing is due. Deliverers of several processes share the work through SKIP LOCKED.
+ * when nothing is due. Hourly it prunes history older than NOTIFY_RETENTION_DAYS. Deliverers of several processes share the work through SKIP LOCKED.
  */
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
@@ -18,6 +18,7 @@ import {
 } from "./delivery-queue.ts";
 import { Mailer } from "./mailer.ts";
 import { emailMessage, webhookBody } from "./messages.ts";
+import { pruneNotifications } from "./retention.ts";
 import { decryptSecret, signatureHeader } from "./secrets.ts";
 import { postWebhook } from "./webhook-send.ts";
 
@@ -26,6 +27,8 @@ import { postWebhook } from "./webhook-send.ts";
  * receiver that hangs until the timeout holds one slot, not a whole batch.
  */
 const MAX_IN_FLIGHT = 10;
+/** How often each deliverer prunes history older than NOTIFY_RETENTION_DAYS (and once at start). */
+const PRUNE_EVERY_MS = 3_600_000;
 
 /** What one attempt gave (a webhook's SendOutcome is one). */
 type Result = { ok: true; statusCode: number | null } | ({ ok: false } & FailedAttempt);
@@ -39,6 +42,7 @@ export interface DelivererSettings {
   retryBaseMs: number;
   maxConsecutiveFailures: number;
   pollMs: number;
+  retentionDays: number;
   smtpUrl: string | undefined;
   smtpFrom: string;
 }
@@ -48,6 +52,7 @@ export class Deliverer {
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
   #inFlight = new Set<Promise<void>>();
+  #prunedAt = 0;
   #mailer: Mailer | null;
 
   constructor(private readonly db: Db, private readonly settings: DelivererSettings) {
@@ -68,6 +73,7 @@ export class Deliverer {
 
   async #run(): Promise<void> {
     while (!this.#stopping) {
+      if (Date.now() - this.#prunedAt >= PRUNE_EVERY_MS) await this.#prune();
       const free = MAX_IN_FLIGHT - this.#inFlight.size;
       let claimed = 0;
       if (free > 0) {
@@ -84,6 +90,18 @@ export class Deliverer {
       if (free === 0 || claimed < free) await this.#sleep();
     }
     await Promise.all(this.#inFlight);
+  }
+
+  async #prune(): Promise<void> {
+    this.#prunedAt = Date.now();
+    try {
+      const deleted = await pruneNotifications(this.db, this.settings.retentionDays);
+      if (deleted > 0) {
+        log.info("notify", `pruned ${deleted} notification events older than ${this.settings.retentionDays} days`);
+      }
+    } catch (error) {
+      log.warn("notify", `pruning: ${(error as Error).message}`);
+    }
   }
 
   #track(delivery: Promise<void>): void {
@@ -181,6 +199,7 @@ export function delivererSettings(config: Config): DelivererSettings {
     retryBaseMs: config.notifyRetryBaseMs,
     maxConsecutiveFailures: config.webhookMaxConsecutiveFailures,
     pollMs: config.notifyPollMs,
+    retentionDays: config.notifyRetentionDays,
     smtpUrl: config.smtpUrl,
     smtpFrom: config.smtpFrom,
   };
