@@ -148,7 +148,7 @@ export class WorkerPool {
    */
   async stop(): Promise<void> {
     clearInterval(this.#tick);
-    await this.#deliverer?.stop();
+    const delivererStopped = this.#deliverer?.stop(); // no new claims; sends in flight end meanwhile
     await this.#listener?.end().catch(() => {});
     this.#listener = null;
     this.#broadcast({ type: "stop" });
@@ -167,5 +167,6 @@ export class WorkerPool {
     // Jobs a thread claimed but did not commit (terminated, or claimed while stopping).
     await releaseJobs(this.options.db, this.workerIds);
     this.#threads = [];
+    await delivererStopped;
   }
 }
