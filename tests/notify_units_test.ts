@@ -1,6 +1,7 @@
 /** The pure parts of notifications: address classification and the retry schedule. */
 import { expect } from "expect";
 import { isPrivateAddress } from "../src/notify/address-guard.ts";
+import { endEventsOf, startEventOf } from "../src/notify/events.ts";
 import { MAX_RETRY_DELAY_MS, retryDelayMs } from "../src/notify/delivery-queue.ts";
 
 Deno.test("address guard: private, loopback, link-local, reserved refused; public allowed", () => {
@@ -49,4 +50,19 @@ Deno.test("retry schedule: doubles from the base, jittered 0.5-1.0, capped at 1 
   while (elapsed <= 24 * 3_600_000) elapsed += retryDelayMs(++attempts, 10_000, 1);
   expect(attempts).toBeGreaterThanOrEqual(25);
   expect(attempts).toBeLessThanOrEqual(40);
+});
+
+Deno.test("events: what a start and an end cause (export.ready only for an EXPORT operation whose file was written)", () => {
+  expect(["SCHEDULED", "RUNNING", "QUEUED"].map(startEventOf)).toEqual([
+    "bulk_operation.scheduled",
+    "bulk_operation.started",
+    null,
+  ]);
+  const end = (kind: string, status: string) => endEventsOf({ kind, status });
+  expect(end("STANDARD", "COMPLETED")).toEqual(["bulk_operation.finished"]);
+  expect(end("RETRY", "FAILED")).toEqual(["bulk_operation.finished"]);
+  expect(end("ROLLBACK", "CANCELLED")).toEqual(["bulk_operation.cancelled"]);
+  expect(end("EXPORT", "COMPLETED_WITH_ERRORS")).toEqual(["bulk_operation.finished", "export.ready"]);
+  expect(end("EXPORT", "FAILED")).toEqual(["bulk_operation.finished"]);
+  expect(end("EXPORT", "CANCELLED")).toEqual(["bulk_operation.cancelled"]);
 });

@@ -6,8 +6,7 @@
  */
 import { sql } from "kysely";
 import type { ItemResult, Tx } from "./action.ts";
-import { endEventOf } from "../notify/events.ts";
-import { enqueueOperationEvent } from "../notify/outbox.ts";
+import { enqueueOperationEnd } from "../notify/outbox.ts";
 import { type OperationRow, type OperationStatus, recordEvent } from "./operation.ts";
 
 export interface ChunkCounts {
@@ -76,6 +75,6 @@ export async function maybeFinish(tx: Tx, operation: OperationRow): Promise<Oper
     skipped: finished.skipped,
     cancelled: finished.cancelled,
   });
-  await enqueueOperationEvent(tx, operation.id, endEventOf(status));
+  await enqueueOperationEnd(tx, finished);
   return finished;
 }

@@ -34,6 +34,15 @@ export interface NotifyOptions {
 export const startEventOf = (status: string): EventType | null =>
   status === "SCHEDULED" ? "bulk_operation.scheduled" : status === "RUNNING" ? "bulk_operation.started" : null;
 
-/** The event that ends an operation with this terminal status. */
-export const endEventOf = (status: string): EventType =>
-  status === "CANCELLED" ? "bulk_operation.cancelled" : "bulk_operation.finished";
+/**
+ * The events the end of an operation causes: `cancelled` or `finished`, and for an EXPORT
+ * operation whose file was written (COMPLETED or COMPLETED_WITH_ERRORS) also `export.ready`.
+ * No EXPORT kind exists yet (bulk_operations.kind's CHECK); export work adds it and gets the event.
+ */
+export function endEventsOf(operation: { kind: string; status: string }): EventType[] {
+  if (operation.status === "CANCELLED") return ["bulk_operation.cancelled"];
+  const fileWritten = operation.status === "COMPLETED" || operation.status === "COMPLETED_WITH_ERRORS";
+  return operation.kind === "EXPORT" && fileWritten
+    ? ["bulk_operation.finished", "export.ready"]
+    : ["bulk_operation.finished"];
+}

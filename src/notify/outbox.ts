@@ -14,7 +14,7 @@
  */
 import { sql } from "kysely";
 import type { Tx } from "../bulk/action.ts";
-import { EMAIL_EVENT_TYPES, type EventType } from "./events.ts";
+import { EMAIL_EVENT_TYPES, endEventsOf, type EventType } from "./events.ts";
 
 /** Writes the event of each operation and its deliveries; `null` (no event) writes nothing. */
 export async function enqueueOperationEvent(
@@ -59,4 +59,9 @@ export async function enqueueOperationEvent(
     INSERT INTO notification_deliveries (event_id, tenant_id, channel, endpoint_id, recipient)
     SELECT event.id, event.tenant_id, dest.channel, dest.endpoint_id, dest.recipient
     FROM event JOIN dest ON dest.operation_id = event.operation_id`.execute(tx);
+}
+
+/** The events of an operation's end (see endEventsOf), in the transaction that ends it. */
+export async function enqueueOperationEnd(tx: Tx, operation: { id: string; kind: string; status: string }) {
+  for (const type of endEventsOf(operation)) await enqueueOperationEvent(tx, operation.id, type);
 }
