@@ -375,6 +375,13 @@ Deno.test("webhooks: private, loopback and link-local URLs are refused when WEBH
       input: { url: "https://example.com/x", events: [] },
     });
     expect(empty.data.createWebhookEndpoint.userErrors[0]).toMatchObject({ code: "INVALID_INPUT" });
+    const long = await gql(server.graphqlUrl, server.tenant.admin.token, CREATE_ENDPOINT, {
+      input: { url: `https://example.com/${"a".repeat(1990)}`, events: ALL_EVENTS },
+    });
+    expect(long.data.createWebhookEndpoint.userErrors[0]).toMatchObject({
+      code: "INVALID_INPUT",
+      field: ["input", "url"],
+    });
     expect(await server.db.selectFrom("webhook_endpoints").select("id").execute()).toEqual([]);
 
     // At delivery: a stored URL whose host now resolves to loopback (as after DNS rebinding)

@@ -95,11 +95,14 @@ function requireKey(settings: EndpointSettings): Uint8Array {
  */
 async function checkUrl(raw: string, settings: EndpointSettings): Promise<string> {
   const field = ["input", "url"];
-  if (raw.length > URL_MAX) throw new EndpointError("INVALID_INPUT", `url is limited to ${URL_MAX} characters.`, field);
   try {
     const url = checkWebhookUrl(raw);
+    // The normalised form is what is stored (and what the column's CHECK sees).
+    if (url.href.length > URL_MAX) {
+      throw new EndpointError("INVALID_INPUT", `url is limited to ${URL_MAX} characters.`, field);
+    }
     await resolveTarget(url, settings.allowPrivateNetworks);
-    return url.toString();
+    return url.href;
   } catch (error) {
     if (error instanceof UnsafeUrlError) throw new EndpointError("UNSAFE_URL", error.message, field);
     throw error;
