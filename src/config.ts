@@ -79,6 +79,35 @@ export interface Config {
   maxBodyBytes: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * Base URL of this service as receivers and mail readers reach it, for the links in webhook
+   * payloads and e-mails. `PUBLIC_URL`, default `http://localhost:<PORT>`.
+   */
+  publicUrl: string;
+  /**
+   * Key that encrypts webhook signing secrets at rest (AES-256-GCM): base64 of 32 bytes
+   * (`openssl rand -base64 32`). `WEBHOOK_SECRET_KEY`; unset = webhook endpoints cannot be
+   * created (WEBHOOKS_NOT_CONFIGURED).
+   */
+  webhookSecretKey: Uint8Array | undefined;
+  /** How long one webhook POST (connect + response) may take. `WEBHOOK_TIMEOUT_MS`, default 10000. */
+  webhookTimeoutMs: number;
+  /** Consecutive failed attempts after which an endpoint is disabled. `WEBHOOK_MAX_CONSECUTIVE_FAILURES`, default 20. */
+  webhookMaxConsecutiveFailures: number;
+  /** After rotateWebhookSecret, the old secret keeps signing this long. `WEBHOOK_SECRET_OVERLAP_HOURS`, default 24. */
+  webhookSecretOverlapHours: number;
+  /** Allow webhook URLs that resolve to private, loopback or link-local addresses. `WEBHOOK_ALLOW_PRIVATE_NETWORKS`, default off. */
+  webhookAllowPrivateNetworks: boolean;
+  /** First retry delay of a failed delivery; doubles per attempt up to 1 h, jittered. `NOTIFY_RETRY_BASE_MS`, default 10000. */
+  notifyRetryBaseMs: number;
+  /** How often deliverers look for due deliveries. `NOTIFY_POLL_MS`, default 1000. */
+  notifyPollMs: number;
+  /** Events and their delivery history are kept this long (none still pending). `NOTIFY_RETENTION_DAYS`, default 30. */
+  notifyRetentionDays: number;
+  /** SMTP server for e-mail notifications (smtp:// or smtps://, credentials in the URL). `SMTP_URL`; unset = e-mail off. */
+  smtpUrl: string | undefined;
+  /** Sender of notification e-mails. `SMTP_FROM`, default `bulk-ops <noreply@localhost>`. */
+  smtpFrom: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -115,6 +144,34 @@ function databaseUrl(env: Env): string | undefined {
     throw new ConfigError("DATABASE_URL", `protocol must be postgres: or postgresql:, got ${url.protocol}`);
   }
   return raw;
+}
+
+function urlSetting(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, "not a URL");
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `protocol must be ${protocols.join(" or ")}, got ${parsed.protocol}`);
+  }
+  return raw;
+}
+
+function secretKey(env: Env): Uint8Array | undefined {
+  const raw = env.WEBHOOK_SECRET_KEY;
+  if (raw === undefined || raw === "") return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.from(atob(raw.trim()), (c) => c.charCodeAt(0));
+  } catch {
+    throw new ConfigError("WEBHOOK_SECRET_KEY", "not base64 (generate one with `openssl rand -base64 32`)");
+  }
+  if (bytes.length !== 32) throw new ConfigError("WEBHOOK_SECRET_KEY", `must be 32 bytes, got ${bytes.length}`);
+  return bytes;
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
@@ -164,6 +221,18 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     costRestoreRate: integer(env, "GRAPHQL_COST_RESTORE_RATE", 2_500, 1, 1_000_000_000),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
+    publicUrl: (urlSetting(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${env.PORT || 4000}`)
+      .replace(/\/+$/, ""),
+    webhookSecretKey: secretKey(env),
+    webhookTimeoutMs: integer(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100, 120_000),
+    webhookMaxConsecutiveFailures: integer(env, "WEBHOOK_MAX_CONSECUTIVE_FAILURES", 20, 1, 10_000),
+    webhookSecretOverlapHours: integer(env, "WEBHOOK_SECRET_OVERLAP_HOURS", 24, 0, 24 * 30),
+    webhookAllowPrivateNetworks: boolean(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", false),
+    notifyRetryBaseMs: integer(env, "NOTIFY_RETRY_BASE_MS", 10_000, 10, 3_600_000),
+    notifyPollMs: integer(env, "NOTIFY_POLL_MS", 1000, 10, 60_000),
+    notifyRetentionDays: integer(env, "NOTIFY_RETENTION_DAYS", 30, 1, 3650),
+    smtpUrl: urlSetting(env, "SMTP_URL", ["smtp:", "smtps:"]),
+    smtpFrom: env.SMTP_FROM || "bulk-ops <noreply@localhost>",
   };
   if (config.costBucketSize < config.maxQueryCost) {
     // A query the cost limit allows must fit in a full bucket, or it could never run.

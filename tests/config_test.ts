@@ -47,6 +47,17 @@ Deno.test("config: defaults", () => {
     costRestoreRate: 2_500,
     maxBodyBytes: 16 * 1024 * 1024,
     logLevel: "info",
+    publicUrl: "http://localhost:4000",
+    webhookSecretKey: undefined,
+    webhookTimeoutMs: 10_000,
+    webhookMaxConsecutiveFailures: 20,
+    webhookSecretOverlapHours: 24,
+    webhookAllowPrivateNetworks: false,
+    notifyRetryBaseMs: 10_000,
+    notifyPollMs: 1000,
+    notifyRetentionDays: 30,
+    smtpUrl: undefined,
+    smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 90,
   });
   // An external database is not seeded unless asked to.
@@ -120,6 +131,17 @@ Deno.test("config: values are parsed", () => {
     costRestoreRate: 150,
     maxBodyBytes: 2048,
     logLevel: "debug",
+    publicUrl: "http://localhost:0",
+    webhookSecretKey: undefined,
+    webhookTimeoutMs: 10_000,
+    webhookMaxConsecutiveFailures: 20,
+    webhookSecretOverlapHours: 24,
+    webhookAllowPrivateNetworks: false,
+    notifyRetryBaseMs: 10_000,
+    notifyPollMs: 1000,
+    notifyRetentionDays: 30,
+    smtpUrl: undefined,
+    smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 3,
     rollbackWindowHours: 72,
   });
@@ -217,5 +239,72 @@ Deno.test("config: request limits and start caps (issue 15)", () => {
     ]
   ) {
     expect({ variable, got: configError({ [variable]: value }).variable }).toEqual({ variable, got: variable });
+  }
+});
+
+Deno.test("config: notification settings (webhooks, e-mail, links)", () => {
+  expect(loadConfig({})).toMatchObject({
+    publicUrl: "http://localhost:4000",
+    webhookSecretKey: undefined,
+    webhookTimeoutMs: 10_000,
+    webhookMaxConsecutiveFailures: 20,
+    webhookSecretOverlapHours: 24,
+    webhookAllowPrivateNetworks: false,
+    notifyRetryBaseMs: 10_000,
+    notifyPollMs: 1000,
+    notifyRetentionDays: 30,
+    smtpUrl: undefined,
+    smtpFrom: "bulk-ops <noreply@localhost>",
+  });
+  const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
+  const config = loadConfig({
+    PORT: "8080",
+    PUBLIC_URL: "https://bulk.example.com/",
+    WEBHOOK_SECRET_KEY: key,
+    WEBHOOK_TIMEOUT_MS: "2500",
+    WEBHOOK_MAX_CONSECUTIVE_FAILURES: "5",
+    WEBHOOK_SECRET_OVERLAP_HOURS: "1",
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: "1",
+    NOTIFY_RETRY_BASE_MS: "100",
+    NOTIFY_POLL_MS: "200",
+    NOTIFY_RETENTION_DAYS: "7",
+    SMTP_URL: "smtps://user:pw@mail.example.com:465",
+    SMTP_FROM: "Ops <ops@example.com>",
+  });
+  expect(config).toMatchObject({
+    publicUrl: "https://bulk.example.com", // trailing slash dropped: links append paths
+    webhookSecretKey: new Uint8Array(32).fill(1),
+    webhookTimeoutMs: 2500,
+    webhookMaxConsecutiveFailures: 5,
+    webhookSecretOverlapHours: 1,
+    webhookAllowPrivateNetworks: true,
+    notifyRetryBaseMs: 100,
+    notifyPollMs: 200,
+    notifyRetentionDays: 7,
+    smtpUrl: "smtps://user:pw@mail.example.com:465",
+    smtpFrom: "Ops <ops@example.com>",
+  });
+  expect(loadConfig({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
+  const cases: [string, string][] = [
+    ["PUBLIC_URL", "bulk.example.com"],
+    ["PUBLIC_URL", "ftp://bulk.example.com"],
+    ["WEBHOOK_SECRET_KEY", "not base64!"],
+    ["WEBHOOK_SECRET_KEY", btoa("too short")],
+    ["WEBHOOK_TIMEOUT_MS", "10"],
+    ["WEBHOOK_MAX_CONSECUTIVE_FAILURES", "0"],
+    ["WEBHOOK_SECRET_OVERLAP_HOURS", "-1"],
+    ["WEBHOOK_ALLOW_PRIVATE_NETWORKS", "sometimes"],
+    ["NOTIFY_RETRY_BASE_MS", "1"],
+    ["NOTIFY_POLL_MS", "0"],
+    ["NOTIFY_RETENTION_DAYS", "0"],
+    ["SMTP_URL", "mail.example.com"],
+    ["SMTP_URL", "http://mail.example.com"],
+  ];
+  for (const [variable, value] of cases) {
+    expect({ variable, value, got: configError({ [variable]: value }).variable }).toEqual({
+      variable,
+      value,
+      got: variable,
+    });
   }
 });

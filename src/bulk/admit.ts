@@ -9,6 +9,7 @@ import { sql } from "kysely";
 import type { Db } from "../db/database.ts";
 import type { Tx } from "./action.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
+import { enqueueOperationEvent } from "../notify/outbox.ts";
 import { ACTIVE_STATUSES, type OperationStatus, recordEvent } from "./operation.ts";
 
 async function lockUserAndCountActive(tx: Tx, userId: string): Promise<number> {
@@ -56,6 +57,7 @@ export async function admitUser(db: Db, userId: string, maxActive: number): Prom
       await recordEvent(tx, operation.id, "STARTED");
       await notifyProgress(tx, operation.tenant_id, operation.id);
     }
+    await enqueueOperationEvent(tx, admitted.map((o) => o.id), "bulk_operation.started");
     await notifyJobs(tx);
     return admitted.map((o) => o.id);
   });

@@ -8,6 +8,7 @@
  */
 import { sql } from "kysely";
 import type { ItemResult, Tx } from "./action.ts";
+import { enqueueOperationEnd } from "../notify/outbox.ts";
 import { type OperationRow, type OperationStatus, recordEvent } from "./operation.ts";
 
 export interface ChunkCounts {
@@ -99,5 +100,6 @@ export async function maybeFinish(tx: Tx, operation: OperationRow): Promise<Oper
     skipped: finished.skipped,
     cancelled: finished.cancelled,
   });
+  await enqueueOperationEnd(tx, finished);
   return finished;
 }

@@ -6,6 +6,7 @@
  */
 import pg from "pg";
 import type { Db } from "../db/database.ts";
+import { Deliverer, type DelivererSettings } from "../notify/deliverer.ts";
 import { admitWaiting } from "./admit.ts";
 import { JOBS_CHANNEL } from "./notify.ts";
 import { releaseJobs } from "./queue/claim.ts";
@@ -46,6 +47,8 @@ export interface PoolOptions {
   shutdownGraceMs: number;
   /** BULK_RETENTION_DAYS: the maintenance tick deletes finished operations older than that. */
   retentionDays: number;
+  /** The notification deliverer running beside the threads (on `db`, outside chunk work). */
+  notifications: DelivererSettings;
 }
 
 interface Thread {
@@ -58,6 +61,7 @@ export class WorkerPool {
   #threads: Thread[] = [];
   #listener: pg.Client | null = null;
   #tick: ReturnType<typeof setInterval> | undefined;
+  #deliverer: Deliverer | null = null;
   #listeners: { [K in keyof PoolEvents]: Set<(event: PoolEvents[K]) => void> } = {
     chunk: new Set(),
     error: new Set(),
@@ -87,6 +91,7 @@ export class WorkerPool {
     await Promise.all(Array.from({ length: this.options.count }, (_, i) => this.#spawn(`${prefix}:w${i}`)));
     await this.#listen();
     this.#tick = setInterval(() => void this.#maintain(), this.options.settings.pollMs);
+    this.#deliverer = new Deliverer(this.options.db, this.options.notifications).start();
   }
 
   #spawn(id: string): Promise<void> {
@@ -151,6 +156,7 @@ export class WorkerPool {
    */
   async stop(): Promise<void> {
     clearInterval(this.#tick);
+    const delivererStopped = this.#deliverer?.stop(); // no new claims; sends in flight end meanwhile
     await this.#listener?.end().catch(() => {});
     this.#listener = null;
     this.#broadcast({ type: "stop" });
@@ -169,5 +175,6 @@ export class WorkerPool {
     // Jobs a thread claimed but did not commit (terminated, or claimed while stopping).
     await releaseJobs(this.options.db, this.workerIds);
     this.#threads = [];
+    await delivererStopped;
   }
 }

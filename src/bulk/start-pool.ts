@@ -2,6 +2,7 @@
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
 import { log } from "../log.ts";
+import { delivererSettings } from "../notify/deliverer.ts";
 import { WorkerPool } from "./pool.ts";
 
 export async function startPool(
@@ -17,6 +18,7 @@ export async function startPool(
     workerUrl: new URL("../worker-thread.ts", import.meta.url),
     shutdownGraceMs: config.shutdownGraceMs,
     retentionDays: config.retentionDays,
+    notifications: delivererSettings(config),
     settings: {
       leaseMs: config.leaseMs,
       maxAttempts: config.maxAttempts,

@@ -13,6 +13,8 @@ import { ActionParamsError, type BulkAction, type BulkDomain, roleAllows, type T
 import { admissionStatus } from "./admit.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
 import { startCapRefusal, type StartCaps } from "./start-caps.ts";
+import { type NotifyOptions, startEventOf } from "../notify/events.ts";
+import { enqueueOperationEvent } from "../notify/outbox.ts";
 import { type OperationRow, recordEvent } from "./operation.ts";
 
 export type Targets =
@@ -57,6 +59,8 @@ export interface StartInput {
    * rollback of it is running); a StartError thrown here refuses the start.
    */
   guard?: (tx: Tx) => Promise<void>;
+  /** Notifications the creator asked for (e-mail); stored in options.notify. */
+  notify?: NotifyOptions | null;
 }
 
 export interface StartLimits extends StartCaps {
@@ -86,7 +90,8 @@ export type StartErrorCode =
   | "PREVIEW_EXPIRED"
   | "PREVIEW_MISMATCH"
   | "RATE_LIMITED"
-  | "TOO_MANY_WAITING";
+  | "TOO_MANY_WAITING"
+  | "EMAIL_NOT_CONFIGURED";
 
 /**
  * A refusal to start: nothing was written. `field` names the input field at fault; `retryAt` says when
@@ -313,6 +318,7 @@ async function create(
     status,
     total: 0,
     scheduled_at: input.scheduledAt ?? null,
+    options: JSON.stringify(input.notify ? { notify: input.notify } : {}),
     started_at: status === "RUNNING" ? sql`now()` as never : null,
   }).returning("id").executeTakeFirstOrThrow();
 
@@ -336,6 +342,7 @@ async function create(
     await recordEvent(tx, operation.id, "STARTED");
     await notifyJobs(tx);
   }
+  await enqueueOperationEvent(tx, operation.id, startEventOf(status));
   await notifyProgress(tx, viewer.tenantId, operation.id);
   return { operation: row, created: true };
 }

@@ -136,6 +136,50 @@ export interface BulkPreviewsTable {
   expires_at: Date;
 }
 
+export interface WebhookEndpointsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  url: string;
+  description: string | null;
+  events: ColumnType<string[], string[], string[]>;
+  enabled: Generated<boolean>;
+  disabled_reason: string | null;
+  secret_ciphertext: Uint8Array;
+  previous_secret_ciphertext: Uint8Array | null;
+  previous_secret_expires_at: NullableTimestamp;
+  consecutive_failures: Generated<number>;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface NotificationEventsTable {
+  id: string;
+  tenant_id: string;
+  operation_id: string | null;
+  type: string;
+  payload: Json;
+  created_at: Timestamp;
+}
+
+export type DeliveryStatus = "PENDING" | "DELIVERED" | "FAILED";
+
+export interface NotificationDeliveriesTable {
+  id: BigintId;
+  event_id: string;
+  tenant_id: string;
+  channel: "WEBHOOK" | "EMAIL";
+  endpoint_id: string | null;
+  recipient: string | null;
+  status: Generated<DeliveryStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -147,4 +191,7 @@ export interface Database {
   bulk_jobs: BulkJobsTable;
   bulk_operation_events: BulkOperationEventsTable;
   bulk_previews: BulkPreviewsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  notification_events: NotificationEventsTable;
+  notification_deliveries: NotificationDeliveriesTable;
 }

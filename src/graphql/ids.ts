@@ -58,6 +58,8 @@ const KEY_FORMAT: Record<string, RegExp> = {
   BulkOperation: UUID_PATTERN,
   BulkPreview: UUID_PATTERN,
   BulkOperationEvent: BIGINT_PATTERN,
+  WebhookEndpoint: UUID_PATTERN,
+  WebhookDelivery: BIGINT_PATTERN,
 };
 
 /** The types `node(id:)` serves (those declared with builder.node). */

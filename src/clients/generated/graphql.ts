@@ -88,6 +88,12 @@ export type BulkTargetsInput =
   {   filter: TicketFilter; ids?: never; }
   |  { filter?: never;   ids: Array<string | number>; };
 
+/** Notifications for the operation's creator. */
+export type NotifyInput = {
+  /** E-mail the creator when a scheduled operation is accepted and when the operation ends (summary, error counts, download links). Needs SMTP_URL on the server, else EMAIL_NOT_CONFIGURED. */
+  email: boolean;
+};
+
 export type RetryFailedItemsInput = {
   /** Only items that failed with these codes (default: all failed items). */
   errorCodes?: Array<BulkItemCode> | null | undefined;
@@ -132,6 +138,7 @@ export type StartBulkOperationInput = {
   description?: string | null | undefined;
   /** Sending the same key again returns the first operation; with a different input it is refused. */
   idempotencyKey?: string | null | undefined;
+  notify?: NotifyInput | null | undefined;
   /** From previewBulkOperation with the same targets and action: run exactly the previewed target snapshot (tickets changed since are judged again when reached; new ones are not added). */
   previewToken?: string | null | undefined;
   /** Run at this time instead of now. */

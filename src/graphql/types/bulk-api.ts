@@ -16,6 +16,7 @@ import { BulkActionInput, BulkActionTypeEnum, toEngineAction } from "./bulk-acti
 import { BulkOperationKindEnum, BulkOperationRef, BulkOperationStatusEnum } from "./bulk-operation.ts";
 import { TicketFilterInput, toTicketFilter } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
+import { NotifyInput, notifyOptions } from "./webhooks.ts";
 
 // ---- queries -------------------------------------------------------------------------
 
@@ -81,6 +82,7 @@ export const StartBulkOperationInput = builder.inputType("StartBulkOperationInpu
       description: "Sending the same key again returns the first operation; with a different input it is refused.",
     }),
     description: t.string({ required: false, description: "At most 500 characters." }),
+    notify: t.field({ type: NotifyInput, required: false }),
     previewToken: t.string({
       required: false,
       description: "From previewBulkOperation with the same targets and action: run exactly the previewed " +
@@ -178,6 +180,7 @@ builder.mutationFields((t) => ({
             scheduledAt: input.scheduledAt ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
             description: input.description ?? null,
+            notify: notifyOptions(input.notify, ctx.services.config),
           }, limitsOf(ctx));
         })
       ),

@@ -1,0 +1,48 @@
+/**
+ * The notification vocabulary: the event types a webhook endpoint can subscribe to, which of
+ * them also go out by e-mail, and the options a start may ask for. No I/O.
+ * docs/webhooks.md documents the payload of each type.
+ */
+
+export const EVENT_TYPES = [
+  "bulk_operation.scheduled",
+  "bulk_operation.started",
+  "bulk_operation.finished",
+  "bulk_operation.cancelled",
+  /** An EXPORT operation's file is ready. Defined now; emitted when EXPORT operations exist. */
+  "export.ready",
+] as const;
+export type EventType = typeof EVENT_TYPES[number];
+
+/**
+ * The events the creator is e-mailed about when the start asked `notify: { email: true }`:
+ * a scheduled operation accepted, and the end of the operation.
+ */
+export const EMAIL_EVENT_TYPES: readonly EventType[] = [
+  "bulk_operation.scheduled",
+  "bulk_operation.finished",
+  "bulk_operation.cancelled",
+  "export.ready",
+];
+
+/** What a start asks for; stored in bulk_operations.options.notify. */
+export interface NotifyOptions {
+  email: boolean;
+}
+
+/** The event a new operation's start causes: none while it waits QUEUED (admission sends `started`). */
+export const startEventOf = (status: string): EventType | null =>
+  status === "SCHEDULED" ? "bulk_operation.scheduled" : status === "RUNNING" ? "bulk_operation.started" : null;
+
+/**
+ * The events the end of an operation causes: `cancelled` or `finished`, and for an EXPORT
+ * operation whose file was written (COMPLETED or COMPLETED_WITH_ERRORS) also `export.ready`.
+ * No EXPORT kind exists yet (bulk_operations.kind's CHECK); export work adds it and gets the event.
+ */
+export function endEventsOf(operation: { kind: string; status: string }): EventType[] {
+  if (operation.status === "CANCELLED") return ["bulk_operation.cancelled"];
+  const fileWritten = operation.status === "COMPLETED" || operation.status === "COMPLETED_WITH_ERRORS";
+  return operation.kind === "EXPORT" && fileWritten
+    ? ["bulk_operation.finished", "export.ready"]
+    : ["bulk_operation.finished"];
+}

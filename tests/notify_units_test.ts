@@ -1,0 +1,68 @@
+/** The pure parts of notifications: address classification and the retry schedule. */
+import { expect } from "expect";
+import { isPrivateAddress } from "../src/notify/address-guard.ts";
+import { endEventsOf, startEventOf } from "../src/notify/events.ts";
+import { MAX_RETRY_DELAY_MS, retryDelayMs } from "../src/notify/delivery-queue.ts";
+
+Deno.test("address guard: private, loopback, link-local, reserved refused; public allowed", () => {
+  const refused = [
+    "127.0.0.1",
+    "127.255.0.9",
+    "10.0.0.1",
+    "172.16.5.4",
+    "172.31.255.255",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "0.0.0.0",
+    "224.0.0.1",
+    "255.255.255.255",
+    "::",
+    "::1",
+    "fe80::1",
+    "fc00::1",
+    "fd12:3456::1",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "[::1]",
+    "not-an-address",
+  ];
+  const allowed = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "172.32.0.1",
+    "192.169.0.1",
+    "100.128.0.1",
+    "2606:4700::1111",
+    "::ffff:8.8.8.8",
+  ];
+  expect(refused.filter((a) => !isPrivateAddress(a))).toEqual([]);
+  expect(allowed.filter(isPrivateAddress)).toEqual([]);
+});
+
+Deno.test("retry schedule: doubles from the base, jittered 0.5-1.0, capped at 1 h; about 30 attempts fit in 24 h", () => {
+  expect([1, 2, 3, 4].map((n) => retryDelayMs(n, 10_000, 1))).toEqual([10_000, 20_000, 40_000, 80_000]);
+  expect(retryDelayMs(3, 10_000, 0)).toBe(20_000);
+  expect(retryDelayMs(50, 10_000, 1)).toBe(MAX_RETRY_DELAY_MS);
+  let elapsed = 0;
+  let attempts = 0;
+  while (elapsed <= 24 * 3_600_000) elapsed += retryDelayMs(++attempts, 10_000, 1);
+  expect(attempts).toBeGreaterThanOrEqual(25);
+  expect(attempts).toBeLessThanOrEqual(40);
+});
+
+Deno.test("events: what a start and an end cause (export.ready only for an EXPORT operation whose file was written)", () => {
+  expect(["SCHEDULED", "RUNNING", "QUEUED"].map(startEventOf)).toEqual([
+    "bulk_operation.scheduled",
+    "bulk_operation.started",
+    null,
+  ]);
+  const end = (kind: string, status: string) => endEventsOf({ kind, status });
+  expect(end("STANDARD", "COMPLETED")).toEqual(["bulk_operation.finished"]);
+  expect(end("RETRY", "FAILED")).toEqual(["bulk_operation.finished"]);
+  expect(end("ROLLBACK", "CANCELLED")).toEqual(["bulk_operation.cancelled"]);
+  expect(end("EXPORT", "COMPLETED_WITH_ERRORS")).toEqual(["bulk_operation.finished", "export.ready"]);
+  expect(end("EXPORT", "FAILED")).toEqual(["bulk_operation.finished"]);
+  expect(end("EXPORT", "CANCELLED")).toEqual(["bulk_operation.cancelled"]);
+});
