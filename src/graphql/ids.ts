@@ -63,7 +63,7 @@ const KEY_FORMAT: Record<string, RegExp> = {
 };
 
 /** The types `node(id:)` serves (those declared with builder.node). */
-const NODE_TYPES = new Set(["Ticket", "Comment", "User", "BulkOperation"]);
+const NODE_TYPES = new Set(["Ticket", "Comment", "User", "BulkOperation", "WebhookEndpoint", "WebhookDelivery"]);
 
 /**
  * Decodes a global id that must name a `typename`; returns the database key.
