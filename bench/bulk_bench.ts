@@ -19,7 +19,7 @@ import { startPool } from "../src/bulk/start-pool.ts";
 import { startOperation } from "../src/bulk/start.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
-import { setLogLevel } from "../src/log.ts";
+import { configureLog } from "../src/log.ts";
 
 const { values } = parseArgs({
   args: Deno.args.filter((arg) => arg !== "--"), // `deno task bench -- --tickets N` passes the "--" on
@@ -38,7 +38,7 @@ const config = loadConfig({
   BULK_MAX_TARGETS: String(Math.max(n, 100_000)),
   LOG_LEVEL: "warn",
 });
-setLogLevel("warn");
+configureLog({ logLevel: "warn", logFormat: "text" });
 
 /** Current RSS of this process (worker threads included), sampled every 20 ms while waiting. */
 function rssMb(): number {

@@ -52,6 +52,18 @@ export interface Config {
   maxBodyBytes: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** `LOG_FORMAT` = text (default: readable in a terminal) | json (one JSON object per line, for log shippers). */
+  logFormat: "text" | "json";
+  /**
+   * Port of the /metrics (and /health) listener of a `deno task worker` process. `METRICS_PORT`,
+   * default 9464; 0 picks a free port (logged). The API process serves /metrics on PORT instead.
+   */
+  metricsPort: number;
+  /**
+   * A worker thread that has not sent a heartbeat for this long counts as dead: it leaves the
+   * `workers` query and /ready's count. `WORKER_STALE_MS`, default 30000; heartbeats every third of it.
+   */
+  workerStaleMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -97,6 +109,10 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
   }
+  const logFormat = env.LOG_FORMAT || "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError("LOG_FORMAT", `"${logFormat}" is not one of text, json`);
+  }
   return {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: env.HOST || "127.0.0.1",
@@ -118,6 +134,9 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     maxQueryCost: integer(env, "GRAPHQL_MAX_COST", 25_000, 100, 10_000_000),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
+    logFormat,
+    metricsPort: integer(env, "METRICS_PORT", 9464, 0, 65535),
+    workerStaleMs: integer(env, "WORKER_STALE_MS", 30_000, 1000, 3_600_000),
   };
 }
 

@@ -27,13 +27,18 @@ Deno.test("config: defaults", () => {
     seedDemo: true, // embedded database: seeded on first start
     maxQueryDepth: 12,
     logLevel: "info",
+    logFormat: "text",
+    metricsPort: 9464,
+    workerStaleMs: 30_000,
   });
   expect(config.workers).toBe(navigator.hardwareConcurrency);
   // An external database is not seeded unless asked to.
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app" }).seedDemo).toBe(false);
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app", SEED_DEMO: "1" }).seedDemo).toBe(true);
   // Empty means unset.
-  expect(loadConfig({ PORT: "", DATABASE_URL: "", WORKERS: "", LOG_LEVEL: "", SEED_DEMO: "", HOST: "" })).toEqual(
+  expect(
+    loadConfig({ PORT: "", DATABASE_URL: "", WORKERS: "", LOG_LEVEL: "", SEED_DEMO: "", HOST: "", LOG_FORMAT: "" }),
+  ).toEqual(
     loadConfig({}),
   );
 });
@@ -50,6 +55,9 @@ Deno.test("config: values are parsed", () => {
     WORKERS: "0",
     GRAPHQL_MAX_DEPTH: "20",
     LOG_LEVEL: "debug",
+    LOG_FORMAT: "json",
+    METRICS_PORT: "0",
+    WORKER_STALE_MS: "5000",
   });
   expect(config).toMatchObject({
     port: 0,
@@ -62,6 +70,9 @@ Deno.test("config: values are parsed", () => {
     workers: 0,
     maxQueryDepth: 20,
     logLevel: "debug",
+    logFormat: "json",
+    metricsPort: 0,
+    workerStaleMs: 5000,
   });
   for (
     const [raw, value] of [["1", true], ["true", true], ["ON", true], ["0", false], ["false", false], ["off", false]]
@@ -93,6 +104,10 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     ["GRAPHQL_MAX_DEPTH", "1"],
     ["BULK_CHUNK_SIZE", "0"],
     ["BULK_LEASE_MS", "5"],
+    ["LOG_FORMAT", "xml"],
+    ["METRICS_PORT", "65536"],
+    ["METRICS_PORT", "x"],
+    ["WORKER_STALE_MS", "999"],
   ];
   for (const [variable, value] of cases) {
     const error = configError({ [variable]: value });

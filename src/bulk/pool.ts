@@ -10,6 +10,7 @@ import { admitWaiting } from "./admit.ts";
 import { JOBS_CHANNEL } from "./notify.ts";
 import { releaseJobs } from "./queue/claim.ts";
 import { rescueExpiredJobs } from "./queue/rescue.ts";
+import { countRescued } from "../metrics/engine.ts";
 import type { ChunkReport } from "./run-chunk.ts";
 import type { WorkerSettings } from "./worker-loop.ts";
 
@@ -129,6 +130,7 @@ export class WorkerPool {
   async #maintain(): Promise<void> {
     try {
       const rescued = await rescueExpiredJobs(this.options.db);
+      countRescued(rescued);
       const admitted = await admitWaiting(this.options.db, this.options.settings.maxActivePerUser);
       if (rescued > 0 || admitted.length > 0) this.#broadcast({ type: "wake" });
     } catch (error) {

@@ -11,20 +11,59 @@ import type { Db } from "../db/database.ts";
 import type { BulkDomain, ChunkItem, ItemResult, Tx } from "./action.ts";
 import { bumpCounters, countResults, maybeFinish } from "./finalize.ts";
 import { notifyProgress } from "./notify.ts";
-import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
+import { isTerminal, type OperationRow, type OperationStatus, recordEvent } from "./operation.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
 
 export interface ChunkReport {
   operationId: string;
+  tenantId: string;
   /** The operation's creator: when it finished, their next queued operation may start. */
   createdBy: string;
+  kind: OperationRow["kind"];
+  actionType: string;
+  /** The operation's status after the chunk. */
+  status: OperationStatus;
+  chunkIndex: number;
   items: number;
+  /** The chunk's items per (outcome, code): what /metrics and the chunk's span count. */
+  outcomes: OutcomeTally[];
+  /** Items the operation's end turned CANCELLED (when this chunk finished it). */
+  cancelledAtEnd: number;
   finished: boolean;
 }
 
-/** The report of a committed chunk of `items` items, from the operation row it left. */
-export function reportOf(operation: OperationRow, items: number): ChunkReport {
-  return { operationId: operation.id, createdBy: operation.created_by, items, finished: isTerminal(operation.status) };
+export interface OutcomeTally {
+  outcome: ItemResult["outcome"];
+  code: string | null;
+  count: number;
+}
+
+function tally(results: ItemResult[]): OutcomeTally[] {
+  const byKey = new Map<string, OutcomeTally>();
+  for (const { outcome, code = null } of results) {
+    const key = `${outcome} ${code}`;
+    const entry = byKey.get(key) ?? byKey.set(key, { outcome, code, count: 0 }).get(key)!;
+    entry.count++;
+  }
+  return [...byKey.values()];
+}
+
+/** The report of a committed chunk (its item results) from the operation row it left. */
+function reportOf(operation: OperationRow, job: Job, results: ItemResult[]): ChunkReport {
+  const finished = isTerminal(operation.status);
+  return {
+    operationId: operation.id,
+    tenantId: operation.tenant_id,
+    createdBy: operation.created_by,
+    kind: operation.kind,
+    actionType: operation.action_type,
+    status: operation.status,
+    chunkIndex: job.chunk_index,
+    items: results.length,
+    outcomes: tally(results),
+    cancelledAtEnd: finished ? operation.cancelled : 0,
+    finished,
+  };
 }
 
 async function pendingItems(tx: Tx, job: Job): Promise<ChunkItem[]> {
@@ -63,13 +102,13 @@ async function takeJob(tx: Tx, job: Job): Promise<void> {
 }
 
 /** Commits the chunk's results (possibly none) and ends the operation if it was the last job. */
-async function commitChunk(tx: Tx, job: Job, results: ItemResult[]): Promise<OperationRow> {
+async function commitChunk(tx: Tx, job: Job, results: ItemResult[]): Promise<ChunkReport> {
   await writeResults(tx, job.operation_id, results, job.attempts);
   await takeJob(tx, job);
   const operation = await bumpCounters(tx, job.operation_id, countResults(results));
   const after = await maybeFinish(tx, operation);
   await notifyProgress(tx, after.tenant_id, after.id);
-  return after;
+  return reportOf(after, job, results);
 }
 
 export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<ChunkReport> {
@@ -77,10 +116,7 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
     const operation = await tx.selectFrom("bulk_operations").selectAll().where("id", "=", job.operation_id)
       .executeTakeFirstOrThrow() as OperationRow;
     // A cancel committed before this read: no new chunk starts; its items end CANCELLED.
-    if (operation.cancel_requested_at || isTerminal(operation.status)) {
-      const after = await commitChunk(tx, job, []);
-      return reportOf(after, 0);
-    }
+    if (operation.cancel_requested_at || isTerminal(operation.status)) return await commitChunk(tx, job, []);
     const items = await pendingItems(tx, job);
     const action = domain.actions.get(operation.action_type);
     if (!action) throw new Error(`operation ${operation.id} has unknown action ${operation.action_type}`);
@@ -93,22 +129,21 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
       items,
       dryRun: false,
     });
-    const after = await commitChunk(tx, job, results);
-    return reportOf(after, results.length);
+    return await commitChunk(tx, job, results);
   });
 }
 
 /**
  * After a failed chunk (its transaction rolled back): retry later with exponential backoff
  * and jitter, or, once the attempts are used up, end the chunk's items FAILED/INTERNAL so
- * the operation still finishes. Returns the operation when it gave up on the chunk.
+ * the operation still finishes. Returns the chunk's report when it gave up on the chunk.
  */
 export async function handleChunkFailure(
   db: Db,
   job: Job,
   error: unknown,
   options: { maxAttempts: number },
-): Promise<OperationRow | null> {
+): Promise<ChunkReport | null> {
   const message = error instanceof Error ? error.message : String(error);
   if (job.attempts < options.maxAttempts) {
     const delayMs = backoffMs(job.attempts);
@@ -124,7 +159,7 @@ export async function handleChunkFailure(
 }
 
 /** Ends a chunk that used up its attempts: its pending items FAILED with code INTERNAL. */
-export async function failChunk(db: Db, job: Job, message: string): Promise<OperationRow> {
+export async function failChunk(db: Db, job: Job, message: string): Promise<ChunkReport> {
   return await db.transaction().execute(async (tx) => {
     const operation = await tx.selectFrom("bulk_operations").select("cancel_requested_at")
       .where("id", "=", job.operation_id).executeTakeFirstOrThrow();

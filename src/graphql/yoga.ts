@@ -7,6 +7,8 @@ import { costLimit } from "./cost-limit.ts";
 import { depthLimit } from "./depth-limit.ts";
 import { apiError } from "./errors.ts";
 import { schema } from "./schema.ts";
+import { errorText, log } from "../log.ts";
+import { useRequestMetrics } from "../metrics/http.ts";
 
 /**
  * Errors a client may see as they are: GraphQLErrors we raise on purpose (they carry a
@@ -39,7 +41,7 @@ export function maskError(error: unknown): GraphQLError {
   if (original instanceof Error && original.name === "PothosValidationError") {
     return apiError("BAD_USER_INPUT", original.message);
   }
-  console.error("[graphql] internal error:", original);
+  log.error("graphql", "internal error", { error: errorText(original) });
   const path = error instanceof GraphQLError ? error.path : undefined;
   return new GraphQLError("Unexpected error.", { path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
 }
@@ -53,6 +55,13 @@ function useQueryLimits(limits: { maxQueryDepth: number; maxQueryCost: number })
     },
   };
 }
+
+/** Yoga's own messages through log.ts, so LOG_FORMAT=json covers them; its info is kept at debug, as before. */
+const yogaLogger = () => {
+  const line = (write: typeof log.info) => (...args: unknown[]) =>
+    write("yoga", args.map((arg) => (typeof arg === "string" ? arg : errorText(arg))).join(" "));
+  return { debug: line(log.debug), info: line(log.debug), warn: line(log.warn), error: line(log.error) };
+};
 
 export function createYogaServer(services: Services) {
   return createYoga<Record<string, unknown>, Context>({
@@ -68,7 +77,7 @@ export function createYogaServer(services: Services) {
     renderGraphiQL: async (options) => (await import("@graphql-yoga/render-graphiql")).renderGraphiQL(options),
     landingPage: false,
     maskedErrors: { maskError: (error) => maskError(error) },
-    plugins: [useQueryLimits(services.config)],
+    plugins: [useQueryLimits(services.config), useRequestMetrics()],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
       if ("services" in initial) return initial as unknown as Context;
@@ -77,7 +86,7 @@ export function createYogaServer(services: Services) {
       const viewer = token ? await viewerForToken(services.db, token) : null;
       return createContext(viewer, services);
     },
-    logging: services.config.logLevel === "debug" ? "debug" : "warn",
+    logging: yogaLogger(),
   });
 }
 

@@ -10,6 +10,8 @@ const REPO_ROOT = new URL("../../", import.meta.url);
 export interface WorkerProcess {
   /** Pid of the worker process itself (not of `deno task`). */
   pid: number;
+  /** Where its /metrics listens (from its ready line). */
+  metricsUrl: string;
   /** Every line it wrote to stdout and stderr so far. */
   lines: string[];
   /** Resolves with the exit status of `deno task worker` (which is the worker's). */
@@ -35,25 +37,27 @@ export async function spawnWorker(env: Record<string, string>, readyTimeoutMs = 
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "worker"],
     cwd: REPO_ROOT,
-    env: { NO_COLOR: "1", ...env },
+    // A free metrics port unless the test picks one: several workers may run at once.
+    env: { NO_COLOR: "1", METRICS_PORT: "0", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
-  let onReady: (pid: number) => void = () => {};
-  const ready = new Promise<number>((resolve) => (onReady = resolve));
+  let onReady: (ready: { pid: number; metricsPort: number }) => void = () => {};
+  const ready = new Promise<{ pid: number; metricsPort: number }>((resolve) => (onReady = resolve));
   const onLine = (line: string) => {
     lines.push(line);
-    const match = /worker process (\d+) ready/.exec(line);
-    if (match) onReady(Number(match[1]));
+    // Text: "... worker process 123 ready metricsPort=4567"; JSON: {..."message":"worker process 123 ready","metricsPort":4567}
+    const match = /worker process (\d+) ready\b.*?metricsPort"?[=:](\d+)/.exec(line);
+    if (match) onReady({ pid: Number(match[1]), metricsPort: Number(match[2]) });
   };
   const output = Promise.all([readLines(child.stdout, onLine), readLines(child.stderr, onLine)]);
   const exited = output.then(() => child.status);
   let done = false;
   exited.finally(() => (done = true));
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const pid = await Promise.race([
+  const { pid, metricsPort } = await Promise.race([
     ready,
     exited.then((status) => {
       throw new Error(`worker exited before it was ready (code ${status.code}):\n${lines.join("\n")}`);
@@ -71,6 +75,7 @@ export async function spawnWorker(env: Record<string, string>, readyTimeoutMs = 
 
   return {
     pid,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     lines,
     exited,
     signal(signal) {
