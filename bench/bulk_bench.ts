@@ -13,13 +13,11 @@ import { parseArgs } from "node:util";
 import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
 import { createDb } from "../src/db/database.ts";
-import { startEmbedded } from "../src/db/embedded.ts";
-import { migrate } from "../src/db/migrate.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
 import { startOperation } from "../src/bulk/start.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { insertTickets } from "../src/tickets/seed.ts";
 import { configureLog } from "../src/log.ts";
+import { benchAdmin, fmt, openBenchDatabase, reopenTickets, seedTickets } from "./bench_db.ts";
 
 const { values } = parseArgs({
   args: Deno.args.filter((arg) => arg !== "--"), // `deno task bench -- --tickets N` passes the "--" on
@@ -45,39 +43,19 @@ function rssMb(): number {
   return Deno.memoryUsage().rss / 1024 / 1024;
 }
 
-const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
-
-const embedded = config.databaseUrl ? null : await startEmbedded({
-  dataDir: `.test-data/bench-${Deno.pid}`,
-  port: 54000 + (Deno.pid % 1000),
-  ephemeral: true,
-});
-const url = config.databaseUrl ?? embedded!.databaseUrl("bench");
-if (embedded) await embedded.createDatabase("bench");
+const database = await openBenchDatabase(config, "bench");
+const url = database.url;
 try {
-  await migrate(url);
   const db = createDb(url, { poolSize: 4 });
-  const tenant = await db.insertInto("tenants").values({ name: `bench ${Date.now()}` }).returning("id")
-    .executeTakeFirstOrThrow();
-  const user = await db.insertInto("users").values({
-    tenant_id: tenant.id,
-    email: `bench-${crypto.randomUUID()}@bench.test`,
-    name: "Bench",
-    role: "ADMIN",
-  }).returning(["id", "email", "name"]).executeTakeFirstOrThrow();
-  let t = performance.now();
-  await insertTickets(db, tenant.id, n);
-  await sql`UPDATE tickets SET status = 'OPEN' WHERE tenant_id = ${tenant.id}`.execute(db);
-  await sql`VACUUM ANALYZE tickets`.execute(db);
-  console.log(`seeded ${fmt(n)} tickets in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const viewer = await benchAdmin(db);
+  await seedTickets(db, viewer.tenantId, n);
 
   // (a) the ceiling
-  t = performance.now();
+  let t = performance.now();
   await sql`UPDATE tickets SET status = 'PENDING', version = version + 1, updated_at = now()
-            WHERE tenant_id = ${tenant.id} AND status = 'OPEN'`.execute(db);
+            WHERE tenant_id = ${viewer.tenantId} AND status = 'OPEN'`.execute(db);
   const ceilingS = (performance.now() - t) / 1000;
-  await sql`UPDATE tickets SET status = 'OPEN' WHERE tenant_id = ${tenant.id}`.execute(db);
-  await sql`VACUUM ANALYZE tickets`.execute(db);
+  await reopenTickets(db, viewer.tenantId);
 
   // (b) the engine
   const pool = await startPool(config, url, db);
@@ -85,13 +63,7 @@ try {
   const { operation } = await startOperation(
     db,
     ticketsDomain,
-    {
-      userId: user.id,
-      tenantId: tenant.id,
-      role: "ADMIN",
-      email: user.email,
-      name: user.name,
-    },
+    viewer,
     {
       actionType: "SET_STATUS",
       params: { status: "PENDING" },
@@ -125,5 +97,5 @@ try {
   console.log(`ratio engine/ceiling: ${(engineRate / ceilingRate).toFixed(2)}`);
   console.log(`peak RSS of this process (API + worker threads): ${peak.toFixed(0)} MB`);
 } finally {
-  await embedded?.stop();
+  await database.stop();
 }

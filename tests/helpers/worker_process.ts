@@ -82,10 +82,17 @@ async function spawnService<T>(
       timer = setTimeout(() => reject(new Error(`${name} not ready in ${readyTimeoutMs} ms`)), readyTimeoutMs);
     }),
   ]).catch(async (error) => {
+    // SIGTERM, not SIGKILL: `deno task` forwards it to the process it runs (whose pid we do not
+    // know yet), while a SIGKILLed `deno task` would orphan it, holding our pipes open forever.
     try {
-      child.kill("SIGKILL");
+      child.kill("SIGTERM");
     } catch { /* already gone */ }
-    await exited;
+    const killer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }, 15_000);
+    await exited.finally(() => clearTimeout(killer));
     throw error;
   }).finally(() => clearTimeout(timer));
   const servicePid = pid ?? child.pid;
