@@ -74,7 +74,9 @@ try {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const seconds = (done.finished_at.getTime() - done.first_chunk_at!.getTime()) / 1000;
-      const shares = await Promise.all(workers.map(async (w) => valueOf(await scrape(w.metricsUrl), "bulk_items_total")));
+      const shares = await Promise.all(
+        workers.map(async (w) => valueOf(await scrape(w.metricsUrl), "bulk_items_total")),
+      );
       if (done.succeeded !== n) throw new Error(`expected ${n} items to succeed: ${JSON.stringify(done)}`);
       rows.push({ processes, seconds, rate: done.total / seconds, shares });
       console.log(`${processes} worker process(es): ${fmt(n)} items in ${seconds.toFixed(2)} s`);
