@@ -46,12 +46,10 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
     try {
       await sql`SELECT 1`.execute(services.db);
       const pending = await migrationsPending(services.db, options.migrations);
+      if (pending.length > 0) return json({ status: "not ready", pendingMigrations: pending }, 503);
       // Worker threads alive across all processes (a heartbeat within WORKER_STALE_MS). None
       // does not make the API unready: it still accepts operations, which wait for a worker.
-      const workers = await aliveWorkerCount(services.db);
-      return pending.length === 0
-        ? json({ status: "ready", workers })
-        : json({ status: "not ready", pendingMigrations: pending, workers }, 503);
+      return json({ status: "ready", workers: await aliveWorkerCount(services.db) });
     } catch (error) {
       return json({ status: "not ready", error: (error as Error).message }, 503);
     }
