@@ -8,7 +8,7 @@ import { expect } from "expect";
 import { createDb } from "../src/db/database.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
 import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
-import { START, ticketGid } from "./helpers/api.ts";
+import { START, ticketGid, until } from "./helpers/api.ts";
 import { freshDatabase } from "./helpers/database.ts";
 import { createTenant } from "./helpers/server.ts";
 import { spawnApi } from "./helpers/worker_process.ts";
@@ -42,16 +42,6 @@ const attribute = (span: OtlpSpan, key: string) => {
   return value?.stringValue ?? value?.doubleValue ??
     (value?.intValue === undefined ? undefined : Number(value.intValue));
 };
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A fresh database with a tenant and `tickets` tickets, and the API on it as a subprocess. */
 async function apiProcess(tickets: number, env: Record<string, string>) {

@@ -9,20 +9,16 @@ import { sql } from "kysely";
 import { finished, operation, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql, wsClient } from "./helpers/graphql.ts";
-import { lockTickets, PROGRESS, record, sse, startOk, ticketGid } from "./helpers/api.ts";
+import { lockTickets, PROGRESS, record, sse, startOk, ticketGid, until } from "./helpers/api.ts";
 import { type Sample, scrape, seriesOf, valueOf } from "./helpers/prometheus.ts";
 import { startTestServer } from "./helpers/server.ts";
 
-/** Scrapes until `ready(samples)` holds; fails after `ms` naming what it waited for. */
-async function scrapeUntil(url: string, ready: (samples: Sample[]) => boolean, what: string, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
+/** Scrapes until `ready(samples)` holds; fails after 30 s naming what it waited for. */
+const scrapeUntil = (url: string, ready: (samples: Sample[]) => boolean, what: string) =>
+  until(what, async () => {
     const samples = await scrape(url);
-    if (ready(samples)) return samples;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+    return ready(samples) ? samples : undefined;
+  });
 
 /** after - before for every series of `name` that moved. */
 function deltas(before: Sample[], after: Sample[], name: string): Record<string, number> {

@@ -8,7 +8,7 @@ import { expect } from "expect";
 import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql } from "./helpers/graphql.ts";
-import { lockTickets, startOk, ticketGid } from "./helpers/api.ts";
+import { lockTickets, startOk, ticketGid, until } from "./helpers/api.ts";
 import { type Sample, scrape, valueOf } from "./helpers/prometheus.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
@@ -26,16 +26,6 @@ async function workersOf(server: TestServer): Promise<WorkerView[]> {
   const result = await gql(server.graphqlUrl, server.tenant.admin.token, WORKERS);
   if (result.errors) throw new Error(JSON.stringify(result.errors));
   return result.data.workers;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const itemsOf = (samples: Sample[]) => valueOf(samples, "bulk_items_total");
