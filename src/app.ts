@@ -9,7 +9,7 @@ import { readMigrations } from "./db/migrate.ts";
 import { OperationEvents } from "./bulk/events.ts";
 import type { WorkerPool } from "./bulk/pool.ts";
 import { registerWorkers, startPool } from "./bulk/start-pool.ts";
-import { observeDatabase } from "./metrics/database.ts";
+import { observeDatabase, observePool } from "./metrics/database.ts";
 import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
 import { startHttp } from "./http/server.ts";
@@ -29,7 +29,7 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
   const db = createDb(databaseUrl, {
     poolSize: config.dbPoolSize,
     applicationName: "bulk-ops api",
-    metricsName: "api",
+    onPool: (pool) => observePool("api", pool),
   });
   const unobserve = observeDatabase(db);
   const events = new OperationEvents(databaseUrl);

@@ -9,7 +9,7 @@ import { openDatabase } from "./db/connect.ts";
 import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { registerWorkers, startPool } from "./bulk/start-pool.ts";
-import { observeDatabase } from "./metrics/database.ts";
+import { observeDatabase, observePool } from "./metrics/database.ts";
 import { serveMetrics } from "./metrics/serve.ts";
 import { configureLog, log } from "./log.ts";
 
@@ -21,7 +21,7 @@ await migrate(database.url);
 const db = createDb(database.url, {
   poolSize: 2,
   applicationName: "bulk-ops worker maintenance",
-  metricsName: "worker",
+  onPool: (pool) => observePool("worker", pool),
 });
 observeDatabase(db);
 const pool = await startPool(config, database.url, db, Math.max(1, config.workers));

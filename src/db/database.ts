@@ -2,7 +2,6 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { Database } from "./tables.ts";
-import { observePool } from "../metrics/database.ts";
 
 export type Db = Kysely<Database>;
 
@@ -12,8 +11,8 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** application_name seen in pg_stat_activity (default "bulk-ops"). */
   applicationName?: string;
-  /** Expose the pool's use on /metrics as db_pool_*{pool=<name>} (the process's main pools only). */
-  metricsName?: "api" | "worker";
+  /** Called with the new pool (e.g. to expose its use on /metrics). */
+  onPool?: (pool: pg.Pool) => void;
 }
 
 export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool {
@@ -42,7 +41,7 @@ export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool 
     if (!callback) return endAndWait();
     endAndWait().then(callback, callback);
   }) as typeof pool.end;
-  if (options.metricsName) observePool(options.metricsName, pool);
+  options.onPool?.(pool);
   return pool;
 }
 
