@@ -37,15 +37,20 @@ export function observeDatabase(db: Db): () => void {
 
 async function readQueue(db: Db): Promise<QueueSnapshot> {
   const { rows } = await sql<QueueSnapshot>`
+    WITH waiting_operations AS (
+      -- The predicate of bulk_operations_waiting_idx, so one scan of that partial index counts both.
+      SELECT count(*) FILTER (WHERE status = 'QUEUED')::int AS queued,
+             count(*) FILTER (WHERE status = 'SCHEDULED')::int AS scheduled
+      FROM bulk_operations WHERE status IN ('SCHEDULED', 'QUEUED'))
     SELECT
       (SELECT count(*) FROM bulk_jobs WHERE locked_by IS NULL AND run_at <= now())::int AS ready,
       (SELECT count(*) FROM bulk_jobs WHERE locked_by IS NOT NULL)::int AS running,
       (SELECT count(*) FROM bulk_jobs WHERE locked_by IS NULL AND run_at > now())::int AS waiting,
       (SELECT extract(epoch FROM now() - min(run_at))::float8 FROM bulk_jobs
         WHERE locked_by IS NULL AND run_at <= now()) AS oldest_ready_s,
-      (SELECT count(*) FROM bulk_operations WHERE status = 'QUEUED')::int AS queued,
-      (SELECT count(*) FROM bulk_operations WHERE status = 'SCHEDULED')::int AS scheduled,
-      (SELECT count(*) FROM bulk_workers WHERE expires_at > now())::int AS workers`.execute(db);
+      queued, scheduled,
+      (SELECT count(*) FROM bulk_workers WHERE expires_at > now())::int AS workers
+    FROM waiting_operations`.execute(db);
   return rows[0];
 }
 
