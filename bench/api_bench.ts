@@ -37,7 +37,7 @@ import { createDb } from "../src/db/database.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { encodeId } from "../src/graphql/ids.ts";
-import { setLogLevel } from "../src/log.ts";
+import { configureLog } from "../src/log.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
 
 const { values } = parseArgs({
@@ -56,7 +56,7 @@ const EVENT_TICKETS = Number(values["event-tickets"]);
 const WARMUP = 3;
 
 const env = Deno.env.toObject();
-setLogLevel("warn");
+configureLog({ logLevel: "warn", logFormat: "text" });
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 /** Nearest-rank percentile. */
 function percentile(values: number[], p: number): number {

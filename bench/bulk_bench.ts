@@ -27,15 +27,14 @@ import { parseArgs } from "node:util";
 import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
 import { createDb, createPool } from "../src/db/database.ts";
-import { startEmbedded } from "../src/db/embedded.ts";
-import { migrate } from "../src/db/migrate.ts";
 import { cancelOperation } from "../src/bulk/cancel.ts";
 import type { OperationRow } from "../src/bulk/operation.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
 import { startOperation } from "../src/bulk/start.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
-import { setLogLevel } from "../src/log.ts";
+import { benchAdmin, openBenchDatabase } from "./bench_db.ts";
+import { configureLog } from "../src/log.ts";
 import { type BulkFigures, figuresJson, figuresTable, fmt, parseScenarios } from "./bulk_table.ts";
 import { createPeerLedger, runGraphileWorkerPeer } from "./peers/graphile_worker.ts";
 import { resetTickets } from "./same_start.ts";
@@ -66,31 +65,19 @@ const config = loadConfig({
   BULK_MAX_TARGETS: String(Math.max(n, 100_000)),
   LOG_LEVEL: "warn",
 });
-setLogLevel("warn");
+configureLog({ logLevel: "warn", logFormat: "text" });
 
 /** Current RSS of this process (worker threads included), sampled every 20 ms while waiting. */
 function rssMb(): number {
   return Deno.memoryUsage().rss / 1024 / 1024;
 }
 
-const embedded = config.databaseUrl ? null : await startEmbedded({
-  dataDir: `.test-data/bench-${Deno.pid}`,
-  port: 54000 + (Deno.pid % 1000),
-  ephemeral: true,
-});
-const url = config.databaseUrl ?? embedded!.databaseUrl("bench");
-if (embedded) await embedded.createDatabase("bench");
+const database = await openBenchDatabase(config, "bench");
+const url = database.url;
 try {
-  await migrate(url);
   const db = createDb(url, { poolSize: 4 });
-  const tenant = await db.insertInto("tenants").values({ name: `bench ${Date.now()}` }).returning("id")
-    .executeTakeFirstOrThrow();
-  const user = await db.insertInto("users").values({
-    tenant_id: tenant.id,
-    email: `bench-${crypto.randomUUID()}@bench.test`,
-    name: "Bench",
-    role: "ADMIN",
-  }).returning(["id", "email", "name"]).executeTakeFirstOrThrow();
+  const viewer = await benchAdmin(db);
+  const tenant = { id: viewer.tenantId };
   let t = performance.now();
   await insertTickets(db, tenant.id, n);
   await resetTickets(db, tenant.id);
@@ -147,7 +134,6 @@ try {
       if (chunk.items > 0) chunkMs.set(chunk.operationId, [...chunkMs.get(chunk.operationId) ?? [], chunk.ms]);
       if (chunk.finished) finishingMs.set(chunk.operationId, chunk.ms);
     });
-    const viewer = { userId: user.id, tenantId: tenant.id, role: "ADMIN" as const, email: user.email, name: user.name };
     const setStatus = (from: string, to: string) =>
       startOperation(db, ticketsDomain, viewer, {
         actionType: "SET_STATUS",
@@ -207,5 +193,5 @@ try {
   for (const line of figuresTable(figures)) say(line);
   if (values.json) console.log(JSON.stringify(figuresJson(figures)));
 } finally {
-  await embedded?.stop();
+  await database.stop();
 }

@@ -8,7 +8,8 @@ import { createDb, type Db } from "./db/database.ts";
 import { readMigrations } from "./db/migrate.ts";
 import { OperationEvents } from "./bulk/events.ts";
 import type { WorkerPool } from "./bulk/pool.ts";
-import { startPool } from "./bulk/start-pool.ts";
+import { registerWorkers, startPool } from "./bulk/start-pool.ts";
+import { observeDatabase, observePool } from "./metrics/database.ts";
 import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
 import { startHttp } from "./http/server.ts";
@@ -25,7 +26,12 @@ export interface App {
 }
 
 export async function startApp(config: Config, databaseUrl: string): Promise<App> {
-  const db = createDb(databaseUrl, { poolSize: config.dbPoolSize, applicationName: "bulk-ops api" });
+  const db = createDb(databaseUrl, {
+    poolSize: config.dbPoolSize,
+    applicationName: "bulk-ops api",
+    onPool: (pool) => observePool("api", pool),
+  });
+  const unobserve = observeDatabase(db);
   const events = new OperationEvents(databaseUrl);
   await events.start();
   const services = { db, config, events, snapshots: new SnapshotReader(db) };
@@ -41,6 +47,7 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     throw error;
   });
   const pool = config.workers > 0 ? await startPool(config, databaseUrl, db) : null;
+  const workers = pool ? await registerWorkers(config, db, pool, "api") : null;
   let stopping: Promise<void> | null = null;
   return {
     url: http.url,
@@ -49,8 +56,10 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     pool,
     stop() {
       stopping ??= (async () => {
+        await workers?.stop();
         await pool?.stop();
         await http.shutdown();
+        unobserve();
         await events.stop();
         await db.destroy();
       })();

@@ -108,6 +108,18 @@ export interface Config {
   smtpUrl: string | undefined;
   /** Sender of notification e-mails. `SMTP_FROM`, default `bulk-ops <noreply@localhost>`. */
   smtpFrom: string;
+  /** `LOG_FORMAT` = text (default: readable in a terminal) | json (one JSON object per line, for log shippers). */
+  logFormat: "text" | "json";
+  /**
+   * Port of the /metrics (and /health) listener of a `deno task worker` process. `METRICS_PORT`,
+   * default 9464; 0 picks a free port (logged). The API process serves /metrics on PORT instead.
+   */
+  metricsPort: number;
+  /**
+   * A worker thread that has not sent a heartbeat for this long counts as dead: it leaves the
+   * `workers` query and /ready's count. `WORKER_STALE_MS`, default 30000; heartbeats every third of it.
+   */
+  workerStaleMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -181,6 +193,10 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
   }
+  const logFormat = env.LOG_FORMAT || "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError("LOG_FORMAT", `"${logFormat}" is not one of text, json`);
+  }
   const rollbackWindowHours = integer(env, "ROLLBACK_WINDOW_HOURS", 24, 1, 24 * 365);
   const retentionDays = integer(env, "BULK_RETENTION_DAYS", 90, 1, 36_500);
   if (retentionDays * 24 < rollbackWindowHours) {
@@ -233,6 +249,9 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     notifyRetentionDays: integer(env, "NOTIFY_RETENTION_DAYS", 30, 1, 3650),
     smtpUrl: urlSetting(env, "SMTP_URL", ["smtp:", "smtps:"]),
     smtpFrom: env.SMTP_FROM || "bulk-ops <noreply@localhost>",
+    logFormat,
+    metricsPort: integer(env, "METRICS_PORT", 9464, 0, 65535),
+    workerStaleMs: integer(env, "WORKER_STALE_MS", 30_000, 1000, 3_600_000),
   };
   if (config.costBucketSize < config.maxQueryCost) {
     // A query the cost limit allows must fit in a full bucket, or it could never run.

@@ -8,13 +8,13 @@ import { openDatabase } from "./db/connect.ts";
 import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { startApp } from "./app.ts";
-import { log, setLogLevel } from "./log.ts";
+import { configureLog, log } from "./log.ts";
 import { mintDevTokens, seedDemo } from "./tickets/seed.ts";
 import { reportStartupFailure, StartupError } from "./startup-error.ts";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  setLogLevel(config.logLevel);
+  configureLog(config);
   const database = await openDatabase(config, (line) => log.info("db", line));
   try {
     const applied = await migrate(database.url);

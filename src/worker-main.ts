@@ -1,32 +1,45 @@
 /**
  * `deno task worker`: a worker-only process (no HTTP) against the same database, so more
  * machines can share the work. WORKERS threads (at least 1). SIGTERM/SIGINT: stop claiming,
- * let in-flight chunks finish within SHUTDOWN_GRACE_MS, release leases, exit.
+ * let in-flight chunks finish within SHUTDOWN_GRACE_MS, release leases, exit. Its /metrics
+ * (and /health) listen on METRICS_PORT; its threads register in bulk_workers.
  */
 import { loadConfigOrExit } from "./config.ts";
 import { openDatabase } from "./db/connect.ts";
 import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
-import { startPool } from "./bulk/start-pool.ts";
-import { log, setLogLevel } from "./log.ts";
+import { registerWorkers, startPool } from "./bulk/start-pool.ts";
+import { observeDatabase, observePool } from "./metrics/database.ts";
+import { serveMetrics } from "./metrics/serve.ts";
+import { configureLog, log } from "./log.ts";
 import { reportStartupFailure } from "./startup-error.ts";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  setLogLevel(config.logLevel);
+  configureLog(config);
   const database = await openDatabase(config, (line) => log.info("db", line));
   try {
     await migrate(database.url);
-    const db = createDb(database.url, { poolSize: 2, applicationName: "bulk-ops worker maintenance" });
+    // Maintenance (rescue, admission), the worker heartbeat and the /metrics queue gauges.
+    const db = createDb(database.url, {
+      poolSize: 2,
+      applicationName: "bulk-ops worker maintenance",
+      onPool: (pool) => observePool("worker", pool),
+    });
     try {
+      observeDatabase(db);
       const pool = await startPool(config, database.url, db, Math.max(1, config.workers));
-      log.info("worker", `worker process ${Deno.pid} ready`);
+      const workers = await registerWorkers(config, db, pool, "worker");
+      const metrics = await serveMetrics(config.host, config.metricsPort);
+      log.info("worker", `worker process ${Deno.pid} ready`, { metricsPort: metrics.port });
       await new Promise<void>((resolve) => {
         Deno.addSignalListener("SIGINT", resolve);
         Deno.addSignalListener("SIGTERM", resolve);
       });
       log.info("worker", "stopping: finishing in-flight chunks");
+      await workers.stop();
       await pool.stop();
+      await metrics.shutdown();
     } finally {
       await db.destroy();
     }

@@ -59,12 +59,17 @@ Deno.test("config: defaults", () => {
     smtpUrl: undefined,
     smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 90,
+    logFormat: "text",
+    metricsPort: 9464,
+    workerStaleMs: 30_000,
   });
   // An external database is not seeded unless asked to.
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app" }).seedDemo).toBe(false);
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app", SEED_DEMO: "1" }).seedDemo).toBe(true);
   // Empty means unset.
-  expect(loadConfig({ PORT: "", DATABASE_URL: "", WORKERS: "", LOG_LEVEL: "", SEED_DEMO: "", HOST: "" })).toEqual(
+  expect(
+    loadConfig({ PORT: "", DATABASE_URL: "", WORKERS: "", LOG_LEVEL: "", SEED_DEMO: "", HOST: "", LOG_FORMAT: "" }),
+  ).toEqual(
     loadConfig({}),
   );
 });
@@ -101,6 +106,9 @@ Deno.test("config: values are parsed", () => {
     LOG_LEVEL: "debug",
     BULK_RETENTION_DAYS: "3",
     ROLLBACK_WINDOW_HOURS: "72",
+    LOG_FORMAT: "json",
+    METRICS_PORT: "0",
+    WORKER_STALE_MS: "5000",
   });
   expect(config).toEqual({
     port: 0,
@@ -144,6 +152,9 @@ Deno.test("config: values are parsed", () => {
     smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 3,
     rollbackWindowHours: 72,
+    logFormat: "json",
+    metricsPort: 0,
+    workerStaleMs: 5000,
   });
   for (
     const [raw, value] of [["1", true], ["true", true], ["ON", true], ["0", false], ["false", false], ["off", false]]
@@ -177,6 +188,10 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     ["BULK_LEASE_MS", "5"],
     ["BULK_RETENTION_DAYS", "0"],
     ["BULK_RETENTION_DAYS", "a month"],
+    ["LOG_FORMAT", "xml"],
+    ["METRICS_PORT", "65536"],
+    ["METRICS_PORT", "x"],
+    ["WORKER_STALE_MS", "999"],
   ];
   for (const [variable, value] of cases) {
     const error = configError({ [variable]: value });

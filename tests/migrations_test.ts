@@ -126,7 +126,7 @@ Deno.test("/health and /ready: ready when every migration is applied, 503 naming
     expect(await health.json()).toEqual({ status: "ok" });
     const ready = await fetch(`${server.url}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: "ready" });
+    expect(await ready.json()).toEqual({ status: "ready", workers: 0 }); // WORKERS=0, no worker process
 
     const last = (await readMigrations()).at(-1)!.name;
     await query(server.databaseUrl, `DELETE FROM schema_migrations WHERE name = '${last}'`);

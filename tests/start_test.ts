@@ -82,7 +82,11 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       const health = await fetch(`${first.base}/health`);
       expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
       const ready = await fetch(`${first.base}/ready`);
-      expect([ready.status, await ready.json()]).toEqual([200, { status: "ready" }]);
+      // WORKERS defaults to the CPU count: that many worker threads registered and alive.
+      expect([ready.status, await ready.json()]).toEqual([
+        200,
+        { status: "ready", workers: navigator.hardwareConcurrency },
+      ]);
       const graphiql = await fetch(first.graphql, { headers: { accept: "text/html" } });
       expect(graphiql.status).toBe(200);
       expect(await graphiql.text()).toContain("<html");

@@ -21,9 +21,11 @@ import { bumpCounters, cancelRanges, maybeFinish } from "./finalize.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
 import { operatorRefusal } from "./operator.ts";
 import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
+import { countEndedByCancel } from "../metrics/engine.ts";
 
 export type CancelResult =
-  | { ok: true; operation: OperationRow }
+  /** endedHere: this transaction ended the operation (no chunk was in flight). */
+  | { ok: true; operation: OperationRow; endedHere?: boolean }
   | { ok: false; code: "NOT_FOUND" | "ALREADY_FINISHED" | "FORBIDDEN"; message: string };
 
 /**
@@ -54,7 +56,7 @@ export async function cancelOperation(
   viewer: Viewer,
   operationId: string,
 ): Promise<CancelResult> {
-  return await db.transaction().execute(async (tx) => {
+  const result = await db.transaction().execute(async (tx): Promise<CancelResult> => {
     const operation = await tx.selectFrom("bulk_operations").selectAll()
       .where("tenant_id", "=", viewer.tenantId).where("id", "=", operationId)
       .forUpdate().executeTakeFirst() as OperationRow | undefined;
@@ -97,6 +99,8 @@ export async function cancelOperation(
       await notifyJobs(tx);
     }
     await notifyProgress(tx, viewer.tenantId, operationId);
-    return { ok: true, operation: after };
+    return { ok: true, operation: after, endedHere: isTerminal(after.status) };
   });
+  if (result.ok && result.endedHere) countEndedByCancel(result.operation);
+  return result;
 }

@@ -12,6 +12,7 @@ import { JOBS_CHANNEL } from "./notify.ts";
 import { releaseJobs } from "./queue/claim.ts";
 import { rescueExpiredJobs } from "./queue/rescue.ts";
 import { RetentionSchedule } from "./retention.ts";
+import { countRescued } from "../metrics/engine.ts";
 import type { ChunkReport } from "./run-chunk.ts";
 import type { WorkerSettings } from "./worker-loop.ts";
 
@@ -141,6 +142,7 @@ export class WorkerPool {
   async #maintain(): Promise<void> {
     try {
       const rescued = await rescueExpiredJobs(this.options.db);
+      countRescued(rescued);
       const admitted = await admitWaiting(this.options.db, this.options.settings.maxActivePerUser);
       if (rescued > 0 || admitted.length > 0) this.#broadcast({ type: "wake" });
       await this.#retention.tick();

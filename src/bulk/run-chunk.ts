@@ -11,20 +11,59 @@ import type { Db } from "../db/database.ts";
 import type { BulkDomain, ChunkItem, ItemResult, Tx } from "./action.ts";
 import { bumpCounters, cancelRanges, countResults, maybeFinish } from "./finalize.ts";
 import { notifyProgress } from "./notify.ts";
-import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
+import { isTerminal, type OperationRow, type OperationStatus, recordEvent } from "./operation.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
 
 export interface ChunkReport {
   operationId: string;
+  tenantId: string;
   /** The operation's creator: when it finished, their next queued operation may start. */
   createdBy: string;
+  kind: OperationRow["kind"];
+  actionType: string;
+  /** The operation's status after the chunk. */
+  status: OperationStatus;
+  chunkIndex: number;
   items: number;
+  /** The chunk's items per (outcome, code): what /metrics and the chunk's span count. */
+  outcomes: OutcomeTally[];
+  /** The operation's CANCELLED items, counted once, by the chunk that ended it (cancels settle them job by job). */
+  cancelledAtEnd: number;
   finished: boolean;
 }
 
-/** The report of a committed chunk of `items` items, from the operation row it left. */
-export function reportOf(operation: OperationRow, items: number): ChunkReport {
-  return { operationId: operation.id, createdBy: operation.created_by, items, finished: isTerminal(operation.status) };
+export interface OutcomeTally {
+  outcome: ItemResult["outcome"];
+  code: string | null;
+  count: number;
+}
+
+function tally(results: ItemResult[]): OutcomeTally[] {
+  const byKey = new Map<string, OutcomeTally>();
+  for (const { outcome, code = null } of results) {
+    const key = `${outcome} ${code}`;
+    const entry = byKey.get(key) ?? byKey.set(key, { outcome, code, count: 0 }).get(key)!;
+    entry.count++;
+  }
+  return [...byKey.values()];
+}
+
+/** The report of a committed chunk (its item results) from the operation row it left. */
+function reportOf(operation: OperationRow, job: Job, results: ItemResult[]): ChunkReport {
+  const finished = isTerminal(operation.status);
+  return {
+    operationId: operation.id,
+    tenantId: operation.tenant_id,
+    createdBy: operation.created_by,
+    kind: operation.kind,
+    actionType: operation.action_type,
+    status: operation.status,
+    chunkIndex: job.chunk_index,
+    items: results.length,
+    outcomes: tally(results),
+    cancelledAtEnd: finished ? operation.cancelled : 0,
+    finished,
+  };
 }
 
 async function pendingItems(tx: Tx, job: Job): Promise<ChunkItem[]> {
@@ -62,14 +101,14 @@ async function takeJob(tx: Tx, job: Job): Promise<void> {
   if (deleted.numDeletedRows === 0n) throw new LeaseLostError(job.id);
 }
 
-/** Commits the chunk's results and ends the operation if it was the last job. */
-async function commitChunk(tx: Tx, job: Job, results: ItemResult[], cancelled = 0): Promise<OperationRow> {
+/** Commits the chunk's results (possibly none) and ends the operation if it was the last job. */
+async function commitChunk(tx: Tx, job: Job, results: ItemResult[], cancelled = 0): Promise<ChunkReport> {
   await writeResults(tx, job.operation_id, results, job.attempts);
   await takeJob(tx, job);
   const operation = await bumpCounters(tx, job.operation_id, { ...countResults(results), cancelled });
   const after = await maybeFinish(tx, operation);
   await notifyProgress(tx, after.tenant_id, after.id);
-  return after;
+  return reportOf(after, job, results);
 }
 
 export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<ChunkReport> {
@@ -79,8 +118,7 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
     // A cancel committed before this read: no new chunk starts; its items end CANCELLED
     // (no ticket is locked: this is how a large cancelled operation is settled, job by job).
     if (operation.cancel_requested_at || isTerminal(operation.status)) {
-      const after = await commitChunk(tx, job, [], await cancelRanges(tx, job.operation_id, [job]));
-      return reportOf(after, 0);
+      return await commitChunk(tx, job, [], await cancelRanges(tx, job.operation_id, [job]));
     }
     const items = await pendingItems(tx, job);
     const action = domain.actions.get(operation.action_type);
@@ -94,22 +132,21 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
       items,
       dryRun: false,
     });
-    const after = await commitChunk(tx, job, results);
-    return reportOf(after, results.length);
+    return await commitChunk(tx, job, results);
   });
 }
 
 /**
  * After a failed chunk (its transaction rolled back): retry later with exponential backoff
  * and jitter, or, once the attempts are used up, end the chunk's items FAILED/INTERNAL so
- * the operation still finishes. Returns the operation when it gave up on the chunk.
+ * the operation still finishes. Returns the chunk's report when it gave up on the chunk.
  */
 export async function handleChunkFailure(
   db: Db,
   job: Job,
   error: unknown,
   options: { maxAttempts: number },
-): Promise<OperationRow | null> {
+): Promise<ChunkReport | null> {
   const message = error instanceof Error ? error.message : String(error);
   return await settleFailure(db, job, job.attempts < options.maxAttempts ? message : null);
 }
@@ -120,7 +157,7 @@ export async function handleChunkFailure(
  * internal, masked like an API error (a database error's text names tables and values); the errors
  * themselves were logged at each attempt.
  */
-export async function failChunk(db: Db, job: Job): Promise<OperationRow> {
+export async function failChunk(db: Db, job: Job): Promise<ChunkReport> {
   return (await settleFailure(db, job, null))!;
 }
 
@@ -131,7 +168,7 @@ export async function failChunk(db: Db, job: Job): Promise<OperationRow> {
  * neither retried later (its items end CANCELLED now, so CANCELLING ends promptly) nor given up as FAILED
  * (no item ends FAILED in an operation cancelled meanwhile).
  */
-async function settleFailure(db: Db, job: Job, retryError: string | null): Promise<OperationRow | null> {
+async function settleFailure(db: Db, job: Job, retryError: string | null): Promise<ChunkReport | null> {
   return await db.transaction().execute(async (tx) => {
     const operation = await tx.selectFrom("bulk_operations").select("cancel_requested_at")
       .where("id", "=", job.operation_id).forNoKeyUpdate().executeTakeFirstOrThrow();

@@ -3,7 +3,9 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
 import { log } from "../log.ts";
 import { delivererSettings } from "../notify/deliverer.ts";
+import { countChunk } from "../metrics/engine.ts";
 import { WorkerPool } from "./pool.ts";
+import { type ProcessKind, WorkerRegistry } from "./worker-registry.ts";
 
 export async function startPool(
   config: Config,
@@ -27,11 +29,31 @@ export async function startPool(
     },
   });
   pool.on("error", ({ workerId, message }) => log.warn("worker", `${workerId}: ${message}`));
-  pool.on(
-    "chunk",
-    (c) => log.debug("worker", `${c.workerId}: ${c.items} items of ${c.operationId} in ${c.ms.toFixed(0)} ms`),
-  );
+  pool.on("chunk", countChunk);
+  pool.on("chunk", (c) =>
+    log.debug("worker", `${c.items} items in ${c.ms.toFixed(0)} ms`, {
+      tenant: c.tenantId,
+      operation: c.operationId,
+      chunk: c.chunkIndex,
+      worker: c.workerId,
+    }));
   await pool.start();
   log.info("worker", `${count} worker thread(s) started`);
   return pool;
+}
+
+/** Registers the pool's threads in bulk_workers and heartbeats them (stop it before the pool). */
+export async function registerWorkers(
+  config: Config,
+  db: Db,
+  pool: WorkerPool,
+  processKind: ProcessKind,
+): Promise<WorkerRegistry> {
+  const registry = new WorkerRegistry(db, pool, {
+    processKind,
+    staleMs: config.workerStaleMs,
+    onError: (message) => log.warn("worker", message),
+  });
+  await registry.start();
+  return registry;
 }

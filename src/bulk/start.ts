@@ -16,6 +16,9 @@ import { startCapRefusal, type StartCaps } from "./start-caps.ts";
 import { type NotifyOptions, startEventOf } from "../notify/events.ts";
 import { enqueueOperationEvent } from "../notify/outbox.ts";
 import { type OperationRow, recordEvent } from "./operation.ts";
+import { countStarted } from "../metrics/engine.ts";
+import { log } from "../log.ts";
+import { currentTraceparent } from "../telemetry/tracing.ts";
 
 export type Targets =
   | { kind: "ids"; ids: string[] }
@@ -273,7 +276,11 @@ export async function startOperation(
     if (existing) return existing;
   }
   try {
-    return await db.transaction().execute((tx) => create(tx, domain, viewer, input, limits, hash));
+    const started = await db.transaction().execute((tx) => create(tx, domain, viewer, input, limits, hash));
+    countStarted(started.operation);
+    const { id, tenant_id, status, total } = started.operation;
+    log.info("bulk", `operation created: ${status}, ${total} items`, { tenant: tenant_id, operation: id });
+    return started;
   } catch (error) {
     // Two concurrent requests with one key: the loser of the unique index returns the winner's.
     if (input.idempotencyKey && (error as { code?: string }).code === "23505") {
@@ -331,9 +338,9 @@ async function create(
     ]);
   }
   await sql`
-    INSERT INTO bulk_jobs (operation_id, chunk_index, first_position, last_position, run_at)
+    INSERT INTO bulk_jobs (operation_id, chunk_index, first_position, last_position, run_at, trace_context)
     SELECT ${operation.id}, g, g * ${limits.chunkSize}, least((g + 1) * ${limits.chunkSize}, ${total}) - 1,
-      CASE WHEN ${status} = 'RUNNING' THEN now() ELSE 'infinity'::timestamptz END
+      CASE WHEN ${status} = 'RUNNING' THEN now() ELSE 'infinity'::timestamptz END, ${currentTraceparent()}::text
     FROM generate_series(0, ${Math.ceil(total / limits.chunkSize) - 1}::int) AS g`.execute(tx);
   const row = await tx.updateTable("bulk_operations").set({ total }).where("id", "=", operation.id)
     .returningAll().executeTakeFirstOrThrow() as OperationRow;

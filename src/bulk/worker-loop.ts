@@ -7,7 +7,8 @@ import type { BulkDomain } from "./action.ts";
 import { admitUser } from "./admit.ts";
 import { claimJob, extendLease, msUntilNextDueJob } from "./queue/claim.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
-import { type ChunkReport, failChunk, handleChunkFailure, reportOf, runChunk } from "./run-chunk.ts";
+import { type ChunkReport, failChunk, handleChunkFailure, runChunk } from "./run-chunk.ts";
+import { inChunkSpan } from "../telemetry/tracing.ts";
 
 export interface WorkerSettings {
   leaseMs: number;
@@ -94,10 +95,11 @@ export class WorkerLoop {
     }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
     let report: ChunkReport | null = null;
     try {
-      report = job.attempts > this.settings.maxAttempts
-        // Rescued too often (its workers keep dying): give its items up as FAILED/INTERNAL.
-        ? reportOf(await failChunk(this.db, job), 0)
-        : await runChunk(this.db, this.domain, job);
+      report = await inChunkSpan(job, () =>
+        job.attempts > this.settings.maxAttempts
+          // Rescued too often (its workers keep dying): give its items up as FAILED/INTERNAL.
+          ? failChunk(this.db, job)
+          : runChunk(this.db, this.domain, job));
     } catch (error) {
       report = await this.#recordFailure(job, error);
     } finally {
@@ -121,8 +123,7 @@ export class WorkerLoop {
     }
     this.hooks.onError?.(`chunk ${job.id} failed (attempt ${job.attempts}): ${(error as Error).message}`);
     try {
-      const gaveUp = await handleChunkFailure(this.db, job, error, { maxAttempts: this.settings.maxAttempts });
-      return gaveUp ? reportOf(gaveUp, 0) : null;
+      return await handleChunkFailure(this.db, job, error, { maxAttempts: this.settings.maxAttempts });
     } catch (inner) {
       // The lease will expire and the rescuer re-queues the job.
       this.hooks.onError?.(`could not record failure of job ${job.id}: ${(inner as Error).message}`);

@@ -11,6 +11,8 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** application_name seen in pg_stat_activity (default "bulk-ops"). */
   applicationName?: string;
+  /** Called with the new pool (e.g. to expose its use on /metrics). */
+  onPool?: (pool: pg.Pool) => void;
 }
 
 export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool {
@@ -39,6 +41,7 @@ export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool 
     if (!callback) return endAndWait();
     endAndWait().then(callback, callback);
   }) as typeof pool.end;
+  options.onPool?.(pool);
   return pool;
 }
 

@@ -114,7 +114,21 @@ export interface BulkJobsTable {
   locked_until: NullableTimestamp;
   attempts: Generated<number>;
   last_error: string | null;
+  /** W3C traceparent of the creating request (null when tracing is off). */
+  trace_context: string | null;
   created_at: Timestamp;
+}
+
+export interface BulkWorkersTable {
+  id: string;
+  host: string;
+  pid: number;
+  process_kind: "api" | "worker";
+  started_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Date;
+  /** bigint: pg returns it as a string. */
+  chunks_done: ColumnType<string, number | undefined, number>;
 }
 
 export interface BulkOperationEventsTable {
@@ -189,6 +203,7 @@ export interface Database {
   bulk_operations: BulkOperationsTable;
   bulk_operation_items: BulkOperationItemsTable;
   bulk_jobs: BulkJobsTable;
+  bulk_workers: BulkWorkersTable;
   bulk_operation_events: BulkOperationEventsTable;
   bulk_previews: BulkPreviewsTable;
   webhook_endpoints: WebhookEndpointsTable;

@@ -19,6 +19,8 @@ import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import { createContext, type Services } from "./context.ts";
 import { maskError, type YogaServer } from "./yoga.ts";
+import { errorText, log } from "../log.ts";
+import { trackSocket } from "../metrics/http.ts";
 
 interface Extra {
   socket: WebSocket;
@@ -112,6 +114,7 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
     const protocol = handleProtocols(request.headers.get("sec-websocket-protocol") ?? "");
     if (!protocol) return new Response("Unsupported WebSocket subprotocol", { status: 400 });
     const { socket, response } = Deno.upgradeWebSocket(request, { protocol, idleTimeout: 30 });
+    trackSocket(socket);
     let closed: (code?: number, reason?: string) => Promise<void> = async () => {};
     socket.onopen = () => {
       closed = server.opened({
@@ -125,7 +128,7 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
             try {
               await callback(String(event.data));
             } catch (error) {
-              console.error("[ws] message handling failed:", error);
+              log.error("ws", "message handling failed", { error: errorText(error) });
               socket.close(CloseCode.InternalServerError, "Internal server error");
             }
           };

@@ -8,6 +8,8 @@ import { useCostThrottle } from "./cost-throttle.ts";
 import { useDocumentLimits } from "./document-limits.ts";
 import { apiError } from "./errors.ts";
 import { schema } from "./schema.ts";
+import { errorText, log } from "../log.ts";
+import { useRequestMetrics } from "../metrics/http.ts";
 
 /**
  * Errors a client may see as they are: GraphQLErrors we raise on purpose (they carry a
@@ -40,10 +42,17 @@ export function maskError(error: unknown): GraphQLError {
   if (original instanceof Error && original.name === "PothosValidationError") {
     return apiError("BAD_USER_INPUT", original.message);
   }
-  console.error("[graphql] internal error:", original);
+  log.error("graphql", "internal error", { error: errorText(original) });
   const path = error instanceof GraphQLError ? error.path : undefined;
   return new GraphQLError("Unexpected error.", { path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
 }
+
+/** Yoga's own messages through log.ts, so LOG_FORMAT=json covers them; its info is kept at debug, as before. */
+const yogaLogger = () => {
+  const line = (write: typeof log.info) => (...args: unknown[]) =>
+    write("yoga", args.map((arg) => (typeof arg === "string" ? arg : errorText(arg))).join(" "));
+  return { debug: line(log.debug), info: line(log.debug), warn: line(log.warn), error: line(log.error) };
+};
 
 export function createYogaServer(services: Services) {
   return createYoga<Record<string, unknown>, Context>({
@@ -62,6 +71,7 @@ export function createYogaServer(services: Services) {
     plugins: [
       useDocumentLimits(services.config),
       useCostThrottle(new CostBuckets(services.config.costBucketSize, services.config.costRestoreRate)),
+      useRequestMetrics(),
     ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
@@ -71,7 +81,7 @@ export function createYogaServer(services: Services) {
       const viewer = token ? await viewerForToken(services.db, token) : null;
       return createContext(viewer, services, viewer ? token : null);
     },
-    logging: services.config.logLevel === "debug" ? "debug" : "warn",
+    logging: yogaLogger(),
   });
 }
 

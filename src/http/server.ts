@@ -1,10 +1,20 @@
-/** One Deno.serve for everything: /graphql (HTTP, SSE, WebSocket), /health and /ready. */
+/**
+ * One Deno.serve for everything: /graphql (HTTP, SSE, WebSocket), /health, /ready and
+ * /metrics. Every request gets an id (its X-Request-Id when well-formed, else a new UUID,
+ * echoed in the response) that every log line it causes carries, is counted on /metrics, and
+ * a /graphql request gets its own span (a child of the span Deno makes for the HTTP request
+ * when OTEL_DENO=true).
+ */
 import type { Services } from "../graphql/context.ts";
 import { limitBody } from "./body-limit.ts";
 import { createWsHandler } from "../graphql/ws.ts";
 import { createYogaServer } from "../graphql/yoga.ts";
 import { type Migration, migrationsPending } from "../db/migrate.ts";
 import { sql } from "kysely";
+import { aliveWorkerCount } from "../bulk/worker-registry.ts";
+import { withLogContext } from "../log.ts";
+import { countSseStream, measured, metricsResponse, type RequestScope } from "../metrics/http.ts";
+import { endAfter, tracer } from "../telemetry/tracing.ts";
 
 export interface HttpOptions {
   port: number;
@@ -19,6 +29,12 @@ export interface HttpServer {
   shutdown(): Promise<void>;
 }
 
+/** A caller's X-Request-Id is kept when it is a plain token (it lands in logs); otherwise a new one. */
+function requestIdOf(request: Request): string {
+  const given = request.headers.get("x-request-id");
+  return given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+}
+
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
@@ -30,18 +46,19 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
     try {
       await sql`SELECT 1`.execute(services.db);
       const pending = await migrationsPending(services.db, options.migrations);
-      return pending.length === 0
-        ? json({ status: "ready" })
-        : json({ status: "not ready", pendingMigrations: pending }, 503);
+      if (pending.length > 0) return json({ status: "not ready", pendingMigrations: pending }, 503);
+      // Worker threads alive across all processes (a heartbeat within WORKER_STALE_MS). None
+      // does not make the API unready: it still accepts operations, which wait for a worker.
+      return json({ status: "ready", workers: await aliveWorkerCount(services.db) });
     } catch (error) {
       return json({ status: "not ready", error: (error as Error).message }, 503);
     }
   }
 
-  async function handle(request: Request): Promise<Response> {
-    const url = new URL(request.url);
+  async function handle(request: Request, url: URL, scope: RequestScope): Promise<Response> {
     if (url.pathname === "/health") return json({ status: "ok" });
     if (url.pathname === "/ready") return await ready();
+    if (url.pathname === "/metrics") return await metricsResponse();
     if (url.pathname === "/graphql" && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       return ws(request);
     }
@@ -50,7 +67,28 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
       if (response) return response;
     }
     const bounded = await limitBody(request, services.config.maxBodyBytes);
-    return bounded instanceof Response ? bounded : await yoga.fetch(bounded);
+    if (bounded instanceof Response) return bounded;
+    return await tracer.startActiveSpan("graphql.request", (span) =>
+      endAfter(span, async () => {
+        const response = countSseStream(await yoga.fetch(bounded));
+        span.setAttributes({
+          "graphql.operation.name": scope.operationName ?? "",
+          "http.response.status_code": response.status,
+        });
+        return response;
+      }));
+  }
+
+  function serve(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const requestId = requestIdOf(request);
+    return withLogContext({ request: requestId }, () =>
+      measured(url.pathname, async (scope) => {
+        const response = await handle(request, url, scope);
+        // A WebSocket upgrade's response headers are already sent.
+        if (response.status !== 101) response.headers.set("x-request-id", requestId);
+        return response;
+      }));
   }
 
   return new Promise((resolve) => {
@@ -61,6 +99,6 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
         const host = hostname === "0.0.0.0" ? "localhost" : hostname;
         resolve({ url: `http://${host}:${port}`, shutdown: () => server.shutdown() });
       },
-    }, handle);
+    }, serve);
   });
 }

@@ -179,6 +179,17 @@ export function record<T>(
 
 export { within } from "./wait.ts";
 
+/** Polls `probe` every 50 ms until it returns a value (not undefined); fails after `ms` naming `what`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export interface Gate {
   release(): Promise<void>;
 }

@@ -37,6 +37,7 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number): Promi
       "attempts",
       "locked_by",
       "last_error",
+      "trace_context",
     ])
     .executeTakeFirst();
 }

@@ -9,6 +9,8 @@ export interface Job {
   locked_by: string | null;
   /** Why the previous attempt ended, if it did not commit. */
   last_error: string | null;
+  /** W3C traceparent of the request that created the job: the chunk's span joins its trace. */
+  trace_context: string | null;
 }
 
 /** Raised inside a chunk transaction when the job's lease was taken away (rescued). */
