@@ -4,6 +4,14 @@
  * Scheduled operations are admitted when their time comes. Admission of a user always
  * locks that user's row first, so concurrent starts/finishes never over-admit.
  * Admitting = status RUNNING + its jobs' run_at from 'infinity' to now().
+ *
+ * The user row is locked FOR NO KEY UPDATE, not FOR UPDATE: foreign-key checks take FOR KEY
+ * SHARE on the referenced row, which FOR UPDATE blocks. With FOR UPDATE a cancel (operation
+ * row locked, then an event whose actor references the user) and an admission (user row
+ * locked, then an UPDATE of that operation) deadlocked, and ADD_COMMENT/ASSIGN chunks
+ * (comments and assignees reference users) waited for a user's whole 100k-item start.
+ * FOR NO KEY UPDATE still conflicts with itself, so admissions of one user stay serialised.
+ * The engine's lock order is written down in docs/architecture.md.
  */
 import { sql } from "kysely";
 import type { Db } from "../db/database.ts";
@@ -12,7 +20,7 @@ import { notifyJobs, notifyProgress } from "./notify.ts";
 import { ACTIVE_STATUSES, type OperationStatus, recordEvent } from "./operation.ts";
 
 async function lockUserAndCountActive(tx: Tx, userId: string): Promise<number> {
-  await tx.selectFrom("users").select("id").where("id", "=", userId).forUpdate().execute();
+  await tx.selectFrom("users").select("id").where("id", "=", userId).forNoKeyUpdate().execute();
   const row = await tx.selectFrom("bulk_operations").select((eb) => eb.fn.countAll<number>().as("n"))
     .where("created_by", "=", userId).where("status", "in", ACTIVE_STATUSES).executeTakeFirstOrThrow();
   return Number(row.n);
