@@ -1,16 +1,19 @@
 /**
  * Leases: a job whose lease expired (its worker died) is re-queued by the rescuer and
  * finished exactly once; a worker whose lease was taken away rolls its chunk back
- * (LeaseLostError) instead of committing it a second time.
+ * (LeaseLostError) instead of committing it a second time; maintenance ticks (rescue,
+ * admission) of one process never overlap.
  */
 import { expect } from "expect";
 import { sql } from "kysely";
+import pg from "pg";
 import type { WorkerPool } from "../src/bulk/pool.ts";
 import { claimJob } from "../src/bulk/queue/claim.ts";
 import { LeaseLostError } from "../src/bulk/queue/job.ts";
 import { rescueExpiredJobs } from "../src/bulk/queue/rescue.ts";
 import { runChunk } from "../src/bulk/run-chunk.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
+import { createDb, type Db } from "../src/db/database.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { finished, ledger, operation, start, ticketIds, waitFor } from "./helpers/bulk.ts";
 import {
@@ -118,6 +121,60 @@ Deno.test("a worker whose lease was taken away does not commit; the new holder a
     expect((await operation(db, op.id)).succeeded).toBe(1000);
   } finally {
     await pool?.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("maintenance ticks never overlap: a rescue stuck on a row lock is not joined by the next tick's", async () => {
+  const server = await startTestServer({ tickets: 10, env: { WORKERS: "0" } });
+  const holder = new pg.Client({ connectionString: server.databaseUrl, application_name: "test row lock" });
+  let maintenanceDb: Db | null = null;
+  let pool: WorkerPool | null = null;
+  try {
+    const { db, tenant } = server;
+    await start(server, tenant.admin, {
+      actionType: "SET_PRIORITY",
+      params: { priority: "LOW" },
+      targets: { kind: "ids", ids: await ticketIds(db, tenant.id) },
+    });
+    // A dead worker's expired lease, whose row another transaction holds locked: rescue waits.
+    const job = (await claimJob(db, "ghost:1:dead:w0", 60_000))!;
+    await sql`UPDATE bulk_jobs SET locked_until = now() - interval '1 second' WHERE id = ${job.id}`.execute(db);
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query("SELECT id FROM bulk_jobs WHERE id = $1 FOR UPDATE", [job.id]);
+
+    const POLL_MS = 100;
+    // The ticks get connections of their own, so the checks below never queue behind them.
+    maintenanceDb = createDb(server.databaseUrl, { poolSize: 4, applicationName: "test maintenance" });
+    pool = await startPool({ ...server.config, pollMs: POLL_MS }, server.databaseUrl, maintenanceDb, 0);
+    const waitingRescues = async () => {
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'update "bulk_jobs"%'`
+        .execute(db);
+      return rows[0].n;
+    };
+    const deadline = Date.now() + 10_000;
+    while (await waitingRescues() === 0) {
+      if (Date.now() > deadline) throw new Error("the rescue never queued on the locked job");
+      await sleep(20);
+    }
+    await sleep(POLL_MS * 10); // ten more tick periods
+    expect(await waitingRescues()).toBe(1);
+
+    await holder.query("COMMIT");
+    while (
+      (await db.selectFrom("bulk_jobs").select("locked_by").where("id", "=", job.id).executeTakeFirstOrThrow())
+        .locked_by !== null
+    ) {
+      if (Date.now() > deadline + 10_000) throw new Error("the expired lease was never rescued");
+      await sleep(20);
+    }
+  } finally {
+    await holder.end().catch(() => {});
+    await pool?.stop();
+    await maintenanceDb?.destroy();
     await server.stop();
   }
 });

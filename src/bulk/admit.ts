@@ -69,20 +69,45 @@ export async function admitUser(db: Db, userId: string, maxActive: number): Prom
   });
 }
 
+/** Users per page of admitWaiting. */
+const ADMISSION_PAGE = 100;
+
+/**
+ * One page of the users admission can act on, in id order after `after`: those with a
+ * waiting operation and a free slot, or with a scheduled operation that is due (it must
+ * turn QUEUED even when no slot is free). Users at their cap are left out, so however many
+ * of them wait they never crowd out the others (they used to fill the 100-user page):
+ *   SELECT created_by FROM (waiting operations grouped by creator) w
+ *   WHERE due OR (SELECT count(*) FROM bulk_operations WHERE created_by = w.created_by
+ *                 AND status IN ('RUNNING', 'CANCELLING')) < $maxActive
+ *   ORDER BY created_by LIMIT 100
+ * The waiting operations come from the partial index bulk_operations_waiting_idx, each
+ * count from bulk_operations_creator_idx (created_by, status).
+ */
+async function admissibleUsers(db: Db, maxActive: number, after: string | null): Promise<string[]> {
+  const { rows } = await sql<{ created_by: string }>`
+    SELECT w.created_by FROM (
+      SELECT created_by, bool_or(status = 'SCHEDULED') AS due FROM bulk_operations
+      WHERE status IN ('SCHEDULED', 'QUEUED') AND (status = 'QUEUED' OR scheduled_at <= now())
+        ${after === null ? sql`` : sql`AND created_by > ${after}`}
+      GROUP BY created_by) AS w
+    WHERE w.due OR (SELECT count(*) FROM bulk_operations AS a
+                    WHERE a.created_by = w.created_by AND a.status IN ('RUNNING', 'CANCELLING')) < ${maxActive}
+    ORDER BY w.created_by LIMIT ${ADMISSION_PAGE}`.execute(db);
+  return rows.map((row) => row.created_by);
+}
+
 /**
  * Admits waiting operations of every user who has some that could run (run by each
- * pool's maintenance tick; cheap thanks to the partial index bulk_operations_waiting_idx).
+ * pool's maintenance tick), paging through all such users by id.
  */
 export async function admitWaiting(db: Db, maxActive: number): Promise<string[]> {
-  // Users whose oldest waiting operation waits longest first, so none is starved by the limit.
-  const users = await db.selectFrom("bulk_operations").select("created_by")
-    .where((eb) =>
-      eb.or([
-        eb("status", "=", "QUEUED"),
-        eb.and([eb("status", "=", "SCHEDULED"), eb("scheduled_at", "<=", sql<Date>`now()`)]),
-      ])
-    ).groupBy("created_by").orderBy(sql`min(created_at)`).limit(100).execute();
   const admitted: string[] = [];
-  for (const { created_by } of users) admitted.push(...await admitUser(db, created_by, maxActive));
-  return admitted;
+  let after: string | null = null;
+  for (;;) {
+    const users = await admissibleUsers(db, maxActive, after);
+    for (const userId of users) admitted.push(...await admitUser(db, userId, maxActive));
+    if (users.length < ADMISSION_PAGE) return admitted;
+    after = users[users.length - 1];
+  }
 }

@@ -54,7 +54,10 @@ interface Thread {
 export class WorkerPool {
   #threads: Thread[] = [];
   #listener: pg.Client | null = null;
-  #tick: ReturnType<typeof setInterval> | undefined;
+  #tick: ReturnType<typeof setTimeout> | undefined;
+  /** The maintenance tick in progress, if any (stop() waits for it). */
+  #maintaining: Promise<void> | null = null;
+  #stopping = false;
   #listeners: { [K in keyof PoolEvents]: Set<(event: PoolEvents[K]) => void> } = {
     chunk: new Set(),
     error: new Set(),
@@ -79,7 +82,22 @@ export class WorkerPool {
     const prefix = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
     await Promise.all(Array.from({ length: this.options.count }, (_, i) => this.#spawn(`${prefix}:w${i}`)));
     await this.#listen();
-    this.#tick = setInterval(() => void this.#maintain(), this.options.settings.pollMs);
+    this.#scheduleMaintenance();
+  }
+
+  /**
+   * The next maintenance tick `pollMs` after the previous one ENDED: ticks are chained, so a
+   * slow one (a large admission backlog, a database under load) is never overlapped by the
+   * next, which would only queue behind the same row locks.
+   */
+  #scheduleMaintenance(): void {
+    if (this.#stopping) return;
+    this.#tick = setTimeout(() => {
+      this.#maintaining = this.#maintain().finally(() => {
+        this.#maintaining = null;
+        this.#scheduleMaintenance();
+      });
+    }, this.options.settings.pollMs);
   }
 
   #spawn(id: string): Promise<void> {
@@ -142,7 +160,9 @@ export class WorkerPool {
    * closes) and their leases released so other workers take the jobs at once.
    */
   async stop(): Promise<void> {
-    clearInterval(this.#tick);
+    this.#stopping = true;
+    clearTimeout(this.#tick);
+    await this.#maintaining;
     await this.#listener?.end().catch(() => {});
     this.#listener = null;
     this.#broadcast({ type: "stop" });
