@@ -25,7 +25,11 @@ export interface App {
 }
 
 export async function startApp(config: Config, databaseUrl: string): Promise<App> {
-  const db = createDb(databaseUrl, { poolSize: config.dbPoolSize, applicationName: "bulk-ops api" });
+  const db = createDb(databaseUrl, {
+    poolSize: config.dbPoolSize,
+    applicationName: "bulk-ops api",
+    keepAliveMs: config.dbKeepAliveMs,
+  });
   const events = new OperationEvents(databaseUrl);
   await events.start();
   const services = { db, config, events, snapshots: new SnapshotReader(db) };

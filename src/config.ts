@@ -24,6 +24,11 @@ export interface Config {
   embeddedPgPort: number;
   /** Connections per pool (API process, and each worker). `DB_POOL_SIZE`, default 10. */
   dbPoolSize: number;
+  /**
+   * TCP keepalive on every database connection: idle time before the first probe (the
+   * kernel's interval and count follow). `DB_KEEPALIVE_MS`, default 30000.
+   */
+  dbKeepAliveMs: number;
   /** Seed the demo tenant on first start. `SEED_DEMO`: default on for the embedded database, off for an external one. */
   seedDemo: boolean;
   /** In-process bulk workers. `WORKERS`, default the CPU count; 0 disables them. */
@@ -36,6 +41,25 @@ export interface Config {
   maxActivePerUser: number;
   /** Job lease. `BULK_LEASE_MS`, default 30000; the heartbeat renews it every third of that. */
   leaseMs: number;
+  /**
+   * Longest a chunk may run in total (lock waits included); it is then cancelled, rolled back
+   * and retried like any failed attempt. `BULK_CHUNK_TIMEOUT_MS`, default 120000 (a 2,000-item
+   * chunk takes ~0.1 s, docs/performance.md).
+   */
+  chunkTimeoutMs: number;
+  /**
+   * `lock_timeout` of worker sessions: a chunk waiting longer for a row lock fails its attempt
+   * (retried with backoff). `BULK_LOCK_TIMEOUT_MS`, default `BULK_LEASE_MS`.
+   */
+  lockTimeoutMs: number;
+  /** `statement_timeout` of worker sessions. `BULK_STMT_TIMEOUT_MS`, default 60000. */
+  statementTimeoutMs: number;
+  /**
+   * `idle_in_transaction_session_timeout` of worker sessions: PostgreSQL ends the session of a
+   * worker frozen inside a chunk (its row locks are released) after this long.
+   * `BULK_IDLE_TX_TIMEOUT_MS`, default twice `BULK_LEASE_MS`.
+   */
+  idleInTransactionTimeoutMs: number;
   /** Attempts per job before its items end FAILED/INTERNAL. `BULK_MAX_ATTEMPTS`, default 5. */
   maxAttempts: number;
   /** Fallback polling when no NOTIFY arrives. `BULK_POLL_MS`, default 1000. */
@@ -55,6 +79,9 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** Default of `DB_KEEPALIVE_MS`, also used by connections opened outside a loaded config. */
+export const DEFAULT_KEEPALIVE_MS = 30_000;
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -97,6 +124,7 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
   }
+  const leaseMs = integer(env, "BULK_LEASE_MS", 30_000, 1000, 3_600_000);
   return {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: env.HOST || "127.0.0.1",
@@ -104,12 +132,17 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     dataDir: env.DATA_DIR || ".data",
     embeddedPgPort: integer(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),
     dbPoolSize: integer(env, "DB_POOL_SIZE", 10, 1, 200),
+    dbKeepAliveMs: integer(env, "DB_KEEPALIVE_MS", DEFAULT_KEEPALIVE_MS, 1000, 7_200_000),
     seedDemo: boolean(env, "SEED_DEMO", url === undefined),
     workers: integer(env, "WORKERS", navigator.hardwareConcurrency ?? 2, 0, 64),
     chunkSize: integer(env, "BULK_CHUNK_SIZE", 2000, 1, 10000),
     maxTargets: integer(env, "BULK_MAX_TARGETS", 100_000, 1, 10_000_000),
     maxActivePerUser: integer(env, "BULK_MAX_ACTIVE_PER_USER", 2, 1, 1000),
-    leaseMs: integer(env, "BULK_LEASE_MS", 30_000, 1000, 3_600_000),
+    leaseMs,
+    chunkTimeoutMs: integer(env, "BULK_CHUNK_TIMEOUT_MS", 120_000, 100, 86_400_000),
+    lockTimeoutMs: integer(env, "BULK_LOCK_TIMEOUT_MS", leaseMs, 100, 3_600_000),
+    statementTimeoutMs: integer(env, "BULK_STMT_TIMEOUT_MS", 60_000, 100, 86_400_000),
+    idleInTransactionTimeoutMs: integer(env, "BULK_IDLE_TX_TIMEOUT_MS", 2 * leaseMs, 1000, 7_200_000),
     maxAttempts: integer(env, "BULK_MAX_ATTEMPTS", 5, 1, 100),
     pollMs: integer(env, "BULK_POLL_MS", 1000, 10, 60_000),
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),

@@ -7,14 +7,19 @@ import { loadConfigOrExit } from "./config.ts";
 import { openDatabase } from "./db/connect.ts";
 import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
-import { startPool } from "./bulk/start-pool.ts";
+import { startPool, workerSession } from "./bulk/start-pool.ts";
 import { log, setLogLevel } from "./log.ts";
 
 const config = loadConfigOrExit();
 setLogLevel(config.logLevel);
 const database = await openDatabase(config, (line) => log.info("db", line));
 await migrate(database.url);
-const db = createDb(database.url, { poolSize: 2, applicationName: "bulk-ops worker maintenance" });
+const db = createDb(database.url, {
+  poolSize: 2,
+  applicationName: "bulk-ops worker maintenance",
+  keepAliveMs: config.dbKeepAliveMs,
+  session: workerSession(config),
+});
 const pool = await startPool(config, database.url, db, Math.max(1, config.workers));
 log.info("worker", `worker process ${Deno.pid} ready`);
 await new Promise<void>((resolve) => {

@@ -1,7 +1,8 @@
 /**
  * Leases: a job whose lease expired (its worker died) is re-queued by the rescuer and
  * finished exactly once; a worker whose lease was taken away rolls its chunk back
- * (LeaseLostError) instead of committing it a second time; maintenance ticks (rescue,
+ * (LeaseLostError) instead of committing it a second time, and its heartbeat stops the chunk
+ * at once (even mid-statement); a chunk has a maximum run time; maintenance ticks (rescue,
  * admission) of one process never overlap.
  */
 import { expect } from "expect";
@@ -26,6 +27,7 @@ import {
   sleep,
   ticketStates,
 } from "./helpers/bulk_checks.ts";
+import { gateWaiters, lockTickets } from "./helpers/api.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const CHUNK = 250;
@@ -175,6 +177,100 @@ Deno.test("maintenance ticks never overlap: a rescue stuck on a row lock is not 
     await holder.end().catch(() => {});
     await pool?.stop();
     await maintenanceDb?.destroy();
+    await server.stop();
+  }
+});
+
+/** A pool of one worker thread whose first chunk waits at a gate (a ticket row lock the test holds). */
+async function gatedPool(server: TestServer, overrides: Partial<TestServer["config"]>) {
+  const { db, tenant } = server;
+  const ids = await ticketIds(db, tenant.id);
+  const gate = await lockTickets(server.databaseUrl, [ids[10]]);
+  const op = await start(server, tenant.admin, { actionType: "DELETE", params: {}, targets: { kind: "ids", ids } });
+  const pool = await startPool({ ...server.config, pollMs: 100, ...overrides }, server.databaseUrl, db, 1);
+  const errors: string[] = [];
+  pool.on("error", ({ message }) => errors.push(message));
+  const deadline = Date.now() + 20_000;
+  while (await gateWaiters(db) === 0) {
+    if (Date.now() > deadline) throw new Error("the worker never reached the gated ticket");
+    await sleep(20);
+  }
+  return { ids, gate, op, pool, errors };
+}
+
+/** Waits until `check` holds, failing after `ms` with `what`. */
+async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
+  const started = performance.now();
+  while (!await check()) {
+    if (performance.now() - started > ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(20);
+  }
+  return Math.round(performance.now() - started);
+}
+
+Deno.test("a heartbeat that finds its lease gone stops the chunk at once, while it still waits for a lock", async () => {
+  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  let gated: Awaited<ReturnType<typeof gatedPool>> | undefined;
+  try {
+    const { db } = server;
+    const LEASE_MS = 1500;
+    gated = await gatedPool(server, { leaseMs: LEASE_MS });
+    const before = await ticketStates(db, server.tenant.id);
+    // Another worker took the job over (its lease expired and was rescued and re-claimed).
+    const taken = await db.updateTable("bulk_jobs").set({ locked_by: "thief:1:x:w0" })
+      .where("operation_id", "=", gated.op.id).where("chunk_index", "=", 0).executeTakeFirst();
+    expect(taken.numUpdatedRows).toBe(1n);
+    // The next heartbeat (a third of the lease) finds out and cancels the waiting statement.
+    const ms = await within(
+      LEASE_MS / 3 + 2000,
+      "the worker stops waiting for the gated ticket",
+      async () => await gateWaiters(db) === 0,
+    );
+    console.log(`the chunk stopped ${ms} ms after its lease was taken (heartbeat every ${LEASE_MS / 3} ms)`);
+    expect(gated.errors).toContainEqual(expect.stringMatching(/lease of job \d+ was lost/));
+    // Nothing of chunk 0 was written while the gate is still held.
+    expect(await ticketStates(db, server.tenant.id)).toEqual(before);
+
+    // The job comes back to the queue; the worker claims it again and applies it once.
+    await gated.gate.release();
+    await db.updateTable("bulk_jobs").set({ locked_by: null, locked_until: null })
+      .where("operation_id", "=", gated.op.id).where("chunk_index", "=", 0).execute();
+    await waitFor(db, gated.op.id, finished);
+    const done = await expectConsistent(db, gated.op.id);
+    expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
+    expect(await attemptsByChunk(server, gated.op.id)).toEqual([2, 1, 1, 1]);
+  } finally {
+    await gated?.gate.release();
+    await gated?.pool.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("a chunk that runs past BULK_CHUNK_TIMEOUT_MS is stopped, rolled back and retried", async () => {
+  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  let gated: Awaited<ReturnType<typeof gatedPool>> | undefined;
+  try {
+    const { db } = server;
+    const TIMEOUT_MS = 800;
+    gated = await gatedPool(server, { chunkTimeoutMs: TIMEOUT_MS });
+    const lastError = async () =>
+      (await db.selectFrom("bulk_jobs").select("last_error").where("operation_id", "=", gated!.op.id)
+        .where("chunk_index", "=", 0).executeTakeFirstOrThrow()).last_error ?? "";
+    await within(
+      TIMEOUT_MS + 5000,
+      "chunk 0 fails for its run time",
+      async () => /ran longer than/.test(await lastError()),
+    );
+    expect(await lastError()).toMatch(new RegExp(`ran longer than ${TIMEOUT_MS} ms`));
+    await gated.gate.release();
+    await waitFor(db, gated.op.id, finished);
+    const done = await expectConsistent(db, gated.op.id);
+    expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
+    const [chunk0] = await attemptsByChunk(server, gated.op.id);
+    expect(chunk0).toBeGreaterThan(1);
+  } finally {
+    await gated?.gate.release();
+    await gated?.pool.stop();
     await server.stop();
   }
 });

@@ -27,8 +27,19 @@ Deno.test("config: defaults", () => {
     seedDemo: true, // embedded database: seeded on first start
     maxQueryDepth: 12,
     logLevel: "info",
+    dbKeepAliveMs: 30_000,
+    leaseMs: 30_000,
+    chunkTimeoutMs: 120_000,
+    lockTimeoutMs: 30_000, // the lease
+    statementTimeoutMs: 60_000,
+    idleInTransactionTimeoutMs: 60_000, // twice the lease
   });
   expect(config.workers).toBe(navigator.hardwareConcurrency);
+  // The lock and idle timeouts follow the lease unless set.
+  expect(loadConfig({ BULK_LEASE_MS: "5000" })).toMatchObject({
+    lockTimeoutMs: 5000,
+    idleInTransactionTimeoutMs: 10_000,
+  });
   // An external database is not seeded unless asked to.
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app" }).seedDemo).toBe(false);
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app", SEED_DEMO: "1" }).seedDemo).toBe(true);
@@ -50,6 +61,12 @@ Deno.test("config: values are parsed", () => {
     WORKERS: "0",
     GRAPHQL_MAX_DEPTH: "20",
     LOG_LEVEL: "debug",
+    DB_KEEPALIVE_MS: "5000",
+    BULK_LEASE_MS: "4000",
+    BULK_CHUNK_TIMEOUT_MS: "9000",
+    BULK_LOCK_TIMEOUT_MS: "1500",
+    BULK_STMT_TIMEOUT_MS: "7000",
+    BULK_IDLE_TX_TIMEOUT_MS: "3000",
   });
   expect(config).toMatchObject({
     port: 0,
@@ -62,6 +79,12 @@ Deno.test("config: values are parsed", () => {
     workers: 0,
     maxQueryDepth: 20,
     logLevel: "debug",
+    dbKeepAliveMs: 5000,
+    leaseMs: 4000,
+    chunkTimeoutMs: 9000,
+    lockTimeoutMs: 1500,
+    statementTimeoutMs: 7000,
+    idleInTransactionTimeoutMs: 3000,
   });
   for (
     const [raw, value] of [["1", true], ["true", true], ["ON", true], ["0", false], ["false", false], ["off", false]]
@@ -93,6 +116,11 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     ["GRAPHQL_MAX_DEPTH", "1"],
     ["BULK_CHUNK_SIZE", "0"],
     ["BULK_LEASE_MS", "5"],
+    ["DB_KEEPALIVE_MS", "999"],
+    ["BULK_CHUNK_TIMEOUT_MS", "soon"],
+    ["BULK_LOCK_TIMEOUT_MS", "0"],
+    ["BULK_STMT_TIMEOUT_MS", "-1"],
+    ["BULK_IDLE_TX_TIMEOUT_MS", "500"],
   ];
   for (const [variable, value] of cases) {
     const error = configError({ [variable]: value });
