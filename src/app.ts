@@ -30,7 +30,10 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     applicationName: "bulk-ops api",
     keepAliveMs: config.dbKeepAliveMs,
   });
-  const events = new OperationEvents(databaseUrl);
+  const events = new OperationEvents(config.listenDatabaseUrl ?? databaseUrl, {
+    checkMs: config.listenCheckMs,
+    keepAliveMs: config.dbKeepAliveMs,
+  });
   await events.start();
   const services = { db, config, events, snapshots: new SnapshotReader(db) };
   const http = await startHttp(services, {

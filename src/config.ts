@@ -18,6 +18,17 @@ export interface Config {
   host: string;
   /** External database; when unset an embedded PostgreSQL is started. `DATABASE_URL`. */
   databaseUrl: string | undefined;
+  /**
+   * Where the LISTEN connections go (progress for subscriptions, wake-ups for workers), when
+   * not the database itself: e.g. straight to PostgreSQL past a transaction-pooling proxy,
+   * which cannot LISTEN. `LISTEN_DATABASE_URL`, default the database's URL.
+   */
+  listenDatabaseUrl: string | undefined;
+  /**
+   * Liveness check of a LISTEN connection: a round trip every this long, and the connection
+   * is replaced when it does not answer within it. `LISTEN_CHECK_MS`, default 5000.
+   */
+  listenCheckMs: number;
   /** Data directory of the embedded PostgreSQL. `DATA_DIR`, default `.data`. */
   dataDir: string;
   /** Port of the embedded PostgreSQL. `EMBEDDED_PG_PORT`, default 54329. */
@@ -102,24 +113,24 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `"${raw}" is not a boolean (use 1/0, true/false)`);
 }
 
-function databaseUrl(env: Env): string | undefined {
-  const raw = env.DATABASE_URL;
+function databaseUrl(env: Env, name: string): string | undefined {
+  const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError("DATABASE_URL", "not a URL (expected postgres://user:pass@host:port/db)");
+    throw new ConfigError(name, "not a URL (expected postgres://user:pass@host:port/db)");
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConfigError("DATABASE_URL", `protocol must be postgres: or postgresql:, got ${url.protocol}`);
+    throw new ConfigError(name, `protocol must be postgres: or postgresql:, got ${url.protocol}`);
   }
   return raw;
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = Deno.env.toObject()): Config {
-  const url = databaseUrl(env);
+  const url = databaseUrl(env, "DATABASE_URL");
   const logLevel = env.LOG_LEVEL || "info"; // empty means unset, as for every variable
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
@@ -129,6 +140,8 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: env.HOST || "127.0.0.1",
     databaseUrl: url,
+    listenDatabaseUrl: databaseUrl(env, "LISTEN_DATABASE_URL"),
+    listenCheckMs: integer(env, "LISTEN_CHECK_MS", 5000, 100, 600_000),
     dataDir: env.DATA_DIR || ".data",
     embeddedPgPort: integer(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),
     dbPoolSize: integer(env, "DB_POOL_SIZE", 10, 1, 200),

@@ -33,6 +33,8 @@ Deno.test("config: defaults", () => {
     lockTimeoutMs: 30_000, // the lease
     statementTimeoutMs: 60_000,
     idleInTransactionTimeoutMs: 60_000, // twice the lease
+    listenDatabaseUrl: undefined, // LISTEN on the database itself
+    listenCheckMs: 5000,
   });
   expect(config.workers).toBe(navigator.hardwareConcurrency);
   // The lock and idle timeouts follow the lease unless set.
@@ -67,6 +69,8 @@ Deno.test("config: values are parsed", () => {
     BULK_LOCK_TIMEOUT_MS: "1500",
     BULK_STMT_TIMEOUT_MS: "7000",
     BULK_IDLE_TX_TIMEOUT_MS: "3000",
+    LISTEN_DATABASE_URL: "postgres://user:secret@pg-direct:5432/bulk",
+    LISTEN_CHECK_MS: "250",
   });
   expect(config).toMatchObject({
     port: 0,
@@ -85,6 +89,8 @@ Deno.test("config: values are parsed", () => {
     lockTimeoutMs: 1500,
     statementTimeoutMs: 7000,
     idleInTransactionTimeoutMs: 3000,
+    listenDatabaseUrl: "postgres://user:secret@pg-direct:5432/bulk",
+    listenCheckMs: 250,
   });
   for (
     const [raw, value] of [["1", true], ["true", true], ["ON", true], ["0", false], ["false", false], ["off", false]]
@@ -121,6 +127,9 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     ["BULK_LOCK_TIMEOUT_MS", "0"],
     ["BULK_STMT_TIMEOUT_MS", "-1"],
     ["BULK_IDLE_TX_TIMEOUT_MS", "500"],
+    ["LISTEN_DATABASE_URL", "pg-direct:5432/bulk"],
+    ["LISTEN_DATABASE_URL", "redis://pg-direct/0"],
+    ["LISTEN_CHECK_MS", "50"],
   ];
   for (const [variable, value] of cases) {
     const error = configError({ [variable]: value });

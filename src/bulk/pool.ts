@@ -4,8 +4,8 @@
  * and a maintenance tick (rescue expired leases, admit queued/scheduled operations).
  * Used by the API process (WORKERS=N) and by `deno task worker` processes alike.
  */
-import pg from "pg";
 import type { Db } from "../db/database.ts";
+import { ListenConnection } from "../db/listen.ts";
 import { admitWaiting } from "./admit.ts";
 import { JOBS_CHANNEL } from "./notify.ts";
 import { releaseJobs } from "./queue/claim.ts";
@@ -43,6 +43,8 @@ export interface PoolOptions {
   db: Db;
   /** How long stop() waits for in-flight chunks before terminating threads. */
   shutdownGraceMs: number;
+  /** The LISTEN connection for wake-ups: where it goes (default databaseUrl) and its liveness check. */
+  listen: { url?: string; checkMs: number; keepAliveMs: number };
 }
 
 interface Thread {
@@ -53,7 +55,7 @@ interface Thread {
 
 export class WorkerPool {
   #threads: Thread[] = [];
-  #listener: pg.Client | null = null;
+  #listener: ListenConnection | null = null;
   #tick: ReturnType<typeof setTimeout> | undefined;
   /** The maintenance tick in progress, if any (stop() waits for it). */
   #maintaining: Promise<void> | null = null;
@@ -135,13 +137,18 @@ export class WorkerPool {
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: "bulk-ops pool" });
-    client.on("notification", () => this.#broadcast({ type: "wake" }));
-    // A lost LISTEN connection only costs latency: the workers keep polling.
-    client.on("error", (error) => this.#emit("error", { workerId: "pool", message: `listen: ${error.message}` }));
-    await client.connect();
-    await client.query(`LISTEN ${JOBS_CHANNEL}`);
-    this.#listener = client;
+    const { url, checkMs, keepAliveMs } = this.options.listen;
+    // A lost LISTEN connection only costs latency: the workers keep polling until it is replaced.
+    const listener = new ListenConnection(url ?? this.options.databaseUrl, {
+      applicationName: "bulk-ops pool",
+      checkMs,
+      keepAliveMs,
+      onError: (message) => this.#emit("error", { workerId: "pool", message: `listen: ${message}` }),
+    });
+    listener.on(JOBS_CHANNEL, () => this.#broadcast({ type: "wake" }));
+    listener.onReconnect(() => this.#broadcast({ type: "wake" })); // jobs may have come meanwhile
+    await listener.start();
+    this.#listener = listener;
   }
 
   async #maintain(): Promise<void> {
@@ -163,7 +170,7 @@ export class WorkerPool {
     this.#stopping = true;
     clearTimeout(this.#tick);
     await this.#maintaining;
-    await this.#listener?.end().catch(() => {});
+    await this.#listener?.stop();
     this.#listener = null;
     this.#broadcast({ type: "stop" });
     let timer: ReturnType<typeof setTimeout> | undefined;

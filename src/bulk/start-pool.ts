@@ -25,6 +25,7 @@ export async function startPool(
     db,
     workerUrl: new URL("../worker-thread.ts", import.meta.url),
     shutdownGraceMs: config.shutdownGraceMs,
+    listen: { url: config.listenDatabaseUrl, checkMs: config.listenCheckMs, keepAliveMs: config.dbKeepAliveMs },
     settings: {
       leaseMs: config.leaseMs,
       chunkTimeoutMs: config.chunkTimeoutMs,
