@@ -169,14 +169,15 @@ export class WorkerPool {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#tick);
-    await this.#maintaining;
-    await this.#listener?.stop();
-    this.#listener = null;
-    this.#broadcast({ type: "stop" });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) =>
       timer = setTimeout(() => resolve("timeout"), this.options.shutdownGraceMs)
     );
+    // A tick in progress finishes before the caller closes the database (within the grace period).
+    await Promise.race([this.#maintaining, timeout]);
+    await this.#listener?.stop();
+    this.#listener = null;
+    this.#broadcast({ type: "stop" });
     await Promise.all(this.#threads.map(async (thread) => {
       const result = await Promise.race([thread.stopped.then(() => "stopped" as const), timeout]);
       if (result === "timeout") {
