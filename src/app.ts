@@ -29,10 +29,14 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
   const db = createDb(databaseUrl, {
     poolSize: config.dbPoolSize,
     applicationName: "bulk-ops api",
+    keepAliveMs: config.dbKeepAliveMs,
     onPool: (pool) => observePool("api", pool),
   });
   const unobserve = observeDatabase(db);
-  const events = new OperationEvents(databaseUrl);
+  const events = new OperationEvents(config.listenDatabaseUrl ?? databaseUrl, {
+    checkMs: config.listenCheckMs,
+    keepAliveMs: config.dbKeepAliveMs,
+  });
   await events.start();
   const services = { db, config, events, snapshots: new SnapshotReader(db) };
   const http = await startHttp(services, {

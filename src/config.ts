@@ -18,6 +18,17 @@ export interface Config {
   host: string;
   /** External database; when unset an embedded PostgreSQL is started. `DATABASE_URL`. */
   databaseUrl: string | undefined;
+  /**
+   * Where the LISTEN connections go (progress for subscriptions, wake-ups for workers), when
+   * not the database itself: e.g. straight to PostgreSQL past a transaction-pooling proxy,
+   * which cannot LISTEN. `LISTEN_DATABASE_URL`, default the database's URL.
+   */
+  listenDatabaseUrl: string | undefined;
+  /**
+   * Liveness check of a LISTEN connection: a round trip every this long, and the connection
+   * is replaced when it does not answer within it. `LISTEN_CHECK_MS`, default 5000.
+   */
+  listenCheckMs: number;
   /** Data directory of the embedded PostgreSQL. `DATA_DIR`, default `.data`. */
   dataDir: string;
   /** Port of the embedded PostgreSQL. `EMBEDDED_PG_PORT`, default 54329. */
@@ -27,6 +38,11 @@ export interface Config {
    * exactly 2 (its chunk transaction and the lease heartbeat), as does `deno task worker`'s maintenance pool.
    */
   dbPoolSize: number;
+  /**
+   * TCP keepalive on every database connection: idle time before the first probe (the
+   * kernel's interval and count follow). `DB_KEEPALIVE_MS`, default 30000.
+   */
+  dbKeepAliveMs: number;
   /** Seed the demo tenant on first start. `SEED_DEMO`: default on for the embedded database, off for an external one. */
   seedDemo: boolean;
   /** In-process bulk workers. `WORKERS`, default the CPU count; 0 disables them in the API (`deno task worker` runs at least 1). */
@@ -43,6 +59,25 @@ export interface Config {
   maxWaitingPerUser: number;
   /** Job lease. `BULK_LEASE_MS`, default 30000; the heartbeat renews it every third of that. */
   leaseMs: number;
+  /**
+   * Longest a chunk may run in total (lock waits included); it is then cancelled, rolled back
+   * and retried like any failed attempt. `BULK_CHUNK_TIMEOUT_MS`, default 120000 (a 2,000-item
+   * chunk takes ~0.1 s, docs/performance.md).
+   */
+  chunkTimeoutMs: number;
+  /**
+   * `lock_timeout` of worker sessions: a chunk waiting longer for a row lock fails its attempt
+   * (retried with backoff). `BULK_LOCK_TIMEOUT_MS`, default `BULK_LEASE_MS`.
+   */
+  lockTimeoutMs: number;
+  /** `statement_timeout` of worker sessions. `BULK_STMT_TIMEOUT_MS`, default 60000. */
+  statementTimeoutMs: number;
+  /**
+   * `idle_in_transaction_session_timeout` of worker sessions: PostgreSQL ends the session of a
+   * worker frozen inside a chunk (its row locks are released) after this long.
+   * `BULK_IDLE_TX_TIMEOUT_MS`, default twice `BULK_LEASE_MS`.
+   */
+  idleInTransactionTimeoutMs: number;
   /** Attempts per job before its items end FAILED/INTERNAL. `BULK_MAX_ATTEMPTS`, default 5. */
   maxAttempts: number;
   /** Fallback polling when no NOTIFY arrives. `BULK_POLL_MS`, default 1000. */
@@ -124,6 +159,9 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
+/** Default of `DB_KEEPALIVE_MS`, also used by connections opened outside a loaded config. */
+export const DEFAULT_KEEPALIVE_MS = 30_000;
+
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -143,17 +181,17 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `"${raw}" is not a boolean (use 1/0, true/false)`);
 }
 
-function databaseUrl(env: Env): string | undefined {
-  const raw = env.DATABASE_URL;
+function databaseUrl(env: Env, name: string): string | undefined {
+  const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError("DATABASE_URL", "not a URL (expected postgres://user:pass@host:port/db)");
+    throw new ConfigError(name, "not a URL (expected postgres://user:pass@host:port/db)");
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConfigError("DATABASE_URL", `protocol must be postgres: or postgresql:, got ${url.protocol}`);
+    throw new ConfigError(name, `protocol must be postgres: or postgresql:, got ${url.protocol}`);
   }
   return raw;
 }
@@ -188,7 +226,7 @@ function secretKey(env: Env): Uint8Array | undefined {
 
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = Deno.env.toObject()): Config {
-  const url = databaseUrl(env);
+  const url = databaseUrl(env, "DATABASE_URL");
   const logLevel = env.LOG_LEVEL || "info"; // empty means unset, as for every variable
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
@@ -206,13 +244,17 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
         "be deleted while they may still be rolled back",
     );
   }
+  const leaseMs = integer(env, "BULK_LEASE_MS", 30_000, 1000, 3_600_000);
   const config: Config = {
     port: integer(env, "PORT", 4000, 0, 65535),
     host: env.HOST || "127.0.0.1",
     databaseUrl: url,
+    listenDatabaseUrl: databaseUrl(env, "LISTEN_DATABASE_URL"),
+    listenCheckMs: integer(env, "LISTEN_CHECK_MS", 5000, 100, 600_000),
     dataDir: env.DATA_DIR || ".data",
     embeddedPgPort: integer(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),
     dbPoolSize: integer(env, "DB_POOL_SIZE", 10, 1, 200),
+    dbKeepAliveMs: integer(env, "DB_KEEPALIVE_MS", DEFAULT_KEEPALIVE_MS, 1000, 7_200_000),
     seedDemo: boolean(env, "SEED_DEMO", url === undefined),
     workers: integer(env, "WORKERS", navigator.hardwareConcurrency ?? 2, 0, 64),
     chunkSize: integer(env, "BULK_CHUNK_SIZE", 2000, 1, 10000),
@@ -220,7 +262,11 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     maxActivePerUser: integer(env, "BULK_MAX_ACTIVE_PER_USER", 2, 1, 1000),
     maxStartsPerMinute: integer(env, "BULK_MAX_STARTS_PER_MINUTE", 30, 1, 100_000),
     maxWaitingPerUser: integer(env, "BULK_MAX_WAITING_PER_USER", 20, 0, 100_000),
-    leaseMs: integer(env, "BULK_LEASE_MS", 30_000, 1000, 3_600_000),
+    leaseMs,
+    chunkTimeoutMs: integer(env, "BULK_CHUNK_TIMEOUT_MS", 120_000, 100, 86_400_000),
+    lockTimeoutMs: integer(env, "BULK_LOCK_TIMEOUT_MS", leaseMs, 100, 3_600_000),
+    statementTimeoutMs: integer(env, "BULK_STMT_TIMEOUT_MS", 60_000, 100, 86_400_000),
+    idleInTransactionTimeoutMs: integer(env, "BULK_IDLE_TX_TIMEOUT_MS", 2 * leaseMs, 1000, 7_200_000),
     maxAttempts: integer(env, "BULK_MAX_ATTEMPTS", 5, 1, 100),
     pollMs: integer(env, "BULK_POLL_MS", 1000, 10, 60_000),
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),

@@ -8,7 +8,7 @@ import { loadConfigOrExit } from "./config.ts";
 import { openDatabase } from "./db/connect.ts";
 import { createDb } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
-import { registerWorkers, startPool } from "./bulk/start-pool.ts";
+import { registerWorkers, startPool, workerSession } from "./bulk/start-pool.ts";
 import { observeDatabase, observePool } from "./metrics/database.ts";
 import { serveMetrics } from "./metrics/serve.ts";
 import { configureLog, log } from "./log.ts";
@@ -25,6 +25,8 @@ async function main(): Promise<void> {
       poolSize: 2,
       applicationName: "bulk-ops worker maintenance",
       onPool: (pool) => observePool("worker", pool),
+      keepAliveMs: config.dbKeepAliveMs,
+      session: workerSession(config),
     });
     try {
       observeDatabase(db);

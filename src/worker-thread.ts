@@ -1,7 +1,8 @@
 /**
  * Entry module of one bulk worker thread (a Deno Web Worker): the engine's WorkerLoop with
  * the tickets domain plugged in. Its own 2-connection pool: the chunk transaction and
- * the lease heartbeat.
+ * the lease heartbeat, both with the worker session timeouts (statement, lock, idle in
+ * transaction) set at connect.
  */
 /// <reference lib="deno.worker" />
 import { createDb } from "./db/database.ts";
@@ -15,7 +16,12 @@ const post = (message: FromWorker) => self.postMessage(message);
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === "init") {
-    const db = createDb(message.databaseUrl, { poolSize: 2, applicationName: `bulk-ops ${message.workerId}` });
+    const db = createDb(message.databaseUrl, {
+      poolSize: 2,
+      applicationName: `bulk-ops ${message.workerId}`,
+      keepAliveMs: message.settings.keepAliveMs,
+      session: message.settings.session,
+    });
     loop = new WorkerLoop(db, ticketsDomain, message.workerId, message.settings, {
       onChunk: (report) => post({ type: "chunk", report }),
       onError: (text) => post({ type: "error", message: text }),

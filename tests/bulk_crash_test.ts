@@ -9,19 +9,13 @@ import { expect } from "expect";
 import { sql } from "kysely";
 import type { Db } from "../src/db/database.ts";
 import { finished, operation, start, waitFor } from "./helpers/bulk.ts";
-import { counterValue, createCounter, expectConsistent, expectLedger, ok } from "./helpers/bulk_checks.ts";
-import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { counterValue, createCounter } from "./helpers/bulk_checks.ts";
+import { chunkAttempts, expectAppliedOnce, leasesOf, openTicketIds } from "./helpers/crash.ts";
+import { startTestServer } from "./helpers/server.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
 
 const CHUNK = 200;
-
-/** The tenant's tickets that are not CLOSED (closed ones are read-only for comments). */
-async function openTicketIds(db: Db, tenantId: string): Promise<string[]> {
-  const rows = await db.selectFrom("tickets").select("id").where("tenant_id", "=", tenantId)
-    .where("status", "<>", "CLOSED").orderBy("id").execute();
-  return rows.map((r) => String(r.id));
-}
 
 /** The first chunk transaction that comments on `ticketId` stalls for `seconds` (once). */
 async function stallOnce(db: Db, ticketId: string, seconds: number): Promise<void> {
@@ -35,45 +29,6 @@ async function stallOnce(db: Db, ticketId: string, seconds: number): Promise<voi
   await sql`
     CREATE TRIGGER stall_once BEFORE INSERT ON ticket_comments FOR EACH ROW
     WHEN (NEW.ticket_id = ${sql.lit(Number(ticketId))}) EXECUTE FUNCTION stall_once()`.execute(db);
-}
-
-/** Jobs of the operation whose lease names this worker process. */
-async function leasesOf(db: Db, operationId: string, pid: number) {
-  return await db.selectFrom("bulk_jobs").select(["chunk_index", "locked_by", "attempts"])
-    .where("operation_id", "=", operationId).where("locked_by", "like", `%:${pid}:%`).execute();
-}
-
-/**
- * Exactly once: COMPLETED, every item SUCCEEDED, exactly one comment of this operation per
- * target ticket and none elsewhere, and each ledger row names the comment that exists.
- */
-async function expectAppliedOnce(server: TestServer, operationId: string, targets: string[]): Promise<void> {
-  const { db } = server;
-  const done = await expectConsistent(db, operationId);
-  expect(done).toMatchObject({ status: "COMPLETED", total: targets.length, succeeded: targets.length });
-  await expectLedger(db, operationId, targets.map(() => ok));
-  const { rows: [comments] } = await sql<{ comments: number; tickets: number; most: number; strays: number }>`
-    SELECT count(*)::int AS comments, count(DISTINCT ticket_id)::int AS tickets,
-           coalesce(max(per_ticket), 0)::int AS most,
-           count(*) FILTER (WHERE NOT ticket_id = ANY(${targets}::bigint[]))::int AS strays
-    FROM (SELECT ticket_id, count(*) OVER (PARTITION BY ticket_id) AS per_ticket
-          FROM ticket_comments WHERE bulk_operation_id = ${operationId}) AS c`.execute(db);
-  expect(comments).toEqual({ comments: targets.length, tickets: targets.length, most: 1, strays: 0 });
-  const { rows: [links] } = await sql<{ linked: number }>`
-    SELECT count(*)::int AS linked FROM bulk_operation_items i
-    JOIN ticket_comments c ON c.id = (i.after ->> 'commentId')::bigint
-      AND c.ticket_id = i.target_id AND c.bulk_operation_id = i.operation_id
-    WHERE i.operation_id = ${operationId}`.execute(db);
-  expect(links.linked).toBe(targets.length);
-}
-
-/** Attempts recorded by the items of one chunk. */
-async function chunkAttempts(db: Db, operationId: string, chunk: number): Promise<number[]> {
-  const { rows } = await sql<{ attempts: number }>`
-    SELECT DISTINCT attempts FROM bulk_operation_items
-    WHERE operation_id = ${operationId} AND position BETWEEN ${chunk * CHUNK} AND ${(chunk + 1) * CHUNK - 1}`
-    .execute(db);
-  return rows.map((r) => r.attempts);
 }
 
 Deno.test("SIGKILL of a worker process mid-chunk: another process finishes, every comment added exactly once", async () => {
@@ -131,7 +86,7 @@ Deno.test("SIGKILL of a worker process mid-chunk: another process finishes, ever
 
     await expectAppliedOnce(server, op.id, targets);
     // The killed chunk was rescued and committed by the second process on its second claim.
-    expect(await chunkAttempts(db, op.id, stalledChunk)).toEqual([2]);
+    expect(await chunkAttempts(db, op.id, stalledChunk, CHUNK)).toEqual([2]);
   } finally {
     for (const worker of workers) await worker.stop();
     await server.stop();
@@ -208,7 +163,7 @@ Deno.test("SIGTERM: the worker process exits 0 within the grace period and relea
     await waitFor(db, op.id, finished, 120_000);
     await expectAppliedOnce(server, op.id, targets);
     // The released chunk's attempt was given back, so the second process committed it as attempt 1.
-    expect(await chunkAttempts(db, op.id, stalledChunk)).toEqual([1]);
+    expect(await chunkAttempts(db, op.id, stalledChunk, CHUNK)).toEqual([1]);
   } finally {
     for (const worker of workers) await worker.stop();
     await server.stop();

@@ -1,16 +1,20 @@
 /**
  * Leases: a job whose lease expired (its worker died) is re-queued by the rescuer and
  * finished exactly once; a worker whose lease was taken away rolls its chunk back
- * (LeaseLostError) instead of committing it a second time.
+ * (LeaseLostError) instead of committing it a second time, and its heartbeat stops the chunk
+ * at once (even mid-statement); a chunk has a maximum run time; maintenance ticks (rescue,
+ * admission) of one process never overlap.
  */
 import { expect } from "expect";
 import { sql } from "kysely";
+import pg from "pg";
 import type { WorkerPool } from "../src/bulk/pool.ts";
 import { claimJob } from "../src/bulk/queue/claim.ts";
 import { LeaseLostError } from "../src/bulk/queue/job.ts";
 import { rescueExpiredJobs } from "../src/bulk/queue/rescue.ts";
 import { runChunk } from "../src/bulk/run-chunk.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
+import { createDb, type Db } from "../src/db/database.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { finished, ledger, operation, start, ticketIds, waitFor } from "./helpers/bulk.ts";
 import {
@@ -22,6 +26,7 @@ import {
   ok,
   ticketStates,
 } from "./helpers/bulk_checks.ts";
+import { gateWaiters, lockTickets } from "./helpers/api.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
 
@@ -121,6 +126,142 @@ Deno.test("a worker whose lease was taken away does not commit; the new holder a
     expect((await operation(db, op.id)).succeeded).toBe(1000);
   } finally {
     await pool?.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("maintenance ticks never overlap: a rescue stuck on a row lock is not joined by the next tick's", async () => {
+  const server = await startTestServer({ tickets: 10, env: { WORKERS: "0" } });
+  const holder = new pg.Client({ connectionString: server.databaseUrl, application_name: "test row lock" });
+  let maintenanceDb: Db | null = null;
+  let pool: WorkerPool | null = null;
+  try {
+    const { db, tenant } = server;
+    await start(server, tenant.admin, {
+      actionType: "SET_PRIORITY",
+      params: { priority: "LOW" },
+      targets: { kind: "ids", ids: await ticketIds(db, tenant.id) },
+    });
+    // A dead worker's expired lease, whose row another transaction holds locked: rescue waits.
+    const job = (await claimJob(db, "ghost:1:dead:w0", 60_000))!;
+    await sql`UPDATE bulk_jobs SET locked_until = now() - interval '1 second' WHERE id = ${job.id}`.execute(db);
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query("SELECT id FROM bulk_jobs WHERE id = $1 FOR UPDATE", [job.id]);
+
+    const POLL_MS = 100;
+    // The ticks get connections of their own, so the checks below never queue behind them.
+    maintenanceDb = createDb(server.databaseUrl, { poolSize: 4, applicationName: "test maintenance" });
+    pool = await startPool({ ...server.config, pollMs: POLL_MS }, server.databaseUrl, maintenanceDb, 0);
+    const waitingRescues = async () => {
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'update "bulk_jobs"%'`
+        .execute(db);
+      return rows[0].n;
+    };
+    await waitUntil(async () => await waitingRescues() > 0, {
+      timeoutMs: 10_000,
+      what: "the rescue queues on the locked job",
+    });
+    // Ten more tick periods: chained ticks never start a second rescue behind the blocked one.
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS * 10));
+    expect(await waitingRescues()).toBe(1);
+
+    await holder.query("COMMIT");
+    await waitUntil(
+      async () =>
+        (await db.selectFrom("bulk_jobs").select("locked_by").where("id", "=", job.id).executeTakeFirstOrThrow())
+          .locked_by === null,
+      { timeoutMs: 20_000, what: "the expired lease is rescued" },
+    );
+  } finally {
+    await holder.end().catch(() => {});
+    await pool?.stop();
+    await maintenanceDb?.destroy();
+    await server.stop();
+  }
+});
+
+/** A pool of one worker thread whose first chunk waits at a gate (a ticket row lock the test holds). */
+async function gatedPool(server: TestServer, overrides: Partial<TestServer["config"]>) {
+  const { db, tenant } = server;
+  const ids = await ticketIds(db, tenant.id);
+  const gate = await lockTickets(server.databaseUrl, [ids[10]]);
+  const op = await start(server, tenant.admin, { actionType: "DELETE", params: {}, targets: { kind: "ids", ids } });
+  const pool = await startPool({ ...server.config, pollMs: 100, ...overrides }, server.databaseUrl, db, 1);
+  const errors: string[] = [];
+  pool.on("error", ({ message }) => errors.push(message));
+  await waitUntil(async () => await gateWaiters(db) > 0, {
+    timeoutMs: 20_000,
+    what: "the worker reaches the gated ticket",
+  });
+  return { ids, gate, op, pool, errors };
+}
+
+Deno.test("a heartbeat that finds its lease gone stops the chunk at once, while it still waits for a lock", async () => {
+  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  let gated: Awaited<ReturnType<typeof gatedPool>> | undefined;
+  try {
+    const { db } = server;
+    const LEASE_MS = 1500;
+    gated = await gatedPool(server, { leaseMs: LEASE_MS });
+    const before = await ticketStates(db, server.tenant.id);
+    // Another worker took the job over (its lease expired and was rescued and re-claimed).
+    const taken = await db.updateTable("bulk_jobs").set({ locked_by: "thief:1:x:w0" })
+      .where("operation_id", "=", gated.op.id).where("chunk_index", "=", 0).executeTakeFirst();
+    expect(taken.numUpdatedRows).toBe(1n);
+    // The next heartbeat (a third of the lease) finds out and cancels the waiting statement.
+    const takenAt = performance.now();
+    await waitUntil(async () => await gateWaiters(db) === 0, {
+      timeoutMs: LEASE_MS / 3 + 2000,
+      what: "the worker stops waiting for the gated ticket",
+    });
+    const ms = Math.round(performance.now() - takenAt);
+    console.log(`the chunk stopped ${ms} ms after its lease was taken (heartbeat every ${LEASE_MS / 3} ms)`);
+    expect(gated.errors).toContainEqual(expect.stringMatching(/lease of job \d+ was lost/));
+    // Nothing of chunk 0 was written while the gate is still held.
+    expect(await ticketStates(db, server.tenant.id)).toEqual(before);
+
+    // The job comes back to the queue; the worker claims it again and applies it once.
+    await gated.gate.release();
+    await db.updateTable("bulk_jobs").set({ locked_by: null, locked_until: null })
+      .where("operation_id", "=", gated.op.id).where("chunk_index", "=", 0).execute();
+    await waitFor(db, gated.op.id, finished);
+    const done = await expectConsistent(db, gated.op.id);
+    expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
+    expect(await attemptsByChunk(server, gated.op.id)).toEqual([2, 1, 1, 1]);
+  } finally {
+    await gated?.gate.release();
+    await gated?.pool.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("a chunk that runs past BULK_CHUNK_TIMEOUT_MS is stopped, rolled back and retried", async () => {
+  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  let gated: Awaited<ReturnType<typeof gatedPool>> | undefined;
+  try {
+    const { db } = server;
+    const TIMEOUT_MS = 800;
+    gated = await gatedPool(server, { chunkTimeoutMs: TIMEOUT_MS });
+    const lastError = async () =>
+      (await db.selectFrom("bulk_jobs").select("last_error").where("operation_id", "=", gated!.op.id)
+        .where("chunk_index", "=", 0).executeTakeFirstOrThrow()).last_error ?? "";
+    await waitUntil(async () => /ran longer than/.test(await lastError()), {
+      timeoutMs: TIMEOUT_MS + 5000,
+      what: "chunk 0 fails for its run time",
+    });
+    expect(await lastError()).toMatch(new RegExp(`ran longer than ${TIMEOUT_MS} ms`));
+    await gated.gate.release();
+    await waitFor(db, gated.op.id, finished);
+    const done = await expectConsistent(db, gated.op.id);
+    expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
+    const [chunk0] = await attemptsByChunk(server, gated.op.id);
+    expect(chunk0).toBeGreaterThan(1);
+  } finally {
+    await gated?.gate.release();
+    await gated?.pool.stop();
     await server.stop();
   }
 });

@@ -31,7 +31,6 @@ Deno.test("config: defaults", () => {
     maxActivePerUser: 2,
     maxStartsPerMinute: 30,
     maxWaitingPerUser: 20,
-    leaseMs: 30_000,
     maxAttempts: 5,
     pollMs: 1000,
     shutdownGraceMs: 10_000,
@@ -62,6 +61,19 @@ Deno.test("config: defaults", () => {
     logFormat: "text",
     metricsPort: 9464,
     workerStaleMs: 30_000,
+    dbKeepAliveMs: 30_000,
+    leaseMs: 30_000,
+    chunkTimeoutMs: 120_000,
+    lockTimeoutMs: 30_000, // the lease
+    statementTimeoutMs: 60_000,
+    idleInTransactionTimeoutMs: 60_000, // twice the lease
+    listenDatabaseUrl: undefined, // LISTEN on the database itself
+    listenCheckMs: 5000,
+  });
+  // The lock and idle timeouts follow the lease unless set.
+  expect(loadConfig({ BULK_LEASE_MS: "5000" })).toMatchObject({
+    lockTimeoutMs: 5000,
+    idleInTransactionTimeoutMs: 10_000,
   });
   // An external database is not seeded unless asked to.
   expect(loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/app" }).seedDemo).toBe(false);
@@ -89,7 +101,6 @@ Deno.test("config: values are parsed", () => {
     BULK_MAX_ACTIVE_PER_USER: "3",
     BULK_MAX_STARTS_PER_MINUTE: "60",
     BULK_MAX_WAITING_PER_USER: "4",
-    BULK_LEASE_MS: "5000",
     BULK_MAX_ATTEMPTS: "7",
     BULK_POLL_MS: "250",
     SHUTDOWN_GRACE_MS: "0",
@@ -109,6 +120,14 @@ Deno.test("config: values are parsed", () => {
     LOG_FORMAT: "json",
     METRICS_PORT: "0",
     WORKER_STALE_MS: "5000",
+    DB_KEEPALIVE_MS: "5000",
+    BULK_LEASE_MS: "4000",
+    BULK_CHUNK_TIMEOUT_MS: "9000",
+    BULK_LOCK_TIMEOUT_MS: "1500",
+    BULK_STMT_TIMEOUT_MS: "7000",
+    BULK_IDLE_TX_TIMEOUT_MS: "3000",
+    LISTEN_DATABASE_URL: "postgres://user:secret@pg-direct:5432/bulk",
+    LISTEN_CHECK_MS: "250",
   });
   expect(config).toEqual({
     port: 0,
@@ -124,7 +143,6 @@ Deno.test("config: values are parsed", () => {
     maxActivePerUser: 3,
     maxStartsPerMinute: 60,
     maxWaitingPerUser: 4,
-    leaseMs: 5000,
     maxAttempts: 7,
     pollMs: 250,
     shutdownGraceMs: 0,
@@ -155,6 +173,14 @@ Deno.test("config: values are parsed", () => {
     logFormat: "json",
     metricsPort: 0,
     workerStaleMs: 5000,
+    dbKeepAliveMs: 5000,
+    leaseMs: 4000,
+    chunkTimeoutMs: 9000,
+    lockTimeoutMs: 1500,
+    statementTimeoutMs: 7000,
+    idleInTransactionTimeoutMs: 3000,
+    listenDatabaseUrl: "postgres://user:secret@pg-direct:5432/bulk",
+    listenCheckMs: 250,
   });
   for (
     const [raw, value] of [["1", true], ["true", true], ["ON", true], ["0", false], ["false", false], ["off", false]]
@@ -192,6 +218,14 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     ["METRICS_PORT", "65536"],
     ["METRICS_PORT", "x"],
     ["WORKER_STALE_MS", "999"],
+    ["DB_KEEPALIVE_MS", "999"],
+    ["BULK_CHUNK_TIMEOUT_MS", "soon"],
+    ["BULK_LOCK_TIMEOUT_MS", "0"],
+    ["BULK_STMT_TIMEOUT_MS", "-1"],
+    ["BULK_IDLE_TX_TIMEOUT_MS", "500"],
+    ["LISTEN_DATABASE_URL", "pg-direct:5432/bulk"],
+    ["LISTEN_DATABASE_URL", "redis://pg-direct/0"],
+    ["LISTEN_CHECK_MS", "50"],
   ];
   for (const [variable, value] of cases) {
     const error = configError({ [variable]: value });

@@ -1,11 +1,12 @@
 /**
  * Operation state changes, delivered by PostgreSQL LISTEN/NOTIFY on ONE connection per
- * process and fanned out in memory to every subscriber. Workers (in this process or any
- * other) send one NOTIFY per committed chunk, so progress made anywhere arrives here.
- * After a lost connection it reconnects with backoff and tells every subscriber to
- * re-read (a NOTIFY sent while disconnected is gone, the database state is not).
+ * process (src/db/listen.ts) and fanned out in memory to every subscriber. Workers (in this
+ * process or any other) send one NOTIFY per committed chunk, so progress made anywhere
+ * arrives here. After the connection was lost or went silent and was replaced, every
+ * subscriber re-reads (a NOTIFY sent meanwhile is gone, the database state is not).
  */
-import pg from "pg";
+import { ListenConnection } from "../db/listen.ts";
+import { log } from "../log.ts";
 
 export const PROGRESS_CHANNEL = "bulk_progress";
 
@@ -26,55 +27,34 @@ function parsePayload(payload: string | undefined): OperationChange | null {
   return match ? { tenantId: match[1], operationId: match[2] } : null;
 }
 
+export interface OperationEventsOptions {
+  /** Interval and timeout of the LISTEN connection's liveness check (LISTEN_CHECK_MS). */
+  checkMs: number;
+  keepAliveMs?: number;
+}
+
 export class OperationEvents {
   #byOperation = new Map<string, Set<Listener>>();
   #byTenant = new Map<string, Set<Listener>>();
-  #client: pg.Client | null = null;
-  #stopped = false;
-  #reconnectDelayMs = 100;
+  /** The process's LISTEN connection; other channels may be added to it with `on()`. */
+  readonly listen: ListenConnection;
 
-  constructor(private readonly url: string) {}
-
-  async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: "bulk-ops listen" });
-    client.on("notification", (message) => {
-      const change = parsePayload(message.payload);
+  constructor(url: string, options: OperationEventsOptions) {
+    this.listen = new ListenConnection(url, {
+      applicationName: "bulk-ops listen",
+      checkMs: options.checkMs,
+      keepAliveMs: options.keepAliveMs,
+      onError: (message) => log.warn("events", message),
+    });
+    this.listen.on(PROGRESS_CHANNEL, (payload) => {
+      const change = parsePayload(payload);
       if (change) this.#emit(change);
     });
-    client.on("error", () => this.#lost(client));
-    client.on("end", () => this.#lost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${PROGRESS_CHANNEL}`);
-    } catch (error) {
-      client.end().catch(() => {});
-      throw error;
-    }
-    this.#client = client;
-    this.#reconnectDelayMs = 100;
+    this.listen.onReconnect(() => this.#resyncAll());
   }
 
-  /** The live connection dropped: forget it and reconnect. */
-  #lost(client: pg.Client): void {
-    if (this.#stopped || this.#client !== client) return;
-    this.#client = null;
-    client.end().catch(() => {});
-    this.#scheduleReconnect();
-  }
-
-  /** Retries with backoff (100 ms doubling to 5 s) until a connection is up again. */
-  #scheduleReconnect(): void {
-    const delay = this.#reconnectDelayMs;
-    this.#reconnectDelayMs = Math.min(delay * 2, 5000);
-    setTimeout(async () => {
-      if (this.#stopped) return;
-      try {
-        await this.start();
-        this.#resyncAll();
-      } catch {
-        this.#scheduleReconnect();
-      }
-    }, delay);
+  start(): Promise<void> {
+    return this.listen.start();
   }
 
   /** Every subscriber re-reads its state (called after a reconnect). */
@@ -102,11 +82,8 @@ export class OperationEvents {
     return subscribe(this.#byTenant, tenantId, listener);
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    const client = this.#client;
-    this.#client = null;
-    await client?.end().catch(() => {});
+  stop(): Promise<void> {
+    return this.listen.stop();
   }
 }
 

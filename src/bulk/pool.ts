@@ -4,9 +4,9 @@
  * and a maintenance tick (rescue expired leases, admit queued/scheduled operations).
  * Used by the API process (WORKERS=N) and by `deno task worker` processes alike.
  */
-import pg from "pg";
 import type { Db } from "../db/database.ts";
 import { Deliverer, type DelivererSettings } from "../notify/deliverer.ts";
+import { ListenConnection } from "../db/listen.ts";
 import { admitWaiting } from "./admit.ts";
 import { JOBS_CHANNEL } from "./notify.ts";
 import { releaseJobs } from "./queue/claim.ts";
@@ -50,6 +50,8 @@ export interface PoolOptions {
   retentionDays: number;
   /** The notification deliverer running beside the threads (on `db`, outside chunk work). */
   notifications: DelivererSettings;
+  /** The LISTEN connection for wake-ups: where it goes (default databaseUrl) and its liveness check. */
+  listen: { url?: string; checkMs: number; keepAliveMs: number };
 }
 
 interface Thread {
@@ -60,8 +62,11 @@ interface Thread {
 
 export class WorkerPool {
   #threads: Thread[] = [];
-  #listener: pg.Client | null = null;
-  #tick: ReturnType<typeof setInterval> | undefined;
+  #listener: ListenConnection | null = null;
+  #tick: ReturnType<typeof setTimeout> | undefined;
+  /** The maintenance tick in progress, if any (stop() waits for it). */
+  #maintaining: Promise<void> | null = null;
+  #stopping = false;
   #deliverer: Deliverer | null = null;
   #listeners: { [K in keyof PoolEvents]: Set<(event: PoolEvents[K]) => void> } = {
     chunk: new Set(),
@@ -91,8 +96,23 @@ export class WorkerPool {
     const prefix = `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
     await Promise.all(Array.from({ length: this.options.count }, (_, i) => this.#spawn(`${prefix}:w${i}`)));
     await this.#listen();
-    this.#tick = setInterval(() => void this.#maintain(), this.options.settings.pollMs);
+    this.#scheduleMaintenance();
     this.#deliverer = new Deliverer(this.options.db, this.options.notifications).start();
+  }
+
+  /**
+   * The next maintenance tick `pollMs` after the previous one ENDED: ticks are chained, so a
+   * slow one (a large admission backlog, a database under load) is never overlapped by the
+   * next, which would only queue behind the same row locks.
+   */
+  #scheduleMaintenance(): void {
+    if (this.#stopping) return;
+    this.#tick = setTimeout(() => {
+      this.#maintaining = this.#maintain().finally(() => {
+        this.#maintaining = null;
+        this.#scheduleMaintenance();
+      });
+    }, this.options.settings.pollMs);
   }
 
   #spawn(id: string): Promise<void> {
@@ -130,13 +150,18 @@ export class WorkerPool {
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: "bulk-ops pool" });
-    client.on("notification", () => this.#broadcast({ type: "wake" }));
-    // A lost LISTEN connection only costs latency: the workers keep polling.
-    client.on("error", (error) => this.#emit("error", { workerId: "pool", message: `listen: ${error.message}` }));
-    await client.connect();
-    await client.query(`LISTEN ${JOBS_CHANNEL}`);
-    this.#listener = client;
+    const { url, checkMs, keepAliveMs } = this.options.listen;
+    // A lost LISTEN connection only costs latency: the workers keep polling until it is replaced.
+    const listener = new ListenConnection(url ?? this.options.databaseUrl, {
+      applicationName: "bulk-ops pool",
+      checkMs,
+      keepAliveMs,
+      onError: (message) => this.#emit("error", { workerId: "pool", message: `listen: ${message}` }),
+    });
+    listener.on(JOBS_CHANNEL, () => this.#broadcast({ type: "wake" }));
+    listener.onReconnect(() => this.#broadcast({ type: "wake" })); // jobs may have come meanwhile
+    await listener.start();
+    this.#listener = listener;
   }
 
   async #maintain(): Promise<void> {
@@ -157,15 +182,18 @@ export class WorkerPool {
    * closes) and their leases released so other workers take the jobs at once.
    */
   async stop(): Promise<void> {
-    clearInterval(this.#tick);
+    this.#stopping = true;
+    clearTimeout(this.#tick);
     const delivererStopped = this.#deliverer?.stop(); // no new claims; sends in flight end meanwhile
-    await this.#listener?.end().catch(() => {});
-    this.#listener = null;
-    this.#broadcast({ type: "stop" });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) =>
       timer = setTimeout(() => resolve("timeout"), this.options.shutdownGraceMs)
     );
+    // A tick in progress finishes before the caller closes the database (within the grace period).
+    await Promise.race([this.#maintaining, timeout]);
+    await this.#listener?.stop();
+    this.#listener = null;
+    this.#broadcast({ type: "stop" });
     await Promise.all(this.#threads.map(async (thread) => {
       const result = await Promise.race([thread.stopped.then(() => "stopped" as const), timeout]);
       if (result === "timeout") {

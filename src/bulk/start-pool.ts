@@ -1,11 +1,20 @@
 /** Starts a process's worker pool from the config (shared by the API and `deno task worker`). */
 import type { Config } from "../config.ts";
-import type { Db } from "../db/database.ts";
+import type { Db, SessionTimeouts } from "../db/database.ts";
 import { log } from "../log.ts";
 import { delivererSettings } from "../notify/deliverer.ts";
 import { countChunk } from "../metrics/engine.ts";
 import { WorkerPool } from "./pool.ts";
 import { type ProcessKind, WorkerRegistry } from "./worker-registry.ts";
+
+/** The server-side timeouts of worker sessions (chunk transactions and worker maintenance). */
+export function workerSession(config: Config): SessionTimeouts {
+  return {
+    statementTimeoutMs: config.statementTimeoutMs,
+    lockTimeoutMs: config.lockTimeoutMs,
+    idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
+  };
+}
 
 export async function startPool(
   config: Config,
@@ -21,11 +30,15 @@ export async function startPool(
     shutdownGraceMs: config.shutdownGraceMs,
     retentionDays: config.retentionDays,
     notifications: delivererSettings(config),
+    listen: { url: config.listenDatabaseUrl, checkMs: config.listenCheckMs, keepAliveMs: config.dbKeepAliveMs },
     settings: {
       leaseMs: config.leaseMs,
+      chunkTimeoutMs: config.chunkTimeoutMs,
       maxAttempts: config.maxAttempts,
       pollMs: config.pollMs,
       maxActivePerUser: config.maxActivePerUser,
+      keepAliveMs: config.dbKeepAliveMs,
+      session: workerSession(config),
     },
   });
   pool.on("error", ({ workerId, message }) => log.warn("worker", `${workerId}: ${message}`));

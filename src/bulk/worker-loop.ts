@@ -1,20 +1,28 @@
 /**
- * The loop one worker thread runs: claim a job, work it with a heartbeat on its lease,
- * repeat; sleep until a wake-up (NOTIFY, forwarded by the pool) or the polling fallback.
+ * The loop one worker thread runs: claim a job, work it under a ChunkWatch (heartbeat on
+ * its lease, stopped at once when the lease is lost or the chunk runs too long), repeat;
+ * sleep until a wake-up (NOTIFY, forwarded by the pool) or the polling fallback.
  */
-import type { Db } from "../db/database.ts";
+import type { Db, SessionTimeouts } from "../db/database.ts";
 import type { BulkDomain } from "./action.ts";
 import { admitUser } from "./admit.ts";
-import { claimJob, extendLease, msUntilNextDueJob } from "./queue/claim.ts";
+import { ChunkWatch } from "./chunk-watch.ts";
+import { claimJob, msUntilNextDueJob } from "./queue/claim.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
 import { type ChunkReport, failChunk, handleChunkFailure, runChunk } from "./run-chunk.ts";
 import { inChunkSpan } from "../telemetry/tracing.ts";
 
 export interface WorkerSettings {
   leaseMs: number;
+  /** Longest total run time of one chunk. */
+  chunkTimeoutMs: number;
   maxAttempts: number;
   pollMs: number;
   maxActivePerUser: number;
+  /** TCP keepalive of the thread's connections. */
+  keepAliveMs: number;
+  /** Server-side timeouts of the thread's sessions (its chunk transactions). */
+  session: SessionTimeouts;
 }
 
 export interface WorkerHooks {
@@ -89,21 +97,18 @@ export class WorkerLoop {
 
   async #work(job: Job): Promise<void> {
     const started = performance.now();
-    const heartbeat = setInterval(() => {
-      extendLease(this.db, job.id, this.workerId, this.settings.leaseMs)
-        .catch((error) => this.hooks.onError?.(`heartbeat failed: ${error.message}`));
-    }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
+    const watch = new ChunkWatch(this.db, job, this.workerId, this.settings, (m) => this.hooks.onError?.(m));
     let report: ChunkReport | null = null;
     try {
-      report = await inChunkSpan(job, () =>
-        job.attempts > this.settings.maxAttempts
-          // Rescued too often (its workers keep dying): give its items up as FAILED/INTERNAL.
-          ? failChunk(this.db, job)
-          : runChunk(this.db, this.domain, job));
+      report = await watch.run((db) =>
+        inChunkSpan(job, () =>
+          job.attempts > this.settings.maxAttempts
+            // Rescued too often (its workers keep dying): give its items up as FAILED/INTERNAL.
+            ? failChunk(db, job)
+            : runChunk(db, this.domain, job))
+      );
     } catch (error) {
       report = await this.#recordFailure(job, error);
-    } finally {
-      clearInterval(heartbeat);
     }
     // After the chunk's transaction: a failure here (admission) must not count as the chunk's.
     if (report) {

@@ -1,6 +1,7 @@
 /** The Kysely instance over a pg Pool. One per process or worker thread. */
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { DEFAULT_KEEPALIVE_MS } from "../config.ts";
 import type { Database } from "./tables.ts";
 
 export type Db = Kysely<Database>;
@@ -13,6 +14,22 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Called with the new pool (e.g. to expose its use on /metrics). */
   onPool?: (pool: pg.Pool) => void;
+  /** TCP keepalive idle time before the first probe (default DEFAULT_KEEPALIVE_MS). */
+  keepAliveMs?: number;
+  /** Server-side limits of every session (worker pools); none when unset. */
+  session?: SessionTimeouts;
+}
+
+/** Session settings sent at connect (no round trip): see Config for what each one is for. */
+export interface SessionTimeouts {
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
+/** The keepalive options of a pg Client or Pool. */
+export function keepAliveOptions(keepAliveMs = DEFAULT_KEEPALIVE_MS): pg.ClientConfig {
+  return { keepAlive: true, keepAliveInitialDelayMillis: keepAliveMs };
 }
 
 export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool {
@@ -20,6 +37,12 @@ export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool 
     connectionString: url,
     max: options.poolSize ?? 10,
     application_name: options.applicationName ?? "bulk-ops",
+    ...keepAliveOptions(options.keepAliveMs),
+    ...(options.session && {
+      statement_timeout: options.session.statementTimeoutMs,
+      lock_timeout: options.session.lockTimeoutMs,
+      idle_in_transaction_session_timeout: options.session.idleInTransactionTimeoutMs,
+    }),
   });
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next checkout gets a fresh connection.
@@ -29,7 +52,14 @@ export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool 
   // point does) would have the server kill those connections ("terminating connection due
   // to administrator command" on the pool's error handler). Wait for every client to go.
   const open = new Set<pg.Client>();
-  pool.on("connect", (client) => open.add(client));
+  pool.on("connect", (client) => {
+    open.add(client);
+    // A checked-out client whose connection the server ends (e.g. idle_in_transaction_session_timeout
+    // after its worker froze) emits 'error' too, and pg-pool listens only while the client is idle:
+    // unheard, it would crash the thread. The query in flight, or the next one, fails with the
+    // error instead, and the pool drops the broken client when it is released.
+    client.on("error", () => {});
+  });
   pool.on("remove", (client) => open.delete(client));
   const end = pool.end.bind(pool);
   const endAndWait = async (): Promise<void> => {

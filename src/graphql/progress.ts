@@ -5,8 +5,10 @@
  *   and it always carries the latest state (a burst of chunk commits becomes one event);
  * - single-flight reads: subscribers of one operation woken by the same NOTIFY share one
  *   SELECT (100 dashboards on one operation cost one query per event, not 100);
- * - the terminal state is always delivered: every chunk commit NOTIFYs, and a read that
- *   starts after a NOTIFY sees that commit.
+ * - the terminal state is always delivered: every chunk commit NOTIFYs, a read that
+ *   starts after a NOTIFY sees that commit, a failed read is retried with backoff until it
+ *   succeeds or the subscriber leaves, and after the LISTEN connection was replaced
+ *   (lost, or silent past its liveness check) every subscriber re-reads.
  */
 import { Repeater } from "graphql-yoga";
 import { sql } from "kysely";
@@ -53,43 +55,76 @@ export class SnapshotReader {
   }
 }
 
+/** A failed read is retried after 100 ms, doubling up to 5 s, until it succeeds or the subscriber leaves. */
+export function readRetryDelayMs(failures: number): number {
+  return Math.min(5000, 100 * 2 ** Math.max(0, failures - 1));
+}
+
+interface KeyState {
+  last: number;
+  timer?: ReturnType<typeof setTimeout>;
+  running: boolean;
+  again: boolean;
+  /** Consecutive failed flushes (the backoff of the next retry). */
+  failures: number;
+}
+
 /**
  * Per-key throttle: `touch(key)` asks for a flush of `key`; flushes of one key are at
  * least `intervalMs` apart, never overlap, and a touch during a flush causes one more.
+ * A flush that fails (e.g. the database restarting) is retried with backoff until it
+ * succeeds or the throttle is cleared: the state it would have delivered (maybe the
+ * terminal one, after the last NOTIFY) must not be lost.
  */
 class KeyedThrottle {
-  #state = new Map<string, { last: number; timer?: ReturnType<typeof setTimeout>; running: boolean; again: boolean }>();
+  #state = new Map<string, KeyState>();
+  #cleared = false;
 
   constructor(private readonly intervalMs: number, private readonly flush: (key: string) => Promise<void>) {}
 
   touch(key: string): void {
     if (this.#state.size > 1000) this.#prune();
-    const state = this.#state.get(key) ?? { last: 0, running: false, again: false };
+    const state = this.#state.get(key) ?? { last: 0, running: false, again: false, failures: 0 };
     this.#state.set(key, state);
     if (state.running) {
       state.again = true;
       return;
     }
     if (state.timer !== undefined) return;
-    const delay = Math.max(0, state.last + this.intervalMs - Date.now());
+    this.#schedule(key, state, Math.max(0, state.last + this.intervalMs - Date.now()));
+  }
+
+  #schedule(key: string, state: KeyState, delayMs: number): void {
     state.timer = setTimeout(async () => {
       state.timer = undefined;
       state.running = true;
+      let failed = false;
       try {
         await this.flush(key);
+        state.failures = 0;
       } catch (error) {
-        // A failed read (e.g. the database restarting) must not kill the process; the
-        // next change, or the resync after a reconnect, reads again.
-        log.warn("progress", `reading ${key} failed: ${(error as Error).message}`);
+        failed = true;
+        state.failures++;
+        log.warn(
+          "progress",
+          `reading ${key} failed (${state.failures}x, retrying in ${readRetryDelayMs(state.failures)} ms): ${
+            (error as Error).message
+          }`,
+        );
       } finally {
         state.running = false;
         state.last = Date.now();
-        if (state.again) {
+        if (this.#cleared) {
+          // The subscriber left during the flush: nothing more to deliver.
+        } else if (failed) {
+          state.again = false; // the retry reads the latest state anyway
+          this.#schedule(key, state, readRetryDelayMs(state.failures));
+        } else if (state.again) {
           state.again = false;
           this.touch(key);
         }
       }
-    }, delay);
+    }, delayMs);
   }
 
   /** Forgets idle keys (a long-lived tenant feed sees every operation of the tenant). */
@@ -101,6 +136,7 @@ class KeyedThrottle {
   }
 
   clear(): void {
+    this.#cleared = true;
     for (const state of this.#state.values()) clearTimeout(state.timer);
     this.#state.clear();
   }
@@ -134,6 +170,9 @@ export function operationProgress(
   });
 }
 
+/** The throttle key of a tenant feed's resync (never an operation id, which is a uuid). */
+const RESYNC = "resync";
+
 /** Operations of the tenant not yet ended or ended within the last 10 minutes. */
 async function recentlyActive(db: Db, tenantId: string): Promise<string[]> {
   const rows = await db.selectFrom("bulk_operations").select("id").where("tenant_id", "=", tenantId)
@@ -151,20 +190,25 @@ export function tenantOperationChanges(
 ): AsyncIterable<OperationRow> {
   const reader = services.snapshots;
   return new Repeater<OperationRow>(async (push, stop) => {
-    const throttle = new KeyedThrottle(MIN_INTERVAL_MS, async (operationId) => {
-      const row = await reader.read(tenantId, operationId);
+    const throttle = new KeyedThrottle(MIN_INTERVAL_MS, async (key) => {
+      if (key === RESYNC) {
+        (await recentlyActive(services.db, tenantId)).forEach(touch);
+        return;
+      }
+      const row = await reader.read(tenantId, key);
       if (row) await push(row);
     });
     const touch = (operationId: string) => {
       reader.changed(operationId);
       throttle.touch(operationId);
     };
-    const unsubscribe = services.events.onTenant(tenantId, ({ operationId }) => {
-      if (operationId) return touch(operationId);
-      // A resync after the LISTEN connection came back: NOTIFYs sent meanwhile are lost, so
-      // re-read every operation that may have changed (not ended, or ended recently).
-      recentlyActive(services.db, tenantId).then((ids) => ids.forEach(touch)).catch(() => {});
-    });
+    // operationId "" is the resync after the LISTEN connection was replaced: NOTIFYs sent
+    // meanwhile are lost, so every operation that may have changed (not ended, or ended
+    // recently) is re-read; through the throttle, so a failed listing is retried as well.
+    const unsubscribe = services.events.onTenant(
+      tenantId,
+      ({ operationId }) => operationId ? touch(operationId) : throttle.touch(RESYNC),
+    );
     await stop;
     unsubscribe();
     throttle.clear();

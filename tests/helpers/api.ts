@@ -218,6 +218,16 @@ export async function lockTickets(databaseUrl: string, ids: string[]): Promise<G
   };
 }
 
+/** Backends of the test database waiting for a lock the gate (lockTickets) holds. */
+export async function gateWaiters(db: Db): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM pg_stat_activity AS w
+    WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'
+      AND EXISTS (SELECT 1 FROM pg_stat_activity AS g
+                  WHERE g.application_name = 'test row lock' AND g.pid = ANY(pg_blocking_pids(w.pid)))`.execute(db);
+  return rows[0].n;
+}
+
 /** Rows that a start writes, to show that a refused start wrote nothing. */
 export async function writtenRows(db: Db) {
   const { rows: [row] } = await sql<{ operations: number; items: number; jobs: number; events: number }>`

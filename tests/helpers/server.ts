@@ -41,9 +41,21 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Tickets to seed into the main tenant (default 0). */
   tickets?: number;
+  /**
+   * LISTEN connections go to this port on 127.0.0.1 instead (LISTEN_DATABASE_URL), e.g. a
+   * TCP proxy in front of the test PostgreSQL.
+   */
+  listenPort?: number;
 }
 
 let tenantCounter = 0;
+
+function withPort(databaseUrl: string, port: number): string {
+  const url = new URL(databaseUrl);
+  url.hostname = "127.0.0.1";
+  url.port = String(port);
+  return url.toString();
+}
 
 export async function createTenant(db: Db, name: string): Promise<TestTenant> {
   const tenant = await db.insertInto("tenants").values({ name }).returning("id").executeTakeFirstOrThrow();
@@ -59,7 +71,10 @@ export async function createTenant(db: Db, name: string): Promise<TestTenant> {
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const databaseUrl = await freshDatabase();
-  const config = loadConfig({ WORKERS: "0", ...options.env, PORT: "0", DATABASE_URL: databaseUrl });
+  const listen = options.listenPort === undefined
+    ? {}
+    : { LISTEN_DATABASE_URL: withPort(databaseUrl, options.listenPort) };
+  const config = loadConfig({ WORKERS: "0", ...options.env, ...listen, PORT: "0", DATABASE_URL: databaseUrl });
   const db = createDb(databaseUrl, { poolSize: 4, applicationName: "test assertions" });
   const tenant = await createTenant(db, "Tenant A");
   const otherTenant = await createTenant(db, "Tenant B");
