@@ -167,7 +167,7 @@ Deno.test("/ready is 503 while the database refuses connections and 200 once it 
 
     await query(admin, `ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
     const back = await fetch(`${server.url}/ready`);
-    expect([back.status, await back.json()]).toEqual([200, { status: "ready" }]);
+    expect([back.status, await back.json()]).toEqual([200, { status: "ready", workers: 0 }]);
   } finally {
     await query(admin, `ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
     await server.stop();

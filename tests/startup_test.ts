@@ -49,7 +49,10 @@ Deno.test("a clone inside a 0700 directory: start, /ready, SIGTERM, start again 
       else expect(dataDir).toBe(`${await Deno.realPath(clone.dir)}/.data`);
       expect(first.output()).toContain("created the demo tenant with 3 users and 1,000 tickets");
       const ready = await fetch(`http://127.0.0.1:${env.PORT}/ready`);
-      expect([ready.status, await ready.json()]).toEqual([200, { status: "ready" }]);
+      expect([ready.status, await ready.json()]).toEqual([200, {
+        status: "ready",
+        workers: navigator.hardwareConcurrency,
+      }]);
       expect(await stopTask(first)).toBe(0);
       expect(await processesMentioning(dataDir)).toBe("");
     });
@@ -62,7 +65,10 @@ Deno.test("a clone inside a 0700 directory: start, /ready, SIGTERM, start again 
       expect(second.output()).not.toContain("created the demo tenant");
       expect(await demoTicketCount(pgPort)).toBe(1000);
       const ready = await fetch(`http://127.0.0.1:${env.PORT}/ready`);
-      expect([ready.status, await ready.json()]).toEqual([200, { status: "ready" }]);
+      expect([ready.status, await ready.json()]).toEqual([200, {
+        status: "ready",
+        workers: navigator.hardwareConcurrency,
+      }]);
       expect(await stopTask(second)).toBe(0);
       expect(await processesMentioning(dataDir)).toBe("");
     });
