@@ -32,7 +32,12 @@ export interface ApiTokensTable {
   label: Generated<string>;
   created_at: Timestamp;
   revoked_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  scope: ColumnType<TokenScope, TokenScope | undefined, TokenScope>;
+  last_used_at: NullableTimestamp;
 }
+
+export type TokenScope = "FULL" | "READ_ONLY";
 
 export interface TicketsTable {
   id: BigintId;
@@ -121,6 +126,21 @@ export interface BulkOperationEventsTable {
   type: string;
   actor_id: string | null;
   data: Json;
+  ip: ColumnType<string | null, string | null | undefined, string | null>;
+  user_agent: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+}
+
+/** migrations/0009: token mints and revocations, single-ticket mutations. */
+export interface AuditEventsTable {
+  id: BigintId;
+  tenant_id: string;
+  actor_id: string | null;
+  action: string;
+  subject: ColumnType<string, string | undefined, string>;
+  data: Json;
+  ip: ColumnType<string | null, string | null | undefined, string | null>;
+  user_agent: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }
 
@@ -145,4 +165,5 @@ export interface Database {
   bulk_jobs: BulkJobsTable;
   bulk_operation_events: BulkOperationEventsTable;
   bulk_previews: BulkPreviewsTable;
+  audit_events: AuditEventsTable;
 }

@@ -1,4 +1,5 @@
 /** What every resolver receives: the caller (or null), per-request loaders and the services. */
+import type { RequestOrigin } from "../audit/record.ts";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
@@ -29,6 +30,8 @@ export interface UserRow {
 
 export interface Context {
   viewer: Viewer | null;
+  /** The request's IP and User-Agent, for the audit trail. */
+  origin: RequestOrigin;
   services: Services;
   loaders: { user: BatchLoader<UserRow>; ticket: BatchLoader<TicketRow> };
 }
@@ -36,10 +39,15 @@ export interface Context {
 const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
 
 /** Builds a request's context; loaders see only the viewer's tenant. */
-export function createContext(viewer: Viewer | null, services: Services): Context {
+export function createContext(
+  viewer: Viewer | null,
+  services: Services,
+  origin: RequestOrigin = { ip: null, userAgent: null },
+): Context {
   const tenantId = viewer?.tenantId ?? "00000000-0000-0000-0000-000000000000";
   return {
     viewer,
+    origin,
     services,
     loaders: {
       user: new BatchLoader(async (ids) =>

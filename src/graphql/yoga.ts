@@ -6,7 +6,12 @@ import { type Context, createContext, type Services } from "./context.ts";
 import { costLimit } from "./cost-limit.ts";
 import { depthLimit } from "./depth-limit.ts";
 import { apiError } from "./errors.ts";
+import { useExecutionTimeout } from "./execution-timeout.ts";
+import { useNoAnonymousIntrospection } from "./anonymous-introspection.ts";
+import { useReadOnlyTokens } from "./read-only.ts";
 import { schema } from "./schema.ts";
+import { corsOption } from "../http/cors.ts";
+import { requestOrigin } from "../http/origin.ts";
 
 /**
  * Errors a client may see as they are: GraphQLErrors we raise on purpose (they carry a
@@ -54,11 +59,20 @@ function useQueryLimits(limits: { maxQueryDepth: number; maxQueryCost: number })
   };
 }
 
+/** What src/http/server.ts hands Yoga with each request (Yoga's server context). */
+export interface ServerContext {
+  /** The TCP peer's address (Deno.serve's remoteAddr). */
+  clientIp: string | null;
+}
+
 export function createYogaServer(services: Services) {
-  return createYoga<Record<string, unknown>, Context>({
+  const { config } = services;
+  return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    graphiql: {
+    cors: corsOption(config),
+    // Production: no GraphiQL (a browser cannot send a token when loading the page).
+    graphiql: config.production ? false : {
       subscriptionsProtocol: "WS",
       title: "Bulk operations API",
       defaultQuery: '# Set the header: { "Authorization": "Bearer <token printed at start>" }\n' +
@@ -68,14 +82,19 @@ export function createYogaServer(services: Services) {
     renderGraphiQL: async (options) => (await import("@graphql-yoga/render-graphiql")).renderGraphiQL(options),
     landingPage: false,
     maskedErrors: { maskError: (error) => maskError(error) },
-    plugins: [useQueryLimits(services.config)],
+    plugins: [
+      useQueryLimits(config),
+      useExecutionTimeout(config.maxExecutionMs),
+      useReadOnlyTokens(),
+      ...(config.production ? [useNoAnonymousIntrospection()] : []),
+    ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
       if ("services" in initial) return initial as unknown as Context;
       const { request } = initial;
       const token = bearerToken(request.headers.get("authorization"));
       const viewer = token ? await viewerForToken(services.db, token) : null;
-      return createContext(viewer, services);
+      return createContext(viewer, services, requestOrigin(request, initial.clientIp));
     },
     logging: services.config.logLevel === "debug" ? "debug" : "warn",
   });

@@ -1,6 +1,11 @@
 /** One Deno.serve for everything: /graphql (HTTP, SSE, WebSocket), /health and /ready. */
 import type { Services } from "../graphql/context.ts";
 import { limitBody } from "./body-limit.ts";
+import { ConnectionRegistry } from "./connections.ts";
+import { originAllowed } from "./cors.ts";
+import { peerAddress } from "./origin.ts";
+import { countedStream, wantsStream } from "./streams.ts";
+import { log } from "../log.ts";
 import { createWsHandler } from "../graphql/ws.ts";
 import { createYogaServer } from "../graphql/yoga.ts";
 import { type Migration, migrationsPending } from "../db/migrate.ts";
@@ -16,6 +21,8 @@ export interface HttpOptions {
 
 export interface HttpServer {
   url: string;
+  /** Open sockets and streams per token (caps, token sweep; metrics can read its counts). */
+  connections: ConnectionRegistry;
   shutdown(): Promise<void>;
 }
 
@@ -23,8 +30,10 @@ const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 export function startHttp(services: Services, options: HttpOptions): Promise<HttpServer> {
+  const { config } = services;
   const yoga = createYogaServer(services);
-  const ws = createWsHandler(yoga, services);
+  const connections = new ConnectionRegistry({ socket: config.wsMaxSocketsPerToken, stream: config.sseMaxStreamsPerToken });
+  const ws = createWsHandler(yoga, services, connections);
 
   async function ready(): Promise<Response> {
     try {
@@ -34,23 +43,32 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
         ? json({ status: "ready" })
         : json({ status: "not ready", pendingMigrations: pending }, 503);
     } catch (error) {
-      return json({ status: "not ready", error: (error as Error).message }, 503);
+      // The raw message may name hosts, users or databases: logged here, not shown to callers.
+      log.warn("ready", `database check failed: ${(error as Error).message}`);
+      return json({ status: "not ready", error: "database unavailable" }, 503);
     }
   }
 
-  async function handle(request: Request): Promise<Response> {
+  async function handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     const url = new URL(request.url);
+    const clientIp = peerAddress(info);
     if (url.pathname === "/health") return json({ status: "ok" });
     if (url.pathname === "/ready") return await ready();
     if (url.pathname === "/graphql" && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      return ws(request);
+      // Browsers apply no CORS to WebSockets: the allowlist is checked on the upgrade itself.
+      if (!originAllowed(config, request.headers.get("origin"))) return json({ error: "Origin not allowed." }, 403);
+      return ws(request, clientIp);
     }
     for (const route of options.routes ?? []) {
       const response = await route(request, url);
       if (response) return response;
     }
-    const bounded = await limitBody(request, services.config.maxBodyBytes);
-    return bounded instanceof Response ? bounded : await yoga.fetch(bounded);
+    const bounded = await limitBody(request, config.maxBodyBytes, config.bodyReadTimeoutMs);
+    if (bounded instanceof Response) return bounded;
+    if (wantsStream(bounded)) {
+      return await countedStream(bounded, connections, config.sseMaxStreamsPerToken, (r) => yoga.fetch(r, { clientIp }));
+    }
+    return await yoga.fetch(bounded, { clientIp });
   }
 
   return new Promise((resolve) => {
@@ -59,7 +77,15 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
       hostname: options.host,
       onListen: ({ port, hostname }) => {
         const host = hostname === "0.0.0.0" ? "localhost" : hostname;
-        resolve({ url: `http://${host}:${port}`, shutdown: () => server.shutdown() });
+        const stopSweeping = connections.startSweeping(services.db, config.tokenSweepMs);
+        resolve({
+          url: `http://${host}:${port}`,
+          connections,
+          shutdown: async () => {
+            stopSweeping();
+            await server.shutdown();
+          },
+        });
       },
     }, handle);
   });
