@@ -1,8 +1,10 @@
 /**
  * Bounded request bodies: a POST larger than `maxBytes` is refused with 413 before any of
  * it is parsed (a declared Content-Length at once, a chunked body once it passes the limit),
- * and a body not received within `timeoutMs` is refused with 408 and its connection dropped
- * (a slow-loris client sending one byte at a time holds nothing for long). The body is
+ * and a body not received within `timeoutMs` is refused with 408 (`Connection: close`): a
+ * slow-loris client sending one byte at a time holds no handler, no parser and no database
+ * connection past the deadline. Deno.serve itself keeps the TCP connection until the client
+ * ends it (it has no per-connection close; docs/security.md says what to put in front). The body is
  * read here, in full, and handed on as a buffered request: Yoga parses JSON from the whole
  * text anyway, so this costs no extra copy.
  */
@@ -19,7 +21,7 @@ export async function limitBody(request: Request, maxBytes: number, timeoutMs: n
   if (declared !== null && Number(declared) > maxBytes) return tooLarge();
   const reader = request.body.getReader();
   let timedOut = false;
-  // Cancelling the reader ends the pending read and makes the server drop the connection.
+  // Cancelling the reader ends the pending read (the handler returns at once).
   const timer = setTimeout(() => {
     timedOut = true;
     reader.cancel().catch(() => {});
