@@ -7,50 +7,14 @@
  * gets EXECUTION_TIMEOUT. Real server, real sockets, real TCP.
  */
 import { expect } from "expect";
-import { type Client, createClient } from "graphql-ws";
+import type { Client } from "graphql-ws";
 import { lockTickets, ticketGid, within } from "./helpers/api.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { socket } from "./helpers/sockets.ts";
 import { UPDATE_TICKET } from "./helpers/tickets.ts";
 
 const FEED = "subscription { bulkOperationsChanged { id } }";
-
-/** A graphql-ws client that connects at once; `state` settles on the ack or on the close. */
-export function socket(url: string, token: string | null) {
-  let settle!: (outcome: { connected: true } | { connected: false; code: number; reason: string }) => void;
-  const state = new Promise<{ connected: true } | { connected: false; code: number; reason: string }>((resolve) =>
-    settle = resolve
-  );
-  let closeEvent: { code: number; reason: string } | null = null;
-  let onClose: ((event: { code: number; reason: string }) => void) | null = null;
-  const client: Client = createClient({
-    url,
-    lazy: false,
-    retryAttempts: 0,
-    connectionParams: token === null ? {} : { authorization: `Bearer ${token}` },
-    on: {
-      connected: () => settle({ connected: true }),
-      closed: (event) => {
-        const { code, reason } = event as CloseEvent;
-        closeEvent = { code, reason };
-        settle({ connected: false, code, reason });
-        onClose?.(closeEvent);
-      },
-    },
-    onNonLazyError: () => {},
-  });
-  return {
-    client,
-    state,
-    /** Resolves with the close code once the server closed the socket. */
-    closed: () =>
-      new Promise<{ code: number; reason: string }>((resolve) => {
-        if (closeEvent) resolve(closeEvent);
-        else onClose = resolve;
-      }),
-    dispose: () => client.dispose(),
-  };
-}
 
 /** Starts a subscription; resolves with its first error (or "complete"). */
 function firstError(client: Client, query: string): { result: Promise<unknown>; stop: () => void } {
