@@ -29,6 +29,7 @@ import type { ConnectionRegistry } from "../http/connections.ts";
 import { requestOrigin } from "../http/origin.ts";
 import { createContext, type Services } from "./context.ts";
 import { apiError } from "./errors.ts";
+import { wsQuery } from "./trusted-documents.ts";
 import { maskError, type YogaServer } from "./yoga.ts";
 
 /** Close codes of our own, beside graphql-ws's (4400, 4401, 4403, 4408, ...). */
@@ -144,9 +145,11 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
       // No `request` here: Yoga's usePreventMutationViaGET checks request.method, and the upgrade
       // request is a GET, so every mutation over the socket was refused with 405 BAD_REQUEST.
       const enveloped: Enveloped = yoga.getEnveloped({ params: payload });
+      const query = wsQuery(payload, config.trustedDocumentsOnly);
+      if (typeof query !== "string") return [query];
       let document;
       try {
-        document = enveloped.parse(payload.query);
+        document = enveloped.parse(query);
       } catch (error) {
         return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
       }

@@ -9,6 +9,7 @@ import { apiError } from "./errors.ts";
 import { useExecutionTimeout } from "./execution-timeout.ts";
 import { useNoAnonymousIntrospection } from "./anonymous-introspection.ts";
 import { useReadOnlyTokens } from "./read-only.ts";
+import { useTrustedDocuments } from "./trusted-documents.ts";
 import { schema } from "./schema.ts";
 import { corsOption } from "../http/cors.ts";
 import { requestOrigin } from "../http/origin.ts";
@@ -86,6 +87,7 @@ export function createYogaServer(services: Services) {
       useQueryLimits(config),
       useExecutionTimeout(config.maxExecutionMs),
       useReadOnlyTokens(),
+      useTrustedDocuments(config.trustedDocumentsOnly),
       ...(config.production ? [useNoAnonymousIntrospection()] : []),
     ],
     context: async (initial) => {

@@ -12,9 +12,17 @@ export function corsOption(config: Pick<Config, "production" | "corsOrigins">): 
   return config.production ? false : undefined;
 }
 
-/** Whether a request from `origin` (its Origin header; null for non-browser clients) may go on. */
-export function originAllowed(config: Pick<Config, "production" | "corsOrigins">, origin: string | null): boolean {
-  if (origin === null) return true;
+/**
+ * Whether a request from `origin` (its Origin header; null for non-browser clients) may go on.
+ * `self` is the server's own origin as the request addressed it: same-origin pages (the
+ * dashboard, GraphiQL) are always allowed.
+ */
+export function originAllowed(
+  config: Pick<Config, "production" | "corsOrigins">,
+  origin: string | null,
+  self: string,
+): boolean {
+  if (origin === null || origin === self) return true;
   if (config.corsOrigins) return config.corsOrigins.includes("*") || config.corsOrigins.includes(origin);
   return !config.production;
 }

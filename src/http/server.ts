@@ -56,7 +56,7 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
     if (url.pathname === "/ready") return await ready();
     if (url.pathname === "/graphql" && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       // Browsers apply no CORS to WebSockets: the allowlist is checked on the upgrade itself.
-      if (!originAllowed(config, request.headers.get("origin"))) return json({ error: "Origin not allowed." }, 403);
+      if (!originAllowed(config, request.headers.get("origin"), url.origin)) return json({ error: "Origin not allowed." }, 403);
       return ws(request, clientIp);
     }
     for (const route of options.routes ?? []) {
