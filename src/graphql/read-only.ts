@@ -9,7 +9,9 @@ export function useReadOnlyTokens(): Plugin<Context> {
     onExecute({ args, setResultAndStopExecution }) {
       if (args.contextValue.viewer?.token?.scope !== "READ_ONLY") return;
       if (getOperationAST(args.document, args.operationName)?.operation !== "mutation") return;
-      setResultAndStopExecution({ errors: [apiError("FORBIDDEN", "This token is read-only: it cannot run mutations.")] });
+      setResultAndStopExecution({
+        errors: [apiError("FORBIDDEN", "This token is read-only: it cannot run mutations.")],
+      });
     },
   };
 }

@@ -15,7 +15,8 @@ import { apiError } from "./errors.ts";
 
 const documents = new Map<string, string>(Object.entries(manifest));
 
-const notFound = () => apiError("PERSISTED_QUERY_NOT_FOUND", "No trusted document has this hash.", { http: { status: 400 } });
+const notFound = () =>
+  apiError("PERSISTED_QUERY_NOT_FOUND", "No trusted document has this hash.", { http: { status: 400 } });
 const textRefused = () =>
   apiError(
     "PERSISTED_QUERY_ONLY",

@@ -7,7 +7,9 @@
 import type { Config } from "../config.ts";
 
 /** Yoga's `cors` option for this configuration. */
-export function corsOption(config: Pick<Config, "production" | "corsOrigins">): false | { origin: string[] } | undefined {
+export function corsOption(
+  config: Pick<Config, "production" | "corsOrigins">,
+): false | { origin: string[] } | undefined {
   if (config.corsOrigins) return { origin: config.corsOrigins };
   return config.production ? false : undefined;
 }

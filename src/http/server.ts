@@ -32,7 +32,10 @@ const json = (body: unknown, status = 200) =>
 export function startHttp(services: Services, options: HttpOptions): Promise<HttpServer> {
   const { config } = services;
   const yoga = createYogaServer(services);
-  const connections = new ConnectionRegistry({ socket: config.wsMaxSocketsPerToken, stream: config.sseMaxStreamsPerToken });
+  const connections = new ConnectionRegistry({
+    socket: config.wsMaxSocketsPerToken,
+    stream: config.sseMaxStreamsPerToken,
+  });
   const ws = createWsHandler(yoga, services, connections);
 
   async function ready(): Promise<Response> {
@@ -56,7 +59,9 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
     if (url.pathname === "/ready") return await ready();
     if (url.pathname === "/graphql" && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       // Browsers apply no CORS to WebSockets: the allowlist is checked on the upgrade itself.
-      if (!originAllowed(config, request.headers.get("origin"), url.origin)) return json({ error: "Origin not allowed." }, 403);
+      if (!originAllowed(config, request.headers.get("origin"), url.origin)) {
+        return json({ error: "Origin not allowed." }, 403);
+      }
       return ws(request, clientIp);
     }
     for (const route of options.routes ?? []) {
@@ -66,7 +71,12 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
     const bounded = await limitBody(request, config.maxBodyBytes, config.bodyReadTimeoutMs);
     if (bounded instanceof Response) return bounded;
     if (wantsStream(bounded)) {
-      return await countedStream(bounded, connections, config.sseMaxStreamsPerToken, (r) => yoga.fetch(r, { clientIp }));
+      return await countedStream(
+        bounded,
+        connections,
+        config.sseMaxStreamsPerToken,
+        (r) => yoga.fetch(r, { clientIp }),
+      );
     }
     return await yoga.fetch(bounded, { clientIp });
   }

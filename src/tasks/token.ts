@@ -124,7 +124,10 @@ async function main(): Promise<number> {
     }
     const expiresAt = command.expiresInMs === null ? undefined : new Date(Date.now() + command.expiresInMs);
     const token = await mintTokenForEmail(db, user.email, command.label, { expiresAt, scope: command.scope });
-    const limits = [command.scope === "READ_ONLY" ? "read-only" : "", expiresAt ? `expires ${expiresAt.toISOString()}` : ""]
+    const limits = [
+      command.scope === "READ_ONLY" ? "read-only" : "",
+      expiresAt ? `expires ${expiresAt.toISOString()}` : "",
+    ]
       .filter(Boolean).join(", ");
     console.error(`token for ${user.email} (${user.role}), label "${command.label}"${limits ? `, ${limits}` : ""}:`);
     console.log(token);
