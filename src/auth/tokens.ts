@@ -4,7 +4,7 @@
  * A token may expire (expires_at) and may be READ_ONLY (no mutations, src/graphql/read-only.ts).
  */
 import { sql } from "kysely";
-import { CLI_ORIGIN, recordAudit } from "../audit/record.ts";
+import { CLI_ORIGIN, recordAudit, type RequestOrigin } from "../audit/record.ts";
 import { bytesToBase64Url } from "../encoding.ts";
 import type { Db } from "../db/database.ts";
 import type { Role, TokenScope } from "../db/tables.ts";
@@ -18,6 +18,8 @@ export interface Viewer {
   name: string;
   /** The token the request came with; absent for viewers built outside a request (engine, tests). */
   token?: TokenInfo;
+  /** The request's IP and User-Agent (set by createContext), recorded with the bulk events it causes. */
+  origin?: RequestOrigin;
 }
 
 export interface TokenInfo {

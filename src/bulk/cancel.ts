@@ -47,7 +47,7 @@ export async function cancelOperation(
     const cancelling = await tx.updateTable("bulk_operations")
       .set({ cancel_requested_at: sql`now()`, status: "CANCELLING" })
       .where("id", "=", operationId).returningAll().executeTakeFirstOrThrow() as OperationRow;
-    await recordEvent(tx, operationId, "CANCEL_REQUESTED", {}, viewer.userId);
+    await recordEvent(tx, operationId, "CANCEL_REQUESTED", {}, viewer.userId, viewer.origin);
     await tx.deleteFrom("bulk_jobs").where("operation_id", "=", operationId).where("locked_by", "is", null)
       .execute();
     const after = await maybeFinish(tx, cancelling);

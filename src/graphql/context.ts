@@ -46,7 +46,7 @@ export function createContext(
 ): Context {
   const tenantId = viewer?.tenantId ?? "00000000-0000-0000-0000-000000000000";
   return {
-    viewer,
+    viewer: viewer && { ...viewer, origin },
     origin,
     services,
     loaders: {

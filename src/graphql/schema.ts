@@ -6,6 +6,7 @@ import "./types/tickets.ts";
 import "./types/bulk-operation.ts";
 import "./types/bulk-api.ts";
 import "./types/bulk-safety.ts";
+import "./types/audit.ts";
 
 export const schema = builder.toSchema();
 

@@ -18,9 +18,10 @@ import {
 import { builder } from "../builder.ts";
 import { viewerOf } from "../context.ts";
 import { badInput, userError } from "../errors.ts";
-import { BIGINT_PATTERN, expectId } from "../ids.ts";
+import { BIGINT_PATTERN, encodeId, expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
+import { auditMutation } from "./audit.ts";
 import { UserErrorRef } from "./user-error.ts";
 import { UserRef } from "./users.ts";
 
@@ -226,6 +227,11 @@ const AddCommentPayload = builder.objectRef<Payload<{ comment: CommentRow; ticke
   }),
 });
 
+/** The input fields a mutation set (names only: titles and bodies stay out of the audit trail). */
+function givenFields(input: Record<string, unknown>, skip: string[] = []): string[] {
+  return Object.keys(input).filter((key) => input[key] !== undefined && !skip.includes(key)).sort();
+}
+
 builder.mutationFields((t) => ({
   createTicket: t.field({
     type: TicketPayload,
@@ -243,6 +249,7 @@ builder.mutationFields((t) => ({
           category: input.category ?? undefined,
           assigneeId: await assigneeFor(ctx, input.assigneeId),
         });
+        await auditMutation(ctx, "TICKET_CREATED", encodeId("Ticket", ticket.id), { fields: givenFields(input) });
         return { ticket, userErrors: [] };
       }),
   }),
@@ -267,6 +274,10 @@ builder.mutationFields((t) => ({
         if (!result.ok) {
           return [userError(result.code, result.message, result.code === "NOT_FOUND" ? ["input", "id"] : null)];
         }
+        await auditMutation(ctx, "TICKET_UPDATED", encodeId("Ticket", id), {
+          fields: givenFields(input, ["id", "expectedVersion"]),
+          version: result.ticket.version,
+        });
         return { ticket: result.ticket, userErrors: [] };
       }),
   }),
@@ -281,6 +292,7 @@ builder.mutationFields((t) => ({
         const viewer = viewerOf(ctx);
         const comment = await addComment(ctx.services.db, viewer.tenantId, ticketId, viewer.userId, input.body);
         if (!comment) return [userError("NOT_FOUND", "No ticket with this id.", ["input", "ticketId"])];
+        await auditMutation(ctx, "COMMENT_ADDED", encodeId("Ticket", ticketId), { commentId: comment.id });
         return { comment, ticket: await ctx.loaders.ticket.load(ticketId), userErrors: [] };
       }),
   }),
