@@ -53,11 +53,11 @@ export interface Config {
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
   logLevel: "debug" | "info" | "warn" | "error";
   // Connections, tokens and production mode (docs/security.md).
-  /** Open graphql-ws sockets per token. `WS_MAX_SOCKETS_PER_TOKEN`, default 16. */
+  /** Open graphql-ws sockets per token. `WS_MAX_SOCKETS_PER_TOKEN`, default 8. */
   wsMaxSocketsPerToken: number;
-  /** Operations running at once on one socket. `WS_MAX_SUBSCRIPTIONS_PER_SOCKET`, default 32. */
+  /** Operations running at once on one socket. `WS_MAX_SUBSCRIPTIONS_PER_SOCKET`, default 16. */
   wsMaxSubscriptionsPerSocket: number;
-  /** Open SSE (and multipart) streams per token. `SSE_MAX_STREAMS_PER_TOKEN`, default 16. */
+  /** Open SSE (and multipart) streams per token. `SSE_MAX_STREAMS_PER_TOKEN`, default 8. */
   sseMaxStreamsPerToken: number;
   /** Time a socket has for connection_init and a valid token. `WS_CONNECTION_INIT_TIMEOUT_MS`, default 3000. */
   wsConnectionInitTimeoutMs: number;
@@ -158,9 +158,9 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     maxQueryCost: integer(env, "GRAPHQL_MAX_COST", 25_000, 100, 10_000_000),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
-    wsMaxSocketsPerToken: integer(env, "WS_MAX_SOCKETS_PER_TOKEN", 16, 1, 10_000),
-    wsMaxSubscriptionsPerSocket: integer(env, "WS_MAX_SUBSCRIPTIONS_PER_SOCKET", 32, 1, 10_000),
-    sseMaxStreamsPerToken: integer(env, "SSE_MAX_STREAMS_PER_TOKEN", 16, 1, 10_000),
+    wsMaxSocketsPerToken: integer(env, "WS_MAX_SOCKETS_PER_TOKEN", 8, 1, 10_000),
+    wsMaxSubscriptionsPerSocket: integer(env, "WS_MAX_SUBSCRIPTIONS_PER_SOCKET", 16, 1, 10_000),
+    sseMaxStreamsPerToken: integer(env, "SSE_MAX_STREAMS_PER_TOKEN", 8, 1, 10_000),
     wsConnectionInitTimeoutMs: integer(env, "WS_CONNECTION_INIT_TIMEOUT_MS", 3000, 100, 60_000),
     bodyReadTimeoutMs: integer(env, "BODY_READ_TIMEOUT_MS", 30_000, 100, 600_000),
     maxExecutionMs: integer(env, "GRAPHQL_MAX_EXECUTION_MS", 30_000, 100, 3_600_000),
