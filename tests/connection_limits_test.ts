@@ -118,6 +118,7 @@ Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (
           authorization: `Bearer ${server.tenant.admin.token}`,
         },
         body: JSON.stringify({ query: FEED }),
+        signal: abort.signal,
       });
       expect(refused.status).toBe(429);
       expect(refused.headers.get("retry-after")).toBe("5");

@@ -189,8 +189,10 @@ Deno.test("trusted documents only: ad-hoc documents refused everywhere, the clie
           authorization: `Bearer ${server.tenant.agent.token}`,
         },
         body: JSON.stringify({ query: "subscription { bulkOperationsChanged { id } }" }),
+        signal: AbortSignal.timeout(10_000),
       });
-      const text = await response.text();
+      // Refused, the stream ends at once; run, it would stay open (and the timeout would fail the read).
+      const text = await within(response.text(), 10_000, "the refused SSE subscription's whole answer");
       expect(text).toContain("PERSISTED_QUERY_ONLY");
       expect(text).not.toContain('"data"');
     });
