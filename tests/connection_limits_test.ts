@@ -11,7 +11,7 @@ import type { Client } from "graphql-ws";
 import { lockTickets, ticketGid, within } from "./helpers/api.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { socket } from "./helpers/sockets.ts";
+import { openSse, socket } from "./helpers/sockets.ts";
 import { UPDATE_TICKET } from "./helpers/tickets.ts";
 
 const FEED = "subscription { bulkOperationsChanged { id } }";
@@ -29,15 +29,10 @@ function firstError(client: Client, query: string): { result: Promise<unknown>; 
   return { result, stop };
 }
 
-/** An open SSE subscription: its status, and the whole body once the server ends it. */
+/** An open SSE subscription: its status and content type. */
 async function sseStream(url: string, token: string, signal: AbortSignal) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: FEED }),
-    signal,
-  });
-  return { status: response.status, type: response.headers.get("content-type"), body: response };
+  const response = await openSse(url, token, FEED, signal);
+  return { status: response.status, type: response.headers.get("content-type") };
 }
 
 Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (t) => {
@@ -110,16 +105,7 @@ Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (
         [200, "text/event-stream"],
       ]);
       expect(server.app.connections.count("stream")).toBe(2);
-      const refused = await fetch(server.graphqlUrl, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "text/event-stream",
-          authorization: `Bearer ${server.tenant.admin.token}`,
-        },
-        body: JSON.stringify({ query: FEED }),
-        signal: abort.signal,
-      });
+      const refused = await openSse(server.graphqlUrl, server.tenant.admin.token, FEED, abort.signal);
       expect(refused.status).toBe(429);
       expect(refused.headers.get("retry-after")).toBe("5");
       expect(await refused.json()).toEqual({

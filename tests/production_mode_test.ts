@@ -12,7 +12,7 @@ import { OperationsChangedDocument, WhoAmIDocument } from "../src/clients/genera
 import { within } from "./helpers/api.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { socket } from "./helpers/sockets.ts";
+import { openSse, socket } from "./helpers/sockets.ts";
 
 const INTROSPECTION = "{ __schema { queryType { name } } }";
 
@@ -181,16 +181,11 @@ Deno.test("trusted documents only: ad-hoc documents refused everywhere, the clie
     });
 
     await t.step("SSE: an ad-hoc subscription is refused too", async () => {
-      const response = await fetch(server.graphqlUrl, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "text/event-stream",
-          authorization: `Bearer ${server.tenant.agent.token}`,
-        },
-        body: JSON.stringify({ query: "subscription { bulkOperationsChanged { id } }" }),
-        signal: AbortSignal.timeout(10_000),
-      });
+      const response = await openSse(
+        server.graphqlUrl,
+        server.tenant.agent.token,
+        "subscription { bulkOperationsChanged { id } }",
+      );
       // Refused, the stream ends at once; run, it would stay open (and the timeout would fail the read).
       const text = await within(response.text(), 10_000, "the refused SSE subscription's whole answer");
       expect(text).toContain("PERSISTED_QUERY_ONLY");

@@ -10,7 +10,7 @@ import { within } from "./helpers/api.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { CREATE_TICKET } from "./helpers/tickets.ts";
-import { socket } from "./helpers/sockets.ts";
+import { openSse, socket } from "./helpers/sockets.ts";
 
 const FEED = "subscription { bulkOperationsChanged { id } }";
 const VIEWER = "{ viewer { user { email } } }";
@@ -18,11 +18,7 @@ const SWEEP_MS = 200;
 
 /** Opens an SSE subscription and returns the text of the whole stream once the server ends it. */
 async function sseUntilEnd(url: string, token: string): Promise<{ status: number; text: Promise<string> }> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: FEED }),
-  });
+  const response = await openSse(url, token, FEED, new AbortController().signal);
   return { status: response.status, text: response.text() };
 }
 

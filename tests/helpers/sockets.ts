@@ -1,4 +1,7 @@
-/** A graphql-ws client over a real socket that connects at once, reporting its ack or its close code. */
+/**
+ * Long-lived connections for the limit tests: a graphql-ws client over a real socket that connects
+ * at once (reporting its ack or its close code), and an SSE subscription over fetch.
+ */
 import { type Client, createClient } from "graphql-ws";
 
 /** A graphql-ws client that connects at once; `state` settles on the ack or on the close. */
@@ -36,4 +39,14 @@ export function socket(url: string, token: string | null) {
       }),
     dispose: () => client.dispose(),
   };
+}
+
+/** POSTs a subscription asking for Yoga's SSE transport; resolves once the response headers arrive. */
+export function openSse(url: string, token: string, query: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+    signal: signal ?? AbortSignal.timeout(30_000),
+  });
 }
