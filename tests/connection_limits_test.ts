@@ -29,10 +29,14 @@ function firstError(client: Client, query: string): { result: Promise<unknown>; 
   return { result, stop };
 }
 
-/** An open SSE subscription: its status and content type. */
+/** An open SSE subscription: its status, content type, and `close()` (cancels the body: the client goes away). */
 async function sseStream(url: string, token: string, signal: AbortSignal) {
   const response = await openSse(url, token, FEED, signal);
-  return { status: response.status, type: response.headers.get("content-type") };
+  return {
+    status: response.status,
+    type: response.headers.get("content-type"),
+    close: () => response.body?.cancel(),
+  };
 }
 
 Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (t) => {
@@ -117,8 +121,9 @@ Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (
       // Another token is unaffected.
       const other = await sseStream(server.graphqlUrl, server.tenant.agent.token, abort.signal);
       expect(other.status).toBe(200);
-      abort.abort();
-      await waitUntil(() => server.app.connections.count("stream") === 0, "aborted streams released");
+      // Clients that go away release their slots.
+      await Promise.all([...streams, other].map((stream) => stream.close()));
+      await waitUntil(() => server.app.connections.count("stream") === 0, "closed streams released");
     });
   } finally {
     abort.abort();
