@@ -132,7 +132,7 @@ Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (
   }
 });
 
-Deno.test("a socket with no valid token is closed 4401 after WS_CONNECTION_INIT_TIMEOUT_MS", async () => {
+Deno.test("no connection_init (4408) or no valid token (4401) within WS_CONNECTION_INIT_TIMEOUT_MS: closed", async () => {
   const server = await startTestServer({ env: { WS_CONNECTION_INIT_TIMEOUT_MS: "300" } });
   const anonymous = socket(server.wsUrl, null);
   try {
@@ -145,6 +145,17 @@ Deno.test("a socket with no valid token is closed 4401 after WS_CONNECTION_INIT_
       reason: "Unauthorized: no valid token within 300 ms",
     });
     console.log(`anonymous socket closed ${Math.round(performance.now() - started)} ms after its ack`);
+    // A socket that never sends connection_init is closed 4408 by the same deadline.
+    const silent = new WebSocket(server.wsUrl, "graphql-transport-ws");
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+      silent.onclose = (event) => resolve({ code: event.code, reason: event.reason });
+    });
+    const opened = performance.now();
+    expect(await within(closed, 10_000, "the silent socket closed by the server")).toEqual({
+      code: 4408,
+      reason: "Connection initialisation timeout",
+    });
+    expect(performance.now() - opened).toBeLessThan(2500); // graphql-ws's own default would be 3000 ms
   } finally {
     await anonymous.dispose();
     await server.stop();
