@@ -166,9 +166,12 @@ Deno.test("pagination is stable under concurrent inserts: no duplicates, no gaps
         // Tickets created before the first page was read may lead it; after that, nothing moves.
         const lead = ids.length - snapshot.length;
         expect(ids.slice(lead)).toEqual(snapshot);
-        const titles = await server.db.selectFrom("tickets").select("title")
-          .where("id", "in", ids.slice(0, lead).map((gid) => atob(gid).split(":")[1]) as never[]).execute();
-        expect(titles.every((r) => r.title.startsWith("inserted during a walk"))).toBe(true);
+        // (No lead at all when the first page was read before the first insert committed: `IN ()` is not SQL.)
+        if (lead > 0) {
+          const titles = await server.db.selectFrom("tickets").select("title")
+            .where("id", "in", ids.slice(0, lead).map((gid) => atob(gid).split(":")[1]) as never[]).execute();
+          expect(titles.every((r) => r.title.startsWith("inserted during a walk"))).toBe(true);
+        }
       } finally {
         walking = false;
         await inserter;
