@@ -18,7 +18,13 @@ const config: CodegenConfig = {
   generates: {
     "src/clients/generated/": {
       preset: "client",
-      presetConfig: { fragmentMasking: false },
+      presetConfig: {
+        fragmentMasking: false,
+        // persisted-documents.json (sha256 -> document) for GRAPHQL_TRUSTED_DOCUMENTS_ONLY=1, and the
+        // hash in each document's __meta__, which the clients send instead of the text
+        // (src/clients/transport.ts, src/graphql/trusted-documents.ts).
+        persistedDocuments: { mode: "embedHashInDocument", hashAlgorithm: "sha256" },
+      },
       config: {
         // Deno needs type-only imports and explicit extensions (shared/STACK.md).
         useTypeImports: true,

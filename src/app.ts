@@ -12,6 +12,7 @@ import { registerWorkers, startPool } from "./bulk/start-pool.ts";
 import { observeDatabase, observePool } from "./metrics/database.ts";
 import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
+import type { ConnectionRegistry } from "./http/connections.ts";
 import { startHttp } from "./http/server.ts";
 import { SnapshotReader } from "./graphql/progress.ts";
 
@@ -21,6 +22,8 @@ export interface App {
   events: OperationEvents;
   /** The in-process workers; null with WORKERS=0. */
   pool: WorkerPool | null;
+  /** Open sockets and SSE streams per token (src/http/connections.ts). */
+  connections: ConnectionRegistry;
   /** Stops accepting requests, drains workers, closes connections. */
   stop(): Promise<void>;
 }
@@ -58,6 +61,7 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     db,
     events,
     pool,
+    connections: http.connections,
     stop() {
       stopping ??= (async () => {
         await workers?.stop();

@@ -155,6 +155,27 @@ export interface Config {
    * `workers` query and /ready's count. `WORKER_STALE_MS`, default 30000; heartbeats every third of it.
    */
   workerStaleMs: number;
+  // Connections, tokens and production mode (docs/security.md).
+  /** Open graphql-ws sockets per token. `WS_MAX_SOCKETS_PER_TOKEN`, default 8. */
+  wsMaxSocketsPerToken: number;
+  /** Operations running at once on one socket. `WS_MAX_SUBSCRIPTIONS_PER_SOCKET`, default 16. */
+  wsMaxSubscriptionsPerSocket: number;
+  /** Open SSE (and multipart) streams per token. `SSE_MAX_STREAMS_PER_TOKEN`, default 8. */
+  sseMaxStreamsPerToken: number;
+  /** Time a socket has for connection_init and a valid token. `WS_CONNECTION_INIT_TIMEOUT_MS`, default 3000. */
+  wsConnectionInitTimeoutMs: number;
+  /** Time a client has to send its whole request body. `BODY_READ_TIMEOUT_MS`, default 30000. */
+  bodyReadTimeoutMs: number;
+  /** Longest a query or mutation may execute. `GRAPHQL_MAX_EXECUTION_MS`, default 30000. */
+  maxExecutionMs: number;
+  /** How often open sockets and streams have their token re-checked. `TOKEN_SWEEP_MS`, default 5000. */
+  tokenSweepMs: number;
+  /** `NODE_ENV=production`: no GraphiQL, no anonymous introspection, same-origin CORS unless CORS_ORIGINS. */
+  production: boolean;
+  /** Origins allowed cross-origin (comma-separated). `CORS_ORIGINS`; default any in development, none in production. */
+  corsOrigins: string[] | null;
+  /** Only documents from the client manifest run. `GRAPHQL_TRUSTED_DOCUMENTS_ONLY`, default off. */
+  trustedDocumentsOnly: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -179,6 +200,25 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (["1", "true", "yes", "on"].includes(raw.toLowerCase())) return true;
   if (["0", "false", "no", "off"].includes(raw.toLowerCase())) return false;
   throw new ConfigError(name, `"${raw}" is not a boolean (use 1/0, true/false)`);
+}
+
+/** `CORS_ORIGINS`: "*" or a comma-separated list of origins (scheme://host[:port]); unset -> null. */
+function corsOrigins(env: Env): string[] | null {
+  const raw = env.CORS_ORIGINS;
+  if (raw === undefined || raw.trim() === "") return null;
+  if (raw.trim() === "*") return ["*"];
+  return raw.split(",").map((entry) => entry.trim()).filter(Boolean).map((origin) => {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError("CORS_ORIGINS", `"${origin}" is not an origin (expected https://host[:port])`);
+    }
+    if (url.origin !== origin || !["http:", "https:"].includes(url.protocol)) {
+      throw new ConfigError("CORS_ORIGINS", `"${origin}" is not an origin (expected https://host[:port], no path)`);
+    }
+    return origin;
+  });
 }
 
 function databaseUrl(env: Env, name: string): string | undefined {
@@ -298,6 +338,16 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     logFormat,
     metricsPort: integer(env, "METRICS_PORT", 9464, 0, 65535),
     workerStaleMs: integer(env, "WORKER_STALE_MS", 30_000, 1000, 3_600_000),
+    wsMaxSocketsPerToken: integer(env, "WS_MAX_SOCKETS_PER_TOKEN", 8, 1, 10_000),
+    wsMaxSubscriptionsPerSocket: integer(env, "WS_MAX_SUBSCRIPTIONS_PER_SOCKET", 16, 1, 10_000),
+    sseMaxStreamsPerToken: integer(env, "SSE_MAX_STREAMS_PER_TOKEN", 8, 1, 10_000),
+    wsConnectionInitTimeoutMs: integer(env, "WS_CONNECTION_INIT_TIMEOUT_MS", 3000, 100, 60_000),
+    bodyReadTimeoutMs: integer(env, "BODY_READ_TIMEOUT_MS", 30_000, 100, 600_000),
+    maxExecutionMs: integer(env, "GRAPHQL_MAX_EXECUTION_MS", 30_000, 100, 3_600_000),
+    tokenSweepMs: integer(env, "TOKEN_SWEEP_MS", 5000, 100, 300_000),
+    production: env.NODE_ENV === "production",
+    corsOrigins: corsOrigins(env),
+    trustedDocumentsOnly: boolean(env, "GRAPHQL_TRUSTED_DOCUMENTS_ONLY", false),
   };
   if (config.costBucketSize < config.maxQueryCost) {
     // A query the cost limit allows must fit in a full bucket, or it could never run.

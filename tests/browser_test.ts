@@ -17,6 +17,8 @@ import {
   TicketsDocument,
 } from "../src/clients/generated/graphql.ts";
 import { runChunks } from "./helpers/bulk.ts";
+import { graphqlUrls, request } from "../src/clients/transport.ts";
+import { ticketGid } from "./helpers/api.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
@@ -274,6 +276,39 @@ browserTest("dashboard: a rollback with conflicts offers 'Overwrite conflicts', 
     );
     expect(await categories()).toEqual(before);
     await screenshot(page, "dashboard-forced-rollback");
+  } finally {
+    await server.stop();
+  }
+});
+
+browserTest("dashboard in production with trusted documents only: an operation runs to completion", async (page) => {
+  const server = await startTestServer({
+    tickets: 20,
+    env: { WORKERS: "0", BULK_CHUNK_SIZE: "10", NODE_ENV: "production", GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1" },
+  });
+  try {
+    await openDashboard(page, server, server.tenant.agent.token);
+    await expect(page.textContent("#viewer")).resolves.toContain(server.tenant.agent.email);
+    // Started the way the CLI starts one: the generated document, sent by its hash.
+    const open = await server.db.selectFrom("tickets").select("id").where("status", "!=", "CLOSED").limit(10)
+      .execute();
+    const { startBulkOperation } = await request(
+      graphqlUrls(server.url).http,
+      server.tenant.agent.token,
+      StartBulkOperationDocument,
+      {
+        input: {
+          targets: { ids: open.map((row) => ticketGid(row.id)) },
+          action: { setPriority: { priority: "URGENT" } },
+        },
+      },
+    );
+    expect(startBulkOperation.userErrors).toEqual([]);
+    const op = startBulkOperation.bulkOperation!;
+    await expectBar(page, op.id, "RUNNING", 0);
+    await runChunks(server);
+    await expectBar(page, op.id, "COMPLETED", 100);
+    await screenshot(page, "dashboard-trusted-documents");
   } finally {
     await server.stop();
   }

@@ -318,3 +318,21 @@ Deno.test("cli against the server: start, watch, list, show, cancel, retry, roll
     await server.stop();
   }
 });
+
+Deno.test("cli: works against a server that runs trusted documents only", async () => {
+  const server = await startTestServer({ tickets: 5, env: { GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1", WORKERS: "1" } });
+  try {
+    const agent = server.tenant.agent.token;
+    expect(await cli(server, agent, "list")).toMatchObject({ code: 0, stdout: "no operations\n" });
+    const tickets = await server.db.selectFrom("tickets").select("id").where("status", "!=", "CLOSED").limit(2)
+      .execute();
+    const ids = tickets.map((row) => btoa(`Ticket:${row.id}`).replace(/=+$/, "")).join(",");
+    // start --watch: a mutation over HTTP, then the progress subscription over graphql-ws, both by hash.
+    const run = await cli(server, agent, "start", "--ids", ids, "--set-category", "billing", "--watch");
+    expect(run.stderr).not.toContain("PERSISTED_QUERY");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("COMPLETED");
+  } finally {
+    await server.stop();
+  }
+});

@@ -58,6 +58,16 @@ Deno.test("config: defaults", () => {
     smtpUrl: undefined,
     smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 90,
+    wsMaxSocketsPerToken: 8,
+    wsMaxSubscriptionsPerSocket: 16,
+    sseMaxStreamsPerToken: 8,
+    wsConnectionInitTimeoutMs: 3000,
+    bodyReadTimeoutMs: 30_000,
+    maxExecutionMs: 30_000,
+    tokenSweepMs: 5000,
+    production: false,
+    corsOrigins: null,
+    trustedDocumentsOnly: false,
     logFormat: "text",
     metricsPort: 9464,
     workerStaleMs: 30_000,
@@ -170,6 +180,16 @@ Deno.test("config: values are parsed", () => {
     smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 3,
     rollbackWindowHours: 72,
+    wsMaxSocketsPerToken: 8,
+    wsMaxSubscriptionsPerSocket: 16,
+    sseMaxStreamsPerToken: 8,
+    wsConnectionInitTimeoutMs: 3000,
+    bodyReadTimeoutMs: 30_000,
+    maxExecutionMs: 30_000,
+    tokenSweepMs: 5000,
+    production: false,
+    corsOrigins: null,
+    trustedDocumentsOnly: false,
     logFormat: "json",
     metricsPort: 0,
     workerStaleMs: 5000,
@@ -350,6 +370,66 @@ Deno.test("config: notification settings (webhooks, e-mail, links)", () => {
     ["SMTP_URL", "http://mail.example.com"],
   ];
   for (const [variable, value] of cases) {
+    expect({ variable, value, got: configError({ [variable]: value }).variable }).toEqual({
+      variable,
+      value,
+      got: variable,
+    });
+  }
+});
+
+Deno.test("config: connections, tokens and production mode", () => {
+  expect(loadConfig({})).toMatchObject({
+    wsMaxSocketsPerToken: 8,
+    wsMaxSubscriptionsPerSocket: 16,
+    sseMaxStreamsPerToken: 8,
+    wsConnectionInitTimeoutMs: 3000,
+    bodyReadTimeoutMs: 30_000,
+    maxExecutionMs: 30_000,
+    tokenSweepMs: 5000,
+    production: false,
+    corsOrigins: null,
+    trustedDocumentsOnly: false,
+  });
+  expect(loadConfig({
+    WS_MAX_SOCKETS_PER_TOKEN: "2",
+    WS_MAX_SUBSCRIPTIONS_PER_SOCKET: "3",
+    SSE_MAX_STREAMS_PER_TOKEN: "4",
+    WS_CONNECTION_INIT_TIMEOUT_MS: "500",
+    BODY_READ_TIMEOUT_MS: "1000",
+    GRAPHQL_MAX_EXECUTION_MS: "2000",
+    TOKEN_SWEEP_MS: "250",
+    NODE_ENV: "production",
+    CORS_ORIGINS: "https://a.example, http://localhost:3000",
+    GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1",
+  })).toMatchObject({
+    wsMaxSocketsPerToken: 2,
+    wsMaxSubscriptionsPerSocket: 3,
+    sseMaxStreamsPerToken: 4,
+    wsConnectionInitTimeoutMs: 500,
+    bodyReadTimeoutMs: 1000,
+    maxExecutionMs: 2000,
+    tokenSweepMs: 250,
+    production: true,
+    corsOrigins: ["https://a.example", "http://localhost:3000"],
+    trustedDocumentsOnly: true,
+  });
+  expect(loadConfig({ CORS_ORIGINS: "*" }).corsOrigins).toEqual(["*"]);
+  expect(loadConfig({ NODE_ENV: "development" }).production).toBe(false);
+  const bad: [string, string][] = [
+    ["WS_MAX_SOCKETS_PER_TOKEN", "0"],
+    ["WS_MAX_SUBSCRIPTIONS_PER_SOCKET", "x"],
+    ["SSE_MAX_STREAMS_PER_TOKEN", "-1"],
+    ["WS_CONNECTION_INIT_TIMEOUT_MS", "10"],
+    ["BODY_READ_TIMEOUT_MS", "99"],
+    ["GRAPHQL_MAX_EXECUTION_MS", "0"],
+    ["TOKEN_SWEEP_MS", "1000000"],
+    ["CORS_ORIGINS", "not an origin"],
+    ["CORS_ORIGINS", "https://a.example/path"],
+    ["CORS_ORIGINS", "ftp://a.example"],
+    ["GRAPHQL_TRUSTED_DOCUMENTS_ONLY", "maybe"],
+  ];
+  for (const [variable, value] of bad) {
     expect({ variable, value, got: configError({ [variable]: value }).variable }).toEqual({
       variable,
       value,

@@ -154,13 +154,9 @@ Deno.test("/ready is 503 while the database refuses connections and 200 once it 
     for (let i = 0; i < 3; i++) {
       const down = await fetch(`${server.url}/ready`);
       expect(down.status).toBe(503);
-      // A pooled connection cut under it, or a new one refused: both are "not ready".
-      expect(await down.json()).toEqual({
-        status: "not ready",
-        error: expect.stringMatching(
-          /not currently accepting connections|Connection terminated|terminating connection/,
-        ),
-      });
+      // A pooled connection cut under it, or a new one refused: both are "not ready", and the raw
+      // database message (it may name hosts, users or databases) stays in the server log.
+      expect(await down.json()).toEqual({ status: "not ready", error: "database unavailable" });
     }
     const health = await fetch(`${server.url}/health`);
     expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);

@@ -101,10 +101,37 @@ Deno.test("deno task seed and deno task token with DATABASE_URL", async (t) => {
 });
 
 Deno.test("task arguments are parsed strictly", () => {
-  expect(parseTokenArgs(["--", "--user", "a@b.c"])).toEqual({ kind: "mint", email: "a@b.c", label: "cli" });
-  expect(parseTokenArgs(["--user", "a@b.c", "--label", "ci"])).toEqual({ kind: "mint", email: "a@b.c", label: "ci" });
+  const mint = { kind: "mint", expiresInMs: null, scope: "FULL" };
+  expect(parseTokenArgs(["--", "--user", "a@b.c"])).toEqual({ ...mint, email: "a@b.c", label: "cli" });
+  expect(parseTokenArgs(["--user", "a@b.c", "--label", "ci"])).toEqual({ ...mint, email: "a@b.c", label: "ci" });
+  expect(parseTokenArgs(["--user", "a@b.c", "--expires", "30d", "--read-only"])).toEqual({
+    ...mint,
+    email: "a@b.c",
+    label: "cli",
+    expiresInMs: 30 * 86_400_000,
+    scope: "READ_ONLY",
+  });
+  expect(parseTokenArgs(["--user", "a@b.c", "--expires", "90m"])).toEqual(
+    expect.objectContaining({ expiresInMs: 90 * 60_000 }),
+  );
   expect(parseTokenArgs(["--revoke", "bo_x"])).toEqual({ kind: "revoke", token: "bo_x" });
-  for (const bad of [[], ["--user"], ["--user", ""], ["--usr", "a@b.c"], ["a@b.c"], ["--user", "a", "--revoke", "b"]]) {
+  expect(parseTokenArgs(["--revoke-user", "a@b.c"])).toEqual({ kind: "revoke-user", email: "a@b.c" });
+  for (
+    const bad of [
+      [],
+      ["--user"],
+      ["--user", ""],
+      ["--usr", "a@b.c"],
+      ["a@b.c"],
+      ["--user", "a", "--revoke", "b"],
+      ["--user", "a", "--expires", "30"],
+      ["--user", "a", "--expires", "0d"],
+      ["--user", "a", "--expires", "-1d"],
+      ["--user", "a", "--expires", "99999d"],
+      ["--revoke", "bo_x", "--read-only"],
+      ["--revoke-user", "a", "--user", "b"],
+    ]
+  ) {
     expect(() => parseTokenArgs(bad)).toThrow(UsageError);
   }
   expect(parseSeedArgs(["--", "--tickets", "1000000"])).toBe(1_000_000);

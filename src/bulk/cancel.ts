@@ -82,7 +82,7 @@ export async function cancelOperation(
     const cancelling = await tx.updateTable("bulk_operations")
       .set({ cancel_requested_at: sql`now()`, status: "CANCELLING" })
       .where("id", "=", operationId).returningAll().executeTakeFirstOrThrow() as OperationRow;
-    await recordEvent(tx, operationId, "CANCEL_REQUESTED", {}, viewer.userId);
+    await recordEvent(tx, operationId, "CANCEL_REQUESTED", {}, viewer.userId, viewer.origin);
     const jobs = await tx.selectFrom("bulk_jobs").select(["id", "first_position", "last_position", "locked_by"])
       .where("operation_id", "=", operationId).execute();
     const waitingItems = jobs.reduce((sum, job) => sum + job.last_position - job.first_position + 1, 0);

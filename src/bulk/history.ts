@@ -100,6 +100,8 @@ export interface EventRow {
   type: string;
   actor_id: string | null;
   data: unknown;
+  ip: string | null;
+  user_agent: string | null;
   created_at: Date;
 }
 

@@ -1,4 +1,5 @@
 /** The operation row, its statuses and the small reads the engine and the API share. */
+import type { RequestOrigin } from "../audit/record.ts";
 import type { Db } from "../db/database.ts";
 import type { Tx } from "./action.ts";
 
@@ -73,7 +74,15 @@ export async function recordEvent(
   type: string,
   data: Record<string, unknown> = {},
   actorId: string | null = null,
+  origin: RequestOrigin | null = null,
 ): Promise<void> {
   await tx.insertInto("bulk_operation_events")
-    .values({ operation_id: operationId, type, actor_id: actorId, data: JSON.stringify(data) }).execute();
+    .values({
+      operation_id: operationId,
+      type,
+      actor_id: actorId,
+      data: JSON.stringify(data),
+      ip: origin?.ip ?? null,
+      user_agent: origin?.userAgent ?? null,
+    }).execute();
 }

@@ -344,7 +344,14 @@ async function create(
     FROM generate_series(0, ${Math.ceil(total / limits.chunkSize) - 1}::int) AS g`.execute(tx);
   const row = await tx.updateTable("bulk_operations").set({ total }).where("id", "=", operation.id)
     .returningAll().executeTakeFirstOrThrow() as OperationRow;
-  await recordEvent(tx, operation.id, "CREATED", { total, status, actionType: action.type }, viewer.userId);
+  await recordEvent(
+    tx,
+    operation.id,
+    "CREATED",
+    { total, status, actionType: action.type },
+    viewer.userId,
+    viewer.origin,
+  );
   if (status === "RUNNING") {
     await recordEvent(tx, operation.id, "STARTED");
     await notifyJobs(tx);

@@ -39,6 +39,17 @@ export function queryText(document: DocumentNode): string {
   return text;
 }
 
+/**
+ * What identifies a document to the server: its hash when codegen embedded one (every
+ * generated document: the server knows them, and with GRAPHQL_TRUSTED_DOCUMENTS_ONLY=1 runs
+ * nothing else), otherwise its text.
+ */
+export function documentRef(document: DocumentNode): { query: string; extensions?: Record<string, unknown> } {
+  const hash = (document as DocumentNode & { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  if (typeof hash !== "string") return { query: queryText(document) };
+  return { query: "", extensions: { persistedQuery: { version: 1, sha256Hash: hash } } };
+}
+
 /** http://host:port[/graphql] -> ws://host:port/graphql (https -> wss). */
 export function graphqlUrls(base: string): { http: string; ws: string } {
   const url = new URL(base);
@@ -59,7 +70,8 @@ export async function request<T, V>(
   const response = await fetch(httpUrl, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: queryText(document), variables }),
+    // An empty query is left out: the persisted-operations plugin wants either a text or a hash.
+    body: JSON.stringify({ ...withoutEmptyQuery(documentRef(document)), variables }),
     signal: options.signal,
   });
   let body: { data?: T | null; errors?: GraphQLErrorShape[] };
@@ -101,7 +113,8 @@ export function subscribe<T, V>(
 ): () => void {
   let done = false;
   const unsubscribe = client.subscribe<T>(
-    { query: queryText(document), variables: variables as Record<string, unknown> },
+    // graphql-ws requires a `query` string; "" with the hash in extensions (src/graphql/ws.ts resolves it).
+    { ...documentRef(document), variables: variables as Record<string, unknown> },
     {
       next(value) {
         if (done) return;
@@ -129,6 +142,10 @@ export function subscribe<T, V>(
     done = true;
     unsubscribe();
   };
+}
+
+function withoutEmptyQuery(ref: { query: string; extensions?: Record<string, unknown> }) {
+  return ref.query === "" ? { extensions: ref.extensions } : ref;
 }
 
 /** graphql-ws reports a refused connection as a CloseEvent or an array of GraphQL errors. */

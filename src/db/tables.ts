@@ -32,7 +32,12 @@ export interface ApiTokensTable {
   label: Generated<string>;
   created_at: Timestamp;
   revoked_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  scope: ColumnType<TokenScope, TokenScope | undefined, TokenScope>;
+  last_used_at: NullableTimestamp;
 }
+
+export type TokenScope = "FULL" | "READ_ONLY";
 
 export interface TicketsTable {
   id: BigintId;
@@ -137,6 +142,21 @@ export interface BulkOperationEventsTable {
   type: string;
   actor_id: string | null;
   data: Json;
+  ip: ColumnType<string | null, string | null | undefined, string | null>;
+  user_agent: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+}
+
+/** migrations/0008: token mints and revocations, single-ticket mutations. */
+export interface AuditEventsTable {
+  id: BigintId;
+  tenant_id: string;
+  actor_id: string | null;
+  action: string;
+  subject: ColumnType<string, string | undefined, string>;
+  data: Json;
+  ip: ColumnType<string | null, string | null | undefined, string | null>;
+  user_agent: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }
 
@@ -209,4 +229,5 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   notification_events: NotificationEventsTable;
   notification_deliveries: NotificationDeliveriesTable;
+  audit_events: AuditEventsTable;
 }

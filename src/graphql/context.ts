@@ -1,5 +1,6 @@
 /** What every resolver receives: the caller (or null), per-request loaders and the services. */
 import { createHash } from "node:crypto";
+import type { RequestOrigin } from "../audit/record.ts";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
@@ -37,6 +38,8 @@ export interface Context {
   rateKey: string;
   /** This request's actual cost, tallied by the resolvers (actual-cost.ts). */
   cost: CostTally;
+  /** The request's IP and User-Agent, for the audit trail. */
+  origin: RequestOrigin;
   services: Services;
   loaders: {
     user: BatchLoader<UserRow>;
@@ -53,11 +56,20 @@ const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r
 const rateKeyOf = (token: string | null) =>
   token ? `token:${createHash("sha256").update(token).digest("base64url")}` : "anonymous";
 
-/** Builds a request's context; loaders see only the viewer's tenant. `token` is the one the viewer came from. */
-export function createContext(viewer: Viewer | null, services: Services, token: string | null): Context {
+/**
+ * Builds a request's context; loaders see only the viewer's tenant. `token` is the one the viewer came
+ * from; `origin` the request's IP and User-Agent (audit trail).
+ */
+export function createContext(
+  viewer: Viewer | null,
+  services: Services,
+  token: string | null,
+  origin: RequestOrigin = { ip: null, userAgent: null },
+): Context {
   const tenantId = viewer?.tenantId ?? "00000000-0000-0000-0000-000000000000";
   return {
-    viewer,
+    viewer: viewer && { ...viewer, origin },
+    origin,
     rateKey: rateKeyOf(token),
     cost: { actual: 0 },
     services,

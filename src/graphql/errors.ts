@@ -10,7 +10,13 @@ export type ErrorCode =
   | "FORBIDDEN"
   | "BAD_USER_INPUT"
   | "NOT_FOUND"
-  | "INTERNAL_SERVER_ERROR";
+  | "INTERNAL_SERVER_ERROR"
+  // Connections, tokens and production mode (docs/security.md).
+  | "TOO_MANY_SOCKETS"
+  | "TOO_MANY_SUBSCRIPTIONS"
+  | "EXECUTION_TIMEOUT"
+  | "PERSISTED_QUERY_NOT_FOUND"
+  | "PERSISTED_QUERY_ONLY";
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
 

@@ -10,6 +10,7 @@ import "./types/bulk-api.ts";
 import "./types/bulk-safety.ts";
 import "./types/webhooks.ts";
 import "./types/workers.ts";
+import "./types/audit.ts";
 
 export const schema = builder.toSchema();
 assertListsBounded(schema); // the cost rule needs every list's maximum size

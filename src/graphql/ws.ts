@@ -13,21 +13,47 @@
  * Headers tab (it has no way to set connection params).
  * No token in either: close 4401. Unknown or revoked token: close 4403 (the token is checked
  * again at every subscribe, so revoking it stops an open socket from starting more).
+ *
+ * Limits (docs/security.md): connection_init within WS_CONNECTION_INIT_TIMEOUT_MS (4408), and a
+ * valid token within the same time when connection_init carried none (4401); at most
+ * WS_MAX_SOCKETS_PER_TOKEN sockets per token (4008) and WS_MAX_SUBSCRIPTIONS_PER_SOCKET
+ * operations at once per socket (error TOO_MANY_SUBSCRIPTIONS, the socket stays); a message
+ * over MAX_BODY_BYTES closes the socket with 1009 before it is parsed. A socket whose token is
+ * revoked or expires is closed with 4403 by the token sweep (src/http/connections.ts).
  */
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
+import type { RequestOrigin } from "../audit/record.ts";
+import type { ConnectionRegistry } from "../http/connections.ts";
+import { requestOrigin } from "../http/origin.ts";
 import { createContext, type Services } from "./context.ts";
+import { apiError } from "./errors.ts";
+import { wsQuery } from "./trusted-documents.ts";
 import { maskError, type YogaServer } from "./yoga.ts";
 import { errorText, log } from "../log.ts";
 import { trackSocket } from "../metrics/http.ts";
 
+/** Close codes of our own, beside graphql-ws's (4400, 4401, 4403, 4408, ...). */
+export const WsClose = {
+  /** The token already holds WS_MAX_SOCKETS_PER_TOKEN sockets. */
+  TooManySockets: 4008,
+  /** A message over MAX_BODY_BYTES (RFC 6455 "Message Too Big"). */
+  MessageTooBig: 1009,
+} as const;
+
 interface Extra {
   socket: WebSocket;
   request: Request;
+  /** The upgrade request's IP and User-Agent (the audit trail's origin for every operation). */
+  origin: RequestOrigin;
   viewer?: Viewer;
   /** The connection_init token, checked again at each subscribe (a revoked one stops working). */
   token?: string;
+  /** Set once the socket counts against a token's cap; called when it closes. */
+  release?: () => void;
+  /** Closes a socket that has not presented a valid token in time (cleared on close). */
+  tokenDeadline?: ReturnType<typeof setTimeout>;
 }
 
 type Enveloped = ReturnType<YogaServer["getEnveloped"]>;
@@ -40,12 +66,41 @@ function masked(result: unknown): unknown {
   return result;
 }
 
-export function createWsHandler(yoga: YogaServer, services: Services) {
+/** Counts the socket against the viewer's token; false (and the socket closed 4008) at the cap. */
+function holdSocket(extra: Extra, viewer: Viewer, connections: ConnectionRegistry, cap: number): boolean {
+  if (extra.release || !viewer.token) return true;
+  const release = connections.open(
+    "socket",
+    viewer.token.key,
+    () => extra.socket.close(CloseCode.Forbidden, "Forbidden: the token was revoked or expired"),
+  );
+  if (!release) {
+    extra.socket.close(WsClose.TooManySockets, `Too many sockets for this token (limit ${cap})`);
+    return false;
+  }
+  extra.release = release;
+  return true;
+}
+
+export function createWsHandler(yoga: YogaServer, services: Services, connections: ConnectionRegistry) {
+  const { config } = services;
   const server = makeServer<Record<string, unknown>, Extra>({
+    connectionInitWaitTimeout: config.wsConnectionInitTimeoutMs,
     onConnect: async (ctx) => {
       const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-      // No token at all: it may come with each subscribe instead (GraphiQL); checked there.
-      if (raw === undefined) return true;
+      if (raw === undefined) {
+        // No token at all: it may come with each subscribe instead (GraphiQL); checked there.
+        // A socket that sends no valid one in time is closed: anonymous sockets cannot pile up.
+        ctx.extra.tokenDeadline = setTimeout(() => {
+          if (!ctx.extra.release) {
+            ctx.extra.socket.close(
+              CloseCode.Unauthorized,
+              `Unauthorized: no valid token within ${config.wsConnectionInitTimeoutMs} ms`,
+            );
+          }
+        }, config.wsConnectionInitTimeoutMs);
+        return true;
+      }
       const token = typeof raw === "string" ? bearerToken(raw) : null;
       if (!token) {
         ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: send { authorization: "Bearer <token>" }');
@@ -53,11 +108,21 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
       }
       const viewer = await viewerForToken(services.db, token);
       if (!viewer) return false; // 4403 Forbidden
+      if (!holdSocket(ctx.extra, viewer, connections, config.wsMaxSocketsPerToken)) return false;
       ctx.extra.viewer = viewer;
       ctx.extra.token = token;
       return true;
     },
     onSubscribe: async (ctx, _id, payload) => {
+      // ctx.subscriptions already holds this one (graphql-ws reserves the id before onSubscribe).
+      if (Object.keys(ctx.subscriptions).length > config.wsMaxSubscriptionsPerSocket) {
+        return [
+          apiError(
+            "TOO_MANY_SUBSCRIPTIONS",
+            `At most ${config.wsMaxSubscriptionsPerSocket} operations may run at once on one socket.`,
+          ),
+        ];
+      }
       if (ctx.extra.token && !(await viewerForToken(services.db, ctx.extra.token))) {
         ctx.extra.socket.close(CloseCode.Forbidden, "Forbidden: the token was revoked");
         return [new GraphQLError("The token was revoked.")];
@@ -76,20 +141,25 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
           ctx.extra.socket.close(code, reason);
           return [new GraphQLError(reason)];
         }
+        if (!holdSocket(ctx.extra, viewer, connections, config.wsMaxSocketsPerToken)) {
+          return [apiError("TOO_MANY_SOCKETS", "Too many sockets for this token.")];
+        }
       }
       // No `request` here: Yoga's usePreventMutationViaGET checks request.method, and the upgrade
       // request is a GET, so every mutation over the socket was refused with 405 BAD_REQUEST.
       const enveloped: Enveloped = yoga.getEnveloped({ params: payload });
+      const query = wsQuery(payload, config.trustedDocumentsOnly);
+      if (typeof query !== "string") return [query];
       let document;
       try {
-        document = enveloped.parse(payload.query);
+        document = enveloped.parse(query);
       } catch (error) {
         // Masked like every other error: a non-GraphQL one (a bug) is never shown as it is.
         return [maskError(error)];
       }
       const errors = enveloped.validate(enveloped.schema, document);
       if (errors.length > 0) return errors;
-      const contextValue = await enveloped.contextFactory(createContext(viewer, services, token));
+      const contextValue = await enveloped.contextFactory(createContext(viewer, services, token, ctx.extra.origin));
       const args: ExecutionArgs = {
         schema: enveloped.schema,
         document,
@@ -110,11 +180,13 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
     },
   });
 
-  return (request: Request): Response => {
+  return (request: Request, clientIp: string | null): Response => {
     const protocol = handleProtocols(request.headers.get("sec-websocket-protocol") ?? "");
     if (!protocol) return new Response("Unsupported WebSocket subprotocol", { status: 400 });
+    const origin = requestOrigin(request, clientIp); // read before the upgrade closes the request
     const { socket, response } = Deno.upgradeWebSocket(request, { protocol, idleTimeout: 30 });
     trackSocket(socket);
+    const extra: Extra = { socket, request, origin };
     let closed: (code?: number, reason?: string) => Promise<void> = async () => {};
     socket.onopen = () => {
       closed = server.opened({
@@ -125,6 +197,10 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (callback) => {
           socket.onmessage = async (event) => {
+            if (overLimit(event.data, config.maxBodyBytes)) {
+              socket.close(WsClose.MessageTooBig, `Message over ${config.maxBodyBytes} bytes`);
+              return;
+            }
             try {
               await callback(String(event.data));
             } catch (error) {
@@ -133,11 +209,27 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
             }
           };
         },
-      }, { socket, request });
+      }, extra);
     };
-    socket.onclose = (event) => void closed(event.code, event.reason);
+    socket.onclose = (event) => {
+      clearTimeout(extra.tokenDeadline);
+      extra.release?.();
+      void closed(event.code, event.reason);
+    };
     return response;
   };
+}
+
+/**
+ * Whether a message is over `maxBytes` of UTF-8. A UTF-16 unit is 1 to 3 bytes, so the length
+ * alone decides unless it lies between maxBytes/3 and maxBytes; only then are the bytes counted.
+ */
+function overLimit(data: string | ArrayBuffer | Blob, maxBytes: number): boolean {
+  if (data instanceof ArrayBuffer) return data.byteLength > maxBytes;
+  if (data instanceof Blob) return data.size > maxBytes;
+  if (data.length > maxBytes) return true;
+  if (data.length * 3 <= maxBytes) return false;
+  return new TextEncoder().encode(data).byteLength > maxBytes;
 }
 
 /** Maps each value of an async iterator, forwarding return() so unsubscribing cleans up. */

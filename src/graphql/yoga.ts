@@ -7,9 +7,15 @@ import { CostBuckets } from "./cost-bucket.ts";
 import { useCostThrottle } from "./cost-throttle.ts";
 import { useDocumentLimits } from "./document-limits.ts";
 import { apiError } from "./errors.ts";
+import { useExecutionTimeout } from "./execution-timeout.ts";
+import { useNoAnonymousIntrospection } from "./anonymous-introspection.ts";
+import { useReadOnlyTokens } from "./read-only.ts";
+import { useTrustedDocuments } from "./trusted-documents.ts";
 import { schema } from "./schema.ts";
 import { errorText, log } from "../log.ts";
 import { useRequestMetrics } from "../metrics/http.ts";
+import { corsOption } from "../http/cors.ts";
+import { requestOrigin } from "../http/origin.ts";
 
 /**
  * Errors a client may see as they are: GraphQLErrors we raise on purpose (they carry a
@@ -54,11 +60,20 @@ const yogaLogger = () => {
   return { debug: line(log.debug), info: line(log.debug), warn: line(log.warn), error: line(log.error) };
 };
 
+/** What src/http/server.ts hands Yoga with each request (Yoga's server context). */
+export interface ServerContext {
+  /** The TCP peer's address (Deno.serve's remoteAddr). */
+  clientIp: string | null;
+}
+
 export function createYogaServer(services: Services) {
-  return createYoga<Record<string, unknown>, Context>({
+  const { config } = services;
+  return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    graphiql: {
+    cors: corsOption(config),
+    // Production: no GraphiQL (a browser cannot send a token when loading the page).
+    graphiql: config.production ? false : {
       subscriptionsProtocol: "WS",
       title: "Bulk operations API",
       defaultQuery: '# Set the header: { "Authorization": "Bearer <token printed at start>" }\n' +
@@ -69,9 +84,13 @@ export function createYogaServer(services: Services) {
     landingPage: false,
     maskedErrors: { maskError: (error) => maskError(error) },
     plugins: [
-      useDocumentLimits(services.config),
-      useCostThrottle(new CostBuckets(services.config.costBucketSize, services.config.costRestoreRate)),
+      useDocumentLimits(config),
+      useCostThrottle(new CostBuckets(config.costBucketSize, config.costRestoreRate)),
       useRequestMetrics(),
+      useExecutionTimeout(config.maxExecutionMs),
+      useReadOnlyTokens(),
+      useTrustedDocuments(config.trustedDocumentsOnly),
+      ...(config.production ? [useNoAnonymousIntrospection()] : []),
     ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
@@ -79,7 +98,7 @@ export function createYogaServer(services: Services) {
       const { request } = initial;
       const token = bearerToken(request.headers.get("authorization"));
       const viewer = token ? await viewerForToken(services.db, token) : null;
-      return createContext(viewer, services, viewer ? token : null);
+      return createContext(viewer, services, viewer ? token : null, requestOrigin(request, initial.clientIp));
     },
     logging: yogaLogger(),
   });

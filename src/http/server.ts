@@ -7,6 +7,11 @@
  */
 import type { Services } from "../graphql/context.ts";
 import { limitBody } from "./body-limit.ts";
+import { ConnectionRegistry } from "./connections.ts";
+import { originAllowed } from "./cors.ts";
+import { peerAddress } from "./origin.ts";
+import { countedStream, wantsStream } from "./streams.ts";
+import { log } from "../log.ts";
 import { createWsHandler } from "../graphql/ws.ts";
 import { createYogaServer } from "../graphql/yoga.ts";
 import { type Migration, migrationsPending } from "../db/migrate.ts";
@@ -26,6 +31,8 @@ export interface HttpOptions {
 
 export interface HttpServer {
   url: string;
+  /** Open sockets and streams per token (caps, token sweep; metrics can read its counts). */
+  connections: ConnectionRegistry;
   shutdown(): Promise<void>;
 }
 
@@ -39,8 +46,13 @@ const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 export function startHttp(services: Services, options: HttpOptions): Promise<HttpServer> {
+  const { config } = services;
   const yoga = createYogaServer(services);
-  const ws = createWsHandler(yoga, services);
+  const connections = new ConnectionRegistry({
+    socket: config.wsMaxSocketsPerToken,
+    stream: config.sseMaxStreamsPerToken,
+  });
+  const ws = createWsHandler(yoga, services, connections);
 
   async function ready(): Promise<Response> {
     try {
@@ -51,26 +63,37 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
       // does not make the API unready: it still accepts operations, which wait for a worker.
       return json({ status: "ready", workers: await aliveWorkerCount(services.db) });
     } catch (error) {
-      return json({ status: "not ready", error: (error as Error).message }, 503);
+      // The raw message may name hosts, users or databases: logged here, not shown to callers.
+      log.warn("ready", `database check failed: ${(error as Error).message}`);
+      return json({ status: "not ready", error: "database unavailable" }, 503);
     }
   }
 
-  async function handle(request: Request, url: URL, scope: RequestScope): Promise<Response> {
+  async function handle(request: Request, url: URL, scope: RequestScope, clientIp: string | null): Promise<Response> {
     if (url.pathname === "/health") return json({ status: "ok" });
     if (url.pathname === "/ready") return await ready();
     if (url.pathname === "/metrics") return await metricsResponse();
     if (url.pathname === "/graphql" && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      return ws(request);
+      // Browsers apply no CORS to WebSockets: the allowlist is checked on the upgrade itself.
+      if (!originAllowed(config, request.headers.get("origin"), url.origin)) {
+        return json({ error: "Origin not allowed." }, 403);
+      }
+      return ws(request, clientIp);
     }
     for (const route of options.routes ?? []) {
       const response = await route(request, url);
       if (response) return response;
     }
-    const bounded = await limitBody(request, services.config.maxBodyBytes);
+    const bounded = await limitBody(request, config.maxBodyBytes, config.bodyReadTimeoutMs);
     if (bounded instanceof Response) return bounded;
+    const execute = (r: Request) => yoga.fetch(r, { clientIp });
     return await tracer.startActiveSpan("graphql.request", (span) =>
       endAfter(span, async () => {
-        const response = countSseStream(await yoga.fetch(bounded));
+        const response = countSseStream(
+          wantsStream(bounded)
+            ? await countedStream(bounded, connections, config.sseMaxStreamsPerToken, execute)
+            : await execute(bounded),
+        );
         span.setAttributes({
           "graphql.operation.name": scope.operationName ?? "",
           "http.response.status_code": response.status,
@@ -79,12 +102,13 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
       }));
   }
 
-  function serve(request: Request): Promise<Response> {
+  function serve(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     const url = new URL(request.url);
+    const clientIp = peerAddress(info);
     const requestId = requestIdOf(request);
     return withLogContext({ request: requestId }, () =>
       measured(url.pathname, async (scope) => {
-        const response = await handle(request, url, scope);
+        const response = await handle(request, url, scope, clientIp);
         // A WebSocket upgrade's response headers are already sent.
         if (response.status !== 101) response.headers.set("x-request-id", requestId);
         return response;
@@ -97,7 +121,15 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
       hostname: options.host,
       onListen: ({ port, hostname }) => {
         const host = hostname === "0.0.0.0" ? "localhost" : hostname;
-        resolve({ url: `http://${host}:${port}`, shutdown: () => server.shutdown() });
+        const stopSweeping = connections.startSweeping(services.db, config.tokenSweepMs);
+        resolve({
+          url: `http://${host}:${port}`,
+          connections,
+          shutdown: async () => {
+            stopSweeping();
+            await server.shutdown();
+          },
+        });
       },
     }, serve);
   });

@@ -138,6 +138,8 @@ const EventRef = builder.objectRef<EventRow>("BulkOperationEvent").implement({
       resolve: (e, _a, ctx) => (e.actor_id ? ctx.loaders.user.load(e.actor_id) : null),
     }),
     data: t.field({ type: "JSON", resolve: (e) => e.data }),
+    ip: t.exposeString("ip", { nullable: true, description: "The request's IP; null for the engine's own events." }),
+    userAgent: t.exposeString("user_agent", { nullable: true, description: "The request's User-Agent." }),
     createdAt: t.field({ type: "DateTime", resolve: (e) => e.created_at }),
   }),
 });

@@ -19,9 +19,10 @@ import { assigneeRefusal } from "../../tickets/rules.ts";
 import { builder } from "../builder.ts";
 import { viewerOf } from "../context.ts";
 import { badInput, userError } from "../errors.ts";
-import { BIGINT_PATTERN, expectId } from "../ids.ts";
+import { BIGINT_PATTERN, encodeId, expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
+import { auditMutation } from "./audit.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import { UserRef } from "./users.ts";
 
@@ -228,6 +229,11 @@ const AddCommentPayload = builder.objectRef<Payload<{ comment: CommentRow; ticke
   }),
 });
 
+/** The input fields a mutation set (names only: titles and bodies stay out of the audit trail). */
+function givenFields(input: Record<string, unknown>, skip: string[] = []): string[] {
+  return Object.keys(input).filter((key) => input[key] !== undefined && !skip.includes(key)).sort();
+}
+
 builder.mutationFields((t) => ({
   createTicket: t.field({
     type: TicketPayload,
@@ -245,6 +251,7 @@ builder.mutationFields((t) => ({
           category: input.category ?? undefined,
           assigneeId: await assigneeFor(ctx, input.assigneeId),
         });
+        await auditMutation(ctx, "TICKET_CREATED", encodeId("Ticket", ticket.id), { fields: givenFields(input) });
         return { ticket, userErrors: [] };
       }),
   }),
@@ -269,6 +276,10 @@ builder.mutationFields((t) => ({
         if (!result.ok) {
           return [userError(result.code, result.message, result.code === "NOT_FOUND" ? ["input", "id"] : null)];
         }
+        await auditMutation(ctx, "TICKET_UPDATED", encodeId("Ticket", id), {
+          fields: givenFields(input, ["id", "expectedVersion"]),
+          version: result.ticket.version,
+        });
         return { ticket: result.ticket, userErrors: [] };
       }),
   }),
@@ -285,6 +296,7 @@ builder.mutationFields((t) => ({
         if (!result.ok) {
           return [userError(result.code, result.message, result.code === "NOT_FOUND" ? ["input", "ticketId"] : null)];
         }
+        await auditMutation(ctx, "COMMENT_ADDED", encodeId("Ticket", ticketId), { commentId: result.comment.id });
         return { comment: result.comment, ticket: await ctx.loaders.ticket.load(ticketId), userErrors: [] };
       }),
   }),
