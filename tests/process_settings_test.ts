@@ -88,7 +88,7 @@ Deno.test("SIGINT stops the API process: exit 0, port closed, every database con
     };
     expect(await connections()).toEqual(expect.arrayContaining(["bulk-ops listen", "bulk-ops pool"]));
 
-    api.child.kill("SIGINT");
+    api.signal("SIGINT");
     const status = await within(api.exited, 30_000, "the API process exits after SIGINT");
     expect(status.code).toBe(0);
     expect(api.lines.some((l) => /shutting down/.test(l))).toBe(true);

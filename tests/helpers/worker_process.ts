@@ -2,10 +2,12 @@
  * `deno task worker` as a real subprocess, for crash and shutdown tests. `deno task` runs the
  * worker as its own child process, so signals go to the worker's pid, which it logs when
  * ready ("worker process <pid> ready"); signalling the `deno task` process would leave the
- * worker running.
+ * worker running. stop() kills the whole process group (subprocess.ts).
  */
+import { spawnSubprocess, type Subprocess } from "./subprocess.ts";
+import { waitUntil } from "./wait.ts";
 
-const REPO_ROOT = new URL("../../", import.meta.url);
+const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
 export interface WorkerProcess {
   /** Pid of the worker process itself (not of `deno task`). */
@@ -19,74 +21,38 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-export async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const bytes of stream) {
-    const parts = (rest + decoder.decode(bytes, { stream: true })).split("\n");
-    rest = parts.pop()!;
-    parts.forEach(onLine);
-  }
-  if (rest) onLine(rest);
-}
-
 /** Starts `deno task worker` with `env` added to this process's environment; waits until it is ready. */
 export async function spawnWorker(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<WorkerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "worker"],
+  const task: Subprocess = spawnSubprocess(Deno.execPath(), ["task", "worker"], {
     cwd: REPO_ROOT,
     env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  let onReady: (pid: number) => void = () => {};
-  const ready = new Promise<number>((resolve) => (onReady = resolve));
-  const onLine = (line: string) => {
-    lines.push(line);
-    const match = /worker process (\d+) ready/.exec(line);
-    if (match) onReady(Number(match[1]));
+  });
+  const readyPid = () => {
+    for (const line of task.lines) {
+      const match = /worker process (\d+) ready/.exec(line);
+      if (match) return Number(match[1]);
+    }
+    return task.done() ? Promise.reject(new Error(`worker exited before it was ready:\n${task.output()}`)) : null;
   };
-  const output = Promise.all([readLines(child.stdout, onLine), readLines(child.stderr, onLine)]);
-  const exited = output.then(() => child.status);
-  let done = false;
-  exited.finally(() => (done = true));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const pid = await Promise.race([
-    ready,
-    exited.then((status) => {
-      throw new Error(`worker exited before it was ready (code ${status.code}):\n${lines.join("\n")}`);
-    }),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`worker not ready in ${readyTimeoutMs} ms`)), readyTimeoutMs);
-    }),
-  ]).catch(async (error) => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await exited;
+  try {
+    const pid = await waitUntil(readyPid, {
+      timeoutMs: readyTimeoutMs,
+      what: "the worker process logs that it is ready",
+      describe: () => task.lines,
+    });
+    return {
+      pid,
+      lines: task.lines,
+      exited: task.finished,
+      signal(signal) {
+        Deno.kill(pid, signal);
+      },
+      stop: async () => void await task.kill(),
+    };
+  } catch (error) {
+    await task.kill();
     throw error;
-  }).finally(() => clearTimeout(timer));
-
-  return {
-    pid,
-    lines,
-    exited,
-    signal(signal) {
-      Deno.kill(pid, signal);
-    },
-    async stop() {
-      if (!done) {
-        for (const target of [pid, child.pid]) {
-          try {
-            Deno.kill(target, "SIGKILL");
-          } catch { /* already gone */ }
-        }
-      }
-      await exited;
-    },
-  };
+  }
 }
 
 /** True while a process with this pid exists. */
