@@ -315,7 +315,9 @@ Deno.test("a postgres that is not ready within the deadline is stopped, with a s
       readyDeadlineMs: 1, // initdb has run by then; no postgres accepts connections 1 ms after its spawn
     });
     await expect(within(started, 60_000, "startServer settles")).rejects.toThrow(
-      new RegExp(`^The embedded PostgreSQL did not accept connections within 0\\.001 s \\(port \\d+, data ${dataDir}\\)`),
+      new RegExp(
+        `^The embedded PostgreSQL did not accept connections within 0\\.001 s \\(port \\d+, data ${dataDir}\\)`,
+      ),
     );
     expect(await processesMentioning(layout.dataDir)).toBe("");
   } finally {

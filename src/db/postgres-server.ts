@@ -317,13 +317,18 @@ async function initdb(layout: ServerLayout, port: number, user: string, password
   try {
     if (layout.runAs) await Deno.chown(layout.dataDir, layout.runAs.uid, layout.runAs.gid);
     await Deno.chmod(layout.dataDir, 0o700);
-    const result = await output(`${layout.nativeDir}/bin/initdb`, [
-      `--pgdata=${layout.dataDir}`,
-      "--auth=password",
-      `--username=${user}`,
-      `--pwfile=${passwordFile}`,
-      "--lc-messages=C",
-    ], layout.runAs, signal);
+    const result = await output(
+      `${layout.nativeDir}/bin/initdb`,
+      [
+        `--pgdata=${layout.dataDir}`,
+        "--auth=password",
+        `--username=${user}`,
+        `--pwfile=${passwordFile}`,
+        "--lc-messages=C",
+      ],
+      layout.runAs,
+      signal,
+    );
     signal?.throwIfAborted(); // initdb removed what it had written when the signal stopped it
     if (!result.ok) {
       throw new StartupError(failureSentence(result.stderr, layout, port), `initdb:\n${result.stderr}`);
@@ -425,7 +430,9 @@ export async function startServer(
     isReady.then(() => "ready" as const),
     exited.then((status) => ({ exited: status })),
     new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), deadlineMs)),
-    ...(signal ? [new Promise<"aborted">((resolve) => signal.addEventListener("abort", () => resolve("aborted")))] : []),
+    ...(signal
+      ? [new Promise<"aborted">((resolve) => signal.addEventListener("abort", () => resolve("aborted")))]
+      : []),
   ]).finally(() => clearTimeout(timer));
   if (outcome === "ready") {
     let stopping: Promise<void> | null = null;

@@ -52,7 +52,6 @@ async function main(): Promise<number> {
         inserted < count &&
         console.error(`  ${inserted.toLocaleString("en-US")} / ${count.toLocaleString("en-US")}`),
       signal, // SIGINT/SIGTERM: the committed slices stay, no further one starts
-
     });
     const seconds = (performance.now() - started) / 1000;
     const { rows } = await sql<
