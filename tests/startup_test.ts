@@ -68,6 +68,27 @@ Deno.test("a clone inside a 0700 directory: start, /ready, SIGTERM, start again 
       expect(await processesMentioning(dataDir)).toBe("");
     });
 
+    await t.step({
+      name: "as root, once the postgres user can reach the clone, the data staged for it is still used",
+      ignore: !isRoot, // without root nothing is staged
+      fn: async () => {
+        // Opened up, DATA_DIR's parent is reachable: a fresh in-place initdb would abandon the data.
+        await Deno.chmod(clone.parent, 0o755);
+        await Deno.chmod(clone.dir, 0o755);
+        try {
+          await using third = spawnTask(clone.dir, ["start"], env);
+          await waitForOutput(third, /Paste into GraphiQL's headers/);
+          expect(third.output()).toContain(`(data: ${dataDir})`);
+          expect(third.output()).not.toContain("created the demo tenant");
+          expect(await stopTask(third)).toBe(0);
+          expect(await Deno.lstat(`${clone.dir}/.data/PG_VERSION`).catch((error) => error))
+            .toBeInstanceOf(Deno.errors.NotFound);
+        } finally {
+          await Deno.chmod(clone.parent, 0o700);
+        }
+      },
+    });
+
     await t.step("deno task test runs from the clone and removes its database afterwards", async () => {
       const before = isRoot ? [...Deno.readDirSync(STAGING_ROOT)].map((entry) => entry.name) : [];
       const result = await runTask(clone.dir, ["test", "tests/config_test.ts"], {});
@@ -338,3 +359,32 @@ async function killPostgresOf(dataDir: string): Promise<void> {
     what: `the postgres of ${dataDir} exits`,
   });
 }
+
+Deno.test("a running task that is killed (a test's deadline, dispose) takes what it started with it", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-kill-" });
+  try {
+    const task = spawnTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    await waitForOutput(task, /Paste into GraphiQL's headers/);
+    expect(await processesMentioning(dataDir)).toContain("postgres");
+    // `deno task` -> `deno run src/main.ts` -> postgres: SIGKILL to the first alone left the others
+    // holding the output pipes, and this wait never ended.
+    await within(Promise.resolve(task[Symbol.asyncDispose]()), 30_000, "the killed task's output ends");
+    // Killed processes vanish once reaped (by init, for the orphans): that may take a moment.
+    const left = async () => {
+      const group = await new Deno.Command("pgrep", { args: ["-g", String(task.pid)], stdout: "piped" }).output();
+      return { group: new TextDecoder().decode(group.stdout), postgres: await processesMentioning(dataDir) };
+    };
+    await waitUntil(async () => JSON.stringify(await left()) === JSON.stringify({ group: "", postgres: "" }), {
+      timeoutMs: 30_000,
+      what: "no process of the killed task's group and no postgres of its DATA_DIR is left",
+      describe: left,
+    });
+  } finally {
+    await killPostgresOf(dataDir); // only if the test failed with it still running
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

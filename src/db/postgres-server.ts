@@ -137,9 +137,10 @@ async function removeAbandonedCopies(): Promise<void> {
   }
 }
 
-/** Whether `runAs` may execute the server binaries in `nativeDir` (not only see them). */
+/** Whether `runAs` may execute the server binaries in `nativeDir` (not only see them; 3 ms). */
 async function canRun(runAs: RunAs, nativeDir: string): Promise<boolean> {
-  return (await output(`${nativeDir}/bin/postgres`, ["-V"], runAs)).ok;
+  // A missing binary is a spawn error (NotFound), not a failed run.
+  return (await output(`${nativeDir}/bin/postgres`, ["-V"], runAs).catch(() => ({ ok: false }))).ok;
 }
 
 /** The binaries, copied to STAGING_ROOT when `runAs` cannot reach them in node_modules. */
@@ -148,14 +149,16 @@ async function binariesFor(runAs: RunAs | undefined): Promise<string> {
   const { full } = await serverVersion(PACKAGED_NATIVE_DIR);
   const staged = `${STAGING_ROOT}/postgresql-${full}`;
   if (await canRun(runAs, staged)) return staged;
+  if (await exists(staged)) {
+    // There but unusable (modes changed, files removed). Not replaced here: other processes
+    // (another checkout's server, a test run) may be starting postgres from it right now.
+    throw new StartupError(
+      `The PostgreSQL binaries staged in ${staged} cannot be run by the '${SERVER_USER}' user: ` +
+        `remove that directory (rm -rf ${staged}) and start again; it is copied afresh.`,
+    );
+  }
   await ensureStagingRoot();
   await removeAbandonedCopies();
-  if (await exists(staged)) {
-    // There but unusable (modes changed, files removed): move it aside, then copy afresh.
-    const broken = await Deno.makeTempDir({ dir: STAGING_ROOT, prefix: TEMP_COPY_PREFIX });
-    await Deno.rename(staged, `${broken}/old`).catch(() => {}); // another process may have done it
-    await Deno.remove(broken, { recursive: true });
-  }
   // Copy to a fresh name, then rename: an interrupted or concurrent copy never leaves a half tree.
   const partial = await Deno.makeTempDir({ dir: STAGING_ROOT, prefix: TEMP_COPY_PREFIX });
   const copy = await output("cp", ["-a", `${PACKAGED_NATIVE_DIR}/.`, partial]);
