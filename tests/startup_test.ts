@@ -8,7 +8,7 @@
  */
 import { expect } from "expect";
 import { describeStartupFailure, STARTUP_FAILURE_EXIT_CODE } from "../src/startup-error.ts";
-import { serverLayout, STAGING_ROOT, startServer } from "../src/db/postgres-server.ts";
+import { serverLayout, stagedDataDir, STAGING_ROOT, startServer } from "../src/db/postgres-server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
 import {
   cloneProject,
@@ -89,13 +89,23 @@ Deno.test("a clone inside a 0700 directory: start, /ready, SIGTERM, start again 
       },
     });
 
-    await t.step("deno task test runs from the clone and removes its database afterwards", async () => {
+    await t.step("deno task test runs from the clone, removes its database and what a killed run left", async () => {
       const before = isRoot ? [...Deno.readDirSync(STAGING_ROOT)].map((entry) => entry.name) : [];
+      // A run killed outright (SIGKILL) leaves .test-data/pg-<its pid> and, as root, its staged data.
+      const gone = new Deno.Command("true").spawn();
+      await gone.status;
+      const leftover = `${clone.dir}/.test-data/pg-${gone.pid}`;
+      await Deno.mkdir(leftover, { recursive: true });
+      const stagedLeftover = isRoot ? await stagedDataDir(await Deno.realPath(leftover)) : leftover;
+      await Deno.mkdir(stagedLeftover, { recursive: true });
+      await Deno.writeTextFile(`${stagedLeftover}/PG_VERSION`, "18\n");
       const result = await runTask(clone.dir, ["test", "tests/config_test.ts"], {});
       expect({ code: result.code, summary: result.output.match(/^ok \| \d+ passed.*$/m)?.[0] }).toEqual({
         code: 0,
         summary: expect.stringContaining("0 failed"),
       });
+      expect(await Promise.all([leftover, stagedLeftover].map((path) => Deno.lstat(path).then(() => path, () => null))))
+        .toEqual([null, null]);
       if (isRoot) expect([...Deno.readDirSync(STAGING_ROOT)].map((entry) => entry.name).sort()).toEqual(before.sort());
     });
 
