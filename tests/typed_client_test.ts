@@ -86,8 +86,8 @@ Deno.test("typed documents: viewer, tickets, start, progress over graphql-ws, co
       // How many events arrive depends on when the subscription starts (the worker may be done by
       // then); the last one is exact: the ledger's outcomes, read from the database.
       const { rows } = await sql<{ outcome: string; code: string | null; n: number }>`
-        SELECT outcome, code, count(*)::int AS n FROM bulk_operation_items
-        WHERE operation_id = ${dbIdOf(operationId)} GROUP BY outcome, code`.execute(server.db);
+        SELECT outcome, error_code AS code, count(*)::int AS n FROM bulk_operation_items
+        WHERE operation_id = ${dbIdOf(operationId)} GROUP BY outcome, error_code`.execute(server.db);
       const count = (outcome: string) => rows.filter((r) => r.outcome === outcome).reduce((n, r) => n + r.n, 0);
       const [succeeded, failed, skipped] = [count("SUCCEEDED"), count("FAILED"), count("SKIPPED")];
       expect(events.at(-1)).toEqual({

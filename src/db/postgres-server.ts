@@ -300,22 +300,29 @@ async function passwordFileDir(layout: ServerLayout): Promise<string | undefined
   return STAGING_ROOT;
 }
 
+const PASSWORD_FILE_MODE = 0o600;
+
+const passwordFileFailure = (dir: string | undefined, error: unknown) =>
+  new StartupError(
+    `initdb's password file cannot be written in ${dir ?? "the temporary directory"} (${messageOf(error)}): ` +
+      (dir ? `make ${dir} writable.` : "set TMPDIR to a directory you can write."),
+    "",
+    { cause: error },
+  );
+
 async function initdb(layout: ServerLayout, port: number, user: string, password: string, signal?: AbortSignal) {
   // Before anything is changed: a directory with other files in it is not ours to take (DATA_DIR=$HOME).
   if (!(await isEmptyDirectory(layout.dataDir))) throw new StartupError(notEmptySentence(layout));
   const dir = await passwordFileDir(layout);
-  let passwordFile: string;
+  const passwordFile = await Deno.makeTempFile({ dir, prefix: "bulk-ops-pw-" }).catch((error) => {
+    throw passwordFileFailure(dir, error);
+  });
   try {
-    passwordFile = await Deno.makeTempFile({ dir, prefix: "bulk-ops-pw-" });
     await Deno.writeTextFile(passwordFile, `${password}\n`, { mode: PASSWORD_FILE_MODE });
     if (layout.runAs) await Deno.chown(passwordFile, layout.runAs.uid, layout.runAs.gid);
   } catch (error) {
-    throw new StartupError(
-      `initdb's password file cannot be written in ${dir ?? "the temporary directory"} (${messageOf(error)}): ` +
-        (dir ? `make ${dir} writable.` : "set TMPDIR to a directory you can write."),
-      "",
-      { cause: error },
-    );
+    await Deno.remove(passwordFile).catch(() => {});
+    throw passwordFileFailure(dir, error);
   }
   try {
     if (layout.runAs) await Deno.chown(layout.dataDir, layout.runAs.uid, layout.runAs.gid);
@@ -340,8 +347,6 @@ async function initdb(layout: ServerLayout, port: number, user: string, password
     await Deno.remove(passwordFile).catch(() => {});
   }
 }
-
-const PASSWORD_FILE_MODE = 0o600;
 
 async function checkVersion(layout: ServerLayout): Promise<void> {
   const found = (await Deno.readTextFile(`${layout.dataDir}/PG_VERSION`)).trim();
