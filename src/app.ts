@@ -40,6 +40,17 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     checkMs: config.listenCheckMs,
     keepAliveMs: config.dbKeepAliveMs,
   });
+  const closeConnections = async () => {
+    unobserve();
+    await events.stop();
+    await db.destroy();
+  };
+  // A step that fails (PORT taken, HOST not ours, workers that cannot start) first closes what
+  // is open: nothing may keep the port or the database busy when the caller stops the database.
+  const closingOnFailure = (close: () => Promise<void>) => async (error: unknown): Promise<never> => {
+    await close();
+    throw error;
+  };
   await events.start();
   const services = { db, config, events, snapshots: new SnapshotReader(db) };
   const http = await startHttp(services, {
@@ -47,13 +58,13 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     host: config.host,
     migrations: await readMigrations(),
     routes: [downloadsRoute(db), dashboardRoute()],
-  }).catch(async (error) => {
-    // PORT taken, HOST not ours: close what is open so the caller can stop the database cleanly.
-    await events.stop();
-    await db.destroy();
-    throw error;
-  });
-  const pool = config.workers > 0 ? await startPool(config, databaseUrl, db) : null;
+  }).catch(closingOnFailure(closeConnections));
+  const pool = config.workers > 0
+    ? await startPool(config, databaseUrl, db).catch(closingOnFailure(async () => {
+      await http.shutdown();
+      await closeConnections();
+    }))
+    : null;
   const workers = pool ? await registerWorkers(config, db, pool, "api") : null;
   let stopping: Promise<void> | null = null;
   return {
@@ -67,9 +78,7 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
         await workers?.stop();
         await pool?.stop();
         await http.shutdown();
-        unobserve();
-        await events.stop();
-        await db.destroy();
+        await closeConnections();
       })();
       return stopping;
     },

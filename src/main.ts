@@ -1,7 +1,8 @@
 /**
  * `deno task start`: config -> database (embedded unless DATABASE_URL) -> migrations ->
  * demo seed -> API + worker pool. Prints the GraphiQL URL and dev tokens. SIGINT/SIGTERM
- * shut everything down, the embedded PostgreSQL included.
+ * shut everything down, the embedded PostgreSQL included, also when they arrive during
+ * start-up (then after the current step; exit code 0 either way, see stop-signals.ts).
  */
 import { type Config, loadConfigOrExit } from "./config.ts";
 import { openDatabase } from "./db/connect.ts";
@@ -11,13 +12,15 @@ import { startApp } from "./app.ts";
 import { configureLog, log } from "./log.ts";
 import { mintDevTokens, seedDemo } from "./tickets/seed.ts";
 import { reportStartupFailure, StartupError } from "./startup-error.ts";
+import { Interrupted, listenForStopSignals, type StopSignals } from "./stop-signals.ts";
 
-async function main(): Promise<void> {
+async function main(stop: StopSignals): Promise<void> {
   const config = loadConfigOrExit();
   configureLog(config);
-  const database = await openDatabase(config, (line) => log.info("db", line));
+  const database = await openDatabase(config, (line) => log.info("db", line), stop.signal);
   try {
     const applied = await migrate(database.url);
+    stop.signal.throwIfAborted();
     log.info("db", applied.length ? `applied migrations: ${applied.join(", ")}` : "migrations up to date");
     let tokens: Awaited<ReturnType<typeof mintDevTokens>> = [];
     if (config.seedDemo) {
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
       } finally {
         await seedDb.destroy();
       }
+      stop.signal.throwIfAborted();
     }
     const app = await startApp(config, database.url).catch((error) => {
       throw httpBindFailure(config, error);
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
       for (const t of tokens) console.log(`  ${t.role.padEnd(6)} ${t.email.padEnd(18)} ${t.token}`);
       console.log(`Paste into GraphiQL's headers: { "Authorization": "Bearer ${tokens[0].token}" }\n`);
     }
-    await waitForSignal();
+    await stop.stopped;
     log.info("main", "shutting down");
     await app.stop();
   } finally {
@@ -67,18 +71,12 @@ function httpBindFailure(config: Config, error: unknown): unknown {
   return error;
 }
 
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => resolve();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
-}
-
 if (import.meta.main) {
+  using stop = listenForStopSignals(); // before anything starts: see stop-signals.ts
   try {
-    await main();
+    await main(stop);
   } catch (error) {
-    Deno.exit(reportStartupFailure("main", error));
+    if (!(error instanceof Interrupted)) Deno.exit(reportStartupFailure("main", error));
+    log.info("main", `${error.signal} during start-up: stopped`);
   }
 }

@@ -17,11 +17,12 @@ export class StartupError extends Error {
 /** Exit code of a start-up failure (2 stays the code of a configuration error). */
 export const STARTUP_FAILURE_EXIT_CODE = 1;
 
+/** `error`, its cause, that one's cause... (at most 10: a cycle must not loop). */
 function causes(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let current = error; current !== undefined && chain.length < 10; current = (current as Error).cause) {
+  const chain: unknown[] = [error];
+  for (let current = error; current instanceof Error && current.cause !== undefined && chain.length < 10;) {
+    current = current.cause;
     chain.push(current);
-    if (!(current instanceof Error)) break;
   }
   return chain;
 }

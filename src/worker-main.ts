@@ -13,13 +13,15 @@ import { observeDatabase, observePool } from "./metrics/database.ts";
 import { serveMetrics } from "./metrics/serve.ts";
 import { configureLog, log } from "./log.ts";
 import { reportStartupFailure } from "./startup-error.ts";
+import { Interrupted, listenForStopSignals, type StopSignals } from "./stop-signals.ts";
 
-async function main(): Promise<void> {
+async function main(stop: StopSignals): Promise<void> {
   const config = loadConfigOrExit();
   configureLog(config);
-  const database = await openDatabase(config, (line) => log.info("db", line));
+  const database = await openDatabase(config, (line) => log.info("db", line), stop.signal);
   try {
     await migrate(database.url);
+    stop.signal.throwIfAborted();
     // Maintenance (rescue, admission), the worker heartbeat and the /metrics queue gauges.
     const db = createDb(database.url, {
       poolSize: 2,
@@ -34,10 +36,7 @@ async function main(): Promise<void> {
       const workers = await registerWorkers(config, db, pool, "worker");
       const metrics = await serveMetrics(config.host, config.metricsPort);
       log.info("worker", `worker process ${Deno.pid} ready`, { metricsPort: metrics.port });
-      await new Promise<void>((resolve) => {
-        Deno.addSignalListener("SIGINT", resolve);
-        Deno.addSignalListener("SIGTERM", resolve);
-      });
+      await stop.stopped;
       log.info("worker", "stopping: finishing in-flight chunks");
       await workers.stop();
       await pool.stop();
@@ -51,9 +50,13 @@ async function main(): Promise<void> {
   log.info("worker", "stopped");
 }
 
+// Listening before anything starts: a signal during start-up stops what is open (stop-signals.ts).
+const stop = listenForStopSignals();
 try {
-  await main();
+  await main(stop);
   Deno.exit(0);
 } catch (error) {
-  Deno.exit(reportStartupFailure("worker", error));
+  if (!(error instanceof Interrupted)) Deno.exit(reportStartupFailure("worker", error));
+  log.info("worker", `${error.signal} during start-up: stopped`);
+  Deno.exit(0);
 }

@@ -134,14 +134,17 @@ Deno.test("SIGTERM: the worker process exits 0 within the grace period and relea
 
     const signalled = performance.now();
     first.signal("SIGTERM");
-    const status = await within(first.exited, 45_000, "the SIGTERMed worker process exits");
+    // The grace period, then teardown (about 0.3 s idle; the margin up to 50 s is for a loaded
+    // machine): in any case 10 s before the stuck chunk's minute is over. The deadline is the bound.
+    const status = await within(
+      first.exited,
+      STALL_SECONDS * 1000 - 10_000,
+      "the SIGTERMed worker process exits before the stuck chunk's minute is over",
+    );
     const exitMs = performance.now() - signalled;
     console.log(`SIGTERM -> exit ${status.code} in ${Math.round(exitMs)} ms (grace ${GRACE_MS} ms, stall 60 s)`);
     expect(status.code).toBe(0);
-    // The grace period, then teardown (about 0.3 s idle; the margin up to 45 s is for a loaded
-    // machine): in any case long before the stuck chunk's minute was over.
     expect(exitMs).toBeGreaterThanOrEqual(GRACE_MS);
-    expect(exitMs).toBeLessThan(STALL_SECONDS * 1000 - 10_000);
     // Only the stuck thread was cut off; the other one finished its chunk within the grace period.
     expect(first.lines.filter((l) => /still running after the grace period/.test(l)).length).toBe(1);
     // Its leases are released: nothing of the operation is locked, the stuck chunk is runnable again.

@@ -375,16 +375,20 @@ Deno.test({
         expect(await checksum(db)).toEqual(sum);
         expect(preview.matchedCount).toBe(101);
         expect(preview.sample.length).toBe(50);
-        // matchedCount / the tenant's measured rate: items per second of its 20 newest finished,
-        // not cancelled operations of at least 100 items, from their first chunk to their end.
-        const { rows: measured } = await sql<{ items: number; seconds: number }>`
-          SELECT succeeded + failed + skipped AS items, extract(epoch FROM finished_at - first_chunk_at)::float8 AS seconds
-          FROM bulk_operations WHERE tenant_id = ${tenant.id} AND finished_at IS NOT NULL
-            AND first_chunk_at IS NOT NULL AND status <> 'CANCELLED' AND total >= 100
-          ORDER BY created_at DESC LIMIT 20`.execute(db);
-        expect(measured.length).toBeGreaterThan(0);
-        const rate = measured.reduce((n, r) => n + r.items, 0) / measured.reduce((n, r) => n + r.seconds, 0);
-        expect(preview.estimatedDurationSeconds).toBe(Math.round((101 / rate) * 10) / 10);
+        // The estimate is matchedCount / the tenant's measured rate (items per second of its recent
+        // finished operations). Every finished operation of the tenant is set to have run at
+        // exactly 40 items/s, so any selection of them measures 40: 101 items take 2.525 s,
+        // shown to a tenth. (Without a measured operation the default, 10,000/s, gives 0.)
+        await sql`
+          UPDATE bulk_operations SET first_chunk_at = finished_at - make_interval(secs => (succeeded + failed + skipped) / 40.0)
+          WHERE tenant_id = ${tenant.id} AND finished_at IS NOT NULL AND first_chunk_at IS NOT NULL`.execute(db);
+        const estimated = await mutate(
+          tenant.agent,
+          `mutation($input: StartBulkOperationInput!) { previewBulkOperation(input: $input) {
+            preview { estimatedDurationSeconds } userErrors { code } } }`,
+          { input },
+        );
+        expect(estimated).toEqual({ preview: { estimatedDurationSeconds: 2.5 }, userErrors: [] });
         // A start with another action but this token is refused.
         const mismatch = await gql(
           server.graphqlUrl,

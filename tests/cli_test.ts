@@ -9,7 +9,7 @@ import { bar, type Operation, progressLine, summary } from "../src/cli/format.ts
 import { parse } from "../src/cli/args.ts";
 import { TicketsDocument } from "../src/clients/generated/graphql.ts";
 import { dbIdOf } from "./helpers/api.ts";
-import { within } from "./helpers/wait.ts";
+import { runSubprocess, taskFlags } from "./helpers/subprocess.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
@@ -20,27 +20,20 @@ interface Run {
 }
 
 /** Runs `deno task cli` with the task's own permissions (read from deno.json). */
-const task: string[] = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks.cli
-  .split(" ").slice(2, -1); // the flags between "deno run" and the script
+const task = await taskFlags("cli");
 
 async function cli(server: TestServer | null, token: string | null, ...args: string[]): Promise<Run> {
   const env: Record<string, string> = { NO_COLOR: "1" };
   if (token !== null) env.BULK_TOKEN = token;
   if (server) env.BULK_URL = server.url;
-  const output = await within(
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", ...task, new URL("../src/cli/main.ts", import.meta.url).pathname, ...args],
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output(),
+  const { code, stdout, stderr } = await runSubprocess(
+    Deno.execPath(),
+    ["run", ...task, new URL("../src/cli/main.ts", import.meta.url).pathname, ...args],
+    { env, clearEnv: true },
     120_000,
     `deno task cli ${args.join(" ")} exits`,
   );
-  const decoder = new TextDecoder();
-  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+  return { code, stdout, stderr };
 }
 
 const fakeOp = (over: Partial<Operation> = {}): Operation => ({

@@ -92,12 +92,12 @@ Deno.test("JSONL downloads stream: a three times larger ledger barely raises the
     const url = `${api.url}/bulk-operations/${op.id}/items.jsonl`;
     await growLedger(db, dbIdOf(op.id), ids[0], ids.length, FIRST);
 
-    const idle = await residentMemory(api.child.pid);
+    const idle = await residentMemory(api.pid);
     const first = await download(url, tenant.agent.token);
-    const afterFirst = await residentMemory(api.child.pid);
+    const afterFirst = await residentMemory(api.pid);
     await growLedger(db, dbIdOf(op.id), ids[0], FIRST, SECOND);
     const second = await download(url, tenant.agent.token);
-    const afterSecond = await residentMemory(api.child.pid);
+    const afterSecond = await residentMemory(api.pid);
 
     const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
     for (const [items, run] of [[FIRST, first], [SECOND, second]] as const) {

@@ -11,7 +11,7 @@ import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { START, ticketGid, until } from "./helpers/api.ts";
 import { freshDatabase } from "./helpers/database.ts";
 import { createTenant } from "./helpers/server.ts";
-import { spawnApi } from "./helpers/worker_process.ts";
+import { spawnApi } from "./helpers/api_process.ts";
 
 interface OtlpSpan {
   traceId: string;

@@ -2,11 +2,19 @@
  * `deno task test`: ONE embedded PostgreSQL for the whole run, a migrated template database,
  * then `deno test` (each test server clones its own database from the template, see
  * helpers/database.ts). Arguments are passed to `deno test` (e.g. a file or --filter).
+ *
+ * SIGINT/SIGTERM (listened for from the start, stop-signals.ts) reach `deno test` too, then
+ * the database is stopped and removed; exit code 130/143. What a run killed outright
+ * (SIGKILL) left in .test-data (and its staged copy, as root) is removed by the next run.
  */
 import { startEmbedded } from "../src/db/embedded.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { absolutePath, stagedDataDir } from "../src/db/postgres-server.ts";
 import { reportStartupFailure } from "../src/startup-error.ts";
+import { Interrupted, interruptedExitCode, listenForStopSignals } from "../src/stop-signals.ts";
 import { TEMPLATE_DATABASE } from "./helpers/database.ts";
+
+const TEST_DATA = ".test-data";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -15,16 +23,49 @@ function freePort(): number {
   return port;
 }
 
+async function isRunning(pid: number): Promise<boolean> {
+  return (await new Deno.Command("ps", { args: ["-p", String(pid)], stdout: "null", stderr: "null" }).output())
+    .success;
+}
+
+/** The pid in a data directory's postmaster.pid, if there is one. */
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await Deno.readTextFile(`${dataDir}/postmaster.pid`).catch(() => "");
+  return text ? Number(text.split("\n")[0]) : undefined;
+}
+
+/** Data directories of earlier runs whose `deno task test` and postgres are both gone. */
+async function removeLeftovers(): Promise<void> {
+  const entries = await Array.fromAsync(Deno.readDir(TEST_DATA)).catch(() => []);
+  for (const entry of entries) {
+    const pid = /^pg-(\d+)$/.exec(entry.name)?.[1];
+    if (!pid || Number(pid) === Deno.pid || await isRunning(Number(pid))) continue;
+    const inPlace = absolutePath(`${TEST_DATA}/${entry.name}`);
+    const places = [inPlace, await stagedDataDir(await Deno.realPath(inPlace))];
+    const postmasters = (await Promise.all(places.map(postmasterPid))).filter((p) => p !== undefined);
+    // Its postgres still runs (orphaned by the SIGKILL): not to be deleted under it.
+    if ((await Promise.all(postmasters.map(isRunning))).some(Boolean)) continue;
+    for (const place of places) await Deno.remove(place, { recursive: true }).catch(() => {});
+  }
+}
+
+const exitCodeOf = (error: unknown) =>
+  error instanceof Interrupted ? interruptedExitCode(error) : reportStartupFailure("test", error);
+
+using stop = listenForStopSignals();
+await removeLeftovers();
 const started = performance.now();
 const server = await startEmbedded({
-  dataDir: `.test-data/pg-${Deno.pid}`,
+  dataDir: `${TEST_DATA}/pg-${Deno.pid}`,
   port: freePort(),
   ephemeral: true,
-}).catch((error) => Deno.exit(reportStartupFailure("test", error)));
+  signal: stop.signal,
+}).catch((error) => Deno.exit(exitCodeOf(error)));
 let code = 1;
 try {
   await server.createDatabase(TEMPLATE_DATABASE);
   await migrate(server.databaseUrl(TEMPLATE_DATABASE));
+  stop.signal.throwIfAborted();
   console.log(`test PostgreSQL ready in ${Math.round(performance.now() - started)} ms`);
   const args = Deno.args.length > 0 ? Deno.args : ["tests/"];
   const child = new Deno.Command(Deno.execPath(), {
@@ -41,9 +82,17 @@ try {
     env: { TEST_PG_URL: server.url },
     stdin: "null",
   }).spawn();
+  // `kill <pid>` reaches only us; the tests must stop (and release what they hold) before the database does.
+  stop.signal.addEventListener("abort", () => {
+    const reason = stop.signal.reason;
+    try {
+      if (reason instanceof Interrupted) child.kill(reason.signal);
+    } catch { /* already exited */ }
+  });
   code = (await child.status).code;
+  stop.signal.throwIfAborted();
 } catch (error) {
-  code = reportStartupFailure("test", error);
+  code = exitCodeOf(error);
 } finally {
   await server.stop();
 }

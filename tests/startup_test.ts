@@ -8,7 +8,8 @@
  */
 import { expect } from "expect";
 import { describeStartupFailure, STARTUP_FAILURE_EXIT_CODE } from "../src/startup-error.ts";
-import { STAGING_ROOT } from "../src/db/postgres-server.ts";
+import { serverLayout, stagedDataDir, STAGING_ROOT, startServer } from "../src/db/postgres-server.ts";
+import { waitUntil, within } from "./helpers/wait.ts";
 import {
   cloneProject,
   demoTicketCount,
@@ -73,13 +74,44 @@ Deno.test("a clone inside a 0700 directory: start, /ready, SIGTERM, start again 
       expect(await processesMentioning(dataDir)).toBe("");
     });
 
-    await t.step("deno task test runs from the clone and removes its database afterwards", async () => {
+    await t.step({
+      name: "as root, once the postgres user can reach the clone, the data staged for it is still used",
+      ignore: !isRoot, // without root nothing is staged
+      fn: async () => {
+        // Opened up, DATA_DIR's parent is reachable: a fresh in-place initdb would abandon the data.
+        await Deno.chmod(clone.parent, 0o755);
+        await Deno.chmod(clone.dir, 0o755);
+        try {
+          await using third = spawnTask(clone.dir, ["start"], env);
+          await waitForOutput(third, /Paste into GraphiQL's headers/);
+          expect(third.output()).toContain(`(data: ${dataDir})`);
+          expect(third.output()).not.toContain("created the demo tenant");
+          expect(await stopTask(third)).toBe(0);
+          expect(await Deno.lstat(`${clone.dir}/.data/PG_VERSION`).catch((error) => error))
+            .toBeInstanceOf(Deno.errors.NotFound);
+        } finally {
+          await Deno.chmod(clone.parent, 0o700);
+        }
+      },
+    });
+
+    await t.step("deno task test runs from the clone, removes its database and what a killed run left", async () => {
       const before = isRoot ? [...Deno.readDirSync(STAGING_ROOT)].map((entry) => entry.name) : [];
+      // A run killed outright (SIGKILL) leaves .test-data/pg-<its pid> and, as root, its staged data.
+      const gone = new Deno.Command("true").spawn();
+      await gone.status;
+      const leftover = `${clone.dir}/.test-data/pg-${gone.pid}`;
+      await Deno.mkdir(leftover, { recursive: true });
+      const stagedLeftover = isRoot ? await stagedDataDir(await Deno.realPath(leftover)) : leftover;
+      await Deno.mkdir(stagedLeftover, { recursive: true });
+      await Deno.writeTextFile(`${stagedLeftover}/PG_VERSION`, "18\n");
       const result = await runTask(clone.dir, ["test", "tests/config_test.ts"], {});
       expect({ code: result.code, summary: result.output.match(/^ok \| \d+ passed.*$/m)?.[0] }).toEqual({
         code: 0,
         summary: expect.stringContaining("0 failed"),
       });
+      expect(await Promise.all([leftover, stagedLeftover].map((path) => Deno.lstat(path).then(() => path, () => null))))
+        .toEqual([null, null]);
       if (isRoot) expect([...Deno.readDirSync(STAGING_ROOT)].map((entry) => entry.name).sort()).toEqual(before.sort());
     });
 
@@ -205,4 +237,170 @@ Deno.test("a full disk is named as such, wherever the ENOSPC comes from", () => 
     sentence: "The disk is full (no space left on device): free some space and start again.",
     details: expect.stringContaining("caused by: Error: No space left on device (os error 28)"),
   });
+});
+
+Deno.test("a DATA_DIR with other files and no database is refused before anything in it changes", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-notempty-" });
+  try {
+    await Deno.chmod(dataDir, 0o755);
+    await Deno.writeTextFile(`${dataDir}/notes.txt`, "someone's file");
+    const before = await Deno.stat(dataDir);
+    const result = await runTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    expectFailure(
+      result,
+      `DATA_DIR ${dataDir} is not empty and holds no PostgreSQL database: set DATA_DIR to an empty or missing directory.`,
+    );
+    const after = await Deno.stat(dataDir);
+    // As root, initdb ran as 'postgres' after a chown and a chmod 0700 of DATA_DIR: both must not happen.
+    expect({ uid: after.uid, gid: after.gid, mode: after.mode! & 0o7777 }).toEqual({
+      uid: before.uid,
+      gid: before.gid,
+      mode: 0o755,
+    });
+    expect([...Deno.readDirSync(dataDir)].map((entry) => entry.name)).toEqual(["notes.txt"]);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "as root, a DATA_DIR that is a symbolic link is refused, its target left as it was",
+  ignore: !isRoot, // only root hands DATA_DIR to another user
+  async fn() {
+    const parent = await Deno.makeTempDir({ prefix: "bulk-startup-test-link-" });
+    try {
+      await Deno.chmod(parent, 0o755); // reachable by postgres: DATA_DIR would be used in place
+      const target = `${parent}/target`;
+      await Deno.mkdir(target, { mode: 0o755 });
+      await Deno.chmod(target, 0o755);
+      await Deno.symlink(target, `${parent}/link`);
+      const result = await runTask(REPO_ROOT, ["start"], {
+        DATA_DIR: `${parent}/link`,
+        PORT: String(freePort()),
+        EMBEDDED_PG_PORT: String(freePort()),
+      });
+      expectFailure(
+        result,
+        `DATA_DIR ${parent}/link is a symbolic link (to ${target}): as root a new data directory is handed to the ` +
+          `'postgres' user, so name the directory itself: set DATA_DIR to ${target}.`,
+      );
+      const after = await Deno.stat(target);
+      expect({ uid: after.uid, mode: after.mode! & 0o7777, entries: [...Deno.readDirSync(target)] })
+        .toEqual({ uid: 0, mode: 0o755, entries: [] });
+    } finally {
+      await Deno.remove(parent, { recursive: true });
+    }
+  },
+});
+
+Deno.test("an EMBEDDED_PG_PORT postgres may not bind is not called taken: postgres's reason is quoted", async () => {
+  // Below 1024 only a privileged user may listen, and postgres never is one (as root it runs as 'postgres').
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-lowport-" });
+  try {
+    const result = await runTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: "1023",
+    });
+    expectFailure(
+      result,
+      "The embedded PostgreSQL cannot listen on 127.0.0.1:1023 (Permission denied): " +
+        "set EMBEDDED_PG_PORT to a free port of 1024 or more.",
+    );
+    expect(await processesMentioning(dataDir)).toBe("");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("SIGTERM during start-up stops the embedded PostgreSQL it started, exit code 0", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-sigterm-" });
+  try {
+    await using task = spawnTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    // Postgres is up; migrations, the demo seed and the HTTP server are still to come.
+    await waitForOutput(task, /embedded PostgreSQL 18 up on port/);
+    const code = await stopTask(task);
+    expect(task.output()).not.toContain("GraphiQL:"); // the signal did arrive during start-up
+    expect({ code, last: task.output().trimEnd().split("\n").at(-1) }).toEqual({
+      code: 0,
+      last: expect.stringContaining("SIGTERM during start-up: stopped"),
+    });
+    expect(await processesMentioning(dataDir)).toBe("");
+  } finally {
+    await killPostgresOf(dataDir); // only if the test failed with it still running
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a postgres that is not ready within the deadline is stopped, with a sentence", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-deadline-" });
+  try {
+    const layout = await serverLayout(dataDir);
+    const started = startServer(layout, {
+      port: freePort(),
+      user: "postgres",
+      password: "postgres",
+      onLog: () => {},
+      readyDeadlineMs: 1, // initdb has run by then; no postgres accepts connections 1 ms after its spawn
+    });
+    await expect(within(started, 60_000, "startServer settles")).rejects.toThrow(
+      new RegExp(
+        `^The embedded PostgreSQL did not accept connections within 0\\.001 s \\(port \\d+, data ${dataDir}\\)`,
+      ),
+    );
+    expect(await processesMentioning(layout.dataDir)).toBe("");
+  } finally {
+    await killPostgresOf(dataDir);
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+/** Stops a postgres a failed test left running on `dataDir` (by its pid in postmaster.pid). */
+async function killPostgresOf(dataDir: string): Promise<void> {
+  const pid = Number((await Deno.readTextFile(`${dataDir}/postmaster.pid`).catch(() => "")).split("\n")[0]);
+  if (!pid) return;
+  try {
+    Deno.kill(pid, "SIGINT");
+  } catch { /* gone */ }
+  await waitUntil(async () => (await processesMentioning(dataDir)) === "", {
+    timeoutMs: 30_000,
+    what: `the postgres of ${dataDir} exits`,
+  });
+}
+
+Deno.test("a running task that is killed (a test's deadline, dispose) takes what it started with it", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "bulk-startup-test-kill-" });
+  try {
+    const task = spawnTask(REPO_ROOT, ["start"], {
+      DATA_DIR: dataDir,
+      PORT: String(freePort()),
+      EMBEDDED_PG_PORT: String(freePort()),
+    });
+    await waitForOutput(task, /Paste into GraphiQL's headers/);
+    expect(await processesMentioning(dataDir)).toContain("postgres");
+    // `deno task` -> `deno run src/main.ts` -> postgres: SIGKILL to the first alone left the others
+    // holding the output pipes, and this wait never ended.
+    await within(Promise.resolve(task[Symbol.asyncDispose]()), 30_000, "the killed task's output ends");
+    // Killed processes vanish once reaped (by init, for the orphans): that may take a moment.
+    const left = async () => {
+      const group = await new Deno.Command("pgrep", { args: ["-g", String(task.pid)], stdout: "piped" }).output();
+      return { group: new TextDecoder().decode(group.stdout), postgres: await processesMentioning(dataDir) };
+    };
+    await waitUntil(async () => JSON.stringify(await left()) === JSON.stringify({ group: "", postgres: "" }), {
+      timeoutMs: 30_000,
+      what: "no process of the killed task's group and no postgres of its DATA_DIR is left",
+      describe: left,
+    });
+  } finally {
+    await killPostgresOf(dataDir); // only if the test failed with it still running
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });

@@ -5,26 +5,11 @@
 import { expect } from "expect";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { within } from "./helpers/wait.ts";
+import { REPO_ROOT, runTask } from "./helpers/task_process.ts";
 import { parseSeedArgs } from "../src/tasks/seed.ts";
 import { parseTokenArgs, UsageError } from "../src/tasks/token.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
-async function task(args: string[], env: Record<string, string>) {
-  const result = await within(
-    new Deno.Command(Deno.execPath(), {
-      args: ["task", ...args],
-      cwd: ROOT,
-      env: { SEED_DEMO: "", NO_COLOR: "1", ...env },
-      stdin: "null",
-    }).output(),
-    120_000,
-    `deno task ${args.join(" ")} exits`,
-  );
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: result.code, stdout: decode(result.stdout), stderr: decode(result.stderr) };
-}
+const task = (args: string[], env: Record<string, string>) => runTask(REPO_ROOT, args, env);
 
 Deno.test("deno task seed and deno task token with DATABASE_URL", async (t) => {
   const server = await startTestServer();

@@ -45,7 +45,15 @@ async function isOurs(running: string, dataDir: string): Promise<boolean> {
   return actual === ours || actual === await stagedDataDir(ours);
 }
 
-export async function openDatabase(config: Config, log: (line: string) => void = () => {}): Promise<DatabaseHandle> {
+/**
+ * `signal` (SIGINT/SIGTERM during start-up) stops an embedded server this call started and
+ * rejects with its reason.
+ */
+export async function openDatabase(
+  config: Config,
+  log: (line: string) => void = () => {},
+  signal?: AbortSignal,
+): Promise<DatabaseHandle> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, close: async () => {} };
   const url = (name: string) => embeddedDatabaseUrl(config.embeddedPgPort, name);
   const running = await runningDataDir(url("postgres"));
@@ -62,11 +70,14 @@ export async function openDatabase(config: Config, log: (line: string) => void =
     return { url: url(EMBEDDED_DATABASE), embedded: true, close: async () => {} };
   }
   const started = performance.now();
-  const server = await startEmbedded({ dataDir: config.dataDir, port: config.embeddedPgPort });
-  await ensureDatabase(server, EMBEDDED_DATABASE).catch(async (error) => {
+  const server = await startEmbedded({ dataDir: config.dataDir, port: config.embeddedPgPort, signal });
+  try {
+    await ensureDatabase(server, EMBEDDED_DATABASE);
+    signal?.throwIfAborted();
+  } catch (error) {
     await server.stop();
     throw error;
-  });
+  }
   log(
     `embedded PostgreSQL 18 up on port ${config.embeddedPgPort} (data: ${server.dataDir}) in ${
       Math.round(performance.now() - started)

@@ -12,6 +12,8 @@ export interface EmbeddedOptions {
   ephemeral?: boolean;
   /** Receives postgres's own log lines (default: dropped). */
   onLog?: (line: string) => void;
+  /** SIGINT/SIGTERM during start-up: postgres is stopped and the signal's reason thrown. */
+  signal?: AbortSignal;
 }
 
 export interface EmbeddedDatabase {
@@ -40,6 +42,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     user: USER,
     password: PASSWORD,
     onLog: options.onLog ?? (() => {}),
+    signal: options.signal,
   });
   const databaseUrl = (name: string) => embeddedDatabaseUrl(options.port, name);
   return {

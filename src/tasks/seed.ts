@@ -43,7 +43,7 @@ async function main(): Promise<number> {
     console.error(`Error: ${count}\n${USAGE}`);
     return 2;
   }
-  return await withTaskDatabase("bulk-ops seed", async (db) => {
+  return await withTaskDatabase("bulk-ops seed", async (db, signal) => {
     const demo = await seedDemo(db);
     if (demo.created) console.log("created the demo tenant with 3 users and 1,000 tickets");
     const started = performance.now();
@@ -51,6 +51,7 @@ async function main(): Promise<number> {
       onProgress: (inserted) =>
         inserted < count &&
         console.error(`  ${inserted.toLocaleString("en-US")} / ${count.toLocaleString("en-US")}`),
+      signal, // SIGINT/SIGTERM: the committed slices stay, no further one starts
     });
     const seconds = (performance.now() - started) / 1000;
     const { rows } = await sql<

@@ -79,6 +79,8 @@ export interface SeedTicketsOptions {
   concurrency?: number;
   /** Called after each committed slice with the running total. */
   onProgress?: (inserted: number) => void;
+  /** When aborted, no further slice starts (those running commit); then its reason is thrown. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -100,7 +102,7 @@ export async function seedTickets(
   }
   let inserted = 0;
   const worker = async () => {
-    for (let slice = slices.shift(); slice; slice = slices.shift()) {
+    for (let slice = slices.shift(); slice && !options.signal?.aborted; slice = slices.shift()) {
       await insertTickets(db, tenantId, slice.count, { from: slice.from, span: count }).catch((error) => {
         slices.length = 0; // the other connections stop after their current slice
         throw error;
@@ -110,6 +112,7 @@ export async function seedTickets(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
+  options.signal?.throwIfAborted();
 }
 
 /**

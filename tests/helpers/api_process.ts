@@ -3,56 +3,37 @@
  * flags from deno.json) as a subprocess of the test: a signal reaches the process itself, and
  * its memory is its own (/proc/<pid>/status), apart from the test's.
  */
-import { readLines } from "./worker_process.ts";
+import { spawnSubprocess, taskFlags } from "./subprocess.ts";
 import { waitUntil } from "./wait.ts";
 
 export interface ApiProcess {
-  child: Deno.ChildProcess;
+  /** Pid of the API process (src/main.ts itself). */
+  pid: number;
   /** Base URL, e.g. http://127.0.0.1:40123 (from the "GraphiQL:" line it prints). */
   url: string;
   /** Every line it wrote to stdout and stderr so far. */
   lines: string[];
   exited: Promise<Deno.CommandStatus>;
-  /** SIGKILLs it if still running and waits for the exit (for `finally`). */
+  signal(signal: Deno.Signal): void;
+  /** SIGKILLs its process group if still running and waits for the exit (for `finally`). */
   stop(): Promise<void>;
 }
 
 /** Starts src/main.ts with `env` (and optional --v8-flags) and waits until it serves. */
 export async function spawnApi(env: Record<string, string>, v8Flags: string[] = []): Promise<ApiProcess> {
-  const start: string = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url))).tasks.start;
-  const flags = start.split(" ").slice(2, -1); // between "deno run" and the script
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...flags,
-      ...(v8Flags.length ? [`--v8-flags=${v8Flags.join(",")}`] : []),
-      new URL("../../src/main.ts", import.meta.url).pathname,
-    ],
-    env: { NO_COLOR: "1", HOST: "", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const onLine = (line: string) => lines.push(line);
-  const exited = Promise.all([readLines(child.stdout, onLine), readLines(child.stderr, onLine)])
-    .then(() => child.status);
-  let done = false;
-  exited.finally(() => (done = true));
-  const stop = async () => {
-    if (!done) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }
-    await exited;
-  };
+  const api = spawnSubprocess(Deno.execPath(), [
+    "run",
+    ...await taskFlags("start"),
+    ...(v8Flags.length ? [`--v8-flags=${v8Flags.join(",")}`] : []),
+    new URL("../../src/main.ts", import.meta.url).pathname,
+  ], { env: { NO_COLOR: "1", HOST: "", ...env } });
+  const stop = async () => void await api.kill();
   try {
     const url = await waitUntil(
-      () => done ? Promise.reject(new Error(`the API process exited:\n${lines.join("\n")}`)) : urlIn(lines),
-      { timeoutMs: 60_000, what: "the API process prints its URL", describe: () => lines },
+      () => api.done() ? Promise.reject(new Error(`the API process exited:\n${api.output()}`)) : urlIn(api.lines),
+      { timeoutMs: 60_000, what: "the API process prints its URL", describe: () => api.lines },
     );
-    return { child, url, lines, exited, stop };
+    return { pid: api.pid, url, lines: api.lines, exited: api.finished, signal: api.signal, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -5,7 +5,8 @@
  * tested too), then `deno install --frozen` (0.9 s measured, the npm cache is in DENO_DIR).
  */
 import pg from "pg";
-import { within } from "./api.ts";
+import { runSubprocess, spawnSubprocess, type Subprocess } from "./subprocess.ts";
+import { waitUntil, within } from "./wait.ts";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -57,84 +58,45 @@ export async function cloneProject(): Promise<Clone> {
   return { dir, parent, [Symbol.asyncDispose]: () => Deno.remove(parent, { recursive: true }) };
 }
 
-export interface RunningTask extends AsyncDisposable {
-  child: Deno.ChildProcess;
-  /** Everything printed so far (stdout and stderr interleaved). */
-  output(): string;
-  /** What went to stdout alone, and to stderr alone. */
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the exit status once both streams have ended. */
-  finished: Promise<Deno.CommandStatus>;
-}
+export type RunningTask = Subprocess;
 
-/** Starts `deno task <args>` in `cwd`; disposing of it kills what still runs. */
+/** Starts `deno task <args>` in `cwd` (in its own process group); disposing of it kills the group. */
 export function spawnTask(cwd: string, args: string[], env: Record<string, string>): RunningTask {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", ...args],
-    cwd,
-    env: { ...CLEAN_ENV, ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const apart = { stdout: "", stderr: "" };
-  const read = async (stream: ReadableStream<Uint8Array>, name: keyof typeof apart) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      const piece = decoder.decode(chunk, { stream: true });
-      text += piece;
-      apart[name] += piece;
-    }
-  };
-  const finished = Promise.all([read(child.stdout, "stdout"), read(child.stderr, "stderr")]).then(() => child.status);
-  return {
-    child,
-    output: () => text,
-    stdout: () => apart.stdout,
-    stderr: () => apart.stderr,
-    finished,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already exited */ }
-      await finished;
-    },
-  };
+  return spawnSubprocess(Deno.execPath(), ["task", ...args], { cwd, env: { ...CLEAN_ENV, ...env } });
 }
 
 /** Waits until the output matches `pattern`; fails naming it (and showing the output) otherwise. */
 export async function waitForOutput(task: RunningTask, pattern: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  task.finished.then(() => exited = true);
-  while (Date.now() < deadline) {
-    const match = task.output().match(pattern);
-    if (match) return match;
-    if (exited) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no ${pattern} in the output within ${timeoutMs} ms (exited: ${exited}):\n${task.output()}`);
+  return await waitUntil(() => task.output().match(pattern) ?? (task.done() ? "exited" as const : null), {
+    timeoutMs,
+    what: `${pattern} appears in the output`,
+    intervalMs: 50,
+    describe: () => task.output(),
+  }).then((found) => {
+    if (found === "exited") throw new Error(`exited before ${pattern} appeared in the output:\n${task.output()}`);
+    return found;
+  });
 }
 
-/** SIGTERM, then the exit code; SIGKILL (and a failure) if it has not exited within 30 s. */
+/** SIGTERM, then the exit code; the whole group is SIGKILLed (and the test fails) if not gone within 30 s. */
 export async function stopTask(task: RunningTask): Promise<number> {
-  task.child.kill("SIGTERM");
-  const status = await within(task.finished, 30_000, "exit after SIGTERM").catch((error) => {
-    task.child.kill("SIGKILL");
+  task.signal("SIGTERM");
+  const status = await within(task.finished, 30_000, "exit after SIGTERM").catch(async (error) => {
+    await task.kill();
     throw new Error(`${error.message}:\n${task.output()}`);
   });
   return status.code;
 }
 
 /** Runs `deno task <args>` in `cwd` to its end (deadline `timeoutMs`); its exit code and output. */
-export async function runTask(cwd: string, args: string[], env: Record<string, string>, timeoutMs = 120_000) {
-  await using task = spawnTask(cwd, args, env);
-  const status = await within(task.finished, timeoutMs, `deno task ${args.join(" ")} to exit`).catch((error) => {
-    throw new Error(`${error.message}:\n${task.output()}`);
-  });
-  return { code: status.code, output: task.output(), stdout: task.stdout(), stderr: task.stderr() };
+export function runTask(cwd: string, args: string[], env: Record<string, string>, timeoutMs = 120_000) {
+  return runSubprocess(
+    Deno.execPath(),
+    ["task", ...args],
+    { cwd, env: { ...CLEAN_ENV, ...env } },
+    timeoutMs,
+    `deno task ${args.join(" ")} exits`,
+  );
 }
 
 /** The command lines of running processes that mention `text` (e.g. postgres -D <dir>). */
