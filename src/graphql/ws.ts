@@ -17,7 +17,7 @@
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
-import { createContext, type Services } from "./context.ts";
+import { createContext, rateKeyOf, type Services } from "./context.ts";
 import { maskError, type YogaServer } from "./yoga.ts";
 
 interface Extra {
@@ -30,10 +30,29 @@ interface Extra {
 
 type Enveloped = ReturnType<YogaServer["getEnveloped"]>;
 
+/**
+ * An error as a socket client sees it: without `extensions.http`, the status and headers meant for an HTTP
+ * response, which Yoga strips from what it sends (a refusal carried `{ status: 400, spec: false }` to sockets).
+ */
+function withoutHttp(error: GraphQLError): GraphQLError {
+  if (error.extensions?.http === undefined) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions,
+  });
+}
+
+const forClient = (error: unknown) => withoutHttp(maskError(error));
+
 function masked(result: unknown): unknown {
   const value = result as { errors?: readonly unknown[] };
   if (value && typeof value === "object" && Array.isArray(value.errors)) {
-    return { ...value, errors: value.errors.map(maskError) };
+    return { ...value, errors: value.errors.map(forClient) };
   }
   return result;
 }
@@ -77,16 +96,17 @@ export function createWsHandler(yoga: YogaServer, services: Services) {
       }
       // No `request` here: Yoga's usePreventMutationViaGET checks request.method, and the upgrade
       // request is a GET, so every mutation over the socket was refused with 405 BAD_REQUEST.
-      const enveloped: Enveloped = yoga.getEnveloped({ params: payload });
+      // `rateKey`: the bucket a refused document is charged to, before the context exists (cost-throttle.ts).
+      const enveloped: Enveloped = yoga.getEnveloped({ params: payload, rateKey: rateKeyOf(token) });
       let document;
       try {
         document = enveloped.parse(payload.query);
       } catch (error) {
         // Masked like every other error: a non-GraphQL one (a bug) is never shown as it is.
-        return [maskError(error)];
+        return [forClient(error)];
       }
       const errors = enveloped.validate(enveloped.schema, document);
-      if (errors.length > 0) return errors;
+      if (errors.length > 0) return errors.map(withoutHttp);
       const contextValue = await enveloped.contextFactory(createContext(viewer, services, token));
       const args: ExecutionArgs = {
         schema: enveloped.schema,
