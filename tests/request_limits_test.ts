@@ -216,7 +216,13 @@ Deno.test("request limits: bombs are refused before execution", async (t) => {
           const socket = JSON.stringify(await overWs(server, agent, query));
           expect(socket).toContain("TOO_NESTED");
           expect(socket).not.toMatch(INTERNAL_TEXT);
+          expect(socket).not.toContain('"http"'); // status and headers are for HTTP responses
         }
+        // A refusal at validation over the socket: no `http` extension either.
+        const aliases = `{ viewer { ${Array.from({ length: 31 }, (_, i) => `a${i}: tenant { name }`).join(" ")} } }`;
+        const refused = JSON.stringify(await overWs(server, agent, aliases));
+        expect(refused).toContain("TOO_MANY_ALIASES");
+        expect(refused).not.toContain('"http"');
       },
     );
   } finally {
