@@ -6,8 +6,18 @@
 import { expect } from "expect";
 import { CostBuckets } from "../src/graphql/cost-bucket.ts";
 import { firstAnswer, wsClient } from "./helpers/graphql.ts";
-import { startTestServer } from "./helpers/server.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { countRows } from "./helpers/tickets.ts";
+
+/** POSTs a query as `token` (or anonymously); the status, Retry-After and body. */
+const poster = (server: TestServer) => async (token: string | null, query: string) => {
+  const response = await fetch(server.graphqlUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
+    body: JSON.stringify({ query }),
+  });
+  return { status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.json() };
+};
 
 const PAGE = "{ tickets(first: 100) { edges { node { id } } } }"; // requested cost 100
 
@@ -16,14 +26,7 @@ Deno.test("cost throttle: extensions.cost on every result, 429 + Retry-After for
     tickets: 100,
     env: { GRAPHQL_MAX_COST: "500", GRAPHQL_COST_BUCKET_SIZE: "1000", GRAPHQL_COST_RESTORE_RATE: "1" },
   });
-  const post = async (token: string, query: string) => {
-    const response = await fetch(server.graphqlUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query }),
-    });
-    return { status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.json() };
-  };
+  const post = poster(server);
   try {
     const { agent, admin } = server.tenant;
     const first = await post(agent.token, PAGE);
@@ -107,14 +110,7 @@ Deno.test("refused documents are charged to the caller: a flood of them is throt
     tickets: 1,
     env: { GRAPHQL_MAX_COST: "500", GRAPHQL_COST_BUCKET_SIZE: "1000", GRAPHQL_COST_RESTORE_RATE: "1" },
   });
-  const post = async (token: string | null, query: string) => {
-    const response = await fetch(server.graphqlUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
-      body: JSON.stringify({ query }),
-    });
-    return { status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.json() };
-  };
+  const post = poster(server);
   try {
     const { agent, admin } = server.tenant;
     const bomb = `{ viewer { user { ${"id ".repeat(40_000)} } } }`; // 120 kB: TOO_MANY_TOKENS, 121 points each

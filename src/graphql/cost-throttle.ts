@@ -87,8 +87,9 @@ export function useCostThrottle(buckets: CostBuckets, earlyRateKey: EarlyRateKey
       const key = earlyRateKey(context);
       const allowed = buckets.check(key, 1);
       if (!allowed.ok) {
-        const message = `refused documents emptied this caller's bucket (${allowed.status.currentlyAvailable} ` +
-          `points, refilling at ${allowed.status.restoreRate} per second)`;
+        // Below 1 point: spent, or in debt from refused documents; either way not worth lexing for.
+        const message = `this caller's bucket is empty (${allowed.status.currentlyAvailable} points, refilling ` +
+          `at ${allowed.status.restoreRate} per second)`;
         throw throttledError(message, allowed.retryAfterSeconds);
       }
       return ({ result }) => {
