@@ -4,7 +4,10 @@
  * token is unaffected.
  */
 import { expect } from "expect";
+import { buildSchema, parse } from "graphql";
+import { envelop } from "graphql-yoga";
 import { CostBuckets } from "../src/graphql/cost-bucket.ts";
+import { useCostThrottle } from "../src/graphql/cost-throttle.ts";
 import { firstAnswer, wsClient } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { countRows } from "./helpers/tickets.ts";
@@ -155,4 +158,19 @@ Deno.test("cost buckets: the sweep of full buckets runs at most once a second", 
   now += 1;
   buckets.take("later", 1);
   expect(buckets.held).toBe(2); // "again" is not full yet
+});
+
+Deno.test("cost throttle: an execution that throws is settled like one that returned", async () => {
+  const buckets = new CostBuckets(1000, 1, () => 0);
+  // No execution engine registered: envelop's execute throws, as an executor bug or a lost connection would.
+  const { execute } = envelop({ plugins: [useCostThrottle(buckets, () => "k")] })();
+  const schema = buildSchema("type Query { a: A } type A { b: A }");
+  const cost = { actual: 1 }; // what the resolvers tallied before the throw
+  await expect(
+    Promise.resolve().then(() =>
+      execute({ schema, document: parse("{ a { b { b { __typename } } } }"), contextValue: { rateKey: "k", cost } })
+    ),
+  ).rejects.toThrow();
+  // Requested 3 (three object fields), actual 1: 2 given back.
+  expect(buckets.check("k", 0).status.currentlyAvailable).toBe(999);
 });
