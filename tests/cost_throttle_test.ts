@@ -130,6 +130,15 @@ Deno.test("refused documents are charged to the caller: a flood of them is throt
     for (let i = 0; i < 9; i++) await post(`bo_${crypto.randomUUID()}`, bomb);
     expect((await post(null, aliases)).body.errors[0].extensions.code).toBe("THROTTLED");
 
+    // A syntax error is a refusal too, also when Yoga answers it from its cache of parse errors (2nd time on).
+    const broken = `#${"x".repeat(120_000)}\n{ viewer {`;
+    const syntax: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { body } = await post(server.tenant.viewer.token, broken);
+      syntax.push(body.errors[0].extensions.code);
+    }
+    expect(syntax).toEqual([...Array(9).fill("GRAPHQL_PARSE_FAILED"), "THROTTLED"]);
+
     // Another token is unaffected; its own refusals are charged to it.
     const other = await post(admin.token, "{ viewer { user { id } } }");
     expect(other.status).toBe(200);

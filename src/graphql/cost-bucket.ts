@@ -10,7 +10,7 @@
  * anyway. With N API processes behind a balancer a token can spend up to N buckets; the per-user start
  * caps (start-caps.ts), which guard the shared database, ARE in PostgreSQL. Full buckets are dropped
  * (a full bucket and no bucket are the same), so memory holds only the tokens active in the last
- * `2 * size / restoreRate` seconds (a bucket can be in debt down to -size, see charge).
+ * `size / restoreRate` seconds plus the time to repay a debt (see charge).
  */
 
 export interface ThrottleStatus {
@@ -79,13 +79,15 @@ export class CostBuckets {
   }
 
   /**
-   * Takes `points` whether or not they are available, down to a debt of `size`: the charge for work already
-   * done (a refused document, cost-throttle.ts), which the caller cannot decline. While in debt, `take` refuses.
+   * Takes `points` whether or not they are available: the charge for work already done (a refused document,
+   * cost-throttle.ts), which the caller cannot decline. While in debt, `take` refuses. Not clamped, so a
+   * `refund` of the same points undoes it exactly; the throttle bounds the debt (it lexes nothing for a caller
+   * below 1 point, so the debt is at most one refused document's charge).
    */
   charge(key: string, points: number): ThrottleStatus {
     this.#maybeSweep();
     const level = this.#level(key);
-    level.available = Math.max(-this.size, level.available - points);
+    level.available -= points;
     this.#levels.set(key, level);
     return this.#status(level);
   }

@@ -9,9 +9,12 @@
  *
  * Refused documents are charged too: parsing and validating them is the work (a 2.4 MB body of 200,000
  * aliases took 45-410 ms of event loop to refuse, uncharged before). A refusal at parse or validation costs
- * refusalCost(bytes) = 1 point + 1 per 1,000 bytes of document, taken even when not available (down to a debt
- * of one bucket); a caller whose bucket is below 1 point is answered THROTTLED before its document is lexed.
- * Bytes, not tokens: the body is read and decoded whole before the token limit stops the lexer.
+ * refusalCost(bytes) = 1 point + 1 per 1,000 bytes of document, taken even when not available (a debt); a
+ * caller whose bucket is below 1 point is answered THROTTLED before its document is lexed, which bounds the
+ * debt to one refusal. Bytes, not tokens: the body is read and decoded whole before the token limit stops the
+ * lexer. The parse charge is taken before parsing and given back when a document comes out: a refusal thrown
+ * by a before-parse hook (the token check, document-limits.ts; Yoga's cache of parse errors) ends the parse
+ * with no after-parse hook run.
  *
  * A subscription is charged its requested cost once, when it starts; its events are not charged. What one
  * event costs is bounded by the same cost limit as any query; how many subscriptions a token holds is not
@@ -40,18 +43,6 @@ export type EarlyRateKey = (initialContext: object) => string;
 /** What a refused document costs: 1 point + 1 per 1,000 bytes (see the module comment). */
 export const refusalCost = (bytes: number) => 1 + Math.floor(bytes / 1000);
 
-/** Charges a refused document of `bytes` to the bucket of the caller of `initialContext`. */
-export type ChargeRefusal = (initialContext: object, bytes: number) => void;
-
-/**
- * The charge for refused documents. Also handed to the document limits (document-limits.ts), whose token check
- * refuses from its before-parse hook, where no after-parse hook sees it.
- */
-export const refusalCharger =
-  (buckets: CostBuckets, earlyRateKey: EarlyRateKey): ChargeRefusal => (initialContext, bytes) => {
-    buckets.charge(earlyRateKey(initialContext), refusalCost(bytes));
-  };
-
 const sourceBytes = (source: string | { body: string }) =>
   typeof source === "string" ? source.length : source.body.length;
 
@@ -76,7 +67,6 @@ function throttled(requested: number, status: ThrottleStatus, retryAfterSeconds:
 }
 
 export function useCostThrottle(buckets: CostBuckets, earlyRateKey: EarlyRateKey): Plugin<ThrottledContext> {
-  const chargeRefusal = refusalCharger(buckets, earlyRateKey);
   const take = (args: Parameters<NonNullable<Plugin<ThrottledContext>["onExecute"]>>[0]["args"]) => {
     const operation = getOperationAST(args.document, args.operationName);
     const requested = Math.max(1, operation ? operationCost(args.schema, args.document, operation) : 0);
@@ -92,13 +82,15 @@ export function useCostThrottle(buckets: CostBuckets, earlyRateKey: EarlyRateKey
           `at ${allowed.status.restoreRate} per second)`;
         throw throttledError(message, allowed.retryAfterSeconds);
       }
+      const points = refusalCost(sourceBytes(params.source));
+      buckets.charge(key, points);
       return ({ result }) => {
-        if (result instanceof Error) chargeRefusal(context, sourceBytes(params.source));
+        if (!(result instanceof Error)) buckets.refund(key, points);
       };
     },
     onValidate({ context, params }) {
       return ({ valid }) => {
-        if (!valid) chargeRefusal(context, params.documentAST.loc?.end ?? 0);
+        if (!valid) buckets.charge(earlyRateKey(context), refusalCost(params.documentAST.loc?.end ?? 0));
       };
     },
     onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution }) {

@@ -23,7 +23,6 @@ import {
 import type { Plugin } from "graphql-yoga";
 import type { Config } from "../config.ts";
 import { costLimit } from "./cost-limit.ts";
-import type { ChargeRefusal } from "./cost-throttle.ts";
 import { refusedHttp } from "./errors.ts";
 import { depthLimit } from "./depth-limit.ts";
 import { pageSizeProblem } from "./pagination.ts";
@@ -128,10 +127,9 @@ const reportAs = (code: string) => (context: ValidationContext | null, error: Gr
 
 /**
  * The limits as two envelop plugins for Yoga's list: ours and graphql-armor's (whose plugin is typed for an
- * empty context, which Yoga's addPlugin does not take). `chargeRefusal` is told of each document the token
- * check refuses (cost-throttle.ts charges it to the caller's bucket).
+ * empty context, which Yoga's addPlugin does not take).
  */
-export function useDocumentLimits(limits: DocumentLimits, chargeRefusal: ChargeRefusal) {
+export function useDocumentLimits(limits: DocumentLimits) {
   const rules = limitRules(limits);
   const armor = EnvelopArmorPlugin({
     maxTokens: { enabled: false }, // checkTokens instead, see there
@@ -147,16 +145,10 @@ export function useDocumentLimits(limits: DocumentLimits, chargeRefusal: ChargeR
     blockFieldSuggestion: { enabled: false },
   });
   const plugin: Plugin = {
-    onParse({ context, params }) {
+    onParse({ params }) {
       // Thrown from this hook, not from the parse function: Yoga's parse cache keeps every parse error keyed by
       // its source, and a refused source can be 16 MiB.
-      const source = typeof params.source === "string" ? params.source : params.source.body;
-      try {
-        checkTokens(source, limits.maxTokens);
-      } catch (error) {
-        chargeRefusal(context, source.length);
-        throw error;
-      }
+      checkTokens(typeof params.source === "string" ? params.source : params.source.body, limits.maxTokens);
     },
     onValidate({ params, setResult }) {
       // A pass of their own, before graphql-js's rules: a refused bomb then costs only these linear rules.

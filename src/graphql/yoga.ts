@@ -4,7 +4,7 @@ import { createYoga } from "graphql-yoga";
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import { type Context, createContext, rateKeyOf, type Services } from "./context.ts";
 import { CostBuckets } from "./cost-bucket.ts";
-import { type EarlyRateKey, refusalCharger, useCostThrottle } from "./cost-throttle.ts";
+import { type EarlyRateKey, useCostThrottle } from "./cost-throttle.ts";
 import { useDocumentLimits } from "./document-limits.ts";
 import { apiError } from "./errors.ts";
 import { schema } from "./schema.ts";
@@ -88,10 +88,11 @@ export function createYogaServer(services: Services) {
     landingPage: false,
     maskedErrors: { maskError: (error) => maskError(error) },
     plugins: [
-      // Before parsing: the refusals below are charged to this caller's bucket.
+      // Before parsing: refused documents are charged to this caller's bucket (cost-throttle.ts, whose parse
+      // hook must run before the token check's).
       { onParams: ({ request }) => identify(request).then(() => {}) },
       useCostThrottle(buckets, earlyRateKey),
-      ...useDocumentLimits(services.config, refusalCharger(buckets, earlyRateKey)),
+      ...useDocumentLimits(services.config),
     ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
