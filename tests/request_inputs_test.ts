@@ -4,7 +4,8 @@
  * answered BAD_USER_INPUT, and nothing is logged at ERROR.
  */
 import { expect } from "expect";
-import { encodeCursor, encodeId } from "../src/graphql/ids.ts";
+import { buildSchema } from "graphql";
+import { assertNodeTypes, encodeCursor, encodeId } from "../src/graphql/ids.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { START } from "./helpers/api.ts";
@@ -87,4 +88,15 @@ Deno.test("bad cursors and ids: BAD_USER_INPUT, no ERROR log line", async (t) =>
   } finally {
     await server.stop();
   }
+});
+
+Deno.test("the Node types ids.ts decodes are checked against the schema at start-up", () => {
+  const nodes = (types: string[]) =>
+    buildSchema(`interface Node { id: ID! } ${types.map((t) => `type ${t} implements Node { id: ID! }`).join(" ")}
+      type Query { node: Node }`);
+  expect(() => assertNodeTypes(nodes(["Ticket", "Comment", "User", "BulkOperation"]))).not.toThrow();
+  expect(() => assertNodeTypes(nodes(["Ticket", "Comment", "User", "BulkOperation", "Webhook"]))).toThrow(
+    "the schema's Node types are",
+  );
+  expect(() => assertNodeTypes(nodes(["Ticket", "Comment", "User"]))).toThrow("NODE_TYPES lists");
 });

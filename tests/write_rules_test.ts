@@ -5,6 +5,7 @@
 import { expect } from "expect";
 import { mintToken } from "../src/auth/tokens.ts";
 import { CANCEL, operationGid, startOk } from "./helpers/api.ts";
+import { runChunks, ticketIds } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestUser } from "./helpers/server.ts";
 import {
@@ -61,6 +62,26 @@ Deno.test("only the creator or an ADMIN may cancel, retry or roll back an operat
     expect(own.data.cancelBulkOperation.userErrors).toEqual([]);
     const byAdmin = await gql(server.graphqlUrl, admin.token, CANCEL, { id: operationGid(admins.dbId) });
     expect(byAdmin.data.cancelBulkOperation.userErrors).toEqual([]);
+
+    // The creator's own retry and rollback go through (an operation with failed items: OPEN -> CLOSED is
+    // not a transition, RESOLVED -> CLOSED is).
+    await runChunks(server); // the two cancelled operations end
+    const tickets = await ticketIds(server.db, server.tenant.id);
+    await server.db.updateTable("tickets").set({ status: "RESOLVED" }).where("id", "in", tickets.slice(0, 2) as never[])
+      .execute();
+    const closing = await startOk(server, agent, {
+      targets: { filter: {} },
+      action: { setStatus: { status: "CLOSED" } },
+    });
+    await runChunks(server);
+    const retried = await gql(server.graphqlUrl, agent.token, RETRY, { id: closing.id });
+    expect(retried.data.retryFailedItems).toEqual({ bulkOperation: { id: expect.any(String) }, userErrors: [] });
+    await runChunks(server);
+    const rolledBack = await gql(server.graphqlUrl, agent.token, ROLLBACK, { id: closing.id });
+    expect(rolledBack.data.rollbackBulkOperation).toEqual({
+      bulkOperation: { id: expect.any(String) },
+      userErrors: [],
+    });
   } finally {
     await server.stop();
   }

@@ -3,7 +3,7 @@
  * the user's row (admit.ts), so concurrent starts of one user are counted one after the other and never
  * both slip under a cap. One statement, served by bulk_operations_creator_time_idx (the last minute) and
  * bulk_operations_creator_idx (the waiting ones):
- *   SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute'), min(...), count(*) FILTER
+ *   SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute'), array_agg(...)[n], count(*) FILTER
  *     (WHERE status IN ('QUEUED', 'SCHEDULED')) FROM bulk_operations WHERE created_by = $1 AND (...)
  * Retries and rollbacks are operations too and count alike. An idempotent replay creates nothing and is
  * not counted (it returns before the transaction).
@@ -39,19 +39,22 @@ export async function startCapRefusal(
   status: OperationStatus,
   caps: StartCaps,
 ): Promise<CapRefusal | null> {
-  const { rows: [counts] } = await sql<{ recent: number; oldest_recent: Date | null; waiting: number }>`
+  // frees_at: when the window holds one start fewer than the cap, i.e. when the (recent - max + 1)-th oldest
+  // start of the window leaves it (more than `max` can be in it after the cap was lowered).
+  const { rows: [counts] } = await sql<{ recent: number; frees_at: Date | null; waiting: number }>`
     SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute')::int AS recent,
-      min(created_at) FILTER (WHERE created_at > now() - interval '1 minute') AS oldest_recent,
+      (array_agg(created_at ORDER BY created_at) FILTER (WHERE created_at > now() - interval '1 minute'))[
+        greatest(1, count(*) FILTER (WHERE created_at > now() - interval '1 minute') - ${caps.maxStartsPerMinute} + 1)
+      ] + interval '1 minute' AS frees_at,
       count(*) FILTER (WHERE status IN ('QUEUED', 'SCHEDULED'))::int AS waiting
     FROM bulk_operations
     WHERE created_by = ${userId}
       AND (created_at > now() - interval '1 minute' OR status IN ('QUEUED', 'SCHEDULED'))`.execute(tx);
   if (counts.recent >= caps.maxStartsPerMinute) {
-    // The oldest start of the window leaves it a minute after it was made: then one more fits.
     return {
       code: "RATE_LIMITED",
       message: `At most ${caps.maxStartsPerMinute} operations per minute; try again at the time in retryAt.`,
-      retryAt: new Date(new Date(counts.oldest_recent!).getTime() + 60_000),
+      retryAt: new Date(counts.frees_at!),
     };
   }
   if ((status === "QUEUED" || status === "SCHEDULED") && counts.waiting >= caps.maxWaitingPerUser) {

@@ -53,7 +53,7 @@ export interface Context {
 const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
 
 /** The cost bucket key of a token (a hash: buckets outlive requests, raw tokens should not). */
-const rateKeyOf = (token: string | null) =>
+export const rateKeyOf = (token: string | null) =>
   token ? `token:${createHash("sha256").update(token).digest("base64url")}` : "anonymous";
 
 /**

@@ -10,7 +10,7 @@
  * anyway. With N API processes behind a balancer a token can spend up to N buckets; the per-user start
  * caps (start-caps.ts), which guard the shared database, ARE in PostgreSQL. Full buckets are dropped
  * (a full bucket and no bucket are the same), so memory holds only the tokens active in the last
- * `size / restoreRate` seconds.
+ * `size / restoreRate` seconds plus the time to repay a debt (see charge).
  */
 
 export interface ThrottleStatus {
@@ -29,11 +29,17 @@ interface Level {
   at: number;
 }
 
-/** Above this many buckets, full ones are swept out at the next take. */
+/** Above this many buckets, full ones are swept out, at most once per SWEEP_EVERY_MS. */
 const SWEEP_ABOVE = 10_000;
+/**
+ * A sweep is O(buckets). Run at every take, 10,001 tokens active at once (none full yet) made every request
+ * walk them all; once a second it is a bounded share of the event loop whatever the request rate.
+ */
+const SWEEP_EVERY_MS = 1000;
 
 export class CostBuckets {
   readonly #levels = new Map<string, Level>();
+  #sweptAt = -Infinity;
 
   constructor(
     readonly size: number,
@@ -57,18 +63,33 @@ export class CostBuckets {
     };
   }
 
+  /** Whether `points` are available in `key`'s bucket (and if not, when they will be), taking nothing. */
+  check(key: string, points: number): Take {
+    return this.#verdict(this.#level(key), points);
+  }
+
   /** Takes `cost` points if available; otherwise takes nothing and says when they will be. */
   take(key: string, cost: number): Take {
-    if (this.#levels.size > SWEEP_ABOVE) this.#sweep();
+    this.#maybeSweep();
     const level = this.#level(key);
-    if (level.available < cost) {
-      this.#levels.set(key, level);
-      const retryAfterSeconds = Math.max(1, Math.ceil((cost - level.available) / this.restoreRate));
-      return { ok: false, status: this.#status(level), retryAfterSeconds };
-    }
-    level.available -= cost;
+    const verdict = this.#verdict(level, cost);
+    if (verdict.ok) level.available -= cost;
     this.#levels.set(key, level);
-    return { ok: true, status: this.#status(level) };
+    return verdict.ok ? { ok: true, status: this.#status(level) } : verdict;
+  }
+
+  /**
+   * Takes `points` whether or not they are available: the charge for work already done (a refused document,
+   * cost-throttle.ts), which the caller cannot decline. While in debt, `take` refuses. Not clamped, so a
+   * `refund` of the same points undoes it exactly; the throttle bounds the debt (it lexes nothing for a caller
+   * below 1 point, so the debt is at most one refused document's charge).
+   */
+  charge(key: string, points: number): ThrottleStatus {
+    this.#maybeSweep();
+    const level = this.#level(key);
+    level.available -= points;
+    this.#levels.set(key, level);
+    return this.#status(level);
   }
 
   /** Gives back points taken but not used; returns the bucket's status after. */
@@ -79,7 +100,22 @@ export class CostBuckets {
     return this.#status(level);
   }
 
-  #sweep(): void {
+  /** How many buckets are held (full ones linger until a sweep). */
+  get held(): number {
+    return this.#levels.size;
+  }
+
+  #verdict(level: Level, points: number): Take {
+    if (level.available >= points) return { ok: true, status: this.#status(level) };
+    const retryAfterSeconds = Math.max(1, Math.ceil((points - level.available) / this.restoreRate));
+    return { ok: false, status: this.#status(level), retryAfterSeconds };
+  }
+
+  #maybeSweep(): void {
+    if (this.#levels.size <= SWEEP_ABOVE) return;
+    const now = this.now();
+    if (now - this.#sweptAt < SWEEP_EVERY_MS) return;
+    this.#sweptAt = now;
     for (const key of [...this.#levels.keys()]) {
       if (this.#level(key).available >= this.size) this.#levels.delete(key);
     }

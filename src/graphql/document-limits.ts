@@ -5,17 +5,27 @@
  *   (graphql-js parses recursively and overflowed its stack at ~3,000 nested list literals or ~10,000
  *   selections, a RangeError that reached clients as an internal error, unmasked over WebSocket);
  * - at validation: aliases and directives (graphql-armor, which counts each fragment once), root fields and
- *   mutation fields per operation, depth (depth-limit.ts) and cost (cost-limit.ts).
+ *   mutation fields per operation, literal page sizes, depth (depth-limit.ts) and cost (cost-limit.ts).
  * Every refusal is a GraphQLError with a code (TOO_NESTED, TOO_MANY_TOKENS, TOO_MANY_ALIASES, ...), which
  * Yoga answers with HTTP 400 and graphql-ws with an error message.
  */
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { GraphQLError, Lexer, Source, TokenKind, validate, type ValidationContext, type ValidationRule } from "graphql";
+import {
+  GraphQLError,
+  Kind,
+  Lexer,
+  Source,
+  TokenKind,
+  validate,
+  type ValidationContext,
+  type ValidationRule,
+} from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Config } from "../config.ts";
 import { costLimit } from "./cost-limit.ts";
 import { refusedHttp } from "./errors.ts";
 import { depthLimit } from "./depth-limit.ts";
+import { pageSizeProblem } from "./pagination.ts";
 import { rootFieldCount } from "./query-cost.ts";
 
 /**
@@ -54,7 +64,9 @@ export function checkTokens(source: string, maxTokens: number): void {
       if (OPENING.has(kind) && ++depth > MAX_NESTING) {
         throw refusal("TOO_NESTED", `The document nests brackets over ${MAX_NESTING} levels deep.`);
       }
-      if (CLOSING.has(kind)) depth--;
+      // At 0 an unbalanced closer is a syntax error the parser reports; counting it would let the brackets
+      // after it nest deeper than MAX_NESTING unseen.
+      if (CLOSING.has(kind) && depth > 0) depth--;
     }
   } catch (error) {
     if (error instanceof GraphQLError && error.extensions.http) throw error; // ours, not a syntax error
@@ -80,14 +92,45 @@ function fieldCaps(limits: DocumentLimits): ValidationRule {
   });
 }
 
+/**
+ * Literal page sizes outside 0..MAX_PAGE_SIZE refused before anything runs, as BAD_USER_INPUT (the resolvers
+ * refuse them too, but only after other root fields ran): a negative one made the cost negative.
+ */
+const pageSizeLiterals: ValidationRule = (context) => ({
+  Argument(argument) {
+    if ((argument.name.value !== "first" && argument.name.value !== "last") || argument.value.kind !== Kind.INT) return;
+    const problem = pageSizeProblem(Number(argument.value.value), argument.name.value);
+    if (problem) {
+      context.reportError(
+        new GraphQLError(problem, {
+          nodes: [argument],
+          extensions: { code: "BAD_USER_INPUT", field: argument.name.value, http: refusedHttp() },
+        }),
+      );
+    }
+  },
+});
+
+/** The rules of the limits' own validation pass (see onValidate below). */
+export const limitRules = (limits: DocumentLimits): ValidationRule[] => [
+  fieldCaps(limits),
+  pageSizeLiterals,
+  depthLimit(limits.maxQueryDepth),
+  costLimit(limits.maxQueryCost),
+];
+
 /** graphql-armor's rules report through onReject, with a code, instead of throwing out of validation. */
 const reportAs = (code: string) => (context: ValidationContext | null, error: GraphQLError) => {
   const message = error.message.replace(/^Syntax Error: /, "");
   context?.reportError(new GraphQLError(message, { extensions: { code, http: refusedHttp() } }));
 };
 
-export function useDocumentLimits(limits: DocumentLimits): Plugin {
-  const limitRules = [fieldCaps(limits), depthLimit(limits.maxQueryDepth), costLimit(limits.maxQueryCost)];
+/**
+ * The limits as two envelop plugins for Yoga's list: ours and graphql-armor's (whose plugin is typed for an
+ * empty context, which Yoga's addPlugin does not take).
+ */
+export function useDocumentLimits(limits: DocumentLimits) {
+  const rules = limitRules(limits);
   const armor = EnvelopArmorPlugin({
     maxTokens: { enabled: false }, // checkTokens instead, see there
     maxAliases: { n: limits.maxAliases, onReject: [reportAs("TOO_MANY_ALIASES")], propagateOnRejection: false },
@@ -101,19 +144,19 @@ export function useDocumentLimits(limits: DocumentLimits): Plugin {
     costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: false },
   });
-  return {
+  const plugin: Plugin = {
     onParse({ params }) {
+      // Thrown from this hook, not from the parse function: Yoga's parse cache keeps every parse error keyed by
+      // its source, and a refused source can be 16 MiB.
       checkTokens(typeof params.source === "string" ? params.source : params.source.body, limits.maxTokens);
-    },
-    onPluginInit({ addPlugin }) {
-      addPlugin(armor as Plugin);
     },
     onValidate({ params, setResult }) {
       // A pass of their own, before graphql-js's rules: a refused bomb then costs only these linear rules.
       // Measured on the 22-level fragment bomb (2 cores): these 0.5-0.7 ms, the standard rules 11-14 ms
       // (59 ms cold), which ran before every refusal when all rules shared one pass.
-      const refusals = validate(params.schema, params.documentAST, limitRules);
+      const refusals = validate(params.schema, params.documentAST, rules);
       if (refusals.length > 0) setResult(refusals);
     },
   };
+  return [plugin, armor] as const;
 }

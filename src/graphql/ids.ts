@@ -4,6 +4,7 @@
  *   global id: base64url("Ticket:42")
  *   cursor:    base64url(JSON array of the keyset values of a row)
  */
+import { type GraphQLSchema, isAbstractType } from "graphql";
 import { bytesToBase64Url } from "../encoding.ts";
 import { badInput } from "./errors.ts";
 
@@ -62,8 +63,23 @@ const KEY_FORMAT: Record<string, RegExp> = {
   WebhookDelivery: BIGINT_PATTERN,
 };
 
-/** The types `node(id:)` serves (those declared with builder.node). */
+/**
+ * The types `node(id:)` serves (those declared with builder.node). Listed here because decodeId runs inside the
+ * builder's relay options, before the schema exists; assertNodeTypes checks the list against the built schema.
+ */
 const NODE_TYPES = new Set(["Ticket", "Comment", "User", "BulkOperation", "WebhookEndpoint", "WebhookDelivery"]);
+
+/** Throws unless NODE_TYPES are exactly the schema's implementations of Node, each with a KEY_FORMAT (at start). */
+export function assertNodeTypes(schema: GraphQLSchema): void {
+  const node = schema.getType("Node");
+  const implementations = isAbstractType(node) ? schema.getPossibleTypes(node).map((type) => type.name) : [];
+  const listed = [...NODE_TYPES].sort().join(", ");
+  if (implementations.sort().join(", ") !== listed) {
+    throw new Error(`ids.ts NODE_TYPES lists ${listed}; the schema's Node types are ${implementations.join(", ")}`);
+  }
+  const unkeyed = implementations.filter((name) => !KEY_FORMAT[name]);
+  if (unkeyed.length > 0) throw new Error(`ids.ts KEY_FORMAT has no id format for ${unkeyed.join(", ")}`);
+}
 
 /**
  * Decodes a global id that must name a `typename`; returns the database key.

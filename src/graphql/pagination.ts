@@ -28,11 +28,17 @@ export interface PageRequest {
   seek?: Key;
 }
 
+/** Why `value` is no page size for the argument `name`, or null when it is one (also checked at validation). */
+export function pageSizeProblem(value: number, name: string): string | null {
+  return Number.isInteger(value) && value >= 0 && value <= MAX_PAGE_SIZE
+    ? null
+    : `\`${name}\` must be between 0 and ${MAX_PAGE_SIZE}, got ${value}.`;
+}
+
 function pageSize(value: number | null | undefined, name: string): number | undefined {
   if (value === null || value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < 0 || value > MAX_PAGE_SIZE) {
-    throw badInput(`\`${name}\` must be between 0 and ${MAX_PAGE_SIZE}, got ${value}.`, name);
-  }
+  const problem = pageSizeProblem(value, name);
+  if (problem) throw badInput(problem, name);
   return value;
 }
 

@@ -12,7 +12,7 @@
  * 100) ... } } } is 4 levels deep and a million objects.
  *
  * Linear in the document: each fragment is costed once per (fragment, page size) and reused at every
- * spread (the fragment bomb of issue #15, 22 levels of `...F(i+1) ...F(i+1)`, walked 2^22 spreads before).
+ * spread (fragment-walk.ts).
  * `fieldCost` is the same per-field rule the actual-cost tally (actual-cost.ts) applies to what resolvers return.
  */
 import {
@@ -31,7 +31,8 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from "graphql";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./pagination.ts";
+import { memoisedSpreads } from "./fragment-walk.ts";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageSizeProblem } from "./pagination.ts";
 
 export const MUTATION_COST = 10;
 export const INTROSPECTION_COST = 1000;
@@ -72,19 +73,42 @@ export function assertListsBounded(schema: GraphQLSchema): void {
   }
 }
 
+/**
+ * The page size a connection field is costed at. A literal outside 0..MAX_PAGE_SIZE is refused at validation
+ * (pageSizeLiterals in document-limits.ts) and counted here as the maximum, so no cost is ever negative: a
+ * literal `first: -100000000` once subtracted its product from the rest of the document and let a million
+ * objects pass the limit and the bucket.
+ */
 function pageSize(node: FieldNode): number {
   const arg = node.arguments?.find((a) => a.name.value === "first" || a.name.value === "last");
   if (!arg) return DEFAULT_PAGE_SIZE;
-  return arg.value.kind === Kind.INT ? Math.min(Number(arg.value.value), MAX_PAGE_SIZE) : MAX_PAGE_SIZE;
+  if (arg.value.kind !== Kind.INT) return MAX_PAGE_SIZE; // a variable: not known at validation
+  const size = Number(arg.value.value);
+  return pageSizeProblem(size, arg.name.value) === null ? size : MAX_PAGE_SIZE;
 }
 
-/** The cost of one operation of `document` (memoised per fragment within the call). */
+const costs = new WeakMap<GraphQLSchema, WeakMap<OperationDefinitionNode, number>>();
+
+/**
+ * The cost of one operation of `document`, computed once per parsed operation: the cost rule at validation and
+ * the throttle at execution read the same figure (Yoga hands both the same cached document).
+ */
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) {
-  const fragments = new Map(
-    document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
-  );
-  /** Cost of one fragment per page size; -1 while it is being costed (a cycle, refused by NoFragmentCycles). */
-  const memo = new Map<string, number>();
+  let bySchema = costs.get(schema);
+  if (!bySchema) costs.set(schema, bySchema = new WeakMap());
+  let cost = bySchema.get(operation);
+  if (cost === undefined) {
+    cost = computeCost(schema, document, operation);
+    bySchema.set(operation, cost);
+  }
+  return cost;
+}
+
+function computeCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): number {
+  const spread = memoisedSpreads<number>(document, (fragment, page) => {
+    const narrowed = schema.getType(fragment.typeCondition.name.value);
+    return narrowed ? costOf(fragment.selectionSet, narrowed, page) : 0;
+  });
 
   const costOf = (set: SelectionSetNode, type: GraphQLNamedType, page: number): number => {
     let cost = 0;
@@ -120,19 +144,7 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
         const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
         if (narrowed) cost += costOf(selection.selectionSet, narrowed, page);
       } else {
-        const key = `${selection.name.value}:${page}`;
-        const known = memo.get(key);
-        if (known !== undefined) {
-          cost += Math.max(0, known);
-          continue;
-        }
-        const fragment = fragments.get(selection.name.value);
-        const narrowed = fragment && schema.getType(fragment.typeCondition.name.value);
-        if (!fragment || !narrowed) continue;
-        memo.set(key, -1);
-        const fragmentCost = costOf(fragment.selectionSet, narrowed, page);
-        memo.set(key, fragmentCost);
-        cost += fragmentCost;
+        cost += spread(selection.name.value, page);
       }
     }
     return cost;
@@ -150,10 +162,7 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
  * definition and reused). Used by the root-field and mutation caps (document-limits.ts) and the cost above.
  */
 export function rootFieldCount(document: DocumentNode, operation: OperationDefinitionNode): number {
-  const fragments = new Map(
-    document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
-  );
-  const memo = new Map<string, number>();
+  const spread = memoisedSpreads<"">(document, (fragment) => count(fragment.selectionSet));
   const count = (set: SelectionSetNode): number => {
     let n = 0;
     for (const selection of set.selections) {
@@ -162,13 +171,7 @@ export function rootFieldCount(document: DocumentNode, operation: OperationDefin
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         n += count(selection.selectionSet);
       } else {
-        const name = selection.name.value;
-        if (!memo.has(name)) {
-          memo.set(name, 0); // a cycle counts nothing (NoFragmentCycles reports it)
-          const fragment = fragments.get(name);
-          memo.set(name, fragment ? count(fragment.selectionSet) : 0);
-        }
-        n += memo.get(name)!;
+        n += spread(selection.name.value, "");
       }
     }
     return n;

@@ -27,7 +27,7 @@ import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import type { RequestOrigin } from "../audit/record.ts";
 import type { ConnectionRegistry } from "../http/connections.ts";
 import { requestOrigin } from "../http/origin.ts";
-import { createContext, type Services } from "./context.ts";
+import { createContext, rateKeyOf, type Services } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { wsQuery } from "./trusted-documents.ts";
 import { maskError, type YogaServer } from "./yoga.ts";
@@ -58,10 +58,29 @@ interface Extra {
 
 type Enveloped = ReturnType<YogaServer["getEnveloped"]>;
 
+/**
+ * An error as a socket client sees it: without `extensions.http`, the status and headers meant for an HTTP
+ * response, which Yoga strips from what it sends (a refusal carried `{ status: 400, spec: false }` to sockets).
+ */
+function withoutHttp(error: GraphQLError): GraphQLError {
+  if (error.extensions?.http === undefined) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions,
+  });
+}
+
+const forClient = (error: unknown) => withoutHttp(maskError(error));
+
 function masked(result: unknown): unknown {
   const value = result as { errors?: readonly unknown[] };
   if (value && typeof value === "object" && Array.isArray(value.errors)) {
-    return { ...value, errors: value.errors.map(maskError) };
+    return { ...value, errors: value.errors.map(forClient) };
   }
   return result;
 }
@@ -147,7 +166,8 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
       }
       // No `request` here: Yoga's usePreventMutationViaGET checks request.method, and the upgrade
       // request is a GET, so every mutation over the socket was refused with 405 BAD_REQUEST.
-      const enveloped: Enveloped = yoga.getEnveloped({ params: payload });
+      // `rateKey`: the bucket a refused document is charged to, before the context exists (cost-throttle.ts).
+      const enveloped: Enveloped = yoga.getEnveloped({ params: payload, rateKey: rateKeyOf(token) });
       const query = wsQuery(payload, config.trustedDocumentsOnly);
       if (typeof query !== "string") return [query];
       let document;
@@ -155,10 +175,10 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
         document = enveloped.parse(query);
       } catch (error) {
         // Masked like every other error: a non-GraphQL one (a bug) is never shown as it is.
-        return [maskError(error)];
+        return [forClient(error)];
       }
       const errors = enveloped.validate(enveloped.schema, document);
-      if (errors.length > 0) return errors;
+      if (errors.length > 0) return errors.map(withoutHttp);
       const contextValue = await enveloped.contextFactory(createContext(viewer, services, token, ctx.extra.origin));
       const args: ExecutionArgs = {
         schema: enveloped.schema,

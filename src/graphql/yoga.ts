@@ -1,10 +1,10 @@
 /** The Yoga server: HTTP, GraphiQL and SSE on /graphql, with auth, masking and limits. */
 import { GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
-import { bearerToken, viewerForToken } from "../auth/tokens.ts";
-import { type Context, createContext, type Services } from "./context.ts";
+import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
+import { type Context, createContext, rateKeyOf, type Services } from "./context.ts";
 import { CostBuckets } from "./cost-bucket.ts";
-import { useCostThrottle } from "./cost-throttle.ts";
+import { type EarlyRateKey, useCostThrottle } from "./cost-throttle.ts";
 import { useDocumentLimits } from "./document-limits.ts";
 import { apiError } from "./errors.ts";
 import { useExecutionTimeout } from "./execution-timeout.ts";
@@ -66,8 +66,36 @@ export interface ServerContext {
   clientIp: string | null;
 }
 
+interface Caller {
+  viewer: Viewer | null;
+  /** The token `viewer` came from; null when there is no viewer. */
+  token: string | null;
+}
+
 export function createYogaServer(services: Services) {
   const { config } = services;
+  const buckets = new CostBuckets(config.costBucketSize, config.costRestoreRate);
+  /**
+   * The caller of each HTTP request, looked up once, before parsing (Yoga builds the execution context only
+   * after validation, and a refused document is charged to its caller's bucket). A token that names no viewer
+   * counts as anonymous: an unknown one must not open a fresh bucket per attempt.
+   */
+  const callers = new WeakMap<Request, Caller>();
+  const identify = async (request: Request): Promise<Caller> => {
+    const known = callers.get(request);
+    if (known) return known;
+    const token = bearerToken(request.headers.get("authorization"));
+    const viewer = token ? await viewerForToken(services.db, token) : null;
+    const caller = { viewer, token: viewer ? token : null };
+    callers.set(request, caller);
+    return caller;
+  };
+  /** The bucket at parse and validation: graphql-ws puts `rateKey` in its initial context (ws.ts). */
+  const earlyRateKey: EarlyRateKey = (initial) => {
+    if ("rateKey" in initial && typeof initial.rateKey === "string") return initial.rateKey;
+    const request = "request" in initial && initial.request instanceof Request ? initial.request : null;
+    return rateKeyOf((request && callers.get(request)?.token) ?? null);
+  };
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -84,8 +112,11 @@ export function createYogaServer(services: Services) {
     landingPage: false,
     maskedErrors: { maskError: (error) => maskError(error) },
     plugins: [
-      useDocumentLimits(config),
-      useCostThrottle(new CostBuckets(config.costBucketSize, config.costRestoreRate)),
+      // Before parsing: refused documents are charged to this caller's bucket (cost-throttle.ts, whose parse
+      // hook must run before the token check's).
+      { onParams: ({ request }) => identify(request).then(() => {}) },
+      useCostThrottle(buckets, earlyRateKey),
+      ...useDocumentLimits(config),
       useRequestMetrics(),
       useExecutionTimeout(config.maxExecutionMs),
       useReadOnlyTokens(),
@@ -96,9 +127,8 @@ export function createYogaServer(services: Services) {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
       if ("services" in initial) return initial as unknown as Context;
       const { request } = initial;
-      const token = bearerToken(request.headers.get("authorization"));
-      const viewer = token ? await viewerForToken(services.db, token) : null;
-      return createContext(viewer, services, viewer ? token : null, requestOrigin(request, initial.clientIp));
+      const { viewer, token } = await identify(request);
+      return createContext(viewer, services, token, requestOrigin(request, initial.clientIp));
     },
     logging: yogaLogger(),
   });
