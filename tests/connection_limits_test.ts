@@ -95,7 +95,11 @@ Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (
         10_000,
         "a query on the same socket",
       );
-      expect(query).toEqual([{ data: { viewer: { user: { role: "VIEWER" } } } }]);
+      // (Every result carries the caller's cost: extensions.cost, issue 15's throttle.)
+      expect(query).toEqual([{
+        data: { viewer: { user: { role: "VIEWER" } } },
+        extensions: { cost: expect.objectContaining({ requestedQueryCost: 2, actualQueryCost: 2 }) },
+      }]);
       second.stop();
     });
 

@@ -98,7 +98,7 @@ Deno.test("/ready reports an unavailable database without its error text", async
   const server = await startTestServer();
   const name = new URL(server.databaseUrl).pathname.slice(1);
   try {
-    expect(await (await fetch(`${server.url}/ready`)).json()).toEqual({ status: "ready" });
+    expect(await (await fetch(`${server.url}/ready`)).json()).toEqual({ status: "ready", workers: 0 });
     // Drop the server's database from under it: every query now fails with
     // 'database "t_..." does not exist' or a terminated connection.
     const admin = new pg.Client({ connectionString: Deno.env.get("TEST_PG_URL") });
