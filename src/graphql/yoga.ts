@@ -8,6 +8,7 @@ import { useCostThrottle } from "./cost-throttle.ts";
 import { useDocumentLimits } from "./document-limits.ts";
 import { apiError } from "./errors.ts";
 import { schema } from "./schema.ts";
+import { useSharedEventResults } from "./shared-events.ts";
 import { errorText, log } from "../log.ts";
 import { useRequestMetrics } from "../metrics/http.ts";
 
@@ -72,6 +73,7 @@ export function createYogaServer(services: Services) {
       useDocumentLimits(services.config),
       useCostThrottle(new CostBuckets(services.config.costBucketSize, services.config.costRestoreRate)),
       useRequestMetrics(),
+      useSharedEventResults(),
     ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
