@@ -3,6 +3,9 @@
  * (src/bulk/events.ts):
  * - coalescing: each subscriber gets at most one event per MIN_INTERVAL_MS per operation,
  *   and it always carries the latest state (a burst of chunk commits becomes one event);
+ * - one feed per operation and process: its subscribers share one throttle and get the same
+ *   states, as the same row objects, so their GraphQL executions are shared as well
+ *   (shared-events.ts);
  * - single-flight reads: subscribers of one operation woken by the same NOTIFY share one
  *   SELECT (100 dashboards on one operation cost one query per event, not 100);
  * - the terminal state is always delivered: every chunk commit NOTIFYs, a read that
@@ -143,6 +146,114 @@ class KeyedThrottle {
 }
 
 /**
+ * One subscriber's end of a feed: its states go out in order, and while its consumer is still
+ * busy with one (a slow socket) only the latest of the states that arrive meanwhile is kept, so
+ * a slow subscriber neither holds up the others nor queues states without bound.
+ */
+class FeedSubscriber {
+  #latest: OperationRow | undefined;
+  #pushing = false;
+
+  constructor(
+    private readonly push: (row: OperationRow) => Promise<unknown>,
+    readonly stop: () => void,
+  ) {}
+
+  deliver(row: OperationRow): void {
+    this.#latest = row;
+    if (!this.#pushing) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#pushing = true;
+    for (let row = this.#latest; row; row = this.#latest) {
+      this.#latest = undefined;
+      await this.push(row);
+      if (isTerminal(row.status)) {
+        this.stop();
+        break;
+      }
+    }
+    this.#pushing = false;
+  }
+}
+
+/**
+ * One operation's coalesced states, shared by all its subscribers in this process: one
+ * throttle, one read per event and the SAME row object delivered to every subscriber, so that
+ * the GraphQL execution of an event can be shared too (shared-events.ts). Measured with
+ * bench/api_bench.ts: with a throttle per subscriber, 1,000 subscribers meant 1,000 timers, and
+ * reads and executions spread over the 100 ms window; now the subscribers cost ~50 instead of ~130 us of CPU
+ * per subscriber and event (docs/performance.md, "at scale").
+ *
+ * A subscriber that joins waits in `#joining` for its snapshot: the next read, whether caused
+ * by a NOTIFY or not, goes to it. The other subscribers get a read only when a NOTIFY came
+ * since the previous read started (a join alone changes nothing for them). A read that started
+ * before a subscriber joined is still a valid snapshot for it: any commit after that read
+ * started sends a NOTIFY, which causes one more read, delivered to every subscriber.
+ */
+class OperationFeed {
+  #joining = new Set<FeedSubscriber>();
+  #live = new Set<FeedSubscriber>();
+  /** A NOTIFY arrived since the last read started. */
+  #changed = false;
+  readonly #throttle: KeyedThrottle;
+  readonly #unlisten: () => void;
+
+  constructor(
+    services: Services,
+    private readonly tenantId: string,
+    private readonly operationId: string,
+    private readonly onIdle: () => void,
+  ) {
+    this.#throttle = new KeyedThrottle(MIN_INTERVAL_MS, () => this.#flush(services.snapshots));
+    this.#unlisten = services.events.onOperation(operationId, () => {
+      this.#changed = true;
+      services.snapshots.changed(operationId);
+      this.#throttle.touch(operationId);
+    });
+  }
+
+  join(subscriber: FeedSubscriber): void {
+    this.#joining.add(subscriber);
+    this.#throttle.touch(this.operationId);
+  }
+
+  leave(subscriber: FeedSubscriber): void {
+    this.#joining.delete(subscriber);
+    this.#live.delete(subscriber);
+    if (this.#joining.size + this.#live.size > 0) return;
+    this.#unlisten();
+    this.#throttle.clear();
+    this.onIdle();
+  }
+
+  async #flush(reader: SnapshotReader): Promise<void> {
+    const changed = this.#changed;
+    this.#changed = false;
+    let row: OperationRow | undefined;
+    try {
+      row = await reader.read(this.tenantId, this.operationId);
+    } catch (error) {
+      this.#changed ||= changed; // the retry must still reach the live subscribers
+      throw error;
+    }
+    if (!row) {
+      // The operation is gone (retention): no subscriber will get another state.
+      for (const subscriber of [...this.#live, ...this.#joining]) subscriber.stop();
+      return;
+    }
+    const recipients = changed ? [...this.#live, ...this.#joining] : [...this.#joining];
+    for (const subscriber of this.#joining) this.#live.add(subscriber);
+    this.#joining.clear();
+    for (const subscriber of recipients) subscriber.deliver(row);
+  }
+}
+
+/** The open feeds of each process's event fan-in, by tenant and operation. */
+const feedsByEvents = new WeakMap<Services["events"], Map<string, OperationFeed>>();
+
+/**
  * One operation's states: the current snapshot at once, then coalesced changes, then
  * the terminal state, after which the stream ends. The caller checked the tenant.
  */
@@ -151,22 +262,20 @@ export function operationProgress(
   tenantId: string,
   operationId: string,
 ): AsyncIterable<OperationRow> {
-  const reader = services.snapshots;
+  const feeds = feedsByEvents.get(services.events) ?? new Map<string, OperationFeed>();
+  feedsByEvents.set(services.events, feeds);
+  // By tenant too: the row a feed reads is the tenant's (findOperation filters by it).
+  const key = `${tenantId}:${operationId}`;
   return new Repeater<OperationRow>(async (push, stop) => {
-    const throttle = new KeyedThrottle(MIN_INTERVAL_MS, async () => {
-      const row = await reader.read(tenantId, operationId);
-      if (!row) return stop();
-      await push(row);
-      if (isTerminal(row.status)) stop();
-    });
-    const unsubscribe = services.events.onOperation(operationId, () => {
-      reader.changed(operationId);
-      throttle.touch(operationId);
-    });
-    throttle.touch(operationId); // the snapshot, at once
+    let feed = feeds.get(key);
+    if (!feed) {
+      feed = new OperationFeed(services, tenantId, operationId, () => feeds.delete(key));
+      feeds.set(key, feed);
+    }
+    const subscriber = new FeedSubscriber(push, stop);
+    feed.join(subscriber);
     await stop;
-    unsubscribe();
-    throttle.clear();
+    feed.leave(subscriber);
   });
 }
 

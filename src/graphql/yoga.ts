@@ -12,6 +12,7 @@ import { useNoAnonymousIntrospection } from "./anonymous-introspection.ts";
 import { useReadOnlyTokens } from "./read-only.ts";
 import { useTrustedDocuments } from "./trusted-documents.ts";
 import { schema } from "./schema.ts";
+import { useSharedEventResults } from "./shared-events.ts";
 import { errorText, log } from "../log.ts";
 import { useRequestMetrics } from "../metrics/http.ts";
 import { corsOption } from "../http/cors.ts";
@@ -122,6 +123,7 @@ export function createYogaServer(services: Services) {
       useReadOnlyTokens(),
       useTrustedDocuments(config.trustedDocumentsOnly),
       ...(config.production ? [useNoAnonymousIntrospection()] : []),
+      useSharedEventResults(),
     ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.

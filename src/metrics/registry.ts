@@ -70,6 +70,13 @@ export const subscriptions = new Gauge({
   registers: [registry],
 });
 
+export const subscriptionEventExecutions = new Counter({
+  name: "graphql_subscription_event_executions_total",
+  help: "GraphQL executions of subscription events; subscribers of one event with the same document, variables " +
+    "and viewer share one (src/graphql/shared-events.ts).",
+  registers: [registry],
+});
+
 export const httpRequests = new Counter({
   name: "http_requests_total",
   help: "HTTP requests answered, by route, status and GraphQL operation name.",
