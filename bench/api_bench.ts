@@ -122,6 +122,9 @@ try {
     DATABASE_URL: url,
     LOG_LEVEL: "warn",
     BULK_MAX_TARGETS: String(Math.max(ticketCount, 100_000)),
+    // Every subscriber is a socket of one token: the per-token caps (issue 15) would refuse all but 8.
+    WS_MAX_SOCKETS_PER_TOKEN: String(Math.max(SUBSCRIBERS, 8)),
+    GRAPHQL_COST_BUCKET_SIZE: "100000000",
   };
 
   // ---- (a) startBulkOperation latency ------------------------------------------------------
