@@ -307,3 +307,63 @@ Deno.test("a chunk that runs past BULK_CHUNK_TIMEOUT_MS is stopped, rolled back 
     await server.stop();
   }
 });
+
+Deno.test("a chunk blocked after deleting its job is still stopped at its run time, though its heartbeat waits on that job", async () => {
+  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  const holder = new pg.Client({ connectionString: server.databaseUrl, application_name: "test row lock" });
+  let pool: WorkerPool | null = null;
+  try {
+    const { db, tenant } = server;
+    const op = await start(server, tenant.admin, {
+      actionType: "DELETE",
+      params: {},
+      targets: { kind: "ids", ids: await ticketIds(db, tenant.id) },
+    });
+    // The operation row is held: chunk 0 applies its tickets, deletes its job (takeJob) and then
+    // waits for the row to bump the counters, keeping its job row locked meanwhile.
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query("SELECT id FROM bulk_operations WHERE id = $1 FOR UPDATE", [op.id]);
+    const LEASE_MS = 1500;
+    const TIMEOUT_MS = 2000;
+    pool = await startPool(
+      // The heartbeat's wait on the job row must not end by lock_timeout before the chunk's run time.
+      { ...server.config, pollMs: 100, leaseMs: LEASE_MS, chunkTimeoutMs: TIMEOUT_MS, lockTimeoutMs: 60_000 },
+      server.databaseUrl,
+      db,
+      1,
+    );
+    const errors: string[] = [];
+    pool.on("error", ({ message }) => errors.push(message));
+    const waiting = async (table: string) => {
+      const { rows: [row] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE ${`update "${table}"%`}`
+        .execute(db);
+      return row.n;
+    };
+    await waitUntil(async () => await waiting("bulk_operations") > 0 && await waiting("bulk_jobs") > 0, {
+      timeoutMs: 20_000,
+      what: "chunk 0 waits for the operation row and its heartbeat for the job row",
+    });
+    const blockedAt = performance.now();
+    // At its run time the watch cancels the chunk, on a connection no heartbeat holds.
+    await waitUntil(async () => await waiting("bulk_operations") === 0, {
+      timeoutMs: TIMEOUT_MS + 5000,
+      what: "the chunk stops at its run time while the operation row is still held",
+    });
+    console.log(
+      `the chunk stopped ${Math.round(performance.now() - blockedAt)} ms after it blocked (run time ${TIMEOUT_MS} ms)`,
+    );
+    expect(errors).toContainEqual(expect.stringMatching(new RegExp(`ran longer than ${TIMEOUT_MS} ms`)));
+
+    await holder.query("COMMIT");
+    await waitFor(db, op.id, finished);
+    expect(await expectConsistent(db, op.id)).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
+    const [chunk0] = await attemptsByChunk(server, op.id);
+    expect(chunk0).toBeGreaterThan(1);
+  } finally {
+    await holder.end().catch(() => {});
+    await pool?.stop();
+    await server.stop();
+  }
+});
