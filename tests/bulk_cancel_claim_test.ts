@@ -18,7 +18,7 @@ import type { Db } from "../src/db/database.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { ledger, operation, start, ticketIds, viewerOf } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
-import { startTestServer } from "./helpers/server.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
 
 const CHUNK = 5;
@@ -29,6 +29,16 @@ async function lockWaiters(db: Db): Promise<number> {
   return row.n;
 }
 
+/** An agent's SET_PRIORITY URGENT of every ticket (all open, LOW): two chunks, nothing applied yet. */
+async function startTwoChunks(server: TestServer) {
+  await sql`UPDATE tickets SET status = 'OPEN', deleted_at = NULL, priority = 'LOW'`.execute(server.db);
+  return await start(server, server.tenant.agent, {
+    actionType: "SET_PRIORITY",
+    params: { priority: "URGENT" },
+    targets: { kind: "ids", ids: await ticketIds(server.db, server.tenant.id) },
+  });
+}
+
 /** Settles to the error a promise rejected with, or null: every party's failure is collected, none is lost. */
 const failure = (promise: Promise<unknown>) => promise.then(() => null, (error: Error) => error.message);
 
@@ -37,13 +47,7 @@ Deno.test("a job claimed while an inline cancel runs: no deadlock, the claiming 
   const claimer = new pg.Client({ connectionString: server.databaseUrl, application_name: "test claim" });
   try {
     const { db, tenant } = server;
-    const ids = await ticketIds(db, tenant.id);
-    await sql`UPDATE tickets SET status = 'OPEN', deleted_at = NULL, priority = 'LOW'`.execute(db);
-    const op = await start(server, tenant.agent, {
-      actionType: "SET_PRIORITY",
-      params: { priority: "URGENT" },
-      targets: { kind: "ids", ids },
-    });
+    const op = await startTwoChunks(server);
     expect(op.status).toBe("RUNNING");
 
     // Worker B claims chunk 0; its claim has not committed yet (what claimJob does, held open).
@@ -106,13 +110,7 @@ Deno.test("a cancel while a job backs off after a failure ends the operation wit
   const server = await startTestServer({ tickets: 2 * CHUNK, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   try {
     const { db, tenant } = server;
-    const ids = await ticketIds(db, tenant.id);
-    await sql`UPDATE tickets SET status = 'OPEN', deleted_at = NULL, priority = 'LOW'`.execute(db);
-    const op = await start(server, tenant.agent, {
-      actionType: "SET_PRIORITY",
-      params: { priority: "URGENT" },
-      targets: { kind: "ids", ids },
-    });
+    const op = await startTwoChunks(server);
     // Chunk 0 failed once and waits an hour for its retry; chunk 1 is claimed by a worker.
     await sql`UPDATE bulk_jobs SET run_at = now() + interval '1 hour', attempts = 1, last_error = 'boom'
       WHERE operation_id = ${op.id} AND chunk_index = 0`.execute(db);

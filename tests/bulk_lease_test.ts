@@ -255,13 +255,25 @@ Deno.test("a heartbeat that finds its lease gone stops the chunk at once, while 
     expect(taken.numUpdatedRows).toBe(1n);
     // The next heartbeat (a third of the lease) finds out and cancels the waiting statement.
     const takenAt = performance.now();
+    // Expected within one heartbeat (plus 2 s, printed); asserted within two heartbeats + 3 s,
+    // because this 2-core machine is shared and a beat or the cancel may be scheduled late. A
+    // chunk that kept waiting (the failure this test is about) waits until the gate is released.
+    const expectedMs = LEASE_MS / 3 + 2000;
     await waitUntil(async () => await gateWaiters(db) === 0, {
-      timeoutMs: LEASE_MS / 3 + 2000,
+      timeoutMs: 2 * (LEASE_MS / 3) + 3000,
       what: "the worker stops waiting for the gated ticket",
     });
     const ms = Math.round(performance.now() - takenAt);
-    console.log(`the chunk stopped ${ms} ms after its lease was taken (heartbeat every ${LEASE_MS / 3} ms)`);
-    expect(gated.errors).toContainEqual(expect.stringMatching(/lease of job \d+ was lost/));
+    console.log(
+      `the chunk stopped ${ms} ms after its lease was taken (heartbeat every ${LEASE_MS / 3} ms; ` +
+        `${ms <= expectedMs ? "within" : "OVER"} the expected ${expectedMs} ms)`,
+    );
+    // The thread reports it after the rollback, by message: it may arrive a moment after the statement ended.
+    await waitUntil(() => gated!.errors.some((message) => /lease of job \d+ was lost/.test(message)), {
+      timeoutMs: 5000,
+      what: "the pool reports the lost lease",
+      describe: () => gated!.errors,
+    });
     // Nothing of chunk 0 was written while the gate is still held.
     expect(await ticketStates(db, server.tenant.id)).toEqual(before);
 
@@ -354,7 +366,11 @@ Deno.test("a chunk blocked after deleting its job is still stopped at its run ti
     console.log(
       `the chunk stopped ${Math.round(performance.now() - blockedAt)} ms after it blocked (run time ${TIMEOUT_MS} ms)`,
     );
-    expect(errors).toContainEqual(expect.stringMatching(new RegExp(`ran longer than ${TIMEOUT_MS} ms`)));
+    await waitUntil(() => errors.some((message) => message.includes(`ran longer than ${TIMEOUT_MS} ms`)), {
+      timeoutMs: 5000,
+      what: "the pool reports the chunk's run time",
+      describe: () => errors,
+    });
 
     await holder.query("COMMIT");
     await waitFor(db, op.id, finished);
