@@ -37,8 +37,8 @@ import type { Db } from "../db/database.ts";
 export const RETENTION_INTERVAL_MS = 60_000;
 
 /**
- * The work time of one run. A 5,000-row batch of items deletes in tens of milliseconds, so
- * a run is a few dozen statements; each holds the maintenance connection only for itself.
+ * The work time of one run. Each statement deletes at most one batch and holds the
+ * maintenance connection only for itself, so a run ends within one statement of this.
  */
 export const RUN_BUDGET_MS = 1000;
 
