@@ -137,7 +137,12 @@ export interface Config {
   notifyRetryBaseMs: number;
   /** How often deliverers look for due deliveries. `NOTIFY_POLL_MS`, default 1000. */
   notifyPollMs: number;
-  /** Events and their delivery history are kept this long (none still pending). `NOTIFY_RETENTION_DAYS`, default 30. */
+  /**
+   * Events and their delivery history are kept this long (none still pending).
+   * `NOTIFY_RETENTION_DAYS`, default 30 or `BULK_RETENTION_DAYS` if shorter; at most
+   * `BULK_RETENTION_DAYS`, so an operation's notifications are pruned (in batches) before
+   * bulk retention deletes the operation.
+   */
   notifyRetentionDays: number;
   /** SMTP server for e-mail notifications (smtp:// or smtps://, credentials in the URL). `SMTP_URL`; unset = e-mail off. */
   smtpUrl: string | undefined;
@@ -284,6 +289,14 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
         "be deleted while they may still be rolled back",
     );
   }
+  const notifyRetentionDays = integer(env, "NOTIFY_RETENTION_DAYS", Math.min(30, retentionDays), 1, 3650);
+  if (notifyRetentionDays > retentionDays) {
+    throw new ConfigError(
+      "NOTIFY_RETENTION_DAYS",
+      `${notifyRetentionDays} days is longer than BULK_RETENTION_DAYS (${retentionDays}): an operation's ` +
+        "notification history would outlive the operation itself",
+    );
+  }
   const leaseMs = integer(env, "BULK_LEASE_MS", 30_000, 1000, 3_600_000);
   const config: Config = {
     port: integer(env, "PORT", 4000, 0, 65535),
@@ -332,7 +345,7 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     webhookAllowPrivateNetworks: boolean(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", false),
     notifyRetryBaseMs: integer(env, "NOTIFY_RETRY_BASE_MS", 10_000, 10, 3_600_000),
     notifyPollMs: integer(env, "NOTIFY_POLL_MS", 1000, 10, 60_000),
-    notifyRetentionDays: integer(env, "NOTIFY_RETENTION_DAYS", 30, 1, 3650),
+    notifyRetentionDays,
     smtpUrl: urlSetting(env, "SMTP_URL", ["smtp:", "smtps:"]),
     smtpFrom: env.SMTP_FROM || "bulk-ops <noreply@localhost>",
     logFormat,

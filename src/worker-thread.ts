@@ -1,8 +1,10 @@
 /**
  * Entry module of one bulk worker thread (a Deno Web Worker): the engine's WorkerLoop with
- * the tickets domain plugged in. Its own 2-connection pool: the chunk transaction and
- * the lease heartbeat, both with the worker session timeouts (statement, lock, idle in
- * transaction) set at connect.
+ * the tickets domain plugged in. Its own 3-connection pool, each with the worker session
+ * timeouts (statement, lock, idle in transaction) set at connect: the chunk transaction, the
+ * lease heartbeat, and the ChunkWatch's cancel of a chunk that must stop. With 2, a heartbeat
+ * waiting on the chunk's own job row (locked by takeJob until the chunk commits) held the only
+ * free connection, and the cancel of that chunk queued behind it.
  */
 /// <reference lib="deno.worker" />
 import { createDb } from "./db/database.ts";
@@ -17,7 +19,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === "init") {
     const db = createDb(message.databaseUrl, {
-      poolSize: 2,
+      poolSize: 3,
       applicationName: `bulk-ops ${message.workerId}`,
       keepAliveMs: message.settings.keepAliveMs,
       session: message.settings.session,

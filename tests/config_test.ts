@@ -175,7 +175,7 @@ Deno.test("config: values are parsed", () => {
     webhookAllowPrivateNetworks: false,
     notifyRetryBaseMs: 10_000,
     notifyPollMs: 1000,
-    notifyRetentionDays: 30,
+    notifyRetentionDays: 3, // the default follows a shorter BULK_RETENTION_DAYS
     smtpUrl: undefined,
     smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 3,
@@ -255,6 +255,13 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
   }
   // Retention may not delete what can still be rolled back.
   expect(configError({ BULK_RETENTION_DAYS: "2", ROLLBACK_WINDOW_HOURS: "72" }).variable).toBe("BULK_RETENTION_DAYS");
+  // Notification history may not outlive its operation (bulk retention would cascade into it unbatched).
+  const outlives = configError({ BULK_RETENTION_DAYS: "10", NOTIFY_RETENTION_DAYS: "11" });
+  expect({ variable: outlives.variable, message: outlives.message }).toEqual({
+    variable: "NOTIFY_RETENTION_DAYS",
+    message: expect.stringContaining("BULK_RETENTION_DAYS (10)"),
+  });
+  expect(loadConfig({ BULK_RETENTION_DAYS: "10", NOTIFY_RETENTION_DAYS: "10" }).notifyRetentionDays).toBe(10);
   // A bad value is reported even when other variables are fine.
   expect(configError({ PORT: "4001", WORKERS: "x", DATABASE_URL: "postgres://h/db" }).variable).toBe("WORKERS");
 });

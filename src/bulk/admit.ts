@@ -81,7 +81,7 @@ const ADMISSION_PAGE = 100;
  * of them wait they never crowd out the others (they used to fill the 100-user page):
  *   SELECT created_by FROM (waiting operations grouped by creator) w
  *   WHERE due OR (SELECT count(*) FROM bulk_operations WHERE created_by = w.created_by
- *                 AND status IN ('RUNNING', 'CANCELLING')) < $maxActive
+ *                 AND status = ANY($activeStatuses)) < $maxActive
  *   ORDER BY created_by LIMIT 100
  * The waiting operations come from the partial index bulk_operations_waiting_idx, each
  * count from bulk_operations_creator_idx (created_by, status).
@@ -94,7 +94,7 @@ async function admissibleUsers(db: Db, maxActive: number, after: string | null):
         ${after === null ? sql`` : sql`AND created_by > ${after}`}
       GROUP BY created_by) AS w
     WHERE w.due OR (SELECT count(*) FROM bulk_operations AS a
-                    WHERE a.created_by = w.created_by AND a.status IN ('RUNNING', 'CANCELLING')) < ${maxActive}
+                    WHERE a.created_by = w.created_by AND a.status = ANY(${ACTIVE_STATUSES}::text[])) < ${maxActive}
     ORDER BY w.created_by LIMIT ${ADMISSION_PAGE}`.execute(db);
   return rows.map((row) => row.created_by);
 }

@@ -5,6 +5,8 @@
  * - no chunk in flight and at most CANCEL_INLINE_ITEMS never-run items: their jobs are
  *   deleted, their items ended CANCELLED (cancelRanges) and the operation ends CANCELLED,
  *   all in this transaction (a waiting or scheduled operation is CANCELLED when this returns);
+ *   a job a worker claims meanwhile is skipped, not waited for, and that worker's chunk ends
+ *   the operation;
  * - otherwise (a chunk in flight, or a 1,000,000-item operation with up to 500 waiting
  *   jobs): the waiting jobs are made due now and the workers end each job's items CANCELLED
  *   in a transaction of its own that locks no ticket (runChunk), so the cancel request
@@ -16,7 +18,7 @@ import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
 import type { Role } from "../db/tables.ts";
-import { type BulkDomain, roleAllows } from "./action.ts";
+import { type BulkDomain, roleAllows, type Tx } from "./action.ts";
 import { bumpCounters, cancelRanges, maybeFinish } from "./finalize.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
 import { operatorRefusal } from "./operator.ts";
@@ -47,6 +49,27 @@ function roleToCancel(domain: BulkDomain, operation: OperationRow): Role {
   if (operation.action_type !== "ROLLBACK") return own;
   const parent = required((operation.action_params as { parentActionType?: string } | null)?.parentActionType);
   return roleAllows(parent, own) ? parent : own; // the higher of the two
+}
+
+/**
+ * Deletes the operation's unclaimed jobs and returns their position ranges, the items this
+ * cancel may end itself:
+ *   DELETE FROM bulk_jobs WHERE id IN (SELECT id FROM bulk_jobs WHERE operation_id = $op
+ *     AND locked_by IS NULL FOR UPDATE SKIP LOCKED) RETURNING first_position, last_position
+ * The jobs read a moment ago may have been claimed since; this statement never deletes or
+ * waits for one. Deleting a job by id alone did both: a worker claimed job J between that read
+ * and the DELETE, the DELETE took J's row lock (waiting for the claim's commit), the chunk
+ * locked J's items and then waited for J in takeJob while the cancel waited for those items
+ * in cancelRanges: a deadlock. Locked by someone else here means being claimed (the claim is
+ * the only writer of an unclaimed job of an operation that is not finished and whose row lock
+ * this transaction holds), so a skipped job always has a worker that will settle it.
+ */
+async function deleteUnclaimedJobs(tx: Tx, operationId: string) {
+  const { rows } = await sql<{ first_position: number; last_position: number }>`
+    DELETE FROM bulk_jobs WHERE id IN (
+      SELECT id FROM bulk_jobs WHERE operation_id = ${operationId} AND locked_by IS NULL FOR UPDATE SKIP LOCKED)
+    RETURNING first_position, last_position`.execute(tx);
+  return rows;
 }
 
 /** Cancels an operation of the viewer's tenant; only a role that may run its action may cancel it. */
@@ -88,9 +111,10 @@ export async function cancelOperation(
     const waitingItems = jobs.reduce((sum, job) => sum + job.last_position - job.first_position + 1, 0);
     let after = cancelling;
     if (jobs.every((job) => job.locked_by === null) && waitingItems <= CANCEL_INLINE_ITEMS) {
-      if (jobs.length > 0) await tx.deleteFrom("bulk_jobs").where("id", "in", jobs.map((job) => job.id)).execute();
-      const cancelled = await cancelRanges(tx, operationId, jobs);
+      const cancelled = await cancelRanges(tx, operationId, await deleteUnclaimedJobs(tx, operationId));
       after = await bumpCounters(tx, operationId, { succeeded: 0, failed: 0, skipped: 0, cancelled, codes: {} });
+      // A job skipped by the DELETE is being claimed: it is left, so the operation stays
+      // CANCELLING, and that worker's chunk (runChunk or settleFailure) settles it and ends it.
       after = await maybeFinish(tx, after);
     } else {
       // Waiting, scheduled or backing off after a failure: all due now, to be cancelled job by job.

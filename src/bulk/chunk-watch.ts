@@ -33,6 +33,8 @@ export class ChunkWatch {
   #stopReason: Error | null = null;
   #backendPid: number | null = null;
   #finished = false;
+  /** A heartbeat is in flight. */
+  #beating = false;
   #cancelling: Promise<void> = Promise.resolve();
   /** Refuses every statement of the chunk once it was told to stop. */
   #plugin: KyselyPlugin = {
@@ -78,12 +80,21 @@ export class ChunkWatch {
     });
   }
 
+  /**
+   * Renews the lease, unless the previous beat is still waiting: once the chunk deleted its
+   * job (takeJob) the row is locked until the chunk ends, and a beat waits for that; further
+   * beats would only pile up on the same lock and take the connection a cancel needs (the
+   * thread's pool holds the chunk's connection, one beat and the cancel).
+   */
   #beat(): void {
+    if (this.#beating) return;
+    this.#beating = true;
     extendLease(this.db, this.job.id, this.workerId, this.settings.leaseMs)
       .then((held) => {
         if (!held) this.#stop(new LeaseLostError(this.job.id));
       })
-      .catch((error) => this.onError(`heartbeat failed: ${(error as Error).message}`));
+      .catch((error) => this.onError(`heartbeat failed: ${(error as Error).message}`))
+      .finally(() => this.#beating = false);
   }
 
   #stop(reason: Error): void {

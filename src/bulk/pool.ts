@@ -1,7 +1,8 @@
 /**
  * The worker pool of one process: N Deno Web Workers (each a WorkerLoop with its own small
  * connection pool), ONE LISTEN connection that forwards `bulk_jobs` NOTIFYs as wake-ups,
- * and a maintenance tick (rescue expired leases, admit queued/scheduled operations).
+ * a maintenance tick (rescue expired leases, admit queued/scheduled operations) and, on a
+ * timer of its own, retention.
  * Used by the API process (WORKERS=N) and by `deno task worker` processes alike.
  */
 import type { Db } from "../db/database.ts";
@@ -11,7 +12,7 @@ import { admitWaiting } from "./admit.ts";
 import { JOBS_CHANNEL } from "./notify.ts";
 import { releaseJobs } from "./queue/claim.ts";
 import { rescueExpiredJobs } from "./queue/rescue.ts";
-import { RetentionSchedule } from "./retention.ts";
+import { RetentionLoop } from "./retention.ts";
 import { countRescued } from "../metrics/engine.ts";
 import type { ChunkReport } from "./run-chunk.ts";
 import type { WorkerSettings } from "./worker-loop.ts";
@@ -46,7 +47,7 @@ export interface PoolOptions {
   db: Db;
   /** How long stop() waits for in-flight chunks before terminating threads. */
   shutdownGraceMs: number;
-  /** BULK_RETENTION_DAYS: the maintenance tick deletes finished operations older than that. */
+  /** BULK_RETENTION_DAYS: retention deletes finished operations older than that. */
   retentionDays: number;
   /** The notification deliverer running beside the threads (on `db`, outside chunk work). */
   notifications: DelivererSettings;
@@ -73,10 +74,15 @@ export class WorkerPool {
     error: new Set(),
   };
 
-  readonly #retention: RetentionSchedule;
+  readonly #retention: RetentionLoop;
 
   constructor(private readonly options: PoolOptions) {
-    this.#retention = new RetentionSchedule(options.db, options.retentionDays);
+    // Not in the maintenance tick: a large purge there delayed rescue and admission by as long as it ran.
+    this.#retention = new RetentionLoop(options.db, {
+      retentionDays: options.retentionDays,
+      firstRunMs: options.settings.pollMs,
+      onError: (message) => this.#emit("error", { workerId: "pool", message }),
+    });
   }
 
   on<K extends keyof PoolEvents>(event: K, listener: (event: PoolEvents[K]) => void): () => void {
@@ -97,6 +103,7 @@ export class WorkerPool {
     await Promise.all(Array.from({ length: this.options.count }, (_, i) => this.#spawn(`${prefix}:w${i}`)));
     await this.#listen();
     this.#scheduleMaintenance();
+    this.#retention.start();
     this.#deliverer = new Deliverer(this.options.db, this.options.notifications).start();
   }
 
@@ -170,7 +177,6 @@ export class WorkerPool {
       countRescued(rescued);
       const admitted = await admitWaiting(this.options.db, this.options.settings.maxActivePerUser);
       if (rescued > 0 || admitted.length > 0) this.#broadcast({ type: "wake" });
-      await this.#retention.tick();
     } catch (error) {
       this.#emit("error", { workerId: "pool", message: `maintenance: ${(error as Error).message}` });
     }
@@ -185,6 +191,8 @@ export class WorkerPool {
     this.#stopping = true;
     clearTimeout(this.#tick);
     const delivererStopped = this.#deliverer?.stop(); // no new claims; sends in flight end meanwhile
+    // Ends after its statement in flight (each deletes at most one batch), so it is waited for in full.
+    const retentionStopped = this.#retention.stop();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) =>
       timer = setTimeout(() => resolve("timeout"), this.options.shutdownGraceMs)
@@ -206,5 +214,6 @@ export class WorkerPool {
     await releaseJobs(this.options.db, this.workerIds);
     this.#threads = [];
     await delivererStopped;
+    await retentionStopped;
   }
 }

@@ -2,10 +2,15 @@
  * The rescuer: jobs whose lease expired (their worker crashed, hung or lost its
  * connection) go back to the queue:
  *   UPDATE bulk_jobs SET locked_by = NULL, locked_until = NULL, run_at = now(), last_error = ...
- *   WHERE locked_by IS NOT NULL AND locked_until < now()
+ *   WHERE id IN (SELECT id FROM bulk_jobs WHERE locked_by IS NOT NULL AND locked_until < now()
+ *                FOR UPDATE SKIP LOCKED)
  * Safe to run from every process at once. Nothing is applied twice: a chunk's changes and
  * its ledger rows commit together with the job's deletion, and a worker whose lease was
  * taken finds its job gone at commit and rolls back (LeaseLostError).
+ * SKIP LOCKED: an expired job whose row is locked is being worked on right now (its chunk
+ * deleted it in takeJob and is about to commit, or its heartbeat is renewing it) or rescued
+ * by another process; waiting for it stalled the whole maintenance tick, admission included,
+ * for as long as that transaction lasted. The next tick looks at it again.
  * Served by bulk_jobs_lease_idx (locked_until) WHERE locked_by IS NOT NULL.
  */
 import { sql } from "kysely";
@@ -19,7 +24,10 @@ export async function rescueExpiredJobs(db: Db): Promise<number> {
       run_at: sql`now()`,
       last_error: sql`'lease expired (held by ' || locked_by || ')'`,
     })
-    .where("locked_by", "is not", null).where("locked_until", "<", sql<Date>`now()`)
+    .where("id", "in", (eb) =>
+      eb.selectFrom("bulk_jobs").select("id")
+        .where("locked_by", "is not", null).where("locked_until", "<", sql<Date>`now()`)
+        .forUpdate().skipLocked())
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
