@@ -4,11 +4,12 @@
  * unless asked; and EMAIL_NOT_CONFIGURED (nothing written) when SMTP_URL is unset.
  */
 import { expect } from "expect";
-import { startOk, startOp, ticketGid } from "./helpers/api.ts";
+import { dbIdOf, startOk, startOp, ticketGid } from "./helpers/api.ts";
 import { finished, operation, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { startSmtpReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { Mailer } from "../src/notify/mailer.ts";
+import { gql } from "./helpers/graphql.ts";
 
 /** The text of a quoted-printable MIME body (soft line breaks and =XX escapes undone). */
 const unquote = (raw: string) =>
@@ -192,4 +193,47 @@ Deno.test("e-mail: a send as a whole is bounded by the timeout, even against a s
   expect(error?.message).toBe(`no answer within ${timeoutMs} ms (WEBHOOK_TIMEOUT_MS)`);
   // Cut before the message went out (old code: sent it, 1.8 s after it began, long past its deadline).
   expect(smtp.sawData).toBe(false);
+});
+
+Deno.test("e-mail: retryFailedItems and rollbackBulkOperation take notify.email like a start", async () => {
+  await using smtp = await startSmtpReceiver();
+  const server = await startTestServer({ tickets: 2, env: { SMTP_URL: smtp.url, WORKERS: "1", NOTIFY_POLL_MS: "50" } });
+  try {
+    const ids = (await ticketIds(server.db, server.tenant.id)).map(ticketGid);
+    const parent = await startOk(server, server.tenant.admin, {
+      targets: { ids: [...ids, ticketGid("999999999")] }, // one FAILED item (NOT_FOUND) to retry
+      action: { setStatus: { status: "PENDING" } },
+    });
+    await waitFor(server.db, parent.dbId, finished, 60_000);
+    const children: string[] = [];
+    for (
+      const [mutation, field] of [
+        ["mutation($input: RetryFailedItemsInput!) { retryFailedItems(input: $input) {", "retryFailedItems"],
+        [
+          "mutation($input: RollbackBulkOperationInput!) { rollbackBulkOperation(input: $input) {",
+          "rollbackBulkOperation",
+        ],
+      ]
+    ) {
+      const result = await gql(
+        server.graphqlUrl,
+        server.tenant.admin.token,
+        `${mutation} bulkOperation { id } userErrors { code message } } }`,
+        { input: { id: parent.id, notify: { email: true } } },
+      );
+      expect(result.errors).toBeUndefined();
+      expect(result.data[field].userErrors).toEqual([]);
+      const child = dbIdOf(result.data[field].bulkOperation.id);
+      await waitFor(server.db, child, finished, 60_000);
+      children.push(child);
+    }
+    await waitUntil(() => smtp.mails.length === 2, "the retry's and the rollback's e-mails", 60_000);
+    const emailed = await server.db.selectFrom("notification_deliveries as d")
+      .innerJoin("notification_events as e", "e.id", "d.event_id")
+      .select(["e.operation_id", "d.recipient"]).where("d.channel", "=", "EMAIL").execute();
+    expect(emailed.map((row) => row.operation_id).sort()).toEqual([...children].sort());
+    expect(smtp.mails.every((mail) => mail.to.length === 1)).toBe(true);
+  } finally {
+    await server.stop();
+  }
 });
