@@ -120,7 +120,12 @@ export async function recordDelivered(db: Db, delivery: ClaimedDelivery, statusC
  * tenant's endpoint). It comes due again after `delayMs`, for any process; the retry window
  * still ends it (expireDeliveries).
  */
-export async function releaseDelivery(db: Db, delivery: ClaimedDelivery, error: string, delayMs: number) {
+export async function releaseDelivery(
+  db: Db,
+  delivery: ClaimedDelivery,
+  error: string,
+  delayMs: number,
+): Promise<void> {
   const updated = await db.updateTable("notification_deliveries").set({
     attempts: delivery.attempts - 1,
     next_attempt_at: sql`now() + make_interval(secs => ${delayMs / 1000})`,
