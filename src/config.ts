@@ -227,28 +227,18 @@ function corsOrigins(env: Env): string[] | null {
 }
 
 function databaseUrl(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(name, "not a URL (expected postgres://user:pass@host:port/db)");
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConfigError(name, `protocol must be postgres: or postgresql:, got ${url.protocol}`);
-  }
-  return raw;
+  return urlSetting(env, name, ["postgres:", "postgresql:"], "postgres://user:pass@host:port/db");
 }
 
-function urlSetting(env: Env, name: string, protocols: string[]): string | undefined {
+/** `example`, when given, is shown in the error for text that is not a URL. */
+function urlSetting(env: Env, name: string, protocols: string[], example?: string): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
   let parsed: URL;
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(name, "not a URL");
+    throw new ConfigError(name, example ? `not a URL (expected ${example})` : "not a URL");
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `protocol must be ${protocols.join(" or ")}, got ${parsed.protocol}`);

@@ -53,7 +53,8 @@ function render(level: Level, scope: string, message: string, fields: LogFields)
   const time = new Date().toISOString();
   const context: LogFields = { ...ambient.getStore(), ...fields, trace: traceId() };
   const defined = Object.entries(context).filter(([, value]) => value !== undefined);
-  if (format === "json") return JSON.stringify({ time, level, scope, message, ...Object.fromEntries(defined) });
+  // The fixed keys last: a context field of the same name cannot replace them.
+  if (format === "json") return JSON.stringify({ ...Object.fromEntries(defined), time, level, scope, message });
   const suffix = defined.map(([key, value]) => ` ${key}=${value}`).join("");
   return `${time} ${level.padEnd(5)} [${scope}] ${message}${suffix}`;
 }

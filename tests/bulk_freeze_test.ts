@@ -50,6 +50,9 @@ Deno.test("SIGSTOP of a worker process inside a chunk: the other process takes o
       DATABASE_URL: server.databaseUrl,
       WORKERS: "1",
       BULK_LEASE_MS: String(LEASE_MS),
+      // The gated chunk must still hold its lease when the test reads locked_by and freezes its
+      // process: a lock timeout (default BULK_LEASE_MS) would put it back in backoff every 2 s.
+      BULK_LOCK_TIMEOUT_MS: "60000",
       BULK_CHUNK_SIZE: String(CHUNK),
       BULK_POLL_MS: "200",
     };

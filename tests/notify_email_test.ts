@@ -4,10 +4,12 @@
  * unless asked; and EMAIL_NOT_CONFIGURED (nothing written) when SMTP_URL is unset.
  */
 import { expect } from "expect";
-import { startOk, startOp, ticketGid } from "./helpers/api.ts";
+import { dbIdOf, startOk, startOp, ticketGid } from "./helpers/api.ts";
 import { finished, operation, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { startSmtpReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { Mailer } from "../src/notify/mailer.ts";
+import { gql } from "./helpers/graphql.ts";
 
 /** The text of a quoted-printable MIME body (soft line breaks and =XX escapes undone). */
 const unquote = (raw: string) =>
@@ -123,6 +125,114 @@ Deno.test("e-mail: without SMTP_URL, notify.email is refused with EMAIL_NOT_CONF
       notify: { email: false },
     });
     expect(ok.userErrors).toEqual([]);
+  } finally {
+    await server.stop();
+  }
+});
+
+/**
+ * A raw SMTP server on loopback that answers every command, but each only after `delayMs`:
+ * never idle long enough for a per-phase timeout, slower than the send's deadline in total.
+ */
+function startTricklingSmtp(delayMs: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  let sawData = false;
+  const serve = async (conn: Deno.Conn) => {
+    const encoder = new TextEncoder();
+    const say = async (line: string) => {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await conn.write(encoder.encode(`${line}\r\n`));
+    };
+    try {
+      await say("220 slow.example ESMTP");
+      const decoder = new TextDecoder();
+      let inData = false;
+      for await (const bytes of conn.readable) {
+        for (const line of decoder.decode(bytes).split("\r\n").filter(Boolean)) {
+          if (inData) {
+            if (line === ".") (inData = false, await say("250 queued"));
+            continue;
+          }
+          const verb = line.slice(0, 4).toUpperCase();
+          if (verb === "DATA") (inData = sawData = true, await say("354 go on"));
+          else if (verb === "QUIT") await say("221 bye");
+          else await say(verb === "EHLO" ? "250 slow.example" : "250 ok");
+        }
+      }
+    } catch {
+      // The client destroyed the socket: what the test wants.
+    }
+  };
+  (async () => {
+    for await (const conn of listener) conns.push(conn), serve(conn);
+  })().catch(() => {});
+  return {
+    url: `smtp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    get sawData() {
+      return sawData;
+    },
+    [Symbol.dispose]() {
+      listener.close();
+      conns.forEach((conn) => {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      });
+    },
+  };
+}
+
+Deno.test("e-mail: a send as a whole is bounded by the timeout, even against a server that answers slowly but steadily", async () => {
+  using smtp = startTricklingSmtp(300);
+  const timeoutMs = 1000;
+  const mailer = new Mailer(smtp.url, "bulk-ops <noreply@localhost>", timeoutMs);
+  const error = await mailer.send({ to: "a@example.com", subject: "s", text: "t", messageId: "m1" })
+    .then(() => null, (error: Error) => error);
+  // Greeting, EHLO, MAIL, RCPT, DATA, the message: 6 answers of 300 ms each, 1.8 s > 1 s.
+  expect(error?.message).toBe(`no answer within ${timeoutMs} ms (WEBHOOK_TIMEOUT_MS)`);
+  // Cut before the message went out (old code: sent it, 1.8 s after it began, long past its deadline).
+  expect(smtp.sawData).toBe(false);
+});
+
+Deno.test("e-mail: retryFailedItems and rollbackBulkOperation take notify.email like a start", async () => {
+  await using smtp = await startSmtpReceiver();
+  const server = await startTestServer({ tickets: 2, env: { SMTP_URL: smtp.url, WORKERS: "1", NOTIFY_POLL_MS: "50" } });
+  try {
+    const ids = (await ticketIds(server.db, server.tenant.id)).map(ticketGid);
+    const parent = await startOk(server, server.tenant.admin, {
+      targets: { ids: [...ids, ticketGid("999999999")] }, // one FAILED item (NOT_FOUND) to retry
+      action: { setStatus: { status: "PENDING" } },
+    });
+    await waitFor(server.db, parent.dbId, finished, 60_000);
+    const children: string[] = [];
+    for (
+      const [mutation, field] of [
+        ["mutation($input: RetryFailedItemsInput!) { retryFailedItems(input: $input) {", "retryFailedItems"],
+        [
+          "mutation($input: RollbackBulkOperationInput!) { rollbackBulkOperation(input: $input) {",
+          "rollbackBulkOperation",
+        ],
+      ]
+    ) {
+      const result = await gql(
+        server.graphqlUrl,
+        server.tenant.admin.token,
+        `${mutation} bulkOperation { id } userErrors { code message } } }`,
+        { input: { id: parent.id, notify: { email: true } } },
+      );
+      expect(result.errors).toBeUndefined();
+      expect(result.data[field].userErrors).toEqual([]);
+      const child = dbIdOf(result.data[field].bulkOperation.id);
+      await waitFor(server.db, child, finished, 60_000);
+      children.push(child);
+    }
+    await waitUntil(() => smtp.mails.length === 2, "the retry's and the rollback's e-mails", 60_000);
+    const emailed = await server.db.selectFrom("notification_deliveries as d")
+      .innerJoin("notification_events as e", "e.id", "d.event_id")
+      .select(["e.operation_id", "d.recipient"]).where("d.channel", "=", "EMAIL").execute();
+    expect(emailed.map((row) => row.operation_id).sort()).toEqual([...children].sort());
+    expect(smtp.mails.every((mail) => mail.to.length === 1)).toBe(true);
   } finally {
     await server.stop();
   }

@@ -1,6 +1,12 @@
 /** The pure parts of notifications: address classification and the retry schedule. */
 import { expect } from "expect";
-import { isPrivateAddress } from "../src/notify/address-guard.ts";
+import {
+  checkWebhookUrl,
+  isPrivateAddress,
+  resolveTarget,
+  safeAddress,
+  UnsafeUrlError,
+} from "../src/notify/address-guard.ts";
 import { endEventsOf, startEventOf } from "../src/notify/events.ts";
 import { MAX_RETRY_DELAY_MS, retryDelayMs } from "../src/notify/delivery-queue.ts";
 
@@ -26,6 +32,16 @@ Deno.test("address guard: private, loopback, link-local, reserved refused; publi
     "::ffff:127.0.0.1",
     "::ffff:10.0.0.1",
     "[::1]",
+    "::7f00:1", // IPv4-compatible 127.0.0.1
+    "::10.0.0.1",
+    "64:ff9b::7f00:1", // NAT64 of 127.0.0.1
+    "64:ff9b::a9fe:a9fe", // NAT64 of 169.254.169.254
+    "64:ff9b:1::8.8.8.8", // local-use NAT64
+    "2002:7f00:1::", // 6to4 relay 127.0.0.1
+    "2002:c0a8:101::1", // 6to4 relay 192.168.1.1
+    "2001:0:4136:e378:8000:63bf:80ff:fffe", // Teredo client 127.0.0.1 (inverted)
+    "fec0::1", // site-local
+    "feff::1",
     "not-an-address",
   ];
   const allowed = [
@@ -36,9 +52,36 @@ Deno.test("address guard: private, loopback, link-local, reserved refused; publi
     "100.128.0.1",
     "2606:4700::1111",
     "::ffff:8.8.8.8",
+    "::808:808", // IPv4-compatible 8.8.8.8
+    "64:ff9b::808:808", // NAT64 of 8.8.8.8
+    "2002:808:808::1", // 6to4 relay 8.8.8.8
+    "2001:0:4136:e378:8000:63bf:f7f7:f7f7", // Teredo client 8.8.8.8
+    "2001:4860:4860::8888",
   ];
   expect(refused.filter((a) => !isPrivateAddress(a))).toEqual([]);
   expect(allowed.filter(isPrivateAddress)).toEqual([]);
+});
+
+Deno.test("address guard: hosts the URL parser normalises to loopback are refused without DNS; every DNS answer must be public", async () => {
+  for (
+    const raw of [
+      "http://2130706433/",
+      "http://0x7f.0.0.1/",
+      "http://0177.0.0.1/",
+      "http://127.1/",
+      "http://[::7f00:1]/",
+    ]
+  ) {
+    const url = checkWebhookUrl(raw);
+    await expect(resolveTarget(url, false)).rejects.toThrow(UnsafeUrlError);
+    expect(await resolveTarget(url, true)).toMatch(/^127\.0\.0\.1$|^::7f00:1$/);
+  }
+  expect(() => safeAddress("mixed.example", ["8.8.8.8", "10.0.0.7", "1.1.1.1"], false)).toThrow(
+    "mixed.example resolves to 10.0.0.7, a private, loopback or link-local address (WEBHOOK_ALLOW_PRIVATE_NETWORKS is off).",
+  );
+  expect(() => safeAddress("mixed.example", ["2606:4700::1111", "64:ff9b::7f00:1"], false)).toThrow(UnsafeUrlError);
+  expect(safeAddress("public.example", ["8.8.8.8", "2606:4700::1111"], false)).toBe("8.8.8.8");
+  expect(safeAddress("mixed.example", ["8.8.8.8", "10.0.0.7"], true)).toBe("8.8.8.8");
 });
 
 Deno.test("retry schedule: doubles from the base, jittered 0.5-1.0, capped at 1 h; about 30 attempts fit in 24 h", () => {

@@ -10,6 +10,7 @@ import { Webhook } from "standardwebhooks";
 import { CANCEL, startOk, ticketGid } from "./helpers/api.ts";
 import { finished, operation, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
+import { type Sample, scrape, valueOf } from "./helpers/prometheus.ts";
 import { hang, type ReceivedRequest, startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import {
@@ -31,6 +32,19 @@ import { encodeId } from "../src/graphql/ids.ts";
 import { encryptSecret } from "../src/notify/secrets.ts";
 
 const setStatus = { setStatus: { status: "PENDING" } };
+
+/** notification_deliveries_total{channel="webhook"} by result, moved since `before` (the registry is the test process's). */
+async function deliveryResultsSince(server: TestServer, before: Sample[]): Promise<Record<string, number>> {
+  const now = await scrape(`${server.url}/metrics`);
+  const moved: Record<string, number> = {};
+  for (const result of ["delivered", "retry", "failed", "disabled", "released"]) {
+    const labels = { channel: "webhook", result };
+    const delta = valueOf(now, "notification_deliveries_total", labels) -
+      valueOf(before, "notification_deliveries_total", labels);
+    if (delta !== 0) moved[result] = delta;
+  }
+  return moved;
+}
 const MISSING_TICKET = ticketGid("999999999");
 
 interface Verified {
@@ -196,6 +210,7 @@ Deno.test("webhooks: a receiver failing 3 times gets retries with growing backof
   const server = await startTestServer({ tickets: 5, env: { ...WEBHOOK_ENV, NOTIFY_RETRY_BASE_MS: "200" } });
   await using receiver = startReceiver((_r, index) => new Response(null, { status: index < 3 ? 503 : 200 }));
   try {
+    const before = await scrape(`${server.url}/metrics`);
     const endpoint = await createEndpoint(server, server.tenant.admin, {
       url: receiver.url,
       events: ["BULK_OPERATION_FINISHED"],
@@ -215,6 +230,7 @@ Deno.test("webhooks: a receiver failing 3 times gets retries with growing backof
     expect(delivered.length).toBe(1);
     expect(delivered[0]).toMatchObject({ attempts: 4, lastStatusCode: 200, lastError: null, nextAttemptAt: null });
     expect(delivered[0].webhookId).toBe(requests[0].headers["webhook-id"]);
+    expect(await deliveryResultsSince(server, before)).toEqual({ retry: 3, delivered: 1 });
 
     const again = await gql(server.graphqlUrl, server.tenant.admin.token, REDELIVER, { id: delivered[0].id });
     expect(again.data.redeliverWebhook.userErrors).toEqual([]);
@@ -228,13 +244,15 @@ Deno.test("webhooks: a receiver failing 3 times gets retries with growing backof
       const { deliveries } = await endpointDeliveries(server, server.tenant.admin, endpoint.id);
       return deliveries.length === 2 && deliveries.every((d) => d.status === "DELIVERED");
     }, "both deliveries DELIVERED");
+    expect(await deliveryResultsSince(server, before)).toEqual({ retry: 3, delivered: 2 });
   } finally {
     await server.stop();
   }
 });
 
 Deno.test("webhooks: a receiver that never answers times out after WEBHOOK_TIMEOUT_MS; meanwhile chunks and other endpoints go on", async () => {
-  const server = await startTestServer({ tickets: 6, env: { ...WEBHOOK_ENV, WEBHOOK_TIMEOUT_MS: "8000" } });
+  // Long enough for a second operation to run and be delivered while the first POST hangs, on a loaded machine.
+  const server = await startTestServer({ tickets: 6, env: { ...WEBHOOK_ENV, WEBHOOK_TIMEOUT_MS: "30000" } });
   await using hanging = startReceiver(hang);
   await using healthy = startReceiver(() => new Response("ok"));
   try {
@@ -254,13 +272,17 @@ Deno.test("webhooks: a receiver that never answers times out after WEBHOOK_TIMEO
     const during = await endpointDeliveries(server, server.tenant.admin, stuck.id);
     expect(during.deliveries.at(-1)).toMatchObject({ attempts: 1, lastError: null, status: "PENDING" });
 
-    const [delivery] = await waitUntil(async () => {
-      const { deliveries } = await endpointDeliveries(server, server.tenant.admin, stuck.id);
-      const first = deliveries.at(-1);
-      return first?.lastError ? [first] : null;
-    }, "the timed-out attempt recorded");
+    const [delivery] = await waitUntil(
+      async () => {
+        const { deliveries } = await endpointDeliveries(server, server.tenant.admin, stuck.id);
+        const first = deliveries.at(-1);
+        return first?.lastError ? [first] : null;
+      },
+      "the timed-out attempt recorded",
+      90_000,
+    );
     expect(delivery).toMatchObject({ status: "PENDING", attempts: 1, lastStatusCode: null, deliveredAt: null });
-    expect(delivery.lastError).toBe("no answer within 8000 ms (WEBHOOK_TIMEOUT_MS)");
+    expect(delivery.lastError).toBe("no answer within 30000 ms (WEBHOOK_TIMEOUT_MS)");
     expect(Date.parse(delivery.nextAttemptAt!)).toBeGreaterThan(Date.now());
   } finally {
     await server.stop();
@@ -277,6 +299,7 @@ Deno.test("webhooks: 410 Gone disables at once, consecutive failures disable aft
   await using target = startReceiver(() => new Response("ok"));
   await using redirecting = startReceiver(() => Response.redirect(target.url, 302));
   try {
+    const before = await scrape(`${server.url}/metrics`);
     const events = ["BULK_OPERATION_FINISHED"];
     const goneEndpoint = await createEndpoint(server, server.tenant.admin, { url: gone.url, events });
     const failingEndpoint = await createEndpoint(server, server.tenant.admin, { url: failing.url, events });
@@ -308,6 +331,10 @@ Deno.test("webhooks: 410 Gone disables at once, consecutive failures disable aft
     }, "the redirect recorded as a failed attempt");
     expect(redirect.lastError).toContain("HTTP 302");
     expect(target.requests.length).toBe(0);
+    // A redirect is a failure like any other: the third one disables that endpoint too.
+    await disabled(redirectEndpoint.id, "3 redirects");
+    // Counted per recorded attempt: the 410 disabled at once; 500 and 302 each retried twice, then disabled.
+    expect(await deliveryResultsSince(server, before)).toEqual({ retry: 4, disabled: 3 });
 
     // A disabled endpoint gets no new deliveries: the outbox only fans out to enabled ones.
     const second = await startOk(server, server.tenant.admin, {

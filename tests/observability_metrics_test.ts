@@ -11,6 +11,7 @@ import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql, wsClient } from "./helpers/graphql.ts";
 import { lockTickets, PROGRESS, record, sse, startOk, ticketGid, until } from "./helpers/api.ts";
 import { type Sample, scrape, seriesOf, valueOf } from "./helpers/prometheus.ts";
+import { takeDatabaseDown } from "./helpers/database.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 /** Scrapes until `ready(samples)` holds; fails after 30 s naming what it waited for. */
@@ -160,6 +161,32 @@ Deno.test("/metrics: open graphql-ws sockets, SSE streams and subscriptions are 
   } finally {
     abort.abort();
     await client.dispose();
+    await server.stop();
+  }
+});
+
+Deno.test("/metrics during a database outage: the database-read gauges are skipped, db_up is 0, counters stay", async () => {
+  const server = await startTestServer({ env: { WORKERS: "0" } });
+  try {
+    const before = await scrape(`${server.url}/metrics`);
+    expect(valueOf(before, "db_up")).toBe(1);
+    expect(seriesOf(before, "bulk_queue_jobs").size).toBe(3);
+    const outage = await takeDatabaseDown(server.databaseUrl);
+    try {
+      const during = await scrape(`${server.url}/metrics`); // throws unless 200 text/plain
+      expect(valueOf(during, "db_up")).toBe(0);
+      expect(seriesOf(during, "bulk_queue_jobs").size).toBe(0);
+      expect(seriesOf(during, "bulk_admission_queue_operations").size).toBe(0);
+      expect(seriesOf(during, "notification_deliveries_pending").size).toBe(0);
+      // This process's counters are still there: the earlier scrape was counted.
+      expect(valueOf(during, "http_requests_total", { route: "/metrics", status: "200" })).toBeGreaterThanOrEqual(1);
+    } finally {
+      await outage.restore();
+    }
+    const after = await scrape(`${server.url}/metrics`);
+    expect(valueOf(after, "db_up")).toBe(1);
+    expect(seriesOf(after, "bulk_queue_jobs").size).toBe(3);
+  } finally {
     await server.stop();
   }
 });

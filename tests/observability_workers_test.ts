@@ -40,6 +40,10 @@ Deno.test("worker processes: own /metrics port, registered in `workers`, a kille
     WORKERS: "1",
     BULK_CHUNK_SIZE: "10",
     BULK_LEASE_MS: "1500",
+    // Chunk 1 waits at the test's row lock until the kill: a lock timeout (default BULK_LEASE_MS)
+    // would end that wait every 1.5 s and leave the chunk unleased in backoff, where neither the
+    // `running` gauge nor the rescue below would see it.
+    BULK_LOCK_TIMEOUT_MS: "60000",
     BULK_POLL_MS: "200",
     WORKER_STALE_MS: String(staleMs),
   };

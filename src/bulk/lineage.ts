@@ -24,6 +24,7 @@
  */
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
+import type { NotifyOptions } from "../notify/events.ts";
 import { type BulkDomain, roleAllows, type Tx } from "./action.ts";
 import { operatorRefusal } from "./operator.ts";
 import { isTerminal, type OperationRow } from "./operation.ts";
@@ -74,7 +75,7 @@ export async function retryFailedItems(
   domain: BulkDomain,
   viewer: Viewer,
   parentId: string,
-  options: { errorCodes?: string[]; limits: StartLimits },
+  options: { errorCodes?: string[]; limits: StartLimits; notify?: NotifyOptions | null },
 ): Promise<Started> {
   const parent = await readParent(db, viewer, parentId);
   if (parent.action_type === "ROLLBACK") {
@@ -101,6 +102,7 @@ export async function retryFailedItems(
     params: parent.action_params,
     targets,
     description: `Retry of failed items${codes ? ` (${codes.join(", ")})` : ""}`,
+    notify: options.notify,
     guard: async (tx) => {
       await lockParent(tx, viewer, parentId);
       // A second RETRY of the same parent would re-apply items the first one already fixed
@@ -133,6 +135,8 @@ export interface RollbackOptions {
   /** The current time (injected so tests can move it instead of sleeping). */
   now?: Date;
   limits: StartLimits;
+  /** Notifications the caller asked for, as for any start. */
+  notify?: NotifyOptions | null;
 }
 
 export async function rollbackOperation(
@@ -180,6 +184,7 @@ export async function rollbackOperation(
     params: { parentActionType: parent.action_type, force: options.force },
     targets,
     description: `Rollback of ${parent.action_type}${options.force ? " (force)" : ""}`,
+    notify: options.notify,
     guard: async (tx) => {
       await lockParent(tx, viewer, parentId);
       if (parent.succeeded === 0) {

@@ -91,3 +91,12 @@ export const httpDuration = new Histogram({
   buckets: HTTP_BUCKETS,
   registers: [registry],
 });
+
+export const deliveryResults = new Counter({
+  name: "notification_deliveries_total",
+  help: "Notification delivery attempts recorded by this process, by channel (webhook, email) and result: delivered, " +
+    "retry (failed, tried again later), failed (given up), disabled (the failure disabled the endpoint), " +
+    "released (not sent: this process's configuration cannot send it).",
+  labelNames: ["channel", "result"] as const,
+  registers: [registry],
+});

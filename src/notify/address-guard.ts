@@ -59,12 +59,32 @@ function ipv6Groups(address: string): number[] | null {
   return groups.map((g) => parseInt(g, 16));
 }
 
+/** The IPv4 address in two 16-bit groups. */
+const embeddedIpv4 = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff];
+
+/**
+ * IPv6 ranges that carry an IPv4 address a packet can end up at: IPv4-compatible (::/96,
+ * which also holds :: and ::1), IPv4-mapped (::ffff:0:0/96), NAT64 (64:ff9b::/96, RFC 6052),
+ * 6to4 (2002::/16, the relay's IPv4 in groups 1-2) and Teredo (2001::/32, the client's IPv4
+ * inverted in groups 6-7). Each is judged by that IPv4 address.
+ */
+function ipv4Inside(g: number[]): number[] | null {
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 6)) return embeddedIpv4(g[6], g[7]);
+  if (zeros(0, 5) && g[5] === 0xffff) return embeddedIpv4(g[6], g[7]);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return embeddedIpv4(g[6], g[7]);
+  if (g[0] === 0x2002) return embeddedIpv4(g[1], g[2]);
+  if (g[0] === 0x2001 && g[1] === 0) return embeddedIpv4(g[6] ^ 0xffff, g[7] ^ 0xffff);
+  return null;
+}
+
 function privateIpv6(g: number[]): boolean {
-  if (g.slice(0, 7).every((x) => x === 0) && g[7] <= 1) return true; // :: and ::1
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) { // IPv4-mapped
-    return privateIpv4([g[6] >> 8, g[6] & 0xff, g[7] >> 8, g[7] & 0xff]);
-  }
-  return (g[0] & 0xfe00) === 0xfc00 || (g[0] & 0xffc0) === 0xfe80 || (g[0] & 0xff00) === 0xff00; // ULA, link-local, multicast
+  const v4 = ipv4Inside(g);
+  if (v4) return privateIpv4(v4);
+  return (g[0] & 0xfe00) === 0xfc00 || // unique local fc00::/7
+    (g[0] & 0xffc0) === 0xfe80 || (g[0] & 0xffc0) === 0xfec0 || // link-local fe80::/10, site-local fec0::/10
+    (g[0] & 0xff00) === 0xff00 || // multicast
+    (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1); // local-use NAT64 64:ff9b:1::/48 (RFC 8215)
 }
 
 /** True for addresses a webhook must not reach: private, loopback, link-local, unspecified, multicast. */
@@ -89,7 +109,14 @@ export async function resolveTarget(url: URL, allowPrivate: boolean, signal?: Ab
     if (addresses.length === 0 && host === "localhost") addresses = ["127.0.0.1"];
     if (addresses.length === 0) throw new UnsafeUrlError(`${host} does not resolve.`);
   }
-  // Every answer must be public: otherwise a round-robin answer could mix in a private one.
+  return safeAddress(host, addresses, allowPrivate);
+}
+
+/**
+ * The address to connect to out of a DNS answer: every one must be public, otherwise a
+ * round-robin answer could mix in a private one.
+ */
+export function safeAddress(host: string, addresses: string[], allowPrivate: boolean): string {
   if (!allowPrivate) {
     const refused = addresses.find(isPrivateAddress);
     if (refused) {

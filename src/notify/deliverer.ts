@@ -4,17 +4,22 @@
  * claims due deliveries (delivery-queue.ts), sends them concurrently (webhooks signed per
  * Standard Webhooks, e-mails through SMTP), records each result, and sleeps NOTIFY_POLL_MS
  * when nothing is due. Hourly it prunes history older than NOTIFY_RETENTION_DAYS. Deliverers of several processes share the work through SKIP LOCKED.
+ * A process claims only the channels it can send (webhooks need WEBHOOK_SECRET_KEY, e-mail
+ * SMTP_URL) and runs no loop when it can send neither.
  */
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
 import { log } from "../log.ts";
 import { checkWebhookUrl, UnsafeUrlError } from "./address-guard.ts";
 import {
+  type Channel,
   claimDeliveries,
   type ClaimedDelivery,
+  expireDeliveries,
   type FailedAttempt,
   recordDelivered,
   recordFailed,
+  releaseDelivery,
 } from "./delivery-queue.ts";
 import { Mailer } from "./mailer.ts";
 import { emailMessage, webhookBody } from "./messages.ts";
@@ -33,6 +38,13 @@ const PRUNE_EVERY_MS = 3_600_000;
 /** What one attempt gave (a webhook's SendOutcome is one). */
 type Result = { ok: true; statusCode: number | null } | ({ ok: false } & FailedAttempt);
 const failed = (error: string): Result => ({ ok: false, statusCode: null, error, gone: false });
+
+/**
+ * This process cannot send the delivery because of its own configuration, not the
+ * receiver's fault: the delivery is released for another process, not counted against the
+ * endpoint.
+ */
+class ConfigurationError extends Error {}
 
 export interface DelivererSettings {
   publicUrl: string;
@@ -54,12 +66,23 @@ export class Deliverer {
   #inFlight = new Set<Promise<void>>();
   #prunedAt = 0;
   #mailer: Mailer | null;
+  /** The channels this process can send: webhooks need WEBHOOK_SECRET_KEY, e-mails SMTP_URL. */
+  readonly channels: readonly Channel[];
 
   constructor(private readonly db: Db, private readonly settings: DelivererSettings) {
     this.#mailer = settings.smtpUrl ? new Mailer(settings.smtpUrl, settings.smtpFrom, settings.timeoutMs) : null;
+    this.channels = [
+      ...(settings.secretKey ? ["WEBHOOK" as const] : []),
+      ...(this.#mailer ? ["EMAIL" as const] : []),
+    ];
   }
 
+  /** Starts the loop, unless this process can send no channel: then it leaves every delivery to others. */
   start(): this {
+    if (this.channels.length === 0) {
+      log.debug("notify", "no deliverer: neither WEBHOOK_SECRET_KEY nor SMTP_URL is set in this process");
+      return this;
+    }
     this.#loop = this.#run();
     return this;
   }
@@ -68,7 +91,6 @@ export class Deliverer {
     this.#stopping = true;
     this.#wake?.();
     await this.#loop;
-    this.#mailer?.close();
   }
 
   async #run(): Promise<void> {
@@ -78,8 +100,9 @@ export class Deliverer {
       let claimed = 0;
       if (free > 0) {
         try {
+          await expireDeliveries(this.db, free, this.channels);
           // The claim's lease: twice the send timeout, the send plus room to record its result.
-          const deliveries = await claimDeliveries(this.db, free, 2 * this.settings.timeoutMs);
+          const deliveries = await claimDeliveries(this.db, free, 2 * this.settings.timeoutMs, this.channels);
           claimed = deliveries.length;
           deliveries.forEach((delivery) => this.#track(this.#deliver(delivery)));
         } catch (error) {
@@ -131,8 +154,13 @@ export class Deliverer {
     try {
       result = delivery.channel === "WEBHOOK" ? await this.#sendWebhook(delivery) : await this.#sendEmail(delivery);
     } catch (error) {
-      // Every claimed delivery gets an outcome (e.g. a secret stored under another WEBHOOK_SECRET_KEY does not
-      // decrypt); otherwise it would be claimed again at every lease expiry and never reach its 24-hour end.
+      if (error instanceof ConfigurationError) {
+        // Released for a process whose configuration can send it (after a retry base, so a lone misconfigured
+        // process does not spin on it); the retry window still ends it if none can.
+        log.warn("notify", `delivery ${delivery.id} released: ${error.message}`);
+        return await releaseDelivery(this.db, delivery, error.message, this.settings.retryBaseMs);
+      }
+      // Every claimed delivery gets an outcome; otherwise it would be claimed again at every lease expiry.
       result = failed(`internal error: ${(error as Error).message}`);
     }
     if (result.ok) return await recordDelivered(this.db, delivery, result.statusCode);
@@ -148,13 +176,12 @@ export class Deliverer {
       .select(["id", "url", "enabled", "secret_ciphertext", "previous_secret_ciphertext", "previous_secret_expires_at"])
       .where("id", "=", delivery.endpointId!).executeTakeFirst();
     if (!endpoint || !endpoint.enabled) return failed("the endpoint is disabled");
-    if (!this.settings.secretKey) return failed("WEBHOOK_SECRET_KEY is not set in this process");
-    const secrets = [await decryptSecret(this.settings.secretKey, endpoint.id, endpoint.secret_ciphertext)];
+    const secrets = [await this.#decrypt(endpoint.id, endpoint.secret_ciphertext)];
     if (
       endpoint.previous_secret_ciphertext && endpoint.previous_secret_expires_at &&
       new Date(endpoint.previous_secret_expires_at) > new Date()
     ) {
-      secrets.push(await decryptSecret(this.settings.secretKey, endpoint.id, endpoint.previous_secret_ciphertext));
+      secrets.push(await this.#decrypt(endpoint.id, endpoint.previous_secret_ciphertext));
     }
     let url: URL;
     try {
@@ -177,8 +204,21 @@ export class Deliverer {
     );
   }
 
+  /** A signing secret; one this process's key cannot open is a ConfigurationError (another key sealed it). */
+  async #decrypt(endpointId: string, sealed: Uint8Array): Promise<string> {
+    const key = this.settings.secretKey;
+    if (!key) throw new ConfigurationError("WEBHOOK_SECRET_KEY is not set in this process");
+    try {
+      return await decryptSecret(key, endpointId, sealed);
+    } catch {
+      throw new ConfigurationError(
+        "this process's WEBHOOK_SECRET_KEY cannot decrypt the endpoint's secret (every delivering process needs the same key)",
+      );
+    }
+  }
+
   async #sendEmail(delivery: ClaimedDelivery): Promise<Result> {
-    if (!this.#mailer) return failed("SMTP_URL is not set in this process");
+    if (!this.#mailer) throw new ConfigurationError("SMTP_URL is not set in this process");
     const { subject, text } = emailMessage(delivery.payload, this.settings.publicUrl);
     try {
       await this.#mailer.send({ to: delivery.recipient!, subject, text, messageId: delivery.eventId });

@@ -3,10 +3,10 @@
  * reads as missing). Input is checked before anything is written; a refusal is an
  * EndpointError with a code the API turns into a userError.
  */
-import { sql } from "kysely";
+import { type Selectable, sql } from "kysely";
 import type { Page } from "../bulk/history.ts";
 import type { Db } from "../db/database.ts";
-import type { DeliveryStatus } from "../db/tables.ts";
+import type { DeliveryStatus, WebhookEndpointsTable } from "../db/tables.ts";
 import { checkWebhookUrl, resolveTarget, UnsafeUrlError } from "./address-guard.ts";
 import { disableEndpoint } from "./delivery-queue.ts";
 import type { EventType } from "./events.ts";
@@ -27,20 +27,6 @@ export class EndpointError extends Error {
     super(message);
     this.name = "EndpointError";
   }
-}
-
-export interface EndpointRow {
-  id: string;
-  tenant_id: string;
-  url: string;
-  description: string | null;
-  events: string[];
-  enabled: boolean;
-  disabled_reason: string | null;
-  consecutive_failures: number;
-  previous_secret_expires_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
 }
 
 export interface DeliveryRow {
@@ -72,6 +58,9 @@ const ENDPOINT_COLUMNS = [
   "created_at",
   "updated_at",
 ] as const;
+
+/** An endpoint as the API reads it: exactly ENDPOINT_COLUMNS. */
+export type EndpointRow = Pick<Selectable<WebhookEndpointsTable>, typeof ENDPOINT_COLUMNS[number]>;
 
 export interface EndpointSettings {
   secretKey: Uint8Array | undefined;
@@ -154,7 +143,7 @@ export async function createEndpoint(
     ...values,
     secret_ciphertext: await encryptSecret(key, id, secret),
   }).returning(ENDPOINT_COLUMNS).executeTakeFirstOrThrow();
-  return { endpoint: endpoint as EndpointRow, secret };
+  return { endpoint, secret };
 }
 
 export interface EndpointChanges {
@@ -190,7 +179,7 @@ export async function updateEndpoint(
       ...(description !== undefined ? { description } : {}),
       ...(enabling ? { enabled: true, disabled_reason: null, consecutive_failures: 0 } : {}),
       updated_at: sql`now()`,
-    }).where("id", "=", id).returning(ENDPOINT_COLUMNS).executeTakeFirstOrThrow() as EndpointRow;
+    }).where("id", "=", id).returning(ENDPOINT_COLUMNS).executeTakeFirstOrThrow();
   });
 }
 
@@ -214,7 +203,7 @@ export async function rotateSecret(
     updated_at: sql`now()`,
   }).where("tenant_id", "=", tenantId).where("id", "=", id).returning(ENDPOINT_COLUMNS).executeTakeFirst();
   if (!endpoint) throw new EndpointError("NOT_FOUND", "No webhook endpoint with this id.", ["input", "id"]);
-  return { endpoint: endpoint as EndpointRow, secret };
+  return { endpoint, secret };
 }
 
 /** Deletes the endpoint and its deliveries; false when there is none with this id. */
@@ -226,7 +215,7 @@ export async function deleteEndpoint(db: Db, tenantId: string, id: string): Prom
 
 export async function findEndpoint(db: Db, tenantId: string, id: string): Promise<EndpointRow | undefined> {
   return await db.selectFrom("webhook_endpoints").select(ENDPOINT_COLUMNS).where("tenant_id", "=", tenantId)
-    .where("id", "=", id).executeTakeFirst() as EndpointRow | undefined;
+    .where("id", "=", id).executeTakeFirst();
 }
 
 /** Oldest first: keyset (created_at, id) on webhook_endpoints_tenant_idx. */
@@ -240,7 +229,7 @@ export async function listEndpoints(db: Db, tenantId: string, page: Page<[string
   }
   const direction = forward ? "asc" : "desc";
   return await query.orderBy("created_at", direction).orderBy("id", direction).limit(page.limit)
-    .execute() as EndpointRow[];
+    .execute();
 }
 
 const DELIVERY_COLUMNS = sql`d.id, d.event_id, d.endpoint_id, e.type AS event_type, e.payload, d.status, d.attempts,

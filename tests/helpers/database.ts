@@ -23,3 +23,27 @@ export async function freshDatabase(): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/**
+ * Makes the database of `databaseUrl` refuse new connections and cuts the open ones (a
+ * database outage as the service sees it); `restore` lets connections in again.
+ */
+export async function takeDatabaseDown(databaseUrl: string): Promise<{ restore(): Promise<void> }> {
+  const database = pg.escapeIdentifier(new URL(databaseUrl).pathname.slice(1));
+  const run = async (text: string) => {
+    const client = new pg.Client({ connectionString: adminUrl() });
+    await client.connect();
+    try {
+      await client.query(text);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false`);
+  await run(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${
+    pg.escapeLiteral(
+      new URL(databaseUrl).pathname.slice(1),
+    )
+  }`);
+  return { restore: () => run(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS true`) };
+}

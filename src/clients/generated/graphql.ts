@@ -99,6 +99,7 @@ export type RetryFailedItemsInput = {
   errorCodes?: Array<BulkItemCode> | null | undefined;
   /** The operation whose FAILED items to retry. */
   id: string | number;
+  notify?: NotifyInput | null | undefined;
 };
 
 /** ADMIN: everything. AGENT: read and change tickets, run bulk operations. VIEWER: read only. */
@@ -112,6 +113,7 @@ export type RollbackBulkOperationInput = {
   force?: boolean | null | undefined;
   /** The operation to undo. */
   id: string | number;
+  notify?: NotifyInput | null | undefined;
 };
 
 export type SetCategoryActionInput = {

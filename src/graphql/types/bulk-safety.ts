@@ -18,6 +18,7 @@ import {
 import { BULK_ITEM_CODES, BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
 import { TicketRef } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
+import { NotifyInput, notifyOptions } from "./webhooks.ts";
 
 const RetryFailedItemsInput = builder.inputType("RetryFailedItemsInput", {
   fields: (t) => ({
@@ -27,6 +28,7 @@ const RetryFailedItemsInput = builder.inputType("RetryFailedItemsInput", {
       required: false,
       description: "Only items that failed with these codes (default: all failed items).",
     }),
+    notify: t.field({ type: NotifyInput, required: false }),
   }),
 });
 
@@ -38,6 +40,7 @@ const RollbackBulkOperationInput = builder.inputType("RollbackBulkOperationInput
       defaultValue: false,
       description: "Overwrite tickets changed since the operation (default: skip them as CONFLICT).",
     }),
+    notify: t.field({ type: NotifyInput, required: false }),
   }),
 });
 
@@ -116,6 +119,7 @@ builder.mutationFields((t) => ({
           retryFailedItems(ctx.services.db, ticketsDomain, viewerOf(ctx), expectId(input.id, "BulkOperation", "id"), {
             errorCodes: input.errorCodes ?? undefined,
             limits: limitsOf(ctx),
+            notify: notifyOptions(input.notify, ctx.services.config),
           })
         )
       ),
@@ -134,6 +138,7 @@ builder.mutationFields((t) => ({
             force: input.force ?? false,
             windowHours: ctx.services.config.rollbackWindowHours,
             limits: limitsOf(ctx),
+            notify: notifyOptions(input.notify, ctx.services.config),
           })
         )
       ),
