@@ -6,6 +6,7 @@
 import type { Config } from "./config.ts";
 import { createDb, type Db } from "./db/database.ts";
 import { readMigrations } from "./db/migrate.ts";
+import type { BulkDomain } from "./bulk/action.ts";
 import { OperationEvents } from "./bulk/events.ts";
 import type { WorkerPool } from "./bulk/pool.ts";
 import { registerWorkers, startPool } from "./bulk/start-pool.ts";
@@ -14,6 +15,7 @@ import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
 import { startHttp } from "./http/server.ts";
 import { SnapshotReader } from "./graphql/progress.ts";
+import { ticketsDomain } from "./tickets/actions/domain.ts";
 
 export interface App {
   url: string;
@@ -25,7 +27,12 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function startApp(config: Config, databaseUrl: string): Promise<App> {
+/** `domain`: what the bulk API and the in-process workers run (tests plug in another one). */
+export async function startApp(
+  config: Config,
+  databaseUrl: string,
+  domain: BulkDomain = ticketsDomain,
+): Promise<App> {
   const db = createDb(databaseUrl, {
     poolSize: config.dbPoolSize,
     applicationName: "bulk-ops api",
@@ -38,19 +45,19 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     keepAliveMs: config.dbKeepAliveMs,
   });
   await events.start();
-  const services = { db, config, events, snapshots: new SnapshotReader(db) };
+  const services = { db, config, domain, events, snapshots: new SnapshotReader(db) };
   const http = await startHttp(services, {
     port: config.port,
     host: config.host,
     migrations: await readMigrations(),
-    routes: [downloadsRoute(db), dashboardRoute()],
+    routes: [downloadsRoute(db, domain), dashboardRoute()],
   }).catch(async (error) => {
     // PORT taken, HOST not ours: close what is open so the caller can stop the database cleanly.
     await events.stop();
     await db.destroy();
     throw error;
   });
-  const pool = config.workers > 0 ? await startPool(config, databaseUrl, db) : null;
+  const pool = config.workers > 0 ? await startPool(config, databaseUrl, db, config.workers, domain) : null;
   const workers = pool ? await registerWorkers(config, db, pool, "api") : null;
   let stopping: Promise<void> | null = null;
   return {

@@ -1,6 +1,6 @@
 /**
  * Entry module of one bulk worker thread (a Deno Web Worker): the engine's WorkerLoop with
- * the tickets domain plugged in. Its own 2-connection pool: the chunk transaction and
+ * the tickets domain plugged in, or the domain the init message names (BulkDomain.module). Its own 2-connection pool: the chunk transaction and
  * the lease heartbeat, both with the worker session timeouts (statement, lock, idle in
  * transaction) set at connect.
  */
@@ -8,6 +8,7 @@
 import { createDb } from "./db/database.ts";
 import type { FromWorker, ToWorker } from "./bulk/pool.ts";
 import { WorkerLoop } from "./bulk/worker-loop.ts";
+import type { BulkDomain } from "./bulk/action.ts";
 import { ticketsDomain } from "./tickets/actions/domain.ts";
 
 let loop: WorkerLoop | null = null;
@@ -22,7 +23,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       keepAliveMs: message.settings.keepAliveMs,
       session: message.settings.session,
     });
-    loop = new WorkerLoop(db, ticketsDomain, message.workerId, message.settings, {
+    const domain: BulkDomain = message.domain
+      ? (await import(message.domain.url))[message.domain.name]
+      : ticketsDomain;
+    loop = new WorkerLoop(db, domain, message.workerId, message.settings, {
       onChunk: (report) => post({ type: "chunk", report }),
       onError: (text) => post({ type: "error", message: text }),
     });

@@ -116,7 +116,7 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
     const operation = await tx.selectFrom("bulk_operations").selectAll().where("id", "=", job.operation_id)
       .executeTakeFirstOrThrow() as OperationRow;
     // A cancel committed before this read: no new chunk starts; its items end CANCELLED
-    // (no ticket is locked: this is how a large cancelled operation is settled, job by job).
+    // (no target is locked: this is how a large cancelled operation is settled, job by job).
     if (operation.cancel_requested_at || isTerminal(operation.status)) {
       return await commitChunk(tx, job, [], await cancelRanges(tx, job.operation_id, [job]));
     }

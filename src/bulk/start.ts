@@ -1,7 +1,7 @@
 /**
  * Starting an operation. In ONE transaction: the operation row, its item ledger (one row
  * per target, in input order) and its jobs (one per chunk), all set-based:
- *   INSERT INTO bulk_operation_items SELECT $op, ord - 1, id FROM unnest($ids::bigint[]) WITH ORDINALITY
+ *   INSERT INTO bulk_operation_items SELECT $op, ord - 1, id FROM unnest($ids::int8[]) WITH ORDINALITY
  *   INSERT INTO bulk_jobs SELECT ... FROM generate_series(0, $chunks - 1)
  * then NOTIFY wakes the workers at commit. Nothing heavy runs in the request.
  */
@@ -119,8 +119,6 @@ export interface Started {
 }
 
 export const DESCRIPTION_MAX = 500;
-/** Target keys are positive int8 values (18 digits at most, so they always fit). */
-const TARGET_ID = /^[1-9]\d{0,17}$/;
 export const IDEMPOTENCY_KEY_MAX = 200;
 
 async function inputHash(input: StartInput): Promise<string> {
@@ -187,7 +185,7 @@ async function previewTargets(
   return { kind: "ids", ids: preview.target_ids.map(String) };
 }
 
-function checkInput(input: StartInput, limits: StartLimits): void {
+function checkInput(domain: BulkDomain, input: StartInput, limits: StartLimits): void {
   for (const field of ["description", "idempotencyKey"] as const) {
     // PostgreSQL text cannot hold NUL; refused here rather than failing in the INSERT.
     if (input[field]?.includes("\u0000")) {
@@ -213,7 +211,7 @@ function checkInput(input: StartInput, limits: StartLimits): void {
     if (targets.ids.length === 0) {
       throw new StartError("EMPTY_TARGETS", "The target list is empty.", ["input", "targets", "ids"]);
     }
-    const malformed = targets.ids.find((id) => !TARGET_ID.test(id));
+    const malformed = targets.ids.find((id) => !domain.target.keyPattern.test(id));
     if (malformed !== undefined) {
       throw new StartError("INVALID_INPUT", `Malformed target id ${JSON.stringify(malformed.slice(0, 40))}.`, [
         "input",
@@ -241,7 +239,7 @@ export function validateStart(domain: BulkDomain, viewer: Viewer, input: StartIn
       `${input.actionType} needs the ${action.requiredRole} role; you are ${viewer.role}.`,
     );
   }
-  checkInput(input, limits);
+  checkInput(domain, input, limits);
   return action;
 }
 
@@ -330,7 +328,9 @@ async function create(
   }).returning("id").executeTakeFirstOrThrow();
 
   const total = await writeLedger(tx, domain, operation.id, viewer.tenantId, targets, limits.maxTargets);
-  if (total === 0) throw new StartError("EMPTY_TARGETS", "No tickets match the filter.", ["input", "targets"]);
+  if (total === 0) {
+    throw new StartError("EMPTY_TARGETS", `No ${domain.target.noun} match the filter.`, ["input", "targets"]);
+  }
   if (total > limits.maxTargets) {
     throw new StartError("TOO_MANY_TARGETS", `The filter matches more than ${limits.maxTargets} targets.`, [
       "input",
@@ -417,9 +417,10 @@ async function writeLedger(
   }
   if (targets.kind === "preview") throw new Error("preview targets are resolved before the ledger is written");
   const ids = uniqueIds(targets.ids);
+  // int8: the ledger's key type for every domain (BulkTarget.keyPattern).
   await sql`
     INSERT INTO bulk_operation_items (operation_id, position, target_id)
-    SELECT ${operationId}, (ord - 1)::int, id FROM unnest(${ids}::bigint[]) WITH ORDINALITY AS t(id, ord)`
+    SELECT ${operationId}, (ord - 1)::int, id FROM unnest(${ids}::int8[]) WITH ORDINALITY AS t(id, ord)`
     .execute(tx);
   return ids.length;
 }

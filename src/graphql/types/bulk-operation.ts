@@ -106,7 +106,10 @@ export const BulkItemRef = builder.objectRef<ItemRow>("BulkOperationItem").imple
   description: "One target of an operation and what happened to it.",
   fields: (t) => ({
     position: t.exposeInt("position", { description: "0-based position in the input order." }),
-    targetId: t.id({ description: "The target ticket's id.", resolve: (i) => encodeId("Ticket", i.target_id) }),
+    targetId: t.id({
+      description: "The target ticket's id.",
+      resolve: (i, _args, ctx) => encodeId(ctx.services.domain.target.nodeType, i.target_id),
+    }),
     target: t.field({
       type: TicketRef,
       nullable: true,

@@ -1,7 +1,6 @@
 /** retryFailedItems, rollbackBulkOperation and previewBulkOperation: the safety features. */
 import { retryFailedItems, rollbackOperation } from "../../bulk/lineage.ts";
 import { type Preview, type PreviewItem, previewOperation, SAMPLE_SIZE } from "../../bulk/preview.ts";
-import { ticketsDomain } from "../../tickets/actions/domain.ts";
 import { builder } from "../builder.ts";
 import { viewerOf } from "../context.ts";
 import { encodeId, expectId } from "../ids.ts";
@@ -18,6 +17,8 @@ import {
 import { BULK_ITEM_CODES, BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
 import { TicketRef } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
+
+const operationKey = (id: string) => expectId(id, "BulkOperation", "id");
 
 const RetryFailedItemsInput = builder.inputType("RetryFailedItemsInput", {
   fields: (t) => ({
@@ -44,7 +45,7 @@ const RollbackBulkOperationInput = builder.inputType("RollbackBulkOperationInput
 const PreviewItemRef = builder.objectRef<PreviewItem>("BulkPreviewItem").implement({
   fields: (t) => ({
     position: t.exposeInt("position"),
-    targetId: t.id({ resolve: (i) => encodeId("Ticket", i.targetId) }),
+    targetId: t.id({ resolve: (i, _a, ctx) => encodeId(ctx.services.domain.target.nodeType, i.targetId) }),
     target: t.field({
       type: TicketRef,
       nullable: true,
@@ -113,7 +114,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
         startAsPayload(() =>
-          retryFailedItems(ctx.services.db, ticketsDomain, viewerOf(ctx), expectId(input.id, "BulkOperation", "id"), {
+          retryFailedItems(ctx.services.db, ctx.services.domain, viewerOf(ctx), operationKey(input.id), {
             errorCodes: input.errorCodes ?? undefined,
             limits: limitsOf(ctx),
           })
@@ -130,7 +131,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
         startAsPayload(() =>
-          rollbackOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), expectId(input.id, "BulkOperation", "id"), {
+          rollbackOperation(ctx.services.db, ctx.services.domain, viewerOf(ctx), operationKey(input.id), {
             force: input.force ?? false,
             windowHours: ctx.services.config.rollbackWindowHours,
             limits: limitsOf(ctx),
@@ -147,9 +148,9 @@ builder.mutationFields((t) => ({
       runMutation(() =>
         refusalsAsUserErrors(async () => {
           const { actionType, params } = toEngineAction(input.action);
-          const targets = toTargets(input.targets, ctx.services.config.maxTargets); // may refuse: StartError
+          const targets = toTargets(input.targets, ctx); // may refuse: StartError
           return {
-            preview: await previewOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), {
+            preview: await previewOperation(ctx.services.db, ctx.services.domain, viewerOf(ctx), {
               actionType,
               params,
               targets,
