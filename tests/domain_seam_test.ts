@@ -1,0 +1,176 @@
+/**
+ * The domain seam is real: a second domain that lives only in the tests (notes,
+ * tests/helpers/notes-domain.ts) runs start / progress over graphql-ws / cancel / retry /
+ * rollback / preview / downloads through the same engine, worker threads and GraphQL API
+ * as tickets; and no engine file names the tickets domain.
+ */
+import { expect } from "expect";
+import { sql } from "kysely";
+import { encodeId } from "../src/graphql/ids.ts";
+import { CANCEL, type OperationView, PROGRESS, startOk, startOp } from "./helpers/api.ts";
+import { collect, gql, wsClient } from "./helpers/graphql.ts";
+import { createNotesTable, insertNotes, type NoteImage, notesDomain } from "./helpers/notes-domain.ts";
+import { startTestServer, type TestServer } from "./helpers/server.ts";
+
+type ProgressEvent = { bulkOperationProgress: OperationView };
+
+const noteGid = (id: string) => encodeId("Note", id);
+const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELLED"];
+
+const RETRY = `mutation($id: ID!) { retryFailedItems(input: { id: $id }) {
+  bulkOperation { id } userErrors { code message } } }`;
+const ROLLBACK = `mutation($id: ID!) { rollbackBulkOperation(input: { id: $id }) {
+  bulkOperation { id } userErrors { code message } } }`;
+const PREVIEW = `mutation($input: StartBulkOperationInput!) { previewBulkOperation(input: $input) {
+  preview { matchedCount wouldChange wouldSkip sample { targetId outcome after } } userErrors { code message } } }`;
+const ITEMS = `query($id: ID!) { bulkOperation(id: $id) {
+  items(first: 100) { edges { node { position targetId outcome error { code } before after } } } } }`;
+
+/** Follows an operation over graphql-ws to its terminal state (the subscription completes after it). */
+async function followToEnd(server: TestServer, token: string, id: string): Promise<OperationView> {
+  const client = wsClient(server.wsUrl, token);
+  try {
+    const events = await collect<ProgressEvent>(client, PROGRESS, { id }, { timeoutMs: 30_000 });
+    const last = events.at(-1)?.bulkOperationProgress;
+    if (!last || !TERMINAL.includes(last.status)) {
+      throw new Error(`progress of ${id} completed without a terminal state: ${JSON.stringify(last)}`);
+    }
+    return last;
+  } finally {
+    await client.dispose();
+  }
+}
+
+async function notes(server: TestServer): Promise<(NoteImage & { id: string })[]> {
+  const { rows } = await sql<NoteImage & { id: string }>`SELECT id::text, priority, body, version FROM notes
+    ORDER BY id`.execute(server.db);
+  return rows;
+}
+
+Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, cancel, preview and downloads through the same API", async () => {
+  const server = await startTestServer({ domain: notesDomain, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
+  try {
+    await createNotesTable(server.db);
+    const ids = await insertNotes(server.db, server.tenant.id, 25);
+    const missing = String(Number(ids.at(-1)) + 1000);
+    const token = server.tenant.agent.token;
+
+    // start over explicit ids (one does not exist yet), followed over graphql-ws by the worker thread's progress
+    const started = await startOk(server, server.tenant.agent, {
+      targets: { ids: [...ids, missing].map(noteGid) },
+      action: { setPriority: { priority: "HIGH" } },
+    });
+    const ended = await followToEnd(server, token, started.id);
+    expect(ended).toMatchObject({
+      status: "COMPLETED_WITH_ERRORS",
+      counts: { total: 26, succeeded: 25, failed: 1, pending: 0 },
+      errorSummary: [{ code: "NOT_FOUND", count: 1 }],
+    });
+    expect((await notes(server)).map((n) => n.priority)).toEqual(ids.map(() => "HIGH"));
+    const items = await gql(server.graphqlUrl, token, ITEMS, { id: started.id });
+    const edges = items.data.bulkOperation.items.edges.map((e: { node: unknown }) => e.node);
+    expect(edges[0]).toMatchObject({
+      position: 0,
+      targetId: noteGid(ids[0]),
+      outcome: "SUCCEEDED",
+      before: { priority: "LOW", version: 1 },
+      after: { priority: "HIGH", version: 2 },
+    });
+    expect(edges[25]).toMatchObject({ targetId: noteGid(missing), outcome: "FAILED", error: { code: "NOT_FOUND" } });
+
+    // downloads name the domain's node type
+    const download = await fetch(`${server.url}/bulk-operations/${started.id}/items.jsonl`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const lines = (await download.text()).trim().split("\n").map((line) => JSON.parse(line));
+    expect(lines.map((line) => line.targetId)).toEqual([...ids, missing].map(noteGid));
+
+    // retry the failed item once its note exists
+    await sql`INSERT INTO notes (id, tenant_id) VALUES (${missing}, ${server.tenant.id})`.execute(server.db);
+    const retry = await gql(server.graphqlUrl, token, RETRY, { id: started.id });
+    expect(retry.data.retryFailedItems.userErrors).toEqual([]);
+    expect(await followToEnd(server, token, retry.data.retryFailedItems.bulkOperation.id)).toMatchObject({
+      status: "COMPLETED",
+      kind: "RETRY",
+      counts: { total: 1, succeeded: 1 },
+    });
+
+    // roll the first operation back, except a note changed since (CONFLICT)
+    await sql`UPDATE notes SET priority = 'URGENT' WHERE id = ${ids[3]}`.execute(server.db);
+    const rollback = await gql(server.graphqlUrl, token, ROLLBACK, { id: started.id });
+    expect(rollback.data.rollbackBulkOperation.userErrors).toEqual([]);
+    expect(await followToEnd(server, token, rollback.data.rollbackBulkOperation.bulkOperation.id)).toMatchObject({
+      status: "COMPLETED",
+      kind: "ROLLBACK",
+      actionType: "ROLLBACK",
+      counts: { total: 25, succeeded: 24, skipped: 1 },
+      errorSummary: [{ code: "CONFLICT", count: 1 }],
+    });
+    const restored = await notes(server);
+    expect(restored.filter((n) => n.priority === "LOW").length).toBe(24);
+    expect(restored.find((n) => n.id === ids[3])?.priority).toBe("URGENT");
+    expect(restored.find((n) => n.id === missing)?.priority).toBe("HIGH"); // the retry's own change stays
+
+    // a filter freezes through the domain; its empty result names the domain's targets
+    const preview = await gql(server.graphqlUrl, token, PREVIEW, {
+      input: { targets: { filter: { priority: ["URGENT"] } }, action: { addComment: { body: "seen" } } },
+    });
+    expect(preview.data.previewBulkOperation).toMatchObject({
+      userErrors: [],
+      preview: { matchedCount: 1, wouldChange: 1, sample: [{ targetId: noteGid(ids[3]), outcome: "SUCCEEDED" }] },
+    });
+    const none = await startOp(server, server.tenant.agent, {
+      targets: { filter: { priority: ["NORMAL"] } },
+      action: { addComment: { body: "none" } },
+    });
+    expect(none.userErrors).toEqual([
+      { code: "EMPTY_TARGETS", field: ["input", "targets"], message: "No notes match the filter." },
+    ]);
+
+    // cancel a scheduled operation: nothing of it runs
+    const scheduled = await startOk(server, server.tenant.agent, {
+      targets: { filter: {} },
+      action: { addComment: { body: "never" } },
+      scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    expect(scheduled).toMatchObject({ status: "SCHEDULED", counts: { total: 26 } });
+    const cancel = await gql(server.graphqlUrl, token, CANCEL, { id: scheduled.id });
+    expect(cancel.data.cancelBulkOperation.userErrors).toEqual([]);
+    expect(await followToEnd(server, token, scheduled.id)).toMatchObject({
+      status: "CANCELLED",
+      counts: { total: 26, cancelled: 26 },
+    });
+    expect((await notes(server)).filter((n) => n.body !== "")).toEqual([]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("no file of the engine (src/bulk) names the tickets domain", async () => {
+  const offenders: string[] = [];
+  const walk = async (dir: URL) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+      if (entry.isDirectory) await walk(url);
+      else if (/ticket/i.test(await Deno.readTextFile(url))) offenders.push(url.pathname);
+    }
+  };
+  await walk(new URL("../src/bulk/", import.meta.url));
+  expect(offenders).toEqual([]);
+});
+
+Deno.test("the bulk GraphQL types and downloads take the domain from the services, never the tickets domain", async () => {
+  const files = [
+    ...[...Deno.readDirSync(new URL("../src/graphql/types/", import.meta.url))]
+      .filter((e) => e.name.startsWith("bulk-")).map((e) => new URL(`../src/graphql/types/${e.name}`, import.meta.url)),
+    new URL("../src/http/downloads.ts", import.meta.url),
+  ];
+  const importing: string[] = [];
+  for (const file of files) {
+    const text = await Deno.readTextFile(file);
+    if (/from "[^"]*tickets\/actions\/|ticketsDomain|encodeId\("Ticket"|expectId\([^)]*"Ticket"/.test(text)) {
+      importing.push(file.pathname);
+    }
+  }
+  expect(importing).toEqual([]);
+});
