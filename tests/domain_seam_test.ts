@@ -11,6 +11,8 @@ import { CANCEL, type OperationView, PROGRESS, startOk, startOp } from "./helper
 import { collect, gql, wsClient } from "./helpers/graphql.ts";
 import { createNotesTable, insertNotes, type NoteImage, notesDomain } from "./helpers/notes-domain.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { finished, start, waitFor } from "./helpers/bulk.ts";
+import type { StartError, StartInput } from "../src/bulk/start.ts";
 
 type ProgressEvent = { bulkOperationProgress: OperationView };
 
@@ -141,6 +143,72 @@ Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, ca
       counts: { total: 26, cancelled: 26 },
     });
     expect((await notes(server)).filter((n) => n.body !== "")).toEqual([]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit their parts with their items", async () => {
+  const server = await startTestServer({ domain: notesDomain, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
+  try {
+    await createNotesTable(server.db);
+    const [existing] = await insertNotes(server.db, server.tenant.id, 1);
+    const [foreign] = await insertNotes(server.db, server.otherTenant.id, 1);
+    const agent = server.tenant.agent;
+    const records = [
+      { id: existing, priority: "URGENT", body: "updated" },
+      { id: foreign, priority: "URGENT", body: "not yours" },
+      ...Array.from({ length: 20 }, (_, i) => ({ priority: "NORMAL", body: `new ${i}` })),
+    ];
+
+    // the kind decides the targets it takes
+    const refusal = (input: Omit<StartInput, "params">) =>
+      start(server, agent, { params: {}, ...input }, notesDomain).then(() => null, (e: StartError) => e.code);
+    expect(await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "ids", ids: [existing] } }))
+      .toBe("INVALID_INPUT");
+    expect(await refusal({ actionType: "EXPORT_NOTES", targets: { kind: "records", records } }))
+      .toBe("INVALID_INPUT");
+    expect(
+      await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "records", records: [records[0], records[0]] } }),
+    )
+      .toBe("INVALID_INPUT");
+
+    const imported = await start(server, agent, {
+      actionType: "IMPORT_NOTES",
+      params: {},
+      targets: { kind: "records", records },
+    }, notesDomain);
+    expect(await waitFor(server.db, imported.id, finished)).toMatchObject({
+      status: "COMPLETED_WITH_ERRORS",
+      total: 22,
+      succeeded: 21,
+      failed: 1,
+    });
+    const importLedger = await server.db.selectFrom("bulk_operation_items").select(["target_id", "outcome"])
+      .where("operation_id", "=", imported.id).orderBy("position").execute();
+    expect(importLedger.slice(0, 2).map((i) => [String(i.target_id), i.outcome])).toEqual([
+      [existing, "SUCCEEDED"],
+      [foreign, "FAILED"],
+    ]);
+    const created = importLedger.slice(2).map((i) => String(i.target_id));
+    const mine = await notes(server);
+    expect(mine.find((n) => n.id === existing)).toMatchObject({ priority: "URGENT", body: "updated", version: 2 });
+    expect(mine.find((n) => n.id === foreign)).toMatchObject({ priority: "LOW", body: "" }); // untouched
+    expect(created.map((id) => mine.find((n) => n.id === id)?.body)).toEqual(records.slice(2).map((r) => r.body));
+
+    const exported = await start(server, agent, {
+      actionType: "EXPORT_NOTES",
+      params: {},
+      targets: { kind: "ids", ids: [existing, ...created] },
+    }, notesDomain);
+    expect(await waitFor(server.db, exported.id, finished)).toMatchObject({ status: "COMPLETED", succeeded: 21 });
+    const parts = await server.db.selectFrom("bulk_operation_parts").select(["chunk_index", "body"])
+      .where("operation_id", "=", exported.id).orderBy("chunk_index").execute();
+    expect(parts.map((p) => p.chunk_index)).toEqual([0, 1, 2]);
+    expect(parts.flatMap((p) => p.body.split("\n"))).toEqual([
+      `${existing},URGENT`,
+      ...created.map((id) => `${id},NORMAL`),
+    ]);
   } finally {
     await server.stop();
   }

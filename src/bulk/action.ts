@@ -37,7 +37,10 @@ export interface ChunkItem {
   position: number;
   /** The target's key (BulkTarget.keyPattern), as text. */
   targetId: string;
-  /** Images planned at start (rollback: before = the parent's after, after = the parent's before). */
+  /**
+   * Images planned at start. Rollback: before = the parent's after, after = the parent's
+   * before. IMPORT: before = null, after = the input record to create or upsert.
+   */
   planned?: { before: unknown; after: unknown };
 }
 
@@ -55,6 +58,12 @@ export interface ChunkContext<P> {
    * run on unchanged data does.
    */
   dryRun: boolean;
+  /**
+   * EXPORT: the chunk's output; what apply pushes here commits, joined by newlines, as the
+   * chunk's part (bulk_operation_parts, keyed by chunk index) in the chunk's transaction,
+   * so a part exists exactly when its items are settled. null for the other kinds.
+   */
+  output: string[] | null;
 }
 
 export interface ValidateContext {
@@ -72,13 +81,15 @@ export class ActionParamsError extends Error {
 }
 
 /**
- * What an operation does with its items. Only CHANGE is run today; IMPORT and EXPORT are
- * the seam the bulk import and export build on (docs/architecture.md, "Operation kinds"):
+ * What an operation does with its items (docs/architecture.md, "Operation kinds"); the
+ * bulk import and export build on IMPORT and EXPORT:
  * - CHANGE: each item is an existing target; apply changes it and returns its images.
- * - IMPORT: each item is an input record (its planned `after` image, written at start);
- *   apply creates or upserts its target and names it in ItemResult.targetId.
- * - EXPORT: each item is an existing target; apply reads it, and the chunk's output part
- *   (ChunkOutcome.part) commits with the chunk's ledger rows.
+ * - IMPORT: each item is an input record (Targets kind "records"). At start the action's
+ *   importKeys gives every record its target key (an existing one for an upsert, a newly
+ *   reserved one for a create), so the ledger is keyed like any other; the record is the
+ *   item's planned `after`, and apply creates or updates the target from it.
+ * - EXPORT: each item is an existing target; apply reads it and writes the chunk's part
+ *   to ChunkContext.output.
  */
 export type BulkActionKind = "CHANGE" | "IMPORT" | "EXPORT";
 
@@ -91,6 +102,12 @@ export interface BulkAction<P = unknown> {
   requiredRole: Exclude<Role, "VIEWER">;
   /** Checks and normalises the parameters; throws ActionParamsError. */
   parseParams(raw: unknown, ctx: ValidateContext): Promise<P>;
+  /**
+   * IMPORT only: the target key of each record, in order, in one statement (e.g. an upsert
+   * by natural key that returns existing keys, and nextval() of the domain's sequence for
+   * new ones). Nothing else is written at start: apply creates the targets.
+   */
+  importKeys?(tx: Tx, args: { tenantId: string; records: readonly unknown[] }): Promise<string[]>;
   /** Applies the action to one chunk set-based (a few statements, never one per item). */
   apply(chunk: ChunkContext<P>): Promise<ItemResult[]>;
 }
@@ -150,6 +167,8 @@ export function defineDomain(
   parts: Omit<BulkDomain, "actions"> & { actions: readonly BulkAction[] },
 ): BulkDomain {
   const all = [...parts.actions, parts.rollback as BulkAction];
+  const keyless = all.find((action) => action.kind === "IMPORT" && !action.importKeys);
+  if (keyless) throw new Error(`IMPORT action ${keyless.type} has no importKeys`);
   return { ...parts, actions: new Map(all.map((action) => [action.type, action])) };
 }
 

@@ -100,6 +100,7 @@ export async function previewOperation(
           params,
           items,
           dryRun: true,
+          output: action.kind === "EXPORT" ? [] : null,
         });
         results.push(...chunk);
         if (sample.length < SAMPLE_SIZE) {

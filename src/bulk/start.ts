@@ -23,6 +23,8 @@ import { currentTraceparent } from "../telemetry/tracing.ts";
 export type Targets =
   | { kind: "ids"; ids: string[] }
   | { kind: "filter"; filter: unknown }
+  /** The input records of an IMPORT action, in order (BulkAction.importKeys keys them). */
+  | { kind: "records"; records: unknown[] }
   /**
    * Items of a parent operation, in the parent's order (retry: FAILED ones; rollback:
    * SUCCEEDED ones). With `swapImages` the new items carry the parent's images swapped as
@@ -207,6 +209,18 @@ function checkInput(domain: BulkDomain, input: StartInput, limits: StartLimits):
     }
   }
   const targets = input.targets.kind === "preview" ? input.targets.given : input.targets;
+  if (targets.kind === "records") {
+    if (targets.records.length === 0) {
+      throw new StartError("EMPTY_TARGETS", "There are no records.", ["input", "targets", "records"]);
+    }
+    if (targets.records.length > limits.maxTargets) {
+      throw new StartError(
+        "TOO_MANY_TARGETS",
+        `At most ${limits.maxTargets} records per operation (got ${targets.records.length}).`,
+        ["input", "targets", "records"],
+      );
+    }
+  }
   if (targets.kind === "ids") {
     if (targets.ids.length === 0) {
       throw new StartError("EMPTY_TARGETS", "The target list is empty.", ["input", "targets", "ids"]);
@@ -237,6 +251,14 @@ export function validateStart(domain: BulkDomain, viewer: Viewer, input: StartIn
     throw new StartError(
       "FORBIDDEN",
       `${input.actionType} needs the ${action.requiredRole} role; you are ${viewer.role}.`,
+    );
+  }
+  const importing = (input.targets.kind === "preview" ? input.targets.given : input.targets).kind === "records";
+  if (importing !== (action.kind === "IMPORT")) {
+    throw new StartError(
+      "INVALID_INPUT",
+      importing ? `${action.type} does not take records.` : `${action.type} takes records, not targets.`,
+      ["input", "targets"],
     );
   }
   checkInput(domain, input, limits);
@@ -327,7 +349,9 @@ async function create(
     started_at: status === "RUNNING" ? sql`now()` as never : null,
   }).returning("id").executeTakeFirstOrThrow();
 
-  const total = await writeLedger(tx, domain, operation.id, viewer.tenantId, targets, limits.maxTargets);
+  const total = targets.kind === "records"
+    ? await writeRecords(tx, action, operation.id, viewer.tenantId, targets.records)
+    : await writeLedger(tx, domain, operation.id, viewer.tenantId, targets, limits.maxTargets);
   if (total === 0) {
     throw new StartError("EMPTY_TARGETS", `No ${domain.target.noun} match the filter.`, ["input", "targets"]);
   }
@@ -360,6 +384,8 @@ function summarize(targets: Targets): Record<string, unknown> {
       return summarize(targets.given);
     case "ids":
       return { kind: "ids", count: uniqueIds(targets.ids).length, given: targets.ids.length };
+    case "records":
+      return { kind: "records", count: targets.records.length };
     case "filter":
       return { kind: "filter", filter: targets.filter };
     case "parentItems":
@@ -391,13 +417,48 @@ export function parentItemsQuery(tx: Tx, targets: ParentItems) {
     .orderBy("p.position");
 }
 
+/**
+ * The ledger of an IMPORT: one item per record, keyed by the action's importKeys, the
+ * record as its planned after-image:
+ *   INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
+ *   SELECT $op, ord - 1, key, record FROM unnest($keys::int8[], $records::jsonb[]) WITH ORDINALITY
+ */
+async function writeRecords(
+  tx: Tx,
+  action: BulkAction,
+  operationId: string,
+  tenantId: string,
+  records: unknown[],
+): Promise<number> {
+  const keys = await action.importKeys!(tx, { tenantId, records });
+  if (keys.length !== records.length) throw new Error(`${action.type}.importKeys keyed ${keys.length} records`);
+  const seen = new Map<string, number>();
+  for (const [index, key] of keys.entries()) {
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      throw new StartError("INVALID_INPUT", `Records ${earlier} and ${index} are the same target.`, [
+        "input",
+        "targets",
+        "records",
+      ]);
+    }
+    seen.set(key, index);
+  }
+  await sql`
+    INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
+    SELECT ${operationId}, (ord - 1)::int, key, record
+    FROM unnest(${keys}::int8[], ${records.map((r) => JSON.stringify(r))}::jsonb[]) WITH ORDINALITY
+      AS t(key, record, ord)`.execute(tx);
+  return records.length;
+}
+
 /** Writes the item ledger; returns the number of items (maxTargets + 1 means "too many"). */
 async function writeLedger(
   tx: Tx,
   domain: BulkDomain,
   operationId: string,
   tenantId: string,
-  targets: Targets,
+  targets: Exclude<Targets, { kind: "records" }>,
   maxTargets: number,
 ): Promise<number> {
   if (targets.kind === "filter") {

@@ -103,6 +103,14 @@ export interface BulkOperationItemsTable {
   processed_at: NullableTimestamp;
 }
 
+/** The output parts of EXPORT operations, one per chunk (migration 0012). */
+export interface BulkOperationPartsTable {
+  operation_id: string;
+  chunk_index: number;
+  body: string;
+  created_at: Generated<Date>;
+}
+
 export interface BulkJobsTable {
   id: BigintId;
   operation_id: string;
@@ -203,6 +211,7 @@ export interface Database {
   bulk_operations: BulkOperationsTable;
   bulk_operation_items: BulkOperationItemsTable;
   bulk_jobs: BulkJobsTable;
+  bulk_operation_parts: BulkOperationPartsTable;
   bulk_workers: BulkWorkersTable;
   bulk_operation_events: BulkOperationEventsTable;
   bulk_previews: BulkPreviewsTable;

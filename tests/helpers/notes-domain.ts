@@ -1,14 +1,18 @@
 /**
  * A second bulk domain that lives only in the tests: the proof that the engine and the
  * bulk API run any domain (src/bulk/action.ts BulkDomain), not only tickets. Its table,
- * `notes`, is created by the test (createNotesTable); its two actions reuse action names
- * the served GraphQL schema already accepts (setPriority, addComment), since the schema's
- * action input is the tickets domain's.
+ * `notes`, is created by the test (createNotesTable). Its two CHANGE actions reuse action
+ * names the served GraphQL schema already accepts (setPriority, addComment), since the
+ * schema's action input is the tickets domain's:
  *   SET_PRIORITY: sets notes.priority; NO_CHANGE when already at it.
  *   ADD_COMMENT: appends a line to notes.body.
  *   ROLLBACK: restores the parent's before-image where the note is still as the parent left
  *   it; else CONFLICT (unless force).
  * Each runs set-based: one locking SELECT and one UPDATE ... FROM unnest per chunk.
+ * Two more exercise the other operation kinds through the engine (the API has no input
+ * for them yet):
+ *   IMPORT_NOTES (IMPORT): records { id?, priority, body }; with an id an upsert, else a create.
+ *   EXPORT_NOTES (EXPORT): one CSV line `id,priority` per note into the chunk's part.
  */
 import { sql } from "kysely";
 import {
@@ -170,11 +174,70 @@ const rollback: BulkAction<RollbackParams> = {
     }),
 };
 
+interface NoteRecord {
+  id?: string;
+  priority: string;
+  body: string;
+}
+
+const importNotes: BulkAction<Record<string, never>> = {
+  type: "IMPORT_NOTES",
+  kind: "IMPORT",
+  requiredRole: "AGENT",
+  parseParams: () => Promise.resolve({}),
+  /** Given ids are kept (upserts); the others get nextval of the notes' identity sequence, in one SELECT. */
+  async importKeys(tx, { records }) {
+    const ids = (records as NoteRecord[]).map((r) => r.id ?? null);
+    const { rows } = await sql<{ key: string }>`
+      SELECT coalesce(r.id, nextval(pg_get_serial_sequence('notes', 'id')))::text AS key
+      FROM unnest(${ids}::int8[]) WITH ORDINALITY AS r(id, ord) ORDER BY r.ord`.execute(tx);
+    return rows.map((row) => row.key);
+  },
+  /** One INSERT ... ON CONFLICT for the chunk; another tenant's note is not touched (NOT_FOUND). */
+  async apply(chunk) {
+    const records = chunk.items.map((item) => item.planned!.after as NoteRecord);
+    const { rows } = await sql<NoteRow>`
+      INSERT INTO notes (id, tenant_id, priority, body)
+      SELECT v.id, ${chunk.tenantId}, v.priority, v.body
+      FROM unnest(${chunk.items.map((i) => i.targetId)}::int8[], ${records.map((r) => r.priority)}::text[],
+                  ${records.map((r) => r.body)}::text[]) AS v(id, priority, body)
+      ON CONFLICT (id) DO UPDATE SET priority = excluded.priority, body = excluded.body, version = notes.version + 1
+        WHERE notes.tenant_id = excluded.tenant_id
+      RETURNING id, priority, body, version`.execute(chunk.tx);
+    const written = new Map(rows.map((row) => [String(row.id), imageOf(row)]));
+    return chunk.items.map((item): ItemResult => {
+      const after = written.get(item.targetId);
+      return after
+        ? { position: item.position, outcome: "SUCCEEDED", after }
+        : { position: item.position, outcome: "FAILED", code: "NOT_FOUND", message: "Another tenant's note." };
+    });
+  },
+};
+
+const exportNotes: BulkAction<Record<string, never>> = {
+  type: "EXPORT_NOTES",
+  kind: "EXPORT",
+  requiredRole: "AGENT",
+  parseParams: () => Promise.resolve({}),
+  async apply(chunk) {
+    const { rows } = await sql<NoteRow>`SELECT id, priority, body, version FROM notes
+      WHERE tenant_id = ${chunk.tenantId} AND id = ANY(${chunk.items.map((i) => i.targetId)}::int8[])`
+      .execute(chunk.tx);
+    const byId = new Map(rows.map((row) => [String(row.id), row]));
+    return chunk.items.map((item): ItemResult => {
+      const note = byId.get(item.targetId);
+      if (!note) return { position: item.position, outcome: "FAILED", code: "NOT_FOUND", message: "No note." };
+      chunk.output!.push(`${item.targetId},${note.priority}`);
+      return { position: item.position, outcome: "SUCCEEDED" };
+    });
+  },
+};
+
 export const notesDomain = defineDomain({
   module: { url: import.meta.url, name: "notesDomain" },
   target: { nodeType: "Note", noun: "notes", keyPattern: /^[1-9]\d{0,17}$/ },
   itemCodes: ["NOT_FOUND", "NO_CHANGE", "CONFLICT"],
-  actions: [setPriority, addComment] as BulkAction[],
+  actions: [setPriority, addComment, importNotes, exportNotes] as BulkAction[],
   rollback,
   async snapshotFilter(tx, { operationId, tenantId, filter, limit }) {
     const { rows } = await sql<{ n: number }>`
