@@ -23,9 +23,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       keepAliveMs: message.settings.keepAliveMs,
       session: message.settings.session,
     });
-    const domain: BulkDomain = message.domain
-      ? (await import(message.domain.url))[message.domain.name]
-      : ticketsDomain;
+    const domain: BulkDomain = message.domain ? (await import(message.domain.url))[message.domain.name] : ticketsDomain;
     loop = new WorkerLoop(db, domain, message.workerId, message.settings, {
       onChunk: (report) => post({ type: "chunk", report }),
       onError: (text) => post({ type: "error", message: text }),
