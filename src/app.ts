@@ -15,6 +15,7 @@ import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
 import { startHttp } from "./http/server.ts";
 import { SnapshotReader } from "./graphql/progress.ts";
+import { assertServable } from "./graphql/schema.ts";
 import { ticketsDomain } from "./tickets/actions/domain.ts";
 
 export interface App {
@@ -33,6 +34,7 @@ export async function startApp(
   databaseUrl: string,
   domain: BulkDomain = ticketsDomain,
 ): Promise<App> {
+  assertServable(domain);
   const db = createDb(databaseUrl, {
     poolSize: config.dbPoolSize,
     applicationName: "bulk-ops api",

@@ -9,7 +9,17 @@ import { sql } from "kysely";
 import { encodeId } from "../src/graphql/ids.ts";
 import { CANCEL, type OperationView, PROGRESS, startOk, startOp } from "./helpers/api.ts";
 import { collect, gql, wsClient } from "./helpers/graphql.ts";
-import { createNotesTable, insertNotes, type NoteImage, notesDomain } from "./helpers/notes-domain.ts";
+import {
+  createNotesTable,
+  insertNotes,
+  type NoteImage,
+  notesDomain,
+  notesKindsDomain,
+} from "./helpers/notes-domain.ts";
+import { startPool } from "../src/bulk/start-pool.ts";
+import { assertServable } from "../src/graphql/schema.ts";
+import { ticketsDomain } from "../src/tickets/actions/domain.ts";
+import { insertTickets } from "../src/tickets/seed.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { finished, start, waitFor } from "./helpers/bulk.ts";
 import type { StartError, StartInput } from "../src/bulk/start.ts";
@@ -26,7 +36,7 @@ const ROLLBACK = `mutation($id: ID!) { rollbackBulkOperation(input: { id: $id })
 const PREVIEW = `mutation($input: StartBulkOperationInput!) { previewBulkOperation(input: $input) {
   preview { matchedCount wouldChange wouldSkip sample { targetId outcome after } } userErrors { code message } } }`;
 const ITEMS = `query($id: ID!) { bulkOperation(id: $id) {
-  items(first: 100) { edges { node { position targetId outcome error { code } before after } } } } }`;
+  items(first: 100) { edges { node { position targetId target { id } outcome error { code } before after } } } } }`;
 
 /** Follows an operation over graphql-ws to its terminal state (the subscription completes after it). */
 async function followToEnd(server: TestServer, token: string, id: string): Promise<OperationView> {
@@ -54,6 +64,10 @@ Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, ca
   try {
     await createNotesTable(server.db);
     const ids = await insertNotes(server.db, server.tenant.id, 25);
+    // A ticket whose id is also a note's: an item's `target` (a Ticket) must not show it.
+    await insertTickets(server.db, server.tenant.id, 1);
+    const ticket = await server.db.selectFrom("tickets").select("id").executeTakeFirstOrThrow();
+    expect(ids).toContain(String(ticket.id));
     const missing = String(Number(ids.at(-1)) + 1000);
     const token = server.tenant.agent.token;
 
@@ -71,6 +85,7 @@ Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, ca
     expect((await notes(server)).map((n) => n.priority)).toEqual(ids.map(() => "HIGH"));
     const items = await gql(server.graphqlUrl, token, ITEMS, { id: started.id });
     const edges = items.data.bulkOperation.items.edges.map((e: { node: unknown }) => e.node);
+    expect(edges.map((e: { target: unknown }) => e.target)).toEqual(edges.map(() => null));
     expect(edges[0]).toMatchObject({
       position: 0,
       targetId: noteGid(ids[0]),
@@ -149,7 +164,9 @@ Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, ca
 });
 
 Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit their parts with their items", async () => {
-  const server = await startTestServer({ domain: notesDomain, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
+  const server = await startTestServer({ env: { BULK_CHUNK_SIZE: "10" } });
+  // The API cannot serve IMPORT_NOTES and EXPORT_NOTES (assertServable), so this pool runs them alone.
+  const pool = await startPool(server.config, server.databaseUrl, server.db, 1, notesKindsDomain);
   try {
     await createNotesTable(server.db);
     const [existing] = await insertNotes(server.db, server.tenant.id, 1);
@@ -163,7 +180,7 @@ Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit t
 
     // the kind decides the targets it takes
     const refusal = (input: Omit<StartInput, "params">) =>
-      start(server, agent, { params: {}, ...input }, notesDomain).then(() => null, (e: StartError) => e.code);
+      start(server, agent, { params: {}, ...input }, notesKindsDomain).then(() => null, (e: StartError) => e.code);
     expect(await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "ids", ids: [existing] } }))
       .toBe("INVALID_INPUT");
     expect(await refusal({ actionType: "EXPORT_NOTES", targets: { kind: "records", records } }))
@@ -177,7 +194,7 @@ Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit t
       actionType: "IMPORT_NOTES",
       params: {},
       targets: { kind: "records", records },
-    }, notesDomain);
+    }, notesKindsDomain);
     expect(await waitFor(server.db, imported.id, finished)).toMatchObject({
       status: "COMPLETED_WITH_ERRORS",
       total: 22,
@@ -200,7 +217,7 @@ Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit t
       actionType: "EXPORT_NOTES",
       params: {},
       targets: { kind: "ids", ids: [existing, ...created] },
-    }, notesDomain);
+    }, notesKindsDomain);
     expect(await waitFor(server.db, exported.id, finished)).toMatchObject({ status: "COMPLETED", succeeded: 21 });
     const parts = await server.db.selectFrom("bulk_operation_parts").select(["chunk_index", "body"])
       .where("operation_id", "=", exported.id).orderBy("chunk_index").execute();
@@ -210,8 +227,19 @@ Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit t
       ...created.map((id) => `${id},NORMAL`),
     ]);
   } finally {
+    await pool.stop();
     await server.stop();
   }
+});
+
+Deno.test("the app refuses a domain its schema cannot serve, and serves tickets and notes", () => {
+  expect(() => assertServable(notesKindsDomain)).toThrow(
+    "The GraphQL schema cannot serve the notes domain: action types IMPORT_NOTES, EXPORT_NOTES are not in its enums.",
+  );
+  const strangeCode = { ...notesDomain, itemCodes: [...notesDomain.itemCodes, "TOO_LOUD"] };
+  expect(() => assertServable(strangeCode)).toThrow("item codes TOO_LOUD are not in its enums.");
+  assertServable(ticketsDomain);
+  assertServable(notesDomain);
 });
 
 Deno.test("no file of the engine (src/bulk) names the tickets domain", async () => {

@@ -9,8 +9,8 @@
  *   ROLLBACK: restores the parent's before-image where the note is still as the parent left
  *   it; else CONFLICT (unless force).
  * Each runs set-based: one locking SELECT and one UPDATE ... FROM unnest per chunk.
- * Two more exercise the other operation kinds through the engine (the API has no input
- * for them yet):
+ * notesKindsDomain adds two that exercise the other operation kinds through the engine
+ * (the API has no input for them yet, so the app refuses to serve that domain: assertServable):
  *   IMPORT_NOTES (IMPORT): records { id?, priority, body }; with an id an upsert, else a create.
  *   EXPORT_NOTES (EXPORT): one CSV line `id,priority` per note into the chunk's part.
  */
@@ -18,6 +18,7 @@ import { sql } from "kysely";
 import {
   ActionParamsError,
   type BulkAction,
+  type BulkDomain,
   type ChunkContext,
   defineDomain,
   type ItemResult,
@@ -233,11 +234,9 @@ const exportNotes: BulkAction<Record<string, never>> = {
   },
 };
 
-export const notesDomain = defineDomain({
-  module: { url: import.meta.url, name: "notesDomain" },
+const notesParts = {
   target: { nodeType: "Note", noun: "notes", keyPattern: /^[1-9]\d{0,17}$/ },
   itemCodes: ["NOT_FOUND", "NO_CHANGE", "CONFLICT"],
-  actions: [setPriority, addComment, importNotes, exportNotes] as BulkAction[],
   rollback,
   async snapshotFilter(tx, { operationId, tenantId, filter, limit }) {
     const { rows } = await sql<{ n: number }>`
@@ -253,6 +252,18 @@ export const notesDomain = defineDomain({
     const { rows } = await sql<{ id: string }>`${matching(tenantId, filter, limit)}`.execute(tx);
     return rows.map((row) => String(row.id));
   },
+} satisfies Omit<BulkDomain, "actions" | "module">;
+
+export const notesDomain = defineDomain({
+  ...notesParts,
+  module: { url: import.meta.url, name: "notesDomain" },
+  actions: [setPriority, addComment] as BulkAction[],
+});
+
+export const notesKindsDomain = defineDomain({
+  ...notesParts,
+  module: { url: import.meta.url, name: "notesKindsDomain" },
+  actions: [setPriority, addComment, importNotes, exportNotes] as BulkAction[],
 });
 
 /** The notes a filter selects (only its `priority` list is understood), in id order. */

@@ -5,7 +5,7 @@ import { builder } from "../builder.ts";
 import { encodeId, UUID_PATTERN } from "../ids.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { BulkActionTypeEnum, BulkActionUnion, storedAction } from "./bulk-action.ts";
-import { TicketRef } from "./tickets.ts";
+import { TicketRef, ticketTarget } from "./tickets.ts";
 import { UserRef } from "./users.ts";
 
 export const BulkOperationStatusEnum = builder.enumType("BulkOperationStatus", {
@@ -114,7 +114,7 @@ export const BulkItemRef = builder.objectRef<ItemRow>("BulkOperationItem").imple
       type: TicketRef,
       nullable: true,
       description: "The ticket now; null when it does not exist (or is another tenant's).",
-      resolve: (i, _args, ctx) => ctx.loaders.ticket.load(String(i.target_id)),
+      resolve: (i, _args, ctx) => ticketTarget(ctx, String(i.target_id)),
     }),
     outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome as never }),
     error: t.field({

@@ -15,7 +15,7 @@ import {
   toTargets,
 } from "./bulk-api.ts";
 import { BULK_ITEM_CODES, BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
-import { TicketRef } from "./tickets.ts";
+import { TicketRef, ticketTarget } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 
 const operationKey = (id: string) => expectId(id, "BulkOperation", "id");
@@ -49,7 +49,7 @@ const PreviewItemRef = builder.objectRef<PreviewItem>("BulkPreviewItem").impleme
     target: t.field({
       type: TicketRef,
       nullable: true,
-      resolve: (i, _a, ctx) => ctx.loaders.ticket.load(i.targetId),
+      resolve: (i, _a, ctx) => ticketTarget(ctx, i.targetId),
     }),
     outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome }),
     code: t.field({ type: BulkItemCodeEnum, nullable: true, resolve: (i) => (i.code as never) ?? null }),
