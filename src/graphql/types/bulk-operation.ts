@@ -6,6 +6,8 @@ import { encodeId, UUID_PATTERN } from "../ids.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { BulkActionTypeEnum, BulkActionUnion, storedAction } from "./bulk-action.ts";
 import { TicketRef, ticketTarget } from "./tickets.ts";
+import { ENGINE_ITEM_CODES } from "../../bulk/action.ts";
+import { TICKET_ITEM_CODES } from "../../tickets/model.ts";
 import { UserRef } from "./users.ts";
 
 export const BulkOperationStatusEnum = builder.enumType("BulkOperationStatus", {
@@ -24,15 +26,8 @@ export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", {
   values: ["PENDING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] as const,
 });
 
-export const BULK_ITEM_CODES = [
-  "NOT_FOUND",
-  "DELETED",
-  "INVALID_TRANSITION",
-  "FORBIDDEN",
-  "NO_CHANGE",
-  "CONFLICT",
-  "INTERNAL",
-] as const;
+/** The served (tickets) domain's codes and the engine's own (the schema is built once, see assertServable). */
+export const BULK_ITEM_CODES = [...TICKET_ITEM_CODES, ...ENGINE_ITEM_CODES] as const;
 
 export const BulkItemCodeEnum = builder.enumType("BulkItemCode", {
   description: "Why an item failed or was skipped. FAILED: NOT_FOUND (missing or another tenant's), DELETED, " +

@@ -1,7 +1,7 @@
 /** The tickets domain as the bulk engine sees it (src/bulk/action.ts BulkDomain). */
 import { sql } from "kysely";
 import { type BulkAction, defineDomain, type Tx } from "../../bulk/action.ts";
-import type { TicketFilter } from "../model.ts";
+import { TICKET_ITEM_CODES, type TicketFilter } from "../model.ts";
 import { ticketFilterWhere } from "../queries.ts";
 import { addComment } from "./add-comment.ts";
 import { assign } from "./assign.ts";
@@ -9,17 +9,6 @@ import { setCategory, setPriority } from "./set-enum-field.ts";
 import { setStatus } from "./set-status.ts";
 import { rollback } from "./rollback.ts";
 import { restore, softDelete } from "./soft-delete.ts";
-
-/** The codes the ticket actions write (ticket-change.ts, rollback.ts). */
-export const TICKET_ITEM_CODES = [
-  "NOT_FOUND",
-  "DELETED",
-  "INVALID_TRANSITION",
-  "FORBIDDEN",
-  "NO_CHANGE",
-  "CONFLICT",
-] as const;
-export type TicketItemCode = typeof TICKET_ITEM_CODES[number];
 
 /** Adding an action: its file, and one line here. */
 const actions = [

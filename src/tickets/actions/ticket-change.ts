@@ -8,8 +8,7 @@
  */
 import { sql } from "kysely";
 import type { ChunkContext, ItemResult, Tx } from "../../bulk/action.ts";
-import type { TicketItemCode } from "./domain.ts";
-import type { TicketRow } from "../model.ts";
+import type { TicketItemCode, TicketRow } from "../model.ts";
 import { closedRefusal } from "../rules.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
 
