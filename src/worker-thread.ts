@@ -23,7 +23,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       keepAliveMs: message.settings.keepAliveMs,
       session: message.settings.session,
     });
-    const domain: BulkDomain = message.domain ? (await import(message.domain.url))[message.domain.name] : ticketsDomain;
+    const domain: BulkDomain | undefined = message.domain
+      ? (await import(message.domain.url))[message.domain.name]
+      : ticketsDomain;
+    if (!domain?.actions) throw new Error(`${message.domain?.url} exports no domain ${message.domain?.name}`);
     loop = new WorkerLoop(db, domain, message.workerId, message.settings, {
       onChunk: (report) => post({ type: "chunk", report }),
       onError: (text) => post({ type: "error", message: text }),

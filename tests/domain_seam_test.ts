@@ -185,6 +185,9 @@ Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit t
       .toBe("INVALID_INPUT");
     expect(await refusal({ actionType: "EXPORT_NOTES", targets: { kind: "records", records } }))
       .toBe("INVALID_INPUT");
+    const withNul = [{ priority: "LOW", body: "a\u0000b" }];
+    expect(await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "records", records: withNul } }))
+      .toBe("INVALID_INPUT");
     expect(
       await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "records", records: [records[0], records[0]] } }),
     )

@@ -121,6 +121,8 @@ export interface Started {
 }
 
 export const DESCRIPTION_MAX = 500;
+/** A NUL as JSON.stringify writes it (\u0000), not an escaped backslash followed by "u0000". */
+const NUL_IN_JSON = /(?<!\\)(?:\\\\)*\\u0000/;
 export const IDEMPOTENCY_KEY_MAX = 200;
 
 async function inputHash(input: StartInput): Promise<string> {
@@ -210,6 +212,14 @@ function checkInput(domain: BulkDomain, input: StartInput, limits: StartLimits):
   }
   const targets = input.targets.kind === "preview" ? input.targets.given : input.targets;
   if (targets.kind === "records") {
+    // PostgreSQL jsonb cannot hold NUL; refused here rather than failing in the INSERT.
+    if (targets.records.some((record) => NUL_IN_JSON.test(JSON.stringify(record)))) {
+      throw new StartError("INVALID_INPUT", "Records must not contain NUL characters.", [
+        "input",
+        "targets",
+        "records",
+      ]);
+    }
     if (targets.records.length === 0) {
       throw new StartError("EMPTY_TARGETS", "There are no records.", ["input", "targets", "records"]);
     }
