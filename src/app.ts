@@ -6,6 +6,7 @@
 import type { Config } from "./config.ts";
 import { createDb, type Db } from "./db/database.ts";
 import { readMigrations } from "./db/migrate.ts";
+import type { BulkDomain } from "./bulk/action.ts";
 import { OperationEvents } from "./bulk/events.ts";
 import type { WorkerPool } from "./bulk/pool.ts";
 import { registerWorkers, startPool } from "./bulk/start-pool.ts";
@@ -15,6 +16,8 @@ import { downloadsRoute } from "./http/downloads.ts";
 import type { ConnectionRegistry } from "./http/connections.ts";
 import { startHttp } from "./http/server.ts";
 import { SnapshotReader } from "./graphql/progress.ts";
+import { assertServable } from "./graphql/schema.ts";
+import { ticketsDomain } from "./tickets/actions/domain.ts";
 
 export interface App {
   url: string;
@@ -28,7 +31,13 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function startApp(config: Config, databaseUrl: string): Promise<App> {
+/** `domain`: what the bulk API and the in-process workers run (tests plug in another one). */
+export async function startApp(
+  config: Config,
+  databaseUrl: string,
+  domain: BulkDomain = ticketsDomain,
+): Promise<App> {
+  assertServable(domain);
   const db = createDb(databaseUrl, {
     poolSize: config.dbPoolSize,
     applicationName: "bulk-ops api",
@@ -52,15 +61,15 @@ export async function startApp(config: Config, databaseUrl: string): Promise<App
     throw error;
   };
   await events.start();
-  const services = { db, config, events, snapshots: new SnapshotReader(db) };
+  const services = { db, config, domain, events, snapshots: new SnapshotReader(db) };
   const http = await startHttp(services, {
     port: config.port,
     host: config.host,
     migrations: await readMigrations(),
-    routes: [downloadsRoute(db), dashboardRoute()],
+    routes: [downloadsRoute(db, domain), dashboardRoute()],
   }).catch(closingOnFailure(closeConnections));
   const pool = config.workers > 0
-    ? await startPool(config, databaseUrl, db).catch(closingOnFailure(async () => {
+    ? await startPool(config, databaseUrl, db, config.workers, domain).catch(closingOnFailure(async () => {
       await http.shutdown();
       await closeConnections();
     }))

@@ -1,7 +1,9 @@
 /**
- * What the engine needs from a domain: its actions and how to snapshot filter targets.
- * The engine (src/bulk) never names a domain table; a new action or a new domain touches
- * only its own folder (the tickets domain: src/tickets/actions/).
+ * What the engine needs from a domain (BulkDomain): its target node type and key format,
+ * its item codes, its actions, how a filter freezes into the ledger and which action
+ * restores a rollback. The engine (src/bulk) never names a domain or its tables; a new
+ * action or a new domain touches only its own folder (docs/architecture.md, "The domain
+ * seam", lists the domains and where each lives).
  */
 import type { Transaction } from "kysely";
 import type { Database, Role } from "../db/tables.ts";
@@ -10,15 +12,15 @@ export type Tx = Transaction<Database>;
 
 export type ItemOutcome = "SUCCEEDED" | "FAILED" | "SKIPPED";
 
-/** Per-item outcome codes. FAILED: NOT_FOUND, DELETED, INVALID_TRANSITION, FORBIDDEN, INTERNAL. SKIPPED: NO_CHANGE. */
-export type ItemCode =
-  | "NOT_FOUND"
-  | "DELETED"
-  | "INVALID_TRANSITION"
-  | "FORBIDDEN"
-  | "NO_CHANGE"
-  | "CONFLICT"
-  | "INTERNAL";
+/**
+ * The item codes the engine itself writes, whatever the domain: INTERNAL when a chunk
+ * used up its attempts (run-chunk.ts). Every other code comes from the domain's actions
+ * and is listed in BulkDomain.itemCodes.
+ */
+export const ENGINE_ITEM_CODES = ["INTERNAL"] as const;
+
+/** A per-item outcome code: one of ENGINE_ITEM_CODES or of the domain's itemCodes. */
+export type ItemCode = string;
 
 export interface ItemResult {
   position: number;
@@ -33,8 +35,12 @@ export interface ItemResult {
 
 export interface ChunkItem {
   position: number;
+  /** The target's key (BulkTarget.keyPattern), as text. */
   targetId: string;
-  /** Images planned at start (rollback: before = the parent's after, after = the parent's before). */
+  /**
+   * Images planned at start. Rollback: before = the parent's after, after = the parent's
+   * before. IMPORT: before = null, after = the input record to create or upsert.
+   */
   planned?: { before: unknown; after: unknown };
 }
 
@@ -52,6 +58,12 @@ export interface ChunkContext<P> {
    * run on unchanged data does.
    */
   dryRun: boolean;
+  /**
+   * EXPORT: the chunk's output; what apply pushes here commits, joined by newlines, as the
+   * chunk's part (bulk_operation_parts, keyed by chunk index) in the chunk's transaction,
+   * so a part exists exactly when its items are settled. null for the other kinds.
+   */
+  output: string[] | null;
 }
 
 export interface ValidateContext {
@@ -68,19 +80,76 @@ export class ActionParamsError extends Error {
   }
 }
 
+/**
+ * What an operation does with its items (docs/architecture.md, "Operation kinds"); the
+ * bulk import and export build on IMPORT and EXPORT:
+ * - CHANGE: each item is an existing target; apply changes it and returns its images.
+ * - IMPORT: each item is an input record (Targets kind "records"). At start the action's
+ *   importKeys gives every record its target key (an existing one for an upsert, a newly
+ *   reserved one for a create), so the ledger is keyed like any other; the record is the
+ *   item's planned `after`, and apply creates or updates the target from it.
+ * - EXPORT: each item is an existing target; apply reads it and writes the chunk's part
+ *   to ChunkContext.output.
+ */
+export type BulkActionKind = "CHANGE" | "IMPORT" | "EXPORT";
+
 export interface BulkAction<P = unknown> {
   /** Stored in bulk_operations.action_type, e.g. "SET_STATUS". */
   type: string;
+  /** Default CHANGE. */
+  kind?: BulkActionKind;
   /** The least role that may run it (ADMIN > AGENT > VIEWER). */
   requiredRole: Exclude<Role, "VIEWER">;
   /** Checks and normalises the parameters; throws ActionParamsError. */
   parseParams(raw: unknown, ctx: ValidateContext): Promise<P>;
+  /**
+   * IMPORT only: the target key of each record, in order, in one statement (e.g. an upsert
+   * by natural key that returns existing keys, and nextval() of the domain's sequence for
+   * new ones). Nothing else is written at start: apply creates the targets.
+   */
+  importKeys?(tx: Tx, args: { tenantId: string; records: readonly unknown[] }): Promise<string[]>;
   /** Applies the action to one chunk set-based (a few statements, never one per item). */
   apply(chunk: ChunkContext<P>): Promise<ItemResult[]>;
 }
 
+/** The parameters the engine gives a domain's rollback action (lineage.ts rollbackOperation). */
+export interface RollbackParams {
+  /** The action of the operation being undone. */
+  parentActionType: string;
+  /** Overwrite targets changed since the parent (else they end CONFLICT). */
+  force: boolean;
+}
+
+/** The domain's targets as the engine and the API name them. */
+export interface BulkTarget {
+  /** The GraphQL node type of a target (its global ids, downloads). */
+  nodeType: string;
+  /** The targets in messages, plural ("No <noun> match the filter."). */
+  noun: string;
+  /**
+   * The format of a target key. The ledger stores keys as int8 (bulk_operation_items.target_id,
+   * bulk_previews.target_ids: 8 bytes, no length header, the cheapest key for a million-row
+   * ledger), so a pattern must accept only positive values that fit int8.
+   */
+  keyPattern: RegExp;
+}
+
 export interface BulkDomain {
+  /**
+   * Where worker threads load this domain from: `(await import(module.url))[module.name]`
+   * is this object (threads cannot receive functions, so they import the domain themselves).
+   */
+  module: { url: string; name: string };
+  target: BulkTarget;
+  /** The item codes its actions write (ENGINE_ITEM_CODES come on top). */
+  itemCodes: readonly string[];
+  /** Every action by type, the rollback action included. */
   actions: ReadonlyMap<string, BulkAction>;
+  /**
+   * The action ROLLBACK operations run: it restores each item from the images planned at
+   * start (before = the state the parent left, after = the state to restore).
+   */
+  rollback: BulkAction<RollbackParams>;
   /**
    * Freezes the targets matching `filter` into the operation's ledger (positions 0..n-1),
    * at most `limit` rows; returns how many it wrote. One INSERT ... SELECT.
@@ -91,6 +160,16 @@ export interface BulkDomain {
   ): Promise<number>;
   /** The ids matching `filter` in snapshot order, at most `limit` (previews). */
   matchFilter(tx: Tx, args: { tenantId: string; filter: unknown; limit: number }): Promise<string[]>;
+}
+
+/** A domain from its parts: `actions` are what clients start; the rollback action joins them. */
+export function defineDomain(
+  parts: Omit<BulkDomain, "actions"> & { actions: readonly BulkAction[] },
+): BulkDomain {
+  const all = [...parts.actions, parts.rollback as BulkAction];
+  const keyless = all.find((action) => action.kind === "IMPORT" && !action.importKeys);
+  if (keyless) throw new Error(`IMPORT action ${keyless.type} has no importKeys`);
+  return { ...parts, actions: new Map(all.map((action) => [action.type, action])) };
 }
 
 const RANK: Record<Role, number> = { VIEWER: 0, AGENT: 1, ADMIN: 2 };

@@ -9,8 +9,8 @@
  *   the operation;
  * - otherwise (a chunk in flight, or a 1,000,000-item operation with up to 500 waiting
  *   jobs): the waiting jobs are made due now and the workers end each job's items CANCELLED
- *   in a transaction of its own that locks no ticket (runChunk), so the cancel request
- *   rewrites no item and no transaction holding ticket locks rewrites more than its own
+ *   in a transaction of its own that locks no target (runChunk), so the cancel request
+ *   rewrites no item and no transaction holding target locks rewrites more than its own
  *   chunk. The operation is CANCELLING, with its counters moving only as jobs commit, until
  *   the last of them commits.
  */
@@ -18,7 +18,7 @@ import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
 import type { Role } from "../db/tables.ts";
-import { type BulkDomain, roleAllows, type Tx } from "./action.ts";
+import { type BulkDomain, roleAllows, type RollbackParams, type Tx } from "./action.ts";
 import { bumpCounters, cancelRanges, maybeFinish } from "./finalize.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
 import { operatorRefusal } from "./operator.ts";
@@ -40,14 +40,14 @@ export const CANCEL_INLINE_ITEMS = 10_000;
 
 /**
  * The least role that may cancel an operation: the one its action needs, and for a
- * rollback the one its parent's action needs (a rollback of DELETE un-deletes tickets, so
+ * rollback the one its parent's action needs (a rollback of a soft delete un-deletes targets, so
  * only an ADMIN may run it, and so only an ADMIN may stop it half way).
  */
 function roleToCancel(domain: BulkDomain, operation: OperationRow): Role {
   const required = (type: string | undefined) => domain.actions.get(type ?? "")?.requiredRole ?? "ADMIN";
   const own = required(operation.action_type);
-  if (operation.action_type !== "ROLLBACK") return own;
-  const parent = required((operation.action_params as { parentActionType?: string } | null)?.parentActionType);
+  if (operation.kind !== "ROLLBACK") return own;
+  const parent = required((operation.action_params as Partial<RollbackParams> | null)?.parentActionType);
   return roleAllows(parent, own) ? parent : own; // the higher of the two
 }
 

@@ -59,7 +59,7 @@ function terminalStatus(op: OperationRow): OperationStatus {
 
 /**
  * Ends the never-run items of the given position ranges: one UPDATE through the primary key
- * (a nested loop of range scans), touching at most the ranges' rows, never a ticket:
+ * (a nested loop of range scans), touching at most the ranges' rows, never a target:
  *   UPDATE bulk_operation_items i SET outcome = 'CANCELLED' FROM unnest($first, $last) r(f, l)
  *   WHERE i.operation_id = $op AND i.position BETWEEN r.f AND r.l AND i.outcome = 'PENDING'
  * Returns how many items it ended.

@@ -25,7 +25,7 @@
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
 import type { NotifyOptions } from "../notify/events.ts";
-import { type BulkDomain, roleAllows, type Tx } from "./action.ts";
+import { type BulkDomain, roleAllows, type RollbackParams, type Tx } from "./action.ts";
 import { operatorRefusal } from "./operator.ts";
 import { isTerminal, type OperationRow } from "./operation.ts";
 import {
@@ -78,7 +78,7 @@ export async function retryFailedItems(
   options: { errorCodes?: string[]; limits: StartLimits; notify?: NotifyOptions | null },
 ): Promise<Started> {
   const parent = await readParent(db, viewer, parentId);
-  if (parent.action_type === "ROLLBACK") {
+  if (parent.kind === "ROLLBACK") {
     // A rollback's failed items carry no images to restore any more: roll back again instead.
     throw new StartError(
       "NOT_RETRYABLE",
@@ -147,7 +147,7 @@ export async function rollbackOperation(
   options: RollbackOptions,
 ): Promise<Started> {
   const parent = await readParent(db, viewer, parentId);
-  if (parent.action_type === "ROLLBACK") {
+  if (parent.kind === "ROLLBACK") {
     throw new StartError(
       "ROLLBACK_OF_ROLLBACK",
       "A rollback cannot be rolled back; start a new operation that sets the state you want.",
@@ -180,8 +180,8 @@ export async function rollbackOperation(
   return await startOperation(db, domain, viewer, {
     kind: "ROLLBACK",
     parentId,
-    actionType: "ROLLBACK",
-    params: { parentActionType: parent.action_type, force: options.force },
+    actionType: domain.rollback.type,
+    params: { parentActionType: parent.action_type, force: options.force } satisfies RollbackParams,
     targets,
     description: `Rollback of ${parent.action_type}${options.force ? " (force)" : ""}`,
     notify: options.notify,

@@ -16,10 +16,14 @@ import { RetentionLoop } from "./retention.ts";
 import { countRescued } from "../metrics/engine.ts";
 import type { ChunkReport } from "./run-chunk.ts";
 import type { WorkerSettings } from "./worker-loop.ts";
+import type { BulkDomain } from "./action.ts";
+
+/** Where a thread imports its domain from (BulkDomain.module); absent: the entry module's own. */
+type DomainModule = BulkDomain["module"];
 
 /** Messages from the pool to a worker thread. */
 export type ToWorker =
-  | { type: "init"; databaseUrl: string; workerId: string; settings: WorkerSettings }
+  | { type: "init"; databaseUrl: string; workerId: string; settings: WorkerSettings; domain?: DomainModule }
   | { type: "wake" }
   | { type: "stop" };
 
@@ -43,6 +47,8 @@ export interface PoolOptions {
   settings: WorkerSettings;
   /** The thread entry module (a composition root that plugs in the domain). */
   workerUrl: URL;
+  /** The domain the threads run, when not the one workerUrl plugs in. */
+  domain?: DomainModule;
   /** Used by the maintenance tick. */
   db: Db;
   /** How long stop() waits for in-flight chunks before terminating threads. */
@@ -147,6 +153,7 @@ export class WorkerPool {
         databaseUrl: this.options.databaseUrl,
         workerId: id,
         settings: this.options.settings,
+        domain: this.options.domain,
       };
       worker.postMessage(init);
     });

@@ -4,10 +4,10 @@
  * action's own apply() with dryRun (no writes, no locks) inside one REPEATABLE READ
  * READ ONLY transaction, so the prediction uses the same rules as a run and one
  * consistent snapshot. The frozen id list is kept (bulk_previews) behind the returned
- * token: startBulkOperation(previewToken) runs exactly those targets. Tickets changed in
- * between are judged again when the run reaches them (the run's outcome is the truth; a
- * ticket closed meanwhile ends INVALID_TRANSITION, not what the preview said), and
- * tickets created after the preview are not added.
+ * token: startBulkOperation(previewToken) runs exactly those targets. Targets changed in
+ * between are judged again when the run reaches them (the run's outcome is the truth: a
+ * target the action refuses by then ends with the action's code, not what the preview
+ * said), and targets created after the preview are not added.
  */
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
@@ -100,6 +100,7 @@ export async function previewOperation(
           params,
           items,
           dryRun: true,
+          output: action.kind === "EXPORT" ? [] : null,
         });
         results.push(...chunk);
         if (sample.length < SAMPLE_SIZE) {

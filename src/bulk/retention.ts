@@ -26,7 +26,7 @@
  *   gone: no new child can read a half-deleted ledger.
  * - Comments an ADD_COMMENT operation added stay, with that operation's id (migration 0006
  *   dropped the foreign key whose SET NULL would have dropped them out of the one comment per
- *   ticket per operation key).
+ *   target per operation key).
  * - BULK_RETENTION_DAYS is at least the rollback window (config.ts), so nothing that can
  *   still be rolled back is deleted.
  */

@@ -94,6 +94,15 @@ export async function writeResults(tx: Tx, operationId: string, results: ItemRes
 
 const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
+/**
+ * An EXPORT chunk's part: one row per chunk, in the chunk's transaction (a retried chunk
+ * rolled its earlier part back with its items, so the primary key never sees it twice).
+ */
+async function writePart(tx: Tx, job: Job, output: string[]): Promise<void> {
+  await tx.insertInto("bulk_operation_parts")
+    .values({ operation_id: job.operation_id, chunk_index: job.chunk_index, body: output.join("\n") }).execute();
+}
+
 /** Deletes the job if this worker still holds it; otherwise the chunk must roll back. */
 async function takeJob(tx: Tx, job: Job): Promise<void> {
   const deleted = await tx.deleteFrom("bulk_jobs").where("id", "=", job.id as never)
@@ -116,13 +125,14 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
     const operation = await tx.selectFrom("bulk_operations").selectAll().where("id", "=", job.operation_id)
       .executeTakeFirstOrThrow() as OperationRow;
     // A cancel committed before this read: no new chunk starts; its items end CANCELLED
-    // (no ticket is locked: this is how a large cancelled operation is settled, job by job).
+    // (no target is locked: this is how a large cancelled operation is settled, job by job).
     if (operation.cancel_requested_at || isTerminal(operation.status)) {
       return await commitChunk(tx, job, [], await cancelRanges(tx, job.operation_id, [job]));
     }
     const items = await pendingItems(tx, job);
     const action = domain.actions.get(operation.action_type);
     if (!action) throw new Error(`operation ${operation.id} has unknown action ${operation.action_type}`);
+    const output = action.kind === "EXPORT" ? [] : null;
     const results = items.length === 0 ? [] : await action.apply({
       tx,
       operationId: operation.id,
@@ -131,7 +141,9 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
       params: operation.action_params,
       items,
       dryRun: false,
+      output,
     });
+    if (output) await writePart(tx, job, output);
     return await commitChunk(tx, job, results);
   });
 }

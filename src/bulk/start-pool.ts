@@ -5,6 +5,7 @@ import { log } from "../log.ts";
 import { delivererSettings } from "../notify/deliverer.ts";
 import { countChunk } from "../metrics/engine.ts";
 import { WorkerPool } from "./pool.ts";
+import type { BulkDomain } from "./action.ts";
 import { type ProcessKind, WorkerRegistry } from "./worker-registry.ts";
 
 /** The server-side timeouts of worker sessions (chunk transactions and worker maintenance). */
@@ -21,12 +22,15 @@ export async function startPool(
   databaseUrl: string,
   db: Db,
   count = config.workers,
+  /** Default: the domain worker-thread.ts plugs in. */
+  domain?: BulkDomain,
 ): Promise<WorkerPool> {
   const pool = new WorkerPool({
     databaseUrl,
     count,
     db,
     workerUrl: new URL("../worker-thread.ts", import.meta.url),
+    domain: domain?.module,
     shutdownGraceMs: config.shutdownGraceMs,
     retentionDays: config.retentionDays,
     notifications: delivererSettings(config),

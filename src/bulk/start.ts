@@ -1,7 +1,7 @@
 /**
  * Starting an operation. In ONE transaction: the operation row, its item ledger (one row
  * per target, in input order) and its jobs (one per chunk), all set-based:
- *   INSERT INTO bulk_operation_items SELECT $op, ord - 1, id FROM unnest($ids::bigint[]) WITH ORDINALITY
+ *   INSERT INTO bulk_operation_items SELECT $op, ord - 1, id FROM unnest($ids::int8[]) WITH ORDINALITY
  *   INSERT INTO bulk_jobs SELECT ... FROM generate_series(0, $chunks - 1)
  * then NOTIFY wakes the workers at commit. Nothing heavy runs in the request.
  */
@@ -23,6 +23,8 @@ import { currentTraceparent } from "../telemetry/tracing.ts";
 export type Targets =
   | { kind: "ids"; ids: string[] }
   | { kind: "filter"; filter: unknown }
+  /** The input records of an IMPORT action, in order (BulkAction.importKeys keys them). */
+  | { kind: "records"; records: unknown[] }
   /**
    * Items of a parent operation, in the parent's order (retry: FAILED ones; rollback:
    * SUCCEEDED ones). With `swapImages` the new items carry the parent's images swapped as
@@ -119,8 +121,8 @@ export interface Started {
 }
 
 export const DESCRIPTION_MAX = 500;
-/** Target keys are positive int8 values (18 digits at most, so they always fit). */
-const TARGET_ID = /^[1-9]\d{0,17}$/;
+/** A NUL as JSON.stringify writes it (\u0000), not an escaped backslash followed by "u0000". */
+const NUL_IN_JSON = /(?<!\\)(?:\\\\)*\\u0000/;
 export const IDEMPOTENCY_KEY_MAX = 200;
 
 async function inputHash(input: StartInput): Promise<string> {
@@ -187,7 +189,7 @@ async function previewTargets(
   return { kind: "ids", ids: preview.target_ids.map(String) };
 }
 
-function checkInput(input: StartInput, limits: StartLimits): void {
+function checkInput(domain: BulkDomain, input: StartInput, limits: StartLimits): void {
   for (const field of ["description", "idempotencyKey"] as const) {
     // PostgreSQL text cannot hold NUL; refused here rather than failing in the INSERT.
     if (input[field]?.includes("\u0000")) {
@@ -209,11 +211,31 @@ function checkInput(input: StartInput, limits: StartLimits): void {
     }
   }
   const targets = input.targets.kind === "preview" ? input.targets.given : input.targets;
+  if (targets.kind === "records") {
+    // PostgreSQL jsonb cannot hold NUL; refused here rather than failing in the INSERT.
+    if (targets.records.some((record) => NUL_IN_JSON.test(JSON.stringify(record)))) {
+      throw new StartError("INVALID_INPUT", "Records must not contain NUL characters.", [
+        "input",
+        "targets",
+        "records",
+      ]);
+    }
+    if (targets.records.length === 0) {
+      throw new StartError("EMPTY_TARGETS", "There are no records.", ["input", "targets", "records"]);
+    }
+    if (targets.records.length > limits.maxTargets) {
+      throw new StartError(
+        "TOO_MANY_TARGETS",
+        `At most ${limits.maxTargets} records per operation (got ${targets.records.length}).`,
+        ["input", "targets", "records"],
+      );
+    }
+  }
   if (targets.kind === "ids") {
     if (targets.ids.length === 0) {
       throw new StartError("EMPTY_TARGETS", "The target list is empty.", ["input", "targets", "ids"]);
     }
-    const malformed = targets.ids.find((id) => !TARGET_ID.test(id));
+    const malformed = targets.ids.find((id) => !domain.target.keyPattern.test(id));
     if (malformed !== undefined) {
       throw new StartError("INVALID_INPUT", `Malformed target id ${JSON.stringify(malformed.slice(0, 40))}.`, [
         "input",
@@ -241,7 +263,15 @@ export function validateStart(domain: BulkDomain, viewer: Viewer, input: StartIn
       `${input.actionType} needs the ${action.requiredRole} role; you are ${viewer.role}.`,
     );
   }
-  checkInput(input, limits);
+  const importing = (input.targets.kind === "preview" ? input.targets.given : input.targets).kind === "records";
+  if (importing !== (action.kind === "IMPORT")) {
+    throw new StartError(
+      "INVALID_INPUT",
+      importing ? `${action.type} does not take records.` : `${action.type} takes records, not targets.`,
+      ["input", "targets"],
+    );
+  }
+  checkInput(domain, input, limits);
   return action;
 }
 
@@ -329,8 +359,12 @@ async function create(
     started_at: status === "RUNNING" ? sql`now()` as never : null,
   }).returning("id").executeTakeFirstOrThrow();
 
-  const total = await writeLedger(tx, domain, operation.id, viewer.tenantId, targets, limits.maxTargets);
-  if (total === 0) throw new StartError("EMPTY_TARGETS", "No tickets match the filter.", ["input", "targets"]);
+  const total = targets.kind === "records"
+    ? await writeRecords(tx, action, operation.id, viewer.tenantId, targets.records)
+    : await writeLedger(tx, domain, operation.id, viewer.tenantId, targets, limits.maxTargets);
+  if (total === 0) {
+    throw new StartError("EMPTY_TARGETS", `No ${domain.target.noun} match the filter.`, ["input", "targets"]);
+  }
   if (total > limits.maxTargets) {
     throw new StartError("TOO_MANY_TARGETS", `The filter matches more than ${limits.maxTargets} targets.`, [
       "input",
@@ -367,6 +401,8 @@ function summarize(targets: Targets): Record<string, unknown> {
       return summarize(targets.given);
     case "ids":
       return { kind: "ids", count: uniqueIds(targets.ids).length, given: targets.ids.length };
+    case "records":
+      return { kind: "records", count: targets.records.length };
     case "filter":
       return { kind: "filter", filter: targets.filter };
     case "parentItems":
@@ -398,13 +434,48 @@ export function parentItemsQuery(tx: Tx, targets: ParentItems) {
     .orderBy("p.position");
 }
 
+/**
+ * The ledger of an IMPORT: one item per record, keyed by the action's importKeys, the
+ * record as its planned after-image:
+ *   INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
+ *   SELECT $op, ord - 1, key, record FROM unnest($keys::int8[], $records::jsonb[]) WITH ORDINALITY
+ */
+async function writeRecords(
+  tx: Tx,
+  action: BulkAction,
+  operationId: string,
+  tenantId: string,
+  records: unknown[],
+): Promise<number> {
+  const keys = await action.importKeys!(tx, { tenantId, records });
+  if (keys.length !== records.length) throw new Error(`${action.type}.importKeys keyed ${keys.length} records`);
+  const seen = new Map<string, number>();
+  for (const [index, key] of keys.entries()) {
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      throw new StartError("INVALID_INPUT", `Records ${earlier} and ${index} are the same target.`, [
+        "input",
+        "targets",
+        "records",
+      ]);
+    }
+    seen.set(key, index);
+  }
+  await sql`
+    INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
+    SELECT ${operationId}, (ord - 1)::int, key, record
+    FROM unnest(${keys}::int8[], ${records.map((r) => JSON.stringify(r))}::jsonb[]) WITH ORDINALITY
+      AS t(key, record, ord)`.execute(tx);
+  return records.length;
+}
+
 /** Writes the item ledger; returns the number of items (maxTargets + 1 means "too many"). */
 async function writeLedger(
   tx: Tx,
   domain: BulkDomain,
   operationId: string,
   tenantId: string,
-  targets: Targets,
+  targets: Exclude<Targets, { kind: "records" }>,
   maxTargets: number,
 ): Promise<number> {
   if (targets.kind === "filter") {
@@ -424,9 +495,10 @@ async function writeLedger(
   }
   if (targets.kind === "preview") throw new Error("preview targets are resolved before the ledger is written");
   const ids = uniqueIds(targets.ids);
+  // int8: the ledger's key type for every domain (BulkTarget.keyPattern).
   await sql`
     INSERT INTO bulk_operation_items (operation_id, position, target_id)
-    SELECT ${operationId}, (ord - 1)::int, id FROM unnest(${ids}::bigint[]) WITH ORDINALITY AS t(id, ord)`
+    SELECT ${operationId}, (ord - 1)::int, id FROM unnest(${ids}::int8[]) WITH ORDINALITY AS t(id, ord)`
     .execute(tx);
   return ids.length;
 }

@@ -108,6 +108,14 @@ export interface BulkOperationItemsTable {
   processed_at: NullableTimestamp;
 }
 
+/** The output parts of EXPORT operations, one per chunk (migration 0011). */
+export interface BulkOperationPartsTable {
+  operation_id: string;
+  chunk_index: number;
+  body: string;
+  created_at: Generated<Date>;
+}
+
 export interface BulkJobsTable {
   id: BigintId;
   operation_id: string;
@@ -223,6 +231,7 @@ export interface Database {
   bulk_operations: BulkOperationsTable;
   bulk_operation_items: BulkOperationItemsTable;
   bulk_jobs: BulkJobsTable;
+  bulk_operation_parts: BulkOperationPartsTable;
   bulk_workers: BulkWorkersTable;
   bulk_operation_events: BulkOperationEventsTable;
   bulk_previews: BulkPreviewsTable;

@@ -5,6 +5,7 @@ import type { Viewer } from "../auth/tokens.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
 import type { Role } from "../db/tables.ts";
+import type { BulkDomain } from "../bulk/action.ts";
 import type { OperationEvents } from "../bulk/events.ts";
 import { childOperations, operationsByIds } from "../bulk/history.ts";
 import type { OperationRow } from "../bulk/operation.ts";
@@ -17,6 +18,8 @@ import type { SnapshotReader } from "./progress.ts";
 export interface Services {
   db: Db;
   config: Config;
+  /** The domain the bulk API runs (its targets, actions and item codes). */
+  domain: BulkDomain;
   /** Operation state changes from LISTEN/NOTIFY, fanned out to subscribers. */
   events: OperationEvents;
   /** Shared, single-flight reads of operation state for subscriptions. */

@@ -11,6 +11,7 @@
  * Same bearer auth as /graphql; another tenant's operation is a 404 like a missing one.
  */
 import { bearerToken, viewerForToken } from "../auth/tokens.ts";
+import type { BulkDomain } from "../bulk/action.ts";
 import type { ItemRow } from "../bulk/history.ts";
 import { findOperation } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
@@ -40,10 +41,10 @@ function operationKey(raw: string): string | null {
   }
 }
 
-function record(item: ItemRow) {
+function record(item: ItemRow, nodeType: string) {
   return {
     position: item.position,
-    targetId: encodeId("Ticket", item.target_id),
+    targetId: encodeId(nodeType, item.target_id),
     outcome: item.outcome,
     errorCode: item.error_code,
     errorMessage: item.error_message,
@@ -69,7 +70,7 @@ async function itemRange(db: Db, operationId: string, from: number, to: number):
 const error = (status: number, message: string) =>
   new Response(JSON.stringify({ error: message }), { status, headers: { "content-type": "application/json" } });
 
-export function downloadsRoute(db: Db) {
+export function downloadsRoute(db: Db, domain: BulkDomain) {
   return async (request: Request, url: URL): Promise<Response | null> => {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
@@ -92,7 +93,7 @@ export function downloadsRoute(db: Db) {
         const page = await itemRange(db, operation.id, next, next + PAGE_SIZE);
         next += PAGE_SIZE;
         for (const item of page) {
-          const row = record(item);
+          const row = record(item, domain.target.nodeType);
           lines.push(
             format === "jsonl"
               ? JSON.stringify(row)

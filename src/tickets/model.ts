@@ -48,6 +48,17 @@ export interface TicketRow {
 }
 
 /** Filter over a tenant's tickets, shared by the tickets query and bulk filter targets. */
+/** The per-item codes the ticket bulk actions write (actions/ticket-change.ts, actions/rollback.ts). */
+export const TICKET_ITEM_CODES = [
+  "NOT_FOUND",
+  "DELETED",
+  "INVALID_TRANSITION",
+  "FORBIDDEN",
+  "NO_CHANGE",
+  "CONFLICT",
+] as const;
+export type TicketItemCode = typeof TICKET_ITEM_CODES[number];
+
 export interface TicketFilter {
   status?: string[];
   priority?: string[];

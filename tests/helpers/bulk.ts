@@ -7,6 +7,7 @@ import { claimJob } from "../../src/bulk/queue/claim.ts";
 import { runChunk } from "../../src/bulk/run-chunk.ts";
 import { type StartInput, startOperation } from "../../src/bulk/start.ts";
 import { ticketsDomain } from "../../src/tickets/actions/domain.ts";
+import type { BulkDomain } from "../../src/bulk/action.ts";
 import type { TestServer, TestUser } from "./server.ts";
 import { waitUntil } from "./wait.ts";
 
@@ -16,8 +17,13 @@ export async function viewerOf(db: Db, user: TestUser): Promise<Viewer> {
 }
 
 /** Starts an operation through the engine's service function with the server's limits. */
-export async function start(server: TestServer, user: TestUser, input: StartInput): Promise<OperationRow> {
-  const started = await startOperation(server.db, ticketsDomain, await viewerOf(server.db, user), input, {
+export async function start(
+  server: TestServer,
+  user: TestUser,
+  input: StartInput,
+  domain: BulkDomain = ticketsDomain,
+): Promise<OperationRow> {
+  const started = await startOperation(server.db, domain, await viewerOf(server.db, user), input, {
     maxTargets: server.config.maxTargets,
     chunkSize: server.config.chunkSize,
     maxActivePerUser: server.config.maxActivePerUser,

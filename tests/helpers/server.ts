@@ -3,6 +3,7 @@
  * (admin, agent, viewer) and a second tenant, each with a minted API token.
  */
 import { type App, startApp } from "../../src/app.ts";
+import type { BulkDomain } from "../../src/bulk/action.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createDb, type Db } from "../../src/db/database.ts";
 import { mintToken } from "../../src/auth/tokens.ts";
@@ -46,6 +47,8 @@ export interface TestServerOptions {
    * TCP proxy in front of the test PostgreSQL.
    */
   listenPort?: number;
+  /** The bulk domain the app runs (services.domain and the worker threads); default the tickets domain. */
+  domain?: BulkDomain;
 }
 
 let tenantCounter = 0;
@@ -79,7 +82,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const tenant = await createTenant(db, "Tenant A");
   const otherTenant = await createTenant(db, "Tenant B");
   if (options.tickets) await insertTickets(db, tenant.id, options.tickets);
-  const app = await startApp(config, databaseUrl);
+  const app = await startApp(config, databaseUrl, options.domain);
   return {
     app,
     url: app.url,

@@ -4,7 +4,6 @@ import { cancelOperation } from "../../bulk/cancel.ts";
 import { listOperations } from "../../bulk/history.ts";
 import { findOperation, type OperationRow } from "../../bulk/operation.ts";
 import { type Started, StartError, startOperation, type Targets } from "../../bulk/start.ts";
-import { ticketsDomain } from "../../tickets/actions/domain.ts";
 import { builder } from "../builder.ts";
 import { type Context, viewerOf } from "../context.ts";
 import { apiError, badInput, type UserError, userError } from "../errors.ts";
@@ -112,7 +111,8 @@ export const BulkOperationPayload = builder.objectRef<Payload<{ bulkOperation: O
  * filter matching too many (not a generic INVALID_INPUT): call it inside
  * refusalsAsUserErrors / startAsPayload.
  */
-export function toTargets(input: StartArg["targets"], maxTargets: number): Targets {
+export function toTargets(input: StartArg["targets"], ctx: Context): Targets {
+  const { maxTargets } = ctx.services.config;
   if (input.ids) {
     if (input.ids.length > maxTargets) {
       throw new StartError(
@@ -121,7 +121,8 @@ export function toTargets(input: StartArg["targets"], maxTargets: number): Targe
         ["input", "targets", "ids"],
       );
     }
-    return { kind: "ids", ids: input.ids.map((id) => expectId(id, "Ticket", "targets")) };
+    const nodeType = ctx.services.domain.target.nodeType;
+    return { kind: "ids", ids: input.ids.map((id) => expectId(id, nodeType, "targets")) };
   }
   if (input.filter) return { kind: "filter", filter: toTicketFilter(input.filter) };
   throw badInput("Give targets.ids or targets.filter.", "targets");
@@ -165,9 +166,9 @@ builder.mutationFields((t) => ({
       runMutation(() =>
         startAsPayload(async () => {
           const { actionType, params } = toEngineAction(input.action);
-          const targets = toTargets(input.targets, ctx.services.config.maxTargets);
+          const targets = toTargets(input.targets, ctx);
           const viewer = viewerOf(ctx);
-          return await startOperation(ctx.services.db, ticketsDomain, viewer, {
+          return await startOperation(ctx.services.db, ctx.services.domain, viewer, {
             actionType,
             params,
             targets: input.previewToken
@@ -195,7 +196,7 @@ builder.mutationFields((t) => ({
         const viewer = viewerOf(ctx);
         if (viewer.role === "VIEWER") return [userError("FORBIDDEN", "Viewers cannot cancel operations.")];
         const id = expectId(input.id, "BulkOperation", "id");
-        const result = await cancelOperation(ctx.services.db, ticketsDomain, viewer, id);
+        const result = await cancelOperation(ctx.services.db, ctx.services.domain, viewer, id);
         if (!result.ok) {
           return [userError(result.code, result.message, result.code === "FORBIDDEN" ? null : ["input", "id"])];
         }

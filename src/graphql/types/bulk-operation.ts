@@ -5,7 +5,9 @@ import { builder } from "../builder.ts";
 import { encodeId, UUID_PATTERN } from "../ids.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { BulkActionTypeEnum, BulkActionUnion, storedAction } from "./bulk-action.ts";
-import { TicketRef } from "./tickets.ts";
+import { TicketRef, ticketTarget } from "./tickets.ts";
+import { ENGINE_ITEM_CODES } from "../../bulk/action.ts";
+import { TICKET_ITEM_CODES } from "../../tickets/model.ts";
 import { UserRef } from "./users.ts";
 
 export const BulkOperationStatusEnum = builder.enumType("BulkOperationStatus", {
@@ -24,15 +26,8 @@ export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", {
   values: ["PENDING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] as const,
 });
 
-export const BULK_ITEM_CODES = [
-  "NOT_FOUND",
-  "DELETED",
-  "INVALID_TRANSITION",
-  "FORBIDDEN",
-  "NO_CHANGE",
-  "CONFLICT",
-  "INTERNAL",
-] as const;
+/** The served (tickets) domain's codes and the engine's own (the schema is built once, see assertServable). */
+export const BULK_ITEM_CODES = [...TICKET_ITEM_CODES, ...ENGINE_ITEM_CODES] as const;
 
 export const BulkItemCodeEnum = builder.enumType("BulkItemCode", {
   description: "Why an item failed or was skipped. FAILED: NOT_FOUND (missing or another tenant's), DELETED, " +
@@ -106,12 +101,15 @@ export const BulkItemRef = builder.objectRef<ItemRow>("BulkOperationItem").imple
   description: "One target of an operation and what happened to it.",
   fields: (t) => ({
     position: t.exposeInt("position", { description: "0-based position in the input order." }),
-    targetId: t.id({ description: "The target ticket's id.", resolve: (i) => encodeId("Ticket", i.target_id) }),
+    targetId: t.id({
+      description: "The target ticket's id.",
+      resolve: (i, _args, ctx) => encodeId(ctx.services.domain.target.nodeType, i.target_id),
+    }),
     target: t.field({
       type: TicketRef,
       nullable: true,
       description: "The ticket now; null when it does not exist (or is another tenant's).",
-      resolve: (i, _args, ctx) => ctx.loaders.ticket.load(String(i.target_id)),
+      resolve: (i, _args, ctx) => ticketTarget(ctx, String(i.target_id)),
     }),
     outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome as never }),
     error: t.field({

@@ -1,7 +1,6 @@
 /** retryFailedItems, rollbackBulkOperation and previewBulkOperation: the safety features. */
 import { retryFailedItems, rollbackOperation } from "../../bulk/lineage.ts";
 import { type Preview, type PreviewItem, previewOperation, SAMPLE_SIZE } from "../../bulk/preview.ts";
-import { ticketsDomain } from "../../tickets/actions/domain.ts";
 import { builder } from "../builder.ts";
 import { viewerOf } from "../context.ts";
 import { encodeId, expectId } from "../ids.ts";
@@ -16,9 +15,11 @@ import {
   toTargets,
 } from "./bulk-api.ts";
 import { BULK_ITEM_CODES, BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
-import { TicketRef } from "./tickets.ts";
+import { TicketRef, ticketTarget } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import { NotifyInput, notifyOptions } from "./webhooks.ts";
+
+const operationKey = (id: string) => expectId(id, "BulkOperation", "id");
 
 const RetryFailedItemsInput = builder.inputType("RetryFailedItemsInput", {
   fields: (t) => ({
@@ -47,11 +48,11 @@ const RollbackBulkOperationInput = builder.inputType("RollbackBulkOperationInput
 const PreviewItemRef = builder.objectRef<PreviewItem>("BulkPreviewItem").implement({
   fields: (t) => ({
     position: t.exposeInt("position"),
-    targetId: t.id({ resolve: (i) => encodeId("Ticket", i.targetId) }),
+    targetId: t.id({ resolve: (i, _a, ctx) => encodeId(ctx.services.domain.target.nodeType, i.targetId) }),
     target: t.field({
       type: TicketRef,
       nullable: true,
-      resolve: (i, _a, ctx) => ctx.loaders.ticket.load(i.targetId),
+      resolve: (i, _a, ctx) => ticketTarget(ctx, i.targetId),
     }),
     outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome }),
     code: t.field({ type: BulkItemCodeEnum, nullable: true, resolve: (i) => (i.code as never) ?? null }),
@@ -116,7 +117,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
         startAsPayload(() =>
-          retryFailedItems(ctx.services.db, ticketsDomain, viewerOf(ctx), expectId(input.id, "BulkOperation", "id"), {
+          retryFailedItems(ctx.services.db, ctx.services.domain, viewerOf(ctx), operationKey(input.id), {
             errorCodes: input.errorCodes ?? undefined,
             limits: limitsOf(ctx),
             notify: notifyOptions(input.notify, ctx.services.config),
@@ -134,7 +135,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
         startAsPayload(() =>
-          rollbackOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), expectId(input.id, "BulkOperation", "id"), {
+          rollbackOperation(ctx.services.db, ctx.services.domain, viewerOf(ctx), operationKey(input.id), {
             force: input.force ?? false,
             windowHours: ctx.services.config.rollbackWindowHours,
             limits: limitsOf(ctx),
@@ -152,9 +153,9 @@ builder.mutationFields((t) => ({
       runMutation(() =>
         refusalsAsUserErrors(async () => {
           const { actionType, params } = toEngineAction(input.action);
-          const targets = toTargets(input.targets, ctx.services.config.maxTargets); // may refuse: StartError
+          const targets = toTargets(input.targets, ctx); // may refuse: StartError
           return {
-            preview: await previewOperation(ctx.services.db, ticketsDomain, viewerOf(ctx), {
+            preview: await previewOperation(ctx.services.db, ctx.services.domain, viewerOf(ctx), {
               actionType,
               params,
               targets,

@@ -17,7 +17,7 @@ import {
 } from "../../tickets/queries.ts";
 import { assigneeRefusal } from "../../tickets/rules.ts";
 import { builder } from "../builder.ts";
-import { viewerOf } from "../context.ts";
+import { type Context, viewerOf } from "../context.ts";
 import { badInput, userError } from "../errors.ts";
 import { BIGINT_PATTERN, encodeId, expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
@@ -34,6 +34,14 @@ export const TicketPriorityEnum = builder.enumType("TicketPriority", { values: T
 export const TicketCategoryEnum = builder.enumType("TicketCategory", { values: TICKET_CATEGORIES });
 
 export const TicketRef = builder.objectRef<TicketRow>("Ticket");
+
+/**
+ * A bulk item's target as a Ticket, when the served bulk domain's targets are tickets; null
+ * for another domain, whose key would otherwise load an unrelated ticket with the same id.
+ */
+export function ticketTarget(ctx: Context, id: string) {
+  return ctx.services.domain.target.nodeType === TicketRef.name ? ctx.loaders.ticket.load(id) : null;
+}
 export const CommentRef = builder.objectRef<CommentRow>("Comment");
 
 builder.node(CommentRef, {

@@ -1,7 +1,7 @@
-/** The tickets domain as the bulk engine sees it: its actions and filter snapshots. */
+/** The tickets domain as the bulk engine sees it (src/bulk/action.ts BulkDomain). */
 import { sql } from "kysely";
-import type { BulkAction, BulkDomain, Tx } from "../../bulk/action.ts";
-import type { TicketFilter } from "../model.ts";
+import { type BulkAction, defineDomain, type Tx } from "../../bulk/action.ts";
+import { TICKET_ITEM_CODES, type TicketFilter } from "../model.ts";
 import { ticketFilterWhere } from "../queries.ts";
 import { addComment } from "./add-comment.ts";
 import { assign } from "./assign.ts";
@@ -10,6 +10,7 @@ import { setStatus } from "./set-status.ts";
 import { rollback } from "./rollback.ts";
 import { restore, softDelete } from "./soft-delete.ts";
 
+/** Adding an action: its file, and one line here. */
 const actions = [
   setStatus,
   setPriority,
@@ -18,11 +19,14 @@ const actions = [
   addComment,
   softDelete,
   restore,
-  rollback,
 ] as BulkAction[];
 
-export const ticketsDomain: BulkDomain = {
-  actions: new Map(actions.map((action) => [action.type, action])),
+export const ticketsDomain = defineDomain({
+  module: { url: import.meta.url, name: "ticketsDomain" },
+  target: { nodeType: "Ticket", noun: "tickets", keyPattern: /^[1-9]\d{0,17}$/ },
+  itemCodes: TICKET_ITEM_CODES,
+  actions,
+  rollback,
   /**
    * INSERT INTO bulk_operation_items (operation_id, position, target_id)
    * SELECT $op, row_number() OVER (ORDER BY id DESC) - 1, id FROM tickets WHERE <filter> LIMIT $limit
@@ -46,7 +50,7 @@ export const ticketsDomain: BulkDomain = {
     const rows = await matchingTickets(tx, tenantId, filter as TicketFilter, limit).execute();
     return rows.map((row) => String(row.id));
   },
-};
+});
 
 /** SELECT id FROM tickets WHERE <filter> ORDER BY id DESC LIMIT $limit: the snapshot order. */
 function matchingTickets(tx: Tx, tenantId: string, filter: TicketFilter, limit: number) {

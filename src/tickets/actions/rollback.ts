@@ -17,14 +17,9 @@
  * Version and updated_at move forward: a rollback is a change like any other.
  */
 import { type RawBuilder, sql } from "kysely";
-import type { BulkAction, ChunkContext, ItemResult } from "../../bulk/action.ts";
+import type { BulkAction, ChunkContext, ItemResult, RollbackParams } from "../../bulk/action.ts";
 import { lockTickets } from "./ticket-change.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
-
-export interface RollbackParams {
-  parentActionType: string;
-  force: boolean;
-}
 
 /** The image fields a rollback may restore, with their column and SQL array type. */
 const FIELDS = {

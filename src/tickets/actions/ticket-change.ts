@@ -7,14 +7,14 @@
  * Locking in id order means two operations over overlapping tickets never deadlock.
  */
 import { sql } from "kysely";
-import type { ChunkContext, ItemCode, ItemResult, Tx } from "../../bulk/action.ts";
-import type { TicketRow } from "../model.ts";
+import type { ChunkContext, ItemResult, Tx } from "../../bulk/action.ts";
+import type { TicketItemCode, TicketRow } from "../model.ts";
 import { closedRefusal } from "../rules.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
 
 export type Decision =
   | { change: true }
-  | { change: false; outcome: "FAILED" | "SKIPPED"; code: ItemCode; message: string };
+  | { change: false; outcome: "FAILED" | "SKIPPED"; code: TicketItemCode; message: string };
 
 export const noChange = (message: string): Decision => ({
   change: false,
@@ -22,7 +22,7 @@ export const noChange = (message: string): Decision => ({
   code: "NO_CHANGE",
   message,
 });
-export const fail = (code: ItemCode, message: string): Decision => ({
+export const fail = (code: TicketItemCode, message: string): Decision => ({
   change: false,
   outcome: "FAILED",
   code,
