@@ -331,7 +331,8 @@ async function initdb(layout: ServerLayout, port: number, user: string, password
       `${layout.nativeDir}/bin/initdb`,
       [
         `--pgdata=${layout.dataDir}`,
-        "--auth=password",
+        // SCRAM: the password never crosses the socket (`password` sent it in clear until issue 15).
+        "--auth=scram-sha-256",
         `--username=${user}`,
         `--pwfile=${passwordFile}`,
         "--lc-messages=C",
@@ -375,12 +376,19 @@ export const READY_DEADLINE_MS = 120_000;
  */
 export async function startServer(
   layout: ServerLayout,
-  options: ServerOptions & { user: string; password: string; readyDeadlineMs?: number },
+  options: ServerOptions & {
+    user: string;
+    password: string;
+    readyDeadlineMs?: number;
+    /** Runs once after a successful initdb, before postgres starts (embedded.ts stores the passwords). */
+    afterInitdb?: () => Promise<void>;
+  },
 ): Promise<RunningServer> {
   const { signal } = options;
   signal?.throwIfAborted();
   if (!(await exists(`${layout.dataDir}/PG_VERSION`))) {
     await initdb(layout, options.port, options.user, options.password, signal);
+    await options.afterInitdb?.();
   }
   await checkVersion(layout);
   signal?.throwIfAborted();
