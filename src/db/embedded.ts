@@ -9,7 +9,7 @@
  */
 import pg from "pg";
 import { StartupError } from "../startup-error.ts";
-import { absolutePath, serverLayout, startServer } from "./postgres-server.ts";
+import { absolutePath, checkVersion, outsidePermissions, serverLayout, startServer } from "./postgres-server.ts";
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -65,7 +65,9 @@ export async function readCredentials(dataDir: string): Promise<Credentials | nu
   try {
     text = await Deno.readTextFile(credentialsPath(dataDir));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
+    // NotADirectory: DATA_DIR is a file, which serverLayout refuses with its sentence.
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return null;
+    if (error instanceof Deno.errors.NotCapable) throw outsidePermissions(dataDir, error);
     throw error;
   }
   const parsed = JSON.parse(text) as Partial<Credentials>;
@@ -96,7 +98,10 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   const stored = await readCredentials(options.dataDir);
   const credentials = stored ?? newCredentials();
   const isNew = !(await Deno.stat(`${layout.dataDir}/PG_VERSION`).then(() => true, () => false));
-  if (!stored && !isNew) await checkLegacyPassword(layout.dataDir, options.dataDir);
+  if (!stored && !isNew) {
+    await checkVersion(layout); // a PostgreSQL 16 directory is that, before it is one without passwords
+    await checkLegacyPassword(layout.dataDir, options.dataDir);
+  }
   const server = await startServer(layout, {
     port: options.port,
     user: SUPERUSER,
