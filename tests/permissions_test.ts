@@ -66,8 +66,10 @@ Deno.test("the service's tasks may run only the PostgreSQL binaries, deno and th
   }
 });
 
-Deno.test("the service's tasks read the project, the staging root and /tmp, and write only the data dirs", () => {
+Deno.test("the service's tasks read the project, the staging root and /tmp, write only the data dirs; sys: uid, hostname", () => {
   for (const task of SERVICE_TASKS) {
+    // Deno.uid() (as root PostgreSQL runs as `postgres`), Deno.hostname() (worker and lease ids).
+    expect({ task, sys: flagValues(task, "allow-sys") }).toEqual({ task, sys: ["uid", "hostname"] });
     expect({ task, read: flagValues(task, "allow-read") }).toEqual({ task, read: [".", STAGING_ROOT, "/tmp"] });
     expect({ task, write: flagValues(task, "allow-write") }).toEqual({ task, write: [".data", STAGING_ROOT, "/tmp"] });
   }

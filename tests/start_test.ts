@@ -93,6 +93,13 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       const graphiql = await fetch(first.graphql, { headers: { accept: "text/html" } });
       expect(graphiql.status).toBe(200);
       expect(await graphiql.text()).toContain("<html");
+      // Bundled on first request by `deno bundle`: the task's --allow-run must let that deno run.
+      const dashboard = await fetch(`${first.base}/dashboard/app.js`);
+      expect({ status: dashboard.status, type: dashboard.headers.get("content-type") }).toEqual({
+        status: 200,
+        type: expect.stringContaining("javascript"),
+      });
+      await dashboard.body?.cancel();
       for (const role of ["ADMIN", "AGENT", "VIEWER"] as const) {
         expect(await whoAmI(first.graphql, first.tokens[role])).toEqual({
           email: `${role.toLowerCase()}@demo.test`,
