@@ -249,6 +249,13 @@ export const CONFIG_VARIABLES = [
 
 export type ConfigVariable = typeof CONFIG_VARIABLES[number];
 
+/**
+ * Variables the service's tasks may read besides CONFIG_VARIABLES: read by Deno's Node
+ * compatibility layer, not by loadConfig. `NODE_EXTRA_CA_CERTS`: extra CAs for webhook
+ * receivers with private certificates (docs/webhooks.md).
+ */
+export const RUNTIME_VARIABLES = ["NODE_EXTRA_CA_CERTS"] as const;
+
 type Env = Partial<Record<ConfigVariable, string>>;
 
 /** The configuration variables of this process's environment (only those: see CONFIG_VARIABLES). */
