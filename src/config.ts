@@ -183,12 +183,95 @@ export interface Config {
   trustedDocumentsOnly: boolean;
 }
 
-type Env = Record<string, string | undefined>;
+/**
+ * Every variable loadConfig reads: `Env` admits no other name, so a new setting must be added
+ * here, and tests/permissions_test.ts checks that each task of deno.json may read all of them
+ * (`--allow-env=<this list>`; `--ignore-env` hides the rest of the environment, libraries included).
+ */
+export const CONFIG_VARIABLES = [
+  "BODY_READ_TIMEOUT_MS",
+  "BULK_CHUNK_SIZE",
+  "BULK_CHUNK_TIMEOUT_MS",
+  "BULK_IDLE_TX_TIMEOUT_MS",
+  "BULK_LEASE_MS",
+  "BULK_LOCK_TIMEOUT_MS",
+  "BULK_MAX_ACTIVE_PER_USER",
+  "BULK_MAX_ATTEMPTS",
+  "BULK_MAX_STARTS_PER_MINUTE",
+  "BULK_MAX_TARGETS",
+  "BULK_MAX_WAITING_PER_USER",
+  "BULK_POLL_MS",
+  "BULK_RETENTION_DAYS",
+  "BULK_STMT_TIMEOUT_MS",
+  "CORS_ORIGINS",
+  "DATABASE_URL",
+  "DATA_DIR",
+  "DB_KEEPALIVE_MS",
+  "DB_POOL_SIZE",
+  "EMBEDDED_PG_PORT",
+  "GRAPHQL_COST_BUCKET_SIZE",
+  "GRAPHQL_COST_RESTORE_RATE",
+  "GRAPHQL_MAX_ALIASES",
+  "GRAPHQL_MAX_COST",
+  "GRAPHQL_MAX_DEPTH",
+  "GRAPHQL_MAX_DIRECTIVES",
+  "GRAPHQL_MAX_EXECUTION_MS",
+  "GRAPHQL_MAX_MUTATIONS",
+  "GRAPHQL_MAX_ROOT_FIELDS",
+  "GRAPHQL_MAX_TOKENS",
+  "GRAPHQL_TRUSTED_DOCUMENTS_ONLY",
+  "HOST",
+  "LISTEN_CHECK_MS",
+  "LISTEN_DATABASE_URL",
+  "LOG_FORMAT",
+  "LOG_LEVEL",
+  "MAX_BODY_BYTES",
+  "METRICS_PORT",
+  "NODE_ENV",
+  "NOTIFY_POLL_MS",
+  "NOTIFY_RETENTION_DAYS",
+  "NOTIFY_RETRY_BASE_MS",
+  "PORT",
+  "PUBLIC_URL",
+  "ROLLBACK_WINDOW_HOURS",
+  "SEED_DEMO",
+  "SHUTDOWN_GRACE_MS",
+  "SMTP_FROM",
+  "SMTP_URL",
+  "SSE_MAX_STREAMS_PER_TOKEN",
+  "TOKEN_SWEEP_MS",
+  "WEBHOOK_ALLOW_PRIVATE_NETWORKS",
+  "WEBHOOK_MAX_CONSECUTIVE_FAILURES",
+  "WEBHOOK_SECRET_KEY",
+  "WEBHOOK_SECRET_OVERLAP_HOURS",
+  "WEBHOOK_TIMEOUT_MS",
+  "WORKERS",
+  "WORKER_STALE_MS",
+  "WS_CONNECTION_INIT_TIMEOUT_MS",
+  "WS_MAX_SOCKETS_PER_TOKEN",
+  "WS_MAX_SUBSCRIPTIONS_PER_SOCKET",
+] as const;
+
+export type ConfigVariable = typeof CONFIG_VARIABLES[number];
+
+/**
+ * Variables the service's tasks may read besides CONFIG_VARIABLES: read by Deno's Node
+ * compatibility layer, not by loadConfig. `NODE_EXTRA_CA_CERTS`: extra CAs for webhook
+ * receivers with private certificates (docs/webhooks.md).
+ */
+export const RUNTIME_VARIABLES = ["NODE_EXTRA_CA_CERTS"] as const;
+
+type Env = Partial<Record<ConfigVariable, string>>;
+
+/** The configuration variables of this process's environment (only those: see CONFIG_VARIABLES). */
+export function configEnvironment(): Env {
+  return Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, Deno.env.get(name)]));
+}
 
 /** Default of `DB_KEEPALIVE_MS`, also used by connections opened outside a loaded config. */
 export const DEFAULT_KEEPALIVE_MS = 30_000;
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+function integer(env: Env, name: ConfigVariable, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `"${raw}" is not an integer`);
@@ -199,7 +282,7 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function boolean(env: Env, name: string, fallback: boolean): boolean {
+function boolean(env: Env, name: ConfigVariable, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   if (["1", "true", "yes", "on"].includes(raw.toLowerCase())) return true;
@@ -226,12 +309,12 @@ function corsOrigins(env: Env): string[] | null {
   });
 }
 
-function databaseUrl(env: Env, name: string): string | undefined {
+function databaseUrl(env: Env, name: ConfigVariable): string | undefined {
   return urlSetting(env, name, ["postgres:", "postgresql:"], "postgres://user:pass@host:port/db");
 }
 
 /** `example`, when given, is shown in the error for text that is not a URL. */
-function urlSetting(env: Env, name: string, protocols: string[], example?: string): string | undefined {
+function urlSetting(env: Env, name: ConfigVariable, protocols: string[], example?: string): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
   let parsed: URL;
@@ -260,7 +343,7 @@ function secretKey(env: Env): Uint8Array | undefined {
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
-export function loadConfig(env: Env = Deno.env.toObject()): Config {
+export function loadConfig(env: Env = configEnvironment()): Config {
   const url = databaseUrl(env, "DATABASE_URL");
   const logLevel = env.LOG_LEVEL || "info"; // empty means unset, as for every variable
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {

@@ -64,7 +64,8 @@ const server = await startEmbedded({
 let code = 1;
 try {
   await server.createDatabase(TEMPLATE_DATABASE);
-  await migrate(server.databaseUrl(TEMPLATE_DATABASE));
+  // As the service's role, like every start: the tables are its own, not the superuser's.
+  await migrate(server.appDatabaseUrl(TEMPLATE_DATABASE));
   stop.signal.throwIfAborted();
   console.log(`test PostgreSQL ready in ${Math.round(performance.now() - started)} ms`);
   const args = Deno.args.length > 0 ? Deno.args : ["tests/"];
@@ -79,7 +80,9 @@ try {
       "--allow-sys",
       ...args,
     ],
-    env: { TEST_PG_URL: server.url },
+    // The superuser for administration (CREATE DATABASE, pg_terminate_backend of any session);
+    // test servers connect as the service's non-superuser role (helpers/database.ts).
+    env: { TEST_PG_URL: server.url, TEST_APP_PG_URL: server.appDatabaseUrl("postgres") },
     stdin: "null",
   }).spawn();
   // `kill <pid>` reaches only us; the tests must stop (and release what they hold) before the database does.

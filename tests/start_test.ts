@@ -9,16 +9,19 @@
 import { expect } from "expect";
 import { gql } from "./helpers/graphql.ts";
 import {
+  acceptsLegacySuperuserPassword,
   demoTicketCount,
   freePort,
   processesMentioning,
   REPO_ROOT,
   type RunningTask,
   runTask as runTaskIn,
+  serviceSessionRoles,
   spawnTask,
   stopTask,
   waitForOutput,
 } from "./helpers/task_process.ts";
+import { APP_ROLE, credentialsPath } from "../src/db/embedded.ts";
 
 const runTask = (args: string[], env: Record<string, string>) => runTaskIn(REPO_ROOT, args, env);
 
@@ -90,6 +93,13 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       const graphiql = await fetch(first.graphql, { headers: { accept: "text/html" } });
       expect(graphiql.status).toBe(200);
       expect(await graphiql.text()).toContain("<html");
+      // Bundled on first request by `deno bundle`: the task's --allow-run must let that deno run.
+      const dashboard = await fetch(`${first.base}/dashboard/app.js`);
+      expect({ status: dashboard.status, type: dashboard.headers.get("content-type") }).toEqual({
+        status: 200,
+        type: expect.stringContaining("javascript"),
+      });
+      await dashboard.body?.cancel();
       for (const role of ["ADMIN", "AGENT", "VIEWER"] as const) {
         expect(await whoAmI(first.graphql, first.tokens[role])).toEqual({
           email: `${role.toLowerCase()}@demo.test`,
@@ -99,8 +109,20 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       expect(await whoAmI(first.graphql, "bo_nope")).toEqual({ status: 401, code: "UNAUTHENTICATED" });
       const page = await gql(first.graphql, first.tokens.VIEWER, "{ tickets(first: 100) { edges { node { id } } } }");
       expect(page.data.tickets.edges.length).toBe(100);
-      expect(await demoTicketCount(pgPort)).toBe(1000);
+      expect(await demoTicketCount(dataDir, pgPort)).toBe(1000);
     });
+
+    await t.step(
+      "least privilege: the service's sessions are bulk_ops_app, not a superuser; random passwords",
+      async () => {
+        const sessions = await serviceSessionRoles(dataDir, pgPort);
+        // The API's pool, its LISTEN connection and the worker threads' connections are all open by now.
+        expect(sessions).toEqual([{ usename: APP_ROLE, rolsuper: false }]);
+        expect(await acceptsLegacySuperuserPassword(pgPort)).toBe(false);
+        const credentials = (await Deno.stat(credentialsPath(dataDir))).mode! & 0o777;
+        expect(credentials.toString(8)).toBe("600");
+      },
+    );
 
     await t.step("deno task token against the running service's database", async () => {
       const minted = await runTask(["token", "--", "--user", "agent@demo.test", "--label", "start test"], env);
@@ -135,7 +157,10 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
         DATA_DIR: `${dataDir}-other`,
       });
       expect(elsewhere.code).toBe(1);
-      expect(elsewhere.stderr).toContain(`EMBEDDED_PG_PORT ${pgPort} is taken by a PostgreSQL with data directory`);
+      // Its server refuses that directory's (absent) password: each DATA_DIR has its own superuser password.
+      expect(elsewhere.stderr).toContain(
+        `EMBEDDED_PG_PORT ${pgPort} is taken by a PostgreSQL that refuses the password of ${dataDir}-other`,
+      );
       expect(elsewhere.stdout).not.toMatch(/bo_/);
     });
 
@@ -154,7 +179,7 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       expect(out).toContain("migrations up to date");
       expect(out).not.toContain("applied migrations");
       expect(out).not.toContain("created the demo tenant");
-      expect(await demoTicketCount(pgPort)).toBe(1000);
+      expect(await demoTicketCount(dataDir, pgPort)).toBe(1000);
       expect(await whoAmI(second.graphql, second.tokens.ADMIN)).toEqual({ email: "admin@demo.test", role: "ADMIN" });
       // The CLI token survives a restart; the previous start's dev tokens were revoked.
       expect(await whoAmI(second.graphql, cliToken)).toEqual({ email: "agent@demo.test", role: "AGENT" });

@@ -64,7 +64,7 @@ Deno.test("a clone inside a 0700 directory: start, /ready, SIGTERM, start again 
       expect(second.output()).toContain(`(data: ${dataDir})`);
       expect(second.output()).toContain("migrations up to date");
       expect(second.output()).not.toContain("created the demo tenant");
-      expect(await demoTicketCount(pgPort)).toBe(1000);
+      expect(await demoTicketCount(`${clone.dir}/.data`, pgPort)).toBe(1000);
       const ready = await fetch(`http://127.0.0.1:${env.PORT}/ready`);
       expect([ready.status, await ready.json()]).toEqual([200, {
         status: "ready",

@@ -193,6 +193,15 @@ export function absolutePath(path: string): string {
   return absolute.replace(/(.)\/+$/, "$1"); // "dir/" would make lstat follow a link named dir
 }
 
+/** The tasks may read and write only .data, /var/lib/bulk-ops and /tmp (deno.json, docs/security.md). */
+export const outsidePermissions = (dataDir: string, error: Deno.errors.NotCapable) =>
+  new StartupError(
+    `DATA_DIR ${dataDir} is outside the directories this task may use: add it to the task's --allow-read and ` +
+      "--allow-write in deno.json, or choose a DATA_DIR under .data or /tmp.",
+    "",
+    { cause: error },
+  );
+
 const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error);
 
 /** Resolves (and creates) the binaries and data directory postgres will use. */
@@ -202,6 +211,7 @@ export async function serverLayout(dataDir: string): Promise<ServerLayout> {
     await Deno.mkdir(requested, { recursive: true });
     if (!(await Deno.stat(requested)).isDirectory) throw new Deno.errors.AlreadyExists(`${requested} is a file`);
   } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw outsidePermissions(dataDir, error);
     throw new StartupError(
       `${dataDir} cannot be the PostgreSQL data directory (${messageOf(error)}): ` +
         "make it a directory you can write, or choose another one (DATA_DIR).",
@@ -331,7 +341,8 @@ async function initdb(layout: ServerLayout, port: number, user: string, password
       `${layout.nativeDir}/bin/initdb`,
       [
         `--pgdata=${layout.dataDir}`,
-        "--auth=password",
+        // SCRAM: the password never crosses the socket (`password` sent it in clear until issue 15).
+        "--auth=scram-sha-256",
         `--username=${user}`,
         `--pwfile=${passwordFile}`,
         "--lc-messages=C",
@@ -348,7 +359,7 @@ async function initdb(layout: ServerLayout, port: number, user: string, password
   }
 }
 
-async function checkVersion(layout: ServerLayout): Promise<void> {
+export async function checkVersion(layout: ServerLayout): Promise<void> {
   const found = (await Deno.readTextFile(`${layout.dataDir}/PG_VERSION`)).trim();
   const { major } = await serverVersion(layout.nativeDir);
   if (found !== major) {
@@ -375,12 +386,19 @@ export const READY_DEADLINE_MS = 120_000;
  */
 export async function startServer(
   layout: ServerLayout,
-  options: ServerOptions & { user: string; password: string; readyDeadlineMs?: number },
+  options: ServerOptions & {
+    user: string;
+    password: string;
+    readyDeadlineMs?: number;
+    /** Runs once after a successful initdb, before postgres starts (embedded.ts stores the passwords). */
+    afterInitdb?: () => Promise<void>;
+  },
 ): Promise<RunningServer> {
   const { signal } = options;
   signal?.throwIfAborted();
   if (!(await exists(`${layout.dataDir}/PG_VERSION`))) {
     await initdb(layout, options.port, options.user, options.password, signal);
+    await options.afterInitdb?.();
   }
   await checkVersion(layout);
   signal?.throwIfAborted();

@@ -29,7 +29,9 @@ const ENTRY = new URL("../dashboard/app.ts", import.meta.url);
  * documents) as one minified ES module, by `deno bundle`; rejects with deno's message.
  */
 export async function bundleDashboard(): Promise<string> {
-  const output = await new Deno.Command(Deno.execPath(), {
+  // `deno` from PATH, not Deno.execPath(): the tasks' `--allow-run=deno` is resolved through PATH
+  // (/usr/bin/deno here) and a symlink's target (/usr/lib/node_modules/deno/deno) is refused.
+  const output = await new Deno.Command("deno", {
     args: [
       "bundle",
       "--quiet",

@@ -1,25 +1,28 @@
 /** A fresh database per call (each test server), cloned from the migrated template that tests/run.ts made. */
 import pg from "pg";
+import { APP_ROLE } from "../../src/db/embedded.ts";
 
 export const TEMPLATE_DATABASE = "bulk_template";
 
-function adminUrl(): string {
-  const url = Deno.env.get("TEST_PG_URL");
-  if (!url) throw new Error("TEST_PG_URL is unset: run the tests with `deno task test`");
+function requiredEnv(name: "TEST_PG_URL" | "TEST_APP_PG_URL"): string {
+  const url = Deno.env.get(name);
+  if (!url) throw new Error(`${name} is unset: run the tests with \`deno task test\``);
   return url;
 }
 
-/** Creates `t_<random>` from the template and returns its URL. */
+const adminUrl = () => requiredEnv("TEST_PG_URL");
+
+/** Creates `t_<random>` from the template, owned by the service's role, and returns its URL as that role. */
 export async function freshDatabase(): Promise<string> {
   const name = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   const client = new pg.Client({ connectionString: adminUrl() });
   await client.connect();
   try {
-    await client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+    await client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE} OWNER ${APP_ROLE}`);
   } finally {
     await client.end();
   }
-  const url = new URL(adminUrl());
+  const url = new URL(requiredEnv("TEST_APP_PG_URL"));
   url.pathname = `/${name}`;
   return url.toString();
 }

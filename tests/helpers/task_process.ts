@@ -5,6 +5,7 @@
  * tested too), then `deno install --frozen` (0.9 s measured, the npm cache is in DENO_DIR).
  */
 import pg from "pg";
+import { APP_ROLE, embeddedDatabaseUrl, readCredentials, SUPERUSER } from "../../src/db/embedded.ts";
 import { runSubprocess, spawnSubprocess, type Subprocess } from "./subprocess.ts";
 import { waitUntil, within } from "./wait.ts";
 
@@ -106,12 +107,63 @@ export async function processesMentioning(text: string): Promise<string> {
 }
 
 /** Tickets in the embedded database `deno task start` uses (bulk_ops) on `pgPort`. */
-export async function demoTicketCount(pgPort: number): Promise<number> {
-  const client = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${pgPort}/bulk_ops` });
+async function withEmbedded<T>(
+  dataDir: string,
+  pgPort: number,
+  as: "superuser" | "app",
+  use: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const credentials = await readCredentials(dataDir);
+  if (!credentials) throw new Error(`no credentials file in ${dataDir}`);
+  const [user, password] = as === "app"
+    ? [APP_ROLE, credentials.appPassword]
+    : [SUPERUSER, credentials.superuserPassword];
+  const client = new pg.Client({ connectionString: embeddedDatabaseUrl(pgPort, "bulk_ops", user, password) });
   await client.connect();
   try {
-    return (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM tickets")).rows[0].n;
+    return await use(client);
   } finally {
     await client.end();
+  }
+}
+
+/** Demo tickets in the embedded database of `dataDir`, read as the service's role. */
+export async function demoTicketCount(dataDir: string, pgPort: number): Promise<number> {
+  return await withEmbedded(
+    dataDir,
+    pgPort,
+    "app",
+    async (client) => (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM tickets")).rows[0].n,
+  );
+}
+
+/** Who the sessions of the service (every one but ours) on the embedded `bulk_ops` are, and whether superusers. */
+export async function serviceSessionRoles(
+  dataDir: string,
+  pgPort: number,
+): Promise<{ usename: string; rolsuper: boolean }[]> {
+  return await withEmbedded(
+    dataDir,
+    pgPort,
+    "superuser",
+    async (client) =>
+      (await client.query<{ usename: string; rolsuper: boolean }>(
+        `SELECT DISTINCT a.usename, r.rolsuper FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+        WHERE a.datname = 'bulk_ops' AND a.pid <> pg_backend_pid()`,
+      )).rows,
+  );
+}
+
+/** Whether the embedded superuser still accepts the fixed password it had before issue 15. */
+export async function acceptsLegacySuperuserPassword(pgPort: number): Promise<boolean> {
+  const client = new pg.Client({ connectionString: embeddedDatabaseUrl(pgPort, "postgres", SUPERUSER, "postgres") });
+  try {
+    await client.connect();
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === "28P01") return false; // invalid_password
+    throw error;
+  } finally {
+    await client.end().catch(() => {});
   }
 }
