@@ -12,6 +12,8 @@ import { START, ticketGid, until } from "./helpers/api.ts";
 import { freshDatabase } from "./helpers/database.ts";
 import { createTenant } from "./helpers/server.ts";
 import { spawnApi } from "./helpers/api_process.ts";
+import { wsClient } from "./helpers/graphql.ts";
+import { within } from "./helpers/wait.ts";
 
 interface OtlpSpan {
   traceId: string;
@@ -130,6 +132,53 @@ Deno.test("OTEL_DENO=true: the request's span and its chunks' spans share one tr
       .find((l) => l.operation === dbId && l.scope === "bulk");
     expect(created?.trace).toBe(request.traceId);
   } finally {
+    await service.stop();
+    await receiver.stop();
+  }
+});
+
+Deno.test("OTEL_DENO=true: a startBulkOperation over graphql-ws gets its own request span, which its chunks join", async () => {
+  const receiver = otlpReceiver();
+  const service = await apiProcess(15, {
+    OTEL_DENO: "true",
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_SERVICE_NAME: "bulk-ops-test",
+    OTEL_DENO_CONSOLE: "ignore",
+  });
+  const client = wsClient(`${service.api.url.replace("http", "ws")}/graphql`, service.tenant.admin.token);
+  try {
+    const input = { targets: { ids: service.ids.map(ticketGid) }, action: { setStatus: { status: "PENDING" } } };
+    const result = await within(
+      new Promise<{ data?: { startBulkOperation?: { bulkOperation?: { id: string } } } }>((resolve, reject) =>
+        client.subscribe({ query: START, variables: { input }, operationName: "Start" }, {
+          next: (value) => resolve(value as never),
+          error: reject,
+          complete: () => {},
+        })
+      ),
+      30_000,
+      "startBulkOperation over graphql-ws",
+    );
+    const gid = result.data?.startBulkOperation?.bulkOperation?.id;
+    if (!gid) throw new Error(`start failed: ${JSON.stringify(result)}`);
+    const dbId = atob(gid.replaceAll("-", "+").replaceAll("_", "/")).split(":")[1];
+    await waitFor(service.db, dbId, finished, 60_000);
+    const request = await until(
+      "the graphql-ws graphql.request span",
+      () => receiver.spans.find((s) => s.name === "graphql.request" && attribute(s, "graphql.transport") === "ws"),
+    );
+    expect(attribute(request, "graphql.operation.name")).toBe("Start");
+    const chunks = await until("2 bulk.chunk spans", () => {
+      const found = receiver.spans.filter((s) => s.name === "bulk.chunk" && attribute(s, "bulk.operation.id") === dbId);
+      return found.length === 2 ? found : undefined;
+    });
+    expect(chunks.map((s) => [s.traceId, s.parentSpanId])).toEqual([
+      [request.traceId, request.spanId],
+      [request.traceId, request.spanId],
+    ]);
+  } finally {
+    await client.dispose();
     await service.stop();
     await receiver.stop();
   }

@@ -23,6 +23,7 @@
  */
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
+import { inWsOperationSpan } from "../telemetry/tracing.ts";
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import type { RequestOrigin } from "../audit/record.ts";
 import type { ConnectionRegistry } from "../http/connections.ts";
@@ -190,7 +191,8 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
       };
       return args;
     },
-    execute: async (args) => masked(await (args.rootValue as Enveloped).execute(args)) as never,
+    execute: (args) =>
+      inWsOperationSpan(args.operationName, async () => masked(await (args.rootValue as Enveloped).execute(args))) as never,
     subscribe: async (args) => {
       const result = await (args.rootValue as Enveloped).subscribe(args);
       if (result && typeof result === "object" && Symbol.asyncIterator in result) {

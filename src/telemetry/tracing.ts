@@ -34,6 +34,16 @@ export async function endAfter<T>(span: Span, work: () => Promise<T>): Promise<T
   }
 }
 
+/**
+ * A graphql-ws query or mutation inside its own `graphql.request` span, a root: the socket outlives any
+ * HTTP span (Deno's ends at the upgrade). So a startBulkOperation sent over the socket starts the trace its
+ * chunks join, as one sent over HTTP does. Subscriptions get no span: they last as long as the client wants.
+ */
+export function inWsOperationSpan<T>(operationName: string | null | undefined, work: () => Promise<T>): Promise<T> {
+  const attributes = { "graphql.operation.name": operationName ?? "", "graphql.transport": "ws" };
+  return tracer.startActiveSpan("graphql.request", { root: true, attributes }, (span) => endAfter(span, work));
+}
+
 /** Runs a chunk inside its span: a child of the creating request's span when the job carries one. */
 export function inChunkSpan(job: Job, work: () => Promise<ChunkReport>): Promise<ChunkReport> {
   const parent = job.trace_context
