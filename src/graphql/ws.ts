@@ -192,7 +192,10 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
       return args;
     },
     execute: (args) =>
-      inWsOperationSpan(args.operationName, async () => masked(await (args.rootValue as Enveloped).execute(args))) as never,
+      inWsOperationSpan(
+        args.operationName,
+        async () => masked(await (args.rootValue as Enveloped).execute(args)),
+      ) as never,
     subscribe: async (args) => {
       const result = await (args.rootValue as Enveloped).subscribe(args);
       if (result && typeof result === "object" && Symbol.asyncIterator in result) {
