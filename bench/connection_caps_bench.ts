@@ -15,6 +15,7 @@ import { loadConfig } from "../src/config.ts";
 import { createDb } from "../src/db/database.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { freePort } from "../tests/helpers/ports.ts";
 
 const { values } = parseArgs({
   args: Deno.args.filter((arg) => arg !== "--"),
@@ -23,13 +24,6 @@ const { values } = parseArgs({
 const TOKENS = Number(values.tokens);
 const caps = loadConfig({});
 const FEED = "subscription { bulkOperationsChanged { id } }";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** The process's resident set in MB (`ps`: Deno reads /proc/<pid> only with --allow-all). */
 async function rssMb(pid: number): Promise<number> {

@@ -13,15 +13,9 @@ import { absolutePath, stagedDataDir } from "../src/db/postgres-server.ts";
 import { reportStartupFailure } from "../src/startup-error.ts";
 import { Interrupted, interruptedExitCode, listenForStopSignals } from "../src/stop-signals.ts";
 import { TEMPLATE_DATABASE } from "./helpers/database.ts";
+import { freePort } from "./helpers/ports.ts";
 
 const TEST_DATA = ".test-data";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 async function isRunning(pid: number): Promise<boolean> {
   return (await new Deno.Command("ps", { args: ["-p", String(pid)], stdout: "null", stderr: "null" }).output())

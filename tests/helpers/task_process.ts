@@ -8,18 +8,12 @@ import pg from "pg";
 import { APP_ROLE, embeddedDatabaseUrl, readCredentials, SUPERUSER } from "../../src/db/embedded.ts";
 import { runSubprocess, spawnSubprocess, type Subprocess } from "./subprocess.ts";
 import { waitUntil, within } from "./wait.ts";
+export { freePort } from "./ports.ts";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
 // Whatever the developer's shell has must not leak in (e.g. DATABASE_URL of another database).
 const CLEAN_ENV = { DATABASE_URL: "", SEED_DEMO: "", LOG_LEVEL: "", HOST: "", DATA_DIR: "", NO_COLOR: "1" };
-
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
