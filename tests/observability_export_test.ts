@@ -45,6 +45,15 @@ const attribute = (span: OtlpSpan, key: string) => {
     (value?.intValue === undefined ? undefined : Number(value.intValue));
 };
 
+/** Deno's built-in OpenTelemetry, exporting OTLP/HTTP JSON to the test's receiver (console output not exported). */
+const exportingTo = (url: string) => ({
+  OTEL_DENO: "true",
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+  OTEL_EXPORTER_OTLP_ENDPOINT: url,
+  OTEL_SERVICE_NAME: "bulk-ops-test",
+  OTEL_DENO_CONSOLE: "ignore",
+});
+
 /** A fresh database with a tenant and `tickets` tickets, and the API on it as a subprocess. */
 async function apiProcess(tickets: number, env: Record<string, string>) {
   const databaseUrl = await freshDatabase();
@@ -97,11 +106,7 @@ async function apiProcess(tickets: number, env: Record<string, string>) {
 Deno.test("OTEL_DENO=true: the request's span and its chunks' spans share one trace id, across the job rows", async () => {
   const receiver = otlpReceiver();
   const service = await apiProcess(25, {
-    OTEL_DENO: "true",
-    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_SERVICE_NAME: "bulk-ops-test",
-    OTEL_DENO_CONSOLE: "ignore",
+    ...exportingTo(receiver.url),
     LOG_FORMAT: "json",
   });
   try {
@@ -140,11 +145,7 @@ Deno.test("OTEL_DENO=true: the request's span and its chunks' spans share one tr
 Deno.test("OTEL_DENO=true: a startBulkOperation over graphql-ws gets its own request span, which its chunks join", async () => {
   const receiver = otlpReceiver();
   const service = await apiProcess(15, {
-    OTEL_DENO: "true",
-    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_SERVICE_NAME: "bulk-ops-test",
-    OTEL_DENO_CONSOLE: "ignore",
+    ...exportingTo(receiver.url),
   });
   const client = wsClient(`${service.api.url.replace("http", "ws")}/graphql`, service.tenant.admin.token);
   try {
