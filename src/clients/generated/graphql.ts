@@ -16,21 +16,24 @@ export type AssignActionInput = {
 
 /** Exactly one action (@oneOf). */
 export type BulkActionInput =
-  {   addComment: AddCommentActionInput; assign?: never; delete?: never; restore?: never; setCategory?: never; setPriority?: never; setStatus?: never; }
-  |  { addComment?: never;   assign: AssignActionInput; delete?: never; restore?: never; setCategory?: never; setPriority?: never; setStatus?: never; }
+  {   addComment: AddCommentActionInput; assign?: never; delete?: never; purge?: never; restore?: never; setCategory?: never; setPriority?: never; setStatus?: never; }
+  |  { addComment?: never;   assign: AssignActionInput; delete?: never; purge?: never; restore?: never; setCategory?: never; setPriority?: never; setStatus?: never; }
   |  { addComment?: never; assign?: never;   /** Soft delete (ADMIN only). */
-  delete: SoftDeleteActionInput; restore?: never; setCategory?: never; setPriority?: never; setStatus?: never; }
-  |  { addComment?: never; assign?: never; delete?: never;   /** Undo a soft delete (ADMIN only). */
+  delete: SoftDeleteActionInput; purge?: never; restore?: never; setCategory?: never; setPriority?: never; setStatus?: never; }
+  |  { addComment?: never; assign?: never; delete?: never;   /** Permanent delete of tickets and their comments (ADMIN only); soft-deleted tickets too. Over a filter it needs a previewToken. Rollback re-creates them as they were, within the rollback window. */
+  purge: PurgeActionInput; restore?: never; setCategory?: never; setPriority?: never; setStatus?: never; }
+  |  { addComment?: never; assign?: never; delete?: never; purge?: never;   /** Undo a soft delete (ADMIN only). */
   restore: SoftDeleteActionInput; setCategory?: never; setPriority?: never; setStatus?: never; }
-  |  { addComment?: never; assign?: never; delete?: never; restore?: never;   setCategory: SetCategoryActionInput; setPriority?: never; setStatus?: never; }
-  |  { addComment?: never; assign?: never; delete?: never; restore?: never; setCategory?: never;   setPriority: SetPriorityActionInput; setStatus?: never; }
-  |  { addComment?: never; assign?: never; delete?: never; restore?: never; setCategory?: never; setPriority?: never;   setStatus: SetStatusActionInput; };
+  |  { addComment?: never; assign?: never; delete?: never; purge?: never; restore?: never;   setCategory: SetCategoryActionInput; setPriority?: never; setStatus?: never; }
+  |  { addComment?: never; assign?: never; delete?: never; purge?: never; restore?: never; setCategory?: never;   setPriority: SetPriorityActionInput; setStatus?: never; }
+  |  { addComment?: never; assign?: never; delete?: never; purge?: never; restore?: never; setCategory?: never; setPriority?: never;   setStatus: SetStatusActionInput; };
 
 /** ROLLBACK is the action of ROLLBACK operations (rollbackBulkOperation); clients cannot start it. */
 export type BulkActionType =
   | 'ADD_COMMENT'
   | 'ASSIGN'
   | 'DELETE'
+  | 'PURGE'
   | 'RESTORE'
   | 'ROLLBACK'
   | 'SET_CATEGORY'
@@ -92,6 +95,12 @@ export type BulkTargetsInput =
 export type NotifyInput = {
   /** E-mail the creator when a scheduled operation is accepted and when the operation ends (summary, error counts, download links). Needs SMTP_URL on the server, else EMAIL_NOT_CONFIGURED. */
   email: boolean;
+};
+
+/** Pass `{}`; the reason is optional and kept in the operation's history. */
+export type PurgeActionInput = {
+  /** At most 500 characters. */
+  reason?: string | null | undefined;
 };
 
 export type RetryFailedItemsInput = {
@@ -267,6 +276,7 @@ export type BulkOperationQuery = { bulkOperation: { id: string, status: BulkOper
       | { __typename: 'AddCommentAction' }
       | { __typename: 'AssignAction' }
       | { __typename: 'DeleteAction' }
+      | { __typename: 'PurgeAction' }
       | { __typename: 'RestoreAction' }
       | { __typename: 'RollbackAction' }
       | { __typename: 'SetCategoryAction' }

@@ -20,6 +20,7 @@ export const BulkActionTypeEnum = builder.enumType("BulkActionType", {
     "ADD_COMMENT",
     "DELETE",
     "RESTORE",
+    "PURGE",
     "ROLLBACK",
   ] as const,
 });
@@ -44,6 +45,17 @@ const SoftDeleteActionInput = builder.inputType("SoftDeleteActionInput", {
   fields: (t) => ({ reason: t.string({ required: false, description: "At most 500 characters." }) }),
 });
 
+const PurgeActionInput = builder.inputType("PurgeActionInput", {
+  description: "Pass `{}`; the reason is optional and kept in the operation's history.",
+  fields: (t) => ({ reason: t.string({ required: false, description: "At most 500 characters." }) }),
+});
+
+/**
+ * Actions whose start over a filter must name a previewToken (startBulkOperation refuses
+ * PREVIEW_REQUIRED otherwise): what a filter matches is seen before it is removed for good.
+ */
+export const PREVIEWED_FILTER_ACTIONS: ReadonlySet<string> = new Set(["PURGE"]);
+
 export const BulkActionInput = builder.inputType("BulkActionInput", {
   description: "Exactly one action (@oneOf).",
   isOneOf: true,
@@ -55,6 +67,11 @@ export const BulkActionInput = builder.inputType("BulkActionInput", {
     addComment: t.field({ type: AddCommentActionInput }),
     delete: t.field({ type: SoftDeleteActionInput, description: "Soft delete (ADMIN only)." }),
     restore: t.field({ type: SoftDeleteActionInput, description: "Undo a soft delete (ADMIN only)." }),
+    purge: t.field({
+      type: PurgeActionInput,
+      description: "Permanent delete of tickets and their comments (ADMIN only); soft-deleted tickets too. Over a " +
+        "filter it needs a previewToken. Rollback re-creates them as they were, within the rollback window.",
+    }),
   }),
 });
 
@@ -73,6 +90,7 @@ export function toEngineAction(input: ActionArg): { actionType: string; params: 
   // The reason is checked by the action itself (src/tickets/actions/soft-delete.ts).
   if (input.delete) return { actionType: "DELETE", params: { reason: input.delete.reason ?? undefined } };
   if (input.restore) return { actionType: "RESTORE", params: { reason: input.restore.reason ?? undefined } };
+  if (input.purge) return { actionType: "PURGE", params: { reason: input.purge.reason ?? undefined } };
   throw badInput("Give exactly one action.", "action");
 }
 
@@ -116,6 +134,9 @@ const DeleteAction = variant("DeleteAction", "DELETE", (t) => ({
 const RestoreAction = variant("RestoreAction", "RESTORE", (t) => ({
   reason: t.string({ nullable: true, resolve: (a) => (a.params.reason as string) ?? null }),
 }));
+const PurgeAction = variant("PurgeAction", "PURGE", (t) => ({
+  reason: t.string({ nullable: true, resolve: (a) => (a.params.reason as string) ?? null }),
+}));
 
 const RollbackAction = variant("RollbackAction", "ROLLBACK", (t) => ({
   parentActionType: t.field({
@@ -139,6 +160,7 @@ export const BulkActionUnion = builder.unionType("BulkAction", {
     AddCommentAction,
     DeleteAction,
     RestoreAction,
+    PurgeAction,
     RollbackAction,
   ],
 });

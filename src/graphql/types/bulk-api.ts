@@ -11,7 +11,7 @@ import { expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { operationProgress, tenantOperationChanges } from "../progress.ts";
-import { BulkActionInput, BulkActionTypeEnum, toEngineAction } from "./bulk-action.ts";
+import { BulkActionInput, BulkActionTypeEnum, PREVIEWED_FILTER_ACTIONS, toEngineAction } from "./bulk-action.ts";
 import { BulkOperationKindEnum, BulkOperationRef, BulkOperationStatusEnum } from "./bulk-operation.ts";
 import { TicketFilterInput, toTicketFilter } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
@@ -167,6 +167,14 @@ builder.mutationFields((t) => ({
         startAsPayload(async () => {
           const { actionType, params } = toEngineAction(input.action);
           const targets = toTargets(input.targets, ctx);
+          if (targets.kind === "filter" && !input.previewToken && PREVIEWED_FILTER_ACTIONS.has(actionType)) {
+            throw new StartError(
+              "PREVIEW_REQUIRED",
+              `${actionType} over a filter needs a previewToken: preview it (previewBulkOperation) and start it ` +
+                "with the token, or name the tickets by id.",
+              ["input", "previewToken"],
+            );
+          }
           const viewer = viewerOf(ctx);
           return await startOperation(ctx.services.db, ctx.services.domain, viewer, {
             actionType,
@@ -189,7 +197,7 @@ builder.mutationFields((t) => ({
   cancelBulkOperation: t.field({
     type: BulkOperationPayload,
     description: "No new chunk starts once this returns; the chunk in flight finishes; the rest ends CANCELLED. " +
-      "Only a role that may run the operation's action may cancel it (DELETE and RESTORE, and rollbacks of them: ADMIN).",
+      "Only a role that may run the operation's action may cancel it (DELETE, RESTORE and PURGE, and rollbacks of them: ADMIN).",
     args: { input: t.arg({ type: IdInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       runMutation(async () => {

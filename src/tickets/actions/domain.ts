@@ -7,6 +7,7 @@ import { addComment } from "./add-comment.ts";
 import { assign } from "./assign.ts";
 import { setCategory, setPriority } from "./set-enum-field.ts";
 import { setStatus } from "./set-status.ts";
+import { purgeTickets } from "./purge.ts";
 import { rollback } from "./rollback.ts";
 import { restore, softDelete } from "./soft-delete.ts";
 
@@ -19,6 +20,7 @@ const actions = [
   addComment,
   softDelete,
   restore,
+  purgeTickets,
 ] as BulkAction[];
 
 export const ticketsDomain = defineDomain({

@@ -4,6 +4,7 @@
  * Targets.parentItems with swapImages). Per chunk:
  * - ADD_COMMENT parents: DELETE FROM ticket_comments WHERE id = ANY($ids) (one statement);
  *   the ticket's fields are never touched.
+ * - PURGE parents: the purged rows re-created as they were (purge.ts restorePurged).
  * - field-changing parents: only the fields the parent changed on that item (those that
  *   differ between its before- and after-image) are compared and restored; every other
  *   field stays as it is now. So deleted_at is only ever touched by a rollback of DELETE
@@ -18,6 +19,7 @@
  */
 import { type RawBuilder, sql } from "kysely";
 import type { BulkAction, ChunkContext, ItemResult, RollbackParams } from "../../bulk/action.ts";
+import { restorePurged } from "./purge.ts";
 import { lockTickets } from "./ticket-change.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
 
@@ -150,5 +152,10 @@ export const rollback: BulkAction<RollbackParams> = {
     const value = raw as Partial<RollbackParams> | null;
     return Promise.resolve({ parentActionType: String(value?.parentActionType ?? ""), force: value?.force === true });
   },
-  apply: (chunk) => chunk.params.parentActionType === "ADD_COMMENT" ? removeComments(chunk) : restoreImages(chunk),
+  apply: (chunk) =>
+    chunk.params.parentActionType === "ADD_COMMENT"
+      ? removeComments(chunk)
+      : chunk.params.parentActionType === "PURGE"
+      ? restorePurged(chunk)
+      : restoreImages(chunk),
 };

@@ -5,9 +5,10 @@
 import { ActionParamsError, type BulkAction } from "../../bulk/action.ts";
 import { applyTicketChange, noChange } from "./ticket-change.ts";
 
-type ReasonParams = { reason?: string };
+/** The optional reason of DELETE, RESTORE and PURGE. */
+export type ReasonParams = { reason?: string };
 
-function parseReason(raw: unknown): Promise<ReasonParams> {
+export function parseReason(raw: unknown): Promise<ReasonParams> {
   const reason = (raw as Record<string, unknown> | null)?.reason;
   if (reason === undefined || reason === null || reason === "") return Promise.resolve({});
   if (typeof reason !== "string" || reason.length > 500 || reason.includes("\u0000")) {
