@@ -74,6 +74,12 @@ async function addComments(db: Db, tenantId: string, authorId: string, ids: stri
     WHERE n <= t.id % 4`.execute(db);
 }
 
+/** The operation's audit events, oldest first. */
+async function eventsOf(db: Db, operationId: string) {
+  return await db.selectFrom("bulk_operation_events").select(["type", "actor_id", "data"])
+    .where("operation_id", "=", operationId).orderBy("id").execute();
+}
+
 /** How many rows of the database still hold a text (tickets, comments, the whole ledger). */
 async function occurrences(db: Db, text: string) {
   const { rows: [row] } = await sql<{ tickets: number; comments: number; ledger: number }>`SELECT
@@ -132,6 +138,11 @@ Deno.test({
           { NOT_FOUND: 1 },
         ]);
         expect(await rowsOf(db, targets)).toEqual({ tickets: [], comments: [] });
+        expect(await eventsOf(db, purge.id)).toEqual([
+          { type: "CREATED", actor_id: tenant.admin.id, data: { total: 81, status: "RUNNING", actionType: "PURGE" } },
+          { type: "STARTED", actor_id: null, data: {} },
+          { type: "FINISHED", actor_id: null, data: expect.objectContaining({ status: "COMPLETED_WITH_ERRORS" }) },
+        ]);
         // The rest of the tenant is untouched.
         expect((await ticketIds(db, tenant.id)).length).toBe(ids.length - 80);
 
@@ -372,6 +383,12 @@ Deno.test({
         0,
         0,
         200 - 3 * CHUNK,
+      ]);
+      expect((await eventsOf(db, id)).map((e) => [e.type, e.actor_id])).toEqual([
+        ["CREATED", tenant.admin.id],
+        ["STARTED", null],
+        ["CANCEL_REQUESTED", tenant.admin.id],
+        ["CANCELLED", null],
       ]);
       // Exactly the first three chunks' tickets and comments are gone; every other row is as it was.
       const purged = ids.slice(0, 3 * CHUNK);

@@ -160,7 +160,9 @@ export const IdInput = builder.inputType("BulkOperationIdInput", {
 builder.mutationFields((t) => ({
   startBulkOperation: t.field({
     type: BulkOperationPayload,
-    description: "Validates and queues an operation; returns at once. Viewers cannot start; only admins delete.",
+    description:
+      "Validates and queues an operation; returns at once. Viewers cannot start; only admins delete or purge. " +
+      "A purge over a filter needs the previewToken of a previewBulkOperation of it (PREVIEW_REQUIRED).",
     args: { input: t.arg({ type: StartBulkOperationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
