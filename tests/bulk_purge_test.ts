@@ -268,6 +268,34 @@ Deno.test({
         expect(await rowsOf(db, live)).toEqual(before);
       });
 
+      await t.step(
+        "a comment committed while the purge waits for its ticket goes with it, into the image",
+        async () => {
+          const target = (await ticketIds(db, tenant.id)).at(-3)!;
+          let commit!: () => void;
+          const committed = new Promise<void>((resolve) => commit = resolve);
+          // The insert's foreign-key check holds FOR KEY SHARE on the ticket until this transaction ends.
+          const adding = db.transaction().execute(async (tx) => {
+            await sql`INSERT INTO ticket_comments (tenant_id, ticket_id, author_id, body)
+            VALUES (${tenant.id}, ${target}, ${tenant.agent.id}, 'added while the purge waits')`.execute(tx);
+            await committed;
+          });
+          const started = await startPurge(server, tenant.admin, { targets: { ids: [gid(target)] } });
+          await waitForLockWait(db, "the purge's chunk on the ticket being commented");
+          commit();
+          await adding;
+          const purge = await finish(server, started.bulkOperation!.id);
+          expect(purge.succeeded).toBe(1);
+          const { rows: [item] } = await sql<{ attempts: number; bodies: string[] }>`
+          SELECT attempts, ARRAY(SELECT c->>'body' FROM jsonb_array_elements(before->'comments') c) AS bodies
+          FROM bulk_operation_items WHERE operation_id = ${purge.id}`.execute(db);
+          // First attempt (the chunk waited, it did not fail on the new comment), and the comment is in the image.
+          expect(item.attempts).toBe(1);
+          expect(item.bodies).toContain("added while the purge waits");
+          expect(await rowsOf(db, [target])).toEqual({ tickets: [], comments: [] });
+        },
+      );
+
       await t.step("rollback: CONFLICT for an id or a unique key taken since; retention drops the images", async () => {
         const live = await ticketIds(db, tenant.id);
         // The second target has comments (ticket id % 4 of them): one of their ids gets reused.

@@ -2,9 +2,10 @@
  * PURGE (ADMIN only): removes tickets and their comments for good, soft-deleted and closed
  * ones included. Per chunk, set-based:
  *   1. SELECT ... FROM tickets WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE
- *   2. WITH gone AS (DELETE FROM ticket_comments WHERE ticket_id = ANY($locked) RETURNING *)
- *      SELECT ticket_id, jsonb_agg(to_jsonb(gone) ORDER BY id) FROM gone GROUP BY ticket_id
- *   3. DELETE FROM tickets WHERE tenant_id = $1 AND id = ANY($locked) RETURNING to_jsonb(tickets)
+ *   2. WITH c AS (DELETE FROM ticket_comments WHERE ticket_id = ANY($locked) RETURNING *)
+ *      SELECT ticket_id, jsonb_agg(to_jsonb(c) ORDER BY id) FROM c GROUP BY ticket_id
+ *   3. DELETE FROM tickets t WHERE tenant_id = $1 AND id = ANY($locked) RETURNING to_jsonb(t)
+ * (ticket_comments_ticket_idx and the primary key; no other table references tickets).
  * Each SUCCEEDED item keeps, as its before-image, the whole ticket row and its comments as
  * they were deleted (PurgedImage), which is what a rollback re-creates. The lock comes first,
  * in a statement of its own: a comment being added holds FOR KEY SHARE on its ticket, so the
