@@ -83,7 +83,7 @@ export function rewriteHead(head: string, peer: string): { head: string; upgrade
 /** Reads one head within the deadline; null when the client was refused or went away. */
 async function readHead(conn: Deno.TcpConn, timeoutMs: number): Promise<{ head: string; rest: Uint8Array } | null> {
   let buffer = new Uint8Array(0);
-  const chunk = new Uint8Array(16 * 1024);
+  const chunk = new Uint8Array(4096); // heads are usually under 1 KiB: little memory per connection held
   let timedOut = false;
   // Closing ends the pending read (it rejects), so a silent client costs no read after this.
   const timer = setTimeout(() => {
@@ -127,19 +127,23 @@ function close(conn: Deno.Conn): void {
   }
 }
 
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.length;) written += await conn.write(bytes.subarray(written));
+}
+
 /**
  * Copies one direction until it ends, or until a chunk comes after `until` (performance.now()
- * time); then closes both sides (hyper closes on a read EOF too).
+ * time); then closes both sides (hyper closes on a read EOF too). A read/write loop on one
+ * buffer: per connection, stream pipes (pipeThrough + pipeTo) cost more than the request itself.
  */
 async function copy(from: Deno.Conn, to: Deno.Conn, until = Infinity): Promise<void> {
-  const deadline = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      if (performance.now() > until) controller.error(new Error("request body past its deadline"));
-      else controller.enqueue(chunk);
-    },
-  });
+  const buffer = new Uint8Array(64 * 1024);
   try {
-    await from.readable.pipeThrough(deadline).pipeTo(to.writable, { preventClose: true });
+    for (;;) {
+      const read = await from.read(buffer);
+      if (read === null || performance.now() > until) break;
+      await writeAll(to, buffer.subarray(0, read));
+    }
   } catch {
     // a reset or a close from the other direction: both are closed below
   }
@@ -148,6 +152,7 @@ async function copy(from: Deno.Conn, to: Deno.Conn, until = Infinity): Promise<v
 }
 
 async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: Set<Deno.Conn>): Promise<void> {
+  conn.setNoDelay(true); // as Deno.serve does: no Nagle delay on a response's last segment
   waiting.add(conn);
   let request: Awaited<ReturnType<typeof readHead>>;
   try {
@@ -156,6 +161,12 @@ async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: 
     waiting.delete(conn);
   }
   if (!request) return;
+  if (request.head.startsWith("PRI * HTTP/2")) {
+    // HTTP/2 prior knowledge (h2c) carries no HTTP/1 head to rewrite: every browser and CLI here speaks HTTP/1.1.
+    await conn.write(reply("505 HTTP Version Not Supported", "HTTP/1.1 only.\n")).catch(() => {});
+    close(conn);
+    return;
+  }
   const passed = performance.now();
   const upstream = await Deno.connect({ transport: "unix", path: options.upstreamPath });
   const { head: rewritten, upgrade } = rewriteHead(request.head, conn.remoteAddr.hostname);
@@ -163,9 +174,7 @@ async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: 
   const first = new Uint8Array(head.length + request.rest.length);
   first.set(head);
   first.set(request.rest, head.length);
-  const writer = upstream.writable.getWriter();
-  await writer.write(first);
-  writer.releaseLock();
+  await writeAll(upstream, first);
   // After a 408 for a slow body (src/http/body-limit.ts) Deno.serve keeps reading the body
   // and so the connection: a client still sending past the body deadline is cut off here.
   // An upgraded connection carries WebSocket frames, for as long as it lives.

@@ -43,6 +43,8 @@ function requestIdOf(request: Request): string {
   return given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
 }
 
+const isWebSocketUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
+
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
@@ -74,7 +76,7 @@ export async function startHttp(services: Services, options: HttpOptions): Promi
     if (url.pathname === "/health") return json({ status: "ok" });
     if (url.pathname === "/ready") return await ready();
     if (url.pathname === "/metrics") return await metricsResponse();
-    if (url.pathname === "/graphql" && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    if (url.pathname === "/graphql" && isWebSocketUpgrade(request)) {
       // Browsers apply no CORS to WebSockets: the allowlist is checked on the upgrade itself.
       if (!originAllowed(config, request.headers.get("origin"), url.origin)) {
         return json({ error: "Origin not allowed." }, 403);
@@ -103,8 +105,12 @@ export async function startHttp(services: Services, options: HttpOptions): Promi
       }));
   }
 
-  function serve(request: Request): Promise<Response> {
-    const url = new URL(request.url);
+  function serve(received: Request): Promise<Response> {
+    // Deno.serve on a Unix socket names its requests http+unix://<Host>/..., whose URL origin is
+    // "null" (the same-origin checks failed on it): handlers get the http URL the client used.
+    // A WebSocket upgrade keeps Deno.serve's own Request, which Deno.upgradeWebSocket needs.
+    const url = new URL(received.url.replace(/^http\+unix:/, "http:"));
+    const request = isWebSocketUpgrade(received) ? received : new Request(url, received);
     // Set by the front door, which strips any copy a client sends (the Unix socket has no peer).
     const clientIp = request.headers.get(PEER_HEADER);
     const requestId = requestIdOf(request);
