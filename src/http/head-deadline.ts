@@ -15,8 +15,9 @@
  * One request per connection: every head but a protocol upgrade is passed on with
  * `Connection: close`, so each head this door reads is the only one its connection carries and
  * a keep-alive connection cannot dribble its second head past the deadline. Clients open a new
- * connection per request (loopback: a fraction of a millisecond, docs/security.md). A WebSocket
- * upgrade keeps its connection, which then carries WebSocket frames, not heads.
+ * connection per request (measured 0.5-1.8 ms more per request on the shared test machine,
+ * docs/performance.md). A WebSocket upgrade keeps its connection, which then carries
+ * WebSocket frames, not heads.
  *
  * The client's address travels in `PEER_HEADER`, which this door strips from what clients send:
  * the inner server sees only the Unix socket as its peer.
