@@ -171,6 +171,8 @@ export interface Config {
   wsConnectionInitTimeoutMs: number;
   /** Time a client has to send its whole request body. `BODY_READ_TIMEOUT_MS`, default 30000. */
   bodyReadTimeoutMs: number;
+  /** Time a connection has to send a complete request head. `HEADER_READ_TIMEOUT_MS`, default 10000. */
+  headerReadTimeoutMs: number;
   /** Longest a query or mutation may execute. `GRAPHQL_MAX_EXECUTION_MS`, default 30000. */
   maxExecutionMs: number;
   /** How often open sockets and streams have their token re-checked. `TOKEN_SWEEP_MS`, default 5000. */
@@ -220,6 +222,7 @@ export const CONFIG_VARIABLES = [
   "GRAPHQL_MAX_ROOT_FIELDS",
   "GRAPHQL_MAX_TOKENS",
   "GRAPHQL_TRUSTED_DOCUMENTS_ONLY",
+  "HEADER_READ_TIMEOUT_MS",
   "HOST",
   "LISTEN_CHECK_MS",
   "LISTEN_DATABASE_URL",
@@ -429,6 +432,7 @@ export function loadConfig(env: Env = configEnvironment()): Config {
     sseMaxStreamsPerToken: integer(env, "SSE_MAX_STREAMS_PER_TOKEN", 8, 1, 10_000),
     wsConnectionInitTimeoutMs: integer(env, "WS_CONNECTION_INIT_TIMEOUT_MS", 3000, 100, 60_000),
     bodyReadTimeoutMs: integer(env, "BODY_READ_TIMEOUT_MS", 30_000, 100, 600_000),
+    headerReadTimeoutMs: integer(env, "HEADER_READ_TIMEOUT_MS", 10_000, 100, 600_000),
     maxExecutionMs: integer(env, "GRAPHQL_MAX_EXECUTION_MS", 30_000, 100, 3_600_000),
     tokenSweepMs: integer(env, "TOKEN_SWEEP_MS", 5000, 100, 300_000),
     production: env.NODE_ENV === "production",

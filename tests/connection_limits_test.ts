@@ -197,9 +197,8 @@ Deno.test("a 40 MB WebSocket message closes the socket with 1009 and is not exec
   }
 });
 
-// Deno.serve keeps the TCP connection itself open while the client keeps it (it waits for the
-// declared body; it has no per-connection close and no header timeout: docs/security.md), so
-// what is asserted is that the request stops holding the handler and is never executed.
+// The request stops holding the handler, is never executed, and the connection is closed (each
+// connection carries one request through the front door, src/http/head-deadline.ts).
 Deno.test("a slow-loris body is answered 408 within BODY_READ_TIMEOUT_MS, not executed", async () => {
   const server = await startTestServer({ env: { BODY_READ_TIMEOUT_MS: "500" } });
   const url = new URL(server.url);
@@ -212,7 +211,11 @@ Deno.test("a slow-loris body is answered 408 within BODY_READ_TIMEOUT_MS, not ex
       ),
     );
     const started = performance.now();
-    const received = await within(readUntil(conn, "}]}"), 10_000, "the server's answer to the slow body");
+    const received = await within(
+      readUntil(conn, "\0never"),
+      10_000,
+      "the server's answer and close after the slow body",
+    );
     const elapsed = Math.round(performance.now() - started);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     expect(received).toContain('"code":"REQUEST_TIMEOUT"');
@@ -221,6 +224,73 @@ Deno.test("a slow-loris body is answered 408 within BODY_READ_TIMEOUT_MS, not ex
   } finally {
     clearInterval(trickle);
     conn.close();
+    await server.stop();
+  }
+});
+
+/** A raw TCP client holding an unfinished request head: it sends `start`, then a byte every `everyMs` (if given). */
+async function slowHead(url: URL, start: string, everyMs?: number) {
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  const opened = performance.now();
+  await conn.write(new TextEncoder().encode(start));
+  const dribble = everyMs === undefined
+    ? undefined
+    : setInterval(() => conn.write(new TextEncoder().encode("X")).catch(() => {}), everyMs);
+  // Everything the server sends until it closes the connection, and when it closed it.
+  const ended = readUntil(conn, "\0never").then((text) => ({ text, afterMs: performance.now() - opened }));
+  return {
+    ended,
+    close() {
+      clearInterval(dribble);
+      try {
+        conn.close();
+      } catch { /* closed by the server */ }
+    },
+  };
+}
+
+Deno.test("a slow-loris client is disconnected", async () => {
+  const server = await startTestServer({ env: { HEADER_READ_TIMEOUT_MS: "1500" } });
+  const url = new URL(server.url);
+  // 150 clients dribbling a header byte a second and 150 sending nothing at all, at once.
+  const clients = await Promise.all(
+    Array.from(
+      { length: 300 },
+      (_, i) => slowHead(url, i % 2 ? "" : `GET / HTTP/1.1\r\nHost: ${url.host}\r\n`, i % 2 ? undefined : 1000),
+    ),
+  );
+  try {
+    // While they are all held, the service answers at once.
+    const started = performance.now();
+    const health = await within(fetch(`${server.url}/health`), 5000, "/health while 300 heads are held");
+    const healthMs = Math.round(performance.now() - started);
+    expect(health.status).toBe(200);
+    await health.body?.cancel();
+    expect(healthMs).toBeLessThan(1000);
+    const ends = await within(
+      Promise.all(clients.map((c) => c.ended)),
+      20_000,
+      "the server closing all 300 slow heads",
+    );
+    for (const end of ends) {
+      expect(end.text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(end.afterMs).toBeGreaterThan(1400);
+    }
+    const slowest = Math.round(Math.max(...ends.map((end) => end.afterMs)));
+    expect(slowest).toBeLessThan(10_000);
+    // A keep-alive client cannot get a second head past the deadline: its connection ends with the first answer.
+    const keepAlive = await slowHead(
+      url,
+      `GET /health HTTP/1.1\r\nHost: ${url.host}\r\nConnection: keep-alive\r\n\r\n`,
+    );
+    const first = await within(keepAlive.ended, 5000, "the keep-alive request's answer and close");
+    expect(first.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(first.text.toLowerCase()).toContain("connection: close");
+    console.log(
+      `slow-loris heads: 300 closed with 408 within ${slowest} ms (HEADER_READ_TIMEOUT_MS=1500); /health ${healthMs} ms meanwhile`,
+    );
+  } finally {
+    for (const client of clients) client.close();
     await server.stop();
   }
 });

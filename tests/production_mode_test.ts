@@ -89,6 +89,23 @@ Deno.test("production without CORS_ORIGINS: no cross-origin access at all", asyn
     });
     await response.body?.cancel();
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    // A same-origin page (the dashboard) still opens its socket: the origin the request addressed is the server's
+    // http one, not the front door's Unix-socket URL (http+unix://, whose origin is "null").
+    // (A raw handshake: the WebSocket constructor cannot set Origin.)
+    const url = new URL(server.url);
+    const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+    try {
+      await conn.write(new TextEncoder().encode(
+        `GET /graphql HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: ${url.origin}\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\n` +
+          "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
+      ));
+      const buffer = new Uint8Array(1024);
+      const read = await within(conn.read(buffer), 10_000, "the answer to a same-origin WebSocket upgrade");
+      expect(new TextDecoder().decode(buffer.subarray(0, read ?? 0))).toMatch(/^HTTP\/1\.1 101 /);
+    } finally {
+      conn.close();
+    }
   } finally {
     await server.stop();
   }

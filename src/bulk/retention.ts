@@ -32,6 +32,7 @@
  */
 import { type DeleteResult, type QueryResult, sql } from "kysely";
 import type { Db } from "../db/database.ts";
+import { pruneAuditEvents } from "../audit/retention.ts";
 
 /** How often a process runs retention when the previous run finished its work. */
 export const RETENTION_INTERVAL_MS = 60_000;
@@ -363,7 +364,12 @@ export class RetentionLoop {
         resume: this.#resume,
       });
       this.#resume = result.unfinished;
-      return result.backlog ? RETENTION_BACKLOG_PAUSE_MS : RETENTION_INTERVAL_MS;
+      // The audit trail is kept as long as the operations (src/audit/retention.ts).
+      const audit = await pruneAuditEvents(this.db, {
+        retentionDays: this.options.retentionDays,
+        signal: this.#abort.signal,
+      });
+      return result.backlog || audit.backlog ? RETENTION_BACKLOG_PAUSE_MS : RETENTION_INTERVAL_MS;
     } catch (error) {
       this.options.onError(`retention: ${(error as Error).message}`);
       return RETENTION_INTERVAL_MS;

@@ -63,7 +63,7 @@ const yogaLogger = () => {
 
 /** What src/http/server.ts hands Yoga with each request (Yoga's server context). */
 export interface ServerContext {
-  /** The TCP peer's address (Deno.serve's remoteAddr). */
+  /** The TCP peer's address (the front door's, src/http/head-deadline.ts). */
   clientIp: string | null;
 }
 

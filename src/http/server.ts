@@ -1,6 +1,7 @@
 /**
  * One Deno.serve for everything: /graphql (HTTP, SSE, WebSocket), /health, /ready and
- * /metrics. Every request gets an id (its X-Request-Id when well-formed, else a new UUID,
+ * /metrics. It listens on a private Unix socket behind the front door
+ * (src/http/head-deadline.ts), which holds the public address and the header-read deadline. Every request gets an id (its X-Request-Id when well-formed, else a new UUID,
  * echoed in the response) that every log line it causes carries, is counted on /metrics, and
  * a /graphql request gets its own span (a child of the span Deno makes for the HTTP request
  * when OTEL_DENO=true).
@@ -9,7 +10,7 @@ import type { Services } from "../graphql/context.ts";
 import { limitBody } from "./body-limit.ts";
 import { ConnectionRegistry } from "./connections.ts";
 import { originAllowed } from "./cors.ts";
-import { peerAddress } from "./origin.ts";
+import { type FrontDoor, openFrontDoor, PEER_HEADER } from "./head-deadline.ts";
 import { countedStream, wantsStream } from "./streams.ts";
 import { log } from "../log.ts";
 import { createWsHandler } from "../graphql/ws.ts";
@@ -42,10 +43,12 @@ function requestIdOf(request: Request): string {
   return given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
 }
 
+const isWebSocketUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
+
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
-export function startHttp(services: Services, options: HttpOptions): Promise<HttpServer> {
+export async function startHttp(services: Services, options: HttpOptions): Promise<HttpServer> {
   const { config } = services;
   const yoga = createYogaServer(services);
   const connections = new ConnectionRegistry({
@@ -73,7 +76,7 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
     if (url.pathname === "/health") return json({ status: "ok" });
     if (url.pathname === "/ready") return await ready();
     if (url.pathname === "/metrics") return await metricsResponse();
-    if (url.pathname === "/graphql" && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    if (url.pathname === "/graphql" && isWebSocketUpgrade(request)) {
       // Browsers apply no CORS to WebSockets: the allowlist is checked on the upgrade itself.
       if (!originAllowed(config, request.headers.get("origin"), url.origin)) {
         return json({ error: "Origin not allowed." }, 403);
@@ -102,9 +105,14 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
       }));
   }
 
-  function serve(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-    const url = new URL(request.url);
-    const clientIp = peerAddress(info);
+  function serve(received: Request): Promise<Response> {
+    // Deno.serve on a Unix socket names its requests http+unix://<Host>/..., whose URL origin is
+    // "null" (the same-origin checks failed on it): handlers get the http URL the client used.
+    // A WebSocket upgrade keeps Deno.serve's own Request, which Deno.upgradeWebSocket needs.
+    const url = new URL(received.url.replace(/^http\+unix:/, "http:"));
+    const request = isWebSocketUpgrade(received) ? received : new Request(url, received);
+    // Set by the front door, which strips any copy a client sends (the Unix socket has no peer).
+    const clientIp = request.headers.get(PEER_HEADER);
     const requestId = requestIdOf(request);
     return withLogContext({ request: requestId }, () =>
       measured(url.pathname, async (scope) => {
@@ -115,22 +123,35 @@ export function startHttp(services: Services, options: HttpOptions): Promise<Htt
       }));
   }
 
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      port: options.port,
+  // A directory of our own (mode 0700): no other local user can reach the inner server and
+  // bypass the deadline or set the peer header.
+  const socketDir = await Deno.makeTempDir({ prefix: "bulk-ops-http-" });
+  const server = Deno.serve({ transport: "unix", path: `${socketDir}/api.sock`, onListen: () => {} }, serve);
+  let door: FrontDoor;
+  try {
+    door = openFrontDoor({
       hostname: options.host,
-      onListen: ({ port, hostname }) => {
-        const host = hostname === "0.0.0.0" ? "localhost" : hostname;
-        const stopSweeping = connections.startSweeping(services.db, config.tokenSweepMs);
-        resolve({
-          url: `http://${host}:${port}`,
-          connections,
-          shutdown: async () => {
-            stopSweeping();
-            await server.shutdown();
-          },
-        });
-      },
-    }, serve);
-  });
+      port: options.port,
+      upstreamPath: server.addr.path,
+      headerTimeoutMs: config.headerReadTimeoutMs,
+      bodyTimeoutMs: config.bodyReadTimeoutMs,
+    });
+  } catch (error) {
+    await server.shutdown();
+    await Deno.remove(socketDir, { recursive: true });
+    throw error;
+  }
+  const { port, hostname } = door.addr;
+  const host = hostname === "0.0.0.0" ? "localhost" : hostname;
+  const stopSweeping = connections.startSweeping(services.db, config.tokenSweepMs);
+  return {
+    url: `http://${host}:${port}`,
+    connections,
+    shutdown: async () => {
+      stopSweeping();
+      door.close();
+      await server.shutdown();
+      await Deno.remove(socketDir, { recursive: true });
+    },
+  };
 }
