@@ -5,7 +5,7 @@
  * "who did what from where", whatever the path. Runs in every pool's retention loop
  * (src/bulk/retention.ts RetentionLoop), after the operations' purge.
  *
- * Set-based and batched, oldest first through audit_events_created_idx (migration 0016):
+ * Set-based and batched, oldest first through audit_events_created_idx (migration 0015):
  *
  *   DELETE FROM audit_events WHERE id IN (
  *     SELECT id FROM audit_events WHERE created_at < $cutoff
