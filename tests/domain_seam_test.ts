@@ -13,6 +13,7 @@ import {
   createNotesTable,
   insertNotes,
   type NoteImage,
+  notesBodyDomain,
   notesDomain,
   notesKindsDomain,
 } from "./helpers/notes-domain.ts";
@@ -23,6 +24,7 @@ import { insertTickets } from "../src/tickets/seed.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { finished, start, waitFor } from "./helpers/bulk.ts";
 import type { StartError, StartInput } from "../src/bulk/start.ts";
+import type { BulkDomain } from "../src/bulk/action.ts";
 
 type ProgressEvent = { bulkOperationProgress: OperationView };
 
@@ -272,4 +274,73 @@ Deno.test("the bulk GraphQL types and downloads take the domain from the service
     }
   }
   expect(importing).toEqual([]);
+});
+
+/** The SDL of the schema built for `domain`, in a worker of its own (the builder is one registry per module graph). */
+async function domainSchema(domain: BulkDomain): Promise<string> {
+  const worker = new Worker(new URL("./helpers/domain-schema-worker.ts", import.meta.url), { type: "module" });
+  try {
+    const reply = new Promise<{ sdl?: string; error?: string }>((resolve, reject) => {
+      worker.onmessage = (event) => resolve(event.data);
+      worker.onerror = (event) => reject(new Error(`schema worker for ${domain.target.noun}: ${event.message}`));
+    });
+    worker.postMessage(domain.module);
+    const { sdl, error } = await reply;
+    if (sdl === undefined) throw new Error(`building the ${domain.target.noun} schema failed: ${error}`);
+    return sdl;
+  } finally {
+    worker.terminate();
+  }
+}
+
+/** SDL definitions by kind and name ("input BulkActionInput"), so changed and added ones can be named. */
+function definitions(sdl: string): Map<string, string> {
+  return new Map(
+    sdl.trim().split("\n\n").map((block) => {
+      const [, kind, name] = /^(type|input|enum|union|interface|scalar|schema) ?(\w*)/m.exec(block) ?? [];
+      return [`${kind} ${name}`, block];
+    }),
+  );
+}
+
+Deno.test("an action's own file gives it its GraphQL input and union member: nothing else changes", async () => {
+  const [notes, withBody] = await Promise.all([domainSchema(notesDomain), domainSchema(notesBodyDomain)]);
+  const before = definitions(notes);
+  const after = definitions(withBody);
+  expect([...after.keys()].filter((name) => !before.has(name))).toEqual([
+    "type SetBodyAction",
+    "input SetBodyActionInput",
+  ]);
+  expect([...before.keys()].filter((name) => !after.has(name))).toEqual([]);
+  const changed = [...after.keys()].filter((name) => before.has(name) && before.get(name) !== after.get(name));
+  expect(changed).toEqual(["union BulkAction", "input BulkActionInput", "enum BulkActionType"]);
+  expect(after.get("type SetBodyAction")).toBe("type SetBodyAction {\n  body: String!\n  type: BulkActionType!\n}");
+  expect(after.get("input SetBodyActionInput")).toBe("input SetBodyActionInput {\n  body: String!\n}");
+  expect(after.get("input BulkActionInput")).toContain("  setBody: SetBodyActionInput\n");
+  expect(after.get("union BulkAction")).toContain(" | SetBodyAction");
+  expect(after.get("enum BulkActionType")).toContain("  SET_BODY\n");
+  expect(before.get("input SetPriorityActionInput")).toBe(
+    "input SetPriorityActionInput {\n  priority: NotePriority!\n}",
+  );
+});
+
+Deno.test("the served schema is the tickets domain's, as committed in schema.graphql", async () => {
+  expect(await domainSchema(ticketsDomain)).toBe(
+    await Deno.readTextFile(new URL("../schema.graphql", import.meta.url)),
+  );
+});
+
+Deno.test("worker threads load the domain's actions without the schema builder", async () => {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", new URL("../src/worker-thread.ts", import.meta.url).pathname],
+    stdout: "piped",
+  });
+  const { code, stdout } = await command.output();
+  expect(code).toBe(0);
+  const modules: string[] = JSON.parse(new TextDecoder().decode(stdout)).modules.map((m: { specifier: string }) =>
+    m.specifier
+  );
+  expect(modules.some((m) => m.endsWith("/src/tickets/actions/set-status.ts"))).toBe(true);
+  expect(modules.filter((m) => /@pothos|src\/graphql\/(builder|schema|build-schema)\.ts|src\/graphql\/types\//.test(m)))
+    .toEqual([]);
 });
