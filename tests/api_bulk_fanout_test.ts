@@ -89,7 +89,7 @@ async function dispose(groups: Subscribers[]): Promise<void> {
 }
 
 Deno.test("200 subscribers of two tenants and two roles: every coalesced state in the same order, then the terminal one; no tenant sees another's", async () => {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 1000,
     // One socket per subscriber, many per token: above the per-token socket cap (issue 15) on purpose.
     env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK), WS_MAX_SOCKETS_PER_TOKEN: "1000" },
@@ -141,12 +141,11 @@ Deno.test("200 subscribers of two tenants and two roles: every coalesced state i
   } finally {
     await Promise.all(gates.map((gate) => gate.release()));
     await dispose(groups);
-    await server.stop();
   }
 });
 
 Deno.test("one GraphQL execution per event, document and viewer, however many subscribers share them", async () => {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 600,
     // One socket per subscriber, many per token: above the per-token socket cap (issue 15) on purpose.
     env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK), WS_MAX_SOCKETS_PER_TOKEN: "1000" },
@@ -179,6 +178,5 @@ Deno.test("one GraphQL execution per event, document and viewer, however many su
   } finally {
     await Promise.all(gates.map((gate) => gate.release()));
     await dispose(groups);
-    await server.stop();
   }
 });

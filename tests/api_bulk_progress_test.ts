@@ -53,7 +53,7 @@ function minGapMs(times: number[]): number {
 }
 
 Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal event equal to the ledger, completion", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
   const client = wsClient(server.wsUrl, server.tenant.agent.token);
   const gates: Gate[] = [];
   try {
@@ -104,12 +104,11 @@ Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal e
   } finally {
     await Promise.all(gates.map((g) => g.release()));
     await client.dispose();
-    await server.stop();
   }
 });
 
 Deno.test("subscribing after the finish gives exactly one event (the terminal state), then completes", async () => {
-  const server = await startTestServer({ tickets: 50, env: { WORKERS: "1" } });
+  await using server = await startTestServer({ tickets: 50, env: { WORKERS: "1" } });
   const client = wsClient(server.wsUrl, server.tenant.viewer.token);
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
@@ -129,12 +128,11 @@ Deno.test("subscribing after the finish gives exactly one event (the terminal st
     expect(view.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 50, pending: 0 });
   } finally {
     await client.dispose();
-    await server.stop();
   }
 });
 
 Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, then CANCELLED with exact counts", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
   const client = wsClient(server.wsUrl, server.tenant.agent.token);
   let gate: Gate | undefined;
   try {
@@ -173,12 +171,11 @@ Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, th
   } finally {
     await gate?.release();
     await client.dispose();
-    await server.stop();
   }
 });
 
 Deno.test("bulkOperationProgress over SSE through Yoga: snapshot, progress, terminal event, end of stream", async () => {
-  const server = await startTestServer({ tickets: 500, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 500, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
   let gate: Gate | undefined;
   const abort = new AbortController();
   try {
@@ -213,6 +210,5 @@ Deno.test("bulkOperationProgress over SSE through Yoga: snapshot, progress, term
   } finally {
     abort.abort();
     await gate?.release();
-    await server.stop();
   }
 });

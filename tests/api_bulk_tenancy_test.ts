@@ -25,7 +25,7 @@ import { startTestServer } from "./helpers/server.ts";
 const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELLED"];
 
 Deno.test("another tenant's operation: null in bulkOperation and node, absent from history, subscription error, download 404", async () => {
-  const server = await startTestServer({ tickets: 20, env: { WORKERS: "1" } });
+  await using server = await startTestServer({ tickets: 20, env: { WORKERS: "1" } });
   const foreignClient = wsClient(server.wsUrl, server.otherTenant.admin.token);
   const ownClient = wsClient(server.wsUrl, server.tenant.viewer.token);
   try {
@@ -100,12 +100,11 @@ Deno.test("another tenant's operation: null in bulkOperation and node, absent fr
   } finally {
     await foreignClient.dispose();
     await ownClient.dispose();
-    await server.stop();
   }
 });
 
 Deno.test("subscriptions need a token: graphql-ws closes with 4401, SSE answers UNAUTHENTICATED", async () => {
-  const server = await startTestServer({ tickets: 1 });
+  await using server = await startTestServer({ tickets: 1 });
   const anonymous = wsClient(server.wsUrl, null);
   try {
     const rec = record(anonymous, "subscription { bulkOperationsChanged { id } }");
@@ -125,14 +124,13 @@ Deno.test("subscriptions need a token: graphql-ws closes with 4401, SSE answers 
     expect(next[0].errors[0].extensions.code).toBe("UNAUTHENTICATED");
   } finally {
     await anonymous.dispose();
-    await server.stop();
   }
 });
 
 type Changed = { bulkOperationsChanged: OperationView };
 
 Deno.test("bulkOperationsChanged delivers the tenant's operation changes and not another tenant's", async () => {
-  const server = await startTestServer({ tickets: 300, env: { WORKERS: "1", BULK_CHUNK_SIZE: "50" } });
+  await using server = await startTestServer({ tickets: 300, env: { WORKERS: "1", BULK_CHUNK_SIZE: "50" } });
   await insertTickets(server.db, server.otherTenant.id, 300);
   const clientA = wsClient(server.wsUrl, server.tenant.viewer.token);
   const clientB = wsClient(server.wsUrl, server.otherTenant.admin.token);
@@ -213,6 +211,5 @@ Deno.test("bulkOperationsChanged delivers the tenant's operation changes and not
   } finally {
     await clientA.dispose();
     await clientB.dispose();
-    await server.stop();
   }
 });

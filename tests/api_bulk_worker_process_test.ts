@@ -24,7 +24,7 @@ import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 type ProgressEvent = { bulkOperationProgress: OperationView };
 
 Deno.test("a subscriber on the API process sees progress made by a separate `deno task worker` process", async () => {
-  const server = await startTestServer({ tickets: 600, env: { WORKERS: "0", BULK_CHUNK_SIZE: "100" } });
+  await using server = await startTestServer({ tickets: 600, env: { WORKERS: "0", BULK_CHUNK_SIZE: "100" } });
   const client = wsClient(server.wsUrl, server.tenant.admin.token);
   let worker: WorkerProcess | undefined;
   let gate: Gate | undefined;
@@ -65,6 +65,5 @@ Deno.test("a subscriber on the API process sees progress made by a separate `den
     await gate?.release();
     await worker?.stop();
     await client.dispose();
-    await server.stop();
   }
 });

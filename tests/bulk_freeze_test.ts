@@ -35,7 +35,7 @@ async function written(db: Db, operationId: string) {
 }
 
 Deno.test("SIGSTOP of a worker process inside a chunk: the other process takes over within lease + idle timeout", async () => {
-  const server = await startTestServer({ tickets: 2500, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 2500, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   const workers: WorkerProcess[] = [];
   let gate: Gate | undefined;
   try {
@@ -107,6 +107,5 @@ Deno.test("SIGSTOP of a worker process inside a chunk: the other process takes o
   } finally {
     await gate?.release();
     for (const worker of workers) await worker.stop();
-    await server.stop();
   }
 });

@@ -19,7 +19,7 @@ const ROUNDS = 200;
 const CAP = 1;
 
 Deno.test("200 rounds of concurrent cancel, admission and start for one user: no deadlock, cap kept", async () => {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 10,
     // 600 starts in a few seconds: the per-user start caps (issue 15) are not what this test is about.
     env: {
@@ -99,12 +99,11 @@ Deno.test("200 rounds of concurrent cancel, admission and start for one user: no
     expect(seen.most).toBeLessThanOrEqual(CAP);
   } finally {
     await db.destroy();
-    await server.stop();
   }
 });
 
 Deno.test("a foreign-key check on a user does not wait for that user's admission lock", async () => {
-  const server = await startTestServer({ tickets: 3, env: { WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 3, env: { WORKERS: "0" } });
   const holder = new pg.Client({ connectionString: server.databaseUrl });
   try {
     const { db, tenant } = server;
@@ -143,6 +142,5 @@ Deno.test("a foreign-key check on a user does not wait for that user's admission
     await blocked;
   } finally {
     await holder.end().catch(() => {});
-    await server.stop();
   }
 });

@@ -83,15 +83,11 @@ async function ticketRows(server: TestServer, ids: string[]) {
 }
 
 async function withServer(fn: (server: TestServer, ids: string[]) => Promise<void>): Promise<void> {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 40,
     env: { WORKERS: "0", BULK_CHUNK_SIZE: "5", ROLLBACK_WINDOW_HOURS: String(WINDOW_HOURS) },
   });
-  try {
-    await fn(server, await ticketIds(server.db, server.tenant.id));
-  } finally {
-    await server.stop();
-  }
+  await fn(server, await ticketIds(server.db, server.tenant.id));
 }
 
 Deno.test("restore {} brings deleted tickets back (version + 1); a ticket that is not deleted is NO_CHANGE", async () => {

@@ -309,48 +309,44 @@ Deno.test({
       });
 
       await t.step("a cancelled operation rolls back exactly what it applied", async () => {
-        const big = await startTestServer({ tickets: 6000, env: { WORKERS: "1", BULK_CHUNK_SIZE: "100" } });
-        try {
-          const bigIds = await ticketIds(big.db, big.tenant.id);
-          const original = await rows(big.db, bigIds);
-          const result = await gql(
-            big.graphqlUrl,
-            big.tenant.agent.token,
-            `mutation($input: StartBulkOperationInput!) {
+        await using big = await startTestServer({ tickets: 6000, env: { WORKERS: "1", BULK_CHUNK_SIZE: "100" } });
+        const bigIds = await ticketIds(big.db, big.tenant.id);
+        const original = await rows(big.db, bigIds);
+        const result = await gql(
+          big.graphqlUrl,
+          big.tenant.agent.token,
+          `mutation($input: StartBulkOperationInput!) {
             startBulkOperation(input: $input) { bulkOperation { id } } }`,
-            {
-              input: { targets: { ids: bigIds.map(gid) }, action: { setCategory: { category: "TECHNICAL" } } },
-            },
-          );
-          const id = result.data!.startBulkOperation.bulkOperation.id;
-          await waitFor(big.db, rawId(id), (op) => op.succeeded + op.skipped + op.failed >= 300);
-          await gql(
-            big.graphqlUrl,
-            big.tenant.agent.token,
-            `mutation($input: BulkOperationIdInput!) {
+          {
+            input: { targets: { ids: bigIds.map(gid) }, action: { setCategory: { category: "TECHNICAL" } } },
+          },
+        );
+        const id = result.data!.startBulkOperation.bulkOperation.id;
+        await waitFor(big.db, rawId(id), (op) => op.succeeded + op.skipped + op.failed >= 300);
+        await gql(
+          big.graphqlUrl,
+          big.tenant.agent.token,
+          `mutation($input: BulkOperationIdInput!) {
             cancelBulkOperation(input: $input) { userErrors { code } } }`,
-            { input: { id } },
-          );
-          const cancelled = await waitFor(big.db, rawId(id), finished);
-          expect(cancelled.status).toBe("CANCELLED");
-          expect(cancelled.cancelled).toBeGreaterThan(0);
-          const back = await gql(
-            big.graphqlUrl,
-            big.tenant.agent.token,
-            `mutation($input: RollbackBulkOperationInput!) {
+          { input: { id } },
+        );
+        const cancelled = await waitFor(big.db, rawId(id), finished);
+        expect(cancelled.status).toBe("CANCELLED");
+        expect(cancelled.cancelled).toBeGreaterThan(0);
+        const back = await gql(
+          big.graphqlUrl,
+          big.tenant.agent.token,
+          `mutation($input: RollbackBulkOperationInput!) {
             rollbackBulkOperation(input: $input) { bulkOperation { id counts { total } } userErrors { code } } }`,
-            {
-              input: { id },
-            },
-          );
-          expect(back.data!.rollbackBulkOperation.bulkOperation.counts.total).toBe(cancelled.succeeded);
-          const done = await waitFor(big.db, rawId(back.data!.rollbackBulkOperation.bulkOperation.id), finished);
-          expect(done.status).toBe("COMPLETED");
-          expect(done.succeeded).toBe(cancelled.succeeded);
-          expect(await rows(big.db, bigIds)).toEqual(original);
-        } finally {
-          await big.stop();
-        }
+          {
+            input: { id },
+          },
+        );
+        expect(back.data!.rollbackBulkOperation.bulkOperation.counts.total).toBe(cancelled.succeeded);
+        const done = await waitFor(big.db, rawId(back.data!.rollbackBulkOperation.bulkOperation.id), finished);
+        expect(done.status).toBe("COMPLETED");
+        expect(done.succeeded).toBe(cancelled.succeeded);
+        expect(await rows(big.db, bigIds)).toEqual(original);
       });
 
       await t.step("preview predicts the run exactly, changes nothing, and its token runs the snapshot", async () => {

@@ -62,111 +62,107 @@ async function notes(server: TestServer): Promise<(NoteImage & { id: string })[]
 }
 
 Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, cancel, preview and downloads through the same API", async () => {
-  const server = await startTestServer({ domain: notesDomain, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
-  try {
-    await createNotesTable(server.db);
-    const ids = await insertNotes(server.db, server.tenant.id, 25);
-    // A ticket whose id is also a note's: an item's `target` (a Ticket) must not show it.
-    await insertTickets(server.db, server.tenant.id, 1);
-    const ticket = await server.db.selectFrom("tickets").select("id").executeTakeFirstOrThrow();
-    expect(ids).toContain(String(ticket.id));
-    const missing = String(Number(ids.at(-1)) + 1000);
-    const token = server.tenant.agent.token;
+  await using server = await startTestServer({ domain: notesDomain, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
+  await createNotesTable(server.db);
+  const ids = await insertNotes(server.db, server.tenant.id, 25);
+  // A ticket whose id is also a note's: an item's `target` (a Ticket) must not show it.
+  await insertTickets(server.db, server.tenant.id, 1);
+  const ticket = await server.db.selectFrom("tickets").select("id").executeTakeFirstOrThrow();
+  expect(ids).toContain(String(ticket.id));
+  const missing = String(Number(ids.at(-1)) + 1000);
+  const token = server.tenant.agent.token;
 
-    // start over explicit ids (one does not exist yet), followed over graphql-ws by the worker thread's progress
-    const started = await startOk(server, server.tenant.agent, {
-      targets: { ids: [...ids, missing].map(noteGid) },
-      action: { setPriority: { priority: "HIGH" } },
-    });
-    const ended = await followToEnd(server, token, started.id);
-    expect(ended).toMatchObject({
-      status: "COMPLETED_WITH_ERRORS",
-      counts: { total: 26, succeeded: 25, failed: 1, pending: 0 },
-      errorSummary: [{ code: "NOT_FOUND", count: 1 }],
-    });
-    expect((await notes(server)).map((n) => n.priority)).toEqual(ids.map(() => "HIGH"));
-    const items = await gql(server.graphqlUrl, token, ITEMS, { id: started.id });
-    const edges = items.data.bulkOperation.items.edges.map((e: { node: unknown }) => e.node);
-    expect(edges.map((e: { target: unknown }) => e.target)).toEqual(edges.map(() => null));
-    expect(edges[0]).toMatchObject({
-      position: 0,
-      targetId: noteGid(ids[0]),
-      outcome: "SUCCEEDED",
-      before: { priority: "LOW", version: 1 },
-      after: { priority: "HIGH", version: 2 },
-    });
-    expect(edges[25]).toMatchObject({ targetId: noteGid(missing), outcome: "FAILED", error: { code: "NOT_FOUND" } });
+  // start over explicit ids (one does not exist yet), followed over graphql-ws by the worker thread's progress
+  const started = await startOk(server, server.tenant.agent, {
+    targets: { ids: [...ids, missing].map(noteGid) },
+    action: { setPriority: { priority: "HIGH" } },
+  });
+  const ended = await followToEnd(server, token, started.id);
+  expect(ended).toMatchObject({
+    status: "COMPLETED_WITH_ERRORS",
+    counts: { total: 26, succeeded: 25, failed: 1, pending: 0 },
+    errorSummary: [{ code: "NOT_FOUND", count: 1 }],
+  });
+  expect((await notes(server)).map((n) => n.priority)).toEqual(ids.map(() => "HIGH"));
+  const items = await gql(server.graphqlUrl, token, ITEMS, { id: started.id });
+  const edges = items.data.bulkOperation.items.edges.map((e: { node: unknown }) => e.node);
+  expect(edges.map((e: { target: unknown }) => e.target)).toEqual(edges.map(() => null));
+  expect(edges[0]).toMatchObject({
+    position: 0,
+    targetId: noteGid(ids[0]),
+    outcome: "SUCCEEDED",
+    before: { priority: "LOW", version: 1 },
+    after: { priority: "HIGH", version: 2 },
+  });
+  expect(edges[25]).toMatchObject({ targetId: noteGid(missing), outcome: "FAILED", error: { code: "NOT_FOUND" } });
 
-    // downloads name the domain's node type
-    const download = await fetch(`${server.url}/bulk-operations/${started.id}/items.jsonl`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const lines = (await download.text()).trim().split("\n").map((line) => JSON.parse(line));
-    expect(lines.map((line) => line.targetId)).toEqual([...ids, missing].map(noteGid));
+  // downloads name the domain's node type
+  const download = await fetch(`${server.url}/bulk-operations/${started.id}/items.jsonl`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const lines = (await download.text()).trim().split("\n").map((line) => JSON.parse(line));
+  expect(lines.map((line) => line.targetId)).toEqual([...ids, missing].map(noteGid));
 
-    // retry the failed item once its note exists
-    await sql`INSERT INTO notes (id, tenant_id) VALUES (${missing}, ${server.tenant.id})`.execute(server.db);
-    const retry = await gql(server.graphqlUrl, token, RETRY, { id: started.id });
-    expect(retry.data.retryFailedItems.userErrors).toEqual([]);
-    expect(await followToEnd(server, token, retry.data.retryFailedItems.bulkOperation.id)).toMatchObject({
-      status: "COMPLETED",
-      kind: "RETRY",
-      counts: { total: 1, succeeded: 1 },
-    });
+  // retry the failed item once its note exists
+  await sql`INSERT INTO notes (id, tenant_id) VALUES (${missing}, ${server.tenant.id})`.execute(server.db);
+  const retry = await gql(server.graphqlUrl, token, RETRY, { id: started.id });
+  expect(retry.data.retryFailedItems.userErrors).toEqual([]);
+  expect(await followToEnd(server, token, retry.data.retryFailedItems.bulkOperation.id)).toMatchObject({
+    status: "COMPLETED",
+    kind: "RETRY",
+    counts: { total: 1, succeeded: 1 },
+  });
 
-    // roll the first operation back, except a note changed since (CONFLICT)
-    await sql`UPDATE notes SET priority = 'URGENT' WHERE id = ${ids[3]}`.execute(server.db);
-    const rollback = await gql(server.graphqlUrl, token, ROLLBACK, { id: started.id });
-    expect(rollback.data.rollbackBulkOperation.userErrors).toEqual([]);
-    expect(await followToEnd(server, token, rollback.data.rollbackBulkOperation.bulkOperation.id)).toMatchObject({
-      status: "COMPLETED",
-      kind: "ROLLBACK",
-      actionType: "ROLLBACK",
-      counts: { total: 25, succeeded: 24, skipped: 1 },
-      errorSummary: [{ code: "CONFLICT", count: 1 }],
-    });
-    const restored = await notes(server);
-    expect(restored.filter((n) => n.priority === "LOW").length).toBe(24);
-    expect(restored.find((n) => n.id === ids[3])?.priority).toBe("URGENT");
-    expect(restored.find((n) => n.id === missing)?.priority).toBe("HIGH"); // the retry's own change stays
+  // roll the first operation back, except a note changed since (CONFLICT)
+  await sql`UPDATE notes SET priority = 'URGENT' WHERE id = ${ids[3]}`.execute(server.db);
+  const rollback = await gql(server.graphqlUrl, token, ROLLBACK, { id: started.id });
+  expect(rollback.data.rollbackBulkOperation.userErrors).toEqual([]);
+  expect(await followToEnd(server, token, rollback.data.rollbackBulkOperation.bulkOperation.id)).toMatchObject({
+    status: "COMPLETED",
+    kind: "ROLLBACK",
+    actionType: "ROLLBACK",
+    counts: { total: 25, succeeded: 24, skipped: 1 },
+    errorSummary: [{ code: "CONFLICT", count: 1 }],
+  });
+  const restored = await notes(server);
+  expect(restored.filter((n) => n.priority === "LOW").length).toBe(24);
+  expect(restored.find((n) => n.id === ids[3])?.priority).toBe("URGENT");
+  expect(restored.find((n) => n.id === missing)?.priority).toBe("HIGH"); // the retry's own change stays
 
-    // a filter freezes through the domain; its empty result names the domain's targets
-    const preview = await gql(server.graphqlUrl, token, PREVIEW, {
-      input: { targets: { filter: { priority: ["URGENT"] } }, action: { addComment: { body: "seen" } } },
-    });
-    expect(preview.data.previewBulkOperation).toMatchObject({
-      userErrors: [],
-      preview: { matchedCount: 1, wouldChange: 1, sample: [{ targetId: noteGid(ids[3]), outcome: "SUCCEEDED" }] },
-    });
-    const none = await startOp(server, server.tenant.agent, {
-      targets: { filter: { priority: ["NORMAL"] } },
-      action: { addComment: { body: "none" } },
-    });
-    expect(none.userErrors).toEqual([
-      { code: "EMPTY_TARGETS", field: ["input", "targets"], message: "No notes match the filter." },
-    ]);
+  // a filter freezes through the domain; its empty result names the domain's targets
+  const preview = await gql(server.graphqlUrl, token, PREVIEW, {
+    input: { targets: { filter: { priority: ["URGENT"] } }, action: { addComment: { body: "seen" } } },
+  });
+  expect(preview.data.previewBulkOperation).toMatchObject({
+    userErrors: [],
+    preview: { matchedCount: 1, wouldChange: 1, sample: [{ targetId: noteGid(ids[3]), outcome: "SUCCEEDED" }] },
+  });
+  const none = await startOp(server, server.tenant.agent, {
+    targets: { filter: { priority: ["NORMAL"] } },
+    action: { addComment: { body: "none" } },
+  });
+  expect(none.userErrors).toEqual([
+    { code: "EMPTY_TARGETS", field: ["input", "targets"], message: "No notes match the filter." },
+  ]);
 
-    // cancel a scheduled operation: nothing of it runs
-    const scheduled = await startOk(server, server.tenant.agent, {
-      targets: { filter: {} },
-      action: { addComment: { body: "never" } },
-      scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
-    });
-    expect(scheduled).toMatchObject({ status: "SCHEDULED", counts: { total: 26 } });
-    const cancel = await gql(server.graphqlUrl, token, CANCEL, { id: scheduled.id });
-    expect(cancel.data.cancelBulkOperation.userErrors).toEqual([]);
-    expect(await followToEnd(server, token, scheduled.id)).toMatchObject({
-      status: "CANCELLED",
-      counts: { total: 26, cancelled: 26 },
-    });
-    expect((await notes(server)).filter((n) => n.body !== "")).toEqual([]);
-  } finally {
-    await server.stop();
-  }
+  // cancel a scheduled operation: nothing of it runs
+  const scheduled = await startOk(server, server.tenant.agent, {
+    targets: { filter: {} },
+    action: { addComment: { body: "never" } },
+    scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  expect(scheduled).toMatchObject({ status: "SCHEDULED", counts: { total: 26 } });
+  const cancel = await gql(server.graphqlUrl, token, CANCEL, { id: scheduled.id });
+  expect(cancel.data.cancelBulkOperation.userErrors).toEqual([]);
+  expect(await followToEnd(server, token, scheduled.id)).toMatchObject({
+    status: "CANCELLED",
+    counts: { total: 26, cancelled: 26 },
+  });
+  expect((await notes(server)).filter((n) => n.body !== "")).toEqual([]);
 });
 
 Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit their parts with their items", async () => {
-  const server = await startTestServer({ env: { BULK_CHUNK_SIZE: "10" } });
+  await using server = await startTestServer({ env: { BULK_CHUNK_SIZE: "10" } });
   // The API cannot serve IMPORT_NOTES and EXPORT_NOTES (assertServable), so this pool runs them alone.
   const pool = await startPool(server.config, server.databaseUrl, server.db, 1, notesKindsDomain);
   try {
@@ -233,7 +229,6 @@ Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit t
     ]);
   } finally {
     await pool.stop();
-    await server.stop();
   }
 });
 

@@ -40,7 +40,7 @@ async function finishedOperation(server: TestServer, n: number): Promise<void> {
 
 Deno.test("deliveries: a process without the webhook key claims none; one with another key releases them unsent; the endpoint is not blamed", async () => {
   // The API has no workers, so it runs no deliverer: only the worker processes below deliver.
-  const server = await startTestServer({ tickets: 3, env: { ...WEBHOOK_ENV, WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 3, env: { ...WEBHOOK_ENV, WORKERS: "0" } });
   await using receiver = startReceiver(() => new Response("ok"));
   const processes: WorkerProcess[] = [];
   try {
@@ -102,12 +102,11 @@ Deno.test("deliveries: a process without the webhook key claims none; one with a
     expect(valueOf(samples, "notification_deliveries_total")).toBe(1);
   } finally {
     for (const worker of processes) await worker.stop();
-    await server.stop();
   }
 });
 
 Deno.test("deliveries: one still pending when its 24 h retry window has passed ends FAILED at its claim, unsent", async () => {
-  const server = await startTestServer({ tickets: 2, env: { ...WEBHOOK_ENV, WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 2, env: { ...WEBHOOK_ENV, WORKERS: "0" } });
   await using receiver = startReceiver(() => new Response("ok"));
   const processes: WorkerProcess[] = [];
   try {
@@ -143,6 +142,5 @@ Deno.test("deliveries: one still pending when its 24 h retry window has passed e
     expect(valueOf(samples, "notification_deliveries_total", { channel: "webhook", result: "failed" })).toBe(1);
   } finally {
     for (const worker of processes) await worker.stop();
-    await server.stop();
   }
 });

@@ -21,7 +21,7 @@ Deno.test("webhooks: a worker SIGKILLed between the state change and the deliver
     WEBHOOK_TIMEOUT_MS: "1500",
   };
   // No workers (so no deliverer) in the API process: only the worker processes deliver.
-  const server = await startTestServer({ tickets: 5, env: { ...env, WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 5, env: { ...env, WORKERS: "0" } });
   const processed = new Set<string>();
   let firstArrived = false;
   await using receiver = startReceiver((request, index) => {
@@ -72,6 +72,5 @@ Deno.test("webhooks: a worker SIGKILLed between the state change and the deliver
     expect((await server.db.selectFrom("notification_deliveries").select("id").execute()).length).toBe(1);
   } finally {
     for (const worker of workers) await worker.stop();
-    await server.stop();
   }
 });

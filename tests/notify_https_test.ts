@@ -18,7 +18,7 @@ const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url)
 
 Deno.test("webhooks: https delivery over TLS to the pinned address, certificate checked against the hostname", async () => {
   const env = { WEBHOOK_SECRET_KEY: TEST_SECRET_KEY, WEBHOOK_ALLOW_PRIVATE_NETWORKS: "1", NOTIFY_POLL_MS: "50" };
-  const server = await startTestServer({ tickets: 3, env: { ...env, WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 3, env: { ...env, WORKERS: "0" } });
   const tls = {
     cert: await Deno.readTextFile(fixture("localhost-cert.pem")),
     key: await Deno.readTextFile(fixture("localhost-key.pem")),
@@ -65,6 +65,5 @@ Deno.test("webhooks: https delivery over TLS to the pinned address, certificate 
     expect(receiver.requests.length).toBe(1); // the refused TLS handshake sent no request
   } finally {
     await worker?.stop();
-    await server.stop();
   }
 });

@@ -32,7 +32,7 @@ const itemsOf = (samples: Sample[]) => valueOf(samples, "bulk_items_total");
 const chunksOf = (samples: Sample[]) => valueOf(samples, "bulk_chunk_duration_seconds_count");
 
 Deno.test("worker processes: own /metrics port, registered in `workers`, a killed one leaves after WORKER_STALE_MS", async () => {
-  const server = await startTestServer({ tickets: 30, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  await using server = await startTestServer({ tickets: 30, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
   const processes: WorkerProcess[] = [];
   const staleMs = 2000;
   const env = {
@@ -108,6 +108,5 @@ Deno.test("worker processes: own /metrics port, registered in `workers`, a kille
     expect(await workersOf(server)).toEqual([]);
   } finally {
     for (const worker of processes) await worker.stop();
-    await server.stop();
   }
 });

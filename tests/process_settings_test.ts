@@ -18,23 +18,19 @@ import { spawnApi } from "./helpers/api_process.ts";
 
 Deno.test("HOST: the server listens on the interface it names, and only there", async () => {
   // 127.0.0.2 is loopback too on Linux, but a different address from the default 127.0.0.1.
-  const server = await startTestServer({ env: { HOST: "127.0.0.2" } });
-  try {
-    const url = new URL(server.url);
-    expect(url.hostname).toBe("127.0.0.2");
-    const health = await fetch(`${server.url}/health`);
-    expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
-    await expect(Deno.connect({ hostname: "127.0.0.1", port: Number(url.port) })).rejects.toThrow(
-      Deno.errors.ConnectionRefused,
-    );
-  } finally {
-    await server.stop();
-  }
+  await using server = await startTestServer({ env: { HOST: "127.0.0.2" } });
+  const url = new URL(server.url);
+  expect(url.hostname).toBe("127.0.0.2");
+  const health = await fetch(`${server.url}/health`);
+  expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
+  await expect(Deno.connect({ hostname: "127.0.0.1", port: Number(url.port) })).rejects.toThrow(
+    Deno.errors.ConnectionRefused,
+  );
 });
 
 Deno.test("DB_POOL_SIZE: the API process never holds more connections than it says", async () => {
   const POOL = 3;
-  const server = await startTestServer({ tickets: 1, env: { DB_POOL_SIZE: String(POOL) } });
+  await using server = await startTestServer({ tickets: 1, env: { DB_POOL_SIZE: String(POOL) } });
   const [{ id }] = await server.db.selectFrom("tickets").select("id").execute();
   const gate = await lockTickets(server.databaseUrl, [id]);
   try {
@@ -74,7 +70,6 @@ Deno.test("DB_POOL_SIZE: the API process never holds more connections than it sa
     expect(results.map((r) => r.data.updateTicket.ticket.version).sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7]);
   } finally {
     await gate.release();
-    await server.stop();
   }
 });
 

@@ -24,7 +24,7 @@ import { sql } from "kysely";
 type Progress = BulkOperationProgressSubscription["bulkOperationProgress"];
 
 Deno.test("typed documents: viewer, tickets, start, progress over graphql-ws, counts, history, cancel", async (t) => {
-  const server = await startTestServer({ tickets: 30, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
+  await using server = await startTestServer({ tickets: 30, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
   const token = server.tenant.agent.token;
   const ws = wsClient(server.wsUrl, token);
   try {
@@ -151,6 +151,5 @@ Deno.test("typed documents: viewer, tickets, start, progress over graphql-ws, co
     });
   } finally {
     await ws.dispose();
-    await server.stop();
   }
 });
