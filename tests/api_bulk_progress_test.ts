@@ -54,7 +54,7 @@ function minGapMs(times: number[]): number {
 
 Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal event equal to the ledger, completion", async () => {
   await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
-  const client = wsClient(server.wsUrl, server.tenant.agent.token);
+  await using client = wsClient(server.wsUrl, server.tenant.agent.token);
   const gates: Gate[] = [];
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
@@ -103,37 +103,32 @@ Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal e
     );
   } finally {
     await Promise.all(gates.map((g) => g.release()));
-    await client.dispose();
   }
 });
 
 Deno.test("subscribing after the finish gives exactly one event (the terminal state), then completes", async () => {
   await using server = await startTestServer({ tickets: 50, env: { WORKERS: "1" } });
-  const client = wsClient(server.wsUrl, server.tenant.viewer.token);
-  try {
-    const ids = await ticketIds(server.db, server.tenant.id);
-    const op = await startOk(server, server.tenant.agent, {
-      targets: { ids: ids.map(ticketGid) },
-      action: { setCategory: { category: "BILLING" } },
-    });
-    const row = await waitFor(server.db, op.dbId, finished);
-    // A viewer may watch (read access) even though it may not start.
-    const rec = record<ProgressEvent>(client, PROGRESS, { id: op.id });
-    await within(rec.done, 10_000, "the subscription completes");
-    expect(rec.errors).toEqual([]);
-    expect(rec.completed).toBe(true);
-    expect(rec.events.length).toBe(1);
-    const view = rec.events[0].data.bulkOperationProgress;
-    expect(view.status).toBe(row.status);
-    expect(view.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 50, pending: 0 });
-  } finally {
-    await client.dispose();
-  }
+  await using client = wsClient(server.wsUrl, server.tenant.viewer.token);
+  const ids = await ticketIds(server.db, server.tenant.id);
+  const op = await startOk(server, server.tenant.agent, {
+    targets: { ids: ids.map(ticketGid) },
+    action: { setCategory: { category: "BILLING" } },
+  });
+  const row = await waitFor(server.db, op.dbId, finished);
+  // A viewer may watch (read access) even though it may not start.
+  const rec = record<ProgressEvent>(client, PROGRESS, { id: op.id });
+  await within(rec.done, 10_000, "the subscription completes");
+  expect(rec.errors).toEqual([]);
+  expect(rec.completed).toBe(true);
+  expect(rec.events.length).toBe(1);
+  const view = rec.events[0].data.bulkOperationProgress;
+  expect(view.status).toBe(row.status);
+  expect(view.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 50, pending: 0 });
 });
 
 Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, then CANCELLED with exact counts", async () => {
   await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
-  const client = wsClient(server.wsUrl, server.tenant.agent.token);
+  await using client = wsClient(server.wsUrl, server.tenant.agent.token);
   let gate: Gate | undefined;
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
@@ -170,7 +165,6 @@ Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, th
     console.log(`cancel seen live: ${views.map((v) => `${v.status}@${v.counts.processed}`).join(" -> ")}`);
   } finally {
     await gate?.release();
-    await client.dispose();
   }
 });
 

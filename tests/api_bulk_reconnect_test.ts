@@ -33,7 +33,7 @@ async function listenBackend(db: Db) {
 Deno.test("subscriptions keep receiving live events after the LISTEN connection is lost and re-made", async () => {
   const CHUNK = 10;
   await using server = await startTestServer({ tickets: 30, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
-  const client = wsClient(server.wsUrl, server.tenant.agent.token);
+  await using client = wsClient(server.wsUrl, server.tenant.agent.token);
   const { db } = server;
   // Chunk 1 (positions 10-19) waits on this lock: the operation stops after chunk 0.
   const ids = await ticketIds(db, server.tenant.id);
@@ -84,6 +84,5 @@ Deno.test("subscriptions keep receiving live events after the LISTEN connection 
     expect(feed.errors).toEqual([]);
   } finally {
     await gate.release();
-    await client.dispose();
   }
 });

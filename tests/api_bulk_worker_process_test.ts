@@ -25,7 +25,7 @@ type ProgressEvent = { bulkOperationProgress: OperationView };
 
 Deno.test("a subscriber on the API process sees progress made by a separate `deno task worker` process", async () => {
   await using server = await startTestServer({ tickets: 600, env: { WORKERS: "0", BULK_CHUNK_SIZE: "100" } });
-  const client = wsClient(server.wsUrl, server.tenant.admin.token);
+  await using client = wsClient(server.wsUrl, server.tenant.admin.token);
   let worker: WorkerProcess | undefined;
   let gate: Gate | undefined;
   try {
@@ -64,6 +64,5 @@ Deno.test("a subscriber on the API process sees progress made by a separate `den
   } finally {
     await gate?.release();
     await worker?.stop();
-    await client.dispose();
   }
 });

@@ -446,20 +446,16 @@ Deno.test({
           action: { setStatus: { status: "CLOSED" } },
         });
         await finish(parentId);
-        const client = wsClient(server.wsUrl, tenant.agent.token);
-        try {
-          for (const payload of [await rollback(tenant.agent, parentId), await retry(tenant.agent, parentId)]) {
-            const events = await collect<{ bulkOperationProgress: { status: string; kind: string } }>(
-              client,
-              `subscription($id: ID!) { bulkOperationProgress(id: $id) { status kind } }`,
-              { id: payload.bulkOperation.id },
-            );
-            expect(events.length).toBeGreaterThanOrEqual(1);
-            expect(events[0].bulkOperationProgress.kind).toBe(payload.bulkOperation.kind);
-            expect(finished({ status: events.at(-1)!.bulkOperationProgress.status } as never)).toBe(true);
-          }
-        } finally {
-          await client.dispose();
+        await using client = wsClient(server.wsUrl, tenant.agent.token);
+        for (const payload of [await rollback(tenant.agent, parentId), await retry(tenant.agent, parentId)]) {
+          const events = await collect<{ bulkOperationProgress: { status: string; kind: string } }>(
+            client,
+            `subscription($id: ID!) { bulkOperationProgress(id: $id) { status kind } }`,
+            { id: payload.bulkOperation.id },
+          );
+          expect(events.length).toBeGreaterThanOrEqual(1);
+          expect(events[0].bulkOperationProgress.kind).toBe(payload.bulkOperation.kind);
+          expect(finished({ status: events.at(-1)!.bulkOperationProgress.status } as never)).toBe(true);
         }
       });
     } finally {

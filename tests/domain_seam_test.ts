@@ -42,17 +42,13 @@ const ITEMS = `query($id: ID!) { bulkOperation(id: $id) {
 
 /** Follows an operation over graphql-ws to its terminal state (the subscription completes after it). */
 async function followToEnd(server: TestServer, token: string, id: string): Promise<OperationView> {
-  const client = wsClient(server.wsUrl, token);
-  try {
-    const events = await collect<ProgressEvent>(client, PROGRESS, { id }, { timeoutMs: 30_000 });
-    const last = events.at(-1)?.bulkOperationProgress;
-    if (!last || !TERMINAL.includes(last.status)) {
-      throw new Error(`progress of ${id} completed without a terminal state: ${JSON.stringify(last)}`);
-    }
-    return last;
-  } finally {
-    await client.dispose();
+  await using client = wsClient(server.wsUrl, token);
+  const events = await collect<ProgressEvent>(client, PROGRESS, { id }, { timeoutMs: 30_000 });
+  const last = events.at(-1)?.bulkOperationProgress;
+  if (!last || !TERMINAL.includes(last.status)) {
+    throw new Error(`progress of ${id} completed without a terminal state: ${JSON.stringify(last)}`);
   }
+  return last;
 }
 
 async function notes(server: TestServer): Promise<(NoteImage & { id: string })[]> {

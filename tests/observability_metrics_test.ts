@@ -119,7 +119,7 @@ Deno.test("/metrics: HTTP requests by route, status and a bounded operation name
 Deno.test("/metrics: open graphql-ws sockets, SSE streams and subscriptions are counted while open", async () => {
   await using server = await startTestServer({ tickets: 5, env: { WORKERS: "0" } });
   const metricsUrl = `${server.url}/metrics`;
-  const client = wsClient(server.wsUrl, server.tenant.admin.token);
+  await using client = wsClient(server.wsUrl, server.tenant.admin.token);
   const abort = new AbortController();
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
@@ -152,7 +152,6 @@ Deno.test("/metrics: open graphql-ws sockets, SSE streams and subscriptions are 
     expect(gauges(closed)).toEqual({ sockets: 0, streams: 0, subscriptions: 0 });
   } finally {
     abort.abort();
-    await client.dispose();
   }
 });
 

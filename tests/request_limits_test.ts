@@ -55,12 +55,8 @@ async function overSse(server: TestServer, token: string, query: string) {
 
 /** What a graphql-ws subscribe gets back first (a result, or the error it ends with). */
 async function overWs(server: TestServer, token: string, query: string): Promise<unknown> {
-  const client = wsClient(server.wsUrl, token);
-  try {
-    return await firstAnswer(client, query);
-  } finally {
-    await client.dispose();
-  }
+  await using client = wsClient(server.wsUrl, token);
+  return await firstAnswer(client, query);
 }
 
 const codes = (body: { errors?: { extensions?: { code?: string } }[] }) =>
