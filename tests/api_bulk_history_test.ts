@@ -7,7 +7,7 @@ import { expect } from "expect";
 import { sql } from "kysely";
 import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
-import { CANCEL, dbIdOf, startOk, ticketGid, userGid } from "./helpers/api.ts";
+import { CANCEL, dbIdOf, RETRY, startOk, ticketGid, userGid } from "./helpers/api.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const HISTORY = `query History($first: Int, $after: String, $last: Int, $before: String, $filter: BulkOperationFilter) {
@@ -96,7 +96,7 @@ Deno.test("bulkOperations: newest first, every filter, keyset pagination both wa
   const retried = await gql(
     server.graphqlUrl,
     tenant.agent.token,
-    `mutation($id: ID!) { retryFailedItems(input: { id: $id }) { bulkOperation { id } userErrors { code } } }`,
+    RETRY,
     { id: ops[1].id },
   );
   expect(retried.data.retryFailedItems.userErrors).toEqual([]);

@@ -16,7 +16,7 @@ import { ticketIds } from "./helpers/bulk.ts";
 import { sleep } from "./helpers/bulk_checks.ts";
 import { wsClient } from "./helpers/graphql.ts";
 import {
-  lockTickets,
+  holdTicketLocks,
   OPERATION_FIELDS,
   type OperationView,
   PROGRESS,
@@ -190,7 +190,7 @@ function subscribeAll(server: TestServer, operationGid: string) {
  */
 async function pausedOperation(server: TestServer, pauses: number[]) {
   const ids = await ticketIds(server.db, server.tenant.id);
-  const gates = await Promise.all(pauses.map((at) => lockTickets(server.databaseUrl, [ids[at + 20]])));
+  const gates = await Promise.all(pauses.map((at) => holdTicketLocks(server.databaseUrl, [ids[at + 20]])));
   const op = await startOk(server, server.tenant.agent, {
     targets: { ids: ids.map(ticketGid) },
     action: { setPriority: { priority: "HIGH" } },

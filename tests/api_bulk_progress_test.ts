@@ -12,8 +12,8 @@ import {
   CANCEL,
   type Counts,
   type Gate,
+  holdTicketLocks,
   ledgerCounts,
-  lockTickets,
   type OperationView,
   PROGRESS,
   record,
@@ -59,8 +59,8 @@ Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal e
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
     // Pause at chunk 4 (positions 400-499) and at chunk 7 (700-799).
-    gates.push(await lockTickets(server.databaseUrl, [ids[450]]));
-    gates.push(await lockTickets(server.databaseUrl, [ids[750]]));
+    gates.push(await holdTicketLocks(server.databaseUrl, [ids[450]]));
+    gates.push(await holdTicketLocks(server.databaseUrl, [ids[750]]));
 
     const op = await startOk(server, server.tenant.agent, {
       targets: { ids: ids.map(ticketGid) },
@@ -132,7 +132,7 @@ Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, th
   let gate: Gate | undefined;
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
-    gate = await lockTickets(server.databaseUrl, [ids[350]]); // chunk 3 (300-399) stays in flight
+    gate = await holdTicketLocks(server.databaseUrl, [ids[350]]); // chunk 3 (300-399) stays in flight
     const op = await startOk(server, server.tenant.agent, {
       targets: { ids: ids.map(ticketGid) },
       action: { setCategory: { category: "TECHNICAL" } },
@@ -174,7 +174,7 @@ Deno.test("bulkOperationProgress over SSE through Yoga: snapshot, progress, term
   const abort = new AbortController();
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
-    gate = await lockTickets(server.databaseUrl, [ids[250]]); // pauses at 200
+    gate = await holdTicketLocks(server.databaseUrl, [ids[250]]); // pauses at 200
     const op = await startOk(server, server.tenant.agent, {
       targets: { ids: ids.map(ticketGid) },
       action: { setPriority: { priority: "LOW" } },

@@ -66,49 +66,49 @@ interface BadCase {
 }
 
 const agent = (s: TestServer) => s.tenant.agent;
-const setStatus = { setStatus: { status: "PENDING" } };
+const toPending = { setStatus: { status: "PENDING" } };
 
 const BAD_INPUTS: BadCase[] = [
   {
     name: "empty ids",
     user: agent,
-    input: () => ({ targets: { ids: [] }, action: setStatus }),
+    input: () => ({ targets: { ids: [] }, action: toPending }),
     expected: { code: "EMPTY_TARGETS", field: ["input", "targets", "ids"] },
   },
   {
     name: `too many ids (BULK_MAX_TARGETS=${MAX_TARGETS})`,
     user: agent,
-    input: ({ many }) => ({ targets: { ids: many }, action: setStatus }),
+    input: ({ many }) => ({ targets: { ids: many }, action: toPending }),
     expected: { code: "TOO_MANY_TARGETS", field: ["input", "targets", "ids"] },
   },
   {
     name: "a filter matching more than BULK_MAX_TARGETS",
     user: agent,
-    input: () => ({ targets: { filter: {} }, action: setStatus }),
+    input: () => ({ targets: { filter: {} }, action: toPending }),
     expected: { code: "TOO_MANY_TARGETS", field: ["input", "targets"] },
   },
   {
     name: "a filter matching nothing",
     user: agent,
-    input: () => ({ targets: { filter: { titleContains: "no ticket has this title" } }, action: setStatus }),
+    input: () => ({ targets: { filter: { titleContains: "no ticket has this title" } }, action: toPending }),
     expected: { code: "EMPTY_TARGETS", field: ["input", "targets"] },
   },
   {
     name: "a malformed ticket id",
     user: agent,
-    input: ({ ids }) => ({ targets: { ids: [ids[0], "not-an-id!"] }, action: setStatus }),
+    input: ({ ids }) => ({ targets: { ids: [ids[0], "not-an-id!"] }, action: toPending }),
     expected: { code: "INVALID_INPUT", field: ["input", "targets"] },
   },
   {
     name: "a Ticket id whose key is not a number",
     user: agent,
-    input: ({ ids }) => ({ targets: { ids: [ids[0], encodeId("Ticket", "abc")] }, action: setStatus }),
+    input: ({ ids }) => ({ targets: { ids: [ids[0], encodeId("Ticket", "abc")] }, action: toPending }),
     expected: { code: "INVALID_INPUT", field: ["input", "targets"] },
   },
   {
     name: "a User id where a Ticket id is expected",
     user: agent,
-    input: ({ server, ids }) => ({ targets: { ids: [ids[0], userGid(server.tenant.agent.id)] }, action: setStatus }),
+    input: ({ server, ids }) => ({ targets: { ids: [ids[0], userGid(server.tenant.agent.id)] }, action: toPending }),
     expected: { code: "INVALID_INPUT", field: ["input", "targets"] },
   },
   {
@@ -150,13 +150,13 @@ const BAD_INPUTS: BadCase[] = [
   {
     name: "an over-long description (501 characters)",
     user: agent,
-    input: ({ ids }) => ({ targets: { ids }, action: setStatus, description: "d".repeat(501) }),
+    input: ({ ids }) => ({ targets: { ids }, action: toPending, description: "d".repeat(501) }),
     expected: { code: "INVALID_INPUT", field: ["input", "description"] },
   },
   {
     name: "an over-long idempotency key (201 characters)",
     user: agent,
-    input: ({ ids }) => ({ targets: { ids }, action: setStatus, idempotencyKey: "k".repeat(201) }),
+    input: ({ ids }) => ({ targets: { ids }, action: toPending, idempotencyKey: "k".repeat(201) }),
     expected: { code: "INVALID_INPUT", field: ["input", "idempotencyKey"] },
   },
   {
@@ -169,7 +169,7 @@ const BAD_INPUTS: BadCase[] = [
   {
     name: "a viewer starting an operation",
     user: (s) => s.tenant.viewer,
-    input: ({ ids }) => ({ targets: { ids }, action: setStatus }),
+    input: ({ ids }) => ({ targets: { ids }, action: toPending }),
     expected: { code: "FORBIDDEN", field: null },
   },
   {
@@ -187,19 +187,19 @@ const BAD_INPUTS: BadCase[] = [
   {
     name: "both ids and filter (@oneOf)",
     user: agent,
-    input: ({ ids }) => ({ targets: { ids, filter: {} }, action: setStatus }),
+    input: ({ ids }) => ({ targets: { ids, filter: {} }, action: toPending }),
     expected: "validation",
   },
   {
     name: "neither ids nor filter (@oneOf)",
     user: agent,
-    input: () => ({ targets: {}, action: setStatus }),
+    input: () => ({ targets: {}, action: toPending }),
     expected: "validation",
   },
   {
     name: "two actions (@oneOf)",
     user: agent,
-    input: ({ ids }) => ({ targets: { ids }, action: { ...setStatus, setPriority: { priority: "LOW" } } }),
+    input: ({ ids }) => ({ targets: { ids }, action: { ...toPending, setPriority: { priority: "LOW" } } }),
     expected: "validation",
   },
   {
@@ -217,7 +217,7 @@ const BAD_INPUTS: BadCase[] = [
   {
     name: "a malformed scheduledAt",
     user: agent,
-    input: ({ ids }) => ({ targets: { ids }, action: setStatus, scheduledAt: "tomorrow-ish" }),
+    input: ({ ids }) => ({ targets: { ids }, action: toPending, scheduledAt: "tomorrow-ish" }),
     expected: "validation",
   },
 ];
@@ -230,7 +230,7 @@ Deno.test("bad inputs: each gets its typed userError (or a GraphQL validation er
   const many = (await ticketIds(server.db, server.tenant.id)).slice(0, MAX_TARGETS + 1).map(ticketGid);
   const ids = many.slice(0, 5);
   // One accepted operation first, so "nothing written" is measured against non-empty tables.
-  await startOk(server, server.tenant.agent, { targets: { ids }, action: setStatus });
+  await startOk(server, server.tenant.agent, { targets: { ids }, action: toPending });
   for (const bad of BAD_INPUTS) {
     await t.step(bad.name, async () => {
       const before = await writtenRows(server.db);
@@ -283,7 +283,7 @@ Deno.test("schema-level problems written as literals fail validation (no executi
 Deno.test("cancel refusals: a finished operation is ALREADY_FINISHED, another tenant's NOT_FOUND, a viewer FORBIDDEN", async () => {
   await using server = await startTestServer({ tickets: 10, env: { WORKERS: "1" } });
   const ids = (await ticketIds(server.db, server.tenant.id)).map(ticketGid);
-  const op = await startOk(server, server.tenant.agent, { targets: { ids }, action: setStatus });
+  const op = await startOk(server, server.tenant.agent, { targets: { ids }, action: toPending });
   await waitFor(server.db, op.dbId, finished);
   const before = await writtenRows(server.db);
   const cancel = (user: TestUser, id: string) => gql(server.graphqlUrl, user.token, CANCEL, { id });

@@ -10,7 +10,7 @@ import { insertTickets } from "../src/tickets/seed.ts";
 import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { gql, wsClient } from "./helpers/graphql.ts";
 import {
-  lockTickets,
+  holdTicketLocks,
   OPERATION_FIELDS,
   type OperationView,
   PROGRESS,
@@ -158,7 +158,7 @@ Deno.test("bulkOperationsChanged delivers the tenant's operation changes and not
   await live(feedB, server.otherTenant.id, probeB);
 
   // The feed shows the run, not just the end: opA pauses at 100 (a locked ticket in chunk 2).
-  const gate = await lockTickets(server.databaseUrl, [dbTicketIds[100]]);
+  const gate = await holdTicketLocks(server.databaseUrl, [dbTicketIds[100]]);
   const opA = await startOk(server, server.tenant.agent, {
     targets: { ids: idsA },
     action: { setPriority: { priority: "URGENT" } },

@@ -9,8 +9,8 @@ import { operation, ticketIds } from "./helpers/bulk.ts";
 import { wsClient } from "./helpers/graphql.ts";
 import {
   type Gate,
+  holdTicketLocks,
   ledgerCounts,
-  lockTickets,
   type OperationView,
   PROGRESS,
   record,
@@ -31,7 +31,7 @@ Deno.test("a subscriber on the API process sees progress made by a separate `den
   try {
     expect(server.app.pool).toBeNull();
     const ids = await ticketIds(server.db, server.tenant.id);
-    gate = await lockTickets(server.databaseUrl, [ids[320]]); // the worker will pause at 300
+    gate = await holdTicketLocks(server.databaseUrl, [ids[320]]); // the worker will pause at 300
     const op = await startOk(server, server.tenant.admin, {
       targets: { ids: ids.map(ticketGid) },
       action: { setStatus: { status: "PENDING" } },

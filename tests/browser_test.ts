@@ -85,7 +85,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
 }
 
-async function startOperation(server: TestServer, input: StartBulkOperationMutationVariables["input"]) {
+async function startOverApi(server: TestServer, input: StartBulkOperationMutationVariables["input"]) {
   const { data, errors } = await gql(server.graphqlUrl, server.tenant.agent.token, StartBulkOperationDocument, {
     input,
   });
@@ -131,7 +131,7 @@ browserTest("dashboard: an operation goes from running to completed, its bar to 
   await expect(page.textContent("#viewer")).resolves.toContain(server.tenant.agent.email);
 
   const ids = (await openTicketIds(server, 30)).slice(0, 30);
-  const op = await startOperation(server, {
+  const op = await startOverApi(server, {
     targets: { ids },
     action: { setPriority: { priority: "URGENT" } },
     description: "Escalate the printer tickets",
@@ -168,7 +168,7 @@ browserTest("dashboard: the cancel button cancels; retry starts a RETRY; the tok
   await using server = await startTestServer({ tickets: 40, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
   await openDashboard(page, server, server.tenant.agent.token);
   const ids = await openTicketIds(server, 20);
-  const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "BILLING" } } });
+  const op = await startOverApi(server, { targets: { ids }, action: { setCategory: { category: "BILLING" } } });
   await expectBar(page, op.id, "RUNNING", 0);
 
   await card(page, op.id).locator("button[data-action=cancel]").click();
@@ -180,7 +180,7 @@ browserTest("dashboard: the cancel button cancels; retry starts a RETRY; the tok
 
   // An operation with a failure (a ticket that does not exist), then Retry failed.
   const missing = btoa("Ticket:999999999").replace(/=+$/, "");
-  const failing = await startOperation(server, {
+  const failing = await startOverApi(server, {
     targets: { ids: [ids[0], missing] },
     action: { setPriority: { priority: "LOW" } },
   });
@@ -215,7 +215,7 @@ browserTest("dashboard: the rollback button starts a ROLLBACK that restores the 
   const ids = await openTicketIds(server, 5);
   const categories = () => categoriesOf(server, ids);
   const before = await categories();
-  const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
+  const op = await startOverApi(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
   await runChunks(server);
   await page.waitForSelector(`.op[data-id="${op.id}"][data-status^="COMPLETED"]`);
   expect((await categories()).every((category) => category === "ACCOUNT")).toBe(true);
@@ -234,7 +234,7 @@ browserTest("dashboard: a rollback with conflicts offers 'Overwrite conflicts', 
   const ids = await openTicketIds(server, 4);
   const categories = () => categoriesOf(server, ids);
   const before = await categories();
-  const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
+  const op = await startOverApi(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
   await runChunks(server);
   // Someone changes one of the tickets after the operation: rolling back must not overwrite it...
   const changed = await gql(
@@ -297,7 +297,7 @@ browserTest("dashboard in production with trusted documents only: an operation r
 browserTest("GraphiQL at /graphql loads and runs a subscription over WebSocket", async (page) => {
   await using server = await startTestServer({ tickets: 10, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
   const ids = await openTicketIds(server, 3);
-  const op = await startOperation(server, { targets: { ids }, action: { setPriority: { priority: "HIGH" } } });
+  const op = await startOverApi(server, { targets: { ids }, action: { setPriority: { priority: "HIGH" } } });
   await runChunks(server);
 
   const frames: string[] = [];

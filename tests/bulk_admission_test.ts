@@ -9,15 +9,15 @@ import type { WorkerPool } from "../src/bulk/pool.ts";
 import { startOperation } from "../src/bulk/start.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { finished, operation, start, ticketIds, viewerOf, waitFor } from "./helpers/bulk.ts";
+import { finished, loadViewer, operation, start, ticketIds, waitFor } from "./helpers/bulk.ts";
 import {
   countersOf,
   expectConsistent,
   expectedOutcomes,
   expectLedger,
   failed,
-  noChange,
   ok,
+  skippedNoChange,
   tally,
   ticketStates,
 } from "./helpers/bulk_checks.ts";
@@ -82,7 +82,7 @@ Deno.test("a user's second operation waits QUEUED and starts when the first ends
 
   // Exact outcomes for all three (different fields, so independent of their interleaving).
   const closedForbidden = (same: (t: { priority: string; category: string }) => boolean) =>
-    expectedOutcomes(ids, before, (t) => t.status === "CLOSED" ? failed("FORBIDDEN") : same(t) ? noChange : ok);
+    expectedOutcomes(ids, before, (t) => t.status === "CLOSED" ? failed("FORBIDDEN") : same(t) ? skippedNoChange : ok);
   const expectedFirst = closedForbidden((t) => t.priority === "URGENT");
   const expectedSecond = closedForbidden((t) => t.category === "BILLING").slice(0, 1000);
   const expectedOther = closedForbidden(() => false).slice(0, 500);
@@ -109,7 +109,7 @@ Deno.test("150 users at their cap with queued work do not starve another user's 
       INSERT INTO users (tenant_id, email, name, role)
       SELECT ${tenant.id}, 'busy-' || g || '-' || ${tenant.id} || '@test.example', 'Busy ' || g, 'AGENT'
       FROM generate_series(1, ${USERS_AT_CAP}) AS g RETURNING id`.execute(db);
-    const viewers = await Promise.all(busy.map(({ id }) => viewerOf(db, { id, email: "", token: "" })));
+    const viewers = await Promise.all(busy.map(({ id }) => loadViewer(db, { id, email: "", token: "" })));
     const input = { actionType: "SET_PRIORITY", params: { priority: "HIGH" }, targets: { kind: "ids", ids } } as const;
     const limits = {
       maxTargets: 100,

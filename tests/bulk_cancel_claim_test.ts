@@ -16,7 +16,7 @@ import type { Job } from "../src/bulk/queue/job.ts";
 import { runChunk } from "../src/bulk/run-chunk.ts";
 import type { Db } from "../src/db/database.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { ledger, operation, start, ticketIds, viewerOf } from "./helpers/bulk.ts";
+import { ledger, loadViewer, operation, start, ticketIds } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
@@ -67,7 +67,7 @@ Deno.test("a job claimed while an inline cancel runs: no deadlock, the claiming 
 
     // The cancel read both jobs as unclaimed. It must not wait for the claim of chunk 0.
     let cancelReturned = false;
-    const cancel = cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.agent), op.id);
+    const cancel = cancelOperation(db, ticketsDomain, await loadViewer(db, tenant.agent), op.id);
     const cancelFailure = failure(cancel.finally(() => cancelReturned = true));
     await waitUntil(async () => cancelReturned || await lockWaiters(db) > 0, {
       timeoutMs: 10_000,
@@ -121,7 +121,7 @@ Deno.test("a cancel while a job backs off after a failure ends the operation wit
   const inFlight = await claimJob(db, "worker-a", 60_000);
   expect(inFlight?.chunk_index).toBe(1);
 
-  const cancel = await cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.agent), op.id);
+  const cancel = await cancelOperation(db, ticketsDomain, await loadViewer(db, tenant.agent), op.id);
   if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
   expect(cancel.operation.status).toBe("CANCELLING");
   // The backing-off job is due now: the next claim takes it and ends its items CANCELLED.

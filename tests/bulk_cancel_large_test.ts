@@ -11,8 +11,8 @@ import { CANCEL_INLINE_ITEMS, cancelOperation } from "../src/bulk/cancel.ts";
 import { claimJob } from "../src/bulk/queue/claim.ts";
 import { runChunk } from "../src/bulk/run-chunk.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { lockTickets } from "./helpers/api.ts";
-import { ledger, start, ticketIds, viewerOf, waitForLockWait } from "./helpers/bulk.ts";
+import { holdTicketLocks } from "./helpers/api.ts";
+import { ledger, loadViewer, start, ticketIds, waitForLockWait } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql } from "./helpers/graphql.ts";
 import { encodeId } from "../src/graphql/ids.ts";
@@ -36,14 +36,14 @@ Deno.test("cancelling a large operation: no item rewritten by the request or by 
   const pending = async () => (await ledger(db, op.id)).outcomes.PENDING ?? 0;
 
   // Chunk 0 in flight: it read the operation, then waits for its tickets' row locks.
-  const gate = await lockTickets(server.databaseUrl, [real[0]]);
+  const gate = await holdTicketLocks(server.databaseUrl, [real[0]]);
   const first = await claimJob(db, "test-worker", 60_000);
   expect(first?.chunk_index).toBe(0);
   const inFlight = runChunk(db, ticketsDomain, first!);
   await waitForLockWait(db, "the in-flight chunk");
 
   const requested = performance.now();
-  const cancel = await cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.agent), op.id);
+  const cancel = await cancelOperation(db, ticketsDomain, await loadViewer(db, tenant.agent), op.id);
   const cancelMs = performance.now() - requested;
   if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
   expect(cancel.operation.status).toBe("CANCELLING");
@@ -101,7 +101,7 @@ Deno.test("cancelling a large waiting operation: the request rewrites no item, t
     targets: { kind: "ids", ids: Array.from({ length: total }, (_, i) => String(i + 1)) },
     scheduledAt: new Date(Date.now() + 3_600_000),
   });
-  const cancel = await cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.agent), op.id);
+  const cancel = await cancelOperation(db, ticketsDomain, await loadViewer(db, tenant.agent), op.id);
   if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
   expect(cancel.operation).toMatchObject({ status: "CANCELLING", cancelled: 0 });
   expect((await ledger(db, op.id)).outcomes).toEqual({ PENDING: total });

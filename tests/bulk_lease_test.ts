@@ -26,7 +26,7 @@ import {
   ok,
   ticketStates,
 } from "./helpers/bulk_checks.ts";
-import { gateWaiters, lockTickets } from "./helpers/api.ts";
+import { gateWaiters, holdTicketLocks } from "./helpers/api.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
 
@@ -225,7 +225,7 @@ Deno.test("maintenance ticks never overlap: an admission stuck on a row lock is 
 async function gatedPool(server: TestServer, overrides: Partial<TestServer["config"]>) {
   const { db, tenant } = server;
   const ids = await ticketIds(db, tenant.id);
-  const gate = await lockTickets(server.databaseUrl, [ids[10]]);
+  const gate = await holdTicketLocks(server.databaseUrl, [ids[10]]);
   const op = await start(server, tenant.admin, { actionType: "DELETE", params: {}, targets: { kind: "ids", ids } });
   const pool = await startPool({ ...server.config, pollMs: 100, ...overrides }, server.databaseUrl, db, 1);
   const errors: string[] = [];

@@ -12,7 +12,7 @@ import { cancelOperation } from "../src/bulk/cancel.ts";
 import type { OperationRow } from "../src/bulk/operation.ts";
 import { createDb } from "../src/db/database.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { start, ticketIds, viewerOf } from "./helpers/bulk.ts";
+import { loadViewer, start, ticketIds } from "./helpers/bulk.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 const ROUNDS = 200;
@@ -33,7 +33,7 @@ Deno.test("200 rounds of concurrent cancel, admission and start for one user: no
   const db = createDb(server.databaseUrl, { poolSize: 8, applicationName: "test lock order" });
   try {
     const user = server.tenant.agent;
-    const viewer = await viewerOf(db, user);
+    const viewer = await loadViewer(db, user);
     const ids = (await ticketIds(db, server.tenant.id)).slice(0, 3);
     // The number of active operations of the user, recorded at every commit that changed a
     // status. Deferred to commit time, when the changing transaction still holds its locks.

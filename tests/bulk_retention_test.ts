@@ -16,10 +16,19 @@ import { runChunk } from "../src/bulk/run-chunk.ts";
 import type { WorkerPool } from "../src/bulk/pool.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { start, ticketIds, viewerOf, waitFor } from "./helpers/bulk.ts";
+import { loadViewer, start, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
+
+/** The start limits of the retries and rollbacks these tests start through lineage.ts. */
+const LINEAGE_LIMITS = {
+  maxTargets: 1000,
+  chunkSize: 5,
+  maxActivePerUser: 10,
+  maxStartsPerMinute: 1000,
+  maxWaitingPerUser: 1000,
+};
 
 const DAY = 86_400_000;
 
@@ -65,15 +74,8 @@ Deno.test("retention deletes finished operations past BULK_RETENTION_DAYS, in ba
   const parent = await finished(server, "SET_CATEGORY", { category: "BILLING" }, ids.slice(20, 30));
   expect(parent.failed).toBe(5);
   await sql`UPDATE tickets SET status = 'OPEN' WHERE id = ANY(${ids.slice(20, 25)}::bigint[])`.execute(db);
-  const limits = {
-    maxTargets: 1000,
-    chunkSize: 5,
-    maxActivePerUser: 10,
-    maxStartsPerMinute: 1000,
-    maxWaitingPerUser: 1000,
-  };
-  const viewer = await viewerOf(db, tenant.admin);
-  const child = (await retryFailedItems(db, ticketsDomain, viewer, parent.id, { limits })).operation;
+  const viewer = await loadViewer(db, tenant.admin);
+  const child = (await retryFailedItems(db, ticketsDomain, viewer, parent.id, { limits: LINEAGE_LIMITS })).operation;
   await runAll(server);
   await waitFor(db, child.id, (op) => op.finished_at !== null);
   const waiting = await start(server, tenant.admin, {
@@ -124,18 +126,13 @@ Deno.test("an operation being deleted by retention can no longer be retried or r
   const op = await finished(server, "SET_PRIORITY", { priority: "HIGH" }, ids);
   expect(op.failed).toBe(10);
   await sql`UPDATE bulk_operations SET purge_started_at = now() WHERE id = ${op.id}`.execute(db);
-  const viewer = await viewerOf(db, tenant.admin);
-  const limits = {
-    maxTargets: 1000,
-    chunkSize: 5,
-    maxActivePerUser: 10,
-    maxStartsPerMinute: 1000,
-    maxWaitingPerUser: 1000,
-  };
-  await expect(retryFailedItems(db, ticketsDomain, viewer, op.id, { limits })).rejects.toMatchObject({
+  const viewer = await loadViewer(db, tenant.admin);
+  await expect(retryFailedItems(db, ticketsDomain, viewer, op.id, { limits: LINEAGE_LIMITS })).rejects.toMatchObject({
     code: "NOT_FOUND",
   });
-  await expect(rollbackOperation(db, ticketsDomain, viewer, op.id, { force: true, windowHours: 24, limits }))
+  await expect(
+    rollbackOperation(db, ticketsDomain, viewer, op.id, { force: true, windowHours: 24, limits: LINEAGE_LIMITS }),
+  )
     .rejects.toMatchObject({ code: "NOT_FOUND" });
 });
 

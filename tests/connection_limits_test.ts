@@ -8,7 +8,7 @@
  */
 import { expect } from "expect";
 import type { Client } from "graphql-ws";
-import { lockTickets, ticketGid, within } from "./helpers/api.ts";
+import { holdTicketLocks, ticketGid, within } from "./helpers/api.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { openSse, socket } from "./helpers/sockets.ts";
@@ -222,7 +222,7 @@ Deno.test("a query running past GRAPHQL_MAX_EXECUTION_MS gets EXECUTION_TIMEOUT"
   await using server = await startTestServer({ tickets: 1, env: { GRAPHQL_MAX_EXECUTION_MS: "300" } });
   const [{ id }] = await server.db.selectFrom("tickets").select("id").execute();
   // A row lock the test holds: updateTicket waits on it far past the deadline.
-  const gate = await lockTickets(server.databaseUrl, [id]);
+  const gate = await holdTicketLocks(server.databaseUrl, [id]);
   try {
     const started = performance.now();
     const result = await within(

@@ -7,7 +7,7 @@
 import { expect } from "expect";
 import { sql } from "kysely";
 import { encodeId } from "../src/graphql/ids.ts";
-import { CANCEL, type OperationView, PROGRESS, startOk, startOp } from "./helpers/api.ts";
+import { CANCEL, type OperationView, PROGRESS, RETRY, ROLLBACK, startOk, startOp } from "./helpers/api.ts";
 import { collect, gql, wsClient } from "./helpers/graphql.ts";
 import {
   createNotesTable,
@@ -31,10 +31,6 @@ type ProgressEvent = { bulkOperationProgress: OperationView };
 const noteGid = (id: string) => encodeId("Note", id);
 const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELLED"];
 
-const RETRY = `mutation($id: ID!) { retryFailedItems(input: { id: $id }) {
-  bulkOperation { id } userErrors { code message } } }`;
-const ROLLBACK = `mutation($id: ID!) { rollbackBulkOperation(input: { id: $id }) {
-  bulkOperation { id } userErrors { code message } } }`;
 const PREVIEW = `mutation($input: StartBulkOperationInput!) { previewBulkOperation(input: $input) {
   preview { matchedCount wouldChange wouldSkip sample { targetId outcome after } } userErrors { code message } } }`;
 const ITEMS = `query($id: ID!) { bulkOperation(id: $id) {

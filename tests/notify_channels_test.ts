@@ -11,7 +11,7 @@ import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { scrape, valueOf } from "./helpers/prometheus.ts";
 import { startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
-import { createEndpoint, endpointKey, TEST_SECRET_KEY, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { createAcceptedEndpoint, endpointKey, TEST_SECRET_KEY, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 
 const OTHER_SECRET_KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(9)));
@@ -44,7 +44,7 @@ Deno.test("deliveries: a process without the webhook key claims none; one with a
   await using receiver = startReceiver(() => new Response("ok"));
   const processes: WorkerProcess[] = [];
   try {
-    const endpoint = await createEndpoint(server, server.tenant.admin, {
+    const endpoint = await createAcceptedEndpoint(server, server.tenant.admin, {
       url: receiver.url,
       events: ["BULK_OPERATION_FINISHED"],
     });
@@ -110,7 +110,7 @@ Deno.test("deliveries: one still pending when its 24 h retry window has passed e
   await using receiver = startReceiver(() => new Response("ok"));
   const processes: WorkerProcess[] = [];
   try {
-    const endpoint = await createEndpoint(server, server.tenant.admin, {
+    const endpoint = await createAcceptedEndpoint(server, server.tenant.admin, {
       url: receiver.url,
       events: ["BULK_OPERATION_FINISHED"],
     });

@@ -10,7 +10,7 @@ import { startOk, ticketGid } from "./helpers/api.ts";
 import { finished, operation, ticketIds } from "./helpers/bulk.ts";
 import { hang, startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { createEndpoint, endpointKey, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
+import { createAcceptedEndpoint, endpointKey, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 
 Deno.test("webhooks: a worker SIGKILLed between the state change and the delivery; the event is delivered exactly once per webhook-id", async () => {
@@ -34,7 +34,7 @@ Deno.test("webhooks: a worker SIGKILLed between the state change and the deliver
   });
   const workers: WorkerProcess[] = [];
   try {
-    const endpoint = await createEndpoint(server, server.tenant.admin, {
+    const endpoint = await createAcceptedEndpoint(server, server.tenant.admin, {
       url: receiver.url,
       events: ["BULK_OPERATION_FINISHED"],
     });

@@ -11,7 +11,7 @@ import { startOk, ticketGid } from "./helpers/api.ts";
 import { ticketIds } from "./helpers/bulk.ts";
 import { startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { createEndpoint, endpointDeliveries, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
+import { createAcceptedEndpoint, endpointDeliveries, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
@@ -27,8 +27,8 @@ Deno.test("webhooks: https delivery over TLS to the pinned address, certificate 
   let worker: WorkerProcess | undefined;
   try {
     const events = ["BULK_OPERATION_FINISHED"];
-    const byName = await createEndpoint(server, server.tenant.admin, { url: receiver.url, events });
-    const byIp = await createEndpoint(server, server.tenant.admin, {
+    const byName = await createAcceptedEndpoint(server, server.tenant.admin, { url: receiver.url, events });
+    const byIp = await createAcceptedEndpoint(server, server.tenant.admin, {
       url: receiver.url.replace("localhost", "127.0.0.1"),
       events,
     });

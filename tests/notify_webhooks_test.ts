@@ -16,7 +16,7 @@ import { startTestServer, type TestServer } from "./helpers/server.ts";
 import {
   ALL_EVENTS,
   CREATE_ENDPOINT,
-  createEndpoint,
+  createAcceptedEndpoint,
   DELETE_ENDPOINT,
   DELIVERIES,
   endpointDeliveries,
@@ -31,7 +31,7 @@ import {
 import { encodeId } from "../src/graphql/ids.ts";
 import { encryptSecret } from "../src/notify/secrets.ts";
 
-const setStatus = { setStatus: { status: "PENDING" } };
+const toPending = { setStatus: { status: "PENDING" } };
 
 /** notification_deliveries_total{channel="webhook"} by result, moved since `before` (the registry is the test process's). */
 async function deliveryResultsSince(server: TestServer, before: Sample[]): Promise<Record<string, number>> {
@@ -95,23 +95,23 @@ Deno.test("webhooks: every bulk_operation event arrives once, signed, verified b
     });
     return new Response("ok");
   });
-  const endpoint = await createEndpoint(server, server.tenant.admin, { url: receiver.url, events: ALL_EVENTS });
+  const endpoint = await createAcceptedEndpoint(server, server.tenant.admin, { url: receiver.url, events: ALL_EVENTS });
   expect(endpoint.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
   secrets.push(endpoint.secret);
 
   const targets = await ids(server, 10);
   const now = await startOk(server, server.tenant.admin, {
     targets: { ids: [...targets, MISSING_TICKET] },
-    action: setStatus,
+    action: toPending,
   });
   const soon = await startOk(server, server.tenant.admin, {
     targets: { ids: targets.slice(0, 3) },
-    action: setStatus,
+    action: toPending,
     scheduledAt: new Date(Date.now() + 1500).toISOString(),
   });
   const later = await startOk(server, server.tenant.admin, {
     targets: { ids: targets.slice(0, 3) },
-    action: setStatus,
+    action: toPending,
     scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
   });
   const cancel = await gql(server.graphqlUrl, server.tenant.admin.token, CANCEL, { id: later.id });
@@ -188,7 +188,7 @@ Deno.test("webhooks: every bulk_operation event arrives once, signed, verified b
   secrets.push(newSecret);
   const after = await startOk(server, server.tenant.admin, {
     targets: { ids: targets.slice(0, 2) },
-    action: setStatus,
+    action: toPending,
   });
   const last = await receiver.waitFor(
     (r) => r.some((x) => x.body.includes(after.dbId) && x.body.includes("bulk_operation.finished")),
@@ -209,11 +209,11 @@ Deno.test("webhooks: a receiver failing 3 times gets retries with growing backof
   await using server = await startTestServer({ tickets: 5, env: { ...WEBHOOK_ENV, NOTIFY_RETRY_BASE_MS: "200" } });
   await using receiver = startReceiver((_r, index) => new Response(null, { status: index < 3 ? 503 : 200 }));
   const before = await scrape(`${server.url}/metrics`);
-  const endpoint = await createEndpoint(server, server.tenant.admin, {
+  const endpoint = await createAcceptedEndpoint(server, server.tenant.admin, {
     url: receiver.url,
     events: ["BULK_OPERATION_FINISHED"],
   });
-  await startOk(server, server.tenant.admin, { targets: { ids: await ids(server, 5) }, action: setStatus });
+  await startOk(server, server.tenant.admin, { targets: { ids: await ids(server, 5) }, action: toPending });
   const requests = await receiver.waitFor((r) => r.length >= 4, "4 attempts", 60_000);
   expect(new Set(requests.map((r) => r.headers["webhook-id"])).size).toBe(1);
   const gaps = requests.slice(1).map((r, i) => r.at - requests[i].at);
@@ -251,15 +251,15 @@ Deno.test("webhooks: a receiver that never answers times out after WEBHOOK_TIMEO
   await using hanging = startReceiver(hang);
   await using healthy = startReceiver(() => new Response("ok"));
   const events = ["BULK_OPERATION_FINISHED"];
-  const stuck = await createEndpoint(server, server.tenant.admin, { url: hanging.url, events });
-  await createEndpoint(server, server.tenant.admin, { url: healthy.url, events });
+  const stuck = await createAcceptedEndpoint(server, server.tenant.admin, { url: hanging.url, events });
+  await createAcceptedEndpoint(server, server.tenant.admin, { url: healthy.url, events });
   const targets = await ids(server, 6);
-  await startOk(server, server.tenant.admin, { targets: { ids: targets.slice(0, 3) }, action: setStatus });
+  await startOk(server, server.tenant.admin, { targets: { ids: targets.slice(0, 3) }, action: toPending });
   await hanging.waitFor((r) => r.length === 1, "the POST that will hang", 60_000);
   // While that POST hangs, a new operation runs to its end and the other endpoint hears of both.
   const second = await startOk(server, server.tenant.admin, {
     targets: { ids: targets.slice(3) },
-    action: setStatus,
+    action: toPending,
   });
   await healthy.waitFor((r) => r.some((x) => x.body.includes(second.dbId)), "the second operation's event", 60_000);
   // The first operation's POST (the oldest delivery) is still waiting for its answer.
@@ -291,10 +291,10 @@ Deno.test("webhooks: 410 Gone disables at once, consecutive failures disable aft
   await using redirecting = startReceiver(() => Response.redirect(target.url, 302));
   const before = await scrape(`${server.url}/metrics`);
   const events = ["BULK_OPERATION_FINISHED"];
-  const goneEndpoint = await createEndpoint(server, server.tenant.admin, { url: gone.url, events });
-  const failingEndpoint = await createEndpoint(server, server.tenant.admin, { url: failing.url, events });
-  const redirectEndpoint = await createEndpoint(server, server.tenant.admin, { url: redirecting.url, events });
-  await startOk(server, server.tenant.admin, { targets: { ids: await ids(server, 3) }, action: setStatus });
+  const goneEndpoint = await createAcceptedEndpoint(server, server.tenant.admin, { url: gone.url, events });
+  const failingEndpoint = await createAcceptedEndpoint(server, server.tenant.admin, { url: failing.url, events });
+  const redirectEndpoint = await createAcceptedEndpoint(server, server.tenant.admin, { url: redirecting.url, events });
+  await startOk(server, server.tenant.admin, { targets: { ids: await ids(server, 3) }, action: toPending });
 
   const disabled = async (id: string, reason: string) =>
     await waitUntil(
@@ -329,7 +329,7 @@ Deno.test("webhooks: 410 Gone disables at once, consecutive failures disable aft
   // A disabled endpoint gets no new deliveries: the outbox only fans out to enabled ones.
   const second = await startOk(server, server.tenant.admin, {
     targets: { ids: await ids(server, 2) },
-    action: setStatus,
+    action: toPending,
   });
   // The outbox is written by the transaction that finishes the operation: once it is
   // finished, every delivery it causes exists.
@@ -409,7 +409,7 @@ Deno.test("webhooks: private, loopback and link-local URLs are refused when WEBH
     events: ["bulk_operation.finished"],
     secret_ciphertext: await encryptSecret(key, id, "whsec_" + btoa("0123456789abcdef01234567")),
   }).execute();
-  await startOk(server, server.tenant.admin, { targets: { ids: await ids(server, 3) }, action: setStatus });
+  await startOk(server, server.tenant.admin, { targets: { ids: await ids(server, 3) }, action: toPending });
   const delivery = await waitUntil(
     () =>
       server.db.selectFrom("notification_deliveries").selectAll().where("endpoint_id", "=", id)
@@ -424,12 +424,12 @@ Deno.test("webhooks: private, loopback and link-local URLs are refused when WEBH
 Deno.test("webhooks: ADMIN only; another tenant's endpoints and deliveries are invisible and untouchable", async () => {
   await using server = await startTestServer({ tickets: 3, env: WEBHOOK_ENV });
   await using receiver = startReceiver(() => new Response("ok"));
-  const mine = await createEndpoint(server, server.tenant.admin, {
+  const mine = await createAcceptedEndpoint(server, server.tenant.admin, {
     url: receiver.url,
     events: ["BULK_OPERATION_FINISHED"],
     description: "tenant A",
   });
-  await startOk(server, server.tenant.admin, { targets: { ids: await ids(server, 3) }, action: setStatus });
+  await startOk(server, server.tenant.admin, { targets: { ids: await ids(server, 3) }, action: toPending });
   const [delivery] = await waitUntil(async () => {
     const { deliveries } = await endpointDeliveries(server, server.tenant.admin, mine.id);
     return deliveries[0]?.status === "DELIVERED" && deliveries;
@@ -461,7 +461,7 @@ Deno.test("webhooks: ADMIN only; another tenant's endpoints and deliveries are i
     expect(result.data[field].userErrors[0].code).toBe("NOT_FOUND");
   }
   // Another tenant's operation sends nothing to tenant A's endpoint.
-  const theirs = await createEndpoint(server, server.otherTenant.admin, {
+  const theirs = await createAcceptedEndpoint(server, server.otherTenant.admin, {
     url: receiver.url,
     events: ["BULK_OPERATION_FINISHED"],
   });
@@ -509,7 +509,7 @@ Deno.test("webhooks: ADMIN only; another tenant's endpoints and deliveries are i
     description: "renamed",
   });
   // The connection pages (Relay, keyset).
-  const second = await createEndpoint(server, server.tenant.admin, { url: receiver.url, events: ALL_EVENTS });
+  const second = await createAcceptedEndpoint(server, server.tenant.admin, { url: receiver.url, events: ALL_EVENTS });
   expect(unchanged.data.webhookEndpoints.pageInfo.hasNextPage).toBe(false);
   const page1 = await gql(server.graphqlUrl, admin, ENDPOINTS, { first: 1 });
   expect(page1.data.webhookEndpoints.pageInfo.hasNextPage).toBe(true);

@@ -9,7 +9,7 @@ import { sql } from "kysely";
 import { finished, operation, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql, wsClient } from "./helpers/graphql.ts";
-import { lockTickets, PROGRESS, record, sse, startOk, ticketGid, until } from "./helpers/api.ts";
+import { holdTicketLocks, PROGRESS, record, sse, startOk, ticketGid, until } from "./helpers/api.ts";
 import { type Sample, scrape, seriesOf, valueOf } from "./helpers/prometheus.ts";
 import { takeDatabaseDown } from "./helpers/database.ts";
 import { startTestServer } from "./helpers/server.ts";
@@ -37,7 +37,7 @@ Deno.test("/metrics: an operation moves the counters by exactly its ledger's cou
   const metricsUrl = `${server.url}/metrics`;
   const ids = await ticketIds(server.db, server.tenant.id);
   const before = await scrape(metricsUrl);
-  const gate = await lockTickets(server.databaseUrl, [ids[25]]); // the one worker blocks in chunk 2
+  const gate = await holdTicketLocks(server.databaseUrl, [ids[25]]); // the one worker blocks in chunk 2
   let op;
   try {
     op = await startOk(server, server.tenant.admin, {

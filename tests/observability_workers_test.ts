@@ -8,7 +8,7 @@ import { expect } from "expect";
 import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql } from "./helpers/graphql.ts";
-import { lockTickets, startOk, ticketGid, until } from "./helpers/api.ts";
+import { holdTicketLocks, startOk, ticketGid, until } from "./helpers/api.ts";
 import { type Sample, scrape, valueOf } from "./helpers/prometheus.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
@@ -58,7 +58,7 @@ Deno.test("worker processes: own /metrics port, registered in `workers`, a kille
     expect(asAgent.errors?.[0].extensions?.code).toBe("FORBIDDEN");
 
     const ids = await ticketIds(server.db, server.tenant.id);
-    const gate = await lockTickets(server.databaseUrl, [ids[15]]); // chunk 1 blocks in the first worker
+    const gate = await holdTicketLocks(server.databaseUrl, [ids[15]]); // chunk 1 blocks in the first worker
     const op = await startOk(server, server.tenant.admin, {
       targets: { ids: [...ids.map(ticketGid), ticketGid("987654321")] }, // 31 items, 4 chunks
       action: { setStatus: { status: "PENDING" } },

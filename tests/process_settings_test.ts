@@ -5,7 +5,7 @@
  */
 import { expect } from "expect";
 import { sql } from "kysely";
-import { lockTickets } from "./helpers/api.ts";
+import { holdTicketLocks } from "./helpers/api.ts";
 import { freshDatabase } from "./helpers/database.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
@@ -32,7 +32,7 @@ Deno.test("DB_POOL_SIZE: the API process never holds more connections than it sa
   const POOL = 3;
   await using server = await startTestServer({ tickets: 1, env: { DB_POOL_SIZE: String(POOL) } });
   const [{ id }] = await server.db.selectFrom("tickets").select("id").execute();
-  const gate = await lockTickets(server.databaseUrl, [id]);
+  const gate = await holdTicketLocks(server.databaseUrl, [id]);
   try {
     const apiConnections = async () => {
       const { rows } = await sql<{ all: number; waiting: number }>`

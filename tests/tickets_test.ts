@@ -111,7 +111,7 @@ Deno.test("tickets: create, update, comment, read back", async (t) => {
   await t.step("the transition table, edge by edge", async () => {
     const id = (await server.db.insertInto("tickets").values({ tenant_id: server.tenant.id, title: "walker" })
       .returning("id").executeTakeFirstOrThrow()).id;
-    const setStatus = async (status: string) => {
+    const updateStatus = async (status: string) => {
       const data = await call(
         `mutation($input: UpdateTicketInput!) { updateTicket(input: $input) { ticket { status } userErrors { code } } }`,
         { input: { id: ticketId(id), status } },
@@ -134,7 +134,7 @@ Deno.test("tickets: create, update, comment, read back", async (t) => {
       for (const to of TICKET_STATUSES) {
         if (from === to) continue;
         await server.db.updateTable("tickets").set({ status: from }).where("id", "=", id as never).execute();
-        const result = await setStatus(to);
+        const result = await updateStatus(to);
         const allowed = expectedTable[from].includes(to);
         expect({ from, to, result }).toEqual({
           from,

@@ -4,7 +4,7 @@
  */
 import { expect } from "expect";
 import { mintToken } from "../src/auth/tokens.ts";
-import { CANCEL, operationGid, startOk } from "./helpers/api.ts";
+import { CANCEL, operationGid, RETRY, ROLLBACK, startOk } from "./helpers/api.ts";
 import { runChunks, ticketIds } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestUser } from "./helpers/server.ts";
@@ -17,11 +17,6 @@ import {
   UPDATE_TICKET,
   userId,
 } from "./helpers/tickets.ts";
-
-const RETRY = `mutation($id: ID!) { retryFailedItems(input: { id: $id }) {
-  bulkOperation { id } userErrors { code field message } } }`;
-const ROLLBACK = `mutation($id: ID!) { rollbackBulkOperation(input: { id: $id }) {
-  bulkOperation { id } userErrors { code field message } } }`;
 
 Deno.test("only the creator or an ADMIN may cancel, retry or roll back an operation", async () => {
   await using server = await startTestServer({ tickets: 5 }); // WORKERS=0: operations stay RUNNING

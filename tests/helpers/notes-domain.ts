@@ -133,7 +133,7 @@ async function changeNotes(
   return chunk.items.map((item) => results.get(item.position)!);
 }
 
-const setPriority: BulkAction<{ priority: string }> = {
+const setNotePriority: BulkAction<{ priority: string }> = {
   type: "SET_PRIORITY",
   requiredRole: "AGENT",
   graphql: {
@@ -162,7 +162,7 @@ const BODY_GRAPHQL = {
   output: { fields: { body: { type: "String" } } },
 } as const;
 
-const addComment: BulkAction<{ body: string }> = {
+const addNoteComment: BulkAction<{ body: string }> = {
   type: "ADD_COMMENT",
   requiredRole: "AGENT",
   graphql: BODY_GRAPHQL,
@@ -170,7 +170,7 @@ const addComment: BulkAction<{ body: string }> = {
   apply: (chunk) => changeNotes(chunk, (note) => ({ ...note, body: `${note.body}${chunk.params.body}\n` })),
 };
 
-const setBody: BulkAction<{ body: string }> = {
+const setNoteBody: BulkAction<{ body: string }> = {
   type: "SET_BODY",
   requiredRole: "AGENT",
   graphql: BODY_GRAPHQL,
@@ -179,7 +179,7 @@ const setBody: BulkAction<{ body: string }> = {
 };
 
 /** planned.before: the note as the parent left it; planned.after: the note to restore. */
-const rollback: BulkAction<RollbackParams> = {
+const rollbackNotes: BulkAction<RollbackParams> = {
   type: "ROLLBACK",
   requiredRole: "AGENT",
   graphql: {
@@ -264,7 +264,7 @@ const exportNotes: BulkAction<Record<string, never>> = {
 const notesParts = {
   target: { nodeType: "Note", noun: "notes", keyPattern: /^[1-9]\d{0,17}$/ },
   itemCodes: ["NOT_FOUND", "NO_CHANGE", "CONFLICT"],
-  rollback,
+  rollback: rollbackNotes,
   async snapshotFilter(tx, { operationId, tenantId, filter, limit }) {
     const { rows } = await sql<{ n: number }>`
       WITH inserted AS (
@@ -284,19 +284,19 @@ const notesParts = {
 export const notesDomain = defineDomain({
   ...notesParts,
   module: { url: import.meta.url, name: "notesDomain" },
-  actions: [setPriority, addComment] as BulkAction[],
+  actions: [setNotePriority, addNoteComment] as BulkAction[],
 });
 
 export const notesBodyDomain = defineDomain({
   ...notesParts,
   module: { url: import.meta.url, name: "notesBodyDomain" },
-  actions: [setPriority, addComment, setBody] as BulkAction[],
+  actions: [setNotePriority, addNoteComment, setNoteBody] as BulkAction[],
 });
 
 export const notesKindsDomain = defineDomain({
   ...notesParts,
   module: { url: import.meta.url, name: "notesKindsDomain" },
-  actions: [setPriority, addComment, importNotes, exportNotes] as BulkAction[],
+  actions: [setNotePriority, addNoteComment, importNotes, exportNotes] as BulkAction[],
 });
 
 /** The notes a filter selects (only its `priority` list is understood), in id order. */
