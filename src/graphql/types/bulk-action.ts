@@ -6,7 +6,7 @@
  * use them (bulk-operation.ts, bulk-api.ts) reach them through bulkActions() inside their
  * field thunks, which Pothos runs at build time.
  */
-import type { EnumRef, InputFieldMap, InputObjectRef, ObjectRef, UnionRef } from "@pothos/core";
+import type { EnumRef, InputObjectRef, ObjectRef, UnionRef } from "@pothos/core";
 import type { BulkAction, BulkDomain } from "../../bulk/action.ts";
 import type {
   ActionFieldType,
@@ -58,6 +58,8 @@ export function bulkActions(): BulkActionTypes {
   return built;
 }
 
+const isNode = (type: ActionFieldType): type is { node: ActionNodeType } => typeof type === "object" && "node" in type;
+
 function descriptorOf(action: BulkAction): ActionGraphQL {
   if (!action.graphql) throw new Error(`Action ${action.type} declares no GraphQL input and union member.`);
   return action.graphql;
@@ -93,7 +95,7 @@ export function defineBulkActions(domain: BulkDomain): BulkActionTypes {
               : t.id(options);
             return [fieldName, ref];
           }),
-        ) as InputFieldMap,
+        ),
     });
   /** Actions may share an input type: the same name must declare the same fields. */
   const inputTypeOf = (action: BulkAction, input: NonNullable<ActionGraphQL["input"]>) => {
@@ -159,7 +161,8 @@ export function defineBulkActions(domain: BulkDomain): BulkActionTypes {
           ? t.string({ nullable: true, ...options, resolve: text })
           : t.string({ ...options, resolve: (a) => String(param(a)) });
       }
-      const node = NODES[(field.type as { node: ActionNodeType }).node];
+      if (!isNode(field.type)) throw new Error(`Field ${name} of ${action.type} has an unknown type.`);
+      const node = NODES[field.type.node];
       return t.field({
         type: node.ref,
         nullable: true,
@@ -184,7 +187,7 @@ export function defineBulkActions(domain: BulkDomain): BulkActionTypes {
       const params: Record<string, unknown> = {};
       for (const [name, field] of Object.entries(start.input.type.fields)) {
         const raw = fields[name];
-        if (typeof field.type === "object" && "node" in field.type) {
+        if (isNode(field.type)) {
           // null or absent: no node (e.g. ASSIGN with null unassigns).
           params[name] = typeof raw === "string" && raw !== "" ? expectId(raw, field.type.node, "action") : null;
         } else if (raw !== null && raw !== undefined) {
