@@ -108,15 +108,11 @@ Deno.test("SIGINT stops the API process: exit 0, port closed, every database con
 
 Deno.test("SIGINT stops `deno task worker`: exit 0 after its threads stop", async () => {
   const databaseUrl = await freshDatabase();
-  const worker = await spawnWorker({ DATABASE_URL: databaseUrl, WORKERS: "1" });
-  try {
-    worker.signal("SIGINT");
-    const status = await within(worker.exited, 30_000, "the worker process exits after SIGINT");
-    // Its output in the failure message: an exit by the signal itself (130) means no listener caught it.
-    expect({ code: status.code, lines: status.code === 0 ? [] : worker.lines }).toEqual({ code: 0, lines: [] });
-    expect(worker.lines.some((l) => /stopping: finishing in-flight chunks/.test(l))).toBe(true);
-    expect(worker.lines.some((l) => /\bstopped\b/.test(l))).toBe(true);
-  } finally {
-    await worker.stop();
-  }
+  await using worker = await spawnWorker({ DATABASE_URL: databaseUrl, WORKERS: "1" });
+  worker.signal("SIGINT");
+  const status = await within(worker.exited, 30_000, "the worker process exits after SIGINT");
+  // Its output in the failure message: an exit by the signal itself (130) means no listener caught it.
+  expect({ code: status.code, lines: status.code === 0 ? [] : worker.lines }).toEqual({ code: 0, lines: [] });
+  expect(worker.lines.some((l) => /stopping: finishing in-flight chunks/.test(l))).toBe(true);
+  expect(worker.lines.some((l) => /\bstopped\b/.test(l))).toBe(true);
 });
