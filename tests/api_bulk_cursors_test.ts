@@ -5,32 +5,28 @@ import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 Deno.test("forged bulk cursors are BAD_USER_INPUT", async () => {
-  const server = await startTestServer({ tickets: 3 });
-  try {
-    const token = server.tenant.agent.token;
-    const started = await gql(
-      server.graphqlUrl,
-      token,
-      `mutation { startBulkOperation(input: { targets: { filter: {} }, action: { setPriority: { priority: HIGH } } })
+  await using server = await startTestServer({ tickets: 3 });
+  const token = server.tenant.agent.token;
+  const started = await gql(
+    server.graphqlUrl,
+    token,
+    `mutation { startBulkOperation(input: { targets: { filter: {} }, action: { setPriority: { priority: HIGH } } })
         { bulkOperation { id } userErrors { code } } }`,
-    );
-    const id = started.data!.startBulkOperation.bulkOperation.id;
-    const cases: [string, string][] = [
-      [`{ bulkOperations(after: "${encodeCursor(["yesterday", "x"])}") { edges { cursor } } }`, "after"],
-      [
-        `{ bulkOperations(last: 1, before: "${encodeCursor(["2026-01-01T00:00:00.000Z", "not-a-uuid"])}") {
+  );
+  const id = started.data!.startBulkOperation.bulkOperation.id;
+  const cases: [string, string][] = [
+    [`{ bulkOperations(after: "${encodeCursor(["yesterday", "x"])}") { edges { cursor } } }`, "after"],
+    [
+      `{ bulkOperations(last: 1, before: "${encodeCursor(["2026-01-01T00:00:00.000Z", "not-a-uuid"])}") {
           edges { cursor } } }`,
-        "before",
-      ],
-      [`{ bulkOperation(id: "${id}") { items(after: "${encodeCursor([1.5])}") { edges { cursor } } } }`, "after"],
-      [`{ bulkOperation(id: "${id}") { items(after: "${encodeCursor([3e9])}") { edges { cursor } } } }`, "after"],
-      [`{ bulkOperation(id: "${id}") { events(after: "${encodeCursor(["abc"])}") { edges { cursor } } } }`, "after"],
-    ];
-    for (const [query, field] of cases) {
-      const result = await gql(server.graphqlUrl, token, query);
-      expect(result.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
-    }
-  } finally {
-    await server.stop();
+      "before",
+    ],
+    [`{ bulkOperation(id: "${id}") { items(after: "${encodeCursor([1.5])}") { edges { cursor } } } }`, "after"],
+    [`{ bulkOperation(id: "${id}") { items(after: "${encodeCursor([3e9])}") { edges { cursor } } } }`, "after"],
+    [`{ bulkOperation(id: "${id}") { events(after: "${encodeCursor(["abc"])}") { edges { cursor } } } }`, "after"],
+  ];
+  for (const [query, field] of cases) {
+    const result = await gql(server.graphqlUrl, token, query);
+    expect(result.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
   }
 });

@@ -15,8 +15,8 @@ import { wsClient } from "./helpers/graphql.ts";
 import {
   type Gate,
   gateWaiters,
+  holdTicketLocks,
   ledgerCounts,
-  lockTickets,
   type OperationView,
   PROGRESS,
   record,
@@ -40,7 +40,7 @@ interface Subscribers {
 }
 
 /** `count` sockets of `user`, each with one bulkOperationProgress subscription on `operationId`. */
-function subscribe(server: TestServer, user: TestUser, count: number, operationId: string): Subscribers {
+function subscribeMany(server: TestServer, user: TestUser, count: number, operationId: string): Subscribers {
   const clients = Array.from({ length: count }, () => wsClient(server.wsUrl, user.token));
   return { clients, recorded: clients.map((client) => record<ProgressEvent>(client, PROGRESS, { id: operationId })) };
 }
@@ -89,7 +89,7 @@ async function dispose(groups: Subscribers[]): Promise<void> {
 }
 
 Deno.test("200 subscribers of two tenants and two roles: every coalesced state in the same order, then the terminal one; no tenant sees another's", async () => {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 1000,
     // One socket per subscriber, many per token: above the per-token socket cap (issue 15) on purpose.
     env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK), WS_MAX_SOCKETS_PER_TOKEN: "1000" },
@@ -101,7 +101,10 @@ Deno.test("200 subscribers of two tenants and two roles: every coalesced state i
   try {
     const idsA = await ticketIds(server.db, tenant.id);
     const idsB = await ticketIds(server.db, otherTenant.id);
-    gates.push(await lockTickets(server.databaseUrl, [idsA[250]]), await lockTickets(server.databaseUrl, [idsB[150]]));
+    gates.push(
+      await holdTicketLocks(server.databaseUrl, [idsA[250]]),
+      await holdTicketLocks(server.databaseUrl, [idsB[150]]),
+    );
     const opA = await startOk(server, tenant.agent, {
       targets: { ids: idsA.map(ticketGid) },
       action: { setPriority: { priority: "HIGH" } },
@@ -111,13 +114,13 @@ Deno.test("200 subscribers of two tenants and two roles: every coalesced state i
       targets: { ids: idsB.map(ticketGid) },
       action: { setPriority: { priority: "LOW" } },
     });
-    const groupsA = [subscribe(server, tenant.agent, 60, opA.id), subscribe(server, tenant.viewer, 60, opA.id)];
+    const groupsA = [subscribeMany(server, tenant.agent, 60, opA.id), subscribeMany(server, tenant.viewer, 60, opA.id)];
     const groupsB = [
-      subscribe(server, otherTenant.agent, 40, opB.id),
-      subscribe(server, otherTenant.viewer, 40, opB.id),
+      subscribeMany(server, otherTenant.agent, 40, opB.id),
+      subscribeMany(server, otherTenant.viewer, 40, opB.id),
     ];
     // Tenant B's agent asks for tenant A's operation, with the same document and viewer role as A's agents.
-    const intruder = subscribe(server, otherTenant.agent, 1, opA.id);
+    const intruder = subscribeMany(server, otherTenant.agent, 1, opA.id);
     groups.push(...groupsA, ...groupsB, intruder);
     await snapshots(groups);
 
@@ -141,12 +144,11 @@ Deno.test("200 subscribers of two tenants and two roles: every coalesced state i
   } finally {
     await Promise.all(gates.map((gate) => gate.release()));
     await dispose(groups);
-    await server.stop();
   }
 });
 
 Deno.test("one GraphQL execution per event, document and viewer, however many subscribers share them", async () => {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 600,
     // One socket per subscriber, many per token: above the per-token socket cap (issue 15) on purpose.
     env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK), WS_MAX_SOCKETS_PER_TOKEN: "1000" },
@@ -155,13 +157,19 @@ Deno.test("one GraphQL execution per event, document and viewer, however many su
   const gates: Gate[] = [];
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
-    gates.push(await lockTickets(server.databaseUrl, [ids[250]]), await lockTickets(server.databaseUrl, [ids[450]]));
+    gates.push(
+      await holdTicketLocks(server.databaseUrl, [ids[250]]),
+      await holdTicketLocks(server.databaseUrl, [ids[450]]),
+    );
     const op = await startOk(server, server.tenant.agent, {
       targets: { ids: ids.map(ticketGid) },
       action: { setPriority: { priority: "HIGH" } },
     });
     await blocked(server);
-    groups.push(subscribe(server, server.tenant.agent, 40, op.id), subscribe(server, server.tenant.viewer, 40, op.id));
+    groups.push(
+      subscribeMany(server, server.tenant.agent, 40, op.id),
+      subscribeMany(server, server.tenant.viewer, 40, op.id),
+    );
     await snapshots(groups);
     const before = valueOf(await scrape(`${server.url}/metrics`), EXECUTIONS);
 
@@ -179,6 +187,5 @@ Deno.test("one GraphQL execution per event, document and viewer, however many su
   } finally {
     await Promise.all(gates.map((gate) => gate.release()));
     await dispose(groups);
-    await server.stop();
   }
 });

@@ -16,7 +16,7 @@ import { ticketIds } from "./helpers/bulk.ts";
 import { sleep } from "./helpers/bulk_checks.ts";
 import { wsClient } from "./helpers/graphql.ts";
 import {
-  lockTickets,
+  holdTicketLocks,
   OPERATION_FIELDS,
   type OperationView,
   PROGRESS,
@@ -190,7 +190,7 @@ function subscribeAll(server: TestServer, operationGid: string) {
  */
 async function pausedOperation(server: TestServer, pauses: number[]) {
   const ids = await ticketIds(server.db, server.tenant.id);
-  const gates = await Promise.all(pauses.map((at) => lockTickets(server.databaseUrl, [ids[at + 20]])));
+  const gates = await Promise.all(pauses.map((at) => holdTicketLocks(server.databaseUrl, [ids[at + 20]])));
   const op = await startOk(server, server.tenant.agent, {
     targets: { ids: ids.map(ticketGid) },
     action: { setPriority: { priority: "HIGH" } },
@@ -230,7 +230,7 @@ async function allSee(
 Deno.test("a LISTEN connection gone silent (half-open proxy) is replaced: every subscriber gets the terminal state", async () => {
   const pgPort = Number(new URL(Deno.env.get("TEST_PG_URL")!).port);
   const proxy = new HaltingProxy(pgPort);
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 600,
     listenPort: proxy.port,
     env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK), LISTEN_CHECK_MS: String(CHECK_MS) },
@@ -258,12 +258,11 @@ Deno.test("a LISTEN connection gone silent (half-open proxy) is replaced: every 
     for (const gate of live?.gates ?? []) await gate.release();
     await live?.subscriptions.close();
     await proxy.close();
-    await server.stop();
   }
 });
 
 Deno.test("snapshot reads that fail after the last NOTIFY are retried until they succeed", async () => {
-  const server = await startTestServer({ tickets: 300, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 300, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
   // On the test database (opened before it refuses connections), and on the server's admin
   // database (a database cannot refuse connections to itself from its own session).
   const control = new pg.Client({ connectionString: server.databaseUrl, application_name: "test control" });
@@ -314,6 +313,5 @@ Deno.test("snapshot reads that fail after the last NOTIFY are retried until they
     await admin.end();
     for (const gate of live?.gates ?? []) await gate.release();
     await live?.subscriptions.close();
-    await server.stop();
   }
 });

@@ -12,8 +12,8 @@ import {
   CANCEL,
   type Counts,
   type Gate,
+  holdTicketLocks,
   ledgerCounts,
-  lockTickets,
   type OperationView,
   PROGRESS,
   record,
@@ -53,14 +53,14 @@ function minGapMs(times: number[]): number {
 }
 
 Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal event equal to the ledger, completion", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
-  const client = wsClient(server.wsUrl, server.tenant.agent.token);
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using client = wsClient(server.wsUrl, server.tenant.agent.token);
   const gates: Gate[] = [];
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
     // Pause at chunk 4 (positions 400-499) and at chunk 7 (700-799).
-    gates.push(await lockTickets(server.databaseUrl, [ids[450]]));
-    gates.push(await lockTickets(server.databaseUrl, [ids[750]]));
+    gates.push(await holdTicketLocks(server.databaseUrl, [ids[450]]));
+    gates.push(await holdTicketLocks(server.databaseUrl, [ids[750]]));
 
     const op = await startOk(server, server.tenant.agent, {
       targets: { ids: ids.map(ticketGid) },
@@ -103,43 +103,36 @@ Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal e
     );
   } finally {
     await Promise.all(gates.map((g) => g.release()));
-    await client.dispose();
-    await server.stop();
   }
 });
 
 Deno.test("subscribing after the finish gives exactly one event (the terminal state), then completes", async () => {
-  const server = await startTestServer({ tickets: 50, env: { WORKERS: "1" } });
-  const client = wsClient(server.wsUrl, server.tenant.viewer.token);
-  try {
-    const ids = await ticketIds(server.db, server.tenant.id);
-    const op = await startOk(server, server.tenant.agent, {
-      targets: { ids: ids.map(ticketGid) },
-      action: { setCategory: { category: "BILLING" } },
-    });
-    const row = await waitFor(server.db, op.dbId, finished);
-    // A viewer may watch (read access) even though it may not start.
-    const rec = record<ProgressEvent>(client, PROGRESS, { id: op.id });
-    await within(rec.done, 10_000, "the subscription completes");
-    expect(rec.errors).toEqual([]);
-    expect(rec.completed).toBe(true);
-    expect(rec.events.length).toBe(1);
-    const view = rec.events[0].data.bulkOperationProgress;
-    expect(view.status).toBe(row.status);
-    expect(view.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 50, pending: 0 });
-  } finally {
-    await client.dispose();
-    await server.stop();
-  }
+  await using server = await startTestServer({ tickets: 50, env: { WORKERS: "1" } });
+  await using client = wsClient(server.wsUrl, server.tenant.viewer.token);
+  const ids = await ticketIds(server.db, server.tenant.id);
+  const op = await startOk(server, server.tenant.agent, {
+    targets: { ids: ids.map(ticketGid) },
+    action: { setCategory: { category: "BILLING" } },
+  });
+  const row = await waitFor(server.db, op.dbId, finished);
+  // A viewer may watch (read access) even though it may not start.
+  const rec = record<ProgressEvent>(client, PROGRESS, { id: op.id });
+  await within(rec.done, 10_000, "the subscription completes");
+  expect(rec.errors).toEqual([]);
+  expect(rec.completed).toBe(true);
+  expect(rec.events.length).toBe(1);
+  const view = rec.events[0].data.bulkOperationProgress;
+  expect(view.status).toBe(row.status);
+  expect(view.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 50, pending: 0 });
 });
 
 Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, then CANCELLED with exact counts", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
-  const client = wsClient(server.wsUrl, server.tenant.agent.token);
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using client = wsClient(server.wsUrl, server.tenant.agent.token);
   let gate: Gate | undefined;
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
-    gate = await lockTickets(server.databaseUrl, [ids[350]]); // chunk 3 (300-399) stays in flight
+    gate = await holdTicketLocks(server.databaseUrl, [ids[350]]); // chunk 3 (300-399) stays in flight
     const op = await startOk(server, server.tenant.agent, {
       targets: { ids: ids.map(ticketGid) },
       action: { setCategory: { category: "TECHNICAL" } },
@@ -172,18 +165,16 @@ Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, th
     console.log(`cancel seen live: ${views.map((v) => `${v.status}@${v.counts.processed}`).join(" -> ")}`);
   } finally {
     await gate?.release();
-    await client.dispose();
-    await server.stop();
   }
 });
 
 Deno.test("bulkOperationProgress over SSE through Yoga: snapshot, progress, terminal event, end of stream", async () => {
-  const server = await startTestServer({ tickets: 500, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 500, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
   let gate: Gate | undefined;
   const abort = new AbortController();
   try {
     const ids = await ticketIds(server.db, server.tenant.id);
-    gate = await lockTickets(server.databaseUrl, [ids[250]]); // pauses at 200
+    gate = await holdTicketLocks(server.databaseUrl, [ids[250]]); // pauses at 200
     const op = await startOk(server, server.tenant.agent, {
       targets: { ids: ids.map(ticketGid) },
       action: { setPriority: { priority: "LOW" } },
@@ -213,6 +204,5 @@ Deno.test("bulkOperationProgress over SSE through Yoga: snapshot, progress, term
   } finally {
     abort.abort();
     await gate?.release();
-    await server.stop();
   }
 });

@@ -9,7 +9,7 @@
 import { expect } from "expect";
 import { sql } from "kysely";
 import type { Db } from "../src/db/database.ts";
-import { lockTickets, type OperationView, PROGRESS, record, startOk, ticketGid } from "./helpers/api.ts";
+import { holdTicketLocks, type OperationView, PROGRESS, record, startOk, ticketGid } from "./helpers/api.ts";
 import { ticketIds } from "./helpers/bulk.ts";
 import { wsClient } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
@@ -32,12 +32,12 @@ async function listenBackend(db: Db) {
 
 Deno.test("subscriptions keep receiving live events after the LISTEN connection is lost and re-made", async () => {
   const CHUNK = 10;
-  const server = await startTestServer({ tickets: 30, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
-  const client = wsClient(server.wsUrl, server.tenant.agent.token);
+  await using server = await startTestServer({ tickets: 30, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using client = wsClient(server.wsUrl, server.tenant.agent.token);
   const { db } = server;
   // Chunk 1 (positions 10-19) waits on this lock: the operation stops after chunk 0.
   const ids = await ticketIds(db, server.tenant.id);
-  const gate = await lockTickets(server.databaseUrl, [ids[15]]);
+  const gate = await holdTicketLocks(server.databaseUrl, [ids[15]]);
   try {
     const feed = record<Changed>(client, "subscription { bulkOperationsChanged { id status } }");
     const op = await startOk(server, server.tenant.agent, {
@@ -84,7 +84,5 @@ Deno.test("subscriptions keep receiving live events after the LISTEN connection 
     expect(feed.errors).toEqual([]);
   } finally {
     await gate.release();
-    await client.dispose();
-    await server.stop();
   }
 });

@@ -9,8 +9,8 @@ import { operation, ticketIds } from "./helpers/bulk.ts";
 import { wsClient } from "./helpers/graphql.ts";
 import {
   type Gate,
+  holdTicketLocks,
   ledgerCounts,
-  lockTickets,
   type OperationView,
   PROGRESS,
   record,
@@ -24,14 +24,14 @@ import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 type ProgressEvent = { bulkOperationProgress: OperationView };
 
 Deno.test("a subscriber on the API process sees progress made by a separate `deno task worker` process", async () => {
-  const server = await startTestServer({ tickets: 600, env: { WORKERS: "0", BULK_CHUNK_SIZE: "100" } });
-  const client = wsClient(server.wsUrl, server.tenant.admin.token);
+  await using server = await startTestServer({ tickets: 600, env: { WORKERS: "0", BULK_CHUNK_SIZE: "100" } });
+  await using client = wsClient(server.wsUrl, server.tenant.admin.token);
   let worker: WorkerProcess | undefined;
   let gate: Gate | undefined;
   try {
     expect(server.app.pool).toBeNull();
     const ids = await ticketIds(server.db, server.tenant.id);
-    gate = await lockTickets(server.databaseUrl, [ids[320]]); // the worker will pause at 300
+    gate = await holdTicketLocks(server.databaseUrl, [ids[320]]); // the worker will pause at 300
     const op = await startOk(server, server.tenant.admin, {
       targets: { ids: ids.map(ticketGid) },
       action: { setStatus: { status: "PENDING" } },
@@ -64,7 +64,5 @@ Deno.test("a subscriber on the API process sees progress made by a separate `den
   } finally {
     await gate?.release();
     await worker?.stop();
-    await client.dispose();
-    await server.stop();
   }
 });

@@ -85,7 +85,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
 }
 
-async function startOperation(server: TestServer, input: StartBulkOperationMutationVariables["input"]) {
+async function startOverApi(server: TestServer, input: StartBulkOperationMutationVariables["input"]) {
   const { data, errors } = await gql(server.graphqlUrl, server.tenant.agent.token, StartBulkOperationDocument, {
     input,
   });
@@ -126,236 +126,212 @@ async function expectBar(page: Page, id: string, status: string, percent: number
 }
 
 browserTest("dashboard: an operation goes from running to completed, its bar to 100%", async (page) => {
-  const server = await startTestServer({ tickets: 60, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
-  try {
-    await openDashboard(page, server, server.tenant.agent.token);
-    await expect(page.textContent("#viewer")).resolves.toContain(server.tenant.agent.email);
+  await using server = await startTestServer({ tickets: 60, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  await openDashboard(page, server, server.tenant.agent.token);
+  await expect(page.textContent("#viewer")).resolves.toContain(server.tenant.agent.email);
 
-    const ids = (await openTicketIds(server, 30)).slice(0, 30);
-    const op = await startOperation(server, {
-      targets: { ids },
-      action: { setPriority: { priority: "URGENT" } },
-      description: "Escalate the printer tickets",
-    });
-    // A new operation appears by itself (bulkOperationsChanged) and is not finished.
-    await expectBar(page, op.id, "RUNNING", 0);
-    await expect(card(page, op.id).locator(".description").textContent()).resolves.toBe(
-      "Escalate the printer tickets",
-    );
-    await expect(card(page, op.id).locator("button[data-action=cancel]").isEnabled()).resolves.toBe(true);
+  const ids = (await openTicketIds(server, 30)).slice(0, 30);
+  const op = await startOverApi(server, {
+    targets: { ids },
+    action: { setPriority: { priority: "URGENT" } },
+    description: "Escalate the printer tickets",
+  });
+  // A new operation appears by itself (bulkOperationsChanged) and is not finished.
+  await expectBar(page, op.id, "RUNNING", 0);
+  await expect(card(page, op.id).locator(".description").textContent()).resolves.toBe(
+    "Escalate the printer tickets",
+  );
+  await expect(card(page, op.id).locator("button[data-action=cancel]").isEnabled()).resolves.toBe(true);
 
-    expect(await runChunks(server, 1)).toBe(1);
-    await expectBar(page, op.id, "RUNNING", (10 / 30) * 100);
-    await expect(card(page, op.id).locator(".total").textContent()).resolves.toBe("10 / 30");
-    await screenshot(page, "dashboard-running");
+  expect(await runChunks(server, 1)).toBe(1);
+  await expectBar(page, op.id, "RUNNING", (10 / 30) * 100);
+  await expect(card(page, op.id).locator(".total").textContent()).resolves.toBe("10 / 30");
+  await screenshot(page, "dashboard-running");
 
-    await runChunks(server);
-    await expectBar(page, op.id, "COMPLETED", 100);
-    const done = card(page, op.id);
-    await expect(done.locator(".percent").textContent()).resolves.toBe("100.0%");
-    await expect(done.locator(".fill").evaluate((el) => (el as unknown as { style: { width: string } }).style.width))
-      .resolves.toBe("100%");
-    await expect(done.locator(".total").textContent()).resolves.toBe("30 / 30");
-    const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, BulkOperationDocument, { id: op.id });
-    const counts = data!.bulkOperation!.counts;
-    await expect(done.locator(".succeeded b").textContent()).resolves.toBe(String(counts.succeeded));
-    await expect(done.locator(".skipped b").textContent()).resolves.toBe(String(counts.skipped));
-    await expect(done.locator("button[data-action=cancel]").isDisabled()).resolves.toBe(true);
-    await expect(done.locator("button[data-action=retry]").isDisabled()).resolves.toBe(true);
-    await screenshot(page, "dashboard-completed");
-  } finally {
-    await server.stop();
-  }
+  await runChunks(server);
+  await expectBar(page, op.id, "COMPLETED", 100);
+  const done = card(page, op.id);
+  await expect(done.locator(".percent").textContent()).resolves.toBe("100.0%");
+  await expect(done.locator(".fill").evaluate((el) => (el as unknown as { style: { width: string } }).style.width))
+    .resolves.toBe("100%");
+  await expect(done.locator(".total").textContent()).resolves.toBe("30 / 30");
+  const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, BulkOperationDocument, { id: op.id });
+  const counts = data!.bulkOperation!.counts;
+  await expect(done.locator(".succeeded b").textContent()).resolves.toBe(String(counts.succeeded));
+  await expect(done.locator(".skipped b").textContent()).resolves.toBe(String(counts.skipped));
+  await expect(done.locator("button[data-action=cancel]").isDisabled()).resolves.toBe(true);
+  await expect(done.locator("button[data-action=retry]").isDisabled()).resolves.toBe(true);
+  await screenshot(page, "dashboard-completed");
 });
 
 browserTest("dashboard: the cancel button cancels; retry starts a RETRY; the token survives a reload", async (page) => {
-  const server = await startTestServer({ tickets: 40, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
-  try {
-    await openDashboard(page, server, server.tenant.agent.token);
-    const ids = await openTicketIds(server, 20);
-    const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "BILLING" } } });
-    await expectBar(page, op.id, "RUNNING", 0);
+  await using server = await startTestServer({ tickets: 40, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  await openDashboard(page, server, server.tenant.agent.token);
+  const ids = await openTicketIds(server, 20);
+  const op = await startOverApi(server, { targets: { ids }, action: { setCategory: { category: "BILLING" } } });
+  await expectBar(page, op.id, "RUNNING", 0);
 
-    await card(page, op.id).locator("button[data-action=cancel]").click();
-    await page.waitForSelector(`.op[data-id="${op.id}"][data-status="CANCELLED"]`);
-    await expect(card(page, op.id).locator(".cancelled b").textContent()).resolves.toBe(String(ids.length));
-    await expect(card(page, op.id).locator("button[data-action=cancel]").isDisabled()).resolves.toBe(true);
-    const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, BulkOperationDocument, { id: op.id });
-    expect(data!.bulkOperation).toMatchObject({ status: "CANCELLED", counts: { cancelled: ids.length } });
+  await card(page, op.id).locator("button[data-action=cancel]").click();
+  await page.waitForSelector(`.op[data-id="${op.id}"][data-status="CANCELLED"]`);
+  await expect(card(page, op.id).locator(".cancelled b").textContent()).resolves.toBe(String(ids.length));
+  await expect(card(page, op.id).locator("button[data-action=cancel]").isDisabled()).resolves.toBe(true);
+  const { data } = await gql(server.graphqlUrl, server.tenant.agent.token, BulkOperationDocument, { id: op.id });
+  expect(data!.bulkOperation).toMatchObject({ status: "CANCELLED", counts: { cancelled: ids.length } });
 
-    // An operation with a failure (a ticket that does not exist), then Retry failed.
-    const missing = btoa("Ticket:999999999").replace(/=+$/, "");
-    const failing = await startOperation(server, {
-      targets: { ids: [ids[0], missing] },
-      action: { setPriority: { priority: "LOW" } },
-    });
-    await runChunks(server);
-    await page.waitForSelector(`.op[data-id="${failing.id}"][data-status="COMPLETED_WITH_ERRORS"]`);
-    await expect(card(page, failing.id).locator(".errors li[data-code=NOT_FOUND]").textContent()).resolves.toBe(
-      "NOT_FOUND 1",
-    );
-    await card(page, failing.id).locator("button[data-action=retry]").click();
-    const retry = page.locator(`.op[data-kind="RETRY"]`);
-    await retry.waitFor();
-    await expect(retry.locator(".total").textContent()).resolves.toBe("0 / 1");
-    await runChunks(server);
-    await page.waitForSelector(`.op[data-kind="RETRY"][data-status="FAILED"]`);
-    await screenshot(page, "dashboard-cancel-retry");
+  // An operation with a failure (a ticket that does not exist), then Retry failed.
+  const missing = btoa("Ticket:999999999").replace(/=+$/, "");
+  const failing = await startOverApi(server, {
+    targets: { ids: [ids[0], missing] },
+    action: { setPriority: { priority: "LOW" } },
+  });
+  await runChunks(server);
+  await page.waitForSelector(`.op[data-id="${failing.id}"][data-status="COMPLETED_WITH_ERRORS"]`);
+  await expect(card(page, failing.id).locator(".errors li[data-code=NOT_FOUND]").textContent()).resolves.toBe(
+    "NOT_FOUND 1",
+  );
+  await card(page, failing.id).locator("button[data-action=retry]").click();
+  const retry = page.locator(`.op[data-kind="RETRY"]`);
+  await retry.waitFor();
+  await expect(retry.locator(".total").textContent()).resolves.toBe("0 / 1");
+  await runChunks(server);
+  await page.waitForSelector(`.op[data-kind="RETRY"][data-status="FAILED"]`);
+  await screenshot(page, "dashboard-cancel-retry");
 
-    // The token is in sessionStorage: a reload reconnects without typing it again.
-    await page.reload();
-    await page.waitForSelector("#live[data-state=live]");
-    await page.waitForSelector(`.op[data-id="${op.id}"][data-status="CANCELLED"]`);
-    await expect(page.evaluate(() => sessionStorage.getItem("bulk-dashboard-token"))).resolves.toBe(
-      server.tenant.agent.token,
-    );
-    await page.click("#forget");
-    await expect(page.evaluate(() => sessionStorage.getItem("bulk-dashboard-token"))).resolves.toBeNull();
-    await expect(page.locator(".op").count()).resolves.toBe(0);
-  } finally {
-    await server.stop();
-  }
+  // The token is in sessionStorage: a reload reconnects without typing it again.
+  await page.reload();
+  await page.waitForSelector("#live[data-state=live]");
+  await page.waitForSelector(`.op[data-id="${op.id}"][data-status="CANCELLED"]`);
+  await expect(page.evaluate(() => sessionStorage.getItem("bulk-dashboard-token"))).resolves.toBe(
+    server.tenant.agent.token,
+  );
+  await page.click("#forget");
+  await expect(page.evaluate(() => sessionStorage.getItem("bulk-dashboard-token"))).resolves.toBeNull();
+  await expect(page.locator(".op").count()).resolves.toBe(0);
 });
 
 browserTest("dashboard: the rollback button starts a ROLLBACK that restores the tickets", async (page) => {
-  const server = await startTestServer({ tickets: 20, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
-  try {
-    await openDashboard(page, server, server.tenant.agent.token);
-    const ids = await openTicketIds(server, 5);
-    const categories = () => categoriesOf(server, ids);
-    const before = await categories();
-    const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
-    await runChunks(server);
-    await page.waitForSelector(`.op[data-id="${op.id}"][data-status^="COMPLETED"]`);
-    expect((await categories()).every((category) => category === "ACCOUNT")).toBe(true);
-    await card(page, op.id).locator("button[data-action=rollback]").click();
-    const rollback = page.locator(`.op[data-kind="ROLLBACK"]`);
-    await rollback.waitFor();
-    await runChunks(server);
-    await page.waitForSelector(`.op[data-kind="ROLLBACK"][data-status="COMPLETED"]`);
-    await expect(rollback.locator(".percent").textContent()).resolves.toBe("100.0%");
-    expect(await categories()).toEqual(before);
-  } finally {
-    await server.stop();
-  }
+  await using server = await startTestServer({ tickets: 20, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  await openDashboard(page, server, server.tenant.agent.token);
+  const ids = await openTicketIds(server, 5);
+  const categories = () => categoriesOf(server, ids);
+  const before = await categories();
+  const op = await startOverApi(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
+  await runChunks(server);
+  await page.waitForSelector(`.op[data-id="${op.id}"][data-status^="COMPLETED"]`);
+  expect((await categories()).every((category) => category === "ACCOUNT")).toBe(true);
+  await card(page, op.id).locator("button[data-action=rollback]").click();
+  const rollback = page.locator(`.op[data-kind="ROLLBACK"]`);
+  await rollback.waitFor();
+  await runChunks(server);
+  await page.waitForSelector(`.op[data-kind="ROLLBACK"][data-status="COMPLETED"]`);
+  await expect(rollback.locator(".percent").textContent()).resolves.toBe("100.0%");
+  expect(await categories()).toEqual(before);
 });
 
 browserTest("dashboard: a rollback with conflicts offers 'Overwrite conflicts', which forces them", async (page) => {
-  const server = await startTestServer({ tickets: 20, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
-  try {
-    await openDashboard(page, server, server.tenant.agent.token);
-    const ids = await openTicketIds(server, 4);
-    const categories = () => categoriesOf(server, ids);
-    const before = await categories();
-    const op = await startOperation(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
-    await runChunks(server);
-    // Someone changes one of the tickets after the operation: rolling back must not overwrite it...
-    const changed = await gql(
-      server.graphqlUrl,
-      server.tenant.agent.token,
-      `mutation($id: ID!) { updateTicket(input: { id: $id, category: BILLING }) { userErrors { code } } }`,
-      { id: ids[0] },
-    );
-    expect(changed.data!.updateTicket.userErrors).toEqual([]);
-    await page.waitForSelector(`.op[data-id="${op.id}"][data-status^="COMPLETED"]`);
-    await card(page, op.id).locator("button[data-action=rollback]").click();
-    await page.locator(`.op[data-kind="ROLLBACK"]`).waitFor();
-    await runChunks(server);
-    const firstRollback = page.locator(`.op[data-kind="ROLLBACK"][data-status="COMPLETED"]`);
-    await firstRollback.waitFor();
-    expect((await categories())[0]).toBe("BILLING");
-    expect((await categories()).slice(1)).toEqual(before.slice(1));
-    // ...until the user forces it from the rollback's card.
-    const force = firstRollback.locator("button[data-action=force]");
-    await expect(force.isVisible()).resolves.toBe(true);
-    await force.click();
-    await page.waitForFunction(() => document.querySelectorAll('.op[data-kind="ROLLBACK"]').length === 2);
-    await runChunks(server);
-    await page.waitForFunction(() =>
-      document.querySelectorAll('.op[data-kind="ROLLBACK"][data-status="COMPLETED"]').length === 2
-    );
-    expect(await categories()).toEqual(before);
-    await screenshot(page, "dashboard-forced-rollback");
-  } finally {
-    await server.stop();
-  }
+  await using server = await startTestServer({ tickets: 20, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  await openDashboard(page, server, server.tenant.agent.token);
+  const ids = await openTicketIds(server, 4);
+  const categories = () => categoriesOf(server, ids);
+  const before = await categories();
+  const op = await startOverApi(server, { targets: { ids }, action: { setCategory: { category: "ACCOUNT" } } });
+  await runChunks(server);
+  // Someone changes one of the tickets after the operation: rolling back must not overwrite it...
+  const changed = await gql(
+    server.graphqlUrl,
+    server.tenant.agent.token,
+    `mutation($id: ID!) { updateTicket(input: { id: $id, category: BILLING }) { userErrors { code } } }`,
+    { id: ids[0] },
+  );
+  expect(changed.data!.updateTicket.userErrors).toEqual([]);
+  await page.waitForSelector(`.op[data-id="${op.id}"][data-status^="COMPLETED"]`);
+  await card(page, op.id).locator("button[data-action=rollback]").click();
+  await page.locator(`.op[data-kind="ROLLBACK"]`).waitFor();
+  await runChunks(server);
+  const firstRollback = page.locator(`.op[data-kind="ROLLBACK"][data-status="COMPLETED"]`);
+  await firstRollback.waitFor();
+  expect((await categories())[0]).toBe("BILLING");
+  expect((await categories()).slice(1)).toEqual(before.slice(1));
+  // ...until the user forces it from the rollback's card.
+  const force = firstRollback.locator("button[data-action=force]");
+  await expect(force.isVisible()).resolves.toBe(true);
+  await force.click();
+  await page.waitForFunction(() => document.querySelectorAll('.op[data-kind="ROLLBACK"]').length === 2);
+  await runChunks(server);
+  await page.waitForFunction(() =>
+    document.querySelectorAll('.op[data-kind="ROLLBACK"][data-status="COMPLETED"]').length === 2
+  );
+  expect(await categories()).toEqual(before);
+  await screenshot(page, "dashboard-forced-rollback");
 });
 
 browserTest("dashboard in production with trusted documents only: an operation runs to completion", async (page) => {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 20,
     env: { WORKERS: "0", BULK_CHUNK_SIZE: "10", NODE_ENV: "production", GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1" },
   });
-  try {
-    await openDashboard(page, server, server.tenant.agent.token);
-    await expect(page.textContent("#viewer")).resolves.toContain(server.tenant.agent.email);
-    // Started the way the CLI starts one: the generated document, sent by its hash.
-    const open = await server.db.selectFrom("tickets").select("id").where("status", "!=", "CLOSED").limit(10)
-      .execute();
-    const { startBulkOperation } = await request(
-      graphqlUrls(server.url).http,
-      server.tenant.agent.token,
-      StartBulkOperationDocument,
-      {
-        input: {
-          targets: { ids: open.map((row) => ticketGid(row.id)) },
-          action: { setPriority: { priority: "URGENT" } },
-        },
+  await openDashboard(page, server, server.tenant.agent.token);
+  await expect(page.textContent("#viewer")).resolves.toContain(server.tenant.agent.email);
+  // Started the way the CLI starts one: the generated document, sent by its hash.
+  const open = await server.db.selectFrom("tickets").select("id").where("status", "!=", "CLOSED").limit(10)
+    .execute();
+  const { startBulkOperation } = await request(
+    graphqlUrls(server.url).http,
+    server.tenant.agent.token,
+    StartBulkOperationDocument,
+    {
+      input: {
+        targets: { ids: open.map((row) => ticketGid(row.id)) },
+        action: { setPriority: { priority: "URGENT" } },
       },
-    );
-    expect(startBulkOperation.userErrors).toEqual([]);
-    const op = startBulkOperation.bulkOperation!;
-    await expectBar(page, op.id, "RUNNING", 0);
-    await runChunks(server);
-    await expectBar(page, op.id, "COMPLETED", 100);
-    await screenshot(page, "dashboard-trusted-documents");
-  } finally {
-    await server.stop();
-  }
+    },
+  );
+  expect(startBulkOperation.userErrors).toEqual([]);
+  const op = startBulkOperation.bulkOperation!;
+  await expectBar(page, op.id, "RUNNING", 0);
+  await runChunks(server);
+  await expectBar(page, op.id, "COMPLETED", 100);
+  await screenshot(page, "dashboard-trusted-documents");
 });
 
 browserTest("GraphiQL at /graphql loads and runs a subscription over WebSocket", async (page) => {
-  const server = await startTestServer({ tickets: 10, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
-  try {
-    const ids = await openTicketIds(server, 3);
-    const op = await startOperation(server, { targets: { ids }, action: { setPriority: { priority: "HIGH" } } });
-    await runChunks(server);
+  await using server = await startTestServer({ tickets: 10, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  const ids = await openTicketIds(server, 3);
+  const op = await startOverApi(server, { targets: { ids }, action: { setPriority: { priority: "HIGH" } } });
+  await runChunks(server);
 
-    const frames: string[] = [];
-    page.on("websocket", (ws) => {
-      if (new URL(ws.url()).pathname === "/graphql") ws.on("framereceived", (f) => frames.push(String(f.payload)));
-    });
-    await page.goto(`${server.url}/graphql`);
-    await page.waitForSelector(".graphiql-container");
+  const frames: string[] = [];
+  page.on("websocket", (ws) => {
+    if (new URL(ws.url()).pathname === "/graphql") ws.on("framereceived", (f) => frames.push(String(f.payload)));
+  });
+  await page.goto(`${server.url}/graphql`);
+  await page.waitForSelector(".graphiql-container");
 
-    // The query, typed into the editor.
-    const query = page.locator(".graphiql-query-editor");
-    await query.click();
-    await page.keyboard.press("ControlOrMeta+A");
-    await page.keyboard.press("Delete");
-    await page.keyboard.type(`subscription { bulkOperationProgress(id: "${op.id}") { status percent } }`);
+  // The query, typed into the editor.
+  const query = page.locator(".graphiql-query-editor");
+  await query.click();
+  await page.keyboard.press("ControlOrMeta+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.type(`subscription { bulkOperationProgress(id: "${op.id}") { status percent } }`);
 
-    // The token header, typed into the headers editor.
-    await page.getByRole("button", { name: "Headers" }).click();
-    const headers = page.locator(".graphiql-editor-tool [data-uri*=headers], .graphiql-editor-tool .graphiql-editor")
-      .last();
-    await headers.click();
-    await page.keyboard.press("ControlOrMeta+A");
-    await page.keyboard.press("Delete");
-    await page.keyboard.type(`{"Authorization": "Bearer ${server.tenant.agent.token}"}`);
+  // The token header, typed into the headers editor.
+  await page.getByRole("button", { name: "Headers" }).click();
+  const headers = page.locator(".graphiql-editor-tool [data-uri*=headers], .graphiql-editor-tool .graphiql-editor")
+    .last();
+  await headers.click();
+  await page.keyboard.press("ControlOrMeta+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.type(`{"Authorization": "Bearer ${server.tenant.agent.token}"}`);
 
-    await page.locator(".graphiql-execute-button").click();
-    await page.waitForFunction(
-      `document.querySelector(".graphiql-response")?.textContent?.includes("COMPLETED")`,
-      undefined,
-      { timeout: 15_000 },
-    );
-    const response = await page.locator(".graphiql-response").innerText();
-    expect(response).toContain("bulkOperationProgress");
-    expect(response).toContain("100");
-    expect(frames.some((f) => f.includes('"type":"next"') && f.includes("COMPLETED"))).toBe(true);
-    await screenshot(page, "graphiql-subscription");
-  } finally {
-    await server.stop();
-  }
+  await page.locator(".graphiql-execute-button").click();
+  await page.waitForFunction(
+    `document.querySelector(".graphiql-response")?.textContent?.includes("COMPLETED")`,
+    undefined,
+    { timeout: 15_000 },
+  );
+  const response = await page.locator(".graphiql-response").innerText();
+  expect(response).toContain("bulkOperationProgress");
+  expect(response).toContain("100");
+  expect(frames.some((f) => f.includes('"type":"next"') && f.includes("COMPLETED"))).toBe(true);
+  await screenshot(page, "graphiql-subscription");
 });

@@ -16,7 +16,7 @@ import type { Job } from "../src/bulk/queue/job.ts";
 import { runChunk } from "../src/bulk/run-chunk.ts";
 import type { Db } from "../src/db/database.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { ledger, operation, start, ticketIds, viewerOf } from "./helpers/bulk.ts";
+import { ledger, loadViewer, operation, start, ticketIds } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
@@ -43,7 +43,10 @@ async function startTwoChunks(server: TestServer) {
 const failure = (promise: Promise<unknown>) => promise.then(() => null, (error: Error) => error.message);
 
 Deno.test("a job claimed while an inline cancel runs: no deadlock, the claiming worker settles it, exact counts", async () => {
-  const server = await startTestServer({ tickets: 2 * CHUNK, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({
+    tickets: 2 * CHUNK,
+    env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) },
+  });
   const claimer = new pg.Client({ connectionString: server.databaseUrl, application_name: "test claim" });
   try {
     const { db, tenant } = server;
@@ -64,7 +67,7 @@ Deno.test("a job claimed while an inline cancel runs: no deadlock, the claiming 
 
     // The cancel read both jobs as unclaimed. It must not wait for the claim of chunk 0.
     let cancelReturned = false;
-    const cancel = cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.agent), op.id);
+    const cancel = cancelOperation(db, ticketsDomain, await loadViewer(db, tenant.agent), op.id);
     const cancelFailure = failure(cancel.finally(() => cancelReturned = true));
     await waitUntil(async () => cancelReturned || await lockWaiters(db) > 0, {
       timeoutMs: 10_000,
@@ -102,35 +105,33 @@ Deno.test("a job claimed while an inline cancel runs: no deadlock, the claiming 
     expect(untouched.n).toBe(0);
   } finally {
     await claimer.end().catch(() => {});
-    await server.stop();
   }
 });
 
 Deno.test("a cancel while a job backs off after a failure ends the operation without waiting out the backoff", async () => {
-  const server = await startTestServer({ tickets: 2 * CHUNK, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
-  try {
-    const { db, tenant } = server;
-    const op = await startTwoChunks(server);
-    // Chunk 0 failed once and waits an hour for its retry; chunk 1 is claimed by a worker.
-    await sql`UPDATE bulk_jobs SET run_at = now() + interval '1 hour', attempts = 1, last_error = 'boom'
+  await using server = await startTestServer({
+    tickets: 2 * CHUNK,
+    env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) },
+  });
+  const { db, tenant } = server;
+  const op = await startTwoChunks(server);
+  // Chunk 0 failed once and waits an hour for its retry; chunk 1 is claimed by a worker.
+  await sql`UPDATE bulk_jobs SET run_at = now() + interval '1 hour', attempts = 1, last_error = 'boom'
       WHERE operation_id = ${op.id} AND chunk_index = 0`.execute(db);
-    const inFlight = await claimJob(db, "worker-a", 60_000);
-    expect(inFlight?.chunk_index).toBe(1);
+  const inFlight = await claimJob(db, "worker-a", 60_000);
+  expect(inFlight?.chunk_index).toBe(1);
 
-    const cancel = await cancelOperation(db, ticketsDomain, await viewerOf(db, tenant.agent), op.id);
-    if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
-    expect(cancel.operation.status).toBe("CANCELLING");
-    // The backing-off job is due now: the next claim takes it and ends its items CANCELLED.
-    const backedOff = await claimJob(db, "worker-b", 60_000);
-    expect(backedOff?.chunk_index).toBe(0);
-    expect(await runChunk(db, ticketsDomain, backedOff!)).toMatchObject({ finished: false, items: 0 });
-    expect((await operation(db, op.id)).status).toBe("CANCELLING");
-    // The chunk in flight read the operation after the cancel: it ends its own items CANCELLED and the operation.
-    expect(await runChunk(db, ticketsDomain, inFlight!)).toMatchObject({ finished: true, status: "CANCELLED" });
-    const ended = await expectConsistent(db, op.id);
-    expect(ended).toMatchObject({ status: "CANCELLED", cancelled: 2 * CHUNK, succeeded: 0 });
-    expect(ended.finished_at!.getTime() - ended.cancel_requested_at!.getTime()).toBeLessThan(60_000);
-  } finally {
-    await server.stop();
-  }
+  const cancel = await cancelOperation(db, ticketsDomain, await loadViewer(db, tenant.agent), op.id);
+  if (!cancel.ok) throw new Error(`cancel refused: ${cancel.message}`);
+  expect(cancel.operation.status).toBe("CANCELLING");
+  // The backing-off job is due now: the next claim takes it and ends its items CANCELLED.
+  const backedOff = await claimJob(db, "worker-b", 60_000);
+  expect(backedOff?.chunk_index).toBe(0);
+  expect(await runChunk(db, ticketsDomain, backedOff!)).toMatchObject({ finished: false, items: 0 });
+  expect((await operation(db, op.id)).status).toBe("CANCELLING");
+  // The chunk in flight read the operation after the cancel: it ends its own items CANCELLED and the operation.
+  expect(await runChunk(db, ticketsDomain, inFlight!)).toMatchObject({ finished: true, status: "CANCELLED" });
+  const ended = await expectConsistent(db, op.id);
+  expect(ended).toMatchObject({ status: "CANCELLED", cancelled: 2 * CHUNK, succeeded: 0 });
+  expect(ended.finished_at!.getTime() - ended.cancel_requested_at!.getTime()).toBeLessThan(60_000);
 });

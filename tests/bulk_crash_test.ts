@@ -32,7 +32,10 @@ async function stallOnce(db: Db, ticketId: string, seconds: number): Promise<voi
 }
 
 Deno.test("SIGKILL of a worker process mid-chunk: another process finishes, every comment added exactly once", async () => {
-  const server = await startTestServer({ tickets: 25_000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({
+    tickets: 25_000,
+    env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) },
+  });
   const workers: WorkerProcess[] = [];
   try {
     const { db, tenant } = server;
@@ -89,12 +92,14 @@ Deno.test("SIGKILL of a worker process mid-chunk: another process finishes, ever
     expect(await chunkAttempts(db, op.id, stalledChunk, CHUNK)).toEqual([2]);
   } finally {
     for (const worker of workers) await worker.stop();
-    await server.stop();
   }
 });
 
 Deno.test("SIGTERM: the worker process exits 0 within the grace period and releases its leases", async () => {
-  const server = await startTestServer({ tickets: 12_500, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({
+    tickets: 12_500,
+    env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) },
+  });
   const workers: WorkerProcess[] = [];
   // 4 s of grace for the thread that is not stuck: its 200-comment chunk commits in tens of
   // milliseconds on an idle machine, so even a heavily shared 2-core machine finishes it in time.
@@ -169,6 +174,5 @@ Deno.test("SIGTERM: the worker process exits 0 within the grace period and relea
     expect(await chunkAttempts(db, op.id, stalledChunk, CHUNK)).toEqual([1]);
   } finally {
     for (const worker of workers) await worker.stop();
-    await server.stop();
   }
 });

@@ -10,7 +10,7 @@ import { expect } from "expect";
 import { sql } from "kysely";
 import type { Db } from "../src/db/database.ts";
 import { finished, start, waitFor } from "./helpers/bulk.ts";
-import { type Gate, gateWaiters, lockTickets } from "./helpers/api.ts";
+import { type Gate, gateWaiters, holdTicketLocks } from "./helpers/api.ts";
 import { chunkAttempts, expectAppliedOnce, openTicketIds } from "./helpers/crash.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { startTestServer } from "./helpers/server.ts";
@@ -35,7 +35,7 @@ async function written(db: Db, operationId: string) {
 }
 
 Deno.test("SIGSTOP of a worker process inside a chunk: the other process takes over within lease + idle timeout", async () => {
-  const server = await startTestServer({ tickets: 2500, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 2500, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   const workers: WorkerProcess[] = [];
   let gate: Gate | undefined;
   try {
@@ -44,7 +44,7 @@ Deno.test("SIGSTOP of a worker process inside a chunk: the other process takes o
     expect(targets.length).toBe(2000);
     // The worker that reaches chunk 5 waits at this ticket, holding the locks of the ones before it.
     const gatedChunk = 5;
-    gate = await lockTickets(server.databaseUrl, [targets[gatedChunk * CHUNK + 100]]);
+    gate = await holdTicketLocks(server.databaseUrl, [targets[gatedChunk * CHUNK + 100]]);
 
     const env = {
       DATABASE_URL: server.databaseUrl,
@@ -107,6 +107,5 @@ Deno.test("SIGSTOP of a worker process inside a chunk: the other process takes o
   } finally {
     await gate?.release();
     for (const worker of workers) await worker.stop();
-    await server.stop();
   }
 });

@@ -26,7 +26,7 @@ import {
   ok,
   ticketStates,
 } from "./helpers/bulk_checks.ts";
-import { gateWaiters, lockTickets } from "./helpers/api.ts";
+import { gateWaiters, holdTicketLocks } from "./helpers/api.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
 
@@ -48,7 +48,7 @@ async function attemptsByChunk(server: TestServer, operationId: string): Promise
 }
 
 Deno.test("a back-dated lease is rescued and its chunk applied exactly once", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   let pool: WorkerPool | null = null;
   try {
     const { db, tenant } = server;
@@ -74,12 +74,11 @@ Deno.test("a back-dated lease is rescued and its chunk applied exactly once", as
       .toEqual([]);
   } finally {
     await pool?.stop();
-    await server.stop();
   }
 });
 
 Deno.test("a worker whose lease was taken away does not commit; the new holder applies the chunk once", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   let pool: WorkerPool | null = null;
   try {
     const { db, tenant } = server;
@@ -126,12 +125,11 @@ Deno.test("a worker whose lease was taken away does not commit; the new holder a
     expect((await operation(db, op.id)).succeeded).toBe(1000);
   } finally {
     await pool?.stop();
-    await server.stop();
   }
 });
 
 Deno.test("the rescue skips an expired lease whose row is locked, and rescues it on a later tick once free", async () => {
-  const server = await startTestServer({ tickets: 10, env: { WORKERS: "0", BULK_CHUNK_SIZE: "5" } });
+  await using server = await startTestServer({ tickets: 10, env: { WORKERS: "0", BULK_CHUNK_SIZE: "5" } });
   const holder = new pg.Client({ connectionString: server.databaseUrl, application_name: "test row lock" });
   let pool: WorkerPool | null = null;
   try {
@@ -173,12 +171,11 @@ Deno.test("the rescue skips an expired lease whose row is locked, and rescues it
   } finally {
     await holder.end().catch(() => {});
     await pool?.stop();
-    await server.stop();
   }
 });
 
 Deno.test("maintenance ticks never overlap: an admission stuck on a row lock is not joined by the next tick's", async () => {
-  const server = await startTestServer({ tickets: 10, env: { WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 10, env: { WORKERS: "0" } });
   const holder = new pg.Client({ connectionString: server.databaseUrl, application_name: "test row lock" });
   let maintenanceDb: Db | null = null;
   let pool: WorkerPool | null = null;
@@ -221,7 +218,6 @@ Deno.test("maintenance ticks never overlap: an admission stuck on a row lock is 
     await holder.end().catch(() => {});
     await pool?.stop();
     await maintenanceDb?.destroy();
-    await server.stop();
   }
 });
 
@@ -229,7 +225,7 @@ Deno.test("maintenance ticks never overlap: an admission stuck on a row lock is 
 async function gatedPool(server: TestServer, overrides: Partial<TestServer["config"]>) {
   const { db, tenant } = server;
   const ids = await ticketIds(db, tenant.id);
-  const gate = await lockTickets(server.databaseUrl, [ids[10]]);
+  const gate = await holdTicketLocks(server.databaseUrl, [ids[10]]);
   const op = await start(server, tenant.admin, { actionType: "DELETE", params: {}, targets: { kind: "ids", ids } });
   const pool = await startPool({ ...server.config, pollMs: 100, ...overrides }, server.databaseUrl, db, 1);
   const errors: string[] = [];
@@ -242,7 +238,7 @@ async function gatedPool(server: TestServer, overrides: Partial<TestServer["conf
 }
 
 Deno.test("a heartbeat that finds its lease gone stops the chunk at once, while it still waits for a lock", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   let gated: Awaited<ReturnType<typeof gatedPool>> | undefined;
   try {
     const { db } = server;
@@ -288,12 +284,11 @@ Deno.test("a heartbeat that finds its lease gone stops the chunk at once, while 
   } finally {
     await gated?.gate.release();
     await gated?.pool.stop();
-    await server.stop();
   }
 });
 
 Deno.test("a chunk that runs past BULK_CHUNK_TIMEOUT_MS is stopped, rolled back and retried", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   let gated: Awaited<ReturnType<typeof gatedPool>> | undefined;
   try {
     const { db } = server;
@@ -316,12 +311,11 @@ Deno.test("a chunk that runs past BULK_CHUNK_TIMEOUT_MS is stopped, rolled back 
   } finally {
     await gated?.gate.release();
     await gated?.pool.stop();
-    await server.stop();
   }
 });
 
 Deno.test("a chunk blocked after deleting its job is still stopped at its run time, though its heartbeat waits on that job", async () => {
-  const server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
+  await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   const holder = new pg.Client({ connectionString: server.databaseUrl, application_name: "test row lock" });
   let pool: WorkerPool | null = null;
   try {
@@ -380,6 +374,5 @@ Deno.test("a chunk blocked after deleting its job is still stopped at its run ti
   } finally {
     await holder.end().catch(() => {});
     await pool?.stop();
-    await server.stop();
   }
 });

@@ -14,7 +14,7 @@ import { StartError } from "../src/bulk/start.ts";
 import { encodeId } from "../src/graphql/ids.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { dbIdOf } from "./helpers/api.ts";
-import { ledger, operation, start, ticketIds, viewerOf, waitForLockWait } from "./helpers/bulk.ts";
+import { ledger, loadViewer, operation, start, ticketIds, waitForLockWait } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestUser } from "./helpers/server.ts";
@@ -50,15 +50,15 @@ async function finish(op: OperationRow): Promise<OperationRow> {
 }
 
 async function cancel(user: TestUser, op: OperationRow) {
-  return await cancelOperation(db, ticketsDomain, await viewerOf(db, user), op.id);
+  return await cancelOperation(db, ticketsDomain, await loadViewer(db, user), op.id);
 }
 
 async function retry(op: OperationRow, user = tenant.agent) {
-  return (await retryFailedItems(db, ticketsDomain, await viewerOf(db, user), op.id, { limits })).operation;
+  return (await retryFailedItems(db, ticketsDomain, await loadViewer(db, user), op.id, { limits })).operation;
 }
 
-async function rollback(op: OperationRow, force = false, user = tenant.agent) {
-  const viewer = await viewerOf(db, user);
+async function startRollback(op: OperationRow, force = false, user = tenant.agent) {
+  const viewer = await loadViewer(db, user);
   return (await rollbackOperation(db, ticketsDomain, viewer, op.id, { force, windowHours: 24, limits })).operation;
 }
 
@@ -191,7 +191,7 @@ Deno.test({
           targets: { kind: "ids", ids: take(CHUNK) },
         });
         await finish(deleted);
-        const undo = await rollback(deleted, false, tenant.admin);
+        const undo = await startRollback(deleted, false, tenant.admin);
         const byAgent = await cancel(tenant.agent, undo);
         expect(byAgent).toMatchObject({ ok: false, code: "FORBIDDEN" });
         expect((await operation(db, undo.id)).cancel_requested_at).toBeNull();
@@ -207,7 +207,7 @@ Deno.test({
           prioritised,
         )}::bigint[])`.execute(db);
         await finish(prioritised);
-        const undoPriority = await rollback(prioritised);
+        const undoPriority = await startRollback(prioritised);
         expect(await cancel(tenant.agent, undoPriority)).toMatchObject({ ok: true });
       });
 
@@ -265,33 +265,36 @@ Deno.test({
           );
         };
         const parent = await priorityOp(10);
-        const undone = await finish(await rollback(parent));
+        const undone = await finish(await startRollback(parent));
         expect(undone).toMatchObject({ succeeded: 10, error_counts: {} });
-        expect(await refusal(rollback(parent))).toBe("ALREADY_ROLLED_BACK");
-        expect(await refusal(rollback(parent, true))).toBe("ALREADY_ROLLED_BACK"); // nothing left to force
+        expect(await refusal(startRollback(parent))).toBe("ALREADY_ROLLED_BACK");
+        expect(await refusal(startRollback(parent, true))).toBe("ALREADY_ROLLED_BACK"); // nothing left to force
 
         // Cancelled after one chunk: the next rollback covers only what it did not restore (no CONFLICT).
         const partly = await priorityOp(10);
-        const stopped = await rollback(partly);
+        const stopped = await startRollback(partly);
         await runChunks(1);
         await cancel(tenant.agent, stopped);
         expect(await expectConsistent(db, stopped.id)).toMatchObject({ succeeded: CHUNK, cancelled: CHUNK });
-        const rest = await rollback(partly);
+        const rest = await startRollback(partly);
         expect(await targetsOf(rest)).toEqual(await targetsOf(stopped, "CANCELLED"));
         expect(await finish(rest)).toMatchObject({ succeeded: CHUNK, error_counts: {} });
-        expect(await refusal(rollback(partly))).toBe("ALREADY_ROLLED_BACK");
+        expect(await refusal(startRollback(partly))).toBe("ALREADY_ROLLED_BACK");
 
         // A rollback that restored nothing (every item CONFLICT) does not block; force then overwrites.
         const conflicted = await priorityOp(5);
         await sql`UPDATE tickets SET priority = 'NORMAL' WHERE id = ANY(${await targetsOf(conflicted)}::bigint[])`
           .execute(db);
-        expect(await finish(await rollback(conflicted))).toMatchObject({ succeeded: 0, error_counts: { CONFLICT: 5 } });
-        expect(await finish(await rollback(conflicted, true))).toMatchObject({ succeeded: 5 });
+        expect(await finish(await startRollback(conflicted))).toMatchObject({
+          succeeded: 0,
+          error_counts: { CONFLICT: 5 },
+        });
+        expect(await finish(await startRollback(conflicted, true))).toMatchObject({ succeeded: 5 });
       });
 
       await t.step("retrying a rolled-back parent re-applies only its failed items", async () => {
         const parent = await parentWithFailures(10, 4);
-        expect(await finish(await rollback(parent))).toMatchObject({ succeeded: 6 });
+        expect(await finish(await startRollback(parent))).toMatchObject({ succeeded: 6 });
         const retried = await finish(await retry(parent));
         expect(retried).toMatchObject({ total: 4, succeeded: 4 });
         const { rows } = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM tickets

@@ -12,14 +12,14 @@ import { cancelOperation } from "../src/bulk/cancel.ts";
 import type { OperationRow } from "../src/bulk/operation.ts";
 import { createDb } from "../src/db/database.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { start, ticketIds, viewerOf } from "./helpers/bulk.ts";
+import { loadViewer, start, ticketIds } from "./helpers/bulk.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 const ROUNDS = 200;
 const CAP = 1;
 
 Deno.test("200 rounds of concurrent cancel, admission and start for one user: no deadlock, cap kept", async () => {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     tickets: 10,
     // 600 starts in a few seconds: the per-user start caps (issue 15) are not what this test is about.
     env: {
@@ -33,7 +33,7 @@ Deno.test("200 rounds of concurrent cancel, admission and start for one user: no
   const db = createDb(server.databaseUrl, { poolSize: 8, applicationName: "test lock order" });
   try {
     const user = server.tenant.agent;
-    const viewer = await viewerOf(db, user);
+    const viewer = await loadViewer(db, user);
     const ids = (await ticketIds(db, server.tenant.id)).slice(0, 3);
     // The number of active operations of the user, recorded at every commit that changed a
     // status. Deferred to commit time, when the changing transaction still holds its locks.
@@ -99,12 +99,11 @@ Deno.test("200 rounds of concurrent cancel, admission and start for one user: no
     expect(seen.most).toBeLessThanOrEqual(CAP);
   } finally {
     await db.destroy();
-    await server.stop();
   }
 });
 
 Deno.test("a foreign-key check on a user does not wait for that user's admission lock", async () => {
-  const server = await startTestServer({ tickets: 3, env: { WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 3, env: { WORKERS: "0" } });
   const holder = new pg.Client({ connectionString: server.databaseUrl });
   try {
     const { db, tenant } = server;
@@ -143,6 +142,5 @@ Deno.test("a foreign-key check on a user does not wait for that user's admission
     await blocked;
   } finally {
     await holder.end().catch(() => {});
-    await server.stop();
   }
 });

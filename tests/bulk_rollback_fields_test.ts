@@ -9,7 +9,7 @@ import { sql } from "kysely";
 import { rollbackOperation } from "../src/bulk/lineage.ts";
 import type { OperationRow } from "../src/bulk/operation.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { finished, start, ticketIds, viewerOf, waitFor } from "./helpers/bulk.ts";
+import { finished, loadViewer, start, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { startTestServer } from "./helpers/server.ts";
 
@@ -35,7 +35,7 @@ async function reset(targets: string[], deleted = false): Promise<void> {
 }
 
 /** Someone else's change, made directly (as updateTicket or another tool would). */
-async function change(targets: string[], set: ReturnType<typeof sql>): Promise<void> {
+async function changeDirectly(targets: string[], set: ReturnType<typeof sql>): Promise<void> {
   await sql`UPDATE tickets SET ${set}, version = version + 1 WHERE id = ANY(${targets}::bigint[])`.execute(db);
 }
 
@@ -52,7 +52,7 @@ async function run(actionType: string, params: unknown, targets: string[]): Prom
 }
 
 async function rollBack(parent: OperationRow, force: boolean): Promise<OperationRow> {
-  const started = await rollbackOperation(db, ticketsDomain, await viewerOf(db, tenant.admin), parent.id, {
+  const started = await rollbackOperation(db, ticketsDomain, await loadViewer(db, tenant.admin), parent.id, {
     force,
     windowHours: 24,
     limits: { maxTargets: 1000, chunkSize: 4, maxActivePerUser: 2, maxStartsPerMinute: 1000, maxWaitingPerUser: 1000 },
@@ -77,8 +77,8 @@ Deno.test({
             await reset(targets);
             const parent = await run("SET_STATUS", { status: "PENDING" }, targets);
             expect(parent.succeeded).toBe(6);
-            await change([targets[0]], sql`priority = 'URGENT'`);
-            await change([targets[1]], sql`deleted_at = now()`);
+            await changeDirectly([targets[0]], sql`priority = 'URGENT'`);
+            await changeDirectly([targets[1]], sql`deleted_at = now()`);
             const undone = await rollBack(parent, force);
             expect(undone.error_counts).toEqual({});
             expect(undone.succeeded).toBe(6);
@@ -156,8 +156,8 @@ Deno.test({
             const original = await fieldsOf(targets);
             const parent = await run(c.action, c.params, targets);
             expect(parent.succeeded).toBe(5);
-            await change(targets, c.other);
-            await change([targets[0]], c.conflict);
+            await changeDirectly(targets, c.other);
+            await changeDirectly([targets[0]], c.conflict);
             const changedSince = await fieldsOf(targets);
             const undone = await rollBack(parent, force);
             expect(undone.error_counts).toEqual(force ? {} : { CONFLICT: 1 });
@@ -175,8 +175,8 @@ Deno.test({
         await reset(targets);
         const parent = await run("ADD_COMMENT", { body: "to be undone" }, targets);
         expect(parent.succeeded).toBe(5);
-        await change(targets, sql`status = 'PENDING', priority = 'URGENT'`);
-        await change([targets[1]], sql`deleted_at = now()`);
+        await changeDirectly(targets, sql`status = 'PENDING', priority = 'URGENT'`);
+        await changeDirectly([targets[1]], sql`deleted_at = now()`);
         const before = await fieldsOf(targets);
         const undone = await rollBack(parent, false);
         expect(undone.error_counts).toEqual({});

@@ -8,7 +8,8 @@ import { expect } from "expect";
 import { sql } from "kysely";
 import { rollbackOperation } from "../src/bulk/lineage.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
-import { finished, operation, ticketIds, viewerOf, waitFor } from "./helpers/bulk.ts";
+import { CANCEL } from "./helpers/api.ts";
+import { finished, loadViewer, operation, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { collect, gql, wsClient } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer, type TestUser } from "./helpers/server.ts";
@@ -55,7 +56,7 @@ async function retry(user: TestUser, id: string, errorCodes?: string[]) {
   );
 }
 
-async function rollback(user: TestUser, id: string, force = false) {
+async function startRollback(user: TestUser, id: string, force = false) {
   return await mutate(
     user,
     `mutation($input: RollbackBulkOperationInput!) { rollbackBulkOperation(input: $input) {
@@ -147,14 +148,14 @@ Deno.test({
           scheduledAt: new Date(Date.now() + 60_000).toISOString(),
         });
         const r1 = await retry(tenant.agent, running);
-        const r2 = await rollback(tenant.agent, running);
+        const r2 = await startRollback(tenant.agent, running);
         expect(r1.userErrors[0].code).toBe("OPERATION_ACTIVE");
         expect(r2.userErrors[0].code).toBe("OPERATION_ACTIVE");
         expect(r1.bulkOperation).toBeNull();
         await mutate(
           tenant.agent,
-          `mutation($input: BulkOperationIdInput!) { cancelBulkOperation(input: $input) { userErrors { code } } }`,
-          { input: { id: running } },
+          CANCEL,
+          { id: running },
         );
       });
 
@@ -184,7 +185,7 @@ Deno.test({
         expect((await rows(db, targets)).every((r) => r.deleted_at !== null)).toBe(true);
         // Undo newest first, like an undo stack.
         for (const id of [...opIds].reverse()) {
-          const payload = await rollback(tenant.admin, id);
+          const payload = await startRollback(tenant.admin, id);
           expect(payload.userErrors).toEqual([]);
           const done = await finish(payload.bulkOperation.id);
           await expectConsistent(db, done.id);
@@ -212,7 +213,7 @@ Deno.test({
           .where("operation_id", "=", parent.id).where("outcome", "=", "SUCCEEDED")
           .where("target_id", "in", changedLive as never[]).execute()).length;
         expect(succeededChanged).toBeGreaterThan(0);
-        const payload = await rollback(tenant.agent, parentId);
+        const payload = await startRollback(tenant.agent, parentId);
         const done = await finish(payload.bulkOperation.id);
         await expectConsistent(db, done.id);
         expect(done.error_counts.CONFLICT).toBe(succeededChanged);
@@ -223,7 +224,7 @@ Deno.test({
         expect((conflict.after as { priority: string }).priority).toBe("LOW"); // the state the parent left
         expect((await rows(db, changedLive)).every((r) => r.priority === "HIGH")).toBe(true);
         // Only one rollback at a time is enforced while one runs; this one has ended, so force may run.
-        const forced = await rollback(tenant.agent, parentId, true);
+        const forced = await startRollback(tenant.agent, parentId, true);
         expect(forced.userErrors).toEqual([]);
         const forcedDone = await finish(forced.bulkOperation.id);
         await expectConsistent(db, forcedDone.id);
@@ -244,7 +245,7 @@ Deno.test({
           action: { delete: { reason: "spam" } },
         });
         await finish(parentId);
-        const agentTry = await rollback(tenant.agent, parentId);
+        const agentTry = await startRollback(tenant.agent, parentId);
         expect(agentTry.userErrors[0].code).toBe("FORBIDDEN");
         // Hold the tickets' row locks so the first rollback's chunk waits: it stays RUNNING.
         let release!: () => void;
@@ -257,15 +258,15 @@ Deno.test({
           await held;
         });
         await lockTaken;
-        const first = await rollback(tenant.admin, parentId);
+        const first = await startRollback(tenant.admin, parentId);
         expect(first.userErrors).toEqual([]);
-        const second = await rollback(tenant.admin, parentId);
+        const second = await startRollback(tenant.admin, parentId);
         expect(second.bulkOperation).toBeNull();
         expect(second.userErrors[0].code).toBe("ROLLBACK_IN_PROGRESS");
         release();
         await holder;
         await finish(first.bulkOperation.id);
-        const ofRollback = await rollback(tenant.admin, first.bulkOperation.id);
+        const ofRollback = await startRollback(tenant.admin, first.bulkOperation.id);
         expect(ofRollback.userErrors[0].code).toBe("ROLLBACK_OF_ROLLBACK");
         const viewerTry = await gql(
           server.graphqlUrl,
@@ -283,7 +284,7 @@ Deno.test({
           action: { setCategory: { category: "ACCOUNT" } },
         });
         const parent = await finish(parentId);
-        const viewer = await viewerOf(db, tenant.agent);
+        const viewer = await loadViewer(db, tenant.agent);
         const limits = {
           maxTargets: 1000,
           chunkSize: 50,
@@ -309,48 +310,43 @@ Deno.test({
       });
 
       await t.step("a cancelled operation rolls back exactly what it applied", async () => {
-        const big = await startTestServer({ tickets: 6000, env: { WORKERS: "1", BULK_CHUNK_SIZE: "100" } });
-        try {
-          const bigIds = await ticketIds(big.db, big.tenant.id);
-          const original = await rows(big.db, bigIds);
-          const result = await gql(
-            big.graphqlUrl,
-            big.tenant.agent.token,
-            `mutation($input: StartBulkOperationInput!) {
+        await using big = await startTestServer({ tickets: 6000, env: { WORKERS: "1", BULK_CHUNK_SIZE: "100" } });
+        const bigIds = await ticketIds(big.db, big.tenant.id);
+        const original = await rows(big.db, bigIds);
+        const result = await gql(
+          big.graphqlUrl,
+          big.tenant.agent.token,
+          `mutation($input: StartBulkOperationInput!) {
             startBulkOperation(input: $input) { bulkOperation { id } } }`,
-            {
-              input: { targets: { ids: bigIds.map(gid) }, action: { setCategory: { category: "TECHNICAL" } } },
-            },
-          );
-          const id = result.data!.startBulkOperation.bulkOperation.id;
-          await waitFor(big.db, rawId(id), (op) => op.succeeded + op.skipped + op.failed >= 300);
-          await gql(
-            big.graphqlUrl,
-            big.tenant.agent.token,
-            `mutation($input: BulkOperationIdInput!) {
-            cancelBulkOperation(input: $input) { userErrors { code } } }`,
-            { input: { id } },
-          );
-          const cancelled = await waitFor(big.db, rawId(id), finished);
-          expect(cancelled.status).toBe("CANCELLED");
-          expect(cancelled.cancelled).toBeGreaterThan(0);
-          const back = await gql(
-            big.graphqlUrl,
-            big.tenant.agent.token,
-            `mutation($input: RollbackBulkOperationInput!) {
+          {
+            input: { targets: { ids: bigIds.map(gid) }, action: { setCategory: { category: "TECHNICAL" } } },
+          },
+        );
+        const id = result.data!.startBulkOperation.bulkOperation.id;
+        await waitFor(big.db, rawId(id), (op) => op.succeeded + op.skipped + op.failed >= 300);
+        await gql(
+          big.graphqlUrl,
+          big.tenant.agent.token,
+          CANCEL,
+          { id },
+        );
+        const cancelled = await waitFor(big.db, rawId(id), finished);
+        expect(cancelled.status).toBe("CANCELLED");
+        expect(cancelled.cancelled).toBeGreaterThan(0);
+        const back = await gql(
+          big.graphqlUrl,
+          big.tenant.agent.token,
+          `mutation($input: RollbackBulkOperationInput!) {
             rollbackBulkOperation(input: $input) { bulkOperation { id counts { total } } userErrors { code } } }`,
-            {
-              input: { id },
-            },
-          );
-          expect(back.data!.rollbackBulkOperation.bulkOperation.counts.total).toBe(cancelled.succeeded);
-          const done = await waitFor(big.db, rawId(back.data!.rollbackBulkOperation.bulkOperation.id), finished);
-          expect(done.status).toBe("COMPLETED");
-          expect(done.succeeded).toBe(cancelled.succeeded);
-          expect(await rows(big.db, bigIds)).toEqual(original);
-        } finally {
-          await big.stop();
-        }
+          {
+            input: { id },
+          },
+        );
+        expect(back.data!.rollbackBulkOperation.bulkOperation.counts.total).toBe(cancelled.succeeded);
+        const done = await waitFor(big.db, rawId(back.data!.rollbackBulkOperation.bulkOperation.id), finished);
+        expect(done.status).toBe("COMPLETED");
+        expect(done.succeeded).toBe(cancelled.succeeded);
+        expect(await rows(big.db, bigIds)).toEqual(original);
       });
 
       await t.step("preview predicts the run exactly, changes nothing, and its token runs the snapshot", async () => {
@@ -450,20 +446,16 @@ Deno.test({
           action: { setStatus: { status: "CLOSED" } },
         });
         await finish(parentId);
-        const client = wsClient(server.wsUrl, tenant.agent.token);
-        try {
-          for (const payload of [await rollback(tenant.agent, parentId), await retry(tenant.agent, parentId)]) {
-            const events = await collect<{ bulkOperationProgress: { status: string; kind: string } }>(
-              client,
-              `subscription($id: ID!) { bulkOperationProgress(id: $id) { status kind } }`,
-              { id: payload.bulkOperation.id },
-            );
-            expect(events.length).toBeGreaterThanOrEqual(1);
-            expect(events[0].bulkOperationProgress.kind).toBe(payload.bulkOperation.kind);
-            expect(finished({ status: events.at(-1)!.bulkOperationProgress.status } as never)).toBe(true);
-          }
-        } finally {
-          await client.dispose();
+        await using client = wsClient(server.wsUrl, tenant.agent.token);
+        for (const payload of [await startRollback(tenant.agent, parentId), await retry(tenant.agent, parentId)]) {
+          const events = await collect<{ bulkOperationProgress: { status: string; kind: string } }>(
+            client,
+            `subscription($id: ID!) { bulkOperationProgress(id: $id) { status kind } }`,
+            { id: payload.bulkOperation.id },
+          );
+          expect(events.length).toBeGreaterThanOrEqual(1);
+          expect(events[0].bulkOperationProgress.kind).toBe(payload.bulkOperation.kind);
+          expect(finished({ status: events.at(-1)!.bulkOperationProgress.status } as never)).toBe(true);
         }
       });
     } finally {

@@ -102,230 +102,225 @@ Deno.test("cli progress line: bar, percent, counts, rate, ETA, status; summary w
 });
 
 Deno.test("cli against the server: start, watch, list, show, cancel, retry, rollback, preview, exit codes", async (t) => {
-  const server = await startTestServer({ tickets: 60, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
+  await using server = await startTestServer({ tickets: 60, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
   const agent = server.tenant.agent.token;
-  try {
-    // Closed tickets are read-only (FORBIDDEN): work on the others.
-    const page = await gql(server.graphqlUrl, agent, TicketsDocument, {
-      first: 100,
-      filter: { status: ["OPEN", "PENDING", "RESOLVED"] },
-    });
-    const ids = page.data!.tickets.edges.map((edge) => edge.node.id);
-    expect(ids.length).toBeGreaterThanOrEqual(30);
-    const missing = btoa("Ticket:999999999").replace(/=+$/, "");
+  // Closed tickets are read-only (FORBIDDEN): work on the others.
+  const page = await gql(server.graphqlUrl, agent, TicketsDocument, {
+    first: 100,
+    filter: { status: ["OPEN", "PENDING", "RESOLVED"] },
+  });
+  const ids = page.data!.tickets.edges.map((edge) => edge.node.id);
+  expect(ids.length).toBeGreaterThanOrEqual(30);
+  const missing = btoa("Ticket:999999999").replace(/=+$/, "");
 
-    await t.step("usage errors exit 2; no token exits 2", async () => {
-      const noToken = await cli(server, null, "list");
-      expect(noToken.code).toBe(2);
-      expect(noToken.stderr).toContain("BULK_TOKEN");
-      const twoActions = await cli(server, agent, "start", "--ids", ids[0], "--delete", "--restore");
-      expect(twoActions.code).toBe(2);
-      expect(twoActions.stderr).toContain("more than one action");
-      const unknown = await cli(server, agent, "frobnicate");
-      expect(unknown.code).toBe(2);
-      const help = await cli(null, null, "--", "--help");
-      expect(help.code).toBe(0);
-      expect(help.stdout).toContain("Usage: deno task cli");
-    });
+  await t.step("usage errors exit 2; no token exits 2", async () => {
+    const noToken = await cli(server, null, "list");
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toContain("BULK_TOKEN");
+    const twoActions = await cli(server, agent, "start", "--ids", ids[0], "--delete", "--restore");
+    expect(twoActions.code).toBe(2);
+    expect(twoActions.stderr).toContain("more than one action");
+    const unknown = await cli(server, agent, "frobnicate");
+    expect(unknown.code).toBe(2);
+    const help = await cli(null, null, "--", "--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: deno task cli");
+  });
 
-    await t.step("list with no operations", async () => {
-      const run = await cli(server, agent, "list");
-      expect(run).toMatchObject({ code: 0, stdout: "no operations\n" });
-    });
+  await t.step("list with no operations", async () => {
+    const run = await cli(server, agent, "list");
+    expect(run).toMatchObject({ code: 0, stdout: "no operations\n" });
+  });
 
-    let withErrors = "";
-    await t.step("start --watch: progress lines on stderr (not a TTY), summary with errors, exit 4", async () => {
-      const run = await cli(
-        server,
-        agent,
-        "start",
-        "--ids",
-        [...ids.slice(0, 30), missing].join(","),
-        "--set-category",
-        "billing",
-        "--description",
-        "cli test",
-        "--watch",
-      );
-      expect(run.stdout).toMatch(/^started \S+ (QUEUED|RUNNING) \(SET_CATEGORY, 31 targets\)\n/);
-      withErrors = run.stdout.split(" ")[1];
-      const lines = run.stderr.trim().split("\n");
-      expect(lines.at(-1)).toMatch(
-        /^\[#+\] 100\.0% {2}31\/31 {2}ok \d+ failed 1 skipped \d+ {2}[\d.,]+\/s {2}ETA - {2}COMPLETED_WITH_ERRORS$/,
-      );
-      expect(run.stdout).toContain(`${withErrors} COMPLETED_WITH_ERRORS`);
-      expect(run.stdout).toMatch(/\nerrors:\n( {2}[A-Z_]+ +\d+\n)* {2}NOT_FOUND +1\n/);
-      expect(run.code).toBe(4);
-    });
+  let withErrors = "";
+  await t.step("start --watch: progress lines on stderr (not a TTY), summary with errors, exit 4", async () => {
+    const run = await cli(
+      server,
+      agent,
+      "start",
+      "--ids",
+      [...ids.slice(0, 30), missing].join(","),
+      "--set-category",
+      "billing",
+      "--description",
+      "cli test",
+      "--watch",
+    );
+    expect(run.stdout).toMatch(/^started \S+ (QUEUED|RUNNING) \(SET_CATEGORY, 31 targets\)\n/);
+    withErrors = run.stdout.split(" ")[1];
+    const lines = run.stderr.trim().split("\n");
+    expect(lines.at(-1)).toMatch(
+      /^\[#+\] 100\.0% {2}31\/31 {2}ok \d+ failed 1 skipped \d+ {2}[\d.,]+\/s {2}ETA - {2}COMPLETED_WITH_ERRORS$/,
+    );
+    expect(run.stdout).toContain(`${withErrors} COMPLETED_WITH_ERRORS`);
+    expect(run.stdout).toMatch(/\nerrors:\n( {2}[A-Z_]+ +\d+\n)* {2}NOT_FOUND +1\n/);
+    expect(run.code).toBe(4);
+  });
 
-    await t.step("watch of a finished operation: one event, the summary, the same exit code", async () => {
-      const run = await cli(server, agent, "watch", withErrors);
-      expect(run.code).toBe(4);
-      expect(run.stderr).toContain("100.0%");
-      expect(run.stdout).toContain("NOT_FOUND");
-      const json = await cli(server, agent, "watch", withErrors, "--json");
-      expect(json.code).toBe(4);
-      const events = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
-      expect(events.at(-1)).toMatchObject({ id: withErrors, status: "COMPLETED_WITH_ERRORS", percent: 100 });
-    });
+  await t.step("watch of a finished operation: one event, the summary, the same exit code", async () => {
+    const run = await cli(server, agent, "watch", withErrors);
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain("100.0%");
+    expect(run.stdout).toContain("NOT_FOUND");
+    const json = await cli(server, agent, "watch", withErrors, "--json");
+    expect(json.code).toBe(4);
+    const events = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(events.at(-1)).toMatchObject({ id: withErrors, status: "COMPLETED_WITH_ERRORS", percent: 100 });
+  });
 
-    await t.step("start --wait --json by filter: exit 0 on COMPLETED", async () => {
-      const run = await cli(
-        server,
-        agent,
-        "start",
-        "--filter",
-        "status=OPEN,PENDING,RESOLVED",
-        "--comment",
-        "checked by the cli test",
-        "--wait",
-        "--json",
-      );
-      expect(run.stderr).toBe("");
-      const last = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
-      expect(last).toMatchObject({ status: "COMPLETED", actionType: "ADD_COMMENT", percent: 100 });
-      expect(last.counts).toMatchObject({ total: ids.length, succeeded: ids.length });
-      expect(run.code).toBe(0);
-    });
+  await t.step("start --wait --json by filter: exit 0 on COMPLETED", async () => {
+    const run = await cli(
+      server,
+      agent,
+      "start",
+      "--filter",
+      "status=OPEN,PENDING,RESOLVED",
+      "--comment",
+      "checked by the cli test",
+      "--wait",
+      "--json",
+    );
+    expect(run.stderr).toBe("");
+    const last = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+    expect(last).toMatchObject({ status: "COMPLETED", actionType: "ADD_COMMENT", percent: 100 });
+    expect(last.counts).toMatchObject({ total: ids.length, succeeded: ids.length });
+    expect(run.code).toBe(0);
+  });
 
-    await t.step("userErrors and GraphQL errors exit 1", async () => {
-      const viewer = await cli(server, server.tenant.viewer.token, "start", "--ids", ids[0], "--set-priority", "HIGH");
-      expect(viewer.code).toBe(1);
-      expect(viewer.stderr).toMatch(/FORBIDDEN/);
-      const badEnum = await cli(server, agent, "start", "--ids", ids[0], "--set-priority", "SOMEDAY");
-      expect(badEnum.code).toBe(1);
-      expect(badEnum.stderr).toContain("SOMEDAY");
-      const badToken = await cli(server, "not-a-token", "list");
-      expect(badToken.code).toBe(1);
-      const unreachable = await cli(null, agent, "list", "--url", "http://127.0.0.1:9");
-      expect(unreachable.code).toBe(1);
-      expect(unreachable.stderr).toContain("cannot reach http://127.0.0.1:9/graphql");
-    });
+  await t.step("userErrors and GraphQL errors exit 1", async () => {
+    const viewer = await cli(server, server.tenant.viewer.token, "start", "--ids", ids[0], "--set-priority", "HIGH");
+    expect(viewer.code).toBe(1);
+    expect(viewer.stderr).toMatch(/FORBIDDEN/);
+    const badEnum = await cli(server, agent, "start", "--ids", ids[0], "--set-priority", "SOMEDAY");
+    expect(badEnum.code).toBe(1);
+    expect(badEnum.stderr).toContain("SOMEDAY");
+    const badToken = await cli(server, "not-a-token", "list");
+    expect(badToken.code).toBe(1);
+    const unreachable = await cli(null, agent, "list", "--url", "http://127.0.0.1:9");
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain("cannot reach http://127.0.0.1:9/graphql");
+  });
 
-    await t.step("cancel a scheduled operation; watching it then exits 3", async () => {
-      const started = await cli(
-        server,
-        agent,
-        "start",
-        "--ids",
-        ids[0],
-        "--set-priority",
-        "LOW",
-        "--scheduled-at",
-        new Date(Date.now() + 3_600_000).toISOString(),
-        "--json",
-      );
-      expect(started.code).toBe(0);
-      const payload = JSON.parse(started.stdout);
-      expect(payload).toMatchObject({ replayed: false, userErrors: [], bulkOperation: { status: "SCHEDULED" } });
-      const id = payload.bulkOperation.id;
-      const cancel = await cli(server, agent, "cancel", id);
-      expect(cancel).toMatchObject({ code: 0, stdout: `cancel requested: ${id} CANCELLED\n` });
-      const again = await cli(server, agent, "cancel", id);
-      expect(again.code).toBe(1);
-      expect(again.stderr).toContain("ALREADY_FINISHED");
-      const watch = await cli(server, agent, "watch", id);
-      expect(watch.code).toBe(3);
-    });
+  await t.step("cancel a scheduled operation; watching it then exits 3", async () => {
+    const started = await cli(
+      server,
+      agent,
+      "start",
+      "--ids",
+      ids[0],
+      "--set-priority",
+      "LOW",
+      "--scheduled-at",
+      new Date(Date.now() + 3_600_000).toISOString(),
+      "--json",
+    );
+    expect(started.code).toBe(0);
+    const payload = JSON.parse(started.stdout);
+    expect(payload).toMatchObject({ replayed: false, userErrors: [], bulkOperation: { status: "SCHEDULED" } });
+    const id = payload.bulkOperation.id;
+    const cancel = await cli(server, agent, "cancel", id);
+    expect(cancel).toMatchObject({ code: 0, stdout: `cancel requested: ${id} CANCELLED\n` });
+    const again = await cli(server, agent, "cancel", id);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("ALREADY_FINISHED");
+    const watch = await cli(server, agent, "watch", id);
+    expect(watch.code).toBe(3);
+  });
 
-    await t.step("list and show", async () => {
-      const table = await cli(server, agent, "list");
-      expect(table.code).toBe(0);
-      const lines = table.stdout.trim().split("\n");
-      expect(lines[0]).toMatch(/^ID +STATUS +KIND +ACTION +PROGRESS +CREATED +DESCRIPTION$/);
-      expect(lines.length).toBe(4);
-      const json = await cli(server, agent, "list", "--json", "--status", "completed_with_errors");
-      expect(JSON.parse(json.stdout).map((op: Operation) => op.id)).toEqual([withErrors]);
-      const show = await cli(server, agent, "show", withErrors);
-      expect(show.code).toBe(0);
-      expect(show.stdout).toContain("description       cli test");
-      expect(show.stdout).toContain("NOT_FOUND");
-    });
+  await t.step("list and show", async () => {
+    const table = await cli(server, agent, "list");
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^ID +STATUS +KIND +ACTION +PROGRESS +CREATED +DESCRIPTION$/);
+    expect(lines.length).toBe(4);
+    const json = await cli(server, agent, "list", "--json", "--status", "completed_with_errors");
+    expect(JSON.parse(json.stdout).map((op: Operation) => op.id)).toEqual([withErrors]);
+    const show = await cli(server, agent, "show", withErrors);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain("description       cli test");
+    expect(show.stdout).toContain("NOT_FOUND");
+  });
 
-    await t.step("retry the failed items (they fail again: exit 3), rollback the rest (exit 0)", async () => {
-      const retry = await cli(server, agent, "retry", withErrors, "--wait");
-      expect(retry.stdout).toMatch(new RegExp(`^retry started \\S+ \\w+ \\(RETRY of ${withErrors}, 1 targets\\)`));
-      expect(retry.stdout).toContain("FAILED");
-      expect(retry.code).toBe(3);
-      const rollback = await cli(server, agent, "rollback", withErrors, "--watch");
-      expect(rollback.stdout).toMatch(
-        new RegExp(`^rollback started \\S+ \\w+ \\(ROLLBACK of ${withErrors}, \\d+ targets\\)`),
-      );
-      expect(rollback.stdout).toContain("COMPLETED");
-      expect(rollback.code).toBe(0);
-      // A rollback cannot itself be rolled back: a userError, exit 1.
-      const rollbackId = rollback.stdout.split(" ")[2];
-      const ofRollback = await cli(server, agent, "rollback", rollbackId, "--force");
-      expect(ofRollback.code).toBe(1);
-      expect(ofRollback.stderr).toMatch(/^error ROLLBACK_OF_ROLLBACK/);
-    });
+  await t.step("retry the failed items (they fail again: exit 3), rollback the rest (exit 0)", async () => {
+    const retry = await cli(server, agent, "retry", withErrors, "--wait");
+    expect(retry.stdout).toMatch(new RegExp(`^retry started \\S+ \\w+ \\(RETRY of ${withErrors}, 1 targets\\)`));
+    expect(retry.stdout).toContain("FAILED");
+    expect(retry.code).toBe(3);
+    const rollback = await cli(server, agent, "rollback", withErrors, "--watch");
+    expect(rollback.stdout).toMatch(
+      new RegExp(`^rollback started \\S+ \\w+ \\(ROLLBACK of ${withErrors}, \\d+ targets\\)`),
+    );
+    expect(rollback.stdout).toContain("COMPLETED");
+    expect(rollback.code).toBe(0);
+    // A rollback cannot itself be rolled back: a userError, exit 1.
+    const rollbackId = rollback.stdout.split(" ")[2];
+    const ofRollback = await cli(server, agent, "rollback", rollbackId, "--force");
+    expect(ofRollback.code).toBe(1);
+    expect(ofRollback.stderr).toMatch(/^error ROLLBACK_OF_ROLLBACK/);
+  });
 
-    await t.step("preview, then start exactly the previewed targets with its token", async () => {
-      const openNow = async () =>
-        (await server.db.selectFrom("tickets").select("id").where("tenant_id", "=", server.tenant.id)
-          .where("status", "=", "OPEN").where("deleted_at", "is", null).orderBy("id").execute()).map((r) => r.id);
-      const previewed = await openNow();
-      const preview = await cli(server, agent, "preview", "--filter", "status=OPEN", "--set-priority", "URGENT");
-      expect(preview.code).toBe(0);
-      expect(preview.stdout).toMatch(
-        new RegExp(`^matched ${previewed.length}: would change \\d+, skip \\d+, fail \\d+`),
-      );
-      expect(preview.stdout).toContain("preview token");
-      const json = await cli(server, agent, "preview", "--filter", "status=OPEN", "--set-priority", "URGENT", "--json");
-      const { previewToken, matchedCount, wouldChange, wouldSkip, wouldFail } = JSON.parse(json.stdout);
-      expect(matchedCount).toBe(previewed.length);
-      // A ticket created after the preview matches the filter but is not one of its targets.
-      const created = await server.db.insertInto("tickets")
-        .values({ tenant_id: server.tenant.id, title: "Opened after the preview" }).returning("id")
-        .executeTakeFirstOrThrow();
-      expect(await openNow()).toEqual([...previewed, created.id]);
-      const run = await cli(
-        server,
-        agent,
-        "start",
-        "--filter",
-        "status=OPEN",
-        "--set-priority",
-        "URGENT",
-        "--preview-token",
-        previewToken,
-        "--wait",
-      );
-      expect(run.code).toBe(0);
-      const started = new RegExp(`^started (\\S+) \\w+ \\(SET_PRIORITY, ${previewed.length} targets\\)`).exec(
-        run.stdout,
-      );
-      expect(started).not.toBeNull();
-      expect(run.stdout).toContain("COMPLETED");
-      const operationId = dbIdOf(started![1]);
-      const items = await server.db.selectFrom("bulk_operation_items").select("target_id")
-        .where("operation_id", "=", operationId).orderBy("position").execute();
-      // The frozen list (in the filter's own order, newest first), compared as a set of ids.
-      const byNumber = (a: string, b: string) => Number(a) - Number(b);
-      expect(items.map((i) => i.target_id).sort(byNumber)).toEqual(previewed);
-      const done = await server.db.selectFrom("bulk_operations").select(["succeeded", "skipped", "failed"])
-        .where("id", "=", operationId).executeTakeFirstOrThrow();
-      expect(done).toEqual({ succeeded: wouldChange, skipped: wouldSkip, failed: wouldFail });
-    });
-  } finally {
-    await server.stop();
-  }
+  await t.step("preview, then start exactly the previewed targets with its token", async () => {
+    const openNow = async () =>
+      (await server.db.selectFrom("tickets").select("id").where("tenant_id", "=", server.tenant.id)
+        .where("status", "=", "OPEN").where("deleted_at", "is", null).orderBy("id").execute()).map((r) => r.id);
+    const previewed = await openNow();
+    const preview = await cli(server, agent, "preview", "--filter", "status=OPEN", "--set-priority", "URGENT");
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toMatch(
+      new RegExp(`^matched ${previewed.length}: would change \\d+, skip \\d+, fail \\d+`),
+    );
+    expect(preview.stdout).toContain("preview token");
+    const json = await cli(server, agent, "preview", "--filter", "status=OPEN", "--set-priority", "URGENT", "--json");
+    const { previewToken, matchedCount, wouldChange, wouldSkip, wouldFail } = JSON.parse(json.stdout);
+    expect(matchedCount).toBe(previewed.length);
+    // A ticket created after the preview matches the filter but is not one of its targets.
+    const created = await server.db.insertInto("tickets")
+      .values({ tenant_id: server.tenant.id, title: "Opened after the preview" }).returning("id")
+      .executeTakeFirstOrThrow();
+    expect(await openNow()).toEqual([...previewed, created.id]);
+    const run = await cli(
+      server,
+      agent,
+      "start",
+      "--filter",
+      "status=OPEN",
+      "--set-priority",
+      "URGENT",
+      "--preview-token",
+      previewToken,
+      "--wait",
+    );
+    expect(run.code).toBe(0);
+    const started = new RegExp(`^started (\\S+) \\w+ \\(SET_PRIORITY, ${previewed.length} targets\\)`).exec(
+      run.stdout,
+    );
+    expect(started).not.toBeNull();
+    expect(run.stdout).toContain("COMPLETED");
+    const operationId = dbIdOf(started![1]);
+    const items = await server.db.selectFrom("bulk_operation_items").select("target_id")
+      .where("operation_id", "=", operationId).orderBy("position").execute();
+    // The frozen list (in the filter's own order, newest first), compared as a set of ids.
+    const byNumber = (a: string, b: string) => Number(a) - Number(b);
+    expect(items.map((i) => i.target_id).sort(byNumber)).toEqual(previewed);
+    const done = await server.db.selectFrom("bulk_operations").select(["succeeded", "skipped", "failed"])
+      .where("id", "=", operationId).executeTakeFirstOrThrow();
+    expect(done).toEqual({ succeeded: wouldChange, skipped: wouldSkip, failed: wouldFail });
+  });
 });
 
 Deno.test("cli: works against a server that runs trusted documents only", async () => {
-  const server = await startTestServer({ tickets: 5, env: { GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1", WORKERS: "1" } });
-  try {
-    const agent = server.tenant.agent.token;
-    expect(await cli(server, agent, "list")).toMatchObject({ code: 0, stdout: "no operations\n" });
-    const tickets = await server.db.selectFrom("tickets").select("id").where("status", "!=", "CLOSED").limit(2)
-      .execute();
-    const ids = tickets.map((row) => btoa(`Ticket:${row.id}`).replace(/=+$/, "")).join(",");
-    // start --watch: a mutation over HTTP, then the progress subscription over graphql-ws, both by hash.
-    const run = await cli(server, agent, "start", "--ids", ids, "--set-category", "billing", "--watch");
-    expect(run.stderr).not.toContain("PERSISTED_QUERY");
-    expect(run.code).toBe(0);
-    expect(run.stdout).toContain("COMPLETED");
-  } finally {
-    await server.stop();
-  }
+  await using server = await startTestServer({
+    tickets: 5,
+    env: { GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1", WORKERS: "1" },
+  });
+  const agent = server.tenant.agent.token;
+  expect(await cli(server, agent, "list")).toMatchObject({ code: 0, stdout: "no operations\n" });
+  const tickets = await server.db.selectFrom("tickets").select("id").where("status", "!=", "CLOSED").limit(2)
+    .execute();
+  const ids = tickets.map((row) => btoa(`Ticket:${row.id}`).replace(/=+$/, "")).join(",");
+  // start --watch: a mutation over HTTP, then the progress subscription over graphql-ws, both by hash.
+  const run = await cli(server, agent, "start", "--ids", ids, "--set-category", "billing", "--watch");
+  expect(run.stderr).not.toContain("PERSISTED_QUERY");
+  expect(run.code).toBe(0);
+  expect(run.stdout).toContain("COMPLETED");
 });

@@ -8,7 +8,7 @@
  */
 import { expect } from "expect";
 import type { Client } from "graphql-ws";
-import { lockTickets, ticketGid, within } from "./helpers/api.ts";
+import { holdTicketLocks, ticketGid, within } from "./helpers/api.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { openSse, socket } from "./helpers/sockets.ts";
@@ -40,7 +40,7 @@ async function sseStream(url: string, token: string, signal: AbortSignal) {
 }
 
 Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (t) => {
-  const server = await startTestServer({
+  await using server = await startTestServer({
     env: { WS_MAX_SOCKETS_PER_TOKEN: "3", WS_MAX_SUBSCRIPTIONS_PER_SOCKET: "2", SSE_MAX_STREAMS_PER_TOKEN: "2" },
   });
   const sockets: ReturnType<typeof socket>[] = [];
@@ -132,12 +132,11 @@ Deno.test("per-token caps: sockets, operations per socket, SSE streams", async (
   } finally {
     abort.abort();
     await Promise.all(sockets.map((s) => s.dispose()));
-    await server.stop();
   }
 });
 
 Deno.test("no connection_init (4408) or no valid token (4401) within WS_CONNECTION_INIT_TIMEOUT_MS: closed", async () => {
-  const server = await startTestServer({ env: { WS_CONNECTION_INIT_TIMEOUT_MS: "300" } });
+  await using server = await startTestServer({ env: { WS_CONNECTION_INIT_TIMEOUT_MS: "300" } });
   const anonymous = socket(server.wsUrl, null);
   try {
     // An empty connection_init is acknowledged (GraphiQL sends its token with each subscribe)...
@@ -162,45 +161,40 @@ Deno.test("no connection_init (4408) or no valid token (4401) within WS_CONNECTI
     expect(performance.now() - opened).toBeLessThan(2500); // graphql-ws's own default would be 3000 ms
   } finally {
     await anonymous.dispose();
-    await server.stop();
   }
 });
 
 Deno.test("a 40 MB WebSocket message closes the socket with 1009 and is not executed", async () => {
-  const server = await startTestServer();
-  try {
-    const ws = new WebSocket(server.wsUrl, "graphql-transport-ws");
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-      ws.onclose = (event) => resolve({ code: event.code, reason: event.reason });
-    });
-    const messages: string[] = [];
-    ws.onopen = () => {
-      ws.send(JSON.stringify({
-        type: "connection_init",
-        payload: { authorization: `Bearer ${server.tenant.admin.token}` },
-      }));
-    };
-    ws.onmessage = (event) => {
-      messages.push(String(event.data));
-      if (JSON.parse(String(event.data)).type !== "connection_ack") return;
-      // A valid document padded with a 40 MB comment: executed, it would answer with data.
-      const query = `{ viewer { user { email } } } #${"x".repeat(40 * 1024 * 1024)}`;
-      ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query } }));
-    };
-    expect(await within(closed, 60_000, "the socket closed after the 40 MB message")).toEqual({
-      code: 1009,
-      reason: `Message over ${16 * 1024 * 1024} bytes`,
-    });
-    expect(messages.map((m) => JSON.parse(m).type)).toEqual(["connection_ack"]);
-  } finally {
-    await server.stop();
-  }
+  await using server = await startTestServer();
+  const ws = new WebSocket(server.wsUrl, "graphql-transport-ws");
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.onclose = (event) => resolve({ code: event.code, reason: event.reason });
+  });
+  const messages: string[] = [];
+  ws.onopen = () => {
+    ws.send(JSON.stringify({
+      type: "connection_init",
+      payload: { authorization: `Bearer ${server.tenant.admin.token}` },
+    }));
+  };
+  ws.onmessage = (event) => {
+    messages.push(String(event.data));
+    if (JSON.parse(String(event.data)).type !== "connection_ack") return;
+    // A valid document padded with a 40 MB comment: executed, it would answer with data.
+    const query = `{ viewer { user { email } } } #${"x".repeat(40 * 1024 * 1024)}`;
+    ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query } }));
+  };
+  expect(await within(closed, 60_000, "the socket closed after the 40 MB message")).toEqual({
+    code: 1009,
+    reason: `Message over ${16 * 1024 * 1024} bytes`,
+  });
+  expect(messages.map((m) => JSON.parse(m).type)).toEqual(["connection_ack"]);
 });
 
 // The request stops holding the handler, is never executed, and the connection is closed (each
 // connection carries one request through the front door, src/http/head-deadline.ts).
 Deno.test("a slow-loris body is answered 408 within BODY_READ_TIMEOUT_MS, not executed", async () => {
-  const server = await startTestServer({ env: { BODY_READ_TIMEOUT_MS: "500" } });
+  await using server = await startTestServer({ env: { BODY_READ_TIMEOUT_MS: "500" } });
   const url = new URL(server.url);
   const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
   const trickle = setInterval(() => conn.write(new TextEncoder().encode(" ")).catch(() => {}), 100);
@@ -224,7 +218,6 @@ Deno.test("a slow-loris body is answered 408 within BODY_READ_TIMEOUT_MS, not ex
   } finally {
     clearInterval(trickle);
     conn.close();
-    await server.stop();
   }
 });
 
@@ -296,10 +289,10 @@ Deno.test("a slow-loris client is disconnected", async () => {
 });
 
 Deno.test("a query running past GRAPHQL_MAX_EXECUTION_MS gets EXECUTION_TIMEOUT", async () => {
-  const server = await startTestServer({ tickets: 1, env: { GRAPHQL_MAX_EXECUTION_MS: "300" } });
+  await using server = await startTestServer({ tickets: 1, env: { GRAPHQL_MAX_EXECUTION_MS: "300" } });
   const [{ id }] = await server.db.selectFrom("tickets").select("id").execute();
   // A row lock the test holds: updateTicket waits on it far past the deadline.
-  const gate = await lockTickets(server.databaseUrl, [id]);
+  const gate = await holdTicketLocks(server.databaseUrl, [id]);
   try {
     const started = performance.now();
     const result = await within(
@@ -319,7 +312,6 @@ Deno.test("a query running past GRAPHQL_MAX_EXECUTION_MS gets EXECUTION_TIMEOUT"
     expect(elapsed).toBeLessThan(5000);
   } finally {
     await gate.release();
-    await server.stop();
   }
 });
 

@@ -7,12 +7,13 @@
 import { expect } from "expect";
 import { sql } from "kysely";
 import { encodeId } from "../src/graphql/ids.ts";
-import { CANCEL, type OperationView, PROGRESS, startOk, startOp } from "./helpers/api.ts";
+import { CANCEL, type OperationView, PROGRESS, RETRY, ROLLBACK, startOk, startOp } from "./helpers/api.ts";
 import { collect, gql, wsClient } from "./helpers/graphql.ts";
 import {
   createNotesTable,
   insertNotes,
   type NoteImage,
+  notesBodyDomain,
   notesDomain,
   notesKindsDomain,
 } from "./helpers/notes-domain.ts";
@@ -23,16 +24,13 @@ import { insertTickets } from "../src/tickets/seed.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { finished, start, waitFor } from "./helpers/bulk.ts";
 import type { StartError, StartInput } from "../src/bulk/start.ts";
+import type { BulkDomain } from "../src/bulk/action.ts";
 
 type ProgressEvent = { bulkOperationProgress: OperationView };
 
 const noteGid = (id: string) => encodeId("Note", id);
 const TERMINAL = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELLED"];
 
-const RETRY = `mutation($id: ID!) { retryFailedItems(input: { id: $id }) {
-  bulkOperation { id } userErrors { code message } } }`;
-const ROLLBACK = `mutation($id: ID!) { rollbackBulkOperation(input: { id: $id }) {
-  bulkOperation { id } userErrors { code message } } }`;
 const PREVIEW = `mutation($input: StartBulkOperationInput!) { previewBulkOperation(input: $input) {
   preview { matchedCount wouldChange wouldSkip sample { targetId outcome after } } userErrors { code message } } }`;
 const ITEMS = `query($id: ID!) { bulkOperation(id: $id) {
@@ -40,17 +38,13 @@ const ITEMS = `query($id: ID!) { bulkOperation(id: $id) {
 
 /** Follows an operation over graphql-ws to its terminal state (the subscription completes after it). */
 async function followToEnd(server: TestServer, token: string, id: string): Promise<OperationView> {
-  const client = wsClient(server.wsUrl, token);
-  try {
-    const events = await collect<ProgressEvent>(client, PROGRESS, { id }, { timeoutMs: 30_000 });
-    const last = events.at(-1)?.bulkOperationProgress;
-    if (!last || !TERMINAL.includes(last.status)) {
-      throw new Error(`progress of ${id} completed without a terminal state: ${JSON.stringify(last)}`);
-    }
-    return last;
-  } finally {
-    await client.dispose();
+  await using client = wsClient(server.wsUrl, token);
+  const events = await collect<ProgressEvent>(client, PROGRESS, { id }, { timeoutMs: 30_000 });
+  const last = events.at(-1)?.bulkOperationProgress;
+  if (!last || !TERMINAL.includes(last.status)) {
+    throw new Error(`progress of ${id} completed without a terminal state: ${JSON.stringify(last)}`);
   }
+  return last;
 }
 
 async function notes(server: TestServer): Promise<(NoteImage & { id: string })[]> {
@@ -60,111 +54,107 @@ async function notes(server: TestServer): Promise<(NoteImage & { id: string })[]
 }
 
 Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, cancel, preview and downloads through the same API", async () => {
-  const server = await startTestServer({ domain: notesDomain, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
-  try {
-    await createNotesTable(server.db);
-    const ids = await insertNotes(server.db, server.tenant.id, 25);
-    // A ticket whose id is also a note's: an item's `target` (a Ticket) must not show it.
-    await insertTickets(server.db, server.tenant.id, 1);
-    const ticket = await server.db.selectFrom("tickets").select("id").executeTakeFirstOrThrow();
-    expect(ids).toContain(String(ticket.id));
-    const missing = String(Number(ids.at(-1)) + 1000);
-    const token = server.tenant.agent.token;
+  await using server = await startTestServer({ domain: notesDomain, env: { WORKERS: "1", BULK_CHUNK_SIZE: "10" } });
+  await createNotesTable(server.db);
+  const ids = await insertNotes(server.db, server.tenant.id, 25);
+  // A ticket whose id is also a note's: an item's `target` (a Ticket) must not show it.
+  await insertTickets(server.db, server.tenant.id, 1);
+  const ticket = await server.db.selectFrom("tickets").select("id").executeTakeFirstOrThrow();
+  expect(ids).toContain(String(ticket.id));
+  const missing = String(Number(ids.at(-1)) + 1000);
+  const token = server.tenant.agent.token;
 
-    // start over explicit ids (one does not exist yet), followed over graphql-ws by the worker thread's progress
-    const started = await startOk(server, server.tenant.agent, {
-      targets: { ids: [...ids, missing].map(noteGid) },
-      action: { setPriority: { priority: "HIGH" } },
-    });
-    const ended = await followToEnd(server, token, started.id);
-    expect(ended).toMatchObject({
-      status: "COMPLETED_WITH_ERRORS",
-      counts: { total: 26, succeeded: 25, failed: 1, pending: 0 },
-      errorSummary: [{ code: "NOT_FOUND", count: 1 }],
-    });
-    expect((await notes(server)).map((n) => n.priority)).toEqual(ids.map(() => "HIGH"));
-    const items = await gql(server.graphqlUrl, token, ITEMS, { id: started.id });
-    const edges = items.data.bulkOperation.items.edges.map((e: { node: unknown }) => e.node);
-    expect(edges.map((e: { target: unknown }) => e.target)).toEqual(edges.map(() => null));
-    expect(edges[0]).toMatchObject({
-      position: 0,
-      targetId: noteGid(ids[0]),
-      outcome: "SUCCEEDED",
-      before: { priority: "LOW", version: 1 },
-      after: { priority: "HIGH", version: 2 },
-    });
-    expect(edges[25]).toMatchObject({ targetId: noteGid(missing), outcome: "FAILED", error: { code: "NOT_FOUND" } });
+  // start over explicit ids (one does not exist yet), followed over graphql-ws by the worker thread's progress
+  const started = await startOk(server, server.tenant.agent, {
+    targets: { ids: [...ids, missing].map(noteGid) },
+    action: { setPriority: { priority: "HIGH" } },
+  });
+  const ended = await followToEnd(server, token, started.id);
+  expect(ended).toMatchObject({
+    status: "COMPLETED_WITH_ERRORS",
+    counts: { total: 26, succeeded: 25, failed: 1, pending: 0 },
+    errorSummary: [{ code: "NOT_FOUND", count: 1 }],
+  });
+  expect((await notes(server)).map((n) => n.priority)).toEqual(ids.map(() => "HIGH"));
+  const items = await gql(server.graphqlUrl, token, ITEMS, { id: started.id });
+  const edges = items.data.bulkOperation.items.edges.map((e: { node: unknown }) => e.node);
+  expect(edges.map((e: { target: unknown }) => e.target)).toEqual(edges.map(() => null));
+  expect(edges[0]).toMatchObject({
+    position: 0,
+    targetId: noteGid(ids[0]),
+    outcome: "SUCCEEDED",
+    before: { priority: "LOW", version: 1 },
+    after: { priority: "HIGH", version: 2 },
+  });
+  expect(edges[25]).toMatchObject({ targetId: noteGid(missing), outcome: "FAILED", error: { code: "NOT_FOUND" } });
 
-    // downloads name the domain's node type
-    const download = await fetch(`${server.url}/bulk-operations/${started.id}/items.jsonl`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const lines = (await download.text()).trim().split("\n").map((line) => JSON.parse(line));
-    expect(lines.map((line) => line.targetId)).toEqual([...ids, missing].map(noteGid));
+  // downloads name the domain's node type
+  const download = await fetch(`${server.url}/bulk-operations/${started.id}/items.jsonl`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const lines = (await download.text()).trim().split("\n").map((line) => JSON.parse(line));
+  expect(lines.map((line) => line.targetId)).toEqual([...ids, missing].map(noteGid));
 
-    // retry the failed item once its note exists
-    await sql`INSERT INTO notes (id, tenant_id) VALUES (${missing}, ${server.tenant.id})`.execute(server.db);
-    const retry = await gql(server.graphqlUrl, token, RETRY, { id: started.id });
-    expect(retry.data.retryFailedItems.userErrors).toEqual([]);
-    expect(await followToEnd(server, token, retry.data.retryFailedItems.bulkOperation.id)).toMatchObject({
-      status: "COMPLETED",
-      kind: "RETRY",
-      counts: { total: 1, succeeded: 1 },
-    });
+  // retry the failed item once its note exists
+  await sql`INSERT INTO notes (id, tenant_id) VALUES (${missing}, ${server.tenant.id})`.execute(server.db);
+  const retry = await gql(server.graphqlUrl, token, RETRY, { id: started.id });
+  expect(retry.data.retryFailedItems.userErrors).toEqual([]);
+  expect(await followToEnd(server, token, retry.data.retryFailedItems.bulkOperation.id)).toMatchObject({
+    status: "COMPLETED",
+    kind: "RETRY",
+    counts: { total: 1, succeeded: 1 },
+  });
 
-    // roll the first operation back, except a note changed since (CONFLICT)
-    await sql`UPDATE notes SET priority = 'URGENT' WHERE id = ${ids[3]}`.execute(server.db);
-    const rollback = await gql(server.graphqlUrl, token, ROLLBACK, { id: started.id });
-    expect(rollback.data.rollbackBulkOperation.userErrors).toEqual([]);
-    expect(await followToEnd(server, token, rollback.data.rollbackBulkOperation.bulkOperation.id)).toMatchObject({
-      status: "COMPLETED",
-      kind: "ROLLBACK",
-      actionType: "ROLLBACK",
-      counts: { total: 25, succeeded: 24, skipped: 1 },
-      errorSummary: [{ code: "CONFLICT", count: 1 }],
-    });
-    const restored = await notes(server);
-    expect(restored.filter((n) => n.priority === "LOW").length).toBe(24);
-    expect(restored.find((n) => n.id === ids[3])?.priority).toBe("URGENT");
-    expect(restored.find((n) => n.id === missing)?.priority).toBe("HIGH"); // the retry's own change stays
+  // roll the first operation back, except a note changed since (CONFLICT)
+  await sql`UPDATE notes SET priority = 'URGENT' WHERE id = ${ids[3]}`.execute(server.db);
+  const rollback = await gql(server.graphqlUrl, token, ROLLBACK, { id: started.id });
+  expect(rollback.data.rollbackBulkOperation.userErrors).toEqual([]);
+  expect(await followToEnd(server, token, rollback.data.rollbackBulkOperation.bulkOperation.id)).toMatchObject({
+    status: "COMPLETED",
+    kind: "ROLLBACK",
+    actionType: "ROLLBACK",
+    counts: { total: 25, succeeded: 24, skipped: 1 },
+    errorSummary: [{ code: "CONFLICT", count: 1 }],
+  });
+  const restored = await notes(server);
+  expect(restored.filter((n) => n.priority === "LOW").length).toBe(24);
+  expect(restored.find((n) => n.id === ids[3])?.priority).toBe("URGENT");
+  expect(restored.find((n) => n.id === missing)?.priority).toBe("HIGH"); // the retry's own change stays
 
-    // a filter freezes through the domain; its empty result names the domain's targets
-    const preview = await gql(server.graphqlUrl, token, PREVIEW, {
-      input: { targets: { filter: { priority: ["URGENT"] } }, action: { addComment: { body: "seen" } } },
-    });
-    expect(preview.data.previewBulkOperation).toMatchObject({
-      userErrors: [],
-      preview: { matchedCount: 1, wouldChange: 1, sample: [{ targetId: noteGid(ids[3]), outcome: "SUCCEEDED" }] },
-    });
-    const none = await startOp(server, server.tenant.agent, {
-      targets: { filter: { priority: ["NORMAL"] } },
-      action: { addComment: { body: "none" } },
-    });
-    expect(none.userErrors).toEqual([
-      { code: "EMPTY_TARGETS", field: ["input", "targets"], message: "No notes match the filter." },
-    ]);
+  // a filter freezes through the domain; its empty result names the domain's targets
+  const preview = await gql(server.graphqlUrl, token, PREVIEW, {
+    input: { targets: { filter: { priority: ["URGENT"] } }, action: { addComment: { body: "seen" } } },
+  });
+  expect(preview.data.previewBulkOperation).toMatchObject({
+    userErrors: [],
+    preview: { matchedCount: 1, wouldChange: 1, sample: [{ targetId: noteGid(ids[3]), outcome: "SUCCEEDED" }] },
+  });
+  const none = await startOp(server, server.tenant.agent, {
+    targets: { filter: { priority: ["NORMAL"] } },
+    action: { addComment: { body: "none" } },
+  });
+  expect(none.userErrors).toEqual([
+    { code: "EMPTY_TARGETS", field: ["input", "targets"], message: "No notes match the filter." },
+  ]);
 
-    // cancel a scheduled operation: nothing of it runs
-    const scheduled = await startOk(server, server.tenant.agent, {
-      targets: { filter: {} },
-      action: { addComment: { body: "never" } },
-      scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
-    });
-    expect(scheduled).toMatchObject({ status: "SCHEDULED", counts: { total: 26 } });
-    const cancel = await gql(server.graphqlUrl, token, CANCEL, { id: scheduled.id });
-    expect(cancel.data.cancelBulkOperation.userErrors).toEqual([]);
-    expect(await followToEnd(server, token, scheduled.id)).toMatchObject({
-      status: "CANCELLED",
-      counts: { total: 26, cancelled: 26 },
-    });
-    expect((await notes(server)).filter((n) => n.body !== "")).toEqual([]);
-  } finally {
-    await server.stop();
-  }
+  // cancel a scheduled operation: nothing of it runs
+  const scheduled = await startOk(server, server.tenant.agent, {
+    targets: { filter: {} },
+    action: { addComment: { body: "never" } },
+    scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  expect(scheduled).toMatchObject({ status: "SCHEDULED", counts: { total: 26 } });
+  const cancel = await gql(server.graphqlUrl, token, CANCEL, { id: scheduled.id });
+  expect(cancel.data.cancelBulkOperation.userErrors).toEqual([]);
+  expect(await followToEnd(server, token, scheduled.id)).toMatchObject({
+    status: "CANCELLED",
+    counts: { total: 26, cancelled: 26 },
+  });
+  expect((await notes(server)).filter((n) => n.body !== "")).toEqual([]);
 });
 
 Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit their parts with their items", async () => {
-  const server = await startTestServer({ env: { BULK_CHUNK_SIZE: "10" } });
+  await using server = await startTestServer({ env: { BULK_CHUNK_SIZE: "10" } });
   // The API cannot serve IMPORT_NOTES and EXPORT_NOTES (assertServable), so this pool runs them alone.
   const pool = await startPool(server.config, server.databaseUrl, server.db, 1, notesKindsDomain);
   try {
@@ -231,7 +221,6 @@ Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit t
     ]);
   } finally {
     await pool.stop();
-    await server.stop();
   }
 });
 
@@ -272,4 +261,73 @@ Deno.test("the bulk GraphQL types and downloads take the domain from the service
     }
   }
   expect(importing).toEqual([]);
+});
+
+/** The SDL of the schema built for `domain`, in a worker of its own (the builder is one registry per module graph). */
+async function domainSchema(domain: BulkDomain): Promise<string> {
+  const worker = new Worker(new URL("./helpers/domain-schema-worker.ts", import.meta.url), { type: "module" });
+  try {
+    const reply = new Promise<{ sdl?: string; error?: string }>((resolve, reject) => {
+      worker.onmessage = (event) => resolve(event.data);
+      worker.onerror = (event) => reject(new Error(`schema worker for ${domain.target.noun}: ${event.message}`));
+    });
+    worker.postMessage(domain.module);
+    const { sdl, error } = await reply;
+    if (sdl === undefined) throw new Error(`building the ${domain.target.noun} schema failed: ${error}`);
+    return sdl;
+  } finally {
+    worker.terminate();
+  }
+}
+
+/** SDL definitions by kind and name ("input BulkActionInput"), so changed and added ones can be named. */
+function definitions(sdl: string): Map<string, string> {
+  return new Map(
+    sdl.trim().split("\n\n").map((block) => {
+      const [, kind, name] = /^(type|input|enum|union|interface|scalar|schema) ?(\w*)/m.exec(block) ?? [];
+      return [`${kind} ${name}`, block];
+    }),
+  );
+}
+
+Deno.test("an action's own file gives it its GraphQL input and union member: nothing else changes", async () => {
+  const [notes, withBody] = await Promise.all([domainSchema(notesDomain), domainSchema(notesBodyDomain)]);
+  const before = definitions(notes);
+  const after = definitions(withBody);
+  expect([...after.keys()].filter((name) => !before.has(name))).toEqual([
+    "type SetBodyAction",
+    "input SetBodyActionInput",
+  ]);
+  expect([...before.keys()].filter((name) => !after.has(name))).toEqual([]);
+  const changed = [...after.keys()].filter((name) => before.has(name) && before.get(name) !== after.get(name));
+  expect(changed).toEqual(["union BulkAction", "input BulkActionInput", "enum BulkActionType"]);
+  expect(after.get("type SetBodyAction")).toBe("type SetBodyAction {\n  body: String!\n  type: BulkActionType!\n}");
+  expect(after.get("input SetBodyActionInput")).toBe("input SetBodyActionInput {\n  body: String!\n}");
+  expect(after.get("input BulkActionInput")).toContain("  setBody: SetBodyActionInput\n");
+  expect(after.get("union BulkAction")).toContain(" | SetBodyAction");
+  expect(after.get("enum BulkActionType")).toContain("  SET_BODY\n");
+  expect(before.get("input SetPriorityActionInput")).toBe(
+    "input SetPriorityActionInput {\n  priority: NotePriority!\n}",
+  );
+});
+
+Deno.test("the served schema is the tickets domain's, as committed in schema.graphql", async () => {
+  expect(await domainSchema(ticketsDomain)).toBe(
+    await Deno.readTextFile(new URL("../schema.graphql", import.meta.url)),
+  );
+});
+
+Deno.test("worker threads load the domain's actions without the schema builder", async () => {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", new URL("../src/worker-thread.ts", import.meta.url).pathname],
+    stdout: "piped",
+  });
+  const { code, stdout } = await command.output();
+  expect(code).toBe(0);
+  const modules: string[] = JSON.parse(new TextDecoder().decode(stdout)).modules.map((m: { specifier: string }) =>
+    m.specifier
+  );
+  expect(modules.some((m) => m.endsWith("/src/tickets/actions/set-status.ts"))).toBe(true);
+  expect(modules.filter((m) => /@pothos|src\/graphql\/(builder|schema|build-schema)\.ts|src\/graphql\/types\//.test(m)))
+    .toEqual([]);
 });

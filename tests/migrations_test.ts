@@ -118,32 +118,28 @@ Deno.test("migrations: a failing migration is rolled back and not recorded; the 
 });
 
 Deno.test("/health and /ready: ready when every migration is applied, 503 naming the pending ones otherwise", async () => {
-  const server = await startTestServer();
-  try {
-    expect(await migrate(server.databaseUrl)).toEqual([]); // the template is fully migrated
-    const health = await fetch(`${server.url}/health`);
-    expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: "ok" });
-    const ready = await fetch(`${server.url}/ready`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: "ready", workers: 0 }); // WORKERS=0, no worker process
+  await using server = await startTestServer();
+  expect(await migrate(server.databaseUrl)).toEqual([]); // the template is fully migrated
+  const health = await fetch(`${server.url}/health`);
+  expect(health.status).toBe(200);
+  expect(await health.json()).toEqual({ status: "ok" });
+  const ready = await fetch(`${server.url}/ready`);
+  expect(ready.status).toBe(200);
+  expect(await ready.json()).toEqual({ status: "ready", workers: 0 }); // WORKERS=0, no worker process
 
-    const last = (await readMigrations()).at(-1)!.name;
-    await query(server.databaseUrl, `DELETE FROM schema_migrations WHERE name = '${last}'`);
-    const pending = await fetch(`${server.url}/ready`);
-    expect(pending.status).toBe(503);
-    expect(await pending.json()).toEqual({ status: "not ready", pendingMigrations: [last] });
-    // /health is about the process only.
-    expect((await fetch(`${server.url}/health`)).status).toBe(200);
-    await query(server.databaseUrl, `INSERT INTO schema_migrations (name) VALUES ('${last}')`);
-    expect((await fetch(`${server.url}/ready`)).status).toBe(200);
-  } finally {
-    await server.stop();
-  }
+  const last = (await readMigrations()).at(-1)!.name;
+  await query(server.databaseUrl, `DELETE FROM schema_migrations WHERE name = '${last}'`);
+  const pending = await fetch(`${server.url}/ready`);
+  expect(pending.status).toBe(503);
+  expect(await pending.json()).toEqual({ status: "not ready", pendingMigrations: [last] });
+  // /health is about the process only.
+  expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  await query(server.databaseUrl, `INSERT INTO schema_migrations (name) VALUES ('${last}')`);
+  expect((await fetch(`${server.url}/ready`)).status).toBe(200);
 });
 
 Deno.test("/ready is 503 while the database refuses connections and 200 once it is back; /health stays 200", async () => {
-  const server = await startTestServer();
+  await using server = await startTestServer();
   const admin = Deno.env.get("TEST_PG_URL")!;
   const database = new URL(server.databaseUrl).pathname.slice(1);
   try {
@@ -166,6 +162,5 @@ Deno.test("/ready is 503 while the database refuses connections and 200 once it 
     expect([back.status, await back.json()]).toEqual([200, { status: "ready", workers: 0 }]);
   } finally {
     await query(admin, `ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
-    await server.stop();
   }
 });

@@ -11,7 +11,7 @@ import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { scrape, valueOf } from "./helpers/prometheus.ts";
 import { startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
-import { createEndpoint, endpointKey, TEST_SECRET_KEY, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { createAcceptedEndpoint, endpointKey, TEST_SECRET_KEY, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 
 const OTHER_SECRET_KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(9)));
@@ -40,11 +40,11 @@ async function finishedOperation(server: TestServer, n: number): Promise<void> {
 
 Deno.test("deliveries: a process without the webhook key claims none; one with another key releases them unsent; the endpoint is not blamed", async () => {
   // The API has no workers, so it runs no deliverer: only the worker processes below deliver.
-  const server = await startTestServer({ tickets: 3, env: { ...WEBHOOK_ENV, WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 3, env: { ...WEBHOOK_ENV, WORKERS: "0" } });
   await using receiver = startReceiver(() => new Response("ok"));
   const processes: WorkerProcess[] = [];
   try {
-    const endpoint = await createEndpoint(server, server.tenant.admin, {
+    const endpoint = await createAcceptedEndpoint(server, server.tenant.admin, {
       url: receiver.url,
       events: ["BULK_OPERATION_FINISHED"],
     });
@@ -102,16 +102,15 @@ Deno.test("deliveries: a process without the webhook key claims none; one with a
     expect(valueOf(samples, "notification_deliveries_total")).toBe(1);
   } finally {
     for (const worker of processes) await worker.stop();
-    await server.stop();
   }
 });
 
 Deno.test("deliveries: one still pending when its 24 h retry window has passed ends FAILED at its claim, unsent", async () => {
-  const server = await startTestServer({ tickets: 2, env: { ...WEBHOOK_ENV, WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 2, env: { ...WEBHOOK_ENV, WORKERS: "0" } });
   await using receiver = startReceiver(() => new Response("ok"));
   const processes: WorkerProcess[] = [];
   try {
-    const endpoint = await createEndpoint(server, server.tenant.admin, {
+    const endpoint = await createAcceptedEndpoint(server, server.tenant.admin, {
       url: receiver.url,
       events: ["BULK_OPERATION_FINISHED"],
     });
@@ -143,6 +142,5 @@ Deno.test("deliveries: one still pending when its 24 h retry window has passed e
     expect(valueOf(samples, "notification_deliveries_total", { channel: "webhook", result: "failed" })).toBe(1);
   } finally {
     for (const worker of processes) await worker.stop();
-    await server.stop();
   }
 });

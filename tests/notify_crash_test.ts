@@ -10,7 +10,7 @@ import { startOk, ticketGid } from "./helpers/api.ts";
 import { finished, operation, ticketIds } from "./helpers/bulk.ts";
 import { hang, startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { createEndpoint, endpointKey, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
+import { createAcceptedEndpoint, endpointKey, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 
 Deno.test("webhooks: a worker SIGKILLed between the state change and the delivery; the event is delivered exactly once per webhook-id", async () => {
@@ -21,7 +21,7 @@ Deno.test("webhooks: a worker SIGKILLed between the state change and the deliver
     WEBHOOK_TIMEOUT_MS: "1500",
   };
   // No workers (so no deliverer) in the API process: only the worker processes deliver.
-  const server = await startTestServer({ tickets: 5, env: { ...env, WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 5, env: { ...env, WORKERS: "0" } });
   const processed = new Set<string>();
   let firstArrived = false;
   await using receiver = startReceiver((request, index) => {
@@ -34,7 +34,7 @@ Deno.test("webhooks: a worker SIGKILLed between the state change and the deliver
   });
   const workers: WorkerProcess[] = [];
   try {
-    const endpoint = await createEndpoint(server, server.tenant.admin, {
+    const endpoint = await createAcceptedEndpoint(server, server.tenant.admin, {
       url: receiver.url,
       events: ["BULK_OPERATION_FINISHED"],
     });
@@ -72,6 +72,5 @@ Deno.test("webhooks: a worker SIGKILLed between the state change and the deliver
     expect((await server.db.selectFrom("notification_deliveries").select("id").execute()).length).toBe(1);
   } finally {
     for (const worker of workers) await worker.stop();
-    await server.stop();
   }
 });

@@ -11,14 +11,14 @@ import { startOk, ticketGid } from "./helpers/api.ts";
 import { ticketIds } from "./helpers/bulk.ts";
 import { startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { createEndpoint, endpointDeliveries, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
+import { createAcceptedEndpoint, endpointDeliveries, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
 
 Deno.test("webhooks: https delivery over TLS to the pinned address, certificate checked against the hostname", async () => {
   const env = { WEBHOOK_SECRET_KEY: TEST_SECRET_KEY, WEBHOOK_ALLOW_PRIVATE_NETWORKS: "1", NOTIFY_POLL_MS: "50" };
-  const server = await startTestServer({ tickets: 3, env: { ...env, WORKERS: "0" } });
+  await using server = await startTestServer({ tickets: 3, env: { ...env, WORKERS: "0" } });
   const tls = {
     cert: await Deno.readTextFile(fixture("localhost-cert.pem")),
     key: await Deno.readTextFile(fixture("localhost-key.pem")),
@@ -27,8 +27,8 @@ Deno.test("webhooks: https delivery over TLS to the pinned address, certificate 
   let worker: WorkerProcess | undefined;
   try {
     const events = ["BULK_OPERATION_FINISHED"];
-    const byName = await createEndpoint(server, server.tenant.admin, { url: receiver.url, events });
-    const byIp = await createEndpoint(server, server.tenant.admin, {
+    const byName = await createAcceptedEndpoint(server, server.tenant.admin, { url: receiver.url, events });
+    const byIp = await createAcceptedEndpoint(server, server.tenant.admin, {
       url: receiver.url.replace("localhost", "127.0.0.1"),
       events,
     });
@@ -65,6 +65,5 @@ Deno.test("webhooks: https delivery over TLS to the pinned address, certificate 
     expect(receiver.requests.length).toBe(1); // the refused TLS handshake sent no request
   } finally {
     await worker?.stop();
-    await server.stop();
   }
 });

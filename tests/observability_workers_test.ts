@@ -8,7 +8,7 @@ import { expect } from "expect";
 import { finished, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { gql } from "./helpers/graphql.ts";
-import { lockTickets, startOk, ticketGid, until } from "./helpers/api.ts";
+import { holdTicketLocks, startOk, ticketGid, until } from "./helpers/api.ts";
 import { type Sample, scrape, valueOf } from "./helpers/prometheus.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
@@ -32,7 +32,7 @@ const itemsOf = (samples: Sample[]) => valueOf(samples, "bulk_items_total");
 const chunksOf = (samples: Sample[]) => valueOf(samples, "bulk_chunk_duration_seconds_count");
 
 Deno.test("worker processes: own /metrics port, registered in `workers`, a killed one leaves after WORKER_STALE_MS", async () => {
-  const server = await startTestServer({ tickets: 30, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
+  await using server = await startTestServer({ tickets: 30, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
   const processes: WorkerProcess[] = [];
   const staleMs = 2000;
   const env = {
@@ -58,7 +58,7 @@ Deno.test("worker processes: own /metrics port, registered in `workers`, a kille
     expect(asAgent.errors?.[0].extensions?.code).toBe("FORBIDDEN");
 
     const ids = await ticketIds(server.db, server.tenant.id);
-    const gate = await lockTickets(server.databaseUrl, [ids[15]]); // chunk 1 blocks in the first worker
+    const gate = await holdTicketLocks(server.databaseUrl, [ids[15]]); // chunk 1 blocks in the first worker
     const op = await startOk(server, server.tenant.admin, {
       targets: { ids: [...ids.map(ticketGid), ticketGid("987654321")] }, // 31 items, 4 chunks
       action: { setStatus: { status: "PENDING" } },
@@ -108,6 +108,5 @@ Deno.test("worker processes: own /metrics port, registered in `workers`, a kille
     expect(await workersOf(server)).toEqual([]);
   } finally {
     for (const worker of processes) await worker.stop();
-    await server.stop();
   }
 });

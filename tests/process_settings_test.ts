@@ -5,7 +5,7 @@
  */
 import { expect } from "expect";
 import { sql } from "kysely";
-import { lockTickets } from "./helpers/api.ts";
+import { holdTicketLocks } from "./helpers/api.ts";
 import { freshDatabase } from "./helpers/database.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
@@ -18,25 +18,21 @@ import { spawnApi } from "./helpers/api_process.ts";
 
 Deno.test("HOST: the server listens on the interface it names, and only there", async () => {
   // 127.0.0.2 is loopback too on Linux, but a different address from the default 127.0.0.1.
-  const server = await startTestServer({ env: { HOST: "127.0.0.2" } });
-  try {
-    const url = new URL(server.url);
-    expect(url.hostname).toBe("127.0.0.2");
-    const health = await fetch(`${server.url}/health`);
-    expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
-    await expect(Deno.connect({ hostname: "127.0.0.1", port: Number(url.port) })).rejects.toThrow(
-      Deno.errors.ConnectionRefused,
-    );
-  } finally {
-    await server.stop();
-  }
+  await using server = await startTestServer({ env: { HOST: "127.0.0.2" } });
+  const url = new URL(server.url);
+  expect(url.hostname).toBe("127.0.0.2");
+  const health = await fetch(`${server.url}/health`);
+  expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
+  await expect(Deno.connect({ hostname: "127.0.0.1", port: Number(url.port) })).rejects.toThrow(
+    Deno.errors.ConnectionRefused,
+  );
 });
 
 Deno.test("DB_POOL_SIZE: the API process never holds more connections than it says", async () => {
   const POOL = 3;
-  const server = await startTestServer({ tickets: 1, env: { DB_POOL_SIZE: String(POOL) } });
+  await using server = await startTestServer({ tickets: 1, env: { DB_POOL_SIZE: String(POOL) } });
   const [{ id }] = await server.db.selectFrom("tickets").select("id").execute();
-  const gate = await lockTickets(server.databaseUrl, [id]);
+  const gate = await holdTicketLocks(server.databaseUrl, [id]);
   try {
     const apiConnections = async () => {
       const { rows } = await sql<{ all: number; waiting: number }>`
@@ -74,7 +70,6 @@ Deno.test("DB_POOL_SIZE: the API process never holds more connections than it sa
     expect(results.map((r) => r.data.updateTicket.ticket.version).sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7]);
   } finally {
     await gate.release();
-    await server.stop();
   }
 });
 
@@ -113,15 +108,11 @@ Deno.test("SIGINT stops the API process: exit 0, port closed, every database con
 
 Deno.test("SIGINT stops `deno task worker`: exit 0 after its threads stop", async () => {
   const databaseUrl = await freshDatabase();
-  const worker = await spawnWorker({ DATABASE_URL: databaseUrl, WORKERS: "1" });
-  try {
-    worker.signal("SIGINT");
-    const status = await within(worker.exited, 30_000, "the worker process exits after SIGINT");
-    // Its output in the failure message: an exit by the signal itself (130) means no listener caught it.
-    expect({ code: status.code, lines: status.code === 0 ? [] : worker.lines }).toEqual({ code: 0, lines: [] });
-    expect(worker.lines.some((l) => /stopping: finishing in-flight chunks/.test(l))).toBe(true);
-    expect(worker.lines.some((l) => /\bstopped\b/.test(l))).toBe(true);
-  } finally {
-    await worker.stop();
-  }
+  await using worker = await spawnWorker({ DATABASE_URL: databaseUrl, WORKERS: "1" });
+  worker.signal("SIGINT");
+  const status = await within(worker.exited, 30_000, "the worker process exits after SIGINT");
+  // Its output in the failure message: an exit by the signal itself (130) means no listener caught it.
+  expect({ code: status.code, lines: status.code === 0 ? [] : worker.lines }).toEqual({ code: 0, lines: [] });
+  expect(worker.lines.some((l) => /stopping: finishing in-flight chunks/.test(l))).toBe(true);
+  expect(worker.lines.some((l) => /\bstopped\b/.test(l))).toBe(true);
 });

@@ -17,97 +17,91 @@ import { openSse, socket } from "./helpers/sockets.ts";
 const INTROSPECTION = "{ __schema { queryType { name } } }";
 
 Deno.test("production: introspection needs a token, GraphiQL is off, CORS follows CORS_ORIGINS", async (t) => {
-  const server = await startTestServer({ env: { NODE_ENV: "production", CORS_ORIGINS: "https://console.example" } });
-  try {
-    await t.step("anonymous introspection: 401 UNAUTHENTICATED; with a token it works", async () => {
-      const anonymous = await gql(server.graphqlUrl, null, INTROSPECTION);
-      expect(anonymous.status).toBe(401);
-      expect(anonymous.data ?? null).toBeNull();
-      expect(anonymous.errors).toEqual([
-        expect.objectContaining({
-          message: "Introspection needs a valid API token in production.",
-          extensions: expect.objectContaining({ code: "UNAUTHENTICATED" }),
-        }),
-      ]);
-      const typed = await gql(server.graphqlUrl, null, '{ __type(name: "Query") { name } }');
-      expect(typed.status).toBe(401);
-      const authenticated = await gql(server.graphqlUrl, server.tenant.viewer.token, INTROSPECTION);
-      expect(authenticated.data).toEqual({ __schema: { queryType: { name: "Query" } } });
-    });
+  await using server = await startTestServer({
+    env: { NODE_ENV: "production", CORS_ORIGINS: "https://console.example" },
+  });
+  await t.step("anonymous introspection: 401 UNAUTHENTICATED; with a token it works", async () => {
+    const anonymous = await gql(server.graphqlUrl, null, INTROSPECTION);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.data ?? null).toBeNull();
+    expect(anonymous.errors).toEqual([
+      expect.objectContaining({
+        message: "Introspection needs a valid API token in production.",
+        extensions: expect.objectContaining({ code: "UNAUTHENTICATED" }),
+      }),
+    ]);
+    const typed = await gql(server.graphqlUrl, null, '{ __type(name: "Query") { name } }');
+    expect(typed.status).toBe(401);
+    const authenticated = await gql(server.graphqlUrl, server.tenant.viewer.token, INTROSPECTION);
+    expect(authenticated.data).toEqual({ __schema: { queryType: { name: "Query" } } });
+  });
 
-    await t.step("no GraphiQL page", async () => {
-      const response = await fetch(server.graphqlUrl, { headers: { accept: "text/html" } });
-      const text = await response.text();
-      expect(text).not.toContain("GraphiQL");
-      expect(response.headers.get("content-type") ?? "").not.toContain("text/html");
-    });
+  await t.step("no GraphiQL page", async () => {
+    const response = await fetch(server.graphqlUrl, { headers: { accept: "text/html" } });
+    const text = await response.text();
+    expect(text).not.toContain("GraphiQL");
+    expect(response.headers.get("content-type") ?? "").not.toContain("text/html");
+  });
 
-    await t.step("CORS: the listed origin is allowed, another is not; WebSocket upgrades alike", async () => {
-      const preflight = (origin: string) =>
-        fetch(server.graphqlUrl, {
-          method: "OPTIONS",
-          headers: {
-            origin,
-            "access-control-request-method": "POST",
-            "access-control-request-headers": "content-type",
-          },
-        });
-      const allowed = await preflight("https://console.example");
-      await allowed.body?.cancel();
-      expect(allowed.headers.get("access-control-allow-origin")).toBe("https://console.example");
-      const other = await preflight("https://evil.example");
-      await other.body?.cancel();
-      expect(other.headers.get("access-control-allow-origin")).not.toBe("https://evil.example");
+  await t.step("CORS: the listed origin is allowed, another is not; WebSocket upgrades alike", async () => {
+    const preflight = (origin: string) =>
+      fetch(server.graphqlUrl, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type",
+        },
+      });
+    const allowed = await preflight("https://console.example");
+    await allowed.body?.cancel();
+    expect(allowed.headers.get("access-control-allow-origin")).toBe("https://console.example");
+    const other = await preflight("https://evil.example");
+    await other.body?.cancel();
+    expect(other.headers.get("access-control-allow-origin")).not.toBe("https://evil.example");
 
-      const upgrade = (origin: string) =>
-        fetch(server.graphqlUrl, {
-          headers: {
-            origin,
-            upgrade: "websocket",
-            connection: "Upgrade",
-            "sec-websocket-version": "13",
-            "sec-websocket-key": btoa("0123456789abcdef"),
-            "sec-websocket-protocol": "graphql-transport-ws",
-          },
-        });
-      const refused = await upgrade("https://evil.example");
-      expect(refused.status).toBe(403);
-      expect(await refused.json()).toEqual({ error: "Origin not allowed." });
-    });
-  } finally {
-    await server.stop();
-  }
+    const upgrade = (origin: string) =>
+      fetch(server.graphqlUrl, {
+        headers: {
+          origin,
+          upgrade: "websocket",
+          connection: "Upgrade",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": btoa("0123456789abcdef"),
+          "sec-websocket-protocol": "graphql-transport-ws",
+        },
+      });
+    const refused = await upgrade("https://evil.example");
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ error: "Origin not allowed." });
+  });
 });
 
 Deno.test("production without CORS_ORIGINS: no cross-origin access at all", async () => {
-  const server = await startTestServer({ env: { NODE_ENV: "production" } });
+  await using server = await startTestServer({ env: { NODE_ENV: "production" } });
+  const response = await fetch(server.graphqlUrl, {
+    method: "POST",
+    headers: { origin: "https://elsewhere.example", "content-type": "application/json" },
+    body: JSON.stringify({ query: "{ __typename }" }),
+  });
+  await response.body?.cancel();
+  expect(response.headers.get("access-control-allow-origin")).toBeNull();
+  // A same-origin page (the dashboard) still opens its socket: the origin the request addressed is the server's
+  // http one, not the front door's Unix-socket URL (http+unix://, whose origin is "null").
+  // (A raw handshake: the WebSocket constructor cannot set Origin.)
+  const url = new URL(server.url);
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
   try {
-    const response = await fetch(server.graphqlUrl, {
-      method: "POST",
-      headers: { origin: "https://elsewhere.example", "content-type": "application/json" },
-      body: JSON.stringify({ query: "{ __typename }" }),
-    });
-    await response.body?.cancel();
-    expect(response.headers.get("access-control-allow-origin")).toBeNull();
-    // A same-origin page (the dashboard) still opens its socket: the origin the request addressed is the server's
-    // http one, not the front door's Unix-socket URL (http+unix://, whose origin is "null").
-    // (A raw handshake: the WebSocket constructor cannot set Origin.)
-    const url = new URL(server.url);
-    const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
-    try {
-      await conn.write(new TextEncoder().encode(
-        `GET /graphql HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: ${url.origin}\r\nUpgrade: websocket\r\n` +
-          `Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\n` +
-          "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
-      ));
-      const buffer = new Uint8Array(1024);
-      const read = await within(conn.read(buffer), 10_000, "the answer to a same-origin WebSocket upgrade");
-      expect(new TextDecoder().decode(buffer.subarray(0, read ?? 0))).toMatch(/^HTTP\/1\.1 101 /);
-    } finally {
-      conn.close();
-    }
+    await conn.write(new TextEncoder().encode(
+      `GET /graphql HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: ${url.origin}\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\n` +
+        "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
+    ));
+    const buffer = new Uint8Array(1024);
+    const read = await within(conn.read(buffer), 10_000, "the answer to a same-origin WebSocket upgrade");
+    expect(new TextDecoder().decode(buffer.subarray(0, read ?? 0))).toMatch(/^HTTP\/1\.1 101 /);
   } finally {
-    await server.stop();
+    conn.close();
   }
 });
 
@@ -137,7 +131,7 @@ Deno.test("/ready reports an unavailable database without its error text", async
 });
 
 Deno.test("trusted documents only: ad-hoc documents refused everywhere, the clients' documents served", async (t) => {
-  const server = await startTestServer({ env: { GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1" } });
+  await using server = await startTestServer({ env: { GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1" } });
   const urls = graphqlUrls(server.url);
   const ws = socket(server.wsUrl, server.tenant.agent.token);
   try {
@@ -213,6 +207,5 @@ Deno.test("trusted documents only: ad-hoc documents refused everywhere, the clie
     expect(rows[0].n).toBe(0);
   } finally {
     await ws.dispose();
-    await server.stop();
   }
 });

@@ -26,7 +26,7 @@ async function errorLines(body: () => Promise<void>): Promise<string[]> {
 }
 
 Deno.test("bad cursors and ids: BAD_USER_INPUT, no ERROR log line", async (t) => {
-  const server = await startTestServer({ tickets: 3 });
+  await using server = await startTestServer({ tickets: 3 });
   const token = server.tenant.agent.token;
   const started = await gql(server.graphqlUrl, token, START, {
     input: { targets: { filter: {} }, action: { setPriority: { priority: "HIGH" } } },
@@ -39,55 +39,51 @@ Deno.test("bad cursors and ids: BAD_USER_INPUT, no ERROR log line", async (t) =>
       codes: ["BAD_USER_INPUT"],
     });
   };
-  try {
-    await t.step("items cursor [2147483647]", async () => {
-      const logged = await errorLines(() =>
-        refused(
-          `query($id: ID!, $after: String) { bulkOperation(id: $id) { items(first: 100, after: $after) {
+  await t.step("items cursor [2147483647]", async () => {
+    const logged = await errorLines(() =>
+      refused(
+        `query($id: ID!, $after: String) { bulkOperation(id: $id) { items(first: 100, after: $after) {
           edges { cursor } } } }`,
-          { id: operationId, after: encodeCursor([2147483647]) },
-        )
-      );
-      expect(logged).toEqual([]);
-    });
+        { id: operationId, after: encodeCursor([2147483647]) },
+      )
+    );
+    expect(logged).toEqual([]);
+  });
 
-    await t.step("operations cursors with year 0 and February 30th", async () => {
-      const logged = await errorLines(async () => {
-        for (const day of ["0000-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01T24:00:00Z"]) {
-          await refused(`query($after: String) { bulkOperations(first: 5, after: $after) { edges { cursor } } }`, {
-            after: encodeCursor([day, "00000000-0000-0000-0000-000000000000"]),
-          });
-          await refused(
-            `query($f: BulkOperationFilter) { bulkOperations(first: 5, filter: $f) { edges { cursor } } }`,
-            {
-              f: { createdAfter: day },
-            },
-          );
-        }
-      });
-      expect(logged).toEqual([]);
+  await t.step("operations cursors with year 0 and February 30th", async () => {
+    const logged = await errorLines(async () => {
+      for (const day of ["0000-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01T24:00:00Z"]) {
+        await refused(`query($after: String) { bulkOperations(first: 5, after: $after) { edges { cursor } } }`, {
+          after: encodeCursor([day, "00000000-0000-0000-0000-000000000000"]),
+        });
+        await refused(
+          `query($f: BulkOperationFilter) { bulkOperations(first: 5, filter: $f) { edges { cursor } } }`,
+          {
+            f: { createdAfter: day },
+          },
+        );
+      }
     });
+    expect(logged).toEqual([]);
+  });
 
-    await t.step("node() of a type that is not a Node, or of a key of the wrong type", async () => {
-      const logged = await errorLines(async () => {
-        for (
-          const id of [
-            encodeId("Tenant", server.tenant.id),
-            encodeId("BulkPreview", "00000000-0000-0000-0000-000000000000"),
-            encodeId("BulkOperationEvent", "1"),
-            b64("NoSuchType:1"),
-            b64("BulkOperation:42"),
-            b64("User:not-a-uuid"),
-          ]
-        ) {
-          await refused(`query($id: ID!) { node(id: $id) { id } }`, { id });
-        }
-      });
-      expect(logged).toEqual([]);
+  await t.step("node() of a type that is not a Node, or of a key of the wrong type", async () => {
+    const logged = await errorLines(async () => {
+      for (
+        const id of [
+          encodeId("Tenant", server.tenant.id),
+          encodeId("BulkPreview", "00000000-0000-0000-0000-000000000000"),
+          encodeId("BulkOperationEvent", "1"),
+          b64("NoSuchType:1"),
+          b64("BulkOperation:42"),
+          b64("User:not-a-uuid"),
+        ]
+      ) {
+        await refused(`query($id: ID!) { node(id: $id) { id } }`, { id });
+      }
     });
-  } finally {
-    await server.stop();
-  }
+    expect(logged).toEqual([]);
+  });
 });
 
 Deno.test("the Node types ids.ts decodes are checked against the schema at start-up", () => {

@@ -23,7 +23,7 @@ async function sseUntilEnd(url: string, token: string): Promise<{ status: number
 }
 
 Deno.test("a revoked token's socket and SSE stream are closed within the sweep bound", async () => {
-  const server = await startTestServer({ env: { TOKEN_SWEEP_MS: String(SWEEP_MS) } });
+  await using server = await startTestServer({ env: { TOKEN_SWEEP_MS: String(SWEEP_MS) } });
   const user = server.tenant.agent;
   const token = await mintToken(server.db, user.id, "to revoke while streaming");
   const ws = socket(server.wsUrl, token);
@@ -59,12 +59,11 @@ Deno.test("a revoked token's socket and SSE stream are closed within the sweep b
     expect((await gql(server.graphqlUrl, server.tenant.admin.token, VIEWER)).errors).toBeUndefined();
   } finally {
     await ws.dispose();
-    await server.stop();
   }
 });
 
 Deno.test("revoking a user's tokens (deno task token -- --revoke-user) closes all of them", async () => {
-  const server = await startTestServer({ env: { TOKEN_SWEEP_MS: String(SWEEP_MS) } });
+  await using server = await startTestServer({ env: { TOKEN_SWEEP_MS: String(SWEEP_MS) } });
   const user = server.tenant.viewer;
   const second = await mintToken(server.db, user.id, "second device");
   const sockets = [socket(server.wsUrl, user.token), socket(server.wsUrl, second)];
@@ -77,100 +76,87 @@ Deno.test("revoking a user's tokens (deno task token -- --revoke-user) closes al
     expect(await revokeUserTokens(server.db, "nobody@nowhere.example")).toBeNull();
   } finally {
     await Promise.all(sockets.map((s) => s.dispose()));
-    await server.stop();
   }
 });
 
 Deno.test("an expired token is refused, and its open socket closed when it expires", async () => {
-  const server = await startTestServer({ env: { TOKEN_SWEEP_MS: String(SWEEP_MS) } });
+  await using server = await startTestServer({ env: { TOKEN_SWEEP_MS: String(SWEEP_MS) } });
   const user = server.tenant.agent;
-  try {
-    const expired = await mintToken(server.db, user.id, "expired", { expiresAt: new Date(Date.now() - 1000) });
-    const result = await gql(server.graphqlUrl, expired, VIEWER);
-    expect(result.status).toBe(401);
-    expect(result.errors).toEqual([
-      expect.objectContaining({ extensions: expect.objectContaining({ code: "UNAUTHENTICATED" }) }),
-    ]);
-    const refused = socket(server.wsUrl, expired);
-    expect(await within(refused.state, 10_000, "the expired token's socket refused")).toEqual(
-      expect.objectContaining({ connected: false, code: 4403 }),
-    );
-    await refused.dispose();
+  const expired = await mintToken(server.db, user.id, "expired", { expiresAt: new Date(Date.now() - 1000) });
+  const result = await gql(server.graphqlUrl, expired, VIEWER);
+  expect(result.status).toBe(401);
+  expect(result.errors).toEqual([
+    expect.objectContaining({ extensions: expect.objectContaining({ code: "UNAUTHENTICATED" }) }),
+  ]);
+  const refused = socket(server.wsUrl, expired);
+  expect(await within(refused.state, 10_000, "the expired token's socket refused")).toEqual(
+    expect.objectContaining({ connected: false, code: 4403 }),
+  );
+  await refused.dispose();
 
-    // A token valid for 1.5 s: works now, and its socket is closed once it has expired.
-    const shortLived = await mintToken(server.db, user.id, "short", { expiresAt: new Date(Date.now() + 1500) });
-    expect((await gql(server.graphqlUrl, shortLived, VIEWER)).errors).toBeUndefined();
-    const open = socket(server.wsUrl, shortLived);
-    try {
-      expect(await within(open.state, 10_000, "the short-lived token's socket")).toEqual({ connected: true });
-      expect(await within(open.closed(), 10_000, "the socket closed at expiry")).toEqual({
-        code: 4403,
-        reason: "Forbidden: the token was revoked or expired",
-      });
-    } finally {
-      await open.dispose();
-    }
-    expect((await gql(server.graphqlUrl, shortLived, VIEWER)).status).toBe(401);
+  // A token valid for 1.5 s: works now, and its socket is closed once it has expired.
+  const shortLived = await mintToken(server.db, user.id, "short", { expiresAt: new Date(Date.now() + 1500) });
+  expect((await gql(server.graphqlUrl, shortLived, VIEWER)).errors).toBeUndefined();
+  const open = socket(server.wsUrl, shortLived);
+  try {
+    expect(await within(open.state, 10_000, "the short-lived token's socket")).toEqual({ connected: true });
+    expect(await within(open.closed(), 10_000, "the socket closed at expiry")).toEqual({
+      code: 4403,
+      reason: "Forbidden: the token was revoked or expired",
+    });
   } finally {
-    await server.stop();
+    await open.dispose();
   }
+  expect((await gql(server.graphqlUrl, shortLived, VIEWER)).status).toBe(401);
 });
 
 Deno.test("a READ_ONLY token queries but its mutations are FORBIDDEN and write nothing", async () => {
-  const server = await startTestServer();
-  try {
-    const readOnly = await mintToken(server.db, server.tenant.admin.id, "ro", { scope: "READ_ONLY" });
-    expect((await gql(server.graphqlUrl, readOnly, VIEWER)).data).toEqual({
-      viewer: { user: { email: server.tenant.admin.email } },
-    });
-    const result = await gql(server.graphqlUrl, readOnly, CREATE_TICKET, { input: { title: "must not exist" } });
-    expect(result.data ?? null).toBeNull();
-    expect(result.errors).toEqual([
-      expect.objectContaining({
-        message: "This token is read-only: it cannot run mutations.",
-        extensions: expect.objectContaining({ code: "FORBIDDEN" }),
-      }),
-    ]);
-    const tickets = await server.db.selectFrom("tickets").select("id").where("title", "=", "must not exist").execute();
-    expect(tickets).toEqual([]);
-  } finally {
-    await server.stop();
-  }
+  await using server = await startTestServer();
+  const readOnly = await mintToken(server.db, server.tenant.admin.id, "ro", { scope: "READ_ONLY" });
+  expect((await gql(server.graphqlUrl, readOnly, VIEWER)).data).toEqual({
+    viewer: { user: { email: server.tenant.admin.email } },
+  });
+  const result = await gql(server.graphqlUrl, readOnly, CREATE_TICKET, { input: { title: "must not exist" } });
+  expect(result.data ?? null).toBeNull();
+  expect(result.errors).toEqual([
+    expect.objectContaining({
+      message: "This token is read-only: it cannot run mutations.",
+      extensions: expect.objectContaining({ code: "FORBIDDEN" }),
+    }),
+  ]);
+  const tickets = await server.db.selectFrom("tickets").select("id").where("title", "=", "must not exist").execute();
+  expect(tickets).toEqual([]);
 });
 
 Deno.test("last_used_at: set on use, then written at most once a minute; mint and revoke are audited", async () => {
-  const server = await startTestServer();
-  try {
-    const user = server.tenant.agent;
-    const token = await mintToken(server.db, user.id, "usage");
-    const row = () =>
-      server.db.selectFrom("api_tokens").select(["id", "last_used_at"]).where("label", "=", "usage")
-        .executeTakeFirstOrThrow();
-    expect((await row()).last_used_at).toBeNull();
-    await gql(server.graphqlUrl, token, VIEWER);
-    await waitFor(async () => (await row()).last_used_at !== null);
-    const first = (await row()).last_used_at!;
-    for (let i = 0; i < 5; i++) await gql(server.graphqlUrl, token, VIEWER);
-    // Still the first write: later uses within the minute write nothing.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect((await row()).last_used_at).toEqual(first);
+  await using server = await startTestServer();
+  const user = server.tenant.agent;
+  const token = await mintToken(server.db, user.id, "usage");
+  const row = () =>
+    server.db.selectFrom("api_tokens").select(["id", "last_used_at"]).where("label", "=", "usage")
+      .executeTakeFirstOrThrow();
+  expect((await row()).last_used_at).toBeNull();
+  await gql(server.graphqlUrl, token, VIEWER);
+  await waitFor(async () => (await row()).last_used_at !== null);
+  const first = (await row()).last_used_at!;
+  for (let i = 0; i < 5; i++) await gql(server.graphqlUrl, token, VIEWER);
+  // Still the first write: later uses within the minute write nothing.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect((await row()).last_used_at).toEqual(first);
 
-    expect(await revokeToken(server.db, token)).toBe(true);
-    const { id } = await row();
-    const audit = await server.db.selectFrom("audit_events").select(["action", "actor_id", "user_agent", "data"])
-      .where("subject", "=", id).orderBy("id").execute();
-    expect(audit).toEqual([
-      {
-        action: "TOKEN_MINTED",
-        actor_id: null,
-        user_agent: "deno task token",
-        data: { userId: user.id, label: "usage", scope: "FULL", expiresAt: null },
-      },
-      { action: "TOKEN_REVOKED", actor_id: null, user_agent: "deno task token", data: { userId: user.id } },
-    ]);
-  } finally {
-    await server.stop();
-  }
+  expect(await revokeToken(server.db, token)).toBe(true);
+  const { id } = await row();
+  const audit = await server.db.selectFrom("audit_events").select(["action", "actor_id", "user_agent", "data"])
+    .where("subject", "=", id).orderBy("id").execute();
+  expect(audit).toEqual([
+    {
+      action: "TOKEN_MINTED",
+      actor_id: null,
+      user_agent: "deno task token",
+      data: { userId: user.id, label: "usage", scope: "FULL", expiresAt: null },
+    },
+    { action: "TOKEN_REVOKED", actor_id: null, user_agent: "deno task token", data: { userId: user.id } },
+  ]);
 });
 
 async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -46,7 +46,7 @@ function run(c: Client, query: string, variables: Record<string, unknown> = {}):
 const VIEWER = "{ viewer { user { email role } } }";
 
 Deno.test("graphql-ws: a good token works, no token closes 4401, a bad or revoked one 4403", async (t) => {
-  const server = await startTestServer({ tickets: 3 });
+  await using server = await startTestServer({ tickets: 3 });
   const clients: Client[] = [];
   const open = (params: Record<string, unknown>) => {
     const c = client(server.wsUrl, params);
@@ -126,6 +126,5 @@ Deno.test("graphql-ws: a good token works, no token closes 4401, a bad or revoke
     });
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
-    await server.stop();
   }
 });

@@ -7,6 +7,7 @@
  */
 import type { Transaction } from "kysely";
 import type { Database, Role } from "../db/tables.ts";
+import type { ActionGraphQL } from "./action-schema.ts";
 
 export type Tx = Transaction<Database>;
 
@@ -100,6 +101,17 @@ export interface BulkAction<P = unknown> {
   kind?: BulkActionKind;
   /** The least role that may run it (ADMIN > AGENT > VIEWER). */
   requiredRole: Exclude<Role, "VIEWER">;
+  /**
+   * Its GraphQL input and union member (action-schema.ts). A domain the API serves needs it
+   * on every action; without it an action runs only through the engine (startOperation).
+   */
+  graphql?: ActionGraphQL;
+  /**
+   * A start over a filter must name a previewToken (StartError PREVIEW_REQUIRED otherwise):
+   * what a filter matches is seen before it is acted on, for actions that cannot be undone
+   * by editing (a permanent delete). Starts by id name each target and need no preview.
+   */
+  filterNeedsPreview?: boolean;
   /** Checks and normalises the parameters; throws ActionParamsError. */
   parseParams(raw: unknown, ctx: ValidateContext): Promise<P>;
   /**

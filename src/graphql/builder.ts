@@ -42,6 +42,9 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+/** The builder's schema types (field builders and refs outside this file are typed with it). */
+export type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
 builder.queryType({ authScopes: { authenticated: true } });
 builder.mutationType({ authScopes: { authenticated: true } });
 

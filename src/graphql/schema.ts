@@ -1,23 +1,10 @@
-/** The executable schema: importing each type family registers it on the builder. */
+/** The executable schema of the app: the API over the tickets domain (build-schema.ts). */
 import { type GraphQLEnumType, lexicographicSortSchema, printSchema } from "graphql";
 import { type BulkDomain, ENGINE_ITEM_CODES } from "../bulk/action.ts";
-import { builder } from "./builder.ts";
-import { tallyActualCost } from "./actual-cost.ts";
-import { assertNodeTypes } from "./ids.ts";
-import { assertListsBounded } from "./query-cost.ts";
-import "./types/users.ts";
-import "./types/tickets.ts";
-import "./types/bulk-operation.ts";
-import "./types/bulk-api.ts";
-import "./types/bulk-safety.ts";
-import "./types/webhooks.ts";
-import "./types/workers.ts";
-import "./types/audit.ts";
+import { ticketsDomain } from "../tickets/actions/domain.ts";
+import { buildSchema } from "./build-schema.ts";
 
-export const schema = builder.toSchema();
-assertListsBounded(schema); // the cost rule needs every list's maximum size
-assertNodeTypes(schema); // node(id:) decodes ids before the schema exists, from a list of its own
-tallyActualCost(schema);
+export const schema = buildSchema(ticketsDomain);
 
 /**
  * Refuses, at start-up, a bulk domain the schema cannot serve: the schema is built once, so

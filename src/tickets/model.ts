@@ -1,8 +1,18 @@
 /** The ticket domain's vocabulary: enums, the status transition table and input limits. */
+import type { EnumDescriptor } from "../bulk/action-schema.ts";
 
 export const TICKET_STATUSES = ["OPEN", "PENDING", "RESOLVED", "CLOSED"] as const;
 export const TICKET_PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"] as const;
 export const TICKET_CATEGORIES = ["GENERAL", "BILLING", "TECHNICAL", "ACCOUNT", "FEATURE_REQUEST"] as const;
+
+/** The GraphQL enums of these values (the ticket types and the bulk actions share them). */
+export const TICKET_STATUS_ENUM: EnumDescriptor = {
+  enum: "TicketStatus",
+  values: TICKET_STATUSES,
+  description: "OPEN -> PENDING -> RESOLVED -> CLOSED, with OPEN <-> PENDING and reopening from RESOLVED or CLOSED.",
+};
+export const TICKET_PRIORITY_ENUM: EnumDescriptor = { enum: "TicketPriority", values: TICKET_PRIORITIES };
+export const TICKET_CATEGORY_ENUM: EnumDescriptor = { enum: "TicketCategory", values: TICKET_CATEGORIES };
 
 export type TicketStatus = typeof TICKET_STATUSES[number];
 export type TicketPriority = typeof TICKET_PRIORITIES[number];

@@ -37,6 +37,12 @@ export const CANCEL = `mutation Cancel($id: ID!) {
   }
 }`;
 
+/** Retry or roll back an operation (by global id): the child operation's id, or why not. */
+export const RETRY = `mutation Retry($id: ID!) { retryFailedItems(input: { id: $id }) {
+  bulkOperation { id } userErrors { code field message } } }`;
+export const ROLLBACK = `mutation Rollback($id: ID!) { rollbackBulkOperation(input: { id: $id }) {
+  bulkOperation { id } userErrors { code field message } } }`;
+
 export const PROGRESS = `subscription Progress($id: ID!) { bulkOperationProgress(id: $id) { ${OPERATION_FIELDS} } }`;
 
 export interface Counts {
@@ -199,7 +205,7 @@ export interface Gate {
  * chunk that contains one of them blocks (the engine locks its chunk's tickets FOR UPDATE)
  * until release(). With one worker this pauses an operation at a known position.
  */
-export async function lockTickets(databaseUrl: string, ids: string[]): Promise<Gate> {
+export async function holdTicketLocks(databaseUrl: string, ids: string[]): Promise<Gate> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "test row lock" });
   await client.connect();
   await client.query("BEGIN");
@@ -218,7 +224,7 @@ export async function lockTickets(databaseUrl: string, ids: string[]): Promise<G
   };
 }
 
-/** Backends of the test database waiting for a lock the gate (lockTickets) holds. */
+/** Backends of the test database waiting for a lock the gate (holdTicketLocks) holds. */
 export async function gateWaiters(db: Db): Promise<number> {
   const { rows } = await sql<{ n: number }>`
     SELECT count(*)::int AS n FROM pg_stat_activity AS w

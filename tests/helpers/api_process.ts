@@ -15,8 +15,10 @@ export interface ApiProcess {
   lines: string[];
   exited: Promise<Deno.CommandStatus>;
   signal(signal: Deno.Signal): void;
-  /** SIGKILLs its process group if still running and waits for the exit (for `finally`). */
+  /** SIGKILLs its process group if still running and waits for the exit. */
   stop(): Promise<void>;
+  /** `await using api = await spawnApi(...)` stops it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Starts src/main.ts with `env` (and optional --v8-flags) and waits until it serves. */
@@ -33,7 +35,15 @@ export async function spawnApi(env: Record<string, string>, v8Flags: string[] = 
       () => api.done() ? Promise.reject(new Error(`the API process exited:\n${api.output()}`)) : urlIn(api.lines),
       { timeoutMs: 60_000, what: "the API process prints its URL", describe: () => api.lines },
     );
-    return { pid: api.pid, url, lines: api.lines, exited: api.finished, signal: api.signal, stop };
+    return {
+      pid: api.pid,
+      url,
+      lines: api.lines,
+      exited: api.finished,
+      signal: api.signal,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -11,7 +11,7 @@ import type { BulkDomain } from "../../src/bulk/action.ts";
 import type { TestServer, TestUser } from "./server.ts";
 import { waitUntil } from "./wait.ts";
 
-export async function viewerOf(db: Db, user: TestUser): Promise<Viewer> {
+export async function loadViewer(db: Db, user: TestUser): Promise<Viewer> {
   const row = await db.selectFrom("users").selectAll().where("id", "=", user.id).executeTakeFirstOrThrow();
   return { userId: row.id, tenantId: row.tenant_id, role: row.role, email: row.email, name: row.name };
 }
@@ -23,7 +23,7 @@ export async function start(
   input: StartInput,
   domain: BulkDomain = ticketsDomain,
 ): Promise<OperationRow> {
-  const started = await startOperation(server.db, domain, await viewerOf(server.db, user), input, {
+  const started = await startOperation(server.db, domain, await loadViewer(server.db, user), input, {
     maxTargets: server.config.maxTargets,
     chunkSize: server.config.chunkSize,
     maxActivePerUser: server.config.maxActivePerUser,

@@ -26,7 +26,39 @@ export interface Expected {
 
 export const ok: Expected = { outcome: "SUCCEEDED", code: null };
 export const failed = (code: string): Expected => ({ outcome: "FAILED", code });
-export const noChange: Expected = { outcome: "SKIPPED", code: "NO_CHANGE" };
+export const skippedNoChange: Expected = { outcome: "SKIPPED", code: "NO_CHANGE" };
+
+/**
+ * The decision of an action setting `field` to `value` (SET_PRIORITY, SET_CATEGORY, ASSIGN):
+ * closed tickets are read-only (FORBIDDEN), those already at it NO_CHANGE, the rest change.
+ */
+export const setsField =
+  <F extends "priority" | "category" | "assigneeId">(field: F, value: TicketState[F]) =>
+  (ticket: TicketState): Expected =>
+    ticket.status === "CLOSED" ? failed("FORBIDDEN") : ticket[field] === value ? skippedNoChange : ok;
+
+/**
+ * The targets whose ticket is not as its expected outcome says (at most five, for the
+ * message): a SUCCEEDED one has `field` at `value` and one version more, any other has
+ * both unchanged.
+ */
+export function wrongChanges<F extends "status" | "priority">(
+  targets: string[],
+  expected: Expected[],
+  states: { before: Map<string, TicketState>; after: Map<string, TicketState> },
+  field: F,
+  value: TicketState[F],
+): { id: string; was: TicketState; now: TicketState; expected: Expected }[] {
+  return positionsOf(targets).flatMap((id, position) => {
+    const was = states.before.get(id);
+    if (!was) return [];
+    const now = states.after.get(id)!;
+    const right = expected[position].outcome === "SUCCEEDED"
+      ? now[field] === value && now.version === was.version + 1
+      : now[field] === was[field] && now.version === was.version;
+    return right ? [] : [{ id, was, now, expected: expected[position] }];
+  }).slice(0, 5);
+}
 
 /** Every ticket of the tenant as it is now, by id. */
 export async function ticketStates(db: Db, tenantId: string): Promise<Map<string, TicketState>> {

@@ -34,14 +34,20 @@ export async function gql<T = any, V = Record<string, unknown>>(
   return { status: response.status, ...body };
 }
 
-/** A graphql-ws client; close it with `dispose()`. Connection errors reject lazily. */
-export function wsClient(url: string, token: string | null, options: { lazy?: boolean } = {}): Client {
-  return createClient({
+/** A graphql-ws client; close it with `dispose()` or `await using`. Connection errors reject lazily. */
+export function wsClient(
+  url: string,
+  token: string | null,
+  options: { lazy?: boolean } = {},
+): Client & AsyncDisposable {
+  const client = createClient({
     url,
     lazy: options.lazy ?? true,
     retryAttempts: 0,
     connectionParams: token === null ? {} : { authorization: `Bearer ${token}` },
   });
+  // `await using client = wsClient(...)` closes its socket when the scope ends.
+  return Object.assign(client, { [Symbol.asyncDispose]: async () => await client.dispose() });
 }
 
 /** Collects a subscription's events until it completes (or `until` returns true). */

@@ -9,6 +9,8 @@
  *   ROLLBACK: restores the parent's before-image where the note is still as the parent left
  *   it; else CONFLICT (unless force).
  * Each runs set-based: one locking SELECT and one UPDATE ... FROM unnest per chunk.
+ * notesBodyDomain adds SET_BODY (replaces notes.body), declared only here: the proof that an
+ * action's file alone gives it its GraphQL input and union member (domain_seam_test.ts).
  * notesKindsDomain adds two that exercise the other operation kinds through the engine
  * (the API has no input for them yet, so the app refuses to serve that domain: assertServable):
  *   IMPORT_NOTES (IMPORT): records { id?, priority, body }; with an id an upsert, else a create.
@@ -24,9 +26,11 @@ import {
   type ItemResult,
   type RollbackParams,
 } from "../../src/bulk/action.ts";
+import type { EnumDescriptor } from "../../src/bulk/action-schema.ts";
 import type { Db } from "../../src/db/database.ts";
 
 export const NOTE_PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"] as const;
+const NOTE_PRIORITY_ENUM: EnumDescriptor = { enum: "NotePriority", values: NOTE_PRIORITIES };
 
 /** What a note's ledger images hold. */
 export interface NoteImage {
@@ -129,9 +133,13 @@ async function changeNotes(
   return chunk.items.map((item) => results.get(item.position)!);
 }
 
-const setPriority: BulkAction<{ priority: string }> = {
+const setNotePriority: BulkAction<{ priority: string }> = {
   type: "SET_PRIORITY",
   requiredRole: "AGENT",
+  graphql: {
+    input: { type: { fields: { priority: { type: NOTE_PRIORITY_ENUM, required: true } } } },
+    output: { fields: { priority: { type: NOTE_PRIORITY_ENUM } } },
+  },
   parseParams: (raw) => {
     const priority = (raw as { priority?: unknown } | null)?.priority;
     if (typeof priority !== "string" || !(NOTE_PRIORITIES as readonly string[]).includes(priority)) {
@@ -143,21 +151,40 @@ const setPriority: BulkAction<{ priority: string }> = {
     changeNotes(chunk, (note) => note.priority === chunk.params.priority ? null : { ...note, ...chunk.params }),
 };
 
-const addComment: BulkAction<{ body: string }> = {
+/** The parameters of ADD_COMMENT and SET_BODY: a non-empty `body`. */
+const parseBody = (raw: unknown) => {
+  const body = (raw as { body?: unknown } | null)?.body;
+  if (typeof body !== "string" || body.length === 0) throw new ActionParamsError("body", "body is required.");
+  return Promise.resolve({ body });
+};
+const BODY_GRAPHQL = {
+  input: { type: { fields: { body: { type: "String", required: true } } } },
+  output: { fields: { body: { type: "String" } } },
+} as const;
+
+const addNoteComment: BulkAction<{ body: string }> = {
   type: "ADD_COMMENT",
   requiredRole: "AGENT",
-  parseParams: (raw) => {
-    const body = (raw as { body?: unknown } | null)?.body;
-    if (typeof body !== "string" || body.length === 0) throw new ActionParamsError("body", "body is required.");
-    return Promise.resolve({ body });
-  },
+  graphql: BODY_GRAPHQL,
+  parseParams: parseBody,
   apply: (chunk) => changeNotes(chunk, (note) => ({ ...note, body: `${note.body}${chunk.params.body}\n` })),
 };
 
+const setNoteBody: BulkAction<{ body: string }> = {
+  type: "SET_BODY",
+  requiredRole: "AGENT",
+  graphql: BODY_GRAPHQL,
+  parseParams: parseBody,
+  apply: (chunk) => changeNotes(chunk, (note) => note.body === chunk.params.body ? null : { ...note, ...chunk.params }),
+};
+
 /** planned.before: the note as the parent left it; planned.after: the note to restore. */
-const rollback: BulkAction<RollbackParams> = {
+const rollbackNotes: BulkAction<RollbackParams> = {
   type: "ROLLBACK",
   requiredRole: "AGENT",
+  graphql: {
+    output: { fields: { parentActionType: { type: "BulkActionType" }, force: { type: "Boolean" } } },
+  },
   parseParams: (raw) => {
     const value = raw as Partial<RollbackParams> | null;
     return Promise.resolve({ parentActionType: String(value?.parentActionType ?? ""), force: value?.force === true });
@@ -237,7 +264,7 @@ const exportNotes: BulkAction<Record<string, never>> = {
 const notesParts = {
   target: { nodeType: "Note", noun: "notes", keyPattern: /^[1-9]\d{0,17}$/ },
   itemCodes: ["NOT_FOUND", "NO_CHANGE", "CONFLICT"],
-  rollback,
+  rollback: rollbackNotes,
   async snapshotFilter(tx, { operationId, tenantId, filter, limit }) {
     const { rows } = await sql<{ n: number }>`
       WITH inserted AS (
@@ -257,13 +284,19 @@ const notesParts = {
 export const notesDomain = defineDomain({
   ...notesParts,
   module: { url: import.meta.url, name: "notesDomain" },
-  actions: [setPriority, addComment] as BulkAction[],
+  actions: [setNotePriority, addNoteComment] as BulkAction[],
+});
+
+export const notesBodyDomain = defineDomain({
+  ...notesParts,
+  module: { url: import.meta.url, name: "notesBodyDomain" },
+  actions: [setNotePriority, addNoteComment, setNoteBody] as BulkAction[],
 });
 
 export const notesKindsDomain = defineDomain({
   ...notesParts,
   module: { url: import.meta.url, name: "notesKindsDomain" },
-  actions: [setPriority, addComment, importNotes, exportNotes] as BulkAction[],
+  actions: [setNotePriority, addNoteComment, importNotes, exportNotes] as BulkAction[],
 });
 
 /** The notes a filter selects (only its `priority` list is understood), in id order. */

@@ -34,7 +34,10 @@ export interface TestServer {
   db: Db;
   tenant: TestTenant;
   otherTenant: TestTenant;
+  /** Stops the app and closes `db`; once (later calls wait for the first). */
   stop(): Promise<void>;
+  /** `await using server = await startTestServer()` stops it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface TestServerOptions {
@@ -83,6 +86,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const otherTenant = await createTenant(db, "Tenant B");
   if (options.tickets) await insertTickets(db, tenant.id, options.tickets);
   const app = await startApp(config, databaseUrl, options.domain);
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      await app.stop();
+      await db.destroy();
+    })();
   return {
     app,
     url: app.url,
@@ -93,9 +102,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     db,
     tenant,
     otherTenant,
-    async stop() {
-      await app.stop();
-      await db.destroy();
-    },
+    stop,
+    [Symbol.asyncDispose]: stop,
   };
 }

@@ -73,7 +73,7 @@ export interface DeliveryView {
 export const endpointKey = (globalId: string) => expectId(globalId, "WebhookEndpoint");
 
 /** Creates an endpoint that must be accepted; returns its id and the secret. */
-export async function createEndpoint(
+export async function createAcceptedEndpoint(
   server: TestServer,
   user: TestUser,
   input: { url: string; events: string[]; description?: string },

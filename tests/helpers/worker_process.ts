@@ -17,8 +17,10 @@ export interface WorkerProcess {
   /** Resolves with the exit status of `deno task worker` (which is the worker's). */
   exited: Promise<Deno.CommandStatus>;
   signal(signal: Deno.Signal): void;
-  /** Kills whatever is still running and waits for the exit (for `finally`). */
+  /** Kills whatever is still running and waits for the exit. */
   stop(): Promise<void>;
+  /** `await using worker = await spawnWorker(...)` stops it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void>;
   /** Where its /metrics listens (from its ready line). */
   metricsUrl: string;
 }
@@ -38,6 +40,7 @@ export async function spawnWorker(env: Record<string, string>, readyTimeoutMs = 
     }
     return task.done() ? Promise.reject(new Error(`worker exited before it was ready:\n${task.output()}`)) : null;
   };
+  const stop = async () => void await task.kill();
   try {
     const { pid, metricsPort } = await waitUntil(readyPid, {
       timeoutMs: readyTimeoutMs,
@@ -51,11 +54,12 @@ export async function spawnWorker(env: Record<string, string>, readyTimeoutMs = 
       signal(signal) {
         Deno.kill(pid, signal);
       },
-      stop: async () => void await task.kill(),
+      stop,
+      [Symbol.asyncDispose]: stop,
       metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     };
   } catch (error) {
-    await task.kill();
+    await stop();
     throw error;
   }
 }

@@ -1,171 +1,207 @@
 /**
  * The typed action of a bulk operation, both ways: the `@oneOf` input clients send
- * (BulkActionInput) and the union the API shows (BulkAction). Each maps to an engine
- * action type and its stored parameters (src/tickets/actions/).
+ * (BulkActionInput) and the union the API shows (BulkAction), built from the served
+ * domain's action descriptors (BulkAction.graphql, src/bulk/action-schema.ts) by
+ * defineBulkActions, which build-schema.ts calls before the schema is built. The types that
+ * use them (bulk-operation.ts, bulk-api.ts) reach them through bulkActions() inside their
+ * field thunks, which Pothos runs at build time.
  */
-import type { FieldMap } from "@pothos/core";
-import { builder } from "../builder.ts";
+import type { EnumRef, InputObjectRef, ObjectRef, UnionRef } from "@pothos/core";
+import type { BulkAction, BulkDomain } from "../../bulk/action.ts";
+import type {
+  ActionFieldType,
+  ActionGraphQL,
+  ActionInputField,
+  ActionNodeType,
+  ActionOutputField,
+} from "../../bulk/action-schema.ts";
+import { builder, type Types } from "../builder.ts";
+import type { Context } from "../context.ts";
 import { badInput } from "../errors.ts";
 import { expectId } from "../ids.ts";
-import { TicketCategoryEnum, TicketPriorityEnum, TicketStatusEnum } from "./tickets.ts";
+import { domainEnum } from "./domain-enums.ts";
 import { UserRef } from "./users.ts";
 
-export const BulkActionTypeEnum = builder.enumType("BulkActionType", {
-  description: "ROLLBACK is the action of ROLLBACK operations (rollbackBulkOperation); clients cannot start it.",
-  values: [
-    "SET_STATUS",
-    "SET_PRIORITY",
-    "SET_CATEGORY",
-    "ASSIGN",
-    "ADD_COMMENT",
-    "DELETE",
-    "RESTORE",
-    "PURGE",
-    "ROLLBACK",
-  ] as const,
-});
+/** An operation's stored action, as the union members resolve it. */
+export type StoredAction = { type: string; params: Record<string, unknown> };
 
-const SetStatusActionInput = builder.inputType("SetStatusActionInput", {
-  fields: (t) => ({ status: t.field({ type: TicketStatusEnum, required: true }) }),
-});
-const SetPriorityActionInput = builder.inputType("SetPriorityActionInput", {
-  fields: (t) => ({ priority: t.field({ type: TicketPriorityEnum, required: true }) }),
-});
-const SetCategoryActionInput = builder.inputType("SetCategoryActionInput", {
-  fields: (t) => ({ category: t.field({ type: TicketCategoryEnum, required: true }) }),
-});
-const AssignActionInput = builder.inputType("AssignActionInput", {
-  fields: (t) => ({ assigneeId: t.id({ required: false, description: "A user of your tenant; null unassigns." }) }),
-});
-const AddCommentActionInput = builder.inputType("AddCommentActionInput", {
-  fields: (t) => ({ body: t.string({ required: true, description: "1 to 10000 characters." }) }),
-});
-const SoftDeleteActionInput = builder.inputType("SoftDeleteActionInput", {
-  description: "Pass `{}`; the reason is optional and kept in the operation's history.",
-  fields: (t) => ({ reason: t.string({ required: false, description: "At most 500 characters." }) }),
-});
+/** What BulkActionInput carries: one member set, holding that action's input fields. */
+export type ActionInputValue = Record<string, Record<string, unknown> | null | undefined>;
 
-const PurgeActionInput = builder.inputType("PurgeActionInput", {
-  description: "Pass `{}`; the reason is optional and kept in the operation's history.",
-  fields: (t) => ({ reason: t.string({ required: false, description: "At most 500 characters." }) }),
-});
-
-/**
- * Actions whose start over a filter must name a previewToken (startBulkOperation refuses
- * PREVIEW_REQUIRED otherwise): what a filter matches is seen before it is removed for good.
- */
-export const PREVIEWED_FILTER_ACTIONS: ReadonlySet<string> = new Set(["PURGE"]);
-
-export const BulkActionInput = builder.inputType("BulkActionInput", {
-  description: "Exactly one action (@oneOf).",
-  isOneOf: true,
-  fields: (t) => ({
-    setStatus: t.field({ type: SetStatusActionInput }),
-    setPriority: t.field({ type: SetPriorityActionInput }),
-    setCategory: t.field({ type: SetCategoryActionInput }),
-    assign: t.field({ type: AssignActionInput }),
-    addComment: t.field({ type: AddCommentActionInput }),
-    delete: t.field({ type: SoftDeleteActionInput, description: "Soft delete (ADMIN only)." }),
-    restore: t.field({ type: SoftDeleteActionInput, description: "Undo a soft delete (ADMIN only)." }),
-    purge: t.field({
-      type: PurgeActionInput,
-      description: "Permanent delete of tickets and their comments (ADMIN only); soft-deleted tickets too. Over a " +
-        "filter it needs a previewToken. Rollback re-creates them as they were, within the rollback window.",
-    }),
-  }),
-});
-
-type ActionArg = typeof BulkActionInput.$inferInput;
-
-/** The engine's action type and parameters for a BulkActionInput (throws BAD_USER_INPUT). */
-export function toEngineAction(input: ActionArg): { actionType: string; params: Record<string, unknown> } {
-  if (input.setStatus) return { actionType: "SET_STATUS", params: { status: input.setStatus.status } };
-  if (input.setPriority) return { actionType: "SET_PRIORITY", params: { priority: input.setPriority.priority } };
-  if (input.setCategory) return { actionType: "SET_CATEGORY", params: { category: input.setCategory.category } };
-  if (input.assign) {
-    const id = input.assign.assigneeId;
-    return { actionType: "ASSIGN", params: { assigneeId: id ? expectId(id, "User", "action") : null } };
-  }
-  if (input.addComment) return { actionType: "ADD_COMMENT", params: { body: input.addComment.body } };
-  // The reason is checked by the action itself (src/tickets/actions/soft-delete.ts).
-  if (input.delete) return { actionType: "DELETE", params: { reason: input.delete.reason ?? undefined } };
-  if (input.restore) return { actionType: "RESTORE", params: { reason: input.restore.reason ?? undefined } };
-  if (input.purge) return { actionType: "PURGE", params: { reason: input.purge.reason ?? undefined } };
-  throw badInput("Give exactly one action.", "action");
+export interface BulkActionTypes {
+  typeEnum: EnumRef<Types, string, string>;
+  input: InputObjectRef<Types, ActionInputValue>;
+  union: UnionRef<Types, StoredAction, StoredAction>;
+  /** The engine's action type and parameters for a BulkActionInput (throws BAD_USER_INPUT). */
+  toEngineAction(input: ActionInputValue): { actionType: string; params: Record<string, unknown> };
 }
 
-// ---- output --------------------------------------------------------------------------
+/** The nodes an action field may name, with the type that shows one and how a request loads it. */
+const NODES: Record<ActionNodeType, { ref: ObjectRef<Types, unknown>; load(ctx: Context, key: string): unknown }> = {
+  User: { ref: UserRef, load: (ctx, key) => ctx.loaders.user.load(key) },
+};
 
-type Stored = { type: string; params: Record<string, unknown> };
-type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
-type FieldBuilder = PothosSchemaTypes.ObjectFieldBuilder<Types, Stored>;
+const words = (actionType: string) => actionType.toLowerCase().split("_");
+const capital = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
+/** SET_STATUS: setStatus (the default BulkActionInput field). */
+const camelName = (actionType: string) => words(actionType).map((w, i) => i === 0 ? w : capital(w)).join("");
+/** SET_STATUS: SetStatus (the default type names). */
+const pascalName = (actionType: string) => words(actionType).map(capital).join("");
 
-/** One member of the union: `type` plus the action's own typed parameters. */
-function variant(name: string, type: string, fields: (t: FieldBuilder) => FieldMap) {
-  return builder.objectRef<Stored>(name).implement({
-    isTypeOf: (value) => (value as Stored).type === type,
-    fields: (t) => ({ type: t.field({ type: BulkActionTypeEnum, resolve: (a) => a.type as never }), ...fields(t) }),
+type MemberFieldBuilder = PothosSchemaTypes.ObjectFieldBuilder<Types, StoredAction>;
+
+let built: BulkActionTypes | undefined;
+
+/** The action types of the schema being built (defineBulkActions must have run). */
+export function bulkActions(): BulkActionTypes {
+  if (!built) throw new Error("defineBulkActions(domain) must run before the schema is built");
+  return built;
+}
+
+const isNode = (type: ActionFieldType): type is { node: ActionNodeType } => typeof type === "object" && "node" in type;
+
+function descriptorOf(action: BulkAction): ActionGraphQL {
+  if (!action.graphql) throw new Error(`Action ${action.type} declares no GraphQL input and union member.`);
+  return action.graphql;
+}
+
+/** Registers BulkActionType, BulkActionInput and BulkAction for the domain; once per schema. */
+export function defineBulkActions(domain: BulkDomain): BulkActionTypes {
+  if (built) throw new Error("The bulk action types are already defined (one schema per process).");
+  const actions = [...domain.actions.values()];
+  const typeEnum = builder.enumType("BulkActionType", {
+    description: `${domain.rollback.type} is the action of ROLLBACK operations (rollbackBulkOperation); ` +
+      "clients cannot start it.",
+    values: actions.map((action) => action.type),
   });
+  const enumOf = (type: ActionFieldType) =>
+    type === "BulkActionType" ? typeEnum : typeof type === "object" && "enum" in type ? domainEnum(type) : null;
+
+  const inputTypes = new Map<string, { fields: string; ref: ReturnType<typeof inputObject> }>();
+  const inputObject = (name: string, description: string | undefined, fields: Record<string, ActionInputField>) =>
+    builder.inputType(name, {
+      description,
+      fields: (t) =>
+        Object.fromEntries(
+          Object.entries(fields).map(([fieldName, field]) => {
+            const options = { required: field.required, description: field.description };
+            const enumRef = enumOf(field.type);
+            const ref = enumRef
+              ? t.field({ type: enumRef, ...options })
+              : field.type === "Boolean"
+              ? t.boolean(options)
+              : field.type === "String"
+              ? t.string(options)
+              : t.id(options);
+            return [fieldName, ref];
+          }),
+        ),
+    });
+  /** Actions may share an input type: the same name must declare the same fields. */
+  const inputTypeOf = (action: BulkAction, input: NonNullable<ActionGraphQL["input"]>) => {
+    const name = input.type.name ?? `${pascalName(action.type)}ActionInput`;
+    const fields = JSON.stringify(input.type.fields);
+    const known = inputTypes.get(name);
+    if (known && known.fields !== fields) throw new Error(`Input ${name} is declared with different fields.`);
+    if (known) return known.ref;
+    const ref = inputObject(name, input.type.description, { ...input.type.fields });
+    inputTypes.set(name, { fields, ref });
+    return ref;
+  };
+
+  /** BulkActionInput field -> the action it starts. */
+  const starts = new Map<string, { action: BulkAction; input: NonNullable<ActionGraphQL["input"]> }>();
+  for (const action of actions) {
+    const declared = descriptorOf(action).input;
+    if (declared) starts.set(declared.field ?? camelName(action.type), { action, input: declared });
+  }
+  const input = builder.inputType("BulkActionInput", {
+    description: "Exactly one action (@oneOf).",
+    isOneOf: true,
+    fields: (t) =>
+      Object.fromEntries(
+        [...starts].map((
+          [field, start],
+        ) => [field, t.field({ type: inputTypeOf(start.action, start.input), description: start.input.description })]),
+      ),
+  });
+
+  const union = builder.unionType("BulkAction", {
+    description: "What the operation does to each target, with its parameters.",
+    types: () => actions.map((action) => member(action, descriptorOf(action).output)),
+  });
+
+  function member(action: BulkAction, output: ActionGraphQL["output"]) {
+    return builder.objectRef<StoredAction>(output.name ?? `${pascalName(action.type)}Action`).implement({
+      isTypeOf: (value) => (value as StoredAction).type === action.type,
+      fields: (t) => ({
+        type: t.field({ type: typeEnum, resolve: (a) => a.type }),
+        ...Object.fromEntries(
+          Object.entries(output.fields).map(([name, field]) => [name, outputField(t, name, field)]),
+        ),
+      }),
+    });
+
+    function outputField(t: MemberFieldBuilder, name: string, field: ActionOutputField) {
+      const param = (a: StoredAction) => a.params[field.param ?? name];
+      const text = (a: StoredAction) => {
+        const value = param(a);
+        return value === undefined || value === null ? null : String(value);
+      };
+      const options = { description: field.description };
+      const enumRef = enumOf(field.type);
+      if (enumRef) {
+        return field.nullable
+          ? t.field({ type: enumRef, nullable: true, ...options, resolve: text })
+          : t.field({ type: enumRef, ...options, resolve: (a) => String(param(a)) });
+      }
+      if (field.type === "Boolean") return t.boolean({ ...options, resolve: (a) => param(a) === true });
+      if (field.type === "String") {
+        return field.nullable
+          ? t.string({ nullable: true, ...options, resolve: text })
+          : t.string({ ...options, resolve: (a) => String(param(a)) });
+      }
+      if (!isNode(field.type)) throw new Error(`Field ${name} of ${action.type} has an unknown type.`);
+      const node = NODES[field.type.node];
+      return t.field({
+        type: node.ref,
+        nullable: true,
+        ...options,
+        resolve: (a, _args, ctx) => {
+          const key = text(a);
+          return key === null ? null : node.load(ctx, key);
+        },
+      });
+    }
+  }
+
+  const types: BulkActionTypes = {
+    typeEnum,
+    input,
+    union,
+    toEngineAction(value) {
+      const given = Object.entries(value).filter(([, fields]) => fields !== null && fields !== undefined);
+      const start = given.length === 1 ? starts.get(given[0][0]) : undefined;
+      if (!start) throw badInput("Give exactly one action.", "action");
+      const fields = given[0][1] ?? {};
+      const params: Record<string, unknown> = {};
+      for (const [name, field] of Object.entries(start.input.type.fields)) {
+        const raw = fields[name];
+        if (isNode(field.type)) {
+          // null or absent: no node (e.g. ASSIGN with null unassigns).
+          params[name] = typeof raw === "string" && raw !== "" ? expectId(raw, field.type.node, "action") : null;
+        } else if (raw !== null && raw !== undefined) {
+          params[name] = raw; // limits are checked by the action's parseParams
+        }
+      }
+      return { actionType: start.action.type, params };
+    },
+  };
+  built = types;
+  return types;
 }
 
-const SetStatusAction = variant("SetStatusAction", "SET_STATUS", (t) => ({
-  status: t.field({ type: TicketStatusEnum, resolve: (a) => a.params.status as never }),
-}));
-const SetPriorityAction = variant("SetPriorityAction", "SET_PRIORITY", (t) => ({
-  priority: t.field({ type: TicketPriorityEnum, resolve: (a) => a.params.priority as never }),
-}));
-const SetCategoryAction = variant("SetCategoryAction", "SET_CATEGORY", (t) => ({
-  category: t.field({ type: TicketCategoryEnum, resolve: (a) => a.params.category as never }),
-}));
-const AssignAction = variant("AssignAction", "ASSIGN", (t) => ({
-  assignee: t.field({
-    type: UserRef,
-    nullable: true,
-    description: "null: the operation unassigns.",
-    resolve: (a, _args, ctx) => a.params.assigneeId ? ctx.loaders.user.load(String(a.params.assigneeId)) : null,
-  }),
-}));
-const AddCommentAction = variant("AddCommentAction", "ADD_COMMENT", (t) => ({
-  body: t.string({ resolve: (a) => String(a.params.body) }),
-}));
-const DeleteAction = variant("DeleteAction", "DELETE", (t) => ({
-  reason: t.string({ nullable: true, resolve: (a) => (a.params.reason as string) ?? null }),
-}));
-const RestoreAction = variant("RestoreAction", "RESTORE", (t) => ({
-  reason: t.string({ nullable: true, resolve: (a) => (a.params.reason as string) ?? null }),
-}));
-const PurgeAction = variant("PurgeAction", "PURGE", (t) => ({
-  reason: t.string({ nullable: true, resolve: (a) => (a.params.reason as string) ?? null }),
-}));
-
-const RollbackAction = variant("RollbackAction", "ROLLBACK", (t) => ({
-  parentActionType: t.field({
-    type: BulkActionTypeEnum,
-    description: "The action of the operation being undone.",
-    resolve: (a) => a.params.parentActionType as never,
-  }),
-  force: t.boolean({
-    description: "Overwrites tickets changed since the parent (else they end CONFLICT).",
-    resolve: (a) => a.params.force === true,
-  }),
-}));
-
-export const BulkActionUnion = builder.unionType("BulkAction", {
-  description: "What the operation does to each target, with its parameters.",
-  types: [
-    SetStatusAction,
-    SetPriorityAction,
-    SetCategoryAction,
-    AssignAction,
-    AddCommentAction,
-    DeleteAction,
-    RestoreAction,
-    PurgeAction,
-    RollbackAction,
-  ],
-});
-
-export const storedAction = (type: string, params: unknown): Stored => ({
+export const storedAction = (type: string, params: unknown): StoredAction => ({
   type,
   params: (params ?? {}) as Record<string, unknown>,
 });

@@ -11,7 +11,7 @@ import { expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { operationProgress, tenantOperationChanges } from "../progress.ts";
-import { BulkActionInput, BulkActionTypeEnum, PREVIEWED_FILTER_ACTIONS, toEngineAction } from "./bulk-action.ts";
+import { bulkActions } from "./bulk-action.ts";
 import { BulkOperationKindEnum, BulkOperationRef, BulkOperationStatusEnum } from "./bulk-operation.ts";
 import { TicketFilterInput, toTicketFilter } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
@@ -22,7 +22,7 @@ import { NotifyInput, notifyOptions } from "./webhooks.ts";
 const BulkOperationFilterInput = builder.inputType("BulkOperationFilter", {
   fields: (t) => ({
     status: t.field({ type: [BulkOperationStatusEnum], required: false }),
-    actionType: t.field({ type: [BulkActionTypeEnum], required: false }),
+    actionType: t.field({ type: [bulkActions().typeEnum], required: false }),
     kind: t.field({ type: [BulkOperationKindEnum], required: false }),
     createdBy: t.id({ required: false, description: "A user id." }),
     createdAfter: t.field({ type: "DateTime", required: false, description: "Inclusive." }),
@@ -74,7 +74,7 @@ const BulkTargetsInput = builder.inputType("BulkTargetsInput", {
 export const StartBulkOperationInput = builder.inputType("StartBulkOperationInput", {
   fields: (t) => ({
     targets: t.field({ type: BulkTargetsInput, required: true }),
-    action: t.field({ type: BulkActionInput, required: true }),
+    action: t.field({ type: bulkActions().input, required: true }),
     scheduledAt: t.field({ type: "DateTime", required: false, description: "Run at this time instead of now." }),
     idempotencyKey: t.string({
       required: false,
@@ -167,9 +167,12 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
         startAsPayload(async () => {
-          const { actionType, params } = toEngineAction(input.action);
+          const { actionType, params } = bulkActions().toEngineAction(input.action);
           const targets = toTargets(input.targets, ctx);
-          if (targets.kind === "filter" && !input.previewToken && PREVIEWED_FILTER_ACTIONS.has(actionType)) {
+          if (
+            targets.kind === "filter" && !input.previewToken &&
+            ctx.services.domain.actions.get(actionType)?.filterNeedsPreview
+          ) {
             throw new StartError(
               "PREVIEW_REQUIRED",
               `${actionType} over a filter needs a previewToken: preview it (previewBulkOperation) and start it ` +

@@ -4,7 +4,7 @@ import { type EventRow, type ItemRow, listEvents, listItems, MAX_CHILDREN } from
 import { builder } from "../builder.ts";
 import { encodeId, UUID_PATTERN } from "../ids.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
-import { BulkActionTypeEnum, BulkActionUnion, storedAction } from "./bulk-action.ts";
+import { bulkActions, storedAction } from "./bulk-action.ts";
 import { TicketRef, ticketTarget } from "./tickets.ts";
 import { ENGINE_ITEM_CODES } from "../../bulk/action.ts";
 import { TICKET_ITEM_CODES } from "../../tickets/model.ts";
@@ -156,8 +156,8 @@ builder.node(BulkOperationRef, {
   fields: (t) => ({
     status: t.field({ type: BulkOperationStatusEnum, resolve: (op) => op.status }),
     kind: t.field({ type: BulkOperationKindEnum, resolve: (op) => op.kind as never }),
-    actionType: t.field({ type: BulkActionTypeEnum, resolve: (op) => op.action_type as never }),
-    action: t.field({ type: BulkActionUnion, resolve: (op) => storedAction(op.action_type, op.action_params) }),
+    actionType: t.field({ type: bulkActions().typeEnum, resolve: (op) => op.action_type }),
+    action: t.field({ type: bulkActions().union, resolve: (op) => storedAction(op.action_type, op.action_params) }),
     description: t.exposeString("description", { nullable: true }),
     idempotencyKey: t.exposeString("idempotency_key", { nullable: true }),
     targets: t.field({ type: TargetSummaryRef, resolve: (op) => op.target_summary as never }),

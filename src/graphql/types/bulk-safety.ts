@@ -5,7 +5,7 @@ import { builder } from "../builder.ts";
 import { viewerOf } from "../context.ts";
 import { encodeId, expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
-import { toEngineAction } from "./bulk-action.ts";
+import { bulkActions } from "./bulk-action.ts";
 import {
   BulkOperationPayload,
   limitsOf,
@@ -152,7 +152,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
         refusalsAsUserErrors(async () => {
-          const { actionType, params } = toEngineAction(input.action);
+          const { actionType, params } = bulkActions().toEngineAction(input.action);
           const targets = toTargets(input.targets, ctx); // may refuse: StartError
           return {
             preview: await previewOperation(ctx.services.db, ctx.services.domain, viewerOf(ctx), {

@@ -1,9 +1,9 @@
 /** Tickets and comments: the node types, the tickets connection and single-item mutations. */
 import {
   LIMITS,
-  TICKET_CATEGORIES,
-  TICKET_PRIORITIES,
-  TICKET_STATUSES,
+  TICKET_CATEGORY_ENUM,
+  TICKET_PRIORITY_ENUM,
+  TICKET_STATUS_ENUM,
   type TicketFilter,
   type TicketRow,
 } from "../../tickets/model.ts";
@@ -24,14 +24,12 @@ import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { auditMutation } from "./audit.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
+import { domainEnum } from "./domain-enums.ts";
 import { UserRef } from "./users.ts";
 
-export const TicketStatusEnum = builder.enumType("TicketStatus", {
-  description: "OPEN -> PENDING -> RESOLVED -> CLOSED, with OPEN <-> PENDING and reopening from RESOLVED or CLOSED.",
-  values: TICKET_STATUSES,
-});
-export const TicketPriorityEnum = builder.enumType("TicketPriority", { values: TICKET_PRIORITIES });
-export const TicketCategoryEnum = builder.enumType("TicketCategory", { values: TICKET_CATEGORIES });
+const TicketStatusEnum = domainEnum(TICKET_STATUS_ENUM);
+const TicketPriorityEnum = domainEnum(TICKET_PRIORITY_ENUM);
+const TicketCategoryEnum = domainEnum(TICKET_CATEGORY_ENUM);
 
 export const TicketRef = builder.objectRef<TicketRow>("Ticket");
 
@@ -62,9 +60,9 @@ builder.node(TicketRef, {
   fields: (t) => ({
     title: t.exposeString("title"),
     body: t.exposeString("body"),
-    status: t.field({ type: TicketStatusEnum, resolve: (ticket) => ticket.status as never }),
-    priority: t.field({ type: TicketPriorityEnum, resolve: (ticket) => ticket.priority as never }),
-    category: t.field({ type: TicketCategoryEnum, resolve: (ticket) => ticket.category as never }),
+    status: t.field({ type: TicketStatusEnum, resolve: (ticket) => ticket.status }),
+    priority: t.field({ type: TicketPriorityEnum, resolve: (ticket) => ticket.priority }),
+    category: t.field({ type: TicketCategoryEnum, resolve: (ticket) => ticket.category }),
     assignee: t.field({
       type: UserRef,
       nullable: true,

@@ -11,6 +11,14 @@ import { closedIsReadOnly, fail, lockTickets } from "./ticket-change.ts";
 export const addComment: BulkAction<{ body: string }> = {
   type: "ADD_COMMENT",
   requiredRole: "AGENT",
+  graphql: {
+    input: {
+      type: {
+        fields: { body: { type: "String", required: true, description: `1 to ${LIMITS.commentMax} characters.` } },
+      },
+    },
+    output: { fields: { body: { type: "String" } } },
+  },
   parseParams(raw) {
     const body = (raw as Record<string, unknown> | null)?.body;
     if (typeof body !== "string" || body.trim() === "") {

@@ -6,6 +6,29 @@ import { applyTicketChange, closedIsReadOnly, noChange } from "./ticket-change.t
 export const assign: BulkAction<{ assigneeId: string | null }> = {
   type: "ASSIGN",
   requiredRole: "AGENT",
+  graphql: {
+    input: {
+      type: {
+        fields: {
+          assigneeId: {
+            type: { node: "User" },
+            required: false,
+            description: "A user of your tenant; null unassigns.",
+          },
+        },
+      },
+    },
+    output: {
+      fields: {
+        assignee: {
+          type: { node: "User" },
+          param: "assigneeId",
+          nullable: true,
+          description: "null: the operation unassigns.",
+        },
+      },
+    },
+  },
   async parseParams(raw, ctx) {
     const value = (raw as Record<string, unknown> | null)?.assigneeId;
     if (value === null || value === undefined) return { assigneeId: null };

@@ -26,7 +26,7 @@
  */
 import { sql } from "kysely";
 import type { BulkAction, ChunkContext, ItemResult, RollbackParams, Tx } from "../../bulk/action.ts";
-import { parseReason, type ReasonParams } from "./soft-delete.ts";
+import { parseReason, reasonGraphQL, type ReasonParams } from "./soft-delete.ts";
 import { lockTickets } from "./ticket-change.ts";
 import { ticketImage } from "./ticket-image.ts";
 
@@ -98,6 +98,12 @@ async function purge(chunk: ChunkContext<ReasonParams>): Promise<ItemResult[]> {
 export const purgeTickets: BulkAction<ReasonParams> = {
   type: "PURGE",
   requiredRole: "ADMIN",
+  filterNeedsPreview: true,
+  graphql: reasonGraphQL(
+    "Permanent delete of tickets and their comments (ADMIN only); soft-deleted tickets too. Over a filter it needs " +
+      "a previewToken. Rollback re-creates them as they were, within the rollback window.",
+    "PurgeActionInput",
+  ),
   parseParams: parseReason,
   apply: (chunk) => chunk.dryRun ? predict(chunk) : purge(chunk),
 };

@@ -148,6 +148,17 @@ async function restoreRows(
 export const rollback: BulkAction<RollbackParams> = {
   type: "ROLLBACK",
   requiredRole: "AGENT",
+  graphql: {
+    output: {
+      fields: {
+        parentActionType: { type: "BulkActionType", description: "The action of the operation being undone." },
+        force: {
+          type: "Boolean",
+          description: "Overwrites tickets changed since the parent (else they end CONFLICT).",
+        },
+      },
+    },
+  },
   parseParams: (raw) => {
     const value = raw as Partial<RollbackParams> | null;
     return Promise.resolve({ parentActionType: String(value?.parentActionType ?? ""), force: value?.force === true });

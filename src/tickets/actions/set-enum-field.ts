@@ -3,19 +3,24 @@
  * read-only (FORBIDDEN); a ticket already at the value is NO_CHANGE.
  */
 import type { BulkAction } from "../../bulk/action.ts";
-import { TICKET_CATEGORIES, TICKET_PRIORITIES } from "../model.ts";
+import type { EnumDescriptor } from "../../bulk/action-schema.ts";
+import { TICKET_CATEGORY_ENUM, TICKET_PRIORITY_ENUM } from "../model.ts";
 import { enumParam } from "./params.ts";
 import { applyTicketChange, closedIsReadOnly, noChange } from "./ticket-change.ts";
 
 function setEnumField<F extends "priority" | "category">(
   type: string,
   field: F,
-  values: readonly string[],
+  values: EnumDescriptor,
 ): BulkAction<Record<F, string>> {
   return {
     type,
     requiredRole: "AGENT",
-    parseParams: (raw) => Promise.resolve({ [field]: enumParam(raw, field, values) } as Record<F, string>),
+    graphql: {
+      input: { type: { fields: { [field]: { type: values, required: true } } } },
+      output: { fields: { [field]: { type: values } } },
+    },
+    parseParams: (raw) => Promise.resolve({ [field]: enumParam(raw, field, values.values) } as Record<F, string>),
     apply: (chunk) => {
       const value = chunk.params[field];
       return applyTicketChange(
@@ -28,5 +33,5 @@ function setEnumField<F extends "priority" | "category">(
   };
 }
 
-export const setPriority = setEnumField("SET_PRIORITY", "priority", TICKET_PRIORITIES);
-export const setCategory = setEnumField("SET_CATEGORY", "category", TICKET_CATEGORIES);
+export const setPriority = setEnumField("SET_PRIORITY", "priority", TICKET_PRIORITY_ENUM);
+export const setCategory = setEnumField("SET_CATEGORY", "category", TICKET_CATEGORY_ENUM);
