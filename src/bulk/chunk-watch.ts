@@ -13,7 +13,7 @@
  */
 import { type KyselyPlugin, sql } from "kysely";
 import type { Db } from "../db/database.ts";
-import { extendLease } from "./queue/claim.ts";
+import { extendLease } from "./queue/extend-lease.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
 
 /** A chunk ran past BULK_CHUNK_TIMEOUT_MS and was stopped: a failed attempt like any other. */
