@@ -3,7 +3,7 @@
  * test drives chunks with the engine's own claimJob / runChunk / handleChunkFailure, so a
  * retry or rollback can be cancelled after exactly one chunk. Real PostgreSQL throughout.
  */
-import type { StoredItemOutcome } from "../src/db/tables.ts";
+import type { LedgerOutcome } from "../src/db/tables.ts";
 import { expect } from "expect";
 import { sql } from "kysely";
 import { cancelOperation } from "../src/bulk/cancel.ts";
@@ -64,8 +64,8 @@ async function rollback(op: OperationRow, force = false, user = tenant.agent) {
   return (await rollbackOperation(db, ticketsDomain, viewer, op.id, { force, windowHours: 24, limits })).operation;
 }
 
-async function targetsOf(op: OperationRow, outcome?: StoredItemOutcome): Promise<string[]> {
-  const rows = await db.selectFrom("bulk_operation_items").select("target_id").where("operation_id", "=", op.id)
+async function targetsOf(op: OperationRow, outcome?: LedgerOutcome): Promise<string[]> {
+  const rows = await db.selectFrom("bulk_operation_ledger").select("target_id").where("operation_id", "=", op.id)
     .$if(!!outcome, (q) => q.where("outcome", "=", outcome!)).orderBy("position").execute();
   return rows.map((r) => String(r.target_id));
 }

@@ -18,7 +18,7 @@ import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
 import type { Role } from "../db/tables.ts";
-import { type BulkDomain, roleAllows, type RollbackParams, type Tx } from "./action.ts";
+import { type BulkDomain, roleAllows, type RollbackParams } from "./action.ts";
 import { bumpCounters, maybeFinish } from "./finalize.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
 import { operatorRefusal } from "./operator.ts";

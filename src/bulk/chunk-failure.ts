@@ -8,7 +8,7 @@ import type { ItemResult } from "./action.ts";
 import { recordEvent } from "./operation.ts";
 import type { Job } from "./queue/job.ts";
 import { retryLater } from "./queue/retry-later.ts";
-import { type ChunkReport, chunkItems, commitChunk } from "./run-chunk.ts";
+import { chunkItems, type ChunkReport, commitChunk } from "./run-chunk.ts";
 
 /**
  * After a failed chunk (its transaction rolled back): retry later with exponential backoff

@@ -144,4 +144,3 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
     return await commitChunk(tx, job, operation, results);
   });
 }
-

@@ -489,8 +489,11 @@ function jobTargetsOf(
     const matching = domain.filterTargets(tx, { tenantId, filter: targets.filter, limit: maxTargets + 1 });
     // row_number() OVER () numbers the rows in the order the subquery returns them: its ORDER BY
     // (a LIMITed subquery is never flattened or reordered by the planner).
-    return { planned: false, rows: sql`SELECT (row_number() OVER () - 1)::int AS pos, m.id AS target_id
-      FROM (${matching}) AS m` };
+    return {
+      planned: false,
+      rows: sql`SELECT (row_number() OVER () - 1)::int AS pos, m.id AS target_id
+      FROM (${matching}) AS m`,
+    };
   }
   if (targets.kind === "parentItems") {
     return {

@@ -129,6 +129,24 @@ export interface BulkOperationItemsTable {
   processed_at: NullableTimestamp;
 }
 
+/**
+ * The view bulk_operation_ledger (migrations/0012): the settled rows and the PENDING items the
+ * jobs hold, as one relation, for ad-hoc reads (never written; the API reads both halves with
+ * range-bounded queries of its own, src/bulk/history.ts listItems).
+ */
+export interface BulkOperationLedgerView {
+  operation_id: ColumnType<string, never, never>;
+  position: ColumnType<number, never, never>;
+  target_id: ColumnType<string, never, never>;
+  outcome: ColumnType<LedgerOutcome, never, never>;
+  error_code: ColumnType<string | null, never, never>;
+  error_message: ColumnType<string | null, never, never>;
+  before: ColumnType<unknown, never, never>;
+  after: ColumnType<unknown, never, never>;
+  attempts: ColumnType<number, never, never>;
+  processed_at: ColumnType<Date | null, never, never>;
+}
+
 /** The output parts of EXPORT operations, one per chunk (migration 0011). */
 export interface BulkOperationPartsTable {
   operation_id: string;
@@ -256,6 +274,7 @@ export interface Database {
   ticket_comments: TicketCommentsTable;
   bulk_operations: BulkOperationsTable;
   bulk_operation_items: BulkOperationItemsTable;
+  bulk_operation_ledger: BulkOperationLedgerView;
   bulk_jobs: BulkJobsTable;
   bulk_operation_parts: BulkOperationPartsTable;
   bulk_workers: BulkWorkersTable;
