@@ -8,7 +8,7 @@
  * its ledger rows commit together with the job's deletion, and a worker whose lease was
  * taken finds its job gone at commit and rolls back (LeaseLostError).
  * SKIP LOCKED: an expired job whose row is locked is being worked on right now (its chunk
- * deleted it in takeJob and is about to commit, or its heartbeat is renewing it) or rescued
+ * deleted it (queue/complete.ts) and is about to commit, or its heartbeat is renewing it) or rescued
  * by another process; waiting for it stalled the whole maintenance tick, admission included,
  * for as long as that transaction lasted. The next tick looks at it again.
  * Served by bulk_jobs_lease_idx (locked_until) WHERE locked_by IS NOT NULL.
