@@ -125,6 +125,9 @@ try {
     // Every subscriber is a socket of one token: the per-token caps (issue 15) would refuse all but 8.
     WS_MAX_SOCKETS_PER_TOKEN: String(Math.max(SUBSCRIBERS, 8)),
     GRAPHQL_COST_BUCKET_SIZE: "100000000",
+    // (a) starts WARMUP + RUNS operations within a minute: above the default start caps (issue 15) on purpose.
+    BULK_MAX_STARTS_PER_MINUTE: "100000",
+    BULK_MAX_WAITING_PER_USER: "100000",
   };
 
   // ---- (a) startBulkOperation latency ------------------------------------------------------
