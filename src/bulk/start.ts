@@ -406,7 +406,7 @@ function summarize(targets: Targets): Record<string, unknown> {
     case "preview":
       return summarize(targets.given);
     case "ids":
-      return { kind: "ids", count: uniqueIds(targets.ids).length, given: targets.ids.length };
+      return { kind: "ids", count: new Set(targets.ids).size, given: targets.ids.length };
     case "records":
       return { kind: "records", count: targets.records.length };
     case "filter":
