@@ -15,8 +15,8 @@
  *     clients on ONE running operation (the app now with its worker pool). Method: a trigger
  *     created by this bench (nothing in the schema) records clock_timestamp() at every UPDATE
  *     of the operation's row, with the counts and status it wrote, in a side table. Each
- *     chunk's counter UPDATE is the last write of its transaction (then only the job check,
- *     the NOTIFY and COMMIT follow, about a millisecond), so that time is the commit time
+ *     chunk's counter UPDATE (which also sends the NOTIFY) is the last statement of its transaction
+ *     but for the end of the operation and COMMIT, about a millisecond, so that time is the commit time
  *     to within ~1 ms (the figures slightly overstate the latency). Every event a subscriber
  *     receives carries counts + status; latency = receive time (wall clock,
  *     performance.timeOrigin + performance.now()) - the time of the latest UPDATE that wrote
@@ -125,6 +125,9 @@ try {
     // Every subscriber is a socket of one token: the per-token caps (issue 15) would refuse all but 8.
     WS_MAX_SOCKETS_PER_TOKEN: String(Math.max(SUBSCRIBERS, 8)),
     GRAPHQL_COST_BUCKET_SIZE: "100000000",
+    // (a) starts WARMUP + RUNS operations within a minute: above the default start caps (issue 15) on purpose.
+    BULK_MAX_STARTS_PER_MINUTE: "100000",
+    BULK_MAX_WAITING_PER_USER: "100000",
   };
 
   // ---- (a) startBulkOperation latency ------------------------------------------------------
@@ -158,7 +161,7 @@ try {
     console.log(
       `(a) startBulkOperation, ${fmt(ID_COUNT)} explicit ids, ${RUNS} runs after ${WARMUP} warm-ups: ` +
         `p50 ${percentile(samples, 50).toFixed(0)} ms, p95 ${percentile(samples, 95).toFixed(0)} ms ` +
-        `(min ${Math.min(...samples).toFixed(0)}, max ${Math.max(...samples).toFixed(0)}) [target p50 < 300 ms]`,
+        `(min ${Math.min(...samples).toFixed(0)}, max ${Math.max(...samples).toFixed(0)}) [target p50 <= 60 ms]`,
     );
     // Nothing of phase (a) may run in phase (b).
     await sql`TRUNCATE bulk_jobs, bulk_operation_events, bulk_operation_items, bulk_operations CASCADE`.execute(db);

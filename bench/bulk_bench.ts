@@ -26,7 +26,7 @@
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
-import { createDb, createPool } from "../src/db/database.ts";
+import { createDb, createPool, type Db } from "../src/db/database.ts";
 import { cancelOperation } from "../src/bulk/cancel.ts";
 import type { OperationRow } from "../src/bulk/operation.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
@@ -35,7 +35,7 @@ import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
 import { benchAdmin, openBenchDatabase } from "./bench_db.ts";
 import { configureLog } from "../src/log.ts";
-import { type BulkFigures, figuresJson, figuresTable, fmt, parseScenarios } from "./bulk_table.ts";
+import { type BulkFigures, figuresJson, figuresTable, fmt, parseScenarios, type Timing } from "./bulk_table.ts";
 import { createPeerLedger, runGraphileWorkerPeer } from "./peers/graphile_worker.ts";
 import { resetTickets } from "./same_start.ts";
 
@@ -70,6 +70,61 @@ configureLog({ logLevel: "warn", logFormat: "text" });
 /** Current RSS of this process (worker threads included), sampled every 20 ms while waiting. */
 function rssMb(): number {
   return Deno.memoryUsage().rss / 1024 / 1024;
+}
+
+/** Current RSS of a process in MB, from ps (null once it is gone). */
+async function processRssMb(pid: number): Promise<number | null> {
+  const { stdout, success } = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
+  return success ? Number(new TextDecoder().decode(stdout).trim()) / 1024 : null;
+}
+
+/**
+ * The waiting operation worked by `deno task worker` alone (this process runs no worker): its items, the
+ * seconds from its first chunk to its end (the database's clock) and the peak RSS of that process,
+ * sampled every 100 ms with ps.
+ */
+async function inWorkerProcess(db: Db, operationId: string): Promise<Timing & { peakRssMb: number }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "worker"],
+    cwd: new URL("../", import.meta.url).pathname,
+    env: {
+      DATABASE_URL: url,
+      WORKERS: String(config.workers),
+      BULK_CHUNK_SIZE: String(config.chunkSize),
+      METRICS_PORT: "0",
+      LOG_LEVEL: "info",
+      NO_COLOR: "1",
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  // `deno task` runs the worker as its own child: its pid is the one it logs when ready.
+  const output = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let logged = "";
+  let pid = NaN;
+  while (Number.isNaN(pid)) {
+    const { value, done } = await output.read();
+    if (done) throw new Error(`deno task worker exited before it was ready:\n${logged}`);
+    logged += value;
+    pid = Number(/worker process (\d+) ready/.exec(logged)?.[1] ?? NaN);
+  }
+  (async () => {
+    while (!(await output.read()).done); // drained, so the worker never blocks on a full pipe
+  })();
+  let peak = 0;
+  for (;;) {
+    const op = await db.selectFrom("bulk_operations").selectAll().where("id", "=", operationId)
+      .executeTakeFirstOrThrow();
+    peak = Math.max(peak, await processRssMb(pid) ?? 0);
+    if (op.finished_at !== null) {
+      Deno.kill(pid, "SIGTERM");
+      await child.status;
+      const seconds = (op.finished_at.getTime() - op.first_chunk_at!.getTime()) / 1000;
+      return { items: op.succeeded, seconds, peakRssMb: peak };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const database = await openBenchDatabase(config, "bench");
@@ -145,15 +200,28 @@ try {
     const until = async (id: string, done: (op: OperationRow) => boolean): Promise<OperationRow> => {
       for (;;) {
         const op = await db.selectFrom("bulk_operations").selectAll().where("id", "=", id)
-          .executeTakeFirstOrThrow() as OperationRow;
+          .executeTakeFirstOrThrow();
         peak = Math.max(peak, rssMb());
         if (done(op)) return op;
         await new Promise((r) => setTimeout(r, 20));
       }
     };
+    const oldest = (await db.selectFrom("tickets").select("id").where("tenant_id", "=", tenant.id).orderBy("id")
+      .limit(10).execute()).map((row) => String(row.id));
     t = performance.now();
     const { operation } = await setStatus("OPEN", "PENDING");
     const startMs = performance.now() - t;
+    // Fairness: a 10-item operation started once the big one's first chunks committed (its tickets
+    // are the oldest, which the big one, newest first, reaches last) finishes within about a chunk.
+    await until(operation.id, (op) => op.succeeded >= config.chunkSize * Math.max(1, config.workers));
+    const smallStarted = performance.now();
+    const { operation: small } = await startOperation(db, ticketsDomain, viewer, {
+      actionType: "SET_PRIORITY",
+      params: { priority: "URGENT" },
+      targets: { kind: "ids", ids: oldest },
+    }, config);
+    await until(small.id, (op) => op.finished_at !== null);
+    const smallDuringBigMs = performance.now() - smallStarted;
     const last = await until(operation.id, (op) => op.finished_at !== null);
     const engineS = (performance.now() - t) / 1000;
     const chunks = [...chunkMs.get(operation.id) ?? []].sort((a, b) => a - b);
@@ -167,6 +235,9 @@ try {
     const cancelled = await until(second.id, (op) => op.finished_at !== null);
     const cancelS = (performance.now() - t) / 1000;
     await pool.stop();
+    await resetTickets(db, tenant.id);
+    figures.workerProcess = await inWorkerProcess(db, (await setStatus("OPEN", "PENDING")).operation.id);
+    expectAll("d (worker process)", figures.workerProcess.items);
     figures.engine = {
       items: last.succeeded,
       seconds: engineS,
@@ -176,6 +247,7 @@ try {
       finishingChunkMs: finishingMs.get(operation.id) ?? NaN,
       medianChunkMs: chunks[Math.floor(chunks.length / 2)] ?? NaN,
       chunks: chunks.length,
+      smallDuringBigMs,
       cancel: {
         total: second.total,
         appliedBefore: cancel.operation.succeeded,

@@ -39,6 +39,8 @@ export interface EngineTiming extends Timing {
   finishingChunkMs: number;
   medianChunkMs: number;
   chunks: number;
+  /** A 10-item operation started once the big one's first chunks committed: start to finished. */
+  smallDuringBigMs?: number;
   /** A second operation over the same tickets, cancelled once its first chunks committed. */
   cancel: {
     total: number;
@@ -60,6 +62,8 @@ export interface BulkFigures {
   gwNoLedger?: Timing;
   gwLedger?: Timing;
   engine?: EngineTiming;
+  /** After (d): the same change worked by a `deno task worker` process alone (first chunk to end), its peak RSS. */
+  workerProcess?: Timing & { peakRssMb: number };
 }
 
 const perSecond = (timing: Timing) => timing.items / timing.seconds;
@@ -69,7 +73,7 @@ const round = (x: number | null, digits: number) => x === null ? null : Number(x
 
 /** Every figure under a stable snake_case name; seconds to the ms, ratios to 3 decimals. */
 export function figuresJson(figures: BulkFigures) {
-  const { raw, gwNoLedger, gwLedger, engine } = figures;
+  const { raw, gwNoLedger, gwLedger, engine, workerProcess } = figures;
   return {
     tickets: figures.tickets,
     workers: figures.workers,
@@ -96,6 +100,10 @@ export function figuresJson(figures: BulkFigures) {
     cancel_request_ms: round(engine?.cancel.requestMs ?? null, 0),
     cancel_until_cancelled_s: round(engine?.cancel.untilCancelledS ?? null, 3),
     cancel_cancelled_items: engine?.cancel.cancelledItems ?? null,
+    small_during_big_ms: round(engine?.smallDuringBigMs ?? null, 0),
+    worker_process_s: round(workerProcess?.seconds ?? null, 3),
+    worker_process_items_per_s: round(rate(workerProcess), 0),
+    worker_process_peak_rss_mb: round(workerProcess?.peakRssMb ?? null, 0),
     cores: navigator.hardwareConcurrency,
     deno: Deno.version.deno,
   };
@@ -140,10 +148,20 @@ export function figuresTable(figures: BulkFigures): string[] {
         `peak RSS of this process (API + worker threads) during (d): ${engine.peakRssMb.toFixed(0)} MB`,
       `engine: the finishing chunk's transaction took ${fmt(engine.finishingChunkMs)} ms ` +
         `(median chunk ${fmt(engine.medianChunkMs)} ms, ${engine.chunks} chunks)`,
+      ...(engine.smallDuringBigMs === undefined ? [] : [
+        `engine: a 10-item operation started during (d) finished ${fmt(engine.smallDuringBigMs)} ms after its start`,
+      ]),
       `engine: cancel of a ${fmt(engine.cancel.total)}-item operation after ${fmt(engine.cancel.appliedBefore)} ` +
         `items: request ${fmt(engine.cancel.requestMs)} ms (${engine.cancel.requestStatus}); CANCELLED ` +
         `${engine.cancel.untilCancelledS.toFixed(2)} s after it, ${fmt(engine.cancel.cancelledItems)} items ` +
         `cancelled (${engine.cancel.status})`,
+    );
+  }
+  if (figures.workerProcess) {
+    const { items, seconds, peakRssMb } = figures.workerProcess;
+    lines.push(
+      `engine in a \`deno task worker\` process alone: ${fmt(items)} items in ${seconds.toFixed(2)} s ` +
+        `(${fmt(items / seconds)} items/s, first chunk to end); its peak RSS ${peakRssMb.toFixed(0)} MB`,
     );
   }
   return lines;

@@ -49,7 +49,10 @@ export interface Config {
   workers: number;
   /** Items per job (chunk). `BULK_CHUNK_SIZE`, default 2000 (1000-5000 measured best, docs/performance.md). */
   chunkSize: number;
-  /** Targets per operation. `BULK_MAX_TARGETS`, default 100000 (the engine handles 1,000,000). */
+  /**
+   * Targets per operation. `BULK_MAX_TARGETS`, default 1,000,000: a start over that many takes about
+   * a second since it writes one job row per chunk, not one ledger row per target (docs/performance.md).
+   */
   maxTargets: number;
   /** Running operations per user before further ones wait QUEUED. `BULK_MAX_ACTIVE_PER_USER`, default 2. */
   maxActivePerUser: number;
@@ -387,7 +390,7 @@ export function loadConfig(env: Env = configEnvironment()): Config {
     seedDemo: boolean(env, "SEED_DEMO", url === undefined),
     workers: integer(env, "WORKERS", navigator.hardwareConcurrency ?? 2, 0, 64),
     chunkSize: integer(env, "BULK_CHUNK_SIZE", 2000, 1, 10000),
-    maxTargets: integer(env, "BULK_MAX_TARGETS", 100_000, 1, 10_000_000),
+    maxTargets: integer(env, "BULK_MAX_TARGETS", 1_000_000, 1, 10_000_000),
     maxActivePerUser: integer(env, "BULK_MAX_ACTIVE_PER_USER", 2, 1, 1000),
     maxStartsPerMinute: integer(env, "BULK_MAX_STARTS_PER_MINUTE", 30, 1, 100_000),
     maxWaitingPerUser: integer(env, "BULK_MAX_WAITING_PER_USER", 20, 0, 100_000),

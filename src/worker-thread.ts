@@ -3,7 +3,7 @@
  * the tickets domain plugged in, or the domain the init message names (BulkDomain.module). Its own 3-connection pool, each with the worker session
  * timeouts (statement, lock, idle in transaction) set at connect: the chunk transaction, the
  * lease heartbeat, and the ChunkWatch's cancel of a chunk that must stop. With 2, a heartbeat
- * waiting on the chunk's own job row (locked by takeJob until the chunk commits) held the only
+ * waiting on the chunk's own job row (locked by its DELETE in queue/complete.ts until the chunk commits) held the only
  * free connection, and the cancel of that chunk queued behind it.
  */
 /// <reference lib="deno.worker" />

@@ -144,6 +144,10 @@ Deno.test("bench figures: --scenarios parsing, stable JSON names, ratios to the 
     cancel_request_ms: 21,
     cancel_until_cancelled_s: 0.652,
     cancel_cancelled_items: 4000,
+    small_during_big_ms: null,
+    worker_process_s: null,
+    worker_process_items_per_s: null,
+    worker_process_peak_rss_mb: null,
     cores: navigator.hardwareConcurrency,
     deno: Deno.version.deno,
   });

@@ -147,7 +147,7 @@ Deno.test("a scheduled operation waits for its time; another is cancelled while 
   }
   expect(checks).toBeGreaterThan(0);
   const { rows: [pending] } = await sql<{ n: number }>`
-      SELECT count(*)::int AS n FROM bulk_operation_items WHERE operation_id = ${op.id} AND outcome = 'PENDING'`
+      SELECT count(*)::int AS n FROM bulk_operation_ledger WHERE operation_id = ${op.id} AND outcome = 'PENDING'`
     .execute(db);
   expect(pending.n).toBe(200);
 

@@ -325,8 +325,8 @@ Deno.test("a chunk blocked after deleting its job is still stopped at its run ti
       params: {},
       targets: { kind: "ids", ids: await ticketIds(db, tenant.id) },
     });
-    // The operation row is held: chunk 0 applies its tickets, deletes its job (takeJob) and then
-    // waits for the row to bump the counters, keeping its job row locked meanwhile.
+    // The operation row is held: chunk 0 applies its tickets, deletes its job and then waits for
+    // the row (to insert its ledger rows and bump the counters), keeping its job row locked meanwhile.
     await holder.connect();
     await holder.query("BEGIN");
     await holder.query("SELECT id FROM bulk_operations WHERE id = $1 FOR UPDATE", [op.id]);
@@ -341,9 +341,15 @@ Deno.test("a chunk blocked after deleting its job is still stopped at its run ti
     );
     const errors: string[] = [];
     pool.on("error", ({ message }) => errors.push(message));
+    // The chunk waits for the operation row in its first statement that needs it: the ledger INSERT
+    // (its foreign-key check), which also deleted the job (queue/complete.ts), or the counters UPDATE.
+    const statements: Record<string, string[]> = {
+      bulk_operations: ['update "bulk_operations"%', "%WITH taken AS (%DELETE FROM bulk_jobs%"],
+      bulk_jobs: ['update "bulk_jobs"%'],
+    };
     const waiting = async (table: string) => {
       const { rows: [row] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE ${`update "${table}"%`}`
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE ANY(${statements[table]})`
         .execute(db);
       return row.n;
     };

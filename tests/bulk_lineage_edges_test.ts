@@ -3,13 +3,15 @@
  * test drives chunks with the engine's own claimJob / runChunk / handleChunkFailure, so a
  * retry or rollback can be cancelled after exactly one chunk. Real PostgreSQL throughout.
  */
+import type { LedgerOutcome } from "../src/db/tables.ts";
 import { expect } from "expect";
 import { sql } from "kysely";
 import { cancelOperation } from "../src/bulk/cancel.ts";
 import { retryFailedItems, rollbackOperation } from "../src/bulk/lineage.ts";
 import type { OperationRow } from "../src/bulk/operation.ts";
 import { claimJob } from "../src/bulk/queue/claim.ts";
-import { failChunk, handleChunkFailure, runChunk } from "../src/bulk/run-chunk.ts";
+import { failChunk, handleChunkFailure } from "../src/bulk/chunk-failure.ts";
+import { runChunk } from "../src/bulk/run-chunk.ts";
 import { StartError } from "../src/bulk/start.ts";
 import { encodeId } from "../src/graphql/ids.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
@@ -62,8 +64,8 @@ async function startRollback(op: OperationRow, force = false, user = tenant.agen
   return (await rollbackOperation(db, ticketsDomain, viewer, op.id, { force, windowHours: 24, limits })).operation;
 }
 
-async function targetsOf(op: OperationRow, outcome?: string): Promise<string[]> {
-  const rows = await db.selectFrom("bulk_operation_items").select("target_id").where("operation_id", "=", op.id)
+async function targetsOf(op: OperationRow, outcome?: LedgerOutcome): Promise<string[]> {
+  const rows = await db.selectFrom("bulk_operation_ledger").select("target_id").where("operation_id", "=", op.id)
     .$if(!!outcome, (q) => q.where("outcome", "=", outcome!)).orderBy("position").execute();
   return rows.map((r) => String(r.target_id));
 }

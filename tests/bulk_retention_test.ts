@@ -55,7 +55,7 @@ async function endedDaysAgo(server: TestServer, op: OperationRow, days: number):
 async function rowsOf(server: TestServer, op: OperationRow) {
   const { rows: [row] } = await sql<Record<string, number>>`SELECT
     (SELECT count(*) FROM bulk_operations WHERE id = ${op.id})::int AS operations,
-    (SELECT count(*) FROM bulk_operation_items WHERE operation_id = ${op.id})::int AS items,
+    (SELECT count(*) FROM bulk_operation_ledger WHERE operation_id = ${op.id})::int AS items,
     (SELECT count(*) FROM bulk_operation_events WHERE operation_id = ${op.id})::int AS events,
     (SELECT count(*) FROM bulk_jobs WHERE operation_id = ${op.id})::int AS jobs`.execute(server.db);
   return row;

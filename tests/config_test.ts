@@ -27,7 +27,7 @@ Deno.test("config: defaults", () => {
     seedDemo: true, // embedded database: seeded on first start
     workers: navigator.hardwareConcurrency,
     chunkSize: 2000,
-    maxTargets: 100_000,
+    maxTargets: 1_000_000,
     maxActivePerUser: 2,
     maxStartsPerMinute: 30,
     maxWaitingPerUser: 20,

@@ -18,6 +18,6 @@ export interface AuditRow {
 export async function listAuditEvents(db: Db, tenantId: string, request: PageRequest): Promise<AuditRow[]> {
   const forward = request.direction === "forward"; // forward = newest first
   let query = db.selectFrom("audit_events").selectAll().where("tenant_id", "=", tenantId);
-  if (request.seek) query = query.where("id", forward ? "<" : ">", String(request.seek[0]) as never);
+  if (request.seek) query = query.where("id", forward ? "<" : ">", String(request.seek[0]));
   return await query.orderBy("id", forward ? "desc" : "asc").limit(request.limit).execute() as AuditRow[];
 }

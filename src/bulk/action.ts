@@ -1,11 +1,11 @@
 /**
  * What the engine needs from a domain (BulkDomain): its target node type and key format,
- * its item codes, its actions, how a filter freezes into the ledger and which action
+ * its item codes, its actions, which targets a filter selects (frozen at start) and which action
  * restores a rollback. The engine (src/bulk) never names a domain or its tables; a new
  * action or a new domain touches only its own folder (docs/architecture.md, "The domain
  * seam", lists the domains and where each lives).
  */
-import type { Transaction } from "kysely";
+import type { Expression, Transaction } from "kysely";
 import type { Database, Role } from "../db/tables.ts";
 import type { ActionGraphQL } from "./action-schema.ts";
 
@@ -163,15 +163,12 @@ export interface BulkDomain {
    */
   rollback: BulkAction<RollbackParams>;
   /**
-   * Freezes the targets matching `filter` into the operation's ledger (positions 0..n-1),
-   * at most `limit` rows; returns how many it wrote. One INSERT ... SELECT.
+   * The targets matching `filter`, in snapshot order, at most `limit`: a query selecting one
+   * column `id`, ordered (e.g. SELECT id FROM <its table> WHERE ... ORDER BY id DESC LIMIT $limit).
+   * The engine freezes it at start inside one INSERT ... SELECT of the operation's jobs
+   * (queue/insert-jobs.ts; the ids never travel to the process) and reads it for previews.
    */
-  snapshotFilter(
-    tx: Tx,
-    args: { operationId: string; tenantId: string; filter: unknown; limit: number },
-  ): Promise<number>;
-  /** The ids matching `filter` in snapshot order, at most `limit` (previews). */
-  matchFilter(tx: Tx, args: { tenantId: string; filter: unknown; limit: number }): Promise<string[]>;
+  filterTargets(tx: Tx, args: { tenantId: string; filter: unknown; limit: number }): Expression<{ id: string }>;
 }
 
 /** A domain from its parts: `actions` are what clients start; the rollback action joins them. */

@@ -17,6 +17,7 @@ import { sql } from "kysely";
 import type { Db } from "../db/database.ts";
 import type { Tx } from "./action.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
+import { makeJobsDue } from "./queue/make-due.ts";
 import { enqueueOperationEvent } from "../notify/outbox.ts";
 import { ACTIVE_STATUSES, type OperationStatus, recordEvent } from "./operation.ts";
 
@@ -59,8 +60,7 @@ export async function admitUser(db: Db, userId: string, maxActive: number): Prom
       .where("status", "=", "QUEUED")
       .returning(["id", "tenant_id"]).execute();
     if (admitted.length === 0) return [];
-    await tx.updateTable("bulk_jobs").set({ run_at: sql`now()` })
-      .where("operation_id", "in", admitted.map((o) => o.id)).execute();
+    await makeJobsDue(tx, admitted.map((o) => o.id));
     for (const operation of admitted) {
       await recordEvent(tx, operation.id, "STARTED");
       await notifyProgress(tx, operation.tenant_id, operation.id);

@@ -3,7 +3,7 @@
  * cancel_requested_at first); the chunk in flight finishes; every item not applied ends
  * CANCELLED. The work is bounded whatever the operation's size:
  * - no chunk in flight and at most CANCEL_INLINE_ITEMS never-run items: their jobs are
- *   deleted, their items ended CANCELLED (cancelRanges) and the operation ends CANCELLED,
+ *   deleted with their items ended CANCELLED (queue/cancel-jobs.ts) and the operation ends CANCELLED,
  *   all in this transaction (a waiting or scheduled operation is CANCELLED when this returns);
  *   a job a worker claims meanwhile is skipped, not waited for, and that worker's chunk ends
  *   the operation;
@@ -18,12 +18,14 @@ import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
 import type { Role } from "../db/tables.ts";
-import { type BulkDomain, roleAllows, type RollbackParams, type Tx } from "./action.ts";
-import { bumpCounters, cancelRanges, maybeFinish } from "./finalize.ts";
+import { type BulkDomain, roleAllows, type RollbackParams } from "./action.ts";
+import { bumpCounters, maybeFinish } from "./finalize.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
 import { operatorRefusal } from "./operator.ts";
 import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
 import { countEndedByCancel } from "../metrics/engine.ts";
+import { deleteUnclaimedJobs } from "./queue/cancel-jobs.ts";
+import { makeJobsDue } from "./queue/make-due.ts";
 
 export type CancelResult =
   /** endedHere: this transaction ended the operation (no chunk was in flight). */
@@ -51,27 +53,6 @@ function roleToCancel(domain: BulkDomain, operation: OperationRow): Role {
   return roleAllows(parent, own) ? parent : own; // the higher of the two
 }
 
-/**
- * Deletes the operation's unclaimed jobs and returns their position ranges, the items this
- * cancel may end itself:
- *   DELETE FROM bulk_jobs WHERE id IN (SELECT id FROM bulk_jobs WHERE operation_id = $op
- *     AND locked_by IS NULL FOR UPDATE SKIP LOCKED) RETURNING first_position, last_position
- * The jobs read a moment ago may have been claimed since; this statement never deletes or
- * waits for one. Deleting a job by id alone did both: a worker claimed job J between that read
- * and the DELETE, the DELETE took J's row lock (waiting for the claim's commit), the chunk
- * locked J's items and then waited for J in takeJob while the cancel waited for those items
- * in cancelRanges: a deadlock. Locked by someone else here means being claimed (the claim is
- * the only writer of an unclaimed job of an operation that is not finished and whose row lock
- * this transaction holds), so a skipped job always has a worker that will settle it.
- */
-async function deleteUnclaimedJobs(tx: Tx, operationId: string) {
-  const { rows } = await sql<{ first_position: number; last_position: number }>`
-    DELETE FROM bulk_jobs WHERE id IN (
-      SELECT id FROM bulk_jobs WHERE operation_id = ${operationId} AND locked_by IS NULL FOR UPDATE SKIP LOCKED)
-    RETURNING first_position, last_position`.execute(tx);
-  return rows;
-}
-
 /** Cancels an operation of the viewer's tenant; only a role that may run its action may cancel it. */
 export async function cancelOperation(
   db: Db,
@@ -82,7 +63,7 @@ export async function cancelOperation(
   const result = await db.transaction().execute(async (tx): Promise<CancelResult> => {
     const operation = await tx.selectFrom("bulk_operations").selectAll()
       .where("tenant_id", "=", viewer.tenantId).where("id", "=", operationId)
-      .forUpdate().executeTakeFirst() as OperationRow | undefined;
+      .forUpdate().executeTakeFirst();
     if (!operation) return { ok: false, code: "NOT_FOUND", message: "No bulk operation with this id." };
     const notOperator = operatorRefusal(viewer, operation);
     if (notOperator) return { ok: false, code: "FORBIDDEN", message: notOperator };
@@ -104,25 +85,30 @@ export async function cancelOperation(
     if (operation.cancel_requested_at) return { ok: true, operation }; // asking twice is harmless
     const cancelling = await tx.updateTable("bulk_operations")
       .set({ cancel_requested_at: sql`now()`, status: "CANCELLING" })
-      .where("id", "=", operationId).returningAll().executeTakeFirstOrThrow() as OperationRow;
+      .where("id", "=", operationId).returningAll().executeTakeFirstOrThrow();
     await recordEvent(tx, operationId, "CANCEL_REQUESTED", {}, viewer.userId, viewer.origin);
     const jobs = await tx.selectFrom("bulk_jobs").select(["id", "first_position", "last_position", "locked_by"])
       .where("operation_id", "=", operationId).execute();
     const waitingItems = jobs.reduce((sum, job) => sum + job.last_position - job.first_position + 1, 0);
     let after = cancelling;
     if (jobs.every((job) => job.locked_by === null) && waitingItems <= CANCEL_INLINE_ITEMS) {
-      const cancelled = await cancelRanges(tx, operationId, await deleteUnclaimedJobs(tx, operationId));
-      after = await bumpCounters(tx, operationId, { succeeded: 0, failed: 0, skipped: 0, cancelled, codes: {} });
+      const cancelled = await deleteUnclaimedJobs(tx, operationId);
+      after = await bumpCounters(tx, { id: operationId, tenantId: viewer.tenantId }, {
+        succeeded: 0,
+        failed: 0,
+        skipped: 0,
+        cancelled,
+        codes: {},
+      });
       // A job skipped by the DELETE is being claimed: it is left, so the operation stays
       // CANCELLING, and that worker's chunk (runChunk or settleFailure) settles it and ends it.
       after = await maybeFinish(tx, after);
     } else {
       // Waiting, scheduled or backing off after a failure: all due now, to be cancelled job by job.
-      await tx.updateTable("bulk_jobs").set({ run_at: sql`now()` }).where("operation_id", "=", operationId)
-        .where("locked_by", "is", null).execute();
+      await makeJobsDue(tx, [operationId]);
       await notifyJobs(tx);
+      await notifyProgress(tx, viewer.tenantId, operationId);
     }
-    await notifyProgress(tx, viewer.tenantId, operationId);
     return { ok: true, operation: after, endedHere: isTerminal(after.status) };
   });
   if (result.ok && result.endedHere) countEndedByCancel(result.operation);

@@ -2,7 +2,7 @@
  * The watch over one chunk in flight. It renews the job's lease (the heartbeat, every third
  * of the lease) and stops the chunk at once when it must not go on:
  * - the lease is gone (expired and rescued, so another worker may hold the job): whatever
- *   this chunk would commit, takeJob refuses at the end, and meanwhile it holds the row locks
+ *   this chunk would commit, completeJob refuses at the end, and meanwhile it holds the row locks
  *   the new holder waits for;
  * - it ran longer than the maximum chunk run time.
  * Stopping = no further statement is sent (a Kysely plugin refuses it) and the one running is
@@ -13,7 +13,7 @@
  */
 import { type KyselyPlugin, sql } from "kysely";
 import type { Db } from "../db/database.ts";
-import { extendLease } from "./queue/claim.ts";
+import { extendLease } from "./queue/extend-lease.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
 
 /** A chunk ran past BULK_CHUNK_TIMEOUT_MS and was stopped: a failed attempt like any other. */
@@ -82,7 +82,7 @@ export class ChunkWatch {
 
   /**
    * Renews the lease, unless the previous beat is still waiting: once the chunk deleted its
-   * job (takeJob) the row is locked until the chunk ends, and a beat waits for that; further
+   * job (queue/complete.ts) the row is locked until the chunk ends, and a beat waits for that; further
    * beats would only pile up on the same lock and take the connection a cancel needs (the
    * thread's pool holds the chunk's connection, one beat and the cancel).
    */

@@ -1,14 +1,15 @@
 /**
  * Counters and the end of an operation. Every chunk commit bumps the counters once
- * (never per item); the transaction that removes an operation's last job also ends it.
- * Every PENDING item lies in the position range of a job, and a job is only removed by the
- * transaction that settles its range (applied, failed, or CANCELLED by cancelRanges), so
- * once no job is left no item is PENDING and succeeded + failed + skipped + cancelled =
- * total: ending an operation reads no item, whatever its size.
+ * (never per item); the transaction whose bump makes them reach the total also ends it.
+ * Every PENDING item is held by a job, and a job is only removed by the transaction that
+ * settles its items (applied, failed, or CANCELLED: queue/complete.ts, queue/cancel-jobs.ts)
+ * and bumps the counters by exactly as many, so succeeded + failed + skipped + cancelled =
+ * total exactly when no job is left: ending an operation reads no item and no job.
  */
 import { sql } from "kysely";
 import type { ItemResult, Tx } from "./action.ts";
 import { enqueueOperationEnd } from "../notify/outbox.ts";
+import { PROGRESS_CHANNEL, progressPayload } from "./events.ts";
 import { type OperationRow, type OperationStatus, recordEvent } from "./operation.ts";
 
 export interface ChunkCounts {
@@ -34,10 +35,17 @@ export function countResults(results: ItemResult[]): ChunkCounts {
 
 /**
  * One UPDATE per chunk; it also takes the operation's row lock, which orders concurrent
- * chunk commits and cancels of one operation (see maybeFinish).
+ * chunk commits and cancels of one operation (see maybeFinish), and sends the operation's
+ * progress NOTIFY (delivered at commit, never for a rolled-back chunk): it was a statement of
+ * its own, one round trip per chunk (docs/performance.md, "Statements per chunk").
  */
-export async function bumpCounters(tx: Tx, operationId: string, counts: ChunkCounts): Promise<OperationRow> {
-  return await tx.updateTable("bulk_operations").set({
+export async function bumpCounters(
+  tx: Tx,
+  operation: { id: string; tenantId: string },
+  counts: ChunkCounts,
+): Promise<OperationRow> {
+  const payload = progressPayload({ tenantId: operation.tenantId, operationId: operation.id });
+  const { notified: _, ...row } = await tx.updateTable("bulk_operations").set({
     succeeded: sql`succeeded + ${counts.succeeded}`,
     failed: sql`failed + ${counts.failed}`,
     skipped: sql`skipped + ${counts.skipped}`,
@@ -48,7 +56,10 @@ export async function bumpCounters(tx: Tx, operationId: string, counts: ChunkCou
     // Only work on items starts the throughput clock; cancelling never-run ones does not.
     ...(counts.succeeded + counts.failed + counts.skipped > 0 &&
       { first_chunk_at: sql`coalesce(first_chunk_at, now())` }),
-  }).where("id", "=", operationId).returningAll().executeTakeFirstOrThrow() as OperationRow;
+  }).where("id", "=", operation.id).returningAll()
+    .returning(sql<string>`pg_notify(${PROGRESS_CHANNEL}, ${payload})`.as("notified"))
+    .executeTakeFirstOrThrow();
+  return row;
 }
 
 function terminalStatus(op: OperationRow): OperationStatus {
@@ -58,41 +69,20 @@ function terminalStatus(op: OperationRow): OperationStatus {
 }
 
 /**
- * Ends the never-run items of the given position ranges: one UPDATE through the primary key
- * (a nested loop of range scans), touching at most the ranges' rows, never a target:
- *   UPDATE bulk_operation_items i SET outcome = 'CANCELLED' FROM unnest($first, $last) r(f, l)
- *   WHERE i.operation_id = $op AND i.position BETWEEN r.f AND r.l AND i.outcome = 'PENDING'
- * Returns how many items it ended.
- */
-export async function cancelRanges(
-  tx: Tx,
-  operationId: string,
-  ranges: readonly { first_position: number; last_position: number }[],
-): Promise<number> {
-  if (ranges.length === 0) return 0;
-  const result = await sql`
-    UPDATE bulk_operation_items AS i SET outcome = 'CANCELLED', processed_at = now()
-    FROM unnest(${ranges.map((r) => r.first_position)}::int[], ${ranges.map((r) => r.last_position)}::int[])
-      AS r(first_position, last_position)
-    WHERE i.operation_id = ${operationId} AND i.position BETWEEN r.first_position AND r.last_position
-      AND i.outcome = 'PENDING'`.execute(tx);
-  return Number(result.numAffectedRows ?? 0n);
-}
-
-/**
- * Ends the operation if it has no job left. Must run after this transaction took the
- * operation's row lock (bumpCounters or cancel): in READ COMMITTED the EXISTS below then
- * sees every other chunk's committed job deletion, so exactly one transaction finishes it.
+ * Ends the operation if every item is settled. `operation` must be the row bumpCounters
+ * returned: its UPDATE waited for the row lock of any concurrent chunk commit and then added
+ * to that commit's counters (READ COMMITTED re-reads the locked row), so its counters are
+ * exact and exactly one transaction sees them reach the total. This replaced an EXISTS on the
+ * operation's jobs, one statement per chunk (docs/performance.md, "Statements per chunk").
  */
 export async function maybeFinish(tx: Tx, operation: OperationRow): Promise<OperationRow> {
-  const remaining = await tx.selectFrom("bulk_jobs").select("id").where("operation_id", "=", operation.id)
-    .limit(1).executeTakeFirst();
-  if (remaining) return operation;
+  const { succeeded, failed, skipped, cancelled, total } = operation;
+  if (succeeded + failed + skipped + cancelled < total) return operation;
   const status = terminalStatus(operation);
   const finished = await tx.updateTable("bulk_operations")
     // clock_timestamp(), not now(): the real end, so throughput = items / (finished_at - first_chunk_at).
     .set({ status, finished_at: sql`clock_timestamp()` })
-    .where("id", "=", operation.id).returningAll().executeTakeFirstOrThrow() as OperationRow;
+    .where("id", "=", operation.id).returningAll().executeTakeFirstOrThrow();
   await recordEvent(tx, operation.id, status === "CANCELLED" ? "CANCELLED" : "FINISHED", {
     status,
     succeeded: finished.succeeded,

@@ -39,7 +39,7 @@ import {
 
 async function lockParent(tx: Tx, viewer: Viewer, parentId: string): Promise<OperationRow> {
   const parent = await tx.selectFrom("bulk_operations").selectAll().where("tenant_id", "=", viewer.tenantId)
-    .where("id", "=", parentId).forUpdate().executeTakeFirst() as OperationRow | undefined;
+    .where("id", "=", parentId).forUpdate().executeTakeFirst();
   // Retention is deleting it (retention.ts): its ledger may already be partly gone.
   if (!parent || parent.purge_started_at) {
     throw new StartError("NOT_FOUND", "No bulk operation with this id.", ["input", "id"]);
@@ -63,7 +63,7 @@ async function readParent(db: Db, viewer: Viewer, parentId: string): Promise<Ope
 /** The parent's children of a kind, oldest first. */
 async function childrenOf(tx: Tx, parentId: string, kind: "RETRY" | "ROLLBACK"): Promise<OperationRow[]> {
   return await tx.selectFrom("bulk_operations").selectAll().where("parent_id", "=", parentId)
-    .where("kind", "=", kind).orderBy("created_at").execute() as OperationRow[];
+    .where("kind", "=", kind).orderBy("created_at").execute();
 }
 
 async function hasTargets(tx: Tx, targets: ParentItems): Promise<boolean> {

@@ -1,6 +1,8 @@
 /** The operation row, its statuses and the small reads the engine and the API share. */
 import type { RequestOrigin } from "../audit/record.ts";
+import type { Selectable } from "kysely";
 import type { Db } from "../db/database.ts";
+import type { BulkOperationsTable, OperationStatus } from "../db/tables.ts";
 import type { Tx } from "./action.ts";
 
 /**
@@ -10,7 +12,7 @@ import type { Tx } from "./action.ts";
  * CANCELLING cancel committed; the chunk in flight finishes, nothing new starts.
  * COMPLETED | COMPLETED_WITH_ERRORS (some items failed) | FAILED (every item failed) | CANCELLED.
  */
-export const OPERATION_STATUSES = [
+export const OPERATION_STATUSES: readonly OperationStatus[] = [
   "SCHEDULED",
   "QUEUED",
   "RUNNING",
@@ -19,8 +21,8 @@ export const OPERATION_STATUSES = [
   "COMPLETED_WITH_ERRORS",
   "FAILED",
   "CANCELLED",
-] as const;
-export type OperationStatus = typeof OPERATION_STATUSES[number];
+];
+export type { OperationStatus };
 
 export const TERMINAL_STATUSES: readonly OperationStatus[] = [
   "COMPLETED",
@@ -32,40 +34,13 @@ export const ACTIVE_STATUSES: readonly OperationStatus[] = ["RUNNING", "CANCELLI
 
 export const isTerminal = (status: string) => (TERMINAL_STATUSES as readonly string[]).includes(status);
 
-export interface OperationRow {
-  id: string;
-  tenant_id: string;
-  created_by: string;
-  kind: string;
-  parent_id: string | null;
-  action_type: string;
-  action_params: unknown;
-  target_summary: unknown;
-  description: string | null;
-  idempotency_key: string | null;
-  input_hash: string | null;
-  status: OperationStatus;
-  total: number;
-  succeeded: number;
-  failed: number;
-  skipped: number;
-  cancelled: number;
-  error_counts: Record<string, number>;
-  options: unknown;
-  scheduled_at: Date | null;
-  created_at: Date;
-  started_at: Date | null;
-  first_chunk_at: Date | null;
-  finished_at: Date | null;
-  cancel_requested_at: Date | null;
-  /** Retention is deleting it: it can no longer be retried or rolled back. */
-  purge_started_at: Date | null;
-}
+/** A bulk_operations row as Kysely selects it. */
+export type OperationRow = Selectable<BulkOperationsTable>;
 
 /** An operation of the tenant, or undefined (another tenant's id reads as missing). */
 export async function findOperation(db: Db | Tx, tenantId: string, id: string): Promise<OperationRow | undefined> {
   return await db.selectFrom("bulk_operations").selectAll().where("tenant_id", "=", tenantId).where("id", "=", id)
-    .executeTakeFirst() as OperationRow | undefined;
+    .executeTakeFirst();
 }
 
 export async function recordEvent(

@@ -10,7 +10,7 @@ import { Deliverer, type DelivererSettings } from "../notify/deliverer.ts";
 import { ListenConnection } from "../db/listen.ts";
 import { admitWaiting } from "./admit.ts";
 import { JOBS_CHANNEL } from "./notify.ts";
-import { releaseJobs } from "./queue/claim.ts";
+import { releaseJobs } from "./queue/release.ts";
 import { rescueExpiredJobs } from "./queue/rescue.ts";
 import { RetentionLoop } from "./retention.ts";
 import { countRescued } from "../metrics/engine.ts";

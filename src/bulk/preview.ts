@@ -52,7 +52,9 @@ export interface Preview {
 async function resolveTargets(tx: Tx, domain: BulkDomain, viewer: Viewer, targets: Targets, max: number) {
   if (targets.kind === "ids") return uniqueIds(targets.ids);
   if (targets.kind === "filter") {
-    return await domain.matchFilter(tx, { tenantId: viewer.tenantId, filter: targets.filter, limit: max + 1 });
+    const matching = domain.filterTargets(tx, { tenantId: viewer.tenantId, filter: targets.filter, limit: max + 1 });
+    const { rows } = await sql<{ id: string }>`${matching}`.execute(tx);
+    return rows.map((row) => String(row.id));
   }
   throw new StartError("INVALID_INPUT", "Previews take ids or a filter.", ["input", "targets"]);
 }

@@ -1,14 +1,19 @@
 /**
- * Starting an operation. In ONE transaction: the operation row, its item ledger (one row
- * per target, in input order) and its jobs (one per chunk), all set-based:
- *   INSERT INTO bulk_operation_items SELECT $op, ord - 1, id FROM unnest($ids::int8[]) WITH ORDINALITY
- *   INSERT INTO bulk_jobs SELECT ... FROM generate_series(0, $chunks - 1)
- * then NOTIFY wakes the workers at commit. Nothing heavy runs in the request.
+ * Starting an operation. In ONE transaction: the operation row and its jobs, one per chunk,
+ * each holding its chunk's target keys (and planned images) in input order, written by ONE
+ * INSERT ... SELECT grouped per chunk (queue/insert-jobs.ts) from the targets:
+ *   ids:         unnest($ids::int8[]) WITH ORDINALITY
+ *   filter:      the domain's filterTargets query, numbered in its order
+ *   records:     unnest($keys::int8[], $records::jsonb[]) WITH ORDINALITY (IMPORT)
+ *   parentItems: the parent's ledger (retry, rollback)
+ * No item row is written at start: each item's ledger row is INSERTed once, by the chunk that
+ * settles it (migrations/0012). Then NOTIFY wakes the workers at commit.
  */
 import { sha256OfJson } from "../encoding.ts";
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
+import type { StoredItemOutcome } from "../db/tables.ts";
 import { ActionParamsError, type BulkAction, type BulkDomain, roleAllows, type Tx } from "./action.ts";
 import { admissionStatus } from "./admit.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
@@ -18,7 +23,7 @@ import { enqueueOperationEvent } from "../notify/outbox.ts";
 import { type OperationRow, recordEvent } from "./operation.ts";
 import { countStarted } from "../metrics/engine.ts";
 import { log } from "../log.ts";
-import { currentTraceparent } from "../telemetry/tracing.ts";
+import { insertJobs, type JobTargets } from "./queue/insert-jobs.ts";
 
 export type Targets =
   | { kind: "ids"; ids: string[] }
@@ -46,7 +51,7 @@ export interface ParentItems {
   codes?: string[];
   swapImages?: boolean;
   /** Leave out targets that an earlier child of the parent of this kind settled with one of these outcomes. */
-  excludeSettledBy?: { kind: "RETRY" | "ROLLBACK"; outcomes: readonly string[] };
+  excludeSettledBy?: { kind: "RETRY" | "ROLLBACK"; outcomes: readonly StoredItemOutcome[] };
 }
 
 export interface StartInput {
@@ -145,7 +150,7 @@ export function uniqueIds(ids: string[]): string[] {
 
 async function existingForKey(db: Db | Tx, viewer: Viewer, key: string, hash: string): Promise<Started | null> {
   const existing = await db.selectFrom("bulk_operations").selectAll().where("created_by", "=", viewer.userId)
-    .where("idempotency_key", "=", key).executeTakeFirst() as OperationRow | undefined;
+    .where("idempotency_key", "=", key).executeTakeFirst();
   if (!existing) return null;
   if (existing.input_hash !== hash) {
     throw new StartError(
@@ -357,12 +362,18 @@ async function create(
     total: 0,
     scheduled_at: input.scheduledAt ?? null,
     options: JSON.stringify(input.notify ? { notify: input.notify } : {}),
-    started_at: status === "RUNNING" ? sql`now()` as never : null,
+    started_at: status === "RUNNING" ? sql<Date>`now()` : null,
   }).returning("id").executeTakeFirstOrThrow();
 
-  const total = targets.kind === "records"
-    ? await writeRecords(tx, action, operation.id, viewer.tenantId, targets.records)
-    : await writeLedger(tx, domain, operation.id, viewer.tenantId, targets, limits.maxTargets);
+  const jobTargets = targets.kind === "records"
+    ? await recordTargets(tx, action, viewer.tenantId, targets.records)
+    : jobTargetsOf(tx, domain, viewer.tenantId, targets, limits.maxTargets);
+  const total = await insertJobs(tx, {
+    operationId: operation.id,
+    chunkSize: limits.chunkSize,
+    runnable: status === "RUNNING",
+    targets: jobTargets,
+  });
   if (total === 0) {
     throw new StartError("EMPTY_TARGETS", `No ${domain.target.noun} match the filter.`, ["input", "targets"]);
   }
@@ -372,13 +383,8 @@ async function create(
       "targets",
     ]);
   }
-  await sql`
-    INSERT INTO bulk_jobs (operation_id, chunk_index, first_position, last_position, run_at, trace_context)
-    SELECT ${operation.id}, g, g * ${limits.chunkSize}, least((g + 1) * ${limits.chunkSize}, ${total}) - 1,
-      CASE WHEN ${status} = 'RUNNING' THEN now() ELSE 'infinity'::timestamptz END, ${currentTraceparent()}::text
-    FROM generate_series(0, ${Math.ceil(total / limits.chunkSize) - 1}::int) AS g`.execute(tx);
   const row = await tx.updateTable("bulk_operations").set({ total }).where("id", "=", operation.id)
-    .returningAll().executeTakeFirstOrThrow() as OperationRow;
+    .returningAll().executeTakeFirstOrThrow();
   await recordEvent(
     tx,
     operation.id,
@@ -401,7 +407,7 @@ function summarize(targets: Targets): Record<string, unknown> {
     case "preview":
       return summarize(targets.given);
     case "ids":
-      return { kind: "ids", count: uniqueIds(targets.ids).length, given: targets.ids.length };
+      return { kind: "ids", count: new Set(targets.ids).size, given: targets.ids.length };
     case "records":
       return { kind: "records", count: targets.records.length };
     case "filter":
@@ -436,18 +442,17 @@ export function parentItemsQuery(tx: Tx, targets: ParentItems) {
 }
 
 /**
- * The ledger of an IMPORT: one item per record, keyed by the action's importKeys, the
- * record as its planned after-image:
- *   INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
- *   SELECT $op, ord - 1, key, record FROM unnest($keys::int8[], $records::jsonb[]) WITH ORDINALITY
+ * The targets of an IMPORT: one item per record, keyed by the action's importKeys, the record
+ * as its planned after-image:
+ *   SELECT ord - 1 AS pos, key AS target_id, NULL AS before, record AS after
+ *   FROM unnest($keys::int8[], $records::jsonb[]) WITH ORDINALITY
  */
-async function writeRecords(
+async function recordTargets(
   tx: Tx,
   action: BulkAction,
-  operationId: string,
   tenantId: string,
   records: unknown[],
-): Promise<number> {
+): Promise<JobTargets> {
   const keys = await action.importKeys!(tx, { tenantId, records });
   if (keys.length !== records.length) throw new Error(`${action.type}.importKeys keyed ${keys.length} records`);
   const seen = new Map<string, number>();
@@ -462,44 +467,48 @@ async function writeRecords(
     }
     seen.set(key, index);
   }
-  await sql`
-    INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
-    SELECT ${operationId}, (ord - 1)::int, key, record
-    FROM unnest(${keys}::int8[], ${records.map((r) => JSON.stringify(r))}::jsonb[]) WITH ORDINALITY
-      AS t(key, record, ord)`.execute(tx);
-  return records.length;
+  return {
+    planned: true,
+    rows: sql`SELECT (ord - 1)::int AS pos, key AS target_id, NULL::jsonb AS before, record AS after
+      FROM unnest(${keys}::int8[], ${records.map((r) => JSON.stringify(r))}::jsonb[]) WITH ORDINALITY
+        AS t(key, record, ord)`,
+  };
 }
 
-/** Writes the item ledger; returns the number of items (maxTargets + 1 means "too many"). */
-async function writeLedger(
+/**
+ * The targets as rows (pos, target_id [, before, after]) for insertJobs, at most maxTargets + 1
+ * (one more means "too many").
+ */
+function jobTargetsOf(
   tx: Tx,
   domain: BulkDomain,
-  operationId: string,
   tenantId: string,
   targets: Exclude<Targets, { kind: "records" }>,
   maxTargets: number,
-): Promise<number> {
+): JobTargets {
   if (targets.kind === "filter") {
-    return await domain.snapshotFilter(tx, { operationId, tenantId, filter: targets.filter, limit: maxTargets + 1 });
+    const matching = domain.filterTargets(tx, { tenantId, filter: targets.filter, limit: maxTargets + 1 });
+    // row_number() OVER () numbers the rows in the order the subquery returns them: its ORDER BY
+    // (a LIMITed subquery is never flattened or reordered by the planner).
+    return {
+      planned: false,
+      rows: sql`SELECT (row_number() OVER () - 1)::int AS pos, m.id AS target_id
+      FROM (${matching}) AS m`,
+    };
   }
   if (targets.kind === "parentItems") {
-    const { rows } = await sql<{ n: number }>`
-      WITH inserted AS (
-        INSERT INTO bulk_operation_items (operation_id, position, target_id, before, after)
-        SELECT ${operationId}, (row_number() OVER (ORDER BY p.position) - 1)::int, p.target_id,
-          ${targets.swapImages ? sql`p.after, p.before` : sql`NULL::jsonb, NULL::jsonb`}
-        FROM (${parentItemsQuery(tx, targets).limit(maxTargets + 1)}) AS p
-        ORDER BY p.position
-        RETURNING 1)
-      SELECT count(*)::int AS n FROM inserted`.execute(tx);
-    return rows[0].n;
+    return {
+      planned: !!targets.swapImages,
+      rows: sql`SELECT (row_number() OVER (ORDER BY p.position) - 1)::int AS pos, p.target_id
+        ${targets.swapImages ? sql`, p.after AS before, p.before AS after` : sql``}
+        FROM (${parentItemsQuery(tx, targets).limit(maxTargets + 1)}) AS p`,
+    };
   }
-  if (targets.kind === "preview") throw new Error("preview targets are resolved before the ledger is written");
-  const ids = uniqueIds(targets.ids);
+  if (targets.kind === "preview") throw new Error("preview targets are resolved before the jobs are written");
   // int8: the ledger's key type for every domain (BulkTarget.keyPattern).
-  await sql`
-    INSERT INTO bulk_operation_items (operation_id, position, target_id)
-    SELECT ${operationId}, (ord - 1)::int, id FROM unnest(${ids}::int8[]) WITH ORDINALITY AS t(id, ord)`
-    .execute(tx);
-  return ids.length;
+  return {
+    planned: false,
+    rows: sql`SELECT (ord - 1)::int AS pos, id AS target_id
+      FROM unnest(${uniqueIds(targets.ids)}::int8[]) WITH ORDINALITY AS t(id, ord)`,
+  };
 }

@@ -7,9 +7,11 @@ import type { Db, SessionTimeouts } from "../db/database.ts";
 import type { BulkDomain } from "./action.ts";
 import { admitUser } from "./admit.ts";
 import { ChunkWatch } from "./chunk-watch.ts";
-import { claimJob, msUntilNextDueJob } from "./queue/claim.ts";
+import { claimJob } from "./queue/claim.ts";
+import { msUntilNextDueJob } from "./queue/next-due.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
-import { type ChunkReport, failChunk, handleChunkFailure, runChunk } from "./run-chunk.ts";
+import { failChunk, handleChunkFailure } from "./chunk-failure.ts";
+import { type ChunkReport, runChunk } from "./run-chunk.ts";
 import { inChunkSpan } from "../telemetry/tracing.ts";
 
 export interface WorkerSettings {

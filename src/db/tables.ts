@@ -10,6 +10,27 @@ type Json = ColumnType<unknown, string | undefined, string>;
 
 export type Role = "ADMIN" | "AGENT" | "VIEWER";
 
+/** bulk_operations.status (migrations/0002); src/bulk/operation.ts says what each means. */
+export type OperationStatus =
+  | "SCHEDULED"
+  | "QUEUED"
+  | "RUNNING"
+  | "CANCELLING"
+  | "COMPLETED"
+  | "COMPLETED_WITH_ERRORS"
+  | "FAILED"
+  | "CANCELLED";
+
+/** bulk_operations.kind: a retry or rollback names its parent. */
+export type OperationKind = "STANDARD" | "RETRY" | "ROLLBACK";
+
+/**
+ * bulk_operation_items.outcome: only settled outcomes are stored (migrations/0012); an item is
+ * PENDING while its job exists (the bulk_operation_ledger view, src/bulk/history.ts listItems).
+ */
+export type StoredItemOutcome = "SUCCEEDED" | "FAILED" | "SKIPPED" | "CANCELLED";
+export type LedgerOutcome = StoredItemOutcome | "PENDING";
+
 export interface TenantsTable {
   id: Generated<string>;
   name: string;
@@ -69,7 +90,7 @@ export interface BulkOperationsTable {
   id: Generated<string>;
   tenant_id: string;
   created_by: string;
-  kind: Generated<string>;
+  kind: ColumnType<OperationKind, OperationKind | undefined, OperationKind>;
   parent_id: string | null;
   action_type: string;
   action_params: Json;
@@ -77,7 +98,7 @@ export interface BulkOperationsTable {
   description: string | null;
   idempotency_key: string | null;
   input_hash: string | null;
-  status: string;
+  status: OperationStatus;
   total: number;
   succeeded: Generated<number>;
   failed: Generated<number>;
@@ -99,13 +120,31 @@ export interface BulkOperationItemsTable {
   operation_id: string;
   position: number;
   target_id: string;
-  outcome: Generated<string>;
+  outcome: StoredItemOutcome;
   error_code: string | null;
   error_message: string | null;
   before: Json | null;
   after: Json | null;
   attempts: Generated<number>;
   processed_at: NullableTimestamp;
+}
+
+/**
+ * The view bulk_operation_ledger (migrations/0012): the settled rows and the PENDING items the
+ * jobs hold, as one relation, for ad-hoc reads (never written; the API reads both halves with
+ * range-bounded queries of its own, src/bulk/history.ts listItems).
+ */
+export interface BulkOperationLedgerView {
+  operation_id: ColumnType<string, never, never>;
+  position: ColumnType<number, never, never>;
+  target_id: ColumnType<string, never, never>;
+  outcome: ColumnType<LedgerOutcome, never, never>;
+  error_code: ColumnType<string | null, never, never>;
+  error_message: ColumnType<string | null, never, never>;
+  before: ColumnType<unknown, never, never>;
+  after: ColumnType<unknown, never, never>;
+  attempts: ColumnType<number, never, never>;
+  processed_at: ColumnType<Date | null, never, never>;
 }
 
 /** The output parts of EXPORT operations, one per chunk (migration 0011). */
@@ -129,6 +168,11 @@ export interface BulkJobsTable {
   last_error: string | null;
   /** W3C traceparent of the creating request (null when tracing is off). */
   trace_context: string | null;
+  /** The chunk's target keys in position order (migrations/0012): target_ids[k] is at first_position + k. */
+  target_ids: ColumnType<string[], string[], string[]>;
+  /** Planned images aligned with target_ids (rollback, IMPORT records), or null. */
+  planned_before: ColumnType<unknown[] | null, string | null | undefined, string | null>;
+  planned_after: ColumnType<unknown[] | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }
 
@@ -230,6 +274,7 @@ export interface Database {
   ticket_comments: TicketCommentsTable;
   bulk_operations: BulkOperationsTable;
   bulk_operation_items: BulkOperationItemsTable;
+  bulk_operation_ledger: BulkOperationLedgerView;
   bulk_jobs: BulkJobsTable;
   bulk_operation_parts: BulkOperationPartsTable;
   bulk_workers: BulkWorkersTable;

@@ -29,11 +29,17 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 export class SharedEventResults {
   #byEvent = new WeakMap<object, Map<string, Result>>();
   #documentIds = new WeakMap<DocumentNode, number>();
+  /**
+   * A subscription's key, computed at its first event: its args never change, and serialising
+   * them per event and subscriber was 3.4 us each (81 ms of a 1,000-subscriber run's 24 events).
+   */
+  #keys = new WeakMap<ExecutionArgs, string | null>();
   #nextDocumentId = 0;
 
   /** The result of `args`' operation on `event`: executed by the first subscriber that asks, shared after. */
   result(args: ExecutionArgs, event: unknown): Result {
-    const key = this.#sharingKey(args);
+    let key = this.#keys.get(args);
+    if (key === undefined) this.#keys.set(args, key = this.#sharingKey(args));
     if (key === null || typeof event !== "object" || event === null) return this.#execute(args, event);
     const results = this.#byEvent.get(event) ?? new Map<string, Result>();
     this.#byEvent.set(event, results);

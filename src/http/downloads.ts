@@ -12,7 +12,7 @@
  */
 import { bearerToken, viewerForToken } from "../auth/tokens.ts";
 import type { BulkDomain } from "../bulk/action.ts";
-import type { ItemRow } from "../bulk/history.ts";
+import { type ItemRow, listItems } from "../bulk/history.ts";
 import { findOperation } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
 import { encodeId, expectId, UUID_PATTERN } from "../graphql/ids.ts";
@@ -61,10 +61,13 @@ function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** Items with from <= position < to, in order (one range scan of the primary key). */
-async function itemRange(db: Db, operationId: string, from: number, to: number): Promise<ItemRow[]> {
-  return await db.selectFrom("bulk_operation_items").selectAll().where("operation_id", "=", operationId)
-    .where("position", ">=", from).where("position", "<", to).orderBy("position").execute() as ItemRow[];
+/** Items with from <= position < from + PAGE_SIZE, in order, PENDING ones included (one page of listItems). */
+async function itemRange(db: Db, operationId: string, from: number): Promise<ItemRow[]> {
+  return await listItems(db, operationId, {}, {
+    limit: PAGE_SIZE,
+    direction: "forward",
+    ...(from > 0 && { seek: [from - 1] as [number] }),
+  });
 }
 
 const error = (status: number, message: string) =>
@@ -90,7 +93,7 @@ export function downloadsRoute(db: Db, domain: BulkDomain) {
         const lines: string[] = [];
         if (format === "csv" && !headerSent) lines.push(CSV_COLUMNS.join(","));
         headerSent = true;
-        const page = await itemRange(db, operation.id, next, next + PAGE_SIZE);
+        const page = await itemRange(db, operation.id, next);
         next += PAGE_SIZE;
         for (const item of page) {
           const row = record(item, domain.target.nodeType);

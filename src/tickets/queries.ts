@@ -49,7 +49,7 @@ export async function listTickets(
 ): Promise<TicketRow[]> {
   let query = db.selectFrom("tickets").selectAll().where(ticketFilterWhere(tenantId, filter));
   if (page.afterId !== undefined) {
-    query = query.where("id", page.direction === "desc" ? "<" : ">", page.afterId as never);
+    query = query.where("id", page.direction === "desc" ? "<" : ">", page.afterId);
   }
   return await query.orderBy("id", page.direction).limit(page.limit).execute() as TicketRow[];
 }
@@ -57,7 +57,7 @@ export async function listTickets(
 export async function ticketsByIds(db: Db, tenantId: string, ids: readonly string[]): Promise<TicketRow[]> {
   if (ids.length === 0) return [];
   return await db.selectFrom("tickets").selectAll()
-    .where("tenant_id", "=", tenantId).where("id", "in", ids as never[]).execute() as TicketRow[];
+    .where("tenant_id", "=", tenantId).where("id", "in", [...ids]).execute() as TicketRow[];
 }
 
 /** The role of a user of the tenant; null when there is none (or it is another tenant's). */
@@ -111,7 +111,7 @@ export async function updateTicket(
 ): Promise<UpdateTicketResult> {
   return await db.transaction().execute(async (tx) => {
     const current = await tx.selectFrom("tickets").selectAll().where("tenant_id", "=", tenantId)
-      .where("id", "=", id as never).where("deleted_at", "is", null).forUpdate().executeTakeFirst() as
+      .where("id", "=", id).where("deleted_at", "is", null).forUpdate().executeTakeFirst() as
         | TicketRow
         | undefined;
     if (!current) return { ok: false, code: "NOT_FOUND", message: "No ticket with this id." };
@@ -141,7 +141,7 @@ export async function updateTicket(
       ...(patch.assigneeId !== undefined && { assignee_id: patch.assigneeId }),
       version: sql`version + 1`,
       updated_at: sql`now()`,
-    }).where("id", "=", id as never).returningAll().executeTakeFirstOrThrow() as TicketRow;
+    }).where("id", "=", id).returningAll().executeTakeFirstOrThrow() as TicketRow;
     return { ok: true, ticket };
   });
 }
@@ -172,12 +172,12 @@ export async function addComment(
 ): Promise<AddCommentResult> {
   return await db.transaction().execute(async (tx) => {
     const ticket = await tx.selectFrom("tickets").select("status").where("tenant_id", "=", tenantId)
-      .where("id", "=", ticketId as never).where("deleted_at", "is", null).forShare().executeTakeFirst();
+      .where("id", "=", ticketId).where("deleted_at", "is", null).forShare().executeTakeFirst();
     if (!ticket) return { ok: false, code: "NOT_FOUND", message: "No ticket with this id." };
     const closed = closedRefusal(ticket.status, false);
     if (closed) return { ok: false, code: "FORBIDDEN", message: closed };
     const comment = await tx.insertInto("ticket_comments")
-      .values({ tenant_id: tenantId, ticket_id: ticketId as never, author_id: authorId, body })
+      .values({ tenant_id: tenantId, ticket_id: ticketId, author_id: authorId, body })
       .returningAll().executeTakeFirstOrThrow() as CommentRow;
     return { ok: true, comment };
   });

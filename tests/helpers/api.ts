@@ -244,10 +244,10 @@ export async function writtenRows(db: Db) {
   return row;
 }
 
-/** The operation's counters as the ledger has them (bulk_operation_items grouped by outcome). */
+/** The operation's counters as the ledger has them (bulk_operation_ledger grouped by outcome). */
 export async function ledgerCounts(db: Db, operationId: string): Promise<Omit<Counts, "processed" | "pending">> {
   const { rows } = await sql<{ outcome: string; n: number }>`
-    SELECT outcome, count(*)::int AS n FROM bulk_operation_items WHERE operation_id = ${operationId}
+    SELECT outcome, count(*)::int AS n FROM bulk_operation_ledger WHERE operation_id = ${operationId}
     GROUP BY outcome`.execute(db);
   const by = Object.fromEntries(rows.map((r) => [r.outcome, r.n]));
   return {

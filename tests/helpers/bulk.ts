@@ -55,10 +55,10 @@ export async function waitFor(
 export const finished = (op: OperationRow) =>
   ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELLED"].includes(op.status);
 
-/** Outcome counts and code counts straight from the ledger. */
+/** Outcome counts and code counts straight from the ledger (PENDING items included: the bulk_operation_ledger view). */
 export async function ledger(db: Db, id: string) {
   const { rows } = await sql<{ outcome: string; error_code: string | null; n: number }>`
-    SELECT outcome, error_code, count(*)::int AS n FROM bulk_operation_items
+    SELECT outcome, error_code, count(*)::int AS n FROM bulk_operation_ledger
     WHERE operation_id = ${id} GROUP BY 1, 2 ORDER BY 1, 2`.execute(db);
   const outcomes: Record<string, number> = {};
   const codes: Record<string, number> = {};

@@ -103,7 +103,7 @@ export function tally(expected: Expected[]) {
 /** Compares the ledger with `expected` position by position (reports the first mismatches). */
 export async function expectLedger(db: Db, operationId: string, expected: Expected[]): Promise<void> {
   const { rows } = await sql<{ position: number; outcome: string; error_code: string | null }>`
-    SELECT position, outcome, error_code FROM bulk_operation_items
+    SELECT position, outcome, error_code FROM bulk_operation_ledger
     WHERE operation_id = ${operationId} ORDER BY position`.execute(db);
   expect(rows.length).toBe(expected.length);
   const mismatches = rows.flatMap((row) => {

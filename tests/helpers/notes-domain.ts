@@ -265,20 +265,7 @@ const notesParts = {
   target: { nodeType: "Note", noun: "notes", keyPattern: /^[1-9]\d{0,17}$/ },
   itemCodes: ["NOT_FOUND", "NO_CHANGE", "CONFLICT"],
   rollback: rollbackNotes,
-  async snapshotFilter(tx, { operationId, tenantId, filter, limit }) {
-    const { rows } = await sql<{ n: number }>`
-      WITH inserted AS (
-        INSERT INTO bulk_operation_items (operation_id, position, target_id)
-        SELECT ${operationId}, (row_number() OVER (ORDER BY id) - 1)::int, id
-        FROM (${matching(tenantId, filter, limit)}) AS m
-        RETURNING 1)
-      SELECT count(*)::int AS n FROM inserted`.execute(tx);
-    return rows[0].n;
-  },
-  async matchFilter(tx, { tenantId, filter, limit }) {
-    const { rows } = await sql<{ id: string }>`${matching(tenantId, filter, limit)}`.execute(tx);
-    return rows.map((row) => String(row.id));
-  },
+  filterTargets: (_tx, { tenantId, filter, limit }) => matching(tenantId, filter, limit),
 } satisfies Omit<BulkDomain, "actions" | "module">;
 
 export const notesDomain = defineDomain({

@@ -8,10 +8,14 @@
  * its ledger rows commit together with the job's deletion, and a worker whose lease was
  * taken finds its job gone at commit and rolls back (LeaseLostError).
  * SKIP LOCKED: an expired job whose row is locked is being worked on right now (its chunk
- * deleted it in takeJob and is about to commit, or its heartbeat is renewing it) or rescued
+ * deleted it (queue/complete.ts) and is about to commit, or its heartbeat is renewing it) or rescued
  * by another process; waiting for it stalled the whole maintenance tick, admission included,
  * for as long as that transaction lasted. The next tick looks at it again.
  * Served by bulk_jobs_lease_idx (locked_until) WHERE locked_by IS NOT NULL.
+ * The give-up rule: a rescue does not give the attempt back (the claim counted it), so a chunk
+ * whose workers keep dying is claimed with attempts > BULK_MAX_ATTEMPTS at last, and that
+ * worker ends its items FAILED/INTERNAL instead of running it (worker-loop.ts, chunk-failure.ts failChunk): a
+ * poisoned chunk that kills its process cannot keep an operation from ending.
  */
 import { sql } from "kysely";
 import type { Db } from "../../db/database.ts";

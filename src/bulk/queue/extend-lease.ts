@@ -1,0 +1,16 @@
+/**
+ * The heartbeat: extends the lease of a job this worker holds; false when it was lost.
+ *   UPDATE bulk_jobs SET locked_until = now() + $lease WHERE id = $job AND locked_by = $worker
+ * One primary-key update every lease/3 per chunk in flight (a few per second in all), so its
+ * cost does not show in any figure; `locked_by = $worker` is what makes a rescued job's old
+ * worker notice (0 rows) and roll its chunk back.
+ */
+import { sql } from "kysely";
+import type { Db } from "../../db/database.ts";
+
+export async function extendLease(db: Db, jobId: string, workerId: string, leaseMs: number): Promise<boolean> {
+  const result = await db.updateTable("bulk_jobs")
+    .set({ locked_until: sql`now() + ${leaseMs} * interval '1 millisecond'` })
+    .where("id", "=", jobId).where("locked_by", "=", workerId).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
