@@ -9,6 +9,8 @@ import { badInput } from "../errors.ts";
 import { expectId } from "../ids.ts";
 import { TicketCategoryEnum, TicketPriorityEnum, TicketStatusEnum } from "./tickets.ts";
 import { UserRef } from "./users.ts";
+import { EXPORT_COMPRESSIONS, EXPORT_FORMATS, type ExportParams } from "../../exports/format.ts";
+import { TICKET_EXPORT_FIELDS } from "../../tickets/model.ts";
 
 export const BulkActionTypeEnum = builder.enumType("BulkActionType", {
   description: "ROLLBACK is the action of ROLLBACK operations (rollbackBulkOperation); clients cannot start it.",
@@ -21,7 +23,19 @@ export const BulkActionTypeEnum = builder.enumType("BulkActionType", {
     "DELETE",
     "RESTORE",
     "ROLLBACK",
+    "EXPORT",
   ] as const,
+});
+
+export const BulkExportFormatEnum = builder.enumType("BulkExportFormat", {
+  description: "CSV: RFC 4180 with a header row, formula cells neutralised. JSONL: one object per line. " +
+    "JSON: one array. MARKDOWN: one section per ticket.",
+  values: EXPORT_FORMATS,
+});
+
+export const BulkExportCompressionEnum = builder.enumType("BulkExportCompression", {
+  description: "GZIP: the file is gzipped (tickets-<date>.csv.gz, application/gzip).",
+  values: EXPORT_COMPRESSIONS,
 });
 
 const SetStatusActionInput = builder.inputType("SetStatusActionInput", {
@@ -129,6 +143,23 @@ const RollbackAction = variant("RollbackAction", "ROLLBACK", (t) => ({
   }),
 }));
 
+/** An EXPORT's stored parameters (checked at start by src/tickets/actions/export.ts). */
+const exportParamsOf = (a: Stored) => a.params as unknown as ExportParams;
+
+const ExportAction = variant("ExportAction", "EXPORT", (t) => ({
+  format: t.field({ type: BulkExportFormatEnum, resolve: (a) => exportParamsOf(a).format }),
+  compression: t.field({
+    type: BulkExportCompressionEnum,
+    resolve: (a) => exportParamsOf(a).compression,
+  }),
+  fields: t.stringList({
+    description: "The exported fields, in file order.",
+    extensions: { maxItems: TICKET_EXPORT_FIELDS.length },
+    resolve: (a) => exportParamsOf(a).fields,
+  }),
+  includeComments: t.boolean({ resolve: (a) => exportParamsOf(a).includeComments }),
+}));
+
 export const BulkActionUnion = builder.unionType("BulkAction", {
   description: "What the operation does to each target, with its parameters.",
   types: [
@@ -140,6 +171,7 @@ export const BulkActionUnion = builder.unionType("BulkAction", {
     DeleteAction,
     RestoreAction,
     RollbackAction,
+    ExportAction,
   ],
 });
 

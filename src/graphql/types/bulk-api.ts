@@ -61,7 +61,7 @@ builder.queryFields((t) => ({
 
 // ---- mutations -----------------------------------------------------------------------
 
-const BulkTargetsInput = builder.inputType("BulkTargetsInput", {
+export const BulkTargetsInput = builder.inputType("BulkTargetsInput", {
   description: "Exactly one (@oneOf): explicit ticket ids (de-duplicated, input order kept; unknown ones end " +
     "NOT_FOUND), or a filter frozen into a snapshot at start.",
   isOneOf: true,
