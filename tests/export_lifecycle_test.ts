@@ -85,7 +85,7 @@ Deno.test("export retention: the file goes EXPORT_RETENTION_DAYS after the expor
   }
 });
 
-Deno.test("deleteBulkExport: creator or admin, finished exports only, typed refusals, download says deleted", async () => {
+Deno.test("deleteBulkExport: creator or admin, finished exports only, typed refusals, download says deleted; no rollback", async () => {
   const server = await startTestServer({ tickets: 12, env: { WORKERS: "0", BULK_CHUNK_SIZE: "5" } });
   try {
     const { agent, admin, viewer } = server.tenant;
@@ -102,6 +102,13 @@ Deno.test("deleteBulkExport: creator or admin, finished exports only, typed refu
     await runChunks(server);
     expect((await waitExported(server, id)).status).toBe("COMPLETED");
 
+    const rollback = await gql(
+      server.graphqlUrl,
+      agent.token,
+      `mutation($input: RollbackBulkOperationInput!) { rollbackBulkOperation(input: $input) { userErrors { code } } }`,
+      { input: { id } },
+    );
+    expect(rollback.data.rollbackBulkOperation.userErrors).toEqual([{ code: "NOTHING_TO_ROLL_BACK" }]);
     expect((await remove(viewer.token, id)).userErrors).toEqual([{ code: "FORBIDDEN" }]);
     expect((await remove(server.otherTenant.admin.token, id)).userErrors).toEqual([{ code: "NOT_FOUND" }]);
     const change = await gql(

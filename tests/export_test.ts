@@ -90,6 +90,9 @@ Deno.test("export: CSV, JSONL, JSON and Markdown downloads equal the database ro
       true,
     );
     expect(text.endsWith("\r\n")).toBe(true);
+    // A lone line break is quoted too (csv-stringify leaves it bare with CRLF records; readers that split
+    // on any line break, such as Python's csv module, would break the record there).
+    expect(text).toContain(',"Multi\nline title",');
     const rows = parseCsv(text, { columns: true }) as Record<string, string>[];
     expect(rows.length).toBe(TICKETS);
     rows.forEach((row, i) => {

@@ -52,6 +52,12 @@ async function readPart(db: Db, operationId: string, chunkIndex: number, params:
 }
 
 /**
+ * Segments read ahead of the one being sent: the next part's query overlaps the sending of
+ * the current one, at a cost of READ_AHEAD parts (a few hundred KB each) per download.
+ */
+const READ_AHEAD = 2;
+
+/**
  * Bytes [start, end] (inclusive) of the file, streamed: segments before `start` are skipped
  * by their known lengths without being read. A part deleted meanwhile (deleteBulkExport,
  * retention) errors the stream, so the client sees a broken transfer rather than a short file.
@@ -81,5 +87,5 @@ export function streamFile(
       index++;
       controller.enqueue(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
     },
-  }, { highWaterMark: 1 });
+  }, { highWaterMark: READ_AHEAD });
 }
