@@ -48,7 +48,10 @@ export interface DownloadOptions {
   onProgress?: (written: number, total: number) => void;
 }
 
-/** Downloads an export's file to `out`; returns its length in bytes. */
+/**
+ * Downloads an export's file to `out`; returns its length in bytes. Nothing is left behind
+ * when it fails: `<out>.part` is created with the first accepted answer and removed on error.
+ */
 export async function downloadExport(
   graphqlUrl: string,
   token: string,
@@ -58,36 +61,45 @@ export async function downloadExport(
 ): Promise<number> {
   const url = new URL(`bulk-operations/${encodeURIComponent(operationId)}/export`, graphqlUrl);
   const partial = `${out}.part`;
-  using file = await Deno.open(partial, { write: true, create: true, truncate: true });
+  let file: Deno.FsFile | null = null;
   let written = 0;
   let total = -1;
   let etag: string | null = null;
-  for (let attempt = 0;; attempt++) {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (written > 0 && etag !== null) Object.assign(headers, { range: `bytes=${written}-`, "if-range": etag });
-    const response: Response = await fetch(url, { headers });
-    if (response.status !== 200 && response.status !== 206) throw await refusal(response);
-    if (response.status === 200 && written > 0) {
-      // Not a continuation (another file behind the ETag): start over.
-      await file.truncate(0);
-      await file.seek(0, Deno.SeekMode.Start);
-      written = 0;
-    }
-    etag = response.headers.get("etag");
-    total = written + Number(response.headers.get("content-length"));
-    try {
-      for await (const chunk of response.body!) {
-        await writeAll(file, chunk);
-        written += chunk.length;
-        options.onProgress?.(written, total);
+  try {
+    for (let attempt = 1;; attempt++) {
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      if (written > 0 && etag !== null) Object.assign(headers, { range: `bytes=${written}-`, "if-range": etag });
+      const response: Response = await fetch(url, { headers });
+      if (response.status !== 200 && response.status !== 206) throw await refusal(response);
+      file ??= await Deno.open(partial, { write: true, create: true, truncate: true });
+      if (response.status === 200 && written > 0) {
+        // Not a continuation (another file behind the ETag): start over.
+        await file.truncate(0);
+        await file.seek(0, Deno.SeekMode.Start);
+        written = 0;
+      }
+      etag = response.headers.get("etag");
+      total = written + Number(response.headers.get("content-length"));
+      try {
+        for await (const chunk of response.body!) {
+          await writeAll(file, chunk);
+          written += chunk.length;
+          options.onProgress?.(written, total);
+        }
+      } catch (error) {
+        if (attempt >= RESUME_ATTEMPTS) throw error;
       }
       if (written === total) break;
-    } catch (error) {
-      if (attempt + 1 >= RESUME_ATTEMPTS) throw error;
+      if (attempt >= RESUME_ATTEMPTS) throw new Error(`the download broke off at ${written} of ${total} bytes`);
     }
-    if (attempt + 1 >= RESUME_ATTEMPTS) throw new Error(`the download broke off at ${written} of ${total} bytes`);
+    await file.sync();
+    file.close();
+    file = null;
+    await Deno.rename(partial, out);
+    return written;
+  } catch (error) {
+    file?.close();
+    await Deno.remove(partial).catch(() => {});
+    throw error;
   }
-  await file.sync();
-  await Deno.rename(partial, out);
-  return written;
 }
