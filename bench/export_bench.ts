@@ -13,7 +13,8 @@
  * The ratio printed is (a) / (b): the issue asks for at least 0.5 at 1,000,000 tickets, and
  * for a peak RSS under 400 MB in (c). `--old-space-mb M` caps each V8 heap of the API process
  * (--max-old-space-size, as tests/downloads_memory_test.ts does): without it the RSS is mostly
- * the collector's slack in the worker threads, whatever the operation (see docs/performance.md). Uses DATABASE_URL when set, else an embedded PostgreSQL.
+ * the collector's slack in the worker threads, whatever the operation (see docs/performance.md).
+ * Uses DATABASE_URL when set, else an embedded PostgreSQL.
  */
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
