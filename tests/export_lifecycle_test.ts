@@ -10,7 +10,9 @@ import { expireExports } from "../src/exports/retention.ts";
 import { runChunks } from "./helpers/bulk.ts";
 import { download, exportOf, startExport, uuidOf, waitExported } from "./helpers/exports.ts";
 import { gql } from "./helpers/graphql.ts";
+import { startReceiver } from "./helpers/receivers.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { ALL_EVENTS, createEndpoint, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 
 const DAY = 86_400_000;
 
@@ -131,6 +133,49 @@ Deno.test("deleteBulkExport: creator or admin, finished exports only, typed refu
     const events = await server.db.selectFrom("bulk_operation_events").select(["type", "actor_id"])
       .where("operation_id", "=", uuidOf(id)).where("type", "=", "EXPORT_DELETED").execute();
     expect(events).toEqual([{ type: "EXPORT_DELETED", actor_id: admin.id }]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("export.ready: a webhook with the file's link once the export finished, none for a cancelled one", async () => {
+  const server = await startTestServer({
+    tickets: 12,
+    env: { ...WEBHOOK_ENV, BULK_CHUNK_SIZE: "5", BULK_POLL_MS: "50", PUBLIC_URL: "https://bulk.example" },
+  });
+  await using receiver = startReceiver(() => new Response("ok"));
+  try {
+    await createEndpoint(server, server.tenant.admin, { url: receiver.url, events: ALL_EVENTS });
+    const token = server.tenant.agent.token;
+    const id = await startExport(server, token, { targets: { filter: {} }, format: "CSV", compression: "GZIP" });
+    const bodies = async (what: string) =>
+      (await receiver.waitFor(
+        (requests) => requests.some((r) => JSON.parse(r.body).type === what),
+        `the receiver gets ${what}`,
+        30_000,
+      )).map((r) => JSON.parse(r.body));
+    const ready = (await bodies("export.ready")).find((b) => b.type === "export.ready");
+    expect(ready.data.operation).toMatchObject({ id: uuidOf(id), action: "EXPORT", status: "COMPLETED" });
+    expect(ready.data.links.downloads.export).toBe(`https://bulk.example/bulk-operations/${uuidOf(id)}/export`);
+    // The link is the download route (under PUBLIC_URL); here it answers on the test server.
+    const file = await download(server, token, id);
+    expect(file.status).toBe(200);
+    await file.body?.cancel();
+
+    const cancelled = await startExport(server, token, {
+      targets: { filter: {} },
+      format: "CSV",
+      scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    await gql(
+      server.graphqlUrl,
+      token,
+      `mutation($input: BulkOperationIdInput!) { cancelBulkOperation(input: $input) { userErrors { code } } }`,
+      { input: { id: cancelled } },
+    );
+    const types = (await bodies("bulk_operation.cancelled")).filter((b) => b.data.operation.id === uuidOf(cancelled))
+      .map((b) => b.type);
+    expect(types).toEqual(["bulk_operation.scheduled", "bulk_operation.cancelled"]);
   } finally {
     await server.stop();
   }

@@ -29,13 +29,17 @@ export interface ExportView {
 
 export const DAY_MS = 86_400_000;
 
-export const isExport = (operation: OperationRow) => operation.action_type === EXPORT_ACTION_TYPE;
+export const isExport = (operation: Pick<OperationRow, "action_type">) => operation.action_type === EXPORT_ACTION_TYPE;
 
 /**
- * The state of an export's file. FAILED: a chunk gave up (INTERNAL), so its part is missing
- * and the file would lack its rows. Tickets that vanished (NOT_FOUND) leave a complete file
- * of the others, even when that is every ticket (status FAILED, an empty file).
+ * Whether a finished export wrote its whole file: not cancelled, and no chunk gave up
+ * (INTERNAL: that chunk's part is missing). Tickets that vanished (NOT_FOUND) leave a complete
+ * file of the others, even when that is every ticket (status FAILED, an empty file).
  */
+export const fileComplete = (operation: Pick<OperationRow, "status" | "error_counts">) =>
+  operation.status !== "CANCELLED" && (operation.error_counts.INTERNAL ?? 0) === 0;
+
+/** The state of an export's file (FAILED: not fileComplete although not cancelled). */
 export function exportView(
   operation: OperationRow,
   removal: Removal | null,
@@ -52,7 +56,7 @@ export function exportView(
     ? "PENDING"
     : operation.status === "CANCELLED"
     ? "CANCELLED"
-    : (operation.error_counts.INTERNAL ?? 0) > 0
+    : !fileComplete(operation)
     ? "FAILED"
     : expiresAt! <= now
     ? "EXPIRED"
