@@ -128,6 +128,17 @@ export function toTargets(input: StartArg["targets"], ctx: Context): Targets {
   throw badInput("Give targets.ids or targets.filter.", "targets");
 }
 
+/** The options every start input shares (startBulkOperation, startBulkExport). */
+export const startOptionsOf = (
+  input: Pick<StartArg, "scheduledAt" | "idempotencyKey" | "description" | "notify">,
+  ctx: Context,
+) => ({
+  scheduledAt: input.scheduledAt ?? null,
+  idempotencyKey: input.idempotencyKey ?? null,
+  description: input.description ?? null,
+  notify: notifyOptions(input.notify, ctx.services.config),
+});
+
 export const limitsOf = (ctx: Context) => ({
   maxTargets: ctx.services.config.maxTargets,
   chunkSize: ctx.services.config.chunkSize,
@@ -178,10 +189,7 @@ builder.mutationFields((t) => ({
                 given: targets,
               }
               : targets,
-            scheduledAt: input.scheduledAt ?? null,
-            idempotencyKey: input.idempotencyKey ?? null,
-            description: input.description ?? null,
-            notify: notifyOptions(input.notify, ctx.services.config),
+            ...startOptionsOf(input, ctx),
           }, limitsOf(ctx));
         })
       ),

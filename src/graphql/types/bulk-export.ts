@@ -26,9 +26,17 @@ import { encodeId, expectId } from "../ids.ts";
 import { BatchLoader } from "../loader.ts";
 import { runMutation } from "../mutation-result.ts";
 import { BulkExportCompressionEnum, BulkExportFormatEnum } from "./bulk-action.ts";
-import { BulkOperationPayload, BulkTargetsInput, IdInput, limitsOf, startAsPayload, toTargets } from "./bulk-api.ts";
+import {
+  BulkOperationPayload,
+  BulkTargetsInput,
+  IdInput,
+  limitsOf,
+  startAsPayload,
+  startOptionsOf,
+  toTargets,
+} from "./bulk-api.ts";
 import { BulkOperationRef } from "./bulk-operation.ts";
-import { NotifyInput, notifyOptions } from "./webhooks.ts";
+import { NotifyInput } from "./webhooks.ts";
 
 const BulkExportStateEnum = builder.enumType("BulkExportState", {
   description: "PENDING: the export runs. READY: the file can be downloaded. CANCELLED: cancelled before it " +
@@ -159,10 +167,7 @@ builder.mutationFields((t) => ({
             actionType: EXPORT_ACTION_TYPE,
             params,
             targets,
-            scheduledAt: input.scheduledAt ?? null,
-            idempotencyKey: input.idempotencyKey ?? null,
-            description: input.description ?? null,
-            notify: notifyOptions(input.notify, ctx.services.config),
+            ...startOptionsOf(input, ctx),
           }, limitsOf(ctx));
         })
       ),
