@@ -180,3 +180,27 @@ Deno.test("export.ready: a webhook with the file's link once the export finished
     await server.stop();
   }
 });
+
+Deno.test("export whose chunk gave up: the download says EXPORT_FAILED rather than serve a file without its rows", async () => {
+  const server = await startTestServer({
+    tickets: 12,
+    env: { WORKERS: "1", BULK_CHUNK_SIZE: "5", BULK_POLL_MS: "50", BULK_MAX_ATTEMPTS: "1" },
+  });
+  try {
+    // Chunk 1's part can never be written: that chunk ends FAILED/INTERNAL after its one attempt.
+    await sql`CREATE FUNCTION refuse_part() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'disk full (test)'; END $$`.execute(server.db);
+    await sql`CREATE TRIGGER refuse_part BEFORE INSERT ON bulk_operation_parts FOR EACH ROW
+      WHEN (NEW.chunk_index = 1) EXECUTE FUNCTION refuse_part()`.execute(server.db);
+    const token = server.tenant.agent.token;
+    const id = await startExport(server, token, { targets: { filter: {} }, format: "CSV" });
+    const done = await waitExported(server, id);
+    expect(done).toMatchObject({ status: "COMPLETED_WITH_ERRORS", succeeded: 7, failed: 5 });
+    expect(done.error_counts).toEqual({ INTERNAL: 5 });
+    expect(await counts(server.db, id)).toEqual({ parts: 2, items: 12, removals: 0 });
+    expect(await refusal(await download(server, token, id))).toEqual({ status: 410, code: "EXPORT_FAILED" });
+    expect((await exportOf(server, token, id)).export).toMatchObject({ state: "FAILED", url: null, bytes: null });
+  } finally {
+    await server.stop();
+  }
+});
