@@ -258,6 +258,16 @@ Deno.test("export: 409 while it runs, 404 for another tenant or a non-export, 40
       expiresAt: null,
     });
 
+    // An idempotent resend returns the same export; the same key with another input is refused.
+    const keyed = { targets: { filter: {} }, format: "JSONL", idempotencyKey: "nightly-2026-12-01" };
+    const first = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, { input: keyed });
+    const again = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, { input: keyed });
+    expect(again.data.startBulkExport.bulkOperation.id).toBe(first.data.startBulkExport.bulkOperation.id);
+    const other = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, {
+      input: { ...keyed, format: "CSV" },
+    });
+    expect(other.data.startBulkExport.userErrors).toMatchObject([{ code: "IDEMPOTENCY_CONFLICT" }]);
+
     const foreign = await download(server, server.otherTenant.admin.token, id);
     expect(foreign.status).toBe(404);
     expect(await foreign.json()).toEqual({ error: "No bulk operation with this id." });
