@@ -4,7 +4,6 @@
  * expiry). The file itself is served by GET /bulk-operations/{id}/export
  * (src/http/export-download.ts).
  */
-import { ActionParamsError } from "../../bulk/action.ts";
 import { findOperation, type OperationRow, recordEvent } from "../../bulk/operation.ts";
 import { StartError, startOperation } from "../../bulk/start.ts";
 import { planFile } from "../../exports/file.ts";
@@ -17,7 +16,6 @@ import {
   removalsOf,
   removeParts,
 } from "../../exports/state.ts";
-import { parseExportParams } from "../../tickets/actions/export.ts";
 import { TICKET_EXPORT_FIELDS } from "../../tickets/model.ts";
 import { builder } from "../builder.ts";
 import { type Context, viewerOf } from "../context.ts";
@@ -135,18 +133,24 @@ const StartBulkExportInput = builder.inputType("StartBulkExportInput", {
   }),
 });
 
-/** The parameters, or the refusal naming the input field (checked before anything is written). */
-function exportParams(input: typeof StartBulkExportInput.$inferInput) {
+/**
+ * The export's parameters as the action takes them (src/tickets/actions/export.ts checks them
+ * in the engine's start, before anything is written). Its refusals name the action's field,
+ * ["input", "action", "fields"]; this input has them at the top: ["input", "fields"].
+ */
+const exportParams = (input: typeof StartBulkExportInput.$inferInput) => ({
+  format: input.format,
+  compression: input.compression ?? undefined,
+  fields: input.fields ?? undefined,
+  includeComments: input.includeComments ?? undefined,
+});
+
+async function withExportFields<T>(start: () => Promise<T>): Promise<T> {
   try {
-    return parseExportParams({
-      format: input.format,
-      compression: input.compression ?? undefined,
-      fields: input.fields ?? undefined,
-      includeComments: input.includeComments ?? undefined,
-    });
+    return await start();
   } catch (error) {
-    if (error instanceof ActionParamsError) {
-      throw new StartError("INVALID_PARAMS", error.message, ["input", error.field]);
+    if (error instanceof StartError && error.code === "INVALID_PARAMS" && error.field?.[1] === "action") {
+      throw new StartError(error.code, error.message, ["input", ...error.field.slice(2)], error.retryAt);
     }
     throw error;
   }
@@ -160,16 +164,16 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: StartBulkExportInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       runMutation(() =>
-        startAsPayload(async () => {
-          const params = exportParams(input);
-          const targets = toTargets(input.targets, ctx);
-          return await startOperation(ctx.services.db, ctx.services.domain, viewerOf(ctx), {
-            actionType: EXPORT_ACTION_TYPE,
-            params,
-            targets,
-            ...startOptionsOf(input, ctx),
-          }, limitsOf(ctx));
-        })
+        startAsPayload(() =>
+          withExportFields(() =>
+            startOperation(ctx.services.db, ctx.services.domain, viewerOf(ctx), {
+              actionType: EXPORT_ACTION_TYPE,
+              params: exportParams(input),
+              targets: toTargets(input.targets, ctx),
+              ...startOptionsOf(input, ctx),
+            }, limitsOf(ctx))
+          )
+        )
       ),
   }),
   deleteBulkExport: t.field({

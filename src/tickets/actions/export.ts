@@ -58,8 +58,8 @@ function fieldsParam(raw: unknown): TicketExportField[] {
   return [...new Set(raw as TicketExportField[])];
 }
 
-/** Checks and normalises an export's parameters (also called by the GraphQL resolver, before any write). */
-export function parseExportParams(raw: unknown): ExportParams {
+/** Checks and normalises an export's parameters (at start, before anything is written). */
+function parseExportParams(raw: unknown): ExportParams {
   const value = (raw ?? {}) as Record<string, unknown>;
   const includeComments = value.includeComments ?? false;
   if (typeof includeComments !== "boolean") {
