@@ -1,7 +1,8 @@
 /**
  * `deno task bench [-- --tickets N] [--workers W] [--chunk C] [--scenarios a,b,c,d] [--json]`: the
  * engine's figures next to its peers (bench/bulk_bench.ts, which takes those arguments), then the
- * API's (bench/api_bench.ts, with its defaults; run it alone for its own flags). Each runs in its own
+ * API's (bench/api_bench.ts, with its defaults; run it alone for its own flags), then the bulk
+ * export next to COPY (bench/export_bench.ts, with --tickets N only). Each runs in its own
  * process with the same explicit permissions as this task, one after the other, so neither disturbs
  * the other's timings or peak RSS. With --json only bulk_bench.ts runs and stdout is its one JSON
  * object (every other line goes to stderr), for scripts. Prints figures, asserts nothing; stops at
@@ -21,5 +22,13 @@ async function run(script: string, scriptArgs: string[]): Promise<number> {
   return (await child.status).code;
 }
 
+/** The export bench takes only the ticket count of the arguments (its other options are its own). */
+function exportArgs(): string[] {
+  const at = args.indexOf("--tickets");
+  return at >= 0 && args[at + 1] ? ["--tickets", args[at + 1]] : [];
+}
+
 const bulkCode = await run("./bulk_bench.ts", args);
-Deno.exit(bulkCode !== 0 || json ? bulkCode : await run("./api_bench.ts", []));
+if (bulkCode !== 0 || json) Deno.exit(bulkCode);
+const apiCode = await run("./api_bench.ts", []);
+Deno.exit(apiCode !== 0 ? apiCode : await run("./export_bench.ts", exportArgs()));

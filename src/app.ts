@@ -13,6 +13,8 @@ import { registerWorkers, startPool } from "./bulk/start-pool.ts";
 import { observeDatabase, observePool } from "./metrics/database.ts";
 import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
+import { exportDownloadRoute } from "./http/export-download.ts";
+import { ExportSweep } from "./exports/retention.ts";
 import type { ConnectionRegistry } from "./http/connections.ts";
 import { startHttp } from "./http/server.ts";
 import { SnapshotReader } from "./graphql/progress.ts";
@@ -66,7 +68,7 @@ export async function startApp(
     port: config.port,
     host: config.host,
     migrations: await readMigrations(),
-    routes: [downloadsRoute(db, domain), dashboardRoute()],
+    routes: [downloadsRoute(db, domain), exportDownloadRoute(db, domain, config.exportRetentionDays), dashboardRoute()],
   }).catch(closingOnFailure(closeConnections));
   const pool = config.workers > 0
     ? await startPool(config, databaseUrl, db, config.workers, domain).catch(closingOnFailure(async () => {
@@ -75,6 +77,8 @@ export async function startApp(
     }))
     : null;
   const workers = pool ? await registerWorkers(config, db, pool, "api") : null;
+  const exportSweep = new ExportSweep(db, config.exportRetentionDays);
+  exportSweep.start();
   let stopping: Promise<void> | null = null;
   return {
     url: http.url,
@@ -84,6 +88,7 @@ export async function startApp(
     connections: http.connections,
     stop() {
       stopping ??= (async () => {
+        await exportSweep.stop();
         await workers?.stop();
         await pool?.stop();
         await http.shutdown();

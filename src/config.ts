@@ -95,6 +95,13 @@ export interface Config {
    * window, so nothing that may still be rolled back is removed.
    */
   retentionDays: number;
+  /**
+   * A finished export's file (its parts) is deleted this many days after the export finished;
+   * the operation and its ledger stay (src/exports/retention.ts). `EXPORT_RETENTION_DAYS`,
+   * default 7 or `BULK_RETENTION_DAYS` if shorter; at most `BULK_RETENTION_DAYS` (the
+   * operation's own deletion takes the file with it).
+   */
+  exportRetentionDays: number;
   /** Maximum GraphQL query depth. `GRAPHQL_MAX_DEPTH`, default 12. */
   maxQueryDepth: number;
   /** Maximum connection nodes a query may ask for (page sizes multiplied along nesting). `GRAPHQL_MAX_COST`, default 25000. */
@@ -214,6 +221,7 @@ export const CONFIG_VARIABLES = [
   "DB_KEEPALIVE_MS",
   "DB_POOL_SIZE",
   "EMBEDDED_PG_PORT",
+  "EXPORT_RETENTION_DAYS",
   "GRAPHQL_COST_BUCKET_SIZE",
   "GRAPHQL_COST_RESTORE_RATE",
   "GRAPHQL_MAX_ALIASES",
@@ -376,6 +384,14 @@ export function loadConfig(env: Env = configEnvironment()): Config {
         "notification history would outlive the operation itself",
     );
   }
+  const exportRetentionDays = integer(env, "EXPORT_RETENTION_DAYS", Math.min(7, retentionDays), 1, 36_500);
+  if (exportRetentionDays > retentionDays) {
+    throw new ConfigError(
+      "EXPORT_RETENTION_DAYS",
+      `${exportRetentionDays} days is longer than BULK_RETENTION_DAYS (${retentionDays}): the export's ` +
+        "operation would be deleted, file included, before the file expires",
+    );
+  }
   const leaseMs = integer(env, "BULK_LEASE_MS", 30_000, 1000, 3_600_000);
   const config: Config = {
     port: integer(env, "PORT", 4000, 0, 65535),
@@ -404,6 +420,7 @@ export function loadConfig(env: Env = configEnvironment()): Config {
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     rollbackWindowHours,
     retentionDays,
+    exportRetentionDays,
     maxQueryDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
     maxQueryCost: integer(env, "GRAPHQL_MAX_COST", 25_000, 100, 10_000_000),
     maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 5000, 100, 1_000_000),

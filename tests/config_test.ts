@@ -58,6 +58,7 @@ Deno.test("config: defaults", () => {
     smtpUrl: undefined,
     smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 90,
+    exportRetentionDays: 7,
     wsMaxSocketsPerToken: 8,
     wsMaxSubscriptionsPerSocket: 16,
     sseMaxStreamsPerToken: 8,
@@ -180,6 +181,7 @@ Deno.test("config: values are parsed", () => {
     smtpUrl: undefined,
     smtpFrom: "bulk-ops <noreply@localhost>",
     retentionDays: 3,
+    exportRetentionDays: 3, // the default follows a shorter BULK_RETENTION_DAYS
     rollbackWindowHours: 72,
     wsMaxSocketsPerToken: 8,
     wsMaxSubscriptionsPerSocket: 16,
@@ -236,6 +238,8 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     ["BULK_LEASE_MS", "5"],
     ["BULK_RETENTION_DAYS", "0"],
     ["BULK_RETENTION_DAYS", "a month"],
+    ["EXPORT_RETENTION_DAYS", "0"],
+    ["EXPORT_RETENTION_DAYS", "a week"],
     ["LOG_FORMAT", "xml"],
     ["METRICS_PORT", "65536"],
     ["METRICS_PORT", "x"],
@@ -264,6 +268,13 @@ Deno.test("config: a bad value throws ConfigError naming the variable", () => {
     message: expect.stringContaining("BULK_RETENTION_DAYS (10)"),
   });
   expect(loadConfig({ BULK_RETENTION_DAYS: "10", NOTIFY_RETENTION_DAYS: "10" }).notifyRetentionDays).toBe(10);
+  // An export's file may not outlive its operation (whose deletion takes the file with it).
+  const fileOutlives = configError({ BULK_RETENTION_DAYS: "10", EXPORT_RETENTION_DAYS: "11" });
+  expect({ variable: fileOutlives.variable, message: fileOutlives.message }).toEqual({
+    variable: "EXPORT_RETENTION_DAYS",
+    message: expect.stringContaining("BULK_RETENTION_DAYS (10)"),
+  });
+  expect(loadConfig({ EXPORT_RETENTION_DAYS: "30" }).exportRetentionDays).toBe(30);
   // A bad value is reported even when other variables are fine.
   expect(configError({ PORT: "4001", WORKERS: "x", DATABASE_URL: "postgres://h/db" }).variable).toBe("WORKERS");
 });

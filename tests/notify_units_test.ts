@@ -7,6 +7,7 @@ import {
   safeAddress,
   UnsafeUrlError,
 } from "../src/notify/address-guard.ts";
+import type { OperationStatus } from "../src/bulk/operation.ts";
 import { endEventsOf, startEventOf } from "../src/notify/events.ts";
 import { MAX_RETRY_DELAY_MS, retryDelayMs } from "../src/notify/delivery-queue.ts";
 
@@ -95,17 +96,20 @@ Deno.test("retry schedule: doubles from the base, jittered 0.5-1.0, capped at 1 
   expect(attempts).toBeLessThanOrEqual(40);
 });
 
-Deno.test("events: what a start and an end cause (export.ready only for an EXPORT operation whose file was written)", () => {
+Deno.test("events: what a start and an end cause (export.ready only for an EXPORT operation whose whole file was written)", () => {
   expect(["SCHEDULED", "RUNNING", "QUEUED"].map(startEventOf)).toEqual([
     "bulk_operation.scheduled",
     "bulk_operation.started",
     null,
   ]);
-  const end = (kind: string, status: string) => endEventsOf({ kind, status });
-  expect(end("STANDARD", "COMPLETED")).toEqual(["bulk_operation.finished"]);
-  expect(end("RETRY", "FAILED")).toEqual(["bulk_operation.finished"]);
+  const end = (action_type: string, status: string, error_counts: Record<string, number> = {}) =>
+    endEventsOf({ action_type, status: status as OperationStatus, error_counts });
+  expect(end("SET_STATUS", "COMPLETED")).toEqual(["bulk_operation.finished"]);
+  expect(end("ROLLBACK", "FAILED")).toEqual(["bulk_operation.finished"]);
   expect(end("ROLLBACK", "CANCELLED")).toEqual(["bulk_operation.cancelled"]);
-  expect(end("EXPORT", "COMPLETED_WITH_ERRORS")).toEqual(["bulk_operation.finished", "export.ready"]);
-  expect(end("EXPORT", "FAILED")).toEqual(["bulk_operation.finished"]);
+  expect(end("EXPORT", "COMPLETED_WITH_ERRORS", { NOT_FOUND: 3 })).toEqual(["bulk_operation.finished", "export.ready"]);
+  // Every ticket vanished: an empty file, still complete; a chunk that gave up: its part is missing.
+  expect(end("EXPORT", "FAILED", { NOT_FOUND: 5 })).toEqual(["bulk_operation.finished", "export.ready"]);
+  expect(end("EXPORT", "COMPLETED_WITH_ERRORS", { INTERNAL: 2000 })).toEqual(["bulk_operation.finished"]);
   expect(end("EXPORT", "CANCELLED")).toEqual(["bulk_operation.cancelled"]);
 });

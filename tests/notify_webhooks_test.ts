@@ -2,8 +2,8 @@
  * Webhooks end to end with real receivers on loopback: every event type signed per Standard
  * Webhooks (verified with the npm standardwebhooks library), secret rotation, retries with
  * backoff, timeouts, 410 Gone and consecutive failures disabling an endpoint, no redirects,
- * private addresses refused, and tenancy. `export.ready` is not covered: EXPORT operations do
- * not exist yet, so nothing can emit it (the type is defined and documented).
+ * private addresses refused, and tenancy. `export.ready` (with the file's link) is covered by
+ * tests/export_lifecycle_test.ts.
  */
 import { expect } from "expect";
 import { Webhook } from "standardwebhooks";

@@ -36,8 +36,14 @@ export interface ActionInputField {
   description?: string;
 }
 
+/** A list of texts (output only), with the most items it can hold (the cost rule needs it). */
+export interface StringListType {
+  list: "String";
+  maxItems: number;
+}
+
 export interface ActionOutputField {
-  type: ActionFieldType;
+  type: ActionFieldType | StringListType;
   /** Default false. */
   nullable?: boolean;
   description?: string;

@@ -155,6 +155,12 @@ export async function rollbackOperation(
     );
   }
   const parentAction = domain.actions.get(parent.action_type);
+  if (parentAction?.kind === "EXPORT") {
+    throw new StartError("NOTHING_TO_ROLL_BACK", "An export changed nothing: there is nothing to roll back.", [
+      "input",
+      "id",
+    ]);
+  }
   if (parentAction && !roleAllows(viewer.role, parentAction.requiredRole)) {
     throw new StartError(
       "FORBIDDEN",

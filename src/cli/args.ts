@@ -55,6 +55,12 @@ const OPTIONS = {
   force: { type: "boolean" },
   // preview
   sample: { type: "string" },
+  // export
+  format: { type: "string" },
+  fields: { type: "string" },
+  "include-comments": { type: "boolean" },
+  gzip: { type: "boolean" },
+  out: { type: "string" },
 } as const;
 
 export type Flags = ReturnType<typeof parse>["flags"];

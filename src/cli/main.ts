@@ -14,8 +14,10 @@ import {
   PreviewOperationDocument,
   RetryOperationDocument,
   RollbackOperationDocument,
+  StartExportDocument,
   StartOperationDocument,
 } from "../clients/generated/graphql.ts";
+import { DownloadError, downloadExport, parseExportInput } from "./export.ts";
 import { GraphQLRequestError, graphqlUrls, request } from "../clients/transport.ts";
 import { type Flags, parse, parseCodes, parseLimit, parseStartInput, parseStatuses, UsageError } from "./args.ts";
 import { details, type Operation, operationsTable, previewText } from "./format.ts";
@@ -35,6 +37,8 @@ Commands:
   rollback <id> [--force] [--wait|--watch]  a new ROLLBACK operation restoring the before-images;
                                             tickets changed since are skipped (CONFLICT) unless --force
   preview <targets> <action> [--sample N]   dry run: predicted outcomes, a sample, and a --preview-token
+  export <targets> --format F --out FILE    export tickets to FILE (csv, jsonl, json, markdown) once the export
+         [--fields F,F] [--include-comments] [--gzip] [--watch]   has finished; --watch shows the progress bar
 
 Targets (one):  --ids ID,ID,...   |   --filter status=OPEN,PENDING,priority=HIGH,category=BILLING,
                 assignee=USER_ID,unassigned,title=text,createdAfter=ISO,createdBefore=ISO,includeDeleted
@@ -185,6 +189,33 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
       input: { id, force: Boolean(ctx.flags.force) },
     });
     return await started(ctx, data.rollbackBulkOperation, "rollback");
+  },
+
+  async export(ctx, positionals) {
+    if (positionals.length > 0) throw new UsageError(`export takes options only (got "${positionals[0]}")`);
+    const input = parseExportInput(ctx.flags);
+    const out = ctx.flags.out!;
+    const data = await request(ctx.http, ctx.token, StartExportDocument, { input });
+    const payload = data.startBulkExport;
+    if (reportUserErrors(ctx, payload)) return EXIT.error;
+    const op = payload.bulkOperation!;
+    if (!ctx.flags.json) ctx.io.err(`export ${op.id} ${op.status} (${op.counts.total} tickets)`);
+    const last = await watchOperation(op.id, {
+      wsUrl: ctx.ws,
+      token: ctx.token,
+      json: Boolean(ctx.flags.json),
+      progress: Boolean(ctx.flags.watch),
+    });
+    if (last.status === "CANCELLED") return EXIT.failed;
+    try {
+      const bytes = await downloadExport(ctx.http, ctx.token, op.id, out);
+      if (!ctx.flags.json) ctx.io.out(`wrote ${bytes} bytes to ${out}`);
+    } catch (error) {
+      if (!(error instanceof DownloadError)) throw error;
+      ctx.io.err(`error ${error.code ?? error.status}: ${error.message}`);
+      return EXIT.failed;
+    }
+    return exitFor(last);
   },
 
   async preview(ctx, positionals) {

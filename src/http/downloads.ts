@@ -13,7 +13,7 @@
 import { bearerToken, viewerForToken } from "../auth/tokens.ts";
 import type { BulkDomain } from "../bulk/action.ts";
 import { type ItemRow, listItems } from "../bulk/history.ts";
-import { findOperation } from "../bulk/operation.ts";
+import { findOperation, type OperationRow } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
 import { encodeId, expectId, UUID_PATTERN } from "../graphql/ids.ts";
 
@@ -70,20 +70,34 @@ async function itemRange(db: Db, operationId: string, from: number): Promise<Ite
   });
 }
 
-const error = (status: number, message: string) =>
-  new Response(JSON.stringify({ error: message }), { status, headers: { "content-type": "application/json" } });
+/** A JSON error answer; `code` (when given) is the typed reason clients switch on. */
+export const error = (status: number, message: string, code?: string, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(code ? { error: message, code } : { error: message }), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+
+/**
+ * The operation a download names, for the bearer token's tenant, or the error answer:
+ * 405 for another method than GET, 401 without a valid token, 404 for a missing, malformed
+ * or another tenant's id (the same answer, so ids of other tenants cannot be probed).
+ */
+export async function requestedOperation(db: Db, request: Request, rawId: string): Promise<OperationRow | Response> {
+  if (request.method !== "GET") return error(405, "Use GET.");
+  const token = bearerToken(request.headers.get("authorization"));
+  const viewer = token ? await viewerForToken(db, token) : null;
+  if (!viewer) return error(401, "A valid API token is required: send Authorization: Bearer <token>.");
+  const id = operationKey(rawId);
+  const operation = id ? await findOperation(db, viewer.tenantId, id) : undefined;
+  return operation ?? error(404, "No bulk operation with this id.");
+}
 
 export function downloadsRoute(db: Db, domain: BulkDomain) {
   return async (request: Request, url: URL): Promise<Response | null> => {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
-    if (request.method !== "GET") return error(405, "Use GET.");
-    const token = bearerToken(request.headers.get("authorization"));
-    const viewer = token ? await viewerForToken(db, token) : null;
-    if (!viewer) return error(401, "A valid API token is required: send Authorization: Bearer <token>.");
-    const id = operationKey(match[1]);
-    const operation = id ? await findOperation(db, viewer.tenantId, id) : undefined;
-    if (!operation) return error(404, "No bulk operation with this id.");
+    const operation = await requestedOperation(db, request, match[1]);
+    if (operation instanceof Response) return operation;
     const format = match[2];
     const encoder = new TextEncoder();
     let next = 0;

@@ -3,13 +3,15 @@
  * them also go out by e-mail, and the options a start may ask for. No I/O.
  * docs/webhooks.md documents the payload of each type.
  */
+import type { OperationRow } from "../bulk/operation.ts";
+import { fileComplete, isExport } from "../exports/state.ts";
 
 export const EVENT_TYPES = [
   "bulk_operation.scheduled",
   "bulk_operation.started",
   "bulk_operation.finished",
   "bulk_operation.cancelled",
-  /** An EXPORT operation's file is ready. Defined now; emitted when EXPORT operations exist. */
+  /** An EXPORT operation's file is ready to download (src/exports/). */
   "export.ready",
 ] as const;
 export type EventType = typeof EVENT_TYPES[number];
@@ -36,13 +38,13 @@ export const startEventOf = (status: string): EventType | null =>
 
 /**
  * The events the end of an operation causes: `cancelled` or `finished`, and for an EXPORT
- * operation whose file was written (COMPLETED or COMPLETED_WITH_ERRORS) also `export.ready`.
- * No EXPORT kind exists yet (bulk_operations.kind's CHECK); export work adds it and gets the event.
+ * operation whose whole file was written (fileComplete) also `export.ready`.
  */
-export function endEventsOf(operation: { kind: string; status: string }): EventType[] {
+export function endEventsOf(
+  operation: Pick<OperationRow, "action_type" | "status" | "error_counts">,
+): EventType[] {
   if (operation.status === "CANCELLED") return ["bulk_operation.cancelled"];
-  const fileWritten = operation.status === "COMPLETED" || operation.status === "COMPLETED_WITH_ERRORS";
-  return operation.kind === "EXPORT" && fileWritten
+  return isExport(operation) && fileComplete(operation)
     ? ["bulk_operation.finished", "export.ready"]
     : ["bulk_operation.finished"];
 }

@@ -5,6 +5,7 @@
  * know the public URL; they depend only on the operation id and the configuration, so every
  * retry sends the same body.
  */
+import { EXPORT_ACTION_TYPE } from "../exports/state.ts";
 import { encodeId } from "../graphql/ids.ts";
 
 export interface OperationPayload {
@@ -28,21 +29,26 @@ export interface OperationPayload {
 export interface OperationLinks {
   graphqlId: string;
   graphql: string;
-  downloads: { jsonl: string; csv: string };
+  /** The item ledger; `export`: an EXPORT operation's file (src/http/export-download.ts). */
+  downloads: { jsonl: string; csv: string; export?: string };
 }
 
-export function operationLinks(publicUrl: string, operationId: string): OperationLinks {
-  const items = `${publicUrl}/bulk-operations/${operationId}/items`;
+export function operationLinks(publicUrl: string, operation: { id: string; action: string }): OperationLinks {
+  const base = `${publicUrl}/bulk-operations/${operation.id}`;
   return {
-    graphqlId: encodeId("BulkOperation", operationId),
+    graphqlId: encodeId("BulkOperation", operation.id),
     graphql: `${publicUrl}/graphql`,
-    downloads: { jsonl: `${items}.jsonl`, csv: `${items}.csv` },
+    downloads: {
+      jsonl: `${base}/items.jsonl`,
+      csv: `${base}/items.csv`,
+      ...(operation.action === EXPORT_ACTION_TYPE ? { export: `${base}/export` } : {}),
+    },
   };
 }
 
 /** The JSON body of a webhook: `{ type, timestamp, data: { operation, links } }`. */
 export function webhookBody(payload: OperationPayload, publicUrl: string): string {
-  const links = operationLinks(publicUrl, payload.data.operation.id);
+  const links = operationLinks(publicUrl, payload.data.operation);
   return JSON.stringify({ ...payload, data: { ...payload.data, links } });
 }
 
@@ -57,7 +63,7 @@ const HEADLINES: Record<string, string> = {
 /** The e-mail to the operation's creator: the summary, the error counts and the download links. */
 export function emailMessage(payload: OperationPayload, publicUrl: string): { subject: string; text: string } {
   const op = payload.data.operation;
-  const links = operationLinks(publicUrl, op.id);
+  const links = operationLinks(publicUrl, op);
   const c = op.counts;
   const subject = `Bulk operation ${op.action} ${HEADLINES[payload.type] ?? payload.type} (${op.status})`;
   const lines = [
@@ -73,6 +79,7 @@ export function emailMessage(payload: OperationPayload, publicUrl: string): { su
       : []),
     "",
     `Operation id (GraphQL): ${links.graphqlId}`,
+    ...(links.downloads.export ? [`The exported file: ${links.downloads.export}`] : []),
     `Item ledger (CSV): ${links.downloads.csv}`,
     `Item ledger (JSON lines): ${links.downloads.jsonl}`,
     "(The downloads take the same bearer token as the API.)",

@@ -14,6 +14,7 @@
  */
 import { sql } from "kysely";
 import type { Tx } from "../bulk/action.ts";
+import type { OperationRow } from "../bulk/operation.ts";
 import { EMAIL_EVENT_TYPES, endEventsOf, type EventType } from "./events.ts";
 
 /** Writes the event of each operation and its deliveries; `null` (no event) writes nothing. */
@@ -62,6 +63,9 @@ export async function enqueueOperationEvent(
 }
 
 /** The events of an operation's end (see endEventsOf), in the transaction that ends it. */
-export async function enqueueOperationEnd(tx: Tx, operation: { id: string; kind: string; status: string }) {
+export async function enqueueOperationEnd(
+  tx: Tx,
+  operation: Pick<OperationRow, "id" | "action_type" | "status" | "error_counts">,
+) {
   for (const type of endEventsOf(operation)) await enqueueOperationEvent(tx, operation.id, type);
 }

@@ -57,6 +57,27 @@ export interface TicketRow {
   deleted_at: Date | null;
 }
 
+/**
+ * The fields a bulk export can write (src/tickets/actions/export.ts), named as the GraphQL
+ * Ticket type names them, in the default output order (every field). Ids are the plain
+ * database keys (ticket number, user uuids), which is what a spreadsheet or a join needs.
+ */
+export const TICKET_EXPORT_FIELDS = [
+  "id",
+  "title",
+  "body",
+  "status",
+  "priority",
+  "category",
+  "assigneeId",
+  "createdBy",
+  "version",
+  "createdAt",
+  "updatedAt",
+  "deletedAt",
+] as const;
+export type TicketExportField = typeof TICKET_EXPORT_FIELDS[number];
+
 /** Filter over a tenant's tickets, shared by the tickets query and bulk filter targets. */
 /** The per-item codes the ticket bulk actions write (actions/ticket-change.ts, actions/rollback.ts). */
 export const TICKET_ITEM_CODES = [

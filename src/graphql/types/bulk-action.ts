@@ -149,6 +149,16 @@ export function defineBulkActions(domain: BulkDomain): BulkActionTypes {
         return value === undefined || value === null ? null : String(value);
       };
       const options = { description: field.description };
+      if (typeof field.type === "object" && "list" in field.type) {
+        return t.stringList({
+          ...options,
+          extensions: { maxItems: field.type.maxItems },
+          resolve: (a) => {
+            const value = param(a);
+            return Array.isArray(value) ? value.map(String) : [];
+          },
+        });
+      }
       const enumRef = enumOf(field.type);
       if (enumRef) {
         return field.nullable

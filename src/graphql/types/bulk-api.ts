@@ -61,7 +61,7 @@ builder.queryFields((t) => ({
 
 // ---- mutations -----------------------------------------------------------------------
 
-const BulkTargetsInput = builder.inputType("BulkTargetsInput", {
+export const BulkTargetsInput = builder.inputType("BulkTargetsInput", {
   description: "Exactly one (@oneOf): explicit ticket ids (de-duplicated, input order kept; unknown ones end " +
     "NOT_FOUND), or a filter frozen into a snapshot at start.",
   isOneOf: true,
@@ -128,6 +128,17 @@ export function toTargets(input: StartArg["targets"], ctx: Context): Targets {
   throw badInput("Give targets.ids or targets.filter.", "targets");
 }
 
+/** The options every start input shares (startBulkOperation, startBulkExport). */
+export const startOptionsOf = (
+  input: Pick<StartArg, "scheduledAt" | "idempotencyKey" | "description" | "notify">,
+  ctx: Context,
+) => ({
+  scheduledAt: input.scheduledAt ?? null,
+  idempotencyKey: input.idempotencyKey ?? null,
+  description: input.description ?? null,
+  notify: notifyOptions(input.notify, ctx.services.config),
+});
+
 export const limitsOf = (ctx: Context) => ({
   maxTargets: ctx.services.config.maxTargets,
   chunkSize: ctx.services.config.chunkSize,
@@ -191,10 +202,7 @@ builder.mutationFields((t) => ({
                 given: targets,
               }
               : targets,
-            scheduledAt: input.scheduledAt ?? null,
-            idempotencyKey: input.idempotencyKey ?? null,
-            description: input.description ?? null,
-            notify: notifyOptions(input.notify, ctx.services.config),
+            ...startOptionsOf(input, ctx),
           }, limitsOf(ctx));
         })
       ),

@@ -4,6 +4,7 @@ import { TICKET_ITEM_CODES, type TicketFilter } from "../model.ts";
 import { ticketFilterWhere } from "../queries.ts";
 import { addComment } from "./add-comment.ts";
 import { assign } from "./assign.ts";
+import { exportTickets } from "./export.ts";
 import { setCategory, setPriority } from "./set-enum-field.ts";
 import { setStatus } from "./set-status.ts";
 import { purgeTickets } from "./purge.ts";
@@ -20,6 +21,7 @@ const actions = [
   softDelete,
   restore,
   purgeTickets,
+  exportTickets,
 ] as BulkAction[];
 
 export const ticketsDomain = defineDomain({
