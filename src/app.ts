@@ -4,7 +4,7 @@
  * so the tests run exactly what `deno task start` runs.
  */
 import type { Config } from "./config.ts";
-import { createDb, type Db } from "./db/database.ts";
+import { createDb, createPool, type Db } from "./db/database.ts";
 import { readMigrations } from "./db/migrate.ts";
 import type { BulkDomain } from "./bulk/action.ts";
 import { OperationEvents } from "./bulk/events.ts";
@@ -13,6 +13,8 @@ import { registerWorkers, startPool } from "./bulk/start-pool.ts";
 import { observeDatabase, observePool } from "./metrics/database.ts";
 import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
+import { failedRowsRoute } from "./http/failed-rows.ts";
+import { uploadsRoute } from "./http/uploads.ts";
 import type { ConnectionRegistry } from "./http/connections.ts";
 import { startHttp } from "./http/server.ts";
 import { SnapshotReader } from "./graphql/progress.ts";
@@ -30,6 +32,9 @@ export interface App {
   /** Stops accepting requests, drains workers, closes connections. */
   stop(): Promise<void>;
 }
+
+/** Uploads received at once per API process (more wait for a connection). */
+const UPLOAD_CONNECTIONS = 4;
 
 /** `domain`: what the bulk API and the in-process workers run (tests plug in another one). */
 export async function startApp(
@@ -49,9 +54,16 @@ export async function startApp(
     checkMs: config.listenCheckMs,
     keepAliveMs: config.dbKeepAliveMs,
   });
+  // Staged uploads COPY on raw pg clients (pg-copy-streams), one per upload in flight.
+  const uploadPool = createPool(databaseUrl, {
+    poolSize: UPLOAD_CONNECTIONS,
+    applicationName: "bulk-ops uploads",
+    keepAliveMs: config.dbKeepAliveMs,
+  });
   const closeConnections = async () => {
     unobserve();
     await events.stop();
+    await uploadPool.end();
     await db.destroy();
   };
   // A step that fails (PORT taken, HOST not ours, workers that cannot start) first closes what
@@ -66,7 +78,12 @@ export async function startApp(
     port: config.port,
     host: config.host,
     migrations: await readMigrations(),
-    routes: [downloadsRoute(db, domain), dashboardRoute()],
+    routes: [
+      downloadsRoute(db, domain),
+      failedRowsRoute(db),
+      uploadsRoute(db, uploadPool, config.uploadMaxBytes),
+      dashboardRoute(),
+    ],
   }).catch(closingOnFailure(closeConnections));
   const pool = config.workers > 0
     ? await startPool(config, databaseUrl, db, config.workers, domain).catch(closingOnFailure(async () => {

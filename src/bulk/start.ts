@@ -45,6 +45,11 @@ export interface ParentItems {
   outcome: "FAILED" | "SUCCEEDED";
   codes?: string[];
   swapImages?: boolean;
+  /**
+   * Retry of an IMPORT: the new items plan the parent's after-image (the record a FAILED import item
+   * keeps) as their `after`, as records do at start.
+   */
+  carryRecords?: boolean;
   /** Leave out targets that an earlier child of the parent of this kind settled with one of these outcomes. */
   excludeSettledBy?: { kind: "RETRY" | "ROLLBACK"; outcomes: readonly string[] };
 }
@@ -186,6 +191,8 @@ async function previewTargets(
       ["input", "previewToken"],
     );
   }
+  // A preview of records checked the rows; the start keys them itself (new targets get their keys then).
+  if (targets.given.kind === "records") return targets.given;
   return { kind: "ids", ids: preview.target_ids.map(String) };
 }
 
@@ -263,7 +270,8 @@ export function validateStart(domain: BulkDomain, viewer: Viewer, input: StartIn
       `${input.actionType} needs the ${action.requiredRole} role; you are ${viewer.role}.`,
     );
   }
-  const importing = (input.targets.kind === "preview" ? input.targets.given : input.targets).kind === "records";
+  const given = input.targets.kind === "preview" ? input.targets.given : input.targets;
+  const importing = given.kind === "records" || (given.kind === "parentItems" && given.carryRecords === true);
   if (importing !== (action.kind === "IMPORT")) {
     throw new StartError(
       "INVALID_INPUT",
@@ -482,11 +490,16 @@ async function writeLedger(
     return await domain.snapshotFilter(tx, { operationId, tenantId, filter: targets.filter, limit: maxTargets + 1 });
   }
   if (targets.kind === "parentItems") {
+    const images = targets.swapImages
+      ? sql`p.after, p.before`
+      : targets.carryRecords
+      ? sql`NULL::jsonb, p.after`
+      : sql`NULL::jsonb, NULL::jsonb`;
     const { rows } = await sql<{ n: number }>`
       WITH inserted AS (
         INSERT INTO bulk_operation_items (operation_id, position, target_id, before, after)
         SELECT ${operationId}, (row_number() OVER (ORDER BY p.position) - 1)::int, p.target_id,
-          ${targets.swapImages ? sql`p.after, p.before` : sql`NULL::jsonb, NULL::jsonb`}
+          ${images}
         FROM (${parentItemsQuery(tx, targets).limit(maxTargets + 1)}) AS p
         ORDER BY p.position
         RETURNING 1)

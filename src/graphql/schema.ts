@@ -10,6 +10,7 @@ import "./types/tickets.ts";
 import "./types/bulk-operation.ts";
 import "./types/bulk-api.ts";
 import "./types/bulk-safety.ts";
+import "./types/bulk-import.ts";
 import "./types/webhooks.ts";
 import "./types/workers.ts";
 import "./types/audit.ts";

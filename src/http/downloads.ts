@@ -10,7 +10,7 @@
  * remaining item for each page: quadratic over a million-item download.
  * Same bearer auth as /graphql; another tenant's operation is a 404 like a missing one.
  */
-import { bearerToken, viewerForToken } from "../auth/tokens.ts";
+import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import type { BulkDomain } from "../bulk/action.ts";
 import type { ItemRow } from "../bulk/history.ts";
 import { findOperation } from "../bulk/operation.ts";
@@ -32,7 +32,7 @@ const CSV_COLUMNS = [
 ];
 
 /** The operation's uuid from a raw uuid or a BulkOperation global id; null when malformed. */
-function operationKey(raw: string): string | null {
+export function operationKey(raw: string): string | null {
   try {
     const value = decodeURIComponent(raw);
     return UUID_PATTERN.test(value) ? value : expectId(value, "BulkOperation");
@@ -67,17 +67,23 @@ async function itemRange(db: Db, operationId: string, from: number, to: number):
     .where("position", ">=", from).where("position", "<", to).orderBy("position").execute() as ItemRow[];
 }
 
-const error = (status: number, message: string) =>
+export const error = (status: number, message: string) =>
   new Response(JSON.stringify({ error: message }), { status, headers: { "content-type": "application/json" } });
+
+/** The viewer of a route's bearer token, or the 401 to answer. */
+export async function routeViewer(db: Db, request: Request): Promise<Viewer | Response> {
+  const token = bearerToken(request.headers.get("authorization"));
+  const viewer = token ? await viewerForToken(db, token) : null;
+  return viewer ?? error(401, "A valid API token is required: send Authorization: Bearer <token>.");
+}
 
 export function downloadsRoute(db: Db, domain: BulkDomain) {
   return async (request: Request, url: URL): Promise<Response | null> => {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
     if (request.method !== "GET") return error(405, "Use GET.");
-    const token = bearerToken(request.headers.get("authorization"));
-    const viewer = token ? await viewerForToken(db, token) : null;
-    if (!viewer) return error(401, "A valid API token is required: send Authorization: Bearer <token>.");
+    const viewer = await routeViewer(db, request);
+    if (viewer instanceof Response) return viewer;
     const id = operationKey(match[1]);
     const operation = id ? await findOperation(db, viewer.tenantId, id) : undefined;
     if (!operation) return error(404, "No bulk operation with this id.");

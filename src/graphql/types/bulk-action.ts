@@ -11,7 +11,8 @@ import { TicketCategoryEnum, TicketPriorityEnum, TicketStatusEnum } from "./tick
 import { UserRef } from "./users.ts";
 
 export const BulkActionTypeEnum = builder.enumType("BulkActionType", {
-  description: "ROLLBACK is the action of ROLLBACK operations (rollbackBulkOperation); clients cannot start it.",
+  description: "ROLLBACK is the action of ROLLBACK operations (rollbackBulkOperation); clients cannot start it. " +
+    "IMPORT_TICKETS is the action of imports (startBulkImport).",
   values: [
     "SET_STATUS",
     "SET_PRIORITY",
@@ -20,6 +21,7 @@ export const BulkActionTypeEnum = builder.enumType("BulkActionType", {
     "ADD_COMMENT",
     "DELETE",
     "RESTORE",
+    "IMPORT_TICKETS",
     "ROLLBACK",
   ] as const,
 });
@@ -117,6 +119,11 @@ const RestoreAction = variant("RestoreAction", "RESTORE", (t) => ({
   reason: t.string({ nullable: true, resolve: (a) => (a.params.reason as string) ?? null }),
 }));
 
+const ImportTicketsAction = variant("ImportTicketsAction", "IMPORT_TICKETS", (t) => ({
+  format: t.string({ description: "CSV or JSONL (inline rows: JSONL).", resolve: (a) => String(a.params.format) }),
+  mode: t.string({ description: "CREATE or UPSERT.", resolve: (a) => String(a.params.mode) }),
+}));
+
 const RollbackAction = variant("RollbackAction", "ROLLBACK", (t) => ({
   parentActionType: t.field({
     type: BulkActionTypeEnum,
@@ -139,6 +146,7 @@ export const BulkActionUnion = builder.unionType("BulkAction", {
     AddCommentAction,
     DeleteAction,
     RestoreAction,
+    ImportTicketsAction,
     RollbackAction,
   ],
 });

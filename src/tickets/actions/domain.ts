@@ -5,6 +5,7 @@ import { TICKET_ITEM_CODES, type TicketFilter } from "../model.ts";
 import { ticketFilterWhere } from "../queries.ts";
 import { addComment } from "./add-comment.ts";
 import { assign } from "./assign.ts";
+import { importTickets } from "./import.ts";
 import { setCategory, setPriority } from "./set-enum-field.ts";
 import { setStatus } from "./set-status.ts";
 import { rollback } from "./rollback.ts";
@@ -19,6 +20,7 @@ const actions = [
   addComment,
   softDelete,
   restore,
+  importTickets,
 ] as BulkAction[];
 
 export const ticketsDomain = defineDomain({
