@@ -55,6 +55,9 @@ const OPTIONS = {
   force: { type: "boolean" },
   // preview
   sample: { type: "string" },
+  // import
+  format: { type: "string" },
+  mode: { type: "string" },
 } as const;
 
 export type Flags = ReturnType<typeof parse>["flags"];

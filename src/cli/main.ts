@@ -19,6 +19,7 @@ import {
 import { GraphQLRequestError, graphqlUrls, request } from "../clients/transport.ts";
 import { type Flags, parse, parseCodes, parseLimit, parseStartInput, parseStatuses, UsageError } from "./args.ts";
 import { details, type Operation, operationsTable, previewText } from "./format.ts";
+import { startFileImport, UploadError } from "./import.ts";
 import { watchOperation } from "./watch.ts";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, partial: 4 } as const;
@@ -35,6 +36,9 @@ Commands:
   rollback <id> [--force] [--wait|--watch]  a new ROLLBACK operation restoring the before-images;
                                             tickets changed since are skipped (CONFLICT) unless --force
   preview <targets> <action> [--sample N]   dry run: predicted outcomes, a sample, and a --preview-token
+  import <file> [--format CSV|JSONL] [--mode CREATE|UPSERT] [--wait|--watch]
+                                            upload a CSV or JSONL file (streamed) and import its rows as
+                                            tickets; UPSERT updates the tickets with the rows' externalId
 
 Targets (one):  --ids ID,ID,...   |   --filter status=OPEN,PENDING,priority=HIGH,category=BILLING,
                 assignee=USER_ID,unassigned,title=text,createdAfter=ISO,createdBefore=ISO,includeDeleted
@@ -151,6 +155,21 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
     return await follow(ctx, op);
   },
 
+  async import(ctx, positionals) {
+    const file = one(positionals, "file");
+    const payload = await startFileImport(ctx.http, ctx.token, file, ctx.flags);
+    if (reportUserErrors(ctx, payload)) return EXIT.error;
+    const op = payload.bulkOperation!;
+    if (ctx.flags.json) {
+      if (!ctx.flags.wait && !ctx.flags.watch) ctx.io.out(JSON.stringify(payload, null, 2));
+    } else {
+      ctx.io.out(
+        `${payload.replayed ? "already started" : "started"} import ${op.id} ${op.status} (${op.counts.total} rows)`,
+      );
+    }
+    return await follow(ctx, op);
+  },
+
   async watch(ctx, positionals) {
     const id = one(positionals, "operation id");
     const last = await watchOperation(id, { wsUrl: ctx.ws, token: ctx.token, json: Boolean(ctx.flags.json) });
@@ -262,6 +281,10 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
         const code = e.extensions?.code;
         io.err(`error${typeof code === "string" ? ` ${code}` : ""}: ${e.message}`);
       }
+      return EXIT.error;
+    }
+    if (error instanceof UploadError) {
+      io.err(`error: ${error.message}`);
       return EXIT.error;
     }
     if (error instanceof TypeError) {

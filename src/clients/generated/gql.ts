@@ -15,6 +15,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  */
 type Documents = {
     "mutation CancelOperation($id: ID!) {\n  cancelBulkOperation(input: {id: $id}) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.CancelOperationDocument,
+    "mutation CreateUpload {\n  createUpload {\n    upload {\n      id\n      url\n      maxBytes\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.CreateUploadDocument,
     "query GetOperation($id: ID!) {\n  bulkOperation(id: $id) {\n    ...OperationFields\n  }\n}": typeof types.GetOperationDocument,
     "query ListOperations($first: Int!, $after: String, $filter: BulkOperationFilter) {\n  bulkOperations(first: $first, after: $after, filter: $filter) {\n    edges {\n      node {\n        ...OperationFields\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": typeof types.ListOperationsDocument,
     "fragment OperationFields on BulkOperation {\n  id\n  kind\n  status\n  actionType\n  description\n  createdAt\n  startedAt\n  finishedAt\n  scheduledAt\n  cancelRequestedAt\n  percent\n  throughput\n  estimatedCompletionAt\n  createdBy {\n    email\n  }\n  parent {\n    id\n  }\n  counts {\n    total\n    processed\n    succeeded\n    failed\n    skipped\n    cancelled\n    pending\n  }\n  errorSummary {\n    code\n    count\n  }\n}": typeof types.OperationFieldsFragmentDoc,
@@ -22,6 +23,7 @@ type Documents = {
     "mutation PreviewOperation($input: StartBulkOperationInput!, $sample: Boolean!) {\n  previewBulkOperation(input: $input) {\n    preview {\n      previewToken\n      expiresAt\n      matchedCount\n      wouldChange\n      wouldSkip\n      wouldFail\n      estimatedDurationSeconds\n      predictedByCode {\n        code\n        count\n      }\n      sample @include(if: $sample) {\n        position\n        targetId\n        target {\n          title\n        }\n        outcome\n        code\n        message\n        before\n        after\n      }\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.PreviewOperationDocument,
     "mutation RetryOperation($input: RetryFailedItemsInput!) {\n  retryFailedItems(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.RetryOperationDocument,
     "mutation RollbackOperation($input: RollbackBulkOperationInput!) {\n  rollbackBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.RollbackOperationDocument,
+    "mutation StartImport($input: StartBulkImportInput!) {\n  startBulkImport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.StartImportDocument,
     "mutation StartOperation($input: StartBulkOperationInput!) {\n  startBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.StartOperationDocument,
     "subscription WatchOperation($id: ID!) {\n  bulkOperationProgress(id: $id) {\n    ...OperationFields\n  }\n}": typeof types.WatchOperationDocument,
     "query WhoAmI {\n  viewer {\n    user {\n      id\n      email\n      role\n    }\n    tenant {\n      name\n    }\n  }\n}": typeof types.WhoAmIDocument,
@@ -35,6 +37,7 @@ type Documents = {
 };
 const documents: Documents = {
     "mutation CancelOperation($id: ID!) {\n  cancelBulkOperation(input: {id: $id}) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.CancelOperationDocument,
+    "mutation CreateUpload {\n  createUpload {\n    upload {\n      id\n      url\n      maxBytes\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.CreateUploadDocument,
     "query GetOperation($id: ID!) {\n  bulkOperation(id: $id) {\n    ...OperationFields\n  }\n}": types.GetOperationDocument,
     "query ListOperations($first: Int!, $after: String, $filter: BulkOperationFilter) {\n  bulkOperations(first: $first, after: $after, filter: $filter) {\n    edges {\n      node {\n        ...OperationFields\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.ListOperationsDocument,
     "fragment OperationFields on BulkOperation {\n  id\n  kind\n  status\n  actionType\n  description\n  createdAt\n  startedAt\n  finishedAt\n  scheduledAt\n  cancelRequestedAt\n  percent\n  throughput\n  estimatedCompletionAt\n  createdBy {\n    email\n  }\n  parent {\n    id\n  }\n  counts {\n    total\n    processed\n    succeeded\n    failed\n    skipped\n    cancelled\n    pending\n  }\n  errorSummary {\n    code\n    count\n  }\n}": types.OperationFieldsFragmentDoc,
@@ -42,6 +45,7 @@ const documents: Documents = {
     "mutation PreviewOperation($input: StartBulkOperationInput!, $sample: Boolean!) {\n  previewBulkOperation(input: $input) {\n    preview {\n      previewToken\n      expiresAt\n      matchedCount\n      wouldChange\n      wouldSkip\n      wouldFail\n      estimatedDurationSeconds\n      predictedByCode {\n        code\n        count\n      }\n      sample @include(if: $sample) {\n        position\n        targetId\n        target {\n          title\n        }\n        outcome\n        code\n        message\n        before\n        after\n      }\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.PreviewOperationDocument,
     "mutation RetryOperation($input: RetryFailedItemsInput!) {\n  retryFailedItems(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.RetryOperationDocument,
     "mutation RollbackOperation($input: RollbackBulkOperationInput!) {\n  rollbackBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.RollbackOperationDocument,
+    "mutation StartImport($input: StartBulkImportInput!) {\n  startBulkImport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.StartImportDocument,
     "mutation StartOperation($input: StartBulkOperationInput!) {\n  startBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.StartOperationDocument,
     "subscription WatchOperation($id: ID!) {\n  bulkOperationProgress(id: $id) {\n    ...OperationFields\n  }\n}": types.WatchOperationDocument,
     "query WhoAmI {\n  viewer {\n    user {\n      id\n      email\n      role\n    }\n    tenant {\n      name\n    }\n  }\n}": types.WhoAmIDocument,
@@ -75,6 +79,10 @@ export function graphql(source: "mutation CancelOperation($id: ID!) {\n  cancelB
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "mutation CreateUpload {\n  createUpload {\n    upload {\n      id\n      url\n      maxBytes\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"): (typeof documents)["mutation CreateUpload {\n  createUpload {\n    upload {\n      id\n      url\n      maxBytes\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "query GetOperation($id: ID!) {\n  bulkOperation(id: $id) {\n    ...OperationFields\n  }\n}"): (typeof documents)["query GetOperation($id: ID!) {\n  bulkOperation(id: $id) {\n    ...OperationFields\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -100,6 +108,10 @@ export function graphql(source: "mutation RetryOperation($input: RetryFailedItem
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "mutation RollbackOperation($input: RollbackBulkOperationInput!) {\n  rollbackBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"): (typeof documents)["mutation RollbackOperation($input: RollbackBulkOperationInput!) {\n  rollbackBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation StartImport($input: StartBulkImportInput!) {\n  startBulkImport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"): (typeof documents)["mutation StartImport($input: StartBulkImportInput!) {\n  startBulkImport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
