@@ -13,6 +13,8 @@ CREATE TABLE bulk_uploads (
   tenant_id uuid NOT NULL REFERENCES tenants (id),
   created_by uuid NOT NULL REFERENCES users (id),
   bytes bigint,
+  -- SHA-256 of the received file: what stands for its rows in the start's input hash.
+  sha256 text,
   completed_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now(),
   expires_at timestamptz NOT NULL

@@ -19,6 +19,7 @@ import { countResults } from "./finalize.ts";
 import {
   parseParams,
   previewHash,
+  type RecordStream,
   StartError,
   type StartInput,
   type StartLimits,
@@ -51,18 +52,25 @@ export interface Preview {
   expiresAt: Date;
 }
 
+/** A preview judges every record at once, so a stream is read whole (a preview keeps every result anyway). */
+async function allRecords(records: unknown[] | RecordStream): Promise<unknown[]> {
+  if (Array.isArray(records)) return records;
+  const all: unknown[] = [];
+  for await (const batch of records.batches) all.push(...batch);
+  return all;
+}
+
 async function resolveTargets(
   tx: Tx,
   domain: BulkDomain,
   action: BulkAction,
   viewer: Viewer,
   targets: Targets,
+  records: unknown[] | null,
   max: number,
 ) {
   if (targets.kind === "ids") return uniqueIds(targets.ids);
-  if (targets.kind === "records") {
-    return await action.importKeys!(tx, { tenantId: viewer.tenantId, records: targets.records, dryRun: true });
-  }
+  if (records) return await action.importKeys!(tx, { tenantId: viewer.tenantId, records, dryRun: true });
   if (targets.kind === "filter") {
     return await domain.matchFilter(tx, { tenantId: viewer.tenantId, filter: targets.filter, limit: max + 1 });
   }
@@ -89,11 +97,11 @@ export async function previewOperation(
   limits: StartLimits,
 ): Promise<Preview> {
   const action = validateStart(domain, viewer, input, limits);
+  const records = input.targets.kind === "records" ? await allRecords(input.targets.records) : null;
   const prediction = await db.transaction().setIsolationLevel("repeatable read").setAccessMode("read only")
     .execute(async (tx) => {
       const params = await parseParams(tx, action, input.params, viewer);
-      const ids = await resolveTargets(tx, domain, action, viewer, input.targets, limits.maxTargets);
-      const records = input.targets.kind === "records" ? input.targets.records : null;
+      const ids = await resolveTargets(tx, domain, action, viewer, input.targets, records, limits.maxTargets);
       if (ids.length === 0) throw new StartError("EMPTY_TARGETS", "No targets: nothing matches.", ["input", "targets"]);
       if (ids.length > limits.maxTargets) {
         throw new StartError("TOO_MANY_TARGETS", `More than ${limits.maxTargets} targets.`, ["input", "targets"]);

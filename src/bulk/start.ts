@@ -24,7 +24,7 @@ export type Targets =
   | { kind: "ids"; ids: string[] }
   | { kind: "filter"; filter: unknown }
   /** The input records of an IMPORT action, in order (BulkAction.importKeys keys them). */
-  | { kind: "records"; records: unknown[] }
+  | { kind: "records"; records: unknown[] | RecordStream }
   /**
    * Items of a parent operation, in the parent's order (retry: FAILED ones; rollback:
    * SUCCEEDED ones). With `swapImages` the new items carry the parent's images swapped as
@@ -38,6 +38,18 @@ export type Targets =
    * the preview any more.
    */
   | { kind: "preview"; previewId: string; given: Targets };
+
+/**
+ * Records too many to hold (a file of a million rows): read batch by batch while the ledger is
+ * written, in the creating transaction, so the start holds one batch. `digest` stands for them in
+ * the input hash (idempotency, previewToken), e.g. the file's SHA-256. Can be read once. The
+ * counts are checked as the batches come (EMPTY_TARGETS, TOO_MANY_TARGETS); an error thrown by
+ * the source (a file found bad halfway) rolls the start back like a refusal.
+ */
+export interface RecordStream {
+  digest: string;
+  batches: AsyncIterable<unknown[]>;
+}
 
 export interface ParentItems {
   kind: "parentItems";
@@ -218,15 +230,8 @@ function checkInput(domain: BulkDomain, input: StartInput, limits: StartLimits):
     }
   }
   const targets = input.targets.kind === "preview" ? input.targets.given : input.targets;
-  if (targets.kind === "records") {
-    // PostgreSQL jsonb cannot hold NUL; refused here rather than failing in the INSERT.
-    if (targets.records.some((record) => NUL_IN_JSON.test(JSON.stringify(record)))) {
-      throw new StartError("INVALID_INPUT", "Records must not contain NUL characters.", [
-        "input",
-        "targets",
-        "records",
-      ]);
-    }
+  if (targets.kind === "records" && Array.isArray(targets.records)) {
+    checkRecords(targets.records);
     if (targets.records.length === 0) {
       throw new StartError("EMPTY_TARGETS", "There are no records.", ["input", "targets", "records"]);
     }
@@ -257,6 +262,13 @@ function checkInput(domain: BulkDomain, input: StartInput, limits: StartLimits):
         ["input", "targets", "ids"],
       );
     }
+  }
+}
+
+/** PostgreSQL jsonb cannot hold NUL; refused here rather than failing in the INSERT. */
+function checkRecords(records: readonly unknown[]): void {
+  if (records.some((record) => NUL_IN_JSON.test(JSON.stringify(record)))) {
+    throw new StartError("INVALID_INPUT", "Records must not contain NUL characters.", ["input", "targets", "records"]);
   }
 }
 
@@ -368,7 +380,7 @@ async function create(
   }).returning("id").executeTakeFirstOrThrow();
 
   const total = targets.kind === "records"
-    ? await writeRecords(tx, action, operation.id, viewer.tenantId, targets.records)
+    ? await writeRecords(tx, action, operation.id, viewer.tenantId, targets.records, limits.maxTargets)
     : await writeLedger(tx, domain, operation.id, viewer.tenantId, targets, limits.maxTargets);
   if (total === 0) {
     throw new StartError("EMPTY_TARGETS", `No ${domain.target.noun} match the filter.`, ["input", "targets"]);
@@ -384,7 +396,10 @@ async function create(
     SELECT ${operation.id}, g, g * ${limits.chunkSize}, least((g + 1) * ${limits.chunkSize}, ${total}) - 1,
       CASE WHEN ${status} = 'RUNNING' THEN now() ELSE 'infinity'::timestamptz END, ${currentTraceparent()}::text
     FROM generate_series(0, ${Math.ceil(total / limits.chunkSize) - 1}::int) AS g`.execute(tx);
-  const row = await tx.updateTable("bulk_operations").set({ total }).where("id", "=", operation.id)
+  const streamed = targets.kind === "records" && !Array.isArray(targets.records);
+  const row = await tx.updateTable("bulk_operations")
+    .set({ total, ...(streamed && { target_summary: JSON.stringify({ kind: "records", count: total }) }) })
+    .where("id", "=", operation.id)
     .returningAll().executeTakeFirstOrThrow() as OperationRow;
   await recordEvent(
     tx,
@@ -410,7 +425,8 @@ function summarize(targets: Targets): Record<string, unknown> {
     case "ids":
       return { kind: "ids", count: uniqueIds(targets.ids).length, given: targets.ids.length };
     case "records":
-      return { kind: "records", count: targets.records.length };
+      // A stream's count is known once it is written (create() stores it with the total).
+      return { kind: "records", count: Array.isArray(targets.records) ? targets.records.length : null };
     case "filter":
       return { kind: "filter", filter: targets.filter };
     case "parentItems":
@@ -444,37 +460,52 @@ export function parentItemsQuery(tx: Tx, targets: ParentItems) {
 
 /**
  * The ledger of an IMPORT: one item per record, keyed by the action's importKeys, the
- * record as its planned after-image:
+ * record as its planned after-image, a batch at a time (a RecordStream's batches, or the
+ * records as one):
  *   INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
- *   SELECT $op, ord - 1, key, record FROM unnest($keys::int8[], $records::jsonb[]) WITH ORDINALITY
+ *   SELECT $op, $first + ord - 1, key, record FROM unnest($keys::int8[], $records::jsonb[]) WITH ORDINALITY
+ * then one check that no two records got the same target (a hash aggregate over the ledger).
  */
 async function writeRecords(
   tx: Tx,
   action: BulkAction,
   operationId: string,
   tenantId: string,
-  records: unknown[],
+  records: unknown[] | RecordStream,
+  maxTargets: number,
 ): Promise<number> {
-  const keys = await action.importKeys!(tx, { tenantId, records });
-  if (keys.length !== records.length) throw new Error(`${action.type}.importKeys keyed ${keys.length} records`);
-  const seen = new Map<string, number>();
-  for (const [index, key] of keys.entries()) {
-    const earlier = seen.get(key);
-    if (earlier !== undefined) {
-      throw new StartError("INVALID_INPUT", `Records ${earlier} and ${index} are the same target.`, [
+  let total = 0;
+  for await (const batch of Array.isArray(records) ? [records] : records.batches) {
+    if (batch.length === 0) continue;
+    checkRecords(batch);
+    if (total + batch.length > maxTargets) {
+      throw new StartError("TOO_MANY_TARGETS", `At most ${maxTargets} records per operation.`, [
         "input",
         "targets",
         "records",
       ]);
     }
-    seen.set(key, index);
+    const keys = await action.importKeys!(tx, { tenantId, records: batch });
+    if (keys.length !== batch.length) throw new Error(`${action.type}.importKeys keyed ${keys.length} records`);
+    await sql`
+      INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
+      SELECT ${operationId}, (${total}::int + ord - 1)::int, key, record
+      FROM unnest(${keys}::int8[], ${batch.map((r) => JSON.stringify(r))}::jsonb[]) WITH ORDINALITY
+        AS t(key, record, ord)`.execute(tx);
+    total += batch.length;
   }
-  await sql`
-    INSERT INTO bulk_operation_items (operation_id, position, target_id, after)
-    SELECT ${operationId}, (ord - 1)::int, key, record
-    FROM unnest(${keys}::int8[], ${records.map((r) => JSON.stringify(r))}::jsonb[]) WITH ORDINALITY
-      AS t(key, record, ord)`.execute(tx);
-  return records.length;
+  if (total === 0) throw new StartError("EMPTY_TARGETS", "There are no records.", ["input", "targets", "records"]);
+  const { rows: [twice] } = await sql<{ first: number; second: number }>`
+    SELECT min(position) AS first, max(position) AS second FROM bulk_operation_items
+    WHERE operation_id = ${operationId} GROUP BY target_id HAVING count(*) > 1 LIMIT 1`.execute(tx);
+  if (twice) {
+    throw new StartError("INVALID_INPUT", `Records ${twice.first} and ${twice.second} are the same target.`, [
+      "input",
+      "targets",
+      "records",
+    ]);
+  }
+  return total;
 }
 
 /** Writes the item ledger; returns the number of items (maxTargets + 1 means "too many"). */

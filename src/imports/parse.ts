@@ -1,6 +1,6 @@
 /**
  * Reading an import file into records (record.ts), streaming: the bytes are decoded as they
- * arrive (UTF-8, fatal on a bad sequence), CSV through npm csv-parse (RFC 4180 quoting, BOM),
+ * arrive and the rows handed on in batches (the file is never held whole) (UTF-8, fatal on a bad sequence), CSV through npm csv-parse (RFC 4180 quoting, BOM),
  * JSONL line by line. What refuses the whole file (nothing is written): invalid UTF-8, an
  * empty file, a CSV syntax error (an unbalanced quote...), a header without a title column, a
  * JSONL line that is not a JSON object, a mapping naming an unknown column, more rows than the
@@ -30,12 +30,6 @@ export interface ParseOptions {
   mapping?: readonly ColumnMapping[] | null;
   /** More rows than this refuses the file (BULK_MAX_TARGETS). */
   maxRows: number;
-}
-
-export interface ParsedImport {
-  records: ImportRecord[];
-  columns: ImportParams["columns"];
-  header: string[] | null;
 }
 
 /** Column names understood without a mapping, compared case-insensitively. */
@@ -94,91 +88,124 @@ function resolveColumns(names: readonly string[], options: ParseOptions, indexed
   return columns;
 }
 
-/** Marks later rows repeating an externalId (DUPLICATE_IN_FILE) and counts rows against the limit. */
-class RowCollector {
-  readonly records: ImportRecord[] = [];
+/** Rows per batch handed to the start (one INSERT into the ledger each): bounded memory, few statements. */
+export const BATCH_ROWS = 5000;
+
+/**
+ * Numbers the rows, marks those repeating an earlier externalId (DUPLICATE_IN_FILE: one map
+ * entry per externalId is all it keeps of the file) and refuses the file at the row limit.
+ */
+class RowCounter {
+  rows = 0;
   private readonly firstRowOf = new Map<string, number>();
 
   constructor(private readonly maxRows: number) {}
 
-  add(record: ImportRecord): void {
-    if (this.records.length >= this.maxRows) {
+  next(source: ImportRecord["source"], externalId: string | undefined, error?: ImportRecord["error"]): ImportRecord {
+    if (this.rows >= this.maxRows) {
       throw new ImportFileError("TOO_MANY_TARGETS", `At most ${this.maxRows} rows per import.`);
     }
-    const key = record.externalId;
-    if (key !== undefined && !record.error) {
-      const first = this.firstRowOf.get(key);
-      if (first === undefined) this.firstRowOf.set(key, record.row);
-      else {
-        record.error = {
-          code: "DUPLICATE_IN_FILE",
-          field: "externalId",
-          message: `Row ${first} has the same externalId; only the first one is imported.`,
-        };
-      }
+    const record: ImportRecord = { row: ++this.rows, source, ...(error && { error }) };
+    if (externalId === undefined || error) return record;
+    record.externalId = externalId;
+    const first = this.firstRowOf.get(externalId);
+    if (first === undefined) this.firstRowOf.set(externalId, record.row);
+    else {
+      record.error = {
+        code: "DUPLICATE_IN_FILE",
+        field: "externalId",
+        message: `Row ${first} has the same externalId; only the first one is imported.`,
+      };
     }
-    this.records.push(record);
+    return record;
   }
 }
 
 const externalIdOf = (value: unknown): string | undefined =>
   value === undefined || value === null || value === "" ? undefined : String(value);
 
-async function parseCsv(bytes: AsyncIterable<Uint8Array>, options: ParseOptions): Promise<ParsedImport> {
-  const source = Readable.from(utf8(bytes));
-  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
-  source.on("error", (error) => parser.destroy(error));
-  source.pipe(parser);
-  const collector = new RowCollector(options.maxRows);
-  let header: string[] | null = null;
-  let columns: ImportParams["columns"] = {};
-  try {
-    for await (const fields of parser as AsyncIterable<string[]>) {
-      if (header === null) {
-        header = fields.map((name) => name.trim());
-        columns = resolveColumns(header, options, true);
-        if (columns.title === undefined) {
-          throw new ImportFileError(
-            "MISSING_TITLE_COLUMN",
-            `The header has no title column (it has: ${header.join(", ").slice(0, 200)}); map one with mapping.`,
-          );
-        }
-        continue;
-      }
-      const row = collector.records.length + 1;
-      const record: ImportRecord = { row, source: fields };
-      if (fields.length !== header.length) {
-        record.error = {
-          code: "INVALID_ROW",
-          field: null,
-          message: `The row has ${fields.length} columns; the header has ${header.length}.`,
-        };
-      } else if (columns.externalId !== undefined) {
-        record.externalId = externalIdOf(fields[columns.externalId as number]);
-      }
-      collector.add(record);
+/** Groups records into batches of BATCH_ROWS; refuses a file without rows at its end. */
+async function* batched(records: AsyncIterable<ImportRecord>, empty: string): AsyncGenerator<ImportRecord[]> {
+  let batch: ImportRecord[] = [];
+  let any = false;
+  for await (const record of records) {
+    any = true;
+    batch.push(record);
+    if (batch.length >= BATCH_ROWS) {
+      yield batch;
+      batch = [];
     }
+  }
+  if (!any) throw new ImportFileError("EMPTY_FILE", empty);
+  if (batch.length > 0) yield batch;
+}
+
+/** A file opened for import: its mapping is known, its rows come in batches (read once). */
+export interface OpenedImport {
+  columns: ImportParams["columns"];
+  header: string[] | null;
+  /** ImportFileError when a later part of the file turns out bad. */
+  batches: AsyncGenerator<ImportRecord[]>;
+}
+
+/** csv-parse's syntax errors (an unbalanced quote...) as a refusal of the file. */
+async function csvNext(rows: AsyncIterator<string[]>, source: Readable): Promise<IteratorResult<string[]>> {
+  try {
+    return await rows.next();
   } catch (error) {
     source.destroy();
     if (error instanceof CsvError) throw new ImportFileError("INVALID_FILE", `Not a valid CSV file: ${error.message}`);
     throw error;
   }
-  if (header === null) throw new ImportFileError("EMPTY_FILE", "The file is empty.");
-  if (collector.records.length === 0) throw new ImportFileError("EMPTY_FILE", "The file has a header but no rows.");
-  return { records: collector.records, columns, header };
 }
 
-async function parseJsonl(bytes: AsyncIterable<Uint8Array>, options: ParseOptions): Promise<ParsedImport> {
-  const collector = new RowCollector(options.maxRows);
+async function openCsv(bytes: AsyncIterable<Uint8Array>, options: ParseOptions): Promise<OpenedImport> {
+  const source = Readable.from(utf8(bytes));
+  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
+  source.on("error", (error) => parser.destroy(error));
+  source.pipe(parser);
+  const rows = (parser as AsyncIterable<string[]>)[Symbol.asyncIterator]();
+  const first = await csvNext(rows, source);
+  if (first.done) throw new ImportFileError("EMPTY_FILE", "The file is empty.");
+  const header = first.value.map((name) => name.trim());
+  const columns = resolveColumns(header, options, true);
+  if (columns.title === undefined) {
+    source.destroy();
+    throw new ImportFileError(
+      "MISSING_TITLE_COLUMN",
+      `The header has no title column (it has: ${header.join(", ").slice(0, 200)}); map one with mapping.`,
+    );
+  }
+  const counter = new RowCounter(options.maxRows);
+  async function* records(): AsyncGenerator<ImportRecord> {
+    for (let next = await csvNext(rows, source); !next.done; next = await csvNext(rows, source)) {
+      const fields = next.value;
+      yield fields.length === header.length
+        ? counter.next(
+          fields,
+          columns.externalId === undefined ? undefined : externalIdOf(fields[columns.externalId as number]),
+        )
+        : counter.next(fields, undefined, {
+          code: "INVALID_ROW",
+          field: null,
+          message: `The row has ${fields.length} columns; the header has ${header.length}.`,
+        });
+    }
+  }
+  return { columns, header, batches: batched(records(), "The file has a header but no rows.") };
+}
+
+function openJsonl(bytes: AsyncIterable<Uint8Array>, options: ParseOptions): OpenedImport {
   const columns = resolveColumns(
     [...new Set([...(options.mapping ?? []).map((m) => m.column), ...IMPORT_FIELDS])],
     options,
     false,
   );
+  const counter = new RowCounter(options.maxRows);
   let line = 0;
-  const take = (text: string) => {
+  const take = (text: string): ImportRecord | null => {
     line++;
-    if (text.trim() === "") return;
+    if (text.trim() === "") return null;
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -189,40 +216,47 @@ async function parseJsonl(bytes: AsyncIterable<Uint8Array>, options: ParseOption
       throw new ImportFileError("INVALID_FILE", `Not a valid JSONL file: line ${line} is not a JSON object.`);
     }
     const source = value as Record<string, unknown>;
-    const key = columns.externalId === undefined ? undefined : externalIdOf(source[columns.externalId as string]);
-    collector.add({ row: collector.records.length + 1, source, ...(key !== undefined && { externalId: key }) });
+    return counter.next(
+      source,
+      columns.externalId === undefined ? undefined : externalIdOf(source[columns.externalId as string]),
+    );
   };
-  let pending = "";
-  for await (const text of utf8(bytes)) {
-    pending += text;
-    const lines = pending.split("\n");
-    pending = lines.pop()!;
-    for (const l of lines) take(l.endsWith("\r") ? l.slice(0, -1) : l);
+  async function* records(): AsyncGenerator<ImportRecord> {
+    let pending = "";
+    for await (const text of utf8(bytes)) {
+      pending += text;
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      for (const l of lines) {
+        const record = take(l.endsWith("\r") ? l.slice(0, -1) : l);
+        if (record) yield record;
+      }
+    }
+    const last = pending === "" ? null : take(pending);
+    if (last) yield last;
   }
-  if (pending !== "") take(pending);
-  if (collector.records.length === 0) throw new ImportFileError("EMPTY_FILE", "The file is empty.");
-  return { records: collector.records, columns, header: null };
+  return { columns, header: null, batches: batched(records(), "The file is empty.") };
 }
 
-/** Reads a whole import file; throws ImportFileError when the file as a whole is refused. */
-export function parseImport(bytes: AsyncIterable<Uint8Array>, options: ParseOptions): Promise<ParsedImport> {
-  return options.format === "CSV" ? parseCsv(bytes, options) : parseJsonl(bytes, options);
+/**
+ * Opens an import file: the header (CSV) is read and the mapping resolved now, so a file refused
+ * as a whole for those reasons is refused before anything starts; the rows follow as batches.
+ */
+export async function openImport(bytes: AsyncIterable<Uint8Array>, options: ParseOptions): Promise<OpenedImport> {
+  return options.format === "CSV" ? await openCsv(bytes, options) : openJsonl(bytes, options);
 }
 
 /** Inline rows (typed input): the same records, keyed by field name. */
 export function inlineRecords(
   rows: readonly Partial<Record<ImportField, string | null>>[],
   maxRows: number,
-): ParsedImport {
-  const collector = new RowCollector(maxRows);
-  for (const [index, given] of rows.entries()) {
+): { records: ImportRecord[]; columns: ImportParams["columns"] } {
+  const counter = new RowCounter(maxRows);
+  const records = rows.map((given) => {
     const source = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== null && v !== undefined));
-    const key = externalIdOf(source.externalId);
-    collector.add({ row: index + 1, source, ...(key !== undefined && { externalId: key }) });
-  }
-  if (collector.records.length === 0) {
-    throw new ImportFileError("EMPTY_FILE", "There are no rows.", ["input", "source", "rows"]);
-  }
+    return counter.next(source, externalIdOf(source.externalId));
+  });
+  if (records.length === 0) throw new ImportFileError("EMPTY_FILE", "There are no rows.", ["input", "source", "rows"]);
   const columns = Object.fromEntries(IMPORT_FIELDS.map((f) => [f, f])) as ImportParams["columns"];
-  return { records: collector.records, columns, header: null };
+  return { records, columns };
 }

@@ -7,6 +7,7 @@
  * in order, a few blocks per query (uploadBytes), into the streaming parser.
  */
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
 import type pg from "pg";
@@ -94,6 +95,7 @@ export async function receiveUpload(
     };
     let bytes = 0;
     let seq = 0;
+    const sha256 = createHash("sha256");
     let block: Uint8Array[] = [];
     let blockBytes = 0;
     const flush = async () => {
@@ -107,6 +109,7 @@ export async function receiveUpload(
       for await (const chunk of body) {
         bytes += chunk.byteLength;
         if (bytes > maxBytes) throw new TooLarge();
+        sha256.update(chunk);
         block.push(chunk);
         blockBytes += chunk.byteLength;
         if (blockBytes >= PART_BYTES) await flush();
@@ -122,7 +125,11 @@ export async function receiveUpload(
       if (error instanceof TooLarge) return { ok: false, status: 413, message: `The file is over ${maxBytes} bytes.` };
       throw error;
     }
-    await client.query("UPDATE bulk_uploads SET bytes = $2, completed_at = now() WHERE id = $1", [uploadId, bytes]);
+    await client.query("UPDATE bulk_uploads SET bytes = $2, sha256 = $3, completed_at = now() WHERE id = $1", [
+      uploadId,
+      bytes,
+      sha256.digest("hex"),
+    ]);
     await client.query("COMMIT");
     return { ok: true, bytes };
   } catch (error) {
@@ -133,16 +140,16 @@ export async function receiveUpload(
   }
 }
 
-export type StagedUpload = { ok: true; bytes: number } | { ok: false; code: "NOT_FOUND" | "UPLOAD_INCOMPLETE" };
+export type StagedUpload = { ok: true; sha256: string } | { ok: false; code: "NOT_FOUND" | "UPLOAD_INCOMPLETE" };
 
 /** The viewer's tenant's received upload; another tenant's is NOT_FOUND like a missing one. */
 export async function findUpload(db: Db, tenantId: string, uploadId: string): Promise<StagedUpload> {
-  const { rows } = await sql<{ bytes: string | null; completed_at: Date | null }>`
-    SELECT bytes, completed_at FROM bulk_uploads
+  const { rows } = await sql<{ sha256: string | null; completed_at: Date | null }>`
+    SELECT sha256, completed_at FROM bulk_uploads
     WHERE id = ${uploadId} AND tenant_id = ${tenantId} AND expires_at > now()`.execute(db);
   if (rows.length === 0) return { ok: false, code: "NOT_FOUND" };
-  if (!rows[0].completed_at) return { ok: false, code: "UPLOAD_INCOMPLETE" };
-  return { ok: true, bytes: Number(rows[0].bytes) };
+  if (!rows[0].completed_at || !rows[0].sha256) return { ok: false, code: "UPLOAD_INCOMPLETE" };
+  return { ok: true, sha256: rows[0].sha256 };
 }
 
 /** The upload's bytes in order, PARTS_PER_READ parts per query (primary key range scans). */
