@@ -8,7 +8,7 @@
 import type pg from "pg";
 import { roleAllows } from "../bulk/action.ts";
 import type { Db } from "../db/database.ts";
-import { UUID_PATTERN } from "../graphql/ids.ts";
+import { encodeId, UUID_PATTERN } from "../graphql/ids.ts";
 import { receiveUpload } from "../imports/uploads.ts";
 import { error, routeViewer } from "./downloads.ts";
 
@@ -28,7 +28,7 @@ export function uploadsRoute(db: Db, pool: pg.Pool, maxBytes: number) {
     if (!request.body) return error(400, "Send the file as the request body.");
     const result = await receiveUpload(pool, viewer, match[1], request.body, maxBytes);
     return result.ok
-      ? new Response(JSON.stringify({ id: match[1], bytes: result.bytes }), {
+      ? new Response(JSON.stringify({ id: encodeId("BulkUpload", match[1]), bytes: result.bytes }), {
         headers: { "content-type": "application/json" },
       })
       : error(result.status, result.message);
