@@ -8,7 +8,8 @@ import { expect } from "expect";
 import { sql } from "kysely";
 import { CANCEL, dbIdOf } from "./helpers/api.ts";
 import { finished, operation, runChunks, waitFor } from "./helpers/bulk.ts";
-import { counterValue, createCounter, expectConsistent } from "./helpers/bulk_checks.ts";
+import { counterValue, expectConsistent } from "./helpers/bulk_checks.ts";
+import { stallOnce } from "./helpers/crash.ts";
 import { gql } from "./helpers/graphql.ts";
 import { importedTickets, itemOutcomes, stage, startImport, startImportFile } from "./helpers/imports.ts";
 import { startTestServer } from "./helpers/server.ts";
@@ -24,14 +25,7 @@ Deno.test("SIGKILL of a worker process mid-import: another process finishes, eve
   try {
     const { db, tenant } = server;
     // Row 2017 (chunk 10) stalls once inside its chunk's INSERT, so the kill lands in that transaction.
-    await createCounter(db, "stall_count");
-    await sql`CREATE FUNCTION stall_once() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF nextval('stall_count') = 1 THEN PERFORM pg_sleep(2); END IF;
-        RETURN NEW;
-      END $$`.execute(db);
-    await sql`CREATE TRIGGER stall_once BEFORE INSERT ON tickets FOR EACH ROW
-      WHEN (NEW.external_id = 'row-2017') EXECUTE FUNCTION stall_once()`.execute(db);
+    await stallOnce(db, "tickets", sql`NEW.external_id = 'row-2017'`, 2);
     const csv = "title,priority,externalId\n" +
       Array.from({ length: ROWS }, (_, i) => `Imported ${i + 1},HIGH,row-${i + 1}`).join("\n") + "\n";
     const upload = await stage(server, tenant.agent, csv);

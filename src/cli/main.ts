@@ -142,32 +142,24 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
     const input = parseStartInput(ctx.flags);
     const data = await request(ctx.http, ctx.token, StartOperationDocument, { input });
     const payload = data.startBulkOperation;
-    if (reportUserErrors(ctx, payload)) return EXIT.error;
-    const op = payload.bulkOperation!;
-    if (ctx.flags.json) {
-      if (!ctx.flags.wait && !ctx.flags.watch) ctx.io.out(JSON.stringify(payload, null, 2));
-    } else {
-      ctx.io.out(
+    return await started(
+      ctx,
+      payload,
+      (op) =>
         `${payload.replayed ? "already started" : "started"} ${op.id} ${op.status} ` +
-          `(${op.actionType}, ${op.counts.total} targets)`,
-      );
-    }
-    return await follow(ctx, op);
+        `(${op.actionType}, ${op.counts.total} targets)`,
+    );
   },
 
   async import(ctx, positionals) {
     const file = one(positionals, "file");
     const payload = await startFileImport(ctx.http, ctx.token, file, ctx.flags);
-    if (reportUserErrors(ctx, payload)) return EXIT.error;
-    const op = payload.bulkOperation!;
-    if (ctx.flags.json) {
-      if (!ctx.flags.wait && !ctx.flags.watch) ctx.io.out(JSON.stringify(payload, null, 2));
-    } else {
-      ctx.io.out(
+    return await started(
+      ctx,
+      payload,
+      (op) =>
         `${payload.replayed ? "already started" : "started"} import ${op.id} ${op.status} (${op.counts.total} rows)`,
-      );
-    }
-    return await follow(ctx, op);
+    );
   },
 
   async watch(ctx, positionals) {
@@ -195,7 +187,7 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
     const data = await request(ctx.http, ctx.token, RetryOperationDocument, {
       input: { id, errorCodes: parseCodes(ctx.flags.codes) },
     });
-    return await started(ctx, data.retryFailedItems, "retry");
+    return await started(ctx, data.retryFailedItems, lineageLine("retry"));
   },
 
   async rollback(ctx, positionals) {
@@ -203,7 +195,7 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
     const data = await request(ctx.http, ctx.token, RollbackOperationDocument, {
       input: { id, force: Boolean(ctx.flags.force) },
     });
-    return await started(ctx, data.rollbackBulkOperation, "rollback");
+    return await started(ctx, data.rollbackBulkOperation, lineageLine("rollback"));
   },
 
   async preview(ctx, positionals) {
@@ -219,18 +211,22 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
   },
 };
 
-/** A retry or rollback payload: the new operation, then --wait/--watch as for start. */
+/** The line a started retry or rollback prints. */
+const lineageLine = (what: string) => (op: Operation) =>
+  `${what} started ${op.id} ${op.status} (${op.kind} of ${op.parent?.id}, ${op.counts.total} targets)`;
+
+/** A start's payload: the new operation (`line` describes it), then --wait/--watch follow it. */
 async function started(
   ctx: Context,
   payload: { bulkOperation?: Operation | null; userErrors: UserErrorShape[] },
-  what: string,
+  line: (op: Operation) => string,
 ): Promise<number> {
   if (reportUserErrors(ctx, payload)) return EXIT.error;
   const op = payload.bulkOperation!;
   if (ctx.flags.json) {
     if (!ctx.flags.wait && !ctx.flags.watch) ctx.io.out(JSON.stringify(payload, null, 2));
   } else {
-    ctx.io.out(`${what} started ${op.id} ${op.status} (${op.kind} of ${op.parent?.id}, ${op.counts.total} targets)`);
+    ctx.io.out(line(op));
   }
   return await follow(ctx, op);
 }

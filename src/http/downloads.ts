@@ -13,7 +13,7 @@
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import type { BulkDomain } from "../bulk/action.ts";
 import type { ItemRow } from "../bulk/history.ts";
-import { findOperation } from "../bulk/operation.ts";
+import { findOperation, type OperationRow } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
 import { encodeId, expectId, UUID_PATTERN } from "../graphql/ids.ts";
 
@@ -32,7 +32,7 @@ const CSV_COLUMNS = [
 ];
 
 /** The operation's uuid from a raw uuid or a BulkOperation global id; null when malformed. */
-export function operationKey(raw: string): string | null {
+function operationKey(raw: string): string | null {
   try {
     const value = decodeURIComponent(raw);
     return UUID_PATTERN.test(value) ? value : expectId(value, "BulkOperation");
@@ -77,16 +77,22 @@ export async function routeViewer(db: Db, request: Request): Promise<Viewer | Re
   return viewer ?? error(401, "A valid API token is required: send Authorization: Bearer <token>.");
 }
 
+/** The operation a GET download names (`rawId`), of the bearer token's tenant; or the error to answer. */
+export async function downloadOperation(db: Db, request: Request, rawId: string): Promise<OperationRow | Response> {
+  if (request.method !== "GET") return error(405, "Use GET.");
+  const viewer = await routeViewer(db, request);
+  if (viewer instanceof Response) return viewer;
+  const id = operationKey(rawId);
+  const operation = id ? await findOperation(db, viewer.tenantId, id) : undefined;
+  return operation ?? error(404, "No bulk operation with this id.");
+}
+
 export function downloadsRoute(db: Db, domain: BulkDomain) {
   return async (request: Request, url: URL): Promise<Response | null> => {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
-    if (request.method !== "GET") return error(405, "Use GET.");
-    const viewer = await routeViewer(db, request);
-    if (viewer instanceof Response) return viewer;
-    const id = operationKey(match[1]);
-    const operation = id ? await findOperation(db, viewer.tenantId, id) : undefined;
-    if (!operation) return error(404, "No bulk operation with this id.");
+    const operation = await downloadOperation(db, request, match[1]);
+    if (operation instanceof Response) return operation;
     const format = match[2];
     const encoder = new TextEncoder();
     let next = 0;

@@ -8,10 +8,9 @@
  */
 import { stringify } from "csv-stringify/sync";
 import { sql } from "kysely";
-import { findOperation } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
 import type { ImportParams, ImportRecord } from "../imports/record.ts";
-import { error, operationKey, routeViewer } from "./downloads.ts";
+import { downloadOperation, error } from "./downloads.ts";
 
 const PAGE_SIZE = 5000;
 const ROUTE = /^\/bulk-operations\/([^/]+)\/failed-rows\.(csv|jsonl)$/;
@@ -43,12 +42,8 @@ export function failedRowsRoute(db: Db) {
   return async (request: Request, url: URL): Promise<Response | null> => {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
-    if (request.method !== "GET") return error(405, "Use GET.");
-    const viewer = await routeViewer(db, request);
-    if (viewer instanceof Response) return viewer;
-    const id = operationKey(match[1]);
-    const operation = id ? await findOperation(db, viewer.tenantId, id) : undefined;
-    if (!operation) return error(404, "No bulk operation with this id.");
+    const operation = await downloadOperation(db, request, match[1]);
+    if (operation instanceof Response) return operation;
     if (operation.action_type !== IMPORT_ACTION) return error(404, "This operation is not an import.");
     const params = operation.action_params as ImportParams;
     const format = params.format === "CSV" ? "csv" : "jsonl";

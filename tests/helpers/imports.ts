@@ -5,6 +5,7 @@
  */
 import { sql } from "kysely";
 import type { Db } from "../../src/db/database.ts";
+import type { TicketRow } from "../../src/tickets/model.ts";
 import { gql } from "./graphql.ts";
 import { OPERATION_FIELDS } from "./api.ts";
 import type { TestServer, TestUser } from "./server.ts";
@@ -99,16 +100,10 @@ export async function stage(server: TestServer, user: TestUser, body: BodyInit):
   return upload.id;
 }
 
-export interface ImportedTicket {
-  id: string;
-  title: string;
-  body: string;
-  status: string;
-  priority: string;
-  category: string;
-  assignee_id: string | null;
-  external_id: string | null;
-}
+export type ImportedTicket = Pick<
+  TicketRow,
+  "id" | "title" | "body" | "status" | "priority" | "category" | "assignee_id" | "external_id"
+>;
 
 /** The tenant's tickets by id order, the columns an import sets. */
 export async function importedTickets(db: Db, tenantId: string): Promise<ImportedTicket[]> {

@@ -5,6 +5,7 @@
  */
 import { sql } from "kysely";
 import type { Tx } from "../../bulk/action.ts";
+import type { TicketRow } from "../model.ts";
 
 export interface ImportImage {
   title: string;
@@ -18,18 +19,20 @@ export interface ImportImage {
   version: number;
 }
 
-export interface ImportedRow {
-  id: string;
-  title: string;
-  body: string;
-  status: string;
-  priority: string;
-  category: string;
-  assignee_id: string | null;
-  external_id: string | null;
-  deleted_at: Date | null;
-  version: number;
-}
+/** The ticket columns an import reads and writes. */
+export type ImportedRow = Pick<
+  TicketRow,
+  | "id"
+  | "title"
+  | "body"
+  | "status"
+  | "priority"
+  | "category"
+  | "assignee_id"
+  | "external_id"
+  | "deleted_at"
+  | "version"
+>;
 
 export const IMPORTED_COLUMNS = sql`id, title, body, status, priority, category, assignee_id, external_id, deleted_at,
   version`;
