@@ -6,7 +6,6 @@
  */
 import { previewOperation } from "../../bulk/preview.ts";
 import { type StartInput, startOperation } from "../../bulk/start.ts";
-import type { ColumnMapping } from "../../imports/parse.ts";
 import {
   IMPORT_FIELDS,
   IMPORT_FORMATS,
@@ -131,7 +130,7 @@ async function importStart(input: ImportArg, ctx: Context): Promise<Omit<StartIn
     source: sourceOf(input.source),
     format: input.format ?? null,
     mode: input.mode ?? "CREATE",
-    mapping: (input.mapping ?? null) as ColumnMapping[] | null,
+    mapping: input.mapping ?? null,
   }, ctx.services.config.maxTargets);
   return { actionType: IMPORT_ACTION, params, targets: { kind: "records", records } };
 }
