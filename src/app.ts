@@ -81,7 +81,7 @@ export async function startApp(
     routes: [
       downloadsRoute(db, domain),
       failedRowsRoute(db),
-      uploadsRoute(db, uploadPool, config.uploadMaxBytes),
+      uploadsRoute(db, uploadPool, { maxBytes: config.uploadMaxBytes, idleMs: config.bodyReadTimeoutMs }),
       dashboardRoute(),
     ],
   }).catch(closingOnFailure(closeConnections));

@@ -174,7 +174,10 @@ export interface Config {
   sseMaxStreamsPerToken: number;
   /** Time a socket has for connection_init and a valid token. `WS_CONNECTION_INIT_TIMEOUT_MS`, default 3000. */
   wsConnectionInitTimeoutMs: number;
-  /** Time a client has to send its whole request body. `BODY_READ_TIMEOUT_MS`, default 30000. */
+  /**
+   * Time a client has to send its whole request body; a staged upload (PUT /uploads/{id}) may take longer, but no
+   * more than this between two chunks. `BODY_READ_TIMEOUT_MS`, default 30000.
+   */
   bodyReadTimeoutMs: number;
   /** Longest a query or mutation may execute. `GRAPHQL_MAX_EXECUTION_MS`, default 30000. */
   maxExecutionMs: number;

@@ -28,6 +28,7 @@ Deno.test("bad import inputs: a typed userError or HTTP status each, and nothing
       BULK_MAX_TARGETS: String(MAX_TARGETS),
       MAX_BODY_BYTES: "4096",
       UPLOAD_MAX_BYTES: "2048",
+      BODY_READ_TIMEOUT_MS: "1000",
       BULK_MAX_STARTS_PER_MINUTE: "1000",
     },
   });
@@ -81,6 +82,20 @@ Deno.test("bad import inputs: a typed userError or HTTP status each, and nothing
     await chunked.body?.cancel();
     const { rows: parts } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bulk_upload_parts`.execute(db);
     expect(parts[0].n).toBe(0);
+    // A PUT that stops sending: 408 after BODY_READ_TIMEOUT_MS without a chunk, no part kept.
+    let pulls = 0;
+    const stalling = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (pulls++ === 0) return controller.enqueue(new TextEncoder().encode("title\nx\n"));
+        await new Promise((resolve) => setTimeout(resolve, 4000));
+        controller.close();
+      },
+    });
+    const stalled = await putUpload(upload.url, tenant.agent, stalling);
+    expect(stalled.status).toBe(408);
+    await stalled.body?.cancel();
+    const { rows: kept } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bulk_upload_parts`.execute(db);
+    expect(kept[0].n).toBe(0);
     const incomplete = await startImport(server, tenant.agent, { source: { upload: upload.id }, format: "CSV" });
     expect(incomplete.userErrors.map((e) => e.code)).toEqual(["UPLOAD_INCOMPLETE"]);
 

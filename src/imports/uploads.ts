@@ -40,7 +40,7 @@ export async function createUpload(db: Db, viewer: Viewer): Promise<Upload> {
 
 export type ReceiveResult =
   | { ok: true; bytes: number }
-  | { ok: false; status: 404 | 409 | 413; message: string };
+  | { ok: false; status: 404 | 408 | 409 | 413; message: string };
 
 /** PGCOPY binary: signature, flags, header extension length. */
 const COPY_HEADER = Buffer.concat([Buffer.from("PGCOPY\n\xff\r\n\0", "latin1"), Buffer.alloc(8)]);
@@ -59,19 +59,44 @@ function copyTuple(uploadId: Buffer, seq: number, data: Uint8Array): Buffer {
 }
 
 class TooLarge extends Error {}
+class Stalled extends Error {}
+
+/**
+ * The body's chunks, refusing a gap of more than `idleMs` between two (a client that stops
+ * sending would otherwise hold a connection and an open transaction for as long as it likes).
+ */
+async function* chunksOf(body: ReadableStream<Uint8Array>, idleMs: number): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Stalled()), idleMs));
+      try {
+        const { done, value } = await Promise.race([reader.read(), stalled]);
+        if (done) return;
+        yield value;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
 
 /**
  * Streams `body` into the upload's parts in one transaction on a client of `pool`. Refused: an
  * upload that is not the viewer's tenant's, expired or missing (404), already received (409),
- * or larger than `maxBytes` (413; nothing is kept).
+ * larger than `maxBytes` (413), or stalled for more than `idleMs` between two chunks (408); nothing is kept then.
  */
 export async function receiveUpload(
   pool: pg.Pool,
   viewer: Viewer,
   uploadId: string,
   body: ReadableStream<Uint8Array>,
-  maxBytes: number,
+  limits: { maxBytes: number; idleMs: number },
 ): Promise<ReceiveResult> {
+  const { maxBytes, idleMs } = limits;
   const client = await pool.connect();
   let broken = false;
   try {
@@ -106,7 +131,7 @@ export async function receiveUpload(
     };
     try {
       await write(COPY_HEADER);
-      for await (const chunk of body) {
+      for await (const chunk of chunksOf(body, idleMs)) {
         bytes += chunk.byteLength;
         if (bytes > maxBytes) throw new TooLarge();
         sha256.update(chunk);
@@ -123,6 +148,9 @@ export async function receiveUpload(
       await finished(copy).catch(() => {});
       await client.query("ROLLBACK");
       if (error instanceof TooLarge) return { ok: false, status: 413, message: `The file is over ${maxBytes} bytes.` };
+      if (error instanceof Stalled) {
+        return { ok: false, status: 408, message: `Nothing received for ${idleMs} ms; upload again.` };
+      }
       throw error;
     }
     await client.query("UPDATE bulk_uploads SET bytes = $2, sha256 = $3, completed_at = now() WHERE id = $1", [
