@@ -1,7 +1,7 @@
 /**
  * Reading an import file into records (record.ts), streaming: the bytes are decoded as they
- * arrive and the rows handed on in batches (the file is never held whole) (UTF-8, fatal on a bad sequence), CSV through npm csv-parse (RFC 4180 quoting, BOM),
- * JSONL line by line. What refuses the whole file (nothing is written): invalid UTF-8, an
+ * arrive (UTF-8, fatal on a bad sequence), parsed (CSV through npm csv-parse: RFC 4180 quoting,
+ * BOM; JSONL line by line) and the rows handed on in batches, so the file is never held whole. What refuses the whole file (nothing is written): invalid UTF-8, an
  * empty file, a CSV syntax error (an unbalanced quote...), a header without a title column, a
  * JSONL line that is not a JSON object, a mapping naming an unknown column, more rows than the
  * limit. What fails only its row: a row with the wrong number of columns, a repeated
@@ -46,17 +46,19 @@ const DEFAULT_NAMES: Record<ImportField, readonly string[]> = {
 /** The bytes as text, refusing invalid UTF-8 (a BOM is dropped by the decoder). */
 async function* utf8(bytes: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
-  try {
-    for await (const chunk of bytes) {
-      const text = decoder.decode(chunk, { stream: true });
-      if (text) yield text;
+  const decode = (chunk?: Uint8Array) => {
+    try {
+      return chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
+    } catch {
+      throw new ImportFileError("INVALID_ENCODING", "The file is not valid UTF-8.");
     }
-    const tail = decoder.decode();
-    if (tail) yield tail;
-  } catch (error) {
-    if (error instanceof TypeError) throw new ImportFileError("INVALID_ENCODING", "The file is not valid UTF-8.");
-    throw error;
+  };
+  for await (const chunk of bytes) {
+    const text = decode(chunk);
+    if (text) yield text;
   }
+  const tail = decode();
+  if (tail) yield tail;
 }
 
 /** field -> where: the explicit mapping first, then the default names for the fields it left. */
