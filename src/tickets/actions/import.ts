@@ -332,7 +332,9 @@ export const importTickets: BulkAction<ImportParams> = {
    */
   async importKeys(tx, { tenantId, records, dryRun }) {
     const externalIds = (records as ImportRecord[]).map((r) => r.error ? null : r.externalId ?? null);
-    const fresh = dryRun ? sql`-f.ord` : sql`nextval(pg_get_serial_sequence('tickets', 'id'))`;
+    // The sequence is looked up once (an InitPlan): pg_get_serial_sequence per row made 10,000 keys cost 64-109 ms
+    // instead of 4-10 ms (measured on the shared machine).
+    const fresh = dryRun ? sql`-f.ord` : sql`nextval((SELECT pg_get_serial_sequence('tickets', 'id'))::regclass)`;
     // The sort is below the nextval() projection, so new tickets get ids in row order.
     const { rows } = await sql<{ key: string }>`
       SELECT coalesce(f.id, ${fresh})::text AS key
