@@ -187,3 +187,43 @@ Deno.test("UPSERT by externalId from a staged JSONL upload: updates through the 
     await server.stop();
   }
 });
+
+Deno.test("a column mapping, and the failed rows of a JSONL import as JSONL with an error key", async () => {
+  const server = await startTestServer({ env });
+  try {
+    const { db, tenant } = server;
+    const mapped = await startImportFile(server, tenant.agent, {
+      format: "CSV",
+      mapping: [{ column: "Subject", field: "TITLE" }, { column: "Owner", field: "ASSIGNEE" }],
+    }, `Subject,Owner,Notes\nMapped one,${tenant.agent.email},ignored\n`);
+    expect(mapped.userErrors).toEqual([]);
+    await waitFor(db, dbIdOf(mapped.bulkOperation!.id), finished);
+    expect((await importedTickets(db, tenant.id)).map((t) => [t.title, t.assignee_id])).toEqual([
+      ["Mapped one", tenant.agent.id],
+    ]);
+
+    const jsonl = '{"title":"Fine","externalId":"j1"}\n{"title":"","externalId":"j2","note":"kept"}\n';
+    const payload = await startImportFile(server, tenant.agent, { format: "JSONL" }, jsonl);
+    const gid = payload.bulkOperation!.id;
+    await waitFor(db, dbIdOf(gid), finished);
+    const get = (ext: string) =>
+      fetch(`${server.url}/bulk-operations/${gid}/failed-rows.${ext}`, {
+        headers: { authorization: `Bearer ${tenant.agent.token}` },
+      });
+    const failedRows = await get("jsonl");
+    expect(failedRows.status).toBe(200);
+    expect((await failedRows.text()).trimEnd().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { title: "", externalId: "j2", note: "kept", error: "INVALID_FIELD: title is required for a new ticket." },
+    ]);
+    const wrongFormat = await get("csv");
+    expect(wrongFormat.status).toBe(409);
+    await wrongFormat.body?.cancel();
+    const otherTenant = await fetch(`${server.url}/bulk-operations/${gid}/failed-rows.jsonl`, {
+      headers: { authorization: `Bearer ${server.otherTenant.agent.token}` },
+    });
+    expect(otherTenant.status).toBe(404);
+    await otherTenant.body?.cancel();
+  } finally {
+    await server.stop();
+  }
+});
