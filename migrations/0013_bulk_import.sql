@@ -20,6 +20,8 @@ CREATE TABLE bulk_uploads (
   expires_at timestamptz NOT NULL
 );
 CREATE INDEX bulk_uploads_expiry_idx ON bulk_uploads (expires_at);
+-- createUpload counts the creator's live uploads (at most UPLOADS_PER_USER, src/imports/uploads.ts).
+CREATE INDEX bulk_uploads_creator_idx ON bulk_uploads (created_by, expires_at);
 
 CREATE TABLE bulk_upload_parts (
   upload_id uuid NOT NULL REFERENCES bulk_uploads (id) ON DELETE CASCADE,

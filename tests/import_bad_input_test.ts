@@ -19,6 +19,7 @@ import {
   startImportFile,
 } from "./helpers/imports.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { UPLOADS_PER_USER } from "../src/imports/uploads.ts";
 
 const MAX_TARGETS = 5;
 
@@ -118,6 +119,27 @@ Deno.test("bad import inputs: a typed userError or HTTP status each, and nothing
     const viewerStart = await startImport(server, tenant.viewer, { source: { rows: [{ title: "x" }] } });
     expect(viewerStart.userErrors.map((e) => e.code)).toEqual(["FORBIDDEN"]);
     expect(await importFootprint(db)).toEqual(untouched);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("createUpload: at most UPLOADS_PER_USER live uploads per user (TOO_MANY_UPLOADS), others unaffected", async () => {
+  const server = await startTestServer();
+  try {
+    const { tenant } = server;
+    for (let i = 0; i < UPLOADS_PER_USER; i++) await createUpload(server, tenant.agent);
+    const refused = await gql(server.graphqlUrl, tenant.agent.token, CREATE_UPLOAD);
+    expect(refused.data.createUpload.upload).toBeNull();
+    expect(refused.data.createUpload.userErrors.map((e: { code: string }) => e.code)).toEqual(["TOO_MANY_UPLOADS"]);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bulk_uploads
+      WHERE created_by = ${tenant.agent.id}`.execute(server.db);
+    expect(rows[0].n).toBe(UPLOADS_PER_USER);
+    // Expired ones do not count (and are deleted by the next createUpload).
+    await sql`UPDATE bulk_uploads SET expires_at = now() - interval '1 second'
+      WHERE created_by = ${tenant.agent.id}`.execute(server.db);
+    expect((await createUpload(server, tenant.agent)).id).toEqual(expect.any(String));
+    expect((await createUpload(server, tenant.admin)).id).toEqual(expect.any(String));
   } finally {
     await server.stop();
   }

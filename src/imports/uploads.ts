@@ -18,6 +18,11 @@ import type { Db } from "../db/database.ts";
 
 /** How long an upload can be started from (and is kept). */
 export const UPLOAD_TTL_MS = 24 * 3_600_000;
+/**
+ * Live (unexpired) uploads a user may have at once: each may hold UPLOAD_MAX_BYTES of the database's disk until it
+ * expires, so their number is bounded too.
+ */
+export const UPLOADS_PER_USER = 20;
 /** Bytes per stored part: large enough that the per-row overhead is noise, small enough to hold. */
 const PART_BYTES = 256 * 1024;
 /** Parts read per query when the import reads the file back (~4 MiB). */
@@ -28,9 +33,14 @@ export interface Upload {
   expiresAt: Date;
 }
 
-export async function createUpload(db: Db, viewer: Viewer): Promise<Upload> {
+/** A new upload, or null when the viewer already has UPLOADS_PER_USER live ones. */
+export async function createUpload(db: Db, viewer: Viewer): Promise<Upload | null> {
   // Expired uploads go here rather than by a timer (bulk_uploads_expiry_idx); their parts cascade.
   await sql`DELETE FROM bulk_uploads WHERE expires_at < now()`.execute(db);
+  const { rows: [live] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bulk_uploads
+    WHERE created_by = ${viewer.userId} AND expires_at > now()`.execute(db);
+  // Counted, not locked: concurrent requests can pass the bound by their number, which keeps it a bound.
+  if (live.n >= UPLOADS_PER_USER) return null;
   const { rows } = await sql<{ id: string; expires_at: Date }>`
     INSERT INTO bulk_uploads (tenant_id, created_by, expires_at)
     VALUES (${viewer.tenantId}, ${viewer.userId}, now() + ${UPLOAD_TTL_MS} * interval '1 millisecond')

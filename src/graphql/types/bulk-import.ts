@@ -14,7 +14,7 @@ import {
   ImportFileError,
 } from "../../imports/record.ts";
 import { type ImportSource, readImport } from "../../imports/source.ts";
-import { createUpload } from "../../imports/uploads.ts";
+import { createUpload, UPLOADS_PER_USER } from "../../imports/uploads.ts";
 import { builder } from "../builder.ts";
 import { type Context, viewerOf } from "../context.ts";
 import { badInput, type UserError, userError } from "../errors.ts";
@@ -178,6 +178,12 @@ builder.mutationFields((t) => ({
     resolve: (_root, _args, ctx) =>
       runMutation(async () => {
         const upload = await createUpload(ctx.services.db, viewerOf(ctx));
+        if (!upload) {
+          return [userError(
+            "TOO_MANY_UPLOADS",
+            `At most ${UPLOADS_PER_USER} uploads at once; import or let the older ones expire (24 hours).`,
+          )];
+        }
         const { publicUrl, uploadMaxBytes } = ctx.services.config;
         return {
           upload: { ...upload, url: `${publicUrl}/uploads/${upload.id}`, maxBytes: uploadMaxBytes },
