@@ -2,7 +2,8 @@
  * `deno task bench [-- --tickets N] [--workers W] [--chunk C] [--scenarios a,b,c,d] [--json]`: the
  * engine's figures next to its peers (bench/bulk_bench.ts, which takes those arguments), then the
  * API's (bench/api_bench.ts, with its defaults; run it alone for its own flags), then the bulk
- * export next to COPY (bench/export_bench.ts, with --tickets N only). Each runs in its own
+ * export next to COPY (bench/export_bench.ts, with --tickets N only) and the import's (bench/import_bench.ts:
+ * a 1,000,000-row CSV by default). Each runs in its own
  * process with the same explicit permissions as this task, one after the other, so neither disturbs
  * the other's timings or peak RSS. With --json only bulk_bench.ts runs and stdout is its one JSON
  * object (every other line goes to stderr), for scripts. Prints figures, asserts nothing; stops at
@@ -31,4 +32,5 @@ function exportArgs(): string[] {
 const bulkCode = await run("./bulk_bench.ts", args);
 if (bulkCode !== 0 || json) Deno.exit(bulkCode);
 const apiCode = await run("./api_bench.ts", []);
-Deno.exit(apiCode !== 0 ? apiCode : await run("./export_bench.ts", exportArgs()));
+const exportCode = apiCode !== 0 ? apiCode : await run("./export_bench.ts", exportArgs());
+Deno.exit(exportCode !== 0 ? exportCode : await run("./import_bench.ts", []));

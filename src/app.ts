@@ -4,7 +4,7 @@
  * so the tests run exactly what `deno task start` runs.
  */
 import type { Config } from "./config.ts";
-import { createDb, type Db } from "./db/database.ts";
+import { createDb, createPool, type Db } from "./db/database.ts";
 import { readMigrations } from "./db/migrate.ts";
 import type { BulkDomain } from "./bulk/action.ts";
 import { OperationEvents } from "./bulk/events.ts";
@@ -15,6 +15,8 @@ import { dashboardRoute } from "./http/dashboard.ts";
 import { downloadsRoute } from "./http/downloads.ts";
 import { exportDownloadRoute } from "./http/export-download.ts";
 import { ExportSweep } from "./exports/retention.ts";
+import { failedRowsRoute } from "./http/failed-rows.ts";
+import { uploadsRoute } from "./http/uploads.ts";
 import type { ConnectionRegistry } from "./http/connections.ts";
 import { startHttp } from "./http/server.ts";
 import { SnapshotReader } from "./graphql/progress.ts";
@@ -32,6 +34,9 @@ export interface App {
   /** Stops accepting requests, drains workers, closes connections. */
   stop(): Promise<void>;
 }
+
+/** Uploads received at once per API process (more wait for a connection). */
+const UPLOAD_CONNECTIONS = 4;
 
 /** `domain`: what the bulk API and the in-process workers run (tests plug in another one). */
 export async function startApp(
@@ -51,9 +56,16 @@ export async function startApp(
     checkMs: config.listenCheckMs,
     keepAliveMs: config.dbKeepAliveMs,
   });
+  // Staged uploads COPY on raw pg clients (pg-copy-streams), one per upload in flight.
+  const uploadPool = createPool(databaseUrl, {
+    poolSize: UPLOAD_CONNECTIONS,
+    applicationName: "bulk-ops uploads",
+    keepAliveMs: config.dbKeepAliveMs,
+  });
   const closeConnections = async () => {
     unobserve();
     await events.stop();
+    await uploadPool.end();
     await db.destroy();
   };
   // A step that fails (PORT taken, HOST not ours, workers that cannot start) first closes what
@@ -68,7 +80,13 @@ export async function startApp(
     port: config.port,
     host: config.host,
     migrations: await readMigrations(),
-    routes: [downloadsRoute(db, domain), exportDownloadRoute(db, domain, config.exportRetentionDays), dashboardRoute()],
+    routes: [
+      downloadsRoute(db, domain),
+      exportDownloadRoute(db, domain, config.exportRetentionDays),
+      failedRowsRoute(db),
+      uploadsRoute(db, uploadPool, { maxBytes: config.uploadMaxBytes, idleMs: config.bodyReadTimeoutMs }),
+      dashboardRoute(),
+    ],
   }).catch(closingOnFailure(closeConnections));
   const pool = config.workers > 0
     ? await startPool(config, databaseUrl, db, config.workers, domain).catch(closingOnFailure(async () => {

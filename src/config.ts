@@ -122,6 +122,11 @@ export interface Config {
   costRestoreRate: number;
   /** Largest request body /graphql accepts. `MAX_BODY_BYTES`, default 16 MiB (100,000 ticket ids are ~1.8 MB). */
   maxBodyBytes: number;
+  /**
+   * Largest file a staged upload (PUT /uploads/{id}) accepts; streamed to the database, never held.
+   * `UPLOAD_MAX_BYTES`, default 1 GiB (a 1,000,000-row ticket CSV is ~150 MB).
+   */
+  uploadMaxBytes: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
   logLevel: "debug" | "info" | "warn" | "error";
   /**
@@ -179,7 +184,10 @@ export interface Config {
   sseMaxStreamsPerToken: number;
   /** Time a socket has for connection_init and a valid token. `WS_CONNECTION_INIT_TIMEOUT_MS`, default 3000. */
   wsConnectionInitTimeoutMs: number;
-  /** Time a client has to send its whole request body. `BODY_READ_TIMEOUT_MS`, default 30000. */
+  /**
+   * Time a client has to send its whole request body; a staged upload (PUT /uploads/{id}) may take longer, but no
+   * more than this between two chunks. `BODY_READ_TIMEOUT_MS`, default 30000.
+   */
   bodyReadTimeoutMs: number;
   /** Time a connection has to send a complete request head. `HEADER_READ_TIMEOUT_MS`, default 10000. */
   headerReadTimeoutMs: number;
@@ -254,6 +262,7 @@ export const CONFIG_VARIABLES = [
   "SMTP_URL",
   "SSE_MAX_STREAMS_PER_TOKEN",
   "TOKEN_SWEEP_MS",
+  "UPLOAD_MAX_BYTES",
   "WEBHOOK_ALLOW_PRIVATE_NETWORKS",
   "WEBHOOK_MAX_CONSECUTIVE_FAILURES",
   "WEBHOOK_SECRET_KEY",
@@ -431,6 +440,7 @@ export function loadConfig(env: Env = configEnvironment()): Config {
     costBucketSize: integer(env, "GRAPHQL_COST_BUCKET_SIZE", 50_000, 1, 1_000_000_000),
     costRestoreRate: integer(env, "GRAPHQL_COST_RESTORE_RATE", 2_500, 1, 1_000_000_000),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    uploadMaxBytes: integer(env, "UPLOAD_MAX_BYTES", 1024 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
     publicUrl: (urlSetting(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${env.PORT || 4000}`)
       .replace(/\/+$/, ""),

@@ -7,6 +7,10 @@ export function bytesToBase64Url(bytes: Uint8Array): string {
 
 /** Hex SHA-256 of a value's JSON (idempotency and preview hashes). */
 export async function sha256OfJson(value: unknown): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(value)));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(value))));
+}
+
+/** Bytes (a digest) as lower-case hex. */
+export function toHex(bytes: ArrayBuffer): string {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -9,8 +9,8 @@ import { expect } from "expect";
 import { sql } from "kysely";
 import type { Db } from "../src/db/database.ts";
 import { finished, operation, start, waitFor } from "./helpers/bulk.ts";
-import { counterValue, createCounter } from "./helpers/bulk_checks.ts";
-import { chunkAttempts, expectAppliedOnce, leasesOf, openTicketIds } from "./helpers/crash.ts";
+import { counterValue } from "./helpers/bulk_checks.ts";
+import { chunkAttempts, expectAppliedOnce, leasesOf, openTicketIds, stallOnce } from "./helpers/crash.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
@@ -18,18 +18,8 @@ import { waitUntil, within } from "./helpers/wait.ts";
 const CHUNK = 200;
 
 /** The first chunk transaction that comments on `ticketId` stalls for `seconds` (once). */
-async function stallOnce(db: Db, ticketId: string, seconds: number): Promise<void> {
-  await createCounter(db, "stall_count");
-  await sql`
-    CREATE FUNCTION stall_once() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF nextval('stall_count') = 1 THEN PERFORM pg_sleep(${sql.lit(seconds)}); END IF;
-      RETURN NEW;
-    END $$`.execute(db);
-  await sql`
-    CREATE TRIGGER stall_once BEFORE INSERT ON ticket_comments FOR EACH ROW
-    WHEN (NEW.ticket_id = ${sql.lit(Number(ticketId))}) EXECUTE FUNCTION stall_once()`.execute(db);
-}
+const stallOnComment = (db: Db, ticketId: string, seconds: number) =>
+  stallOnce(db, "ticket_comments", sql`NEW.ticket_id = ${sql.lit(Number(ticketId))}`, seconds);
 
 Deno.test("SIGKILL of a worker process mid-chunk: another process finishes, every comment added exactly once", async () => {
   await using server = await startTestServer({
@@ -43,7 +33,7 @@ Deno.test("SIGKILL of a worker process mid-chunk: another process finishes, ever
     expect(targets.length).toBe(20_000);
     // Chunk 25 stalls on its first run, so the kill lands inside that chunk's transaction.
     const stalledChunk = 25;
-    await stallOnce(db, targets[stalledChunk * CHUNK + 17], 2);
+    await stallOnComment(db, targets[stalledChunk * CHUNK + 17], 2);
 
     const env = {
       DATABASE_URL: server.databaseUrl,
@@ -113,7 +103,7 @@ Deno.test("SIGTERM: the worker process exits 0 within the grace period and relea
     expect(targets.length).toBe(10_000);
     // One thread gets stuck in chunk 10 for longer than the grace period; the other keeps working.
     const stalledChunk = 10;
-    await stallOnce(db, targets[stalledChunk * CHUNK + 3], STALL_SECONDS);
+    await stallOnComment(db, targets[stalledChunk * CHUNK + 3], STALL_SECONDS);
 
     const env = {
       DATABASE_URL: server.databaseUrl,

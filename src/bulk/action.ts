@@ -117,9 +117,11 @@ export interface BulkAction<P = unknown> {
   /**
    * IMPORT only: the target key of each record, in order, in one statement (e.g. an upsert
    * by natural key that returns existing keys, and nextval() of the domain's sequence for
-   * new ones). Nothing else is written at start: apply creates the targets.
+   * new ones). Nothing else is written at start: apply creates the targets. With `dryRun` (previews, a
+   * READ ONLY transaction) nothing may be reserved: new records get distinct placeholder keys that no
+   * target has (e.g. negative numbers).
    */
-  importKeys?(tx: Tx, args: { tenantId: string; records: readonly unknown[] }): Promise<string[]>;
+  importKeys?(tx: Tx, args: { tenantId: string; records: readonly unknown[]; dryRun?: boolean }): Promise<string[]>;
   /** Applies the action to one chunk set-based (a few statements, never one per item). */
   apply(chunk: ChunkContext<P>): Promise<ItemResult[]>;
 }

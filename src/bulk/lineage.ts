@@ -94,6 +94,7 @@ export async function retryFailedItems(
     outcome: "FAILED",
     codes,
     excludeSettledBy: { kind: "RETRY", outcomes: ["SUCCEEDED", "FAILED", "SKIPPED"] },
+    carryRecords: domain.actions.get(parent.action_type)?.kind === "IMPORT",
   };
   return await startOperation(db, domain, viewer, {
     kind: "RETRY",

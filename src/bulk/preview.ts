@@ -7,16 +7,19 @@
  * token: startBulkOperation(previewToken) runs exactly those targets. Targets changed in
  * between are judged again when the run reaches them (the run's outcome is the truth: a
  * target the action refuses by then ends with the action's code, not what the preview
- * said), and targets created after the preview are not added.
+ * said), and targets created after the preview are not added. An IMPORT's records are
+ * previewed with placeholder keys for new targets (importKeys with dryRun); its token only
+ * proves that the same rows were previewed.
  */
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
-import type { BulkDomain, ItemResult, Tx } from "./action.ts";
+import type { BulkAction, BulkDomain, ItemResult, Tx } from "./action.ts";
 import { countResults } from "./finalize.ts";
 import {
   parseParams,
   previewHash,
+  type RecordStream,
   StartError,
   type StartInput,
   type StartLimits,
@@ -49,8 +52,25 @@ export interface Preview {
   expiresAt: Date;
 }
 
-async function resolveTargets(tx: Tx, domain: BulkDomain, viewer: Viewer, targets: Targets, max: number) {
+/** A preview judges every record at once, so a stream is read whole (a preview keeps every result anyway). */
+async function allRecords(records: unknown[] | RecordStream): Promise<unknown[]> {
+  if (Array.isArray(records)) return records;
+  const all: unknown[] = [];
+  for await (const batch of records.batches) all.push(...batch);
+  return all;
+}
+
+async function resolveTargets(
+  tx: Tx,
+  domain: BulkDomain,
+  action: BulkAction,
+  viewer: Viewer,
+  targets: Targets,
+  records: unknown[] | null,
+  max: number,
+) {
   if (targets.kind === "ids") return uniqueIds(targets.ids);
+  if (records) return await action.importKeys!(tx, { tenantId: viewer.tenantId, records, dryRun: true });
   if (targets.kind === "filter") {
     const matching = domain.filterTargets(tx, { tenantId: viewer.tenantId, filter: targets.filter, limit: max + 1 });
     const { rows } = await sql<{ id: string }>`${matching}`.execute(tx);
@@ -79,10 +99,11 @@ export async function previewOperation(
   limits: StartLimits,
 ): Promise<Preview> {
   const action = validateStart(domain, viewer, input, limits);
+  const records = input.targets.kind === "records" ? await allRecords(input.targets.records) : null;
   const prediction = await db.transaction().setIsolationLevel("repeatable read").setAccessMode("read only")
     .execute(async (tx) => {
       const params = await parseParams(tx, action, input.params, viewer);
-      const ids = await resolveTargets(tx, domain, viewer, input.targets, limits.maxTargets);
+      const ids = await resolveTargets(tx, domain, action, viewer, input.targets, records, limits.maxTargets);
       if (ids.length === 0) throw new StartError("EMPTY_TARGETS", "No targets: nothing matches.", ["input", "targets"]);
       if (ids.length > limits.maxTargets) {
         throw new StartError("TOO_MANY_TARGETS", `More than ${limits.maxTargets} targets.`, ["input", "targets"]);
@@ -93,6 +114,7 @@ export async function previewOperation(
         const items = ids.slice(first, first + limits.chunkSize).map((targetId, i) => ({
           position: first + i,
           targetId,
+          ...(records && { planned: { before: null, after: records[first + i] } }),
         }));
         const chunk = await action.apply({
           tx,
@@ -118,7 +140,8 @@ export async function previewOperation(
     tenant_id: viewer.tenantId,
     created_by: viewer.userId,
     input_hash: await previewHash(input.actionType, input.params, input.targets),
-    target_ids: prediction.ids,
+    // Records' keys are placeholders here: a start with the token keys the records itself.
+    target_ids: input.targets.kind === "records" ? [] : prediction.ids,
     expires_at: new Date(Date.now() + PREVIEW_TTL_MS),
   }).returning(["id", "expires_at"]).executeTakeFirstOrThrow();
   // Old previews are dropped here rather than by a timer: cheap with bulk_previews_expiry_idx.

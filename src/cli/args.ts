@@ -55,12 +55,13 @@ const OPTIONS = {
   force: { type: "boolean" },
   // preview
   sample: { type: "string" },
-  // export
+  // export and import
   format: { type: "string" },
   fields: { type: "string" },
   "include-comments": { type: "boolean" },
   gzip: { type: "boolean" },
   out: { type: "string" },
+  mode: { type: "string" },
 } as const;
 
 export type Flags = ReturnType<typeof parse>["flags"];

@@ -21,6 +21,7 @@ import { DownloadError, downloadExport, parseExportInput } from "./export.ts";
 import { GraphQLRequestError, graphqlUrls, request } from "../clients/transport.ts";
 import { type Flags, parse, parseCodes, parseLimit, parseStartInput, parseStatuses, UsageError } from "./args.ts";
 import { details, type Operation, operationsTable, previewText } from "./format.ts";
+import { startFileImport, UploadError } from "./import.ts";
 import { watchOperation } from "./watch.ts";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, partial: 4 } as const;
@@ -39,6 +40,9 @@ Commands:
   preview <targets> <action> [--sample N]   dry run: predicted outcomes, a sample, and a --preview-token
   export <targets> --format F --out FILE    export tickets to FILE (csv, jsonl, json, markdown) once the export
          [--fields F,F] [--include-comments] [--gzip] [--watch]   has finished; --watch shows the progress bar
+  import <file> [--format CSV|JSONL] [--mode CREATE|UPSERT] [--wait|--watch]
+                                            upload a CSV or JSONL file (streamed) and import its rows as
+                                            tickets; UPSERT updates the tickets with the rows' externalId
 
 Targets (one):  --ids ID,ID,...   |   --filter status=OPEN,PENDING,priority=HIGH,category=BILLING,
                 assignee=USER_ID,unassigned,title=text,createdAfter=ISO,createdBefore=ISO,includeDeleted
@@ -142,17 +146,24 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
     const input = parseStartInput(ctx.flags);
     const data = await request(ctx.http, ctx.token, StartOperationDocument, { input });
     const payload = data.startBulkOperation;
-    if (reportUserErrors(ctx, payload)) return EXIT.error;
-    const op = payload.bulkOperation!;
-    if (ctx.flags.json) {
-      if (!ctx.flags.wait && !ctx.flags.watch) ctx.io.out(JSON.stringify(payload, null, 2));
-    } else {
-      ctx.io.out(
+    return await started(
+      ctx,
+      payload,
+      (op) =>
         `${payload.replayed ? "already started" : "started"} ${op.id} ${op.status} ` +
-          `(${op.actionType}, ${op.counts.total} targets)`,
-      );
-    }
-    return await follow(ctx, op);
+        `(${op.actionType}, ${op.counts.total} targets)`,
+    );
+  },
+
+  async import(ctx, positionals) {
+    const file = one(positionals, "file");
+    const payload = await startFileImport(ctx.http, ctx.token, file, ctx.flags);
+    return await started(
+      ctx,
+      payload,
+      (op) =>
+        `${payload.replayed ? "already started" : "started"} import ${op.id} ${op.status} (${op.counts.total} rows)`,
+    );
   },
 
   async watch(ctx, positionals) {
@@ -180,7 +191,7 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
     const data = await request(ctx.http, ctx.token, RetryOperationDocument, {
       input: { id, errorCodes: parseCodes(ctx.flags.codes) },
     });
-    return await started(ctx, data.retryFailedItems, "retry");
+    return await started(ctx, data.retryFailedItems, lineageLine("retry"));
   },
 
   async rollback(ctx, positionals) {
@@ -188,7 +199,7 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
     const data = await request(ctx.http, ctx.token, RollbackOperationDocument, {
       input: { id, force: Boolean(ctx.flags.force) },
     });
-    return await started(ctx, data.rollbackBulkOperation, "rollback");
+    return await started(ctx, data.rollbackBulkOperation, lineageLine("rollback"));
   },
 
   async export(ctx, positionals) {
@@ -231,18 +242,22 @@ const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<
   },
 };
 
-/** A retry or rollback payload: the new operation, then --wait/--watch as for start. */
+/** The line a started retry or rollback prints. */
+const lineageLine = (what: string) => (op: Operation) =>
+  `${what} started ${op.id} ${op.status} (${op.kind} of ${op.parent?.id}, ${op.counts.total} targets)`;
+
+/** A start's payload: the new operation (`line` describes it), then --wait/--watch follow it. */
 async function started(
   ctx: Context,
   payload: { bulkOperation?: Operation | null; userErrors: UserErrorShape[] },
-  what: string,
+  line: (op: Operation) => string,
 ): Promise<number> {
   if (reportUserErrors(ctx, payload)) return EXIT.error;
   const op = payload.bulkOperation!;
   if (ctx.flags.json) {
     if (!ctx.flags.wait && !ctx.flags.watch) ctx.io.out(JSON.stringify(payload, null, 2));
   } else {
-    ctx.io.out(`${what} started ${op.id} ${op.status} (${op.kind} of ${op.parent?.id}, ${op.counts.total} targets)`);
+    ctx.io.out(line(op));
   }
   return await follow(ctx, op);
 }
@@ -293,6 +308,10 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
         const code = e.extensions?.code;
         io.err(`error${typeof code === "string" ? ` ${code}` : ""}: ${e.message}`);
       }
+      return EXIT.error;
+    }
+    if (error instanceof UploadError) {
+      io.err(`error: ${error.message}`);
       return EXIT.error;
     }
     if (error instanceof TypeError) {

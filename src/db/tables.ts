@@ -69,6 +69,7 @@ export interface TicketsTable {
   priority: Generated<string>;
   category: Generated<string>;
   assignee_id: string | null;
+  external_id: Generated<string | null>;
   created_by: string | null;
   version: Generated<number>;
   created_at: Timestamp;

@@ -17,6 +17,7 @@ import "./types/bulk-operation.ts";
 import "./types/bulk-api.ts";
 import "./types/bulk-safety.ts";
 import "./types/bulk-export.ts";
+import "./types/bulk-import.ts";
 import "./types/webhooks.ts";
 import "./types/workers.ts";
 import "./types/audit.ts";

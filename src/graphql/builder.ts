@@ -13,6 +13,8 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
+    /** A GraphQL multipart request's file (startBulkImport source.file). */
+    File: { Input: File; Output: never };
     ID: { Input: string; Output: string | number | bigint };
   };
   DefaultFieldNullability: false;

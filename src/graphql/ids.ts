@@ -69,6 +69,7 @@ const KEY_FORMAT: Record<string, RegExp> = {
   Tenant: UUID_PATTERN,
   BulkOperation: UUID_PATTERN,
   BulkPreview: UUID_PATTERN,
+  BulkUpload: UUID_PATTERN,
   BulkOperationEvent: BIGINT_PATTERN,
   WebhookEndpoint: UUID_PATTERN,
   WebhookDelivery: BIGINT_PATTERN,

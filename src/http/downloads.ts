@@ -10,7 +10,7 @@
  * remaining item for each page: quadratic over a million-item download.
  * Same bearer auth as /graphql; another tenant's operation is a 404 like a missing one.
  */
-import { bearerToken, viewerForToken } from "../auth/tokens.ts";
+import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import type { BulkDomain } from "../bulk/action.ts";
 import { type ItemRow, listItems } from "../bulk/history.ts";
 import { findOperation, type OperationRow } from "../bulk/operation.ts";
@@ -77,16 +77,18 @@ export const error = (status: number, message: string, code?: string, headers: R
     headers: { "content-type": "application/json", ...headers },
   });
 
-/**
- * The operation a download names, for the bearer token's tenant, or the error answer:
- * 405 for another method than GET, 401 without a valid token, 404 for a missing, malformed
- * or another tenant's id (the same answer, so ids of other tenants cannot be probed).
- */
-export async function requestedOperation(db: Db, request: Request, rawId: string): Promise<OperationRow | Response> {
-  if (request.method !== "GET") return error(405, "Use GET.");
+/** The viewer of a route's bearer token, or the 401 to answer. */
+export async function routeViewer(db: Db, request: Request): Promise<Viewer | Response> {
   const token = bearerToken(request.headers.get("authorization"));
   const viewer = token ? await viewerForToken(db, token) : null;
-  if (!viewer) return error(401, "A valid API token is required: send Authorization: Bearer <token>.");
+  return viewer ?? error(401, "A valid API token is required: send Authorization: Bearer <token>.");
+}
+
+/** The operation a GET download names (`rawId`), of the bearer token's tenant; or the error to answer. */
+export async function downloadOperation(db: Db, request: Request, rawId: string): Promise<OperationRow | Response> {
+  if (request.method !== "GET") return error(405, "Use GET.");
+  const viewer = await routeViewer(db, request);
+  if (viewer instanceof Response) return viewer;
   const id = operationKey(rawId);
   const operation = id ? await findOperation(db, viewer.tenantId, id) : undefined;
   return operation ?? error(404, "No bulk operation with this id.");
@@ -96,7 +98,7 @@ export function downloadsRoute(db: Db, domain: BulkDomain) {
   return async (request: Request, url: URL): Promise<Response | null> => {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
-    const operation = await requestedOperation(db, request, match[1]);
+    const operation = await downloadOperation(db, request, match[1]);
     if (operation instanceof Response) return operation;
     const format = match[2];
     const encoder = new TextEncoder();

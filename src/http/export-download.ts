@@ -12,7 +12,7 @@ import type { Db } from "../db/database.ts";
 import { contentType, fileName } from "../exports/format.ts";
 import { planFile, streamFile } from "../exports/file.ts";
 import { exportView, isExport, removalsOf } from "../exports/state.ts";
-import { error, requestedOperation } from "./downloads.ts";
+import { downloadOperation, error } from "./downloads.ts";
 
 const ROUTE = /^\/bulk-operations\/([^/]+)\/export$/;
 
@@ -49,7 +49,7 @@ export function exportDownloadRoute(db: Db, domain: BulkDomain, retentionDays: n
   return async (request: Request, url: URL): Promise<Response | null> => {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
-    const operation = await requestedOperation(db, request, match[1]);
+    const operation = await downloadOperation(db, request, match[1]);
     if (operation instanceof Response) return operation;
     if (!isExport(operation)) return error(404, "This bulk operation is not an export.", "NOT_AN_EXPORT");
     const view = exportView(operation, (await removalsOf(db, [operation.id])).get(operation.id) ?? null, retentionDays);

@@ -31,6 +31,8 @@ export const PEER_HEADER = "x-bulk-ops-peer";
 export const MAX_HEAD_BYTES = 64 * 1024;
 
 const END_OF_HEAD = new Uint8Array([13, 10, 13, 10]);
+/** The request line of a staged upload's body (src/http/uploads.ts). */
+const STAGED_UPLOAD = /^PUT \/uploads\/[^/ ?]+[ ?]/;
 const encoder = new TextEncoder();
 
 export interface FrontDoor {
@@ -140,12 +142,35 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  * time); then closes both sides (hyper closes on a read EOF too). A read/write loop on one
  * buffer: per connection, stream pipes (pipeThrough + pipeTo) cost more than the request itself.
  */
-async function copy(from: Deno.Conn, to: Deno.Conn, until = Infinity): Promise<void> {
+/** How long a request's body may take: a deadline, or a longest silence until the answer begins. */
+interface BodyDeadline {
+  until: number;
+  idleMs: number;
+  answered(): boolean;
+}
+
+/**
+ * Copies `from` to `to` until either ends or the body deadline (checked at each read) passes;
+ * with `idleMs`, a client silent that long before the answer began is closed (which ends the
+ * pending read). Once the answer has begun, a silent client is just waiting for it.
+ */
+async function copy(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  deadline?: BodyDeadline,
+  onFirstBytes?: () => void,
+): Promise<void> {
   const buffer = new Uint8Array(64 * 1024);
+  const until = deadline?.until ?? Infinity;
+  const idleMs = deadline?.idleMs ?? Infinity;
   try {
     for (;;) {
-      const read = await from.read(buffer);
+      const idle = idleMs === Infinity ? undefined : setTimeout(() => {
+        if (!deadline?.answered()) close(from);
+      }, idleMs);
+      const read = await from.read(buffer).finally(() => clearTimeout(idle));
       if (read === null || performance.now() > until) break;
+      onFirstBytes?.();
       await writeAll(to, buffer.subarray(0, read));
     }
   } catch {
@@ -181,9 +206,18 @@ async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: 
   await writeAll(upstream, first);
   // After a 408 for a slow body (src/http/body-limit.ts) Deno.serve keeps reading the body
   // and so the connection: a client still sending past the body deadline is cut off here.
-  // An upgraded connection carries WebSocket frames, for as long as it lives.
-  const bodyUntil = upgrade ? Infinity : passed + options.bodyTimeoutMs;
-  await Promise.all([copy(conn, upstream, bodyUntil), copy(upstream, conn)]);
+  // An upgraded connection carries WebSocket frames, for as long as it lives. A staged upload
+  // (PUT /uploads/{id}, up to UPLOAD_MAX_BYTES) may take longer than any fixed deadline on a
+  // slow link: it is cut only when it stops sending for BODY_READ_TIMEOUT_MS, the gap its
+  // route answers 408 for (src/imports/uploads.ts).
+  const upload = STAGED_UPLOAD.test(request.head);
+  let answered = false;
+  const body: BodyDeadline = {
+    until: upgrade || upload ? Infinity : passed + options.bodyTimeoutMs,
+    idleMs: upload ? options.bodyTimeoutMs : Infinity,
+    answered: () => answered,
+  };
+  await Promise.all([copy(conn, upstream, body), copy(upstream, conn, undefined, () => answered = true)]);
 }
 
 export function openFrontDoor(options: FrontDoorOptions): FrontDoor {

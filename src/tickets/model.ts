@@ -50,6 +50,8 @@ export interface TicketRow {
   priority: string;
   category: string;
   assignee_id: string | null;
+  /** The client's own key (imports), unique per tenant. */
+  external_id: string | null;
   created_by: string | null;
   version: number;
   created_at: Date;
@@ -87,6 +89,13 @@ export const TICKET_ITEM_CODES = [
   "FORBIDDEN",
   "NO_CHANGE",
   "CONFLICT",
+  // Imports (actions/import.ts, src/imports/parse.ts).
+  "INVALID_FIELD",
+  "TOO_LONG",
+  "UNKNOWN_ASSIGNEE",
+  "DUPLICATE_IN_FILE",
+  "INVALID_ROW",
+  "ALREADY_EXISTS",
 ] as const;
 export type TicketItemCode = typeof TICKET_ITEM_CODES[number];
 

@@ -4,9 +4,26 @@
  * that an ADD_COMMENT operation applied every item exactly once.
  */
 import { expect } from "expect";
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
+import { createCounter } from "./bulk_checks.ts";
 import type { Db } from "../../src/db/database.ts";
 import { expectConsistent, expectLedger, ok } from "./bulk_checks.ts";
+
+/**
+ * The first transaction that inserts a row into `table` matching `when` (on NEW) stalls for `seconds`, once:
+ * a kill then lands inside that chunk's transaction. The sequence `stall_count` counts the stalls' starts.
+ */
+export async function stallOnce(db: Db, table: string, when: RawBuilder<unknown>, seconds: number): Promise<void> {
+  await createCounter(db, "stall_count");
+  await sql`
+    CREATE FUNCTION stall_once() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF nextval('stall_count') = 1 THEN PERFORM pg_sleep(${sql.lit(seconds)}); END IF;
+      RETURN NEW;
+    END $$`.execute(db);
+  await sql`CREATE TRIGGER stall_once BEFORE INSERT ON ${sql.table(table)} FOR EACH ROW
+    WHEN (${when}) EXECUTE FUNCTION stall_once()`.execute(db);
+}
 import type { TestServer } from "./server.ts";
 
 /** The tenant's tickets that are not CLOSED (closed ones are read-only for comments). */

@@ -15,6 +15,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  */
 type Documents = {
     "mutation CancelOperation($id: ID!) {\n  cancelBulkOperation(input: {id: $id}) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.CancelOperationDocument,
+    "mutation CreateUpload {\n  createUpload {\n    upload {\n      id\n      url\n      maxBytes\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.CreateUploadDocument,
     "query GetExport($id: ID!) {\n  bulkOperation(id: $id) {\n    id\n    status\n    export {\n      format\n      compression\n      state\n      rows\n      bytes\n      expiresAt\n    }\n  }\n}": typeof types.GetExportDocument,
     "query GetOperation($id: ID!) {\n  bulkOperation(id: $id) {\n    ...OperationFields\n  }\n}": typeof types.GetOperationDocument,
     "query ListOperations($first: Int!, $after: String, $filter: BulkOperationFilter) {\n  bulkOperations(first: $first, after: $after, filter: $filter) {\n    edges {\n      node {\n        ...OperationFields\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": typeof types.ListOperationsDocument,
@@ -24,6 +25,7 @@ type Documents = {
     "mutation RetryOperation($input: RetryFailedItemsInput!) {\n  retryFailedItems(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.RetryOperationDocument,
     "mutation RollbackOperation($input: RollbackBulkOperationInput!) {\n  rollbackBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.RollbackOperationDocument,
     "mutation StartExport($input: StartBulkExportInput!) {\n  startBulkExport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.StartExportDocument,
+    "mutation StartImport($input: StartBulkImportInput!) {\n  startBulkImport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.StartImportDocument,
     "mutation StartOperation($input: StartBulkOperationInput!) {\n  startBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": typeof types.StartOperationDocument,
     "subscription WatchOperation($id: ID!) {\n  bulkOperationProgress(id: $id) {\n    ...OperationFields\n  }\n}": typeof types.WatchOperationDocument,
     "query WhoAmI {\n  viewer {\n    user {\n      id\n      email\n      role\n    }\n    tenant {\n      name\n    }\n  }\n}": typeof types.WhoAmIDocument,
@@ -37,6 +39,7 @@ type Documents = {
 };
 const documents: Documents = {
     "mutation CancelOperation($id: ID!) {\n  cancelBulkOperation(input: {id: $id}) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.CancelOperationDocument,
+    "mutation CreateUpload {\n  createUpload {\n    upload {\n      id\n      url\n      maxBytes\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.CreateUploadDocument,
     "query GetExport($id: ID!) {\n  bulkOperation(id: $id) {\n    id\n    status\n    export {\n      format\n      compression\n      state\n      rows\n      bytes\n      expiresAt\n    }\n  }\n}": types.GetExportDocument,
     "query GetOperation($id: ID!) {\n  bulkOperation(id: $id) {\n    ...OperationFields\n  }\n}": types.GetOperationDocument,
     "query ListOperations($first: Int!, $after: String, $filter: BulkOperationFilter) {\n  bulkOperations(first: $first, after: $after, filter: $filter) {\n    edges {\n      node {\n        ...OperationFields\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.ListOperationsDocument,
@@ -46,6 +49,7 @@ const documents: Documents = {
     "mutation RetryOperation($input: RetryFailedItemsInput!) {\n  retryFailedItems(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.RetryOperationDocument,
     "mutation RollbackOperation($input: RollbackBulkOperationInput!) {\n  rollbackBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.RollbackOperationDocument,
     "mutation StartExport($input: StartBulkExportInput!) {\n  startBulkExport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.StartExportDocument,
+    "mutation StartImport($input: StartBulkImportInput!) {\n  startBulkImport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.StartImportDocument,
     "mutation StartOperation($input: StartBulkOperationInput!) {\n  startBulkOperation(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}": types.StartOperationDocument,
     "subscription WatchOperation($id: ID!) {\n  bulkOperationProgress(id: $id) {\n    ...OperationFields\n  }\n}": types.WatchOperationDocument,
     "query WhoAmI {\n  viewer {\n    user {\n      id\n      email\n      role\n    }\n    tenant {\n      name\n    }\n  }\n}": types.WhoAmIDocument,
@@ -76,6 +80,10 @@ export function graphql(source: string): unknown;
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "mutation CancelOperation($id: ID!) {\n  cancelBulkOperation(input: {id: $id}) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"): (typeof documents)["mutation CancelOperation($id: ID!) {\n  cancelBulkOperation(input: {id: $id}) {\n    bulkOperation {\n      ...OperationFields\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateUpload {\n  createUpload {\n    upload {\n      id\n      url\n      maxBytes\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"): (typeof documents)["mutation CreateUpload {\n  createUpload {\n    upload {\n      id\n      url\n      maxBytes\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -112,6 +120,10 @@ export function graphql(source: "mutation RollbackOperation($input: RollbackBulk
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "mutation StartExport($input: StartBulkExportInput!) {\n  startBulkExport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"): (typeof documents)["mutation StartExport($input: StartBulkExportInput!) {\n  startBulkExport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation StartImport($input: StartBulkImportInput!) {\n  startBulkImport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"): (typeof documents)["mutation StartImport($input: StartBulkImportInput!) {\n  startBulkImport(input: $input) {\n    bulkOperation {\n      ...OperationFields\n    }\n    replayed\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -66,7 +66,8 @@ const TargetSummaryRef = builder.objectRef<{ kind: string; count?: number; given
 ).implement({
   fields: (t) => ({
     kind: t.string({
-      description: "IDS, FILTER, or PARENT (retries and rollbacks: items of the parent).",
+      description:
+        "IDS, FILTER, RECORDS (imports: one item per row), or PARENT (retries and rollbacks: items of the parent).",
       resolve: (s) => s.kind.toUpperCase(),
     }),
     requestedIds: t.int({

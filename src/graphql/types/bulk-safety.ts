@@ -100,12 +100,14 @@ const PreviewRef = builder.objectRef<Preview>("BulkOperationPreview").implement(
   }),
 });
 
-const PreviewPayload = builder.objectRef<Payload<{ preview: Preview }>>("PreviewBulkOperationPayload").implement({
-  fields: (t) => ({
-    preview: t.field({ type: PreviewRef, nullable: true, resolve: (p) => p.preview ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], extensions: USER_ERRORS_LIST, resolve: (p) => p.userErrors }),
-  }),
-});
+export const PreviewPayload = builder.objectRef<Payload<{ preview: Preview }>>("PreviewBulkOperationPayload").implement(
+  {
+    fields: (t) => ({
+      preview: t.field({ type: PreviewRef, nullable: true, resolve: (p) => p.preview ?? null }),
+      userErrors: t.field({ type: [UserErrorRef], extensions: USER_ERRORS_LIST, resolve: (p) => p.userErrors }),
+    }),
+  },
+);
 
 builder.mutationFields((t) => ({
   retryFailedItems: t.field({

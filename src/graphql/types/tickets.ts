@@ -27,9 +27,9 @@ import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import { domainEnum } from "./domain-enums.ts";
 import { UserRef } from "./users.ts";
 
-const TicketStatusEnum = domainEnum(TICKET_STATUS_ENUM);
-const TicketPriorityEnum = domainEnum(TICKET_PRIORITY_ENUM);
-const TicketCategoryEnum = domainEnum(TICKET_CATEGORY_ENUM);
+export const TicketStatusEnum = domainEnum(TICKET_STATUS_ENUM);
+export const TicketPriorityEnum = domainEnum(TICKET_PRIORITY_ENUM);
+export const TicketCategoryEnum = domainEnum(TICKET_CATEGORY_ENUM);
 
 export const TicketRef = builder.objectRef<TicketRow>("Ticket");
 

@@ -5,6 +5,7 @@ import { ticketFilterWhere } from "../queries.ts";
 import { addComment } from "./add-comment.ts";
 import { assign } from "./assign.ts";
 import { exportTickets } from "./export.ts";
+import { importTickets } from "./import.ts";
 import { setCategory, setPriority } from "./set-enum-field.ts";
 import { setStatus } from "./set-status.ts";
 import { purgeTickets } from "./purge.ts";
@@ -22,6 +23,7 @@ const actions = [
   restore,
   purgeTickets,
   exportTickets,
+  importTickets,
 ] as BulkAction[];
 
 export const ticketsDomain = defineDomain({

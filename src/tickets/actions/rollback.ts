@@ -15,11 +15,14 @@
  *   rest: one UPDATE ... FROM unnest(...) setting each row's own fields. Fields, not the
  *   version, decide: a later operation that was itself rolled back leaves the fields as
  *   this parent left them, and undoing newest-first then works without force.
+ * - IMPORT_TICKETS parents: import-rollback.ts (deletes the created tickets, restores the
+ *   updated ones).
  * Version and updated_at move forward: a rollback is a change like any other.
  */
 import { type RawBuilder, sql } from "kysely";
 import type { BulkAction, ChunkContext, ItemResult, RollbackParams } from "../../bulk/action.ts";
 import { restorePurged } from "./purge.ts";
+import { undoImport } from "./import-rollback.ts";
 import { lockTickets } from "./ticket-change.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
 
@@ -163,10 +166,10 @@ export const rollback: BulkAction<RollbackParams> = {
     const value = raw as Partial<RollbackParams> | null;
     return Promise.resolve({ parentActionType: String(value?.parentActionType ?? ""), force: value?.force === true });
   },
-  apply: (chunk) =>
-    chunk.params.parentActionType === "ADD_COMMENT"
-      ? removeComments(chunk)
-      : chunk.params.parentActionType === "PURGE"
-      ? restorePurged(chunk)
-      : restoreImages(chunk),
+  apply: (chunk) => {
+    if (chunk.params.parentActionType === "ADD_COMMENT") return removeComments(chunk);
+    if (chunk.params.parentActionType === "PURGE") return restorePurged(chunk);
+    if (chunk.params.parentActionType === "IMPORT_TICKETS") return undoImport(chunk);
+    return restoreImages(chunk);
+  },
 };
