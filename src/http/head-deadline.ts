@@ -208,13 +208,14 @@ async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: 
   // and so the connection: a client still sending past the body deadline is cut off here.
   // An upgraded connection carries WebSocket frames, for as long as it lives. A staged upload
   // (PUT /uploads/{id}, up to UPLOAD_MAX_BYTES) may take longer than any fixed deadline on a
-  // slow link: it is cut only when it stops sending for BODY_READ_TIMEOUT_MS, the gap its
-  // route answers 408 for (src/imports/uploads.ts).
+  // slow link: its route answers 408 when it stops sending for BODY_READ_TIMEOUT_MS
+  // (src/imports/uploads.ts); this door cuts it after twice that silence, a backstop that
+  // never races the route's answer.
   const upload = STAGED_UPLOAD.test(request.head);
   let answered = false;
   const body: BodyDeadline = {
     until: upgrade || upload ? Infinity : passed + options.bodyTimeoutMs,
-    idleMs: upload ? options.bodyTimeoutMs : Infinity,
+    idleMs: upload ? 2 * options.bodyTimeoutMs : Infinity,
     answered: () => answered,
   };
   await Promise.all([copy(conn, upstream, body), copy(upstream, conn, undefined, () => answered = true)]);
