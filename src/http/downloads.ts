@@ -9,6 +9,8 @@
  * (autovacuum has not analysed them yet) make it pick a bitmap scan + sort that reads every
  * remaining item for each page: quadratic over a million-item download.
  * Same bearer auth as /graphql; another tenant's operation is a 404 like a missing one.
+ * `?outcome=FAILED` (or any outcomes, comma-separated) keeps only those items, e.g. the console's
+ * "failed rows": still the same position ranges, filtered within each.
  */
 import { bearerToken, viewerForToken } from "../auth/tokens.ts";
 import type { BulkDomain } from "../bulk/action.ts";
@@ -16,6 +18,7 @@ import type { ItemRow } from "../bulk/history.ts";
 import { findOperation } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
 import { encodeId, expectId, UUID_PATTERN } from "../graphql/ids.ts";
+import { BULK_ITEM_OUTCOMES } from "../graphql/types/bulk-operation.ts";
 
 const PAGE_SIZE = 5000;
 const ROUTE = /^\/bulk-operations\/([^/]+)\/items\.(jsonl|csv)$/;
@@ -61,10 +64,26 @@ function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** Items with from <= position < to, in order (one range scan of the primary key). */
-async function itemRange(db: Db, operationId: string, from: number, to: number): Promise<ItemRow[]> {
-  return await db.selectFrom("bulk_operation_items").selectAll().where("operation_id", "=", operationId)
-    .where("position", ">=", from).where("position", "<", to).orderBy("position").execute() as ItemRow[];
+/** Items with from <= position < to (and one of `outcomes`, when given), in order (one range scan of the primary key). */
+async function itemRange(
+  db: Db,
+  operationId: string,
+  range: { from: number; to: number; outcomes: readonly string[] | null },
+): Promise<ItemRow[]> {
+  let query = db.selectFrom("bulk_operation_items").selectAll().where("operation_id", "=", operationId)
+    .where("position", ">=", range.from).where("position", "<", range.to);
+  if (range.outcomes) query = query.where("outcome", "in", range.outcomes);
+  return await query.orderBy("position").execute() as ItemRow[];
+}
+
+/** `?outcome=FAILED,SKIPPED` -> the outcomes; null without the parameter; an Error naming a bad value. */
+function outcomesOf(url: URL): readonly string[] | null | Error {
+  const raw = url.searchParams.get("outcome");
+  if (raw === null) return null;
+  const outcomes = raw.split(",");
+  const known: readonly string[] = BULK_ITEM_OUTCOMES;
+  const bad = outcomes.find((outcome) => !known.includes(outcome));
+  return bad === undefined ? outcomes : new Error(`Unknown outcome "${bad}": use ${BULK_ITEM_OUTCOMES.join(", ")}.`);
 }
 
 const error = (status: number, message: string) =>
@@ -75,6 +94,8 @@ export function downloadsRoute(db: Db, domain: BulkDomain) {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
     if (request.method !== "GET") return error(405, "Use GET.");
+    const outcomes = outcomesOf(url);
+    if (outcomes instanceof Error) return error(400, outcomes.message);
     const token = bearerToken(request.headers.get("authorization"));
     const viewer = token ? await viewerForToken(db, token) : null;
     if (!viewer) return error(401, "A valid API token is required: send Authorization: Bearer <token>.");
@@ -90,7 +111,7 @@ export function downloadsRoute(db: Db, domain: BulkDomain) {
         const lines: string[] = [];
         if (format === "csv" && !headerSent) lines.push(CSV_COLUMNS.join(","));
         headerSent = true;
-        const page = await itemRange(db, operation.id, next, next + PAGE_SIZE);
+        const page = await itemRange(db, operation.id, { from: next, to: next + PAGE_SIZE, outcomes });
         next += PAGE_SIZE;
         for (const item of page) {
           const row = record(item, domain.target.nodeType);
@@ -108,7 +129,9 @@ export function downloadsRoute(db: Db, domain: BulkDomain) {
     return new Response(body, {
       headers: {
         "content-type": type,
-        "content-disposition": `attachment; filename="bulk-operation-${operation.id}-items.${format}"`,
+        "content-disposition": `attachment; filename="bulk-operation-${operation.id}-${
+          outcomes ? outcomes.join("-").toLowerCase() : "items"
+        }.${format}"`,
       },
     });
   };

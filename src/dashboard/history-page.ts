@@ -1,0 +1,155 @@
+/**
+ * History (#/history): every operation, newest first, with the API's filters (status, action, kind, creator,
+ * created range) and keyset pages both ways. Rows of running operations update live from bulkOperationsChanged.
+ */
+import {
+  type BulkOperationFilter,
+  ConsoleHistoryDocument,
+  type ConsoleHistoryQuery,
+  type ConsoleHistoryQueryVariables,
+  OperationsChangedDocument,
+} from "../clients/generated/graphql.ts";
+import { count, isNewer, type Operation } from "../clients/progress.ts";
+import { button, el, field, humanize, select, selectedValues, table, time } from "./dom.ts";
+import { ACTION_TYPES, OPERATION_KINDS, OPERATION_STATUSES } from "./enums.ts";
+import type { Page, PageContext } from "./page.ts";
+
+type PageInfo = ConsoleHistoryQuery["bulkOperations"]["pageInfo"];
+
+const PAGE = 25;
+
+export function historyPage(ctx: PageContext): Page {
+  const { session } = ctx;
+  const status = select(OPERATION_STATUSES, { multiple: true, attrs: { name: "status", size: 4 } });
+  const action = select(ACTION_TYPES, { multiple: true, attrs: { name: "actionType", size: 4 } });
+  const kind = select(OPERATION_KINDS, { multiple: true, attrs: { name: "kind", size: 3 } });
+  const creator = select([
+    { value: "", label: "Anyone" },
+    ...session.users.map((u) => ({ value: u.id, label: u.name })),
+  ], {
+    attrs: { name: "createdBy" },
+  });
+  const after = el("input", { attrs: { type: "date", name: "createdAfter" } });
+  const before = el("input", { attrs: { type: "date", name: "createdBefore" } });
+  const form = el(
+    "form",
+    { class: "filters", attrs: { "aria-label": "History filters" } },
+    field("Status", status),
+    field("Action", action),
+    field("Kind", kind),
+    el(
+      "div",
+      "filter-column",
+      field("Created by", creator),
+      field("Created from", after),
+      field("Created before", before),
+    ),
+  );
+  form.addEventListener("submit", (e) => e.preventDefault());
+  for (const control of [status, action, kind, creator, after, before]) {
+    control.addEventListener("change", () => {
+      cursor = {};
+      void load();
+    });
+  }
+
+  const grid = table("Operations", ["Status", "Action", "Kind", "Progress", "Failed", "Created", "By", "Description"]);
+  const prev = button("← Newer", () => turn("back"), { attrs: { "aria-label": "Newer operations" } });
+  const next = button("Older →", () => turn("forward"), { attrs: { "aria-label": "Older operations" } });
+  const note = el("p", { class: "table-status", attrs: { role: "status" } });
+  let page: PageInfo | null = null;
+  let cursor: Pick<ConsoleHistoryQueryVariables, "after" | "before"> = {};
+  const shown = new Map<string, { op: Operation; row: HTMLTableRowElement }>();
+
+  function filter(): BulkOperationFilter {
+    const f: BulkOperationFilter = {};
+    const pick = <T extends string>(node: HTMLSelectElement, all: readonly T[]) =>
+      all.filter((v) => selectedValues(node).includes(v));
+    if (status.selectedOptions.length) f.status = pick(status, OPERATION_STATUSES);
+    if (action.selectedOptions.length) f.actionType = pick(action, ACTION_TYPES);
+    if (kind.selectedOptions.length) f.kind = pick(kind, OPERATION_KINDS);
+    if (creator.value) f.createdBy = creator.value;
+    if (after.value) f.createdAfter = new Date(`${after.value}T00:00`).toISOString();
+    if (before.value) f.createdBefore = new Date(`${before.value}T00:00`).toISOString();
+    return f;
+  }
+
+  function turn(direction: "forward" | "back"): void {
+    if (!page) return;
+    cursor = direction === "forward" ? { after: page.endCursor } : { before: page.startCursor };
+    void load();
+  }
+
+  async function load(): Promise<void> {
+    note.textContent = "Loading…";
+    try {
+      const variables: ConsoleHistoryQueryVariables = cursor.before
+        ? { last: PAGE, before: cursor.before, filter: filter() }
+        : { first: PAGE, after: cursor.after, filter: filter() };
+      const data = await session.query(ConsoleHistoryDocument, variables);
+      page = data.bulkOperations.pageInfo;
+      shown.clear();
+      grid.body.replaceChildren(...data.bulkOperations.edges.map(({ node }) => {
+        const row = el("tr", { data: { id: node.id } });
+        fill(row, node);
+        shown.set(node.id, { op: node, row });
+        return row;
+      }));
+      note.textContent = data.bulkOperations.edges.length ? "" : "No operations match.";
+      prev.disabled = !page.hasPreviousPage;
+      next.disabled = !page.hasNextPage;
+    } catch (error) {
+      ctx.fail(error);
+    }
+  }
+
+  const stopFeed = session.subscribe(OperationsChangedDocument, {}, {
+    next: ({ bulkOperationsChanged: op }) => {
+      const entry = shown.get(op.id);
+      if (entry && isNewer(op, entry.op)) {
+        entry.op = op;
+        fill(entry.row, op);
+      }
+    },
+    error: (error) => ctx.fail(error),
+    complete: () => {},
+  });
+  const stopReconnect = session.onReconnected(() => void load());
+
+  const element = el(
+    "section",
+    { class: "page history-page", attrs: { "aria-label": "History" } },
+    el("h2", { text: "History" }),
+    form,
+    el("div", "table-wrap", grid.table),
+    note,
+    el("nav", { class: "pager", attrs: { "aria-label": "History pages" } }, prev, next),
+  );
+  void load();
+  return {
+    element,
+    dispose: () => {
+      stopFeed();
+      stopReconnect();
+    },
+  };
+}
+
+function fill(row: HTMLTableRowElement, op: Operation): void {
+  row.dataset.status = op.status;
+  row.dataset.kind = op.kind;
+  row.replaceChildren(
+    el("td", {}, el("span", { class: `badge status-${op.status}`, text: humanize(op.status) })),
+    el(
+      "td",
+      {},
+      el("a", { attrs: { href: `#/operations/${encodeURIComponent(op.id)}` }, text: humanize(op.actionType) }),
+    ),
+    el("td", { text: humanize(op.kind) }),
+    el("td", { class: "num", text: `${count(op.counts.processed)} / ${count(op.counts.total)}` }),
+    el("td", { class: "num", text: count(op.counts.failed) }),
+    el("td", { class: "nowrap", text: time(op.createdAt) }),
+    el("td", { text: op.createdBy?.email ?? "" }),
+    el("td", { class: "title", text: op.description ?? "" }),
+  );
+}
