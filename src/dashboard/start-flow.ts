@@ -141,7 +141,9 @@ export function openStartFlow(
       1,
       `preview of ${count(p.matchedCount)} tickets`,
       el("p", {
-        text: `About ${duration(p.estimatedDurationSeconds * 1000)}. This preview holds until ${time(p.expiresAt)}.`,
+        text: `${
+          p.estimatedDurationSeconds < 1 ? "Under a second" : `About ${duration(p.estimatedDurationSeconds * 1000)}`
+        } at your recent throughput. This preview holds until ${time(p.expiresAt)}.`,
       }),
       outcomes,
       p.predictedByCode.length ? codes : el("p", { class: "muted", text: "No failures or skips predicted." }),
@@ -163,7 +165,11 @@ export function openStartFlow(
     const when = el("input", { attrs: { type: "datetime-local", name: "scheduledAt" } });
     const email = el("input", { attrs: { type: "checkbox", name: "notifyEmail" } });
     const typed = el("input", { attrs: { name: "confirmCount", inputmode: "numeric", autocomplete: "off" } });
-    const go = el("button", { class: "primary danger-if", text: "Start", attrs: { type: "submit" } });
+    const go = el("button", {
+      class: action.destructive ? "primary danger" : "primary",
+      text: "Start",
+      attrs: { type: "submit" },
+    });
     const check = () => {
       go.disabled = action.destructive && typed.value.replace(/[,\s]/g, "") !== String(p.matchedCount);
     };
@@ -171,7 +177,10 @@ export function openStartFlow(
     const confirm = el(
       "form",
       "flow-form",
-      el("p", { class: "summary", text: `${form.summary()} ${count(p.matchedCount)} tickets (${target}).` }),
+      el("p", {
+        class: "summary",
+        text: `${form.summary().replace(/^./, (c) => c.toUpperCase())} ${count(p.matchedCount)} tickets (${target}).`,
+      }),
       action.destructive ? field(`Type ${p.matchedCount} to confirm`, typed) : null,
       field("Run at (optional; empty: now)", when),
       field("E-mail me when it is accepted and when it ends", email, "field inline"),

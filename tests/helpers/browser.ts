@@ -116,10 +116,11 @@ async function runStep(browser: Browser, name: string, run: (flow: Flow) => Prom
 
 const slug = (name: string) => name.replace(/\W+/g, "-").slice(0, 60);
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** Saves the page (the whole page, or with `viewportOnly` what a user sees, as the README's images). */
+export async function screenshot(page: Page, name: string, options: { viewportOnly?: boolean } = {}): Promise<string> {
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
   const path = `${SCREENSHOTS}/${name}.png`;
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage: !options.viewportOnly });
   return path;
 }
 
