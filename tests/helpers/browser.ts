@@ -22,6 +22,8 @@ const FLAGS = [
   "--disable-sync",
 ];
 export const SCREENSHOTS = ".test-data/screenshots";
+/** What Chromium itself logs when a connection fails (see Flow.networkDown). */
+const NETWORK_ERRORS = /^(Failed to load resource: net::|WebSocket connection to '[^']+' failed)/;
 
 // playwright-core's bundled `is-wsl` probes /proc/sys/fs/binfmt_misc/WSLInterop as it loads, and
 // Deno lets a program read /proc/sys only with --allow-all. With __IS_WSL_TEST__ set the probe
@@ -46,6 +48,12 @@ export const PHONE: Viewport = { width: 390, height: 844 };
 export interface Flow {
   /** A new page in a new context (own storage), at `viewport` (default DESKTOP). */
   page(viewport?: Viewport): Promise<Page>;
+  /**
+   * While on, the browser's own lines about failed connections ("Failed to load resource: net::...", "WebSocket
+   * connection to ... failed") are expected (a test that cuts the network on purpose); every other console error
+   * still fails the step.
+   */
+  networkDown(on: boolean): void;
 }
 
 export interface Suite {
@@ -87,7 +95,11 @@ async function runStep(browser: Browser, name: string, run: (flow: Flow) => Prom
   const contexts: BrowserContext[] = [];
   const pages: Page[] = [];
   const problems: string[] = [];
+  let networkDown = false;
   const flow: Flow = {
+    networkDown(on) {
+      networkDown = on;
+    },
     async page(viewport = DESKTOP) {
       const context = await browser.newContext({ viewport, acceptDownloads: true });
       contexts.push(context);
@@ -95,7 +107,9 @@ async function runStep(browser: Browser, name: string, run: (flow: Flow) => Prom
       page.setDefaultTimeout(20_000);
       page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
       page.on("console", (message) => {
-        if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+        if (message.type() !== "error") return;
+        if (networkDown && NETWORK_ERRORS.test(message.text())) return;
+        problems.push(`console error: ${message.text()}`);
       });
       pages.push(page);
       return page;
@@ -108,6 +122,7 @@ async function runStep(browser: Browser, name: string, run: (flow: Flow) => Prom
     for (const [i, page] of pages.entries()) {
       await screenshot(page, `failed-${slug(name)}${i ? `-${i}` : ""}`).catch(() => {});
     }
+    if (problems.length > 0) console.error(`the page reported:\n${problems.join("\n")}`);
     throw error;
   } finally {
     for (const context of contexts) await context.close();
@@ -146,13 +161,21 @@ export async function watchLayoutShift(page: Page): Promise<void> {
         const entry of list.getEntries() as (PerformanceEntry & {
           value: number;
           hadRecentInput: boolean;
-          sources?: { node?: Node }[];
+          sources?: { node?: Node | null }[];
         })[]
       ) {
         if (entry.hadRecentInput) continue;
         w.__shift += entry.value;
+        // What moved, as tag#id.class, so a failure names it.
         w.__shifts.push(
-          (entry.sources ?? []).map((s) => (s.node as Element | undefined)?.className ?? s.node?.nodeName).join(","),
+          (entry.sources ?? []).map((s) => {
+            const node = s.node as Element | undefined;
+            return node
+              ? `${node.nodeName.toLowerCase()}${node.id ? `#${node.id}` : ""}${
+                node.className ? `.${node.className}` : ""
+              }`
+              : "?";
+          }).join(","),
         );
       }
     }).observe({ type: "layout-shift", buffered: false });
