@@ -163,7 +163,7 @@ browserSuite("console: tickets", async (suite) => {
           .toEqual(["setStatus", "setPriority", "setCategory", "assign", "addComment"]);
         expect(await page.locator("button", { hasText: /import|export/i }).count()).toBe(0);
         await page.check(`tr >> nth=1 >> input[type=checkbox]`);
-        await screenshot(page, "console-tickets");
+        await screenshot(page, "console-tickets", { viewportOnly: true });
       },
     );
 
