@@ -66,8 +66,16 @@ export function select(
   return node;
 }
 
-/** The selected values of a <select multiple>. */
-export const selectedValues = (node: HTMLSelectElement) => [...node.selectedOptions].map((o) => o.value);
+/** Which of `all` a <select multiple> has selected (typed as `all`'s values); undefined when none: no condition. */
+export function picked<T extends string>(node: HTMLSelectElement, all: readonly T[]): T[] | undefined {
+  const chosen = new Set([...node.selectedOptions].map((o) => o.value));
+  const values = all.filter((value) => chosen.has(value));
+  return values.length ? values : undefined;
+}
+
+/** A date input's day as the instant it starts in the viewer's time zone; undefined when empty. */
+export const startOfDay = (input: HTMLInputElement) =>
+  input.value ? new Date(`${input.value}T00:00`).toISOString() : undefined;
 
 /** FEATURE_REQUEST -> feature request */
 export const humanize = (code: string) => code.replaceAll("_", " ").toLowerCase();

@@ -9,17 +9,16 @@
  */
 import {
   type BulkOperationFilter,
-  ConsoleHistoryDocument,
-  type ConsoleHistoryQuery,
-  type ConsoleHistoryQueryVariables,
+  ListOperationsDocument,
+  type ListOperationsQuery,
   OperationsChangedDocument,
 } from "../clients/generated/graphql.ts";
 import { count, isNewer, type Operation } from "../clients/progress.ts";
-import { button, el, field, humanize, select, selectedValues, table, time } from "./dom.ts";
+import { button, el, field, humanize, picked, select, startOfDay, table, time } from "./dom.ts";
 import { ACTION_TYPES, OPERATION_KINDS, OPERATION_STATUSES } from "./enums.ts";
 import type { Page, PageContext } from "./page.ts";
 
-type PageInfo = ConsoleHistoryQuery["bulkOperations"]["pageInfo"];
+type PageInfo = ListOperationsQuery["bulkOperations"]["pageInfo"];
 
 const PAGE = 25;
 
@@ -70,16 +69,14 @@ export function historyPage(ctx: PageContext): Page {
   const shown = new Map<string, { op: Operation; row: HTMLTableRowElement }>();
 
   function filter(): BulkOperationFilter {
-    const f: BulkOperationFilter = {};
-    const pick = <T extends string>(node: HTMLSelectElement, all: readonly T[]) =>
-      all.filter((v) => selectedValues(node).includes(v));
-    if (status.selectedOptions.length) f.status = pick(status, OPERATION_STATUSES);
-    if (action.selectedOptions.length) f.actionType = pick(action, ACTION_TYPES);
-    if (kind.selectedOptions.length) f.kind = pick(kind, OPERATION_KINDS);
-    if (creator.value) f.createdBy = creator.value;
-    if (after.value) f.createdAfter = new Date(`${after.value}T00:00`).toISOString();
-    if (before.value) f.createdBefore = new Date(`${before.value}T00:00`).toISOString();
-    return f;
+    return {
+      status: picked(status, OPERATION_STATUSES),
+      actionType: picked(action, ACTION_TYPES),
+      kind: picked(kind, OPERATION_KINDS),
+      createdBy: creator.value || undefined,
+      createdAfter: startOfDay(after),
+      createdBefore: startOfDay(before),
+    };
   }
 
   function turn(direction: "forward" | "back"): void {
@@ -96,8 +93,7 @@ export function historyPage(ctx: PageContext): Page {
   async function load(): Promise<void> {
     note.textContent = "Loading…";
     try {
-      const variables: ConsoleHistoryQueryVariables = { first: PAGE, after: pageCursor, filter: filter() };
-      const data = await session.query(ConsoleHistoryDocument, variables);
+      const data = await session.query(ListOperationsDocument, { first: PAGE, after: pageCursor, filter: filter() });
       page = data.bulkOperations.pageInfo;
       shown.clear();
       grid.body.replaceChildren(...data.bulkOperations.edges.map(({ node }) => {

@@ -8,7 +8,6 @@
 import {
   type BulkItemCode,
   type BulkItemFilter,
-  type BulkItemOutcome,
   CancelOperationDocument,
   ConsoleEventsDocument,
   type ConsoleEventsQuery,
@@ -21,7 +20,7 @@ import {
   WatchOperationDocument,
 } from "../clients/generated/graphql.ts";
 import { count, isNewer, isTerminal, type Operation, RateMeter } from "../clients/progress.ts";
-import { button, diff, el, field, humanize, select, selectedValues, table, time } from "./dom.ts";
+import { button, diff, el, field, humanize, picked, select, table, time } from "./dom.ts";
 import { ITEM_CODES, ITEM_OUTCOMES } from "./enums.ts";
 import { actionText, type Detail, livePanel } from "./live-panel.ts";
 import type { Page, PageContext } from "./page.ts";
@@ -239,14 +238,10 @@ function itemsSection(ctx: PageContext, id: string) {
   let page: ItemsPage | null = null;
   let cursor: Pick<ConsoleItemsQueryVariables, "after" | "before"> = {};
 
-  const filter = (): BulkItemFilter => {
-    const f: BulkItemFilter = {};
-    const outcomes = ITEM_OUTCOMES.filter((o: BulkItemOutcome) => selectedValues(outcome).includes(o));
-    const codes = ITEM_CODES.filter((c) => selectedValues(code).includes(c));
-    if (outcomes.length) f.outcome = outcomes;
-    if (codes.length) f.errorCode = codes;
-    return f;
-  };
+  const filter = (): BulkItemFilter => ({
+    outcome: picked(outcome, ITEM_OUTCOMES),
+    errorCode: picked(code, ITEM_CODES),
+  });
   for (const control of [outcome, code]) {
     control.addEventListener("change", () => {
       cursor = {};

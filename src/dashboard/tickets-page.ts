@@ -12,7 +12,7 @@ import {
 } from "../clients/generated/graphql.ts";
 import { count } from "../clients/progress.ts";
 import { type ActionDefinition, ACTIONS } from "./actions.ts";
-import { button, controlId, el, field, humanize, select, selectedValues, table, time } from "./dom.ts";
+import { button, controlId, el, field, humanize, picked, select, startOfDay, table, time } from "./dom.ts";
 import { TICKET_CATEGORIES, TICKET_PRIORITIES, TICKET_STATUSES } from "./enums.ts";
 import type { Page, PageContext } from "./page.ts";
 import { isSelected, NOTHING, selectedCount, type Selection, toggle } from "./selection.ts";
@@ -85,18 +85,17 @@ export function ticketsPage(ctx: PageContext): Page {
   }
 
   function readFilter(): TicketFilter {
-    const f: TicketFilter = {};
-    const pick = <T extends string>(node: HTMLSelectElement, all: readonly T[]) =>
-      all.filter((v) => selectedValues(node).includes(v));
-    if (status.selectedOptions.length) f.status = pick(status, TICKET_STATUSES);
-    if (priority.selectedOptions.length) f.priority = pick(priority, TICKET_PRIORITIES);
-    if (category.selectedOptions.length) f.category = pick(category, TICKET_CATEGORIES);
+    const f: TicketFilter = {
+      status: picked(status, TICKET_STATUSES),
+      priority: picked(priority, TICKET_PRIORITIES),
+      category: picked(category, TICKET_CATEGORIES),
+      // Dates are the viewer's local days: from the start of "from" to the start of the day "before".
+      createdAfter: startOfDay(createdAfter),
+      createdBefore: startOfDay(createdBefore),
+    };
     if (assignee.value === "-") f.unassigned = true;
     else if (assignee.value) f.assigneeId = assignee.value;
     if (title.value.trim()) f.titleContains = title.value.trim();
-    // Dates are the viewer's local days: from the start of "from" to the start of the day after "before".
-    if (createdAfter.value) f.createdAfter = new Date(`${createdAfter.value}T00:00`).toISOString();
-    if (createdBefore.value) f.createdBefore = new Date(`${createdBefore.value}T00:00`).toISOString();
     if (deleted.checked) f.includeDeleted = true;
     return f;
   }
