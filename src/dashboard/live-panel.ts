@@ -25,10 +25,9 @@ export interface LiveCommands {
   retry(codes: BulkItemCode[] | null): Promise<void>;
   rollback(force: boolean): Promise<void>;
   download(format: "jsonl" | "csv", outcome?: "FAILED"): Promise<void>;
-  showCode(code: string): void;
+  showCode(code: BulkItemCode): void;
 }
 
-const LATEST = 8;
 const COUNTS = ["succeeded", "failed", "skipped", "cancelled", "pending"] as const;
 
 /** Whether this role may act on the operation (delete/restore and rollbacks of them: ADMIN). */
@@ -58,7 +57,8 @@ export function actionText(detail: Detail): string {
   }
 }
 
-export function livePanel(detail: Detail, can: Permissions, commands: LiveCommands) {
+/** `latestRows`: how many latest items it shows (a fixed number of rows: the box keeps its height). */
+export function livePanel(detail: Detail, can: Permissions, commands: LiveCommands, latestRows: number) {
   const status = el("span", { class: "badge op-status", attrs: { role: "status" } });
   const fill = el("div", "fill");
   const bar = el(
@@ -109,6 +109,7 @@ export function livePanel(detail: Detail, can: Permissions, commands: LiveComman
   );
 
   let shownControls = "";
+  let shownErrors = "";
 
   function renderControls(op: Operation): void {
     const done = isTerminal(op.status);
@@ -209,8 +210,17 @@ export function livePanel(detail: Detail, can: Permissions, commands: LiveComman
       : left === null
       ? "–"
       : duration(left);
+    renderErrors(op);
+    renderControls(op);
+  }
+
+  /** The codes and their counts; rebuilt only when they change (the ETA ticks every second: focus stays put). */
+  function renderErrors(op: Operation): void {
+    const key = JSON.stringify(op.errorSummary);
+    if (key === shownErrors) return;
+    shownErrors = key;
     errors.replaceChildren(
-      ...(op.errorSummary.length ? op.errorSummary : []).map((e) =>
+      ...op.errorSummary.map((e) =>
         el(
           "li",
           { class: SKIP_CODES.has(e.code) ? "skip" : "fail", data: { code: e.code } },
@@ -222,11 +232,10 @@ export function livePanel(detail: Detail, can: Permissions, commands: LiveComman
       ),
     );
     if (op.errorSummary.length === 0) errors.append(el("li", { class: "muted", text: "none so far" }));
-    renderControls(op);
   }
 
   function showLatest(items: readonly LatestItem[]): void {
-    const rows = items.slice(-LATEST).reverse().map((item) =>
+    const rows = items.slice(-latestRows).reverse().map((item) =>
       el(
         "li",
         { data: { outcome: item.outcome } },
@@ -235,8 +244,8 @@ export function livePanel(detail: Detail, can: Permissions, commands: LiveComman
         el("span", { class: `badge outcome-${item.outcome}`, text: item.code ?? humanize(item.outcome) }),
       )
     );
-    // Always LATEST rows: the box keeps its height as items arrive.
-    while (rows.length < LATEST) {
+    // Always latestRows rows: the box keeps its height as items arrive.
+    while (rows.length < latestRows) {
       rows.push(el("li", { class: "placeholder", attrs: { "aria-hidden": "true" } }, "\u00a0"));
     }
     latest.replaceChildren(...rows);

@@ -11,9 +11,11 @@ import {
   CancelOperationDocument,
   ConsoleEventsDocument,
   type ConsoleEventsQuery,
+  type ConsoleItemFragment,
   ConsoleItemsDocument,
   type ConsoleItemsQuery,
   type ConsoleItemsQueryVariables,
+  ConsoleLatestItemsDocument,
   ConsoleOperationDocument,
   RetryOperationDocument,
   RollbackOperationDocument,
@@ -26,14 +28,15 @@ import { actionText, type Detail, livePanel } from "./live-panel.ts";
 import type { Page, PageContext } from "./page.ts";
 import { userErrorText } from "./session.ts";
 
-type Item = NonNullable<ConsoleItemsQuery["bulkOperation"]>["items"]["edges"][number]["node"];
 type ItemsPage = NonNullable<ConsoleItemsQuery["bulkOperation"]>["items"]["pageInfo"];
 type Event = NonNullable<ConsoleEventsQuery["bulkOperation"]>["events"]["edges"][number]["node"];
 
 const ITEMS_PAGE = 50;
 const EVENTS_PAGE = 50;
-/** The latest items are re-read at most this often while events arrive (each read is one indexed page of 8). */
+/** The latest items are re-read at most this often while events arrive (three short index scans each). */
 const LATEST_EVERY_MS = 1000;
+/** How many latest items the live panel shows. */
+const LATEST = 8;
 
 export function operationPage(ctx: PageContext, id: string): Page {
   const { session } = ctx;
@@ -80,7 +83,8 @@ export function operationPage(ctx: PageContext, id: string): Page {
       },
       rollback: async (force: boolean) => {
         // Forcing is asked of the rolled-back operation again, from its rollback that met conflicts.
-        const target = force ? detail.parent!.id : id;
+        const target = force ? detail.parent?.id : id;
+        if (!target) return;
         const { rollbackBulkOperation: r } = await session.query(RollbackOperationDocument, {
           input: { id: target, force },
         });
@@ -94,9 +98,9 @@ export function operationPage(ctx: PageContext, id: string): Page {
         await session.download(`/bulk-operations/${encodeURIComponent(id)}/items.${format}${suffix}`, name)
           .catch(ctx.fail);
       },
-      showCode: (code: string) => items.show({ errorCode: [code as BulkItemCode] }),
+      showCode: (code: BulkItemCode) => items.show({ errorCode: [code] }),
     };
-    const panel = livePanel(detail, session.can, commands);
+    const panel = livePanel(detail, session.can, commands, LATEST);
     const items = itemsSection(ctx, id);
     const events = eventsSection(ctx, id);
     const lineage = el("section", { class: "lineage", attrs: { "aria-label": "Lineage" } });
@@ -111,19 +115,18 @@ export function operationPage(ctx: PageContext, id: string): Page {
       latestTimer = setTimeout(async () => {
         latestAt = Date.now();
         try {
-          const data = await session.query(ConsoleItemsDocument, {
-            id,
-            last: 8,
-            filter: { outcome: ["SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] },
-          });
-          const edges = data.bulkOperation?.items.edges ?? [];
+          const data = await session.query(ConsoleLatestItemsDocument, { id, last: LATEST });
+          const op = data.bulkOperation;
+          const edges = op ? [...op.succeeded.edges, ...op.failed.edges, ...op.skipped.edges] : [];
           if (!disposed) {
-            panel.showLatest(edges.map(({ node }) => ({
-              position: node.position,
-              title: node.target?.title ?? node.targetId,
-              outcome: node.outcome,
-              code: node.error?.code ?? null,
-            })));
+            panel.showLatest(
+              edges.map(({ node }) => ({
+                position: node.position,
+                title: node.target?.title ?? node.targetId,
+                outcome: node.outcome,
+                code: node.error?.code ?? null,
+              })).sort((a, b) => a.position - b.position),
+            );
           }
         } catch { /* the next event tries again */ }
       }, wait);
@@ -297,7 +300,7 @@ function itemsSection(ctx: PageContext, id: string) {
   };
 }
 
-function itemRow(item: Item): HTMLTableRowElement {
+function itemRow(item: ConsoleItemFragment): HTMLTableRowElement {
   return el(
     "tr",
     { data: { position: String(item.position), outcome: item.outcome } },

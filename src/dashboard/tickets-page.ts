@@ -14,6 +14,7 @@ import { count } from "../clients/progress.ts";
 import { type ActionDefinition, ACTIONS } from "./actions.ts";
 import { button, controlId, el, field, humanize, picked, select, startOfDay, table, time } from "./dom.ts";
 import { TICKET_CATEGORIES, TICKET_PRIORITIES, TICKET_STATUSES } from "./enums.ts";
+import { OPTIONAL_FLOWS } from "./optional-flows.ts";
 import type { Page, PageContext } from "./page.ts";
 import { isSelected, NOTHING, selectedCount, type Selection, toggle } from "./selection.ts";
 import { openStartFlow } from "./start-flow.ts";
@@ -193,9 +194,14 @@ export function ticketsPage(ctx: PageContext): Page {
   const actionButtons = ACTIONS.filter((a) => session.can[a.needs]).map((action) =>
     button(action.label, () => start(action), { data: { action: action.key } })
   );
-  // IMPORT / EXPORT (issue 14; the startBulkImport and startBulkExport APIs are built on other branches): their
-  // buttons go here, each shown only when `session.hasMutation("startBulkImport" | "startBulkExport")` says this
-  // server has the API and its flow module is in the bundle. Until then there are no buttons (no dead ones).
+  // Import and export (other branches) come from optional-flows.ts: only what this server's schema has.
+  const optionalButtons = OPTIONAL_FLOWS.filter((flow) => session.can.run && session.hasMutation(flow.mutation)).map(
+    (flow) => {
+      const node = button(flow.label, () => flow.open(ctx, selection), { data: { flow: flow.mutation } });
+      node.dataset.needsSelection = String(flow.needsSelection);
+      return node;
+    },
+  );
   const bar = el(
     "div",
     { class: "action-bar", attrs: { role: "toolbar", "aria-label": "Bulk actions on the selected tickets" } },
@@ -206,6 +212,7 @@ export function ticketsPage(ctx: PageContext): Page {
     }, { class: "link", data: { role: "clear" } }),
     el("span", "spacer"),
     ...actionButtons,
+    ...optionalButtons,
   );
 
   async function selectAllMatching(): Promise<void> {
@@ -239,6 +246,7 @@ export function ticketsPage(ctx: PageContext): Page {
       : `${count(n)} selected`;
     countLabel.dataset.count = String(n);
     for (const b of actionButtons) b.disabled = n === 0;
+    for (const b of optionalButtons) b.disabled = b.dataset.needsSelection === "true" && n === 0;
     const onPage = rows.filter((r) => isSelected(selection, r.id)).length;
     pageBox.checked = rows.length > 0 && onPage === rows.length;
     pageBox.indeterminate = onPage > 0 && onPage < rows.length;
