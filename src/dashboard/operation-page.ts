@@ -8,6 +8,7 @@
 import {
   type BulkItemCode,
   type BulkItemFilter,
+  type BulkItemOutcome,
   CancelOperationDocument,
   ConsoleEventsDocument,
   type ConsoleEventsQuery,
@@ -15,7 +16,6 @@ import {
   ConsoleItemsDocument,
   type ConsoleItemsQuery,
   type ConsoleItemsQueryVariables,
-  ConsoleLatestItemsDocument,
   ConsoleOperationDocument,
   RetryOperationDocument,
   RollbackOperationDocument,
@@ -33,8 +33,15 @@ type Event = NonNullable<ConsoleEventsQuery["bulkOperation"]>["events"]["edges"]
 
 const ITEMS_PAGE = 50;
 const EVENTS_PAGE = 50;
-/** The latest items are re-read at most this often while events arrive (three short index scans each). */
+/**
+ * The latest items are re-read at most this often while events arrive. Measured (2-core shared machine, 100,000-item
+ * operation, 10,000 processed, after ANALYZE): 16 ms, a backward primary-key scan that filters out the 90,000
+ * pending items; one query per outcome was no better (the planner picked the same scan, 14 ms each). An API
+ * ordered by processed_at would make it constant; until then, once a second.
+ */
 const LATEST_EVERY_MS = 1000;
+/** The outcomes of processed items. */
+const PROCESSED: BulkItemOutcome[] = ["SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"];
 /** How many latest items the live panel shows. */
 const LATEST = 8;
 
@@ -115,18 +122,14 @@ export function operationPage(ctx: PageContext, id: string): Page {
       latestTimer = setTimeout(async () => {
         latestAt = Date.now();
         try {
-          const data = await session.query(ConsoleLatestItemsDocument, { id, last: LATEST });
-          const op = data.bulkOperation;
-          const edges = op ? [...op.succeeded.edges, ...op.failed.edges, ...op.skipped.edges] : [];
+          const data = await session.query(ConsoleItemsDocument, { id, last: LATEST, filter: { outcome: PROCESSED } });
           if (!disposed) {
-            panel.showLatest(
-              edges.map(({ node }) => ({
-                position: node.position,
-                title: node.target?.title ?? node.targetId,
-                outcome: node.outcome,
-                code: node.error?.code ?? null,
-              })).sort((a, b) => a.position - b.position),
-            );
+            panel.showLatest((data.bulkOperation?.items.edges ?? []).map(({ node }) => ({
+              position: node.position,
+              title: node.target?.title ?? node.targetId,
+              outcome: node.outcome,
+              code: node.error?.code ?? null,
+            })));
           }
         } catch { /* the next event tries again */ }
       }, wait);
