@@ -297,4 +297,28 @@ Deno.test("items of a 30,050-item operation: pagination both ways, filters, deep
     const byUuid = await fetch(`${server.url}/bulk-operations/${op.dbId}/items.csv`, { headers: auth });
     expect(parseCsv(await byUuid.text())).toEqual(rows);
   });
+
+  await t.step("?outcome=FAILED: only the failed rows, across every page; an unknown outcome is a 400", async () => {
+    const failed = ledger.filter((l) => l.outcome === "FAILED");
+    expect(failed.length).toBeGreaterThan(5000); // spread over every 5,000-item page of the download
+    const response = await fetch(`${server.url}/bulk-operations/${op.id}/items.jsonl?outcome=FAILED`, {
+      headers: auth,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-disposition")).toContain("-failed.jsonl");
+    const lines = (await response.text()).trimEnd().split("\n").map((line) => JSON.parse(line));
+    expect(lines.map((l) => [l.position, l.outcome, l.errorCode])).toEqual(
+      failed.map((l) => [l.position, "FAILED", l.error_code]),
+    );
+    const two = await fetch(`${server.url}/bulk-operations/${op.id}/items.csv?outcome=FAILED,SUCCEEDED`, {
+      headers: auth,
+    });
+    expect(parseCsv(await two.text()).length).toBe(
+      1 + ledger.filter((l) => l.outcome === "FAILED" || l.outcome === "SUCCEEDED").length,
+    );
+    const bad = await fetch(`${server.url}/bulk-operations/${op.id}/items.csv?outcome=BROKEN`, { headers: auth });
+    expect([bad.status, await bad.json()]).toEqual([400, {
+      error: 'Unknown outcome "BROKEN": use PENDING, SUCCEEDED, FAILED, SKIPPED, CANCELLED.',
+    }]);
+  });
 });

@@ -94,7 +94,7 @@ Deno.test("deno task start: first start, SIGTERM, second start on the same data 
       expect(graphiql.status).toBe(200);
       expect(await graphiql.text()).toContain("<html");
       // Bundled on first request by `deno bundle`: the task's --allow-run must let that deno run.
-      const dashboard = await fetch(`${first.base}/dashboard/app.js`);
+      const dashboard = await fetch(`${first.base}/console/app.js`);
       expect({ status: dashboard.status, type: dashboard.headers.get("content-type") }).toEqual({
         status: 200,
         type: expect.stringContaining("javascript"),

@@ -1,17 +1,22 @@
 /**
- * GET /dashboard: the live operations dashboard (src/dashboard/). Static HTML and CSS, and
- * /dashboard/app.js bundled from the TypeScript sources on the first request and kept in
+ * GET /console: the bulk-operations console (src/dashboard/). Static HTML and CSS, and
+ * /console/app.js bundled from the TypeScript sources on the first request and kept in
  * memory for the life of the process (a fraction of a second, once), so the server always
- * serves the current sources and nothing built is committed.
+ * serves the current sources and nothing built is committed. /dashboard, where the first
+ * version lived, redirects to /console.
  */
 
 type Route = (request: Request, url: URL) => Promise<Response | null>;
 
+const PREFIX = "/console";
 const FILES = {
-  "/dashboard": { file: "index.html", type: "text/html; charset=utf-8" },
-  "/dashboard/": { file: "index.html", type: "text/html; charset=utf-8" },
-  "/dashboard/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+  [PREFIX]: { file: "index.html", type: "text/html; charset=utf-8" },
+  [`${PREFIX}/`]: { file: "index.html", type: "text/html; charset=utf-8" },
+  [`${PREFIX}/style.css`]: { file: "style.css", type: "text/css; charset=utf-8" },
 } as const;
+const OLD_PREFIX = "/dashboard";
+
+const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
 
 /** Same-origin only: scripts, styles and connections (HTTP and WebSocket) to this server. */
 const SECURITY_HEADERS = {
@@ -25,7 +30,7 @@ const SECURITY_HEADERS = {
 const ENTRY = new URL("../dashboard/app.ts", import.meta.url);
 
 /**
- * The dashboard's browser code (app.ts with graphql-ws, graphql's printer and the generated
+ * The console's browser code (app.ts with graphql-ws, graphql's printer and the generated
  * documents) as one minified ES module, by `deno bundle`; rejects with deno's message.
  */
 export async function bundleDashboard(): Promise<string> {
@@ -65,18 +70,21 @@ function dashboardBundle(): Promise<string> {
 
 export function dashboardRoute(): Route {
   return async (request, url) => {
-    if (url.pathname !== "/dashboard" && !url.pathname.startsWith("/dashboard/")) return null;
+    const old = under(url.pathname, OLD_PREFIX);
+    if (!old && !under(url.pathname, PREFIX)) return null;
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method Not Allowed", { status: 405, headers: { allow: "GET, HEAD" } });
     }
     const headers = { ...SECURITY_HEADERS, "cache-control": "no-cache" };
-    if (url.pathname === "/dashboard/app.js") {
+    // Relative: the same host and scheme the browser used (a proxy in front may rewrite both).
+    if (old) return new Response(null, { status: 308, headers: { ...headers, location: PREFIX } });
+    if (url.pathname === `${PREFIX}/app.js`) {
       try {
         const code = await dashboardBundle();
         return new Response(code, { headers: { ...headers, "content-type": "text/javascript; charset=utf-8" } });
       } catch (error) {
-        console.error("[dashboard] bundling failed:", error);
-        return new Response(`console.error(${JSON.stringify(`dashboard bundle failed: ${error}`)})`, {
+        console.error("[console] bundling failed:", error);
+        return new Response(`console.error(${JSON.stringify(`console bundle failed: ${error}`)})`, {
           status: 500,
           headers: { ...headers, "content-type": "text/javascript; charset=utf-8" },
         });

@@ -9,6 +9,8 @@
  * (autovacuum has not analysed them yet) make it pick a bitmap scan + sort that reads every
  * remaining item for each page: quadratic over a million-item download.
  * Same bearer auth as /graphql; another tenant's operation is a 404 like a missing one.
+ * `?outcome=FAILED` (or any outcomes, comma-separated) keeps only those items, e.g. the console's
+ * "failed rows": still the same position ranges, filtered within each.
  */
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import type { BulkDomain } from "../bulk/action.ts";
@@ -16,6 +18,7 @@ import { type ItemRow, listItems } from "../bulk/history.ts";
 import { findOperation, type OperationRow } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
 import { encodeId, expectId, UUID_PATTERN } from "../graphql/ids.ts";
+import { BULK_ITEM_OUTCOMES } from "../graphql/types/bulk-operation.ts";
 
 const PAGE_SIZE = 5000;
 const ROUTE = /^\/bulk-operations\/([^/]+)\/items\.(jsonl|csv)$/;
@@ -61,13 +64,32 @@ function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** Items with from <= position < from + PAGE_SIZE, in order, PENDING ones included (one page of listItems). */
-async function itemRange(db: Db, operationId: string, from: number): Promise<ItemRow[]> {
-  return await listItems(db, operationId, {}, {
+/**
+ * The page of items after position `after` (-1: from the start), PENDING ones included, only
+ * `outcomes` when given (one page of listItems: a range scan of the primary key, or of the
+ * outcome index when filtered).
+ */
+async function itemPage(
+  db: Db,
+  operationId: string,
+  after: number,
+  outcomes: readonly string[] | null,
+): Promise<ItemRow[]> {
+  return await listItems(db, operationId, outcomes ? { outcome: [...outcomes] } : {}, {
     limit: PAGE_SIZE,
     direction: "forward",
-    ...(from > 0 && { seek: [from - 1] as [number] }),
+    ...(after >= 0 && { seek: [after] as [number] }),
   });
+}
+
+/** `?outcome=FAILED,SKIPPED` -> the outcomes; null without the parameter; an Error naming a bad value. */
+function outcomesOf(url: URL): readonly string[] | null | Error {
+  const raw = url.searchParams.get("outcome");
+  if (raw === null) return null;
+  const outcomes = raw.split(",");
+  const known: readonly string[] = BULK_ITEM_OUTCOMES;
+  const bad = outcomes.find((outcome) => !known.includes(outcome));
+  return bad === undefined ? outcomes : new Error(`Unknown outcome "${bad}": use ${BULK_ITEM_OUTCOMES.join(", ")}.`);
 }
 
 /** A JSON error answer; `code` (when given) is the typed reason clients switch on. */
@@ -98,19 +120,21 @@ export function downloadsRoute(db: Db, domain: BulkDomain) {
   return async (request: Request, url: URL): Promise<Response | null> => {
     const match = ROUTE.exec(url.pathname);
     if (!match) return null;
+    const outcomes = outcomesOf(url);
+    if (outcomes instanceof Error) return error(400, outcomes.message);
     const operation = await downloadOperation(db, request, match[1]);
     if (operation instanceof Response) return operation;
     const format = match[2];
     const encoder = new TextEncoder();
-    let next = 0;
+    let after = -1;
     let headerSent = false;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         const lines: string[] = [];
         if (format === "csv" && !headerSent) lines.push(CSV_COLUMNS.join(","));
         headerSent = true;
-        const page = await itemRange(db, operation.id, next);
-        next += PAGE_SIZE;
+        const page = await itemPage(db, operation.id, after, outcomes);
+        after = page.at(-1)?.position ?? after;
         for (const item of page) {
           const row = record(item, domain.target.nodeType);
           lines.push(
@@ -120,14 +144,16 @@ export function downloadsRoute(db: Db, domain: BulkDomain) {
           );
         }
         if (lines.length > 0) controller.enqueue(encoder.encode(lines.join("\n") + "\n"));
-        if (next >= operation.total) controller.close();
+        if (page.length < PAGE_SIZE || after >= operation.total - 1) controller.close();
       },
     }, { highWaterMark: 1 });
     const type = format === "jsonl" ? "application/x-ndjson" : "text/csv; charset=utf-8";
     return new Response(body, {
       headers: {
         "content-type": type,
-        "content-disposition": `attachment; filename="bulk-operation-${operation.id}-items.${format}"`,
+        "content-disposition": `attachment; filename="bulk-operation-${operation.id}-${
+          outcomes ? outcomes.join("-").toLowerCase() : "items"
+        }.${format}"`,
       },
     });
   };

@@ -32,7 +32,8 @@ export function operationLabel(name: string | null | undefined): string {
 /** The bounded `route` label: the fixed paths, the download route's pattern, else "other". */
 export function routeLabel(pathname: string): string {
   if (["/graphql", "/health", "/ready", "/metrics"].includes(pathname)) return pathname;
-  if (pathname === "/dashboard" || pathname.startsWith("/dashboard/")) return "/dashboard";
+  // /dashboard only redirects to /console now: one label for both.
+  if (/^\/(console|dashboard)(\/|$)/.test(pathname)) return "/console";
   if (/^\/bulk-operations\/[^/]+\/items\.(jsonl|csv)$/.test(pathname)) return "/bulk-operations/:id/items";
   return "other";
 }

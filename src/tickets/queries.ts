@@ -54,6 +54,19 @@ export async function listTickets(
   return await query.orderBy("id", page.direction).limit(page.limit).execute() as TicketRow[];
 }
 
+/**
+ * How many tickets match, counted up to `cap` (a count over a big tenant reads every matching index entry:
+ * capped, the worst case is bounded; the console shows "cap+" beyond it):
+ * `SELECT count(*) FROM (SELECT 1 FROM tickets WHERE tenant_id = $1 AND <filter> LIMIT $cap) t`.
+ */
+export async function countTickets(db: Db, tenantId: string, filter: TicketFilter, cap: number): Promise<number> {
+  const row = await db.selectFrom(
+    db.selectFrom("tickets").select(sql<number>`1`.as("one")).where(ticketFilterWhere(tenantId, filter)).limit(cap)
+      .as("matching"),
+  ).select((eb) => eb.fn.countAll<string>().as("count")).executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
 export async function ticketsByIds(db: Db, tenantId: string, ids: readonly string[]): Promise<TicketRow[]> {
   if (ids.length === 0) return [];
   return await db.selectFrom("tickets").selectAll()

@@ -22,9 +22,10 @@ export const BulkOperationKindEnum = builder.enumType("BulkOperationKind", {
   values: ["STANDARD", "RETRY", "ROLLBACK"] as const,
 });
 
-export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", {
-  values: ["PENDING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] as const,
-});
+/** An item's outcomes (the enum, and the downloads' `?outcome=` filter). */
+export const BULK_ITEM_OUTCOMES = ["PENDING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] as const;
+
+export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", { values: BULK_ITEM_OUTCOMES });
 
 /** The served (tickets) domain's codes and the engine's own (the schema is built once, see assertServable). */
 export const BULK_ITEM_CODES = [...TICKET_ITEM_CODES, ...ENGINE_ITEM_CODES] as const;

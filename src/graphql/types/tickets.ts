@@ -10,6 +10,7 @@ import {
 import {
   addComment,
   type CommentRow,
+  countTickets,
   createTicket,
   listTickets,
   updateTicket,
@@ -160,6 +161,19 @@ builder.queryFields((t) => ({
       });
       return toConnection(rows, request, (ticket) => [ticket.id]);
     },
+  }),
+  ticketCount: t.int({
+    description:
+      "How many tickets match the filter, counted up to BULK_MAX_TARGETS + 1 (more than an operation may target " +
+      'reads as that). For "select all N matching".',
+    args: { filter: t.arg({ type: TicketFilterInput, required: false }) },
+    resolve: (_root, args, ctx) =>
+      countTickets(
+        ctx.services.db,
+        viewerOf(ctx).tenantId,
+        toTicketFilter(args.filter),
+        ctx.services.config.maxTargets + 1,
+      ),
   }),
 }));
 

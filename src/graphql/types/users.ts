@@ -47,3 +47,17 @@ builder.queryField("viewer", (t) =>
     description: "The caller.",
     resolve: (_root, _args, ctx) => viewerOf(ctx),
   }));
+
+/** One tenant's people fit one list: the console's assignee pickers read them all at once. */
+const MAX_USERS = 500;
+
+builder.queryField("users", (t) =>
+  t.field({
+    type: [UserRef],
+    description: `The people of your tenant, by name (the first ${MAX_USERS}): for assignee pickers.`,
+    extensions: { maxItems: MAX_USERS },
+    resolve: async (_root, _args, ctx) =>
+      // users_tenant_idx (tenant_id, id) finds the tenant's rows; the sort is over at most one tenant's people.
+      await ctx.services.db.selectFrom("users").selectAll().where("tenant_id", "=", viewerOf(ctx).tenantId)
+        .orderBy("name").orderBy("id").limit(MAX_USERS).execute() as UserRow[],
+  }));
