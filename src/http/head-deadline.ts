@@ -137,22 +137,28 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let written = 0; written < bytes.length;) written += await conn.write(bytes.subarray(written));
 }
 
-/**
- * Copies one direction until it ends, or until a chunk comes after `until` (performance.now()
- * time); then closes both sides (hyper closes on a read EOF too). A read/write loop on one
- * buffer: per connection, stream pipes (pipeThrough + pipeTo) cost more than the request itself.
- */
 /** How long a request's body may take: a deadline, or a longest silence until the answer begins. */
 interface BodyDeadline {
+  /** The handler answers 408 at this time (src/http/body-limit.ts); bytes after its answer are cut. */
   until: number;
+  /** Bytes after this are cut even unanswered: the backstop, never racing the handler's 408. */
+  backstop: number;
   idleMs: number;
   answered(): boolean;
 }
 
+function pastDeadline(deadline: BodyDeadline | undefined): boolean {
+  if (!deadline) return false;
+  const now = performance.now();
+  return now > deadline.backstop || (now > deadline.until && deadline.answered());
+}
+
 /**
- * Copies `from` to `to` until either ends or the body deadline (checked at each read) passes;
- * with `idleMs`, a client silent that long before the answer began is closed (which ends the
- * pending read). Once the answer has begun, a silent client is just waiting for it.
+ * Copies one direction until it ends or the body deadline (checked at each read, in
+ * performance.now() time) passes; then closes both sides (hyper closes on a read EOF too). With
+ * `idleMs`, a client silent that long before the answer began is closed (which ends the pending
+ * read); once the answer has begun, a silent client is just waiting for it. A read/write loop on
+ * one buffer: per connection, stream pipes (pipeThrough + pipeTo) cost more than the request itself.
  */
 async function copy(
   from: Deno.Conn,
@@ -161,7 +167,6 @@ async function copy(
   onFirstBytes?: () => void,
 ): Promise<void> {
   const buffer = new Uint8Array(64 * 1024);
-  const until = deadline?.until ?? Infinity;
   const idleMs = deadline?.idleMs ?? Infinity;
   try {
     for (;;) {
@@ -169,7 +174,7 @@ async function copy(
         if (!deadline?.answered()) close(from);
       }, idleMs);
       const read = await from.read(buffer).finally(() => clearTimeout(idle));
-      if (read === null || performance.now() > until) break;
+      if (read === null || pastDeadline(deadline)) break;
       onFirstBytes?.();
       await writeAll(to, buffer.subarray(0, read));
     }
@@ -215,6 +220,7 @@ async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: 
   let answered = false;
   const body: BodyDeadline = {
     until: upgrade || upload ? Infinity : passed + options.bodyTimeoutMs,
+    backstop: upgrade || upload ? Infinity : passed + 2 * options.bodyTimeoutMs,
     idleMs: upload ? 2 * options.bodyTimeoutMs : Infinity,
     answered: () => answered,
   };
