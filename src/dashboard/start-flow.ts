@@ -19,6 +19,60 @@ import { describe, userErrorText } from "./session.ts";
 import { selectedCount, type Selection, targetsOf } from "./selection.ts";
 
 type Preview = NonNullable<PreviewOperationMutation["previewBulkOperation"]["preview"]>;
+type Predicted = Pick<Preview, "matchedCount" | "wouldChange" | "wouldSkip" | "wouldFail" | "predictedByCode">;
+
+/**
+ * A flow's modal <dialog> (focus stays inside; Escape closes it; it is removed once closed): a heading, the
+ * steps (the current one marked), the body `step` replaces, and a problem line (role=alert).
+ */
+export function flowDialog(label: string, steps: readonly string[], data: Record<string, string>) {
+  const problem = el("p", { class: "problem", attrs: { role: "alert" } });
+  const body = el("div", "dialog-body");
+  const heading = el("h2", { attrs: { id: "start-title" } });
+  const dialog = el(
+    "dialog",
+    { class: "start-flow", attrs: { "aria-labelledby": "start-title" }, data },
+    heading,
+    el("ol", "steps", ...steps.map((s) => el("li", { text: s }))),
+    body,
+    problem,
+  );
+  document.body.append(dialog);
+  dialog.addEventListener("close", () => dialog.remove());
+  dialog.showModal();
+  const step = (n: number, title: string, ...content: HTMLElement[]) => {
+    heading.textContent = `${label}: ${title}`;
+    dialog.dataset.step = String(n);
+    dialog.querySelectorAll(".steps li").forEach((li, i) => li.toggleAttribute("aria-current", i === n));
+    problem.textContent = "";
+    body.replaceChildren(...content);
+    (body.querySelector<HTMLElement>("input, select, textarea, button.primary") ?? body).focus();
+  };
+  const cancel = () => button("Cancel", () => dialog.close(), { class: "secondary" });
+  return { dialog, problem, step, cancel };
+}
+
+/** A preview's predicted counts (labelled `labels`: matched, change, skip, fail) and its counts per code. */
+export function predictedFigures(p: Predicted, labels: readonly [string, string, string, string]): HTMLElement[] {
+  const figures = [p.matchedCount, p.wouldChange, p.wouldSkip, p.wouldFail];
+  const outcomes = el(
+    "dl",
+    "outcomes",
+    ...labels.flatMap((label, i) => [
+      el("dt", { text: label }),
+      el("dd", { text: count(figures[i]), data: { outcome: label } }),
+    ]),
+  );
+  const codes = el(
+    "ul",
+    "codes",
+    ...p.predictedByCode.map((c) => el("li", { text: `${c.code} ${count(c.count)}`, data: { code: c.code } })),
+  );
+  return [
+    outcomes,
+    p.predictedByCode.length ? codes : el("p", { class: "muted", text: "No failures or skips predicted." }),
+  ];
+}
 
 export function openStartFlow(
   ctx: PageContext,
@@ -29,33 +83,12 @@ export function openStartFlow(
   const { session } = ctx;
   const form = action.form(session.users);
   const description = el("input", { attrs: { name: "description", maxlength: 500, placeholder: "optional" } });
-  const problem = el("p", { class: "problem", attrs: { role: "alert" } });
-  const body = el("div", "dialog-body");
-  const heading = el("h2", { attrs: { id: "start-title" } });
-  const dialog = el(
-    "dialog",
-    { class: "start-flow", attrs: { "aria-labelledby": "start-title" }, data: { action: action.key } },
-    heading,
-    el("ol", "steps", ...["Action", "Preview", "Confirm"].map((s) => el("li", { text: s }))),
-    body,
-    problem,
-  );
+  const { dialog, problem, step, cancel } = flowDialog(action.label, ["Action", "Preview", "Confirm"], {
+    action: action.key,
+  });
   const idempotencyKey = crypto.randomUUID();
   const selected = selectedCount(selection);
   const target = selection.kind === "filter" ? "all tickets matching the filter" : "the selected tickets";
-  document.body.append(dialog);
-  dialog.addEventListener("close", () => dialog.remove());
-  dialog.showModal();
-
-  const step = (n: number, title: string, ...content: HTMLElement[]) => {
-    heading.textContent = `${action.label}: ${title}`;
-    dialog.dataset.step = String(n);
-    dialog.querySelectorAll(".steps li").forEach((li, i) => li.toggleAttribute("aria-current", i === n));
-    problem.textContent = "";
-    body.replaceChildren(...content);
-    (body.querySelector<HTMLElement>("input, select, textarea, button.primary") ?? body).focus();
-  };
-  const cancel = () => button("Cancel", () => dialog.close(), { class: "secondary" });
 
   function input(): StartBulkOperationInput | string {
     const built = form.build();
@@ -99,21 +132,6 @@ export function openStartFlow(
   }
 
   function showPreview(start: StartBulkOperationInput, p: Preview): void {
-    const outcomes = el(
-      "dl",
-      "outcomes",
-      ...[["Matched", p.matchedCount], ["Would change", p.wouldChange], ["Would skip", p.wouldSkip], [
-        "Would fail",
-        p.wouldFail,
-      ]].flatMap((
-        [label, n],
-      ) => [el("dt", { text: String(label) }), el("dd", { text: count(Number(n)), data: { outcome: String(label) } })]),
-    );
-    const codes = el(
-      "ul",
-      "codes",
-      ...p.predictedByCode.map((c) => el("li", { text: `${c.code} ${count(c.count)}`, data: { code: c.code } })),
-    );
     const sample = table("A sample of the targets with their predicted change", ["#", "Ticket", "Outcome", "Change"]);
     sample.body.append(
       ...(p.sample ?? []).map((item) =>
@@ -145,8 +163,7 @@ export function openStartFlow(
           p.estimatedDurationSeconds < 1 ? "Under a second" : `About ${duration(p.estimatedDurationSeconds * 1000)}`
         } at your recent throughput. This preview holds until ${time(p.expiresAt)}.`,
       }),
-      outcomes,
-      p.predictedByCode.length ? codes : el("p", { class: "muted", text: "No failures or skips predicted." }),
+      ...predictedFigures(p, ["Matched", "Would change", "Would skip", "Would fail"]),
       el("div", "table-wrap sample", sample.table),
       el(
         "div",
