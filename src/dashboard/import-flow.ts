@@ -22,7 +22,7 @@ import {
 } from "../clients/generated/graphql.ts";
 import { count } from "../clients/progress.ts";
 import { DEFAULT_NAMES, IMPORT_FIELDS, type ImportField } from "../imports/record.ts";
-import { button, diff, el, field, humanize, select, table, time } from "./dom.ts";
+import { button, el, field, humanize, select, table, time } from "./dom.ts";
 import type { PageContext } from "./page.ts";
 import { describe, type Session, userErrorText } from "./session.ts";
 import { flowDialog, predictedFigures } from "./start-flow.ts";
@@ -89,6 +89,18 @@ async function upload(session: Session, file: File): Promise<string> {
   });
   if (!response.ok) throw new Error(`Upload failed: HTTP ${response.status} ${await response.text()}`);
   return created.upload.id;
+}
+
+/** A previewed row's ticket in one line: its title, then status, priority and category. */
+function rowSummary(after: unknown): HTMLElement {
+  const t = (after ?? {}) as Record<string, unknown>;
+  const facts = [t.status, t.priority, t.category].filter((v) => typeof v === "string").map((v) => humanize(v));
+  return el(
+    "span",
+    {},
+    el("b", { text: String(t.title ?? "") }),
+    el("span", { class: "muted", text: ` ${facts.join(" · ")}` }),
+  );
 }
 
 export function openImportFlow(ctx: PageContext): void {
@@ -238,7 +250,7 @@ export function openImportFlow(ctx: PageContext): void {
         el(
           "td",
           {},
-          item.code && item.message ? el("span", { class: "muted", text: item.message }) : diff(null, item.after),
+          item.code && item.message ? el("span", { class: "muted", text: item.message }) : rowSummary(item.after),
         ),
       )
     ));
