@@ -9,7 +9,6 @@ import { count } from "../clients/progress.ts";
 import { TICKET_EXPORT_FIELDS } from "../tickets/model.ts";
 import { el, field, select } from "./dom.ts";
 import type { PageContext } from "./page.ts";
-import { describe, userErrorText } from "./session.ts";
 import { selectedCount, type Selection, targetsOf } from "./selection.ts";
 import { flowDialog } from "./start-flow.ts";
 
@@ -17,7 +16,7 @@ const FORMATS: readonly BulkExportFormat[] = ["CSV", "JSONL", "JSON", "MARKDOWN"
 
 export function openExportFlow(ctx: PageContext, selection: Selection, onStarted: () => void): void {
   const { session } = ctx;
-  const { dialog, problem, step, cancel } = flowDialog("Export", ["Format and fields"], { flow: "export" });
+  const { problem, step, cancel, launch } = flowDialog(ctx, "Export", ["Format and fields"], { flow: "export" });
   const idempotencyKey = crypto.randomUUID();
   const n = selectedCount(selection);
 
@@ -65,22 +64,7 @@ export function openExportFlow(ctx: PageContext, selection: Selection, onStarted
       description: description.value.trim() || null,
       idempotencyKey,
     };
-    go.disabled = true;
-    problem.textContent = "Starting…";
-    try {
-      const { startBulkExport: result } = await session.query(StartExportDocument, { input });
-      if (result.userErrors.length || !result.bulkOperation) {
-        problem.textContent = userErrorText(result.userErrors);
-        go.disabled = false;
-        return;
-      }
-      dialog.close();
-      onStarted();
-      ctx.navigate(`#/operations/${encodeURIComponent(result.bulkOperation.id)}`);
-    } catch (error) {
-      problem.textContent = describe(error);
-      go.disabled = false;
-    }
+    await launch(go, async () => (await session.query(StartExportDocument, { input })).startBulkExport, onStarted);
   });
   step(0, `${count(n)} tickets`, form);
 }

@@ -25,7 +25,7 @@ import { DEFAULT_NAMES, IMPORT_FIELDS, type ImportField } from "../imports/recor
 import { button, el, field, humanize, select, table, time } from "./dom.ts";
 import type { PageContext } from "./page.ts";
 import { describe, type Session, userErrorText } from "./session.ts";
-import { flowDialog, predictedFigures } from "./start-flow.ts";
+import { flowDialog, predictedFigures, previewButtons } from "./start-flow.ts";
 
 type Preview = NonNullable<ConsoleImportPreviewMutation["previewBulkImport"]["preview"]>;
 
@@ -105,7 +105,9 @@ function rowSummary(after: unknown): HTMLElement {
 
 export function openImportFlow(ctx: PageContext): void {
   const { session } = ctx;
-  const { dialog, problem, step, cancel } = flowDialog("Import", ["File", "Preview", "Confirm"], { flow: "import" });
+  const { problem, step, cancel, launch } = flowDialog(ctx, "Import", ["File", "Preview", "Confirm"], {
+    flow: "import",
+  });
   const idempotencyKey = crypto.randomUUID();
   let file: File | null = null;
   let columns: string[] = [];
@@ -260,16 +262,7 @@ export function openImportFlow(ctx: PageContext): void {
       el("p", { text: `Nothing is written yet. This preview holds until ${time(p.expiresAt)}.` }),
       ...predictedFigures(p, ["Rows", "Would import", "Would skip", "Would fail"]),
       el("div", "table-wrap sample", sample.table),
-      el(
-        "div",
-        "dialog-buttons",
-        button("Back", showForm, { class: "secondary" }),
-        cancel(),
-        button("Continue", () => showConfirm(input, p), {
-          class: "primary",
-          attrs: { disabled: p.matchedCount === 0 },
-        }),
-      ),
+      previewButtons(showForm, cancel(), () => showConfirm(input, p), p.matchedCount === 0),
     );
   }
 
@@ -294,23 +287,10 @@ export function openImportFlow(ctx: PageContext): void {
     );
     confirm.addEventListener("submit", async (event) => {
       event.preventDefault();
-      go.disabled = true;
-      problem.textContent = "Starting…";
-      try {
-        const { startBulkImport: result } = await session.query(StartImportDocument, {
+      await launch(go, async () =>
+        (await session.query(StartImportDocument, {
           input: { ...input, previewToken: p.previewToken, idempotencyKey },
-        });
-        if (result.userErrors.length || !result.bulkOperation) {
-          problem.textContent = userErrorText(result.userErrors);
-          go.disabled = false;
-          return;
-        }
-        dialog.close();
-        ctx.navigate(`#/operations/${encodeURIComponent(result.bulkOperation.id)}`);
-      } catch (error) {
-        problem.textContent = describe(error);
-        go.disabled = false;
-      }
+        })).startBulkImport);
     });
     step(2, "confirm", confirm);
   }

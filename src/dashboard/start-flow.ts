@@ -25,7 +25,7 @@ type Predicted = Pick<Preview, "matchedCount" | "wouldChange" | "wouldSkip" | "w
  * A flow's modal <dialog> (focus stays inside; Escape closes it; it is removed once closed): a heading, the
  * steps (the current one marked), the body `step` replaces, and a problem line (role=alert).
  */
-export function flowDialog(label: string, steps: readonly string[], data: Record<string, string>) {
+export function flowDialog(ctx: PageContext, label: string, steps: readonly string[], data: Record<string, string>) {
   const problem = el("p", { class: "problem", attrs: { role: "alert" } });
   const body = el("div", "dialog-body");
   const heading = el("h2", { attrs: { id: "start-title" } });
@@ -49,8 +49,45 @@ export function flowDialog(label: string, steps: readonly string[], data: Record
     (body.querySelector<HTMLElement>("input, select, textarea, button.primary") ?? body).focus();
   };
   const cancel = () => button("Cancel", () => dialog.close(), { class: "secondary" });
-  return { dialog, problem, step, cancel };
+  /**
+   * The start: `go` disabled while `run` sends it; refusals (userErrors) shown in the dialog, which stays; once
+   * started, the dialog closes, `onStarted` runs and the page goes to the operation's live view.
+   */
+  const launch = async (go: HTMLButtonElement, run: () => Promise<StartPayload>, onStarted = () => {}) => {
+    go.disabled = true;
+    problem.textContent = "Starting…";
+    try {
+      const result = await run();
+      if (result.userErrors.length || !result.bulkOperation) {
+        problem.textContent = userErrorText(result.userErrors);
+        go.disabled = false;
+        return;
+      }
+      dialog.close();
+      onStarted();
+      ctx.navigate(`#/operations/${encodeURIComponent(result.bulkOperation.id)}`);
+    } catch (error) {
+      problem.textContent = describe(error);
+      go.disabled = false;
+    }
+  };
+  return { dialog, problem, step, cancel, launch };
 }
+
+interface StartPayload {
+  bulkOperation?: { id: string } | null;
+  userErrors: readonly { code: string; message: string }[];
+}
+
+/** A preview step's buttons: Back, Cancel, and Continue (disabled when there is nothing to run). */
+export const previewButtons = (back: () => void, cancel: HTMLElement, next: () => void, nothing: boolean) =>
+  el(
+    "div",
+    "dialog-buttons",
+    button("Back", back, { class: "secondary" }),
+    cancel,
+    button("Continue", next, { class: "primary", attrs: { disabled: nothing } }),
+  );
 
 /** A preview's predicted counts (labelled `labels`: matched, change, skip, fail) and its counts per code. */
 export function predictedFigures(p: Predicted, labels: readonly [string, string, string, string]): HTMLElement[] {
@@ -83,7 +120,7 @@ export function openStartFlow(
   const { session } = ctx;
   const form = action.form(session.users);
   const description = el("input", { attrs: { name: "description", maxlength: 500, placeholder: "optional" } });
-  const { dialog, problem, step, cancel } = flowDialog(action.label, ["Action", "Preview", "Confirm"], {
+  const { problem, step, cancel, launch } = flowDialog(ctx, action.label, ["Action", "Preview", "Confirm"], {
     action: action.key,
   });
   const idempotencyKey = crypto.randomUUID();
@@ -165,16 +202,7 @@ export function openStartFlow(
       }),
       ...predictedFigures(p, ["Matched", "Would change", "Would skip", "Would fail"]),
       el("div", "table-wrap sample", sample.table),
-      el(
-        "div",
-        "dialog-buttons",
-        button("Back", showForm, { class: "secondary" }),
-        cancel(),
-        button("Continue", () => showConfirm(start, p), {
-          class: "primary",
-          attrs: { disabled: p.matchedCount === 0 },
-        }),
-      ),
+      previewButtons(showForm, cancel(), () => showConfirm(start, p), p.matchedCount === 0),
     );
   }
 
@@ -211,10 +239,8 @@ export function openStartFlow(
       event.preventDefault();
       check();
       if (go.disabled) return;
-      go.disabled = true;
-      problem.textContent = "Starting…";
-      try {
-        const { startBulkOperation: result } = await session.query(StartOperationDocument, {
+      await launch(go, async () =>
+        (await session.query(StartOperationDocument, {
           input: {
             ...start,
             previewToken: p.previewToken,
@@ -222,19 +248,7 @@ export function openStartFlow(
             scheduledAt: when.value ? new Date(when.value).toISOString() : null,
             notify: email.checked ? { email: true } : null,
           },
-        });
-        if (result.userErrors.length || !result.bulkOperation) {
-          problem.textContent = userErrorText(result.userErrors);
-          go.disabled = false;
-          return;
-        }
-        dialog.close();
-        onStarted();
-        ctx.navigate(`#/operations/${encodeURIComponent(result.bulkOperation.id)}`);
-      } catch (error) {
-        problem.textContent = describe(error);
-        go.disabled = false;
-      }
+        })).startBulkOperation, onStarted);
     });
     step(2, "confirm", confirm);
     check();
