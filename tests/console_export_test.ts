@@ -9,7 +9,7 @@ import { parse } from "csv-parse/sync";
 import { expect } from "expect";
 import { ConsoleOperationDocument } from "../src/clients/generated/graphql.ts";
 import { runChunks } from "./helpers/bulk.ts";
-import { browserSuite, expectLabelled, openConsole, screenshot } from "./helpers/browser.ts";
+import { browserSuite, expectFocusRing, expectLabelled, openConsole, screenshot } from "./helpers/browser.ts";
 import { expectRecord, ticketsInOrder } from "./helpers/exports.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
@@ -52,6 +52,11 @@ browserSuite("console: export", async (suite) => {
         const boxes = dialog.locator("input[name=field]");
         await expect(boxes.count()).resolves.toBe(12);
         await expect(boxes.evaluateAll((n) => n.every((b) => (b as HTMLInputElement).checked))).resolves.toBe(true);
+        // By keyboard: the form starts focused on the format, Tab walks the fields with a visible ring, inside the dialog.
+        await expect(page.evaluate(() => document.activeElement?.getAttribute("name"))).resolves.toBe("format");
+        await page.keyboard.press("Tab");
+        await expectFocusRing(page);
+        await expect(page.evaluate(() => (document.activeElement as HTMLInputElement).value)).resolves.toBe("id");
         await dialog.locator("select[name=format]").selectOption("CSV");
         await dialog.locator("input[name=field][value=body]").uncheck();
         await dialog.locator("button:text('Start export')").click();
@@ -65,6 +70,9 @@ browserSuite("console: export", async (suite) => {
         await runChunks(server);
         await page.waitForSelector(".live-panel[data-status=COMPLETED]");
         await page.waitForSelector(".export-file[data-state=READY]");
+        await expect(page.locator(".op-header h2").textContent()).resolves.toBe("Export to CSV");
+        // An export changed nothing: no Roll back (the server would refuse it).
+        await expect(page.locator("[data-command=rollback]").count()).resolves.toBe(0);
         await expect(page.locator(".export-file dd[data-fact=Rows]").textContent()).resolves.toBe(
           String(matching.length),
         );

@@ -113,6 +113,9 @@ browserSuite("console: import", async (suite) => {
         await page.waitForSelector(".live-panel[data-status=RUNNING]");
         await runChunks(server);
         await page.waitForSelector(".live-panel[data-status=COMPLETED_WITH_ERRORS]");
+        await expect(page.locator(".op-header h2").textContent()).resolves.toBe("Import tickets (create, CSV)");
+        // An import can be rolled back (it deletes the tickets it created).
+        await expect(page.locator("[data-command=rollback]").count()).resolves.toBe(1);
         const value = (name: string) => page.locator(`[data-figure=${name}] .value`).textContent();
         await expect(value("succeeded")).resolves.toBe("3");
         await expect(value("failed")).resolves.toBe("3");
