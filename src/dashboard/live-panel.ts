@@ -50,6 +50,10 @@ export function actionText(detail: Detail): string {
       return a.assignee ? `Assign to ${a.assignee.name}` : "Unassign";
     case "AddCommentAction":
       return "Add a comment";
+    case "ImportTicketsAction":
+      return `Import tickets (${humanize(a.mode)}, ${a.importFormat})`;
+    case "ExportAction":
+      return `Export to ${a.exportFormat}${a.compression === "GZIP" ? " (gzip)" : ""}`;
     case "RollbackAction":
       return `Roll back (${humanize(a.parentActionType)})${a.force ? ", forced" : ""}`;
     default:
@@ -138,7 +142,8 @@ export function livePanel(detail: Detail, can: Permissions, commands: LiveComman
           }
         }
       }
-      if (may && op.kind !== "ROLLBACK" && op.counts.succeeded > 0) {
+      // An export changed nothing: the server refuses its rollback (NOTHING_TO_ROLL_BACK), so no button.
+      if (may && op.kind !== "ROLLBACK" && detail.action.__typename !== "ExportAction" && op.counts.succeeded > 0) {
         list.push(button("Roll back", () => void commands.rollback(false), { data: { command: "rollback" } }));
       }
       if (may && op.kind === "ROLLBACK" && conflicts && op.parent) {

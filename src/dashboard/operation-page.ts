@@ -25,6 +25,7 @@ import { count, isNewer, isTerminal, type Operation, RateMeter } from "../client
 import { button, diff, el, field, humanize, picked, select, table, time } from "./dom.ts";
 import { ITEM_CODES, ITEM_OUTCOMES } from "./enums.ts";
 import { actionText, type Detail, livePanel } from "./live-panel.ts";
+import { filesSection } from "./operation-files.ts";
 import type { Page, PageContext } from "./page.ts";
 import { userErrorText } from "./session.ts";
 
@@ -111,7 +112,16 @@ export function operationPage(ctx: PageContext, id: string): Page {
     const items = itemsSection(ctx, id);
     const events = eventsSection(ctx, id);
     const lineage = el("section", { class: "lineage", attrs: { "aria-label": "Lineage" } });
-    element.replaceChildren(header(detail), panel.element, lineage, items.element, events.element);
+    const files = filesSection(ctx, detail);
+    element.replaceChildren(
+      header(detail),
+      panel.element,
+      files?.element ?? "",
+      lineage,
+      items.element,
+      events.element,
+    );
+    files?.refresh(op);
     renderLineage(lineage, detail);
 
     let latestAt = 0;
@@ -147,6 +157,7 @@ export function operationPage(ctx: PageContext, id: string): Page {
         // The end: items, events and lineage now hold their final state.
         items.reload();
         events.reload();
+        files?.refresh(op);
         void session.query(ConsoleOperationDocument, { id }).then((d) =>
           d.bulkOperation && renderLineage(lineage, d.bulkOperation)
         );

@@ -2,11 +2,11 @@
  * Flows for APIs a server may not have: each one's button appears on the tickets page only when the server's
  * schema has its root mutation (Session.hasMutation, read from `__type(name: "Mutation")` once per token), so
  * a console bundled against a newer schema never shows a button its server cannot serve, and no button is dead.
- *
- * IMPORT and EXPORT (issue 14) register here: `startBulkImport` and `startBulkExport` are built on other branches
- * and are not in this schema yet. An import flow (file picker / drop, column mapping preview, then the live view)
- * and an export flow (format and fields, then the live view and the download) each add one entry.
+ * Both need AGENT (IMPORT_TICKETS and EXPORT declare requiredRole "AGENT"): the tickets page offers them only to
+ * roles that may run (viewers get neither button).
  */
+import { openExportFlow } from "./export-flow.ts";
+import { openImportFlow } from "./import-flow.ts";
 import type { PageContext } from "./page.ts";
 import type { Selection } from "./selection.ts";
 
@@ -16,7 +16,11 @@ export interface OptionalFlow {
   label: string;
   /** Whether it acts on the ticket selection (export) or not (import). */
   needsSelection: boolean;
-  open(ctx: PageContext, selection: Selection): void;
+  /** `onStarted` clears the selection once an operation has started on it. */
+  open(ctx: PageContext, selection: Selection, onStarted: () => void): void;
 }
 
-export const OPTIONAL_FLOWS: readonly OptionalFlow[] = [];
+export const OPTIONAL_FLOWS: readonly OptionalFlow[] = [
+  { mutation: "startBulkImport", label: "Import", needsSelection: false, open: (ctx) => openImportFlow(ctx) },
+  { mutation: "startBulkExport", label: "Export", needsSelection: true, open: openExportFlow },
+];

@@ -89,12 +89,22 @@ export class Session {
     return () => this.#reconnected.delete(listener);
   }
 
-  /** A download of a ledger file: the server wants the token as a header, so it is fetched, then saved. */
-  async download(path: string, filename: string): Promise<void> {
+  /**
+   * A download (ledger files, failed rows, an export): the server wants the token as a header, which a plain link
+   * cannot send, so it is fetched and saved through a Blob URL, named `filename` or the server's
+   * Content-Disposition name. Size limit: the whole file passes through one Blob, which the browser keeps in
+   * memory or its blob store (Chromium: a few GB at most, less on a phone); for exports past a few hundred MB use
+   * `curl -C -` or `deno task cli -- export` (docs/clients.md), which stream to disk and resume.
+   */
+  async download(path: string, filename?: string): Promise<void> {
     const response = await fetch(new URL(path, this.httpUrl), { headers: { authorization: `Bearer ${this.token}` } });
     if (!response.ok) throw new Error(`Download failed: HTTP ${response.status}`);
+    const given = /filename="?([^";]+)"?/.exec(response.headers.get("content-disposition") ?? "")?.[1];
     const url = URL.createObjectURL(await response.blob());
-    const link = Object.assign(document.createElement("a"), { href: url, download: filename });
+    const link = Object.assign(document.createElement("a"), {
+      href: url,
+      download: filename ?? given ?? path.split("/").pop() ?? "download",
+    });
     document.body.append(link);
     link.click();
     link.remove();

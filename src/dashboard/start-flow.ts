@@ -19,6 +19,97 @@ import { describe, userErrorText } from "./session.ts";
 import { selectedCount, type Selection, targetsOf } from "./selection.ts";
 
 type Preview = NonNullable<PreviewOperationMutation["previewBulkOperation"]["preview"]>;
+type Predicted = Pick<Preview, "matchedCount" | "wouldChange" | "wouldSkip" | "wouldFail" | "predictedByCode">;
+
+/**
+ * A flow's modal <dialog> (focus stays inside; Escape closes it; it is removed once closed): a heading, the
+ * steps (the current one marked), the body `step` replaces, and a problem line (role=alert).
+ */
+export function flowDialog(ctx: PageContext, label: string, steps: readonly string[], data: Record<string, string>) {
+  const problem = el("p", { class: "problem", attrs: { role: "alert" } });
+  const body = el("div", "dialog-body");
+  const heading = el("h2", { attrs: { id: "start-title" } });
+  const dialog = el(
+    "dialog",
+    { class: "start-flow", attrs: { "aria-labelledby": "start-title" }, data },
+    heading,
+    el("ol", "steps", ...steps.map((s) => el("li", { text: s }))),
+    body,
+    problem,
+  );
+  document.body.append(dialog);
+  dialog.addEventListener("close", () => dialog.remove());
+  dialog.showModal();
+  const step = (n: number, title: string, ...content: HTMLElement[]) => {
+    heading.textContent = `${label}: ${title}`;
+    dialog.dataset.step = String(n);
+    dialog.querySelectorAll(".steps li").forEach((li, i) => li.toggleAttribute("aria-current", i === n));
+    problem.textContent = "";
+    body.replaceChildren(...content);
+    (body.querySelector<HTMLElement>("input, select, textarea, button.primary") ?? body).focus();
+  };
+  const cancel = () => button("Cancel", () => dialog.close(), { class: "secondary" });
+  /**
+   * The start: `go` disabled while `run` sends it; refusals (userErrors) shown in the dialog, which stays; once
+   * started, the dialog closes, `onStarted` runs and the page goes to the operation's live view.
+   */
+  const launch = async (go: HTMLButtonElement, run: () => Promise<StartPayload>, onStarted = () => {}) => {
+    go.disabled = true;
+    problem.textContent = "Starting…";
+    try {
+      const result = await run();
+      if (result.userErrors.length || !result.bulkOperation) {
+        problem.textContent = userErrorText(result.userErrors);
+        go.disabled = false;
+        return;
+      }
+      dialog.close();
+      onStarted();
+      ctx.navigate(`#/operations/${encodeURIComponent(result.bulkOperation.id)}`);
+    } catch (error) {
+      problem.textContent = describe(error);
+      go.disabled = false;
+    }
+  };
+  return { dialog, problem, step, cancel, launch };
+}
+
+interface StartPayload {
+  bulkOperation?: { id: string } | null;
+  userErrors: readonly { code: string; message: string }[];
+}
+
+/** A preview step's buttons: Back, Cancel, and Continue (disabled when there is nothing to run). */
+export const previewButtons = (back: () => void, cancel: HTMLElement, next: () => void, nothing: boolean) =>
+  el(
+    "div",
+    "dialog-buttons",
+    button("Back", back, { class: "secondary" }),
+    cancel,
+    button("Continue", next, { class: "primary", attrs: { disabled: nothing } }),
+  );
+
+/** A preview's predicted counts (labelled `labels`: matched, change, skip, fail) and its counts per code. */
+export function predictedFigures(p: Predicted, labels: readonly [string, string, string, string]): HTMLElement[] {
+  const figures = [p.matchedCount, p.wouldChange, p.wouldSkip, p.wouldFail];
+  const outcomes = el(
+    "dl",
+    "outcomes",
+    ...labels.flatMap((label, i) => [
+      el("dt", { text: label }),
+      el("dd", { text: count(figures[i]), data: { outcome: label } }),
+    ]),
+  );
+  const codes = el(
+    "ul",
+    "codes",
+    ...p.predictedByCode.map((c) => el("li", { text: `${c.code} ${count(c.count)}`, data: { code: c.code } })),
+  );
+  return [
+    outcomes,
+    p.predictedByCode.length ? codes : el("p", { class: "muted", text: "No failures or skips predicted." }),
+  ];
+}
 
 export function openStartFlow(
   ctx: PageContext,
@@ -29,33 +120,12 @@ export function openStartFlow(
   const { session } = ctx;
   const form = action.form(session.users);
   const description = el("input", { attrs: { name: "description", maxlength: 500, placeholder: "optional" } });
-  const problem = el("p", { class: "problem", attrs: { role: "alert" } });
-  const body = el("div", "dialog-body");
-  const heading = el("h2", { attrs: { id: "start-title" } });
-  const dialog = el(
-    "dialog",
-    { class: "start-flow", attrs: { "aria-labelledby": "start-title" }, data: { action: action.key } },
-    heading,
-    el("ol", "steps", ...["Action", "Preview", "Confirm"].map((s) => el("li", { text: s }))),
-    body,
-    problem,
-  );
+  const { problem, step, cancel, launch } = flowDialog(ctx, action.label, ["Action", "Preview", "Confirm"], {
+    action: action.key,
+  });
   const idempotencyKey = crypto.randomUUID();
   const selected = selectedCount(selection);
   const target = selection.kind === "filter" ? "all tickets matching the filter" : "the selected tickets";
-  document.body.append(dialog);
-  dialog.addEventListener("close", () => dialog.remove());
-  dialog.showModal();
-
-  const step = (n: number, title: string, ...content: HTMLElement[]) => {
-    heading.textContent = `${action.label}: ${title}`;
-    dialog.dataset.step = String(n);
-    dialog.querySelectorAll(".steps li").forEach((li, i) => li.toggleAttribute("aria-current", i === n));
-    problem.textContent = "";
-    body.replaceChildren(...content);
-    (body.querySelector<HTMLElement>("input, select, textarea, button.primary") ?? body).focus();
-  };
-  const cancel = () => button("Cancel", () => dialog.close(), { class: "secondary" });
 
   function input(): StartBulkOperationInput | string {
     const built = form.build();
@@ -99,21 +169,6 @@ export function openStartFlow(
   }
 
   function showPreview(start: StartBulkOperationInput, p: Preview): void {
-    const outcomes = el(
-      "dl",
-      "outcomes",
-      ...[["Matched", p.matchedCount], ["Would change", p.wouldChange], ["Would skip", p.wouldSkip], [
-        "Would fail",
-        p.wouldFail,
-      ]].flatMap((
-        [label, n],
-      ) => [el("dt", { text: String(label) }), el("dd", { text: count(Number(n)), data: { outcome: String(label) } })]),
-    );
-    const codes = el(
-      "ul",
-      "codes",
-      ...p.predictedByCode.map((c) => el("li", { text: `${c.code} ${count(c.count)}`, data: { code: c.code } })),
-    );
     const sample = table("A sample of the targets with their predicted change", ["#", "Ticket", "Outcome", "Change"]);
     sample.body.append(
       ...(p.sample ?? []).map((item) =>
@@ -145,19 +200,9 @@ export function openStartFlow(
           p.estimatedDurationSeconds < 1 ? "Under a second" : `About ${duration(p.estimatedDurationSeconds * 1000)}`
         } at your recent throughput. This preview holds until ${time(p.expiresAt)}.`,
       }),
-      outcomes,
-      p.predictedByCode.length ? codes : el("p", { class: "muted", text: "No failures or skips predicted." }),
+      ...predictedFigures(p, ["Matched", "Would change", "Would skip", "Would fail"]),
       el("div", "table-wrap sample", sample.table),
-      el(
-        "div",
-        "dialog-buttons",
-        button("Back", showForm, { class: "secondary" }),
-        cancel(),
-        button("Continue", () => showConfirm(start, p), {
-          class: "primary",
-          attrs: { disabled: p.matchedCount === 0 },
-        }),
-      ),
+      previewButtons(showForm, cancel(), () => showConfirm(start, p), p.matchedCount === 0),
     );
   }
 
@@ -194,10 +239,8 @@ export function openStartFlow(
       event.preventDefault();
       check();
       if (go.disabled) return;
-      go.disabled = true;
-      problem.textContent = "Starting…";
-      try {
-        const { startBulkOperation: result } = await session.query(StartOperationDocument, {
+      await launch(go, async () =>
+        (await session.query(StartOperationDocument, {
           input: {
             ...start,
             previewToken: p.previewToken,
@@ -205,19 +248,7 @@ export function openStartFlow(
             scheduledAt: when.value ? new Date(when.value).toISOString() : null,
             notify: email.checked ? { email: true } : null,
           },
-        });
-        if (result.userErrors.length || !result.bulkOperation) {
-          problem.textContent = userErrorText(result.userErrors);
-          go.disabled = false;
-          return;
-        }
-        dialog.close();
-        onStarted();
-        ctx.navigate(`#/operations/${encodeURIComponent(result.bulkOperation.id)}`);
-      } catch (error) {
-        problem.textContent = describe(error);
-        go.disabled = false;
-      }
+        })).startBulkOperation, onStarted);
     });
     step(2, "confirm", confirm);
     check();

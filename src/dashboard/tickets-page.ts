@@ -194,10 +194,12 @@ export function ticketsPage(ctx: PageContext): Page {
   const actionButtons = ACTIONS.filter((a) => session.can[a.needs]).map((action) =>
     button(action.label, () => start(action), { data: { action: action.key } })
   );
-  // Import and export (other branches) come from optional-flows.ts: only what this server's schema has.
+  // Import and export come from optional-flows.ts: only what this server's schema has, only for roles that may run.
   const optionalButtons = OPTIONAL_FLOWS.filter((flow) => session.can.run && session.hasMutation(flow.mutation)).map(
     (flow) => {
-      const node = button(flow.label, () => flow.open(ctx, selection), { data: { flow: flow.mutation } });
+      const node = button(flow.label, () => flow.open(ctx, selection, clearSelection), {
+        data: { flow: flow.mutation },
+      });
       node.dataset.needsSelection = String(flow.needsSelection);
       return node;
     },
@@ -206,10 +208,7 @@ export function ticketsPage(ctx: PageContext): Page {
     "div",
     { class: "action-bar", attrs: { role: "toolbar", "aria-label": "Bulk actions on the selected tickets" } },
     countLabel,
-    button("Clear selection", () => {
-      selection = NOTHING;
-      render();
-    }, { class: "link", data: { role: "clear" } }),
+    button("Clear selection", clearSelection, { class: "link", data: { role: "clear" } }),
     el("span", "spacer"),
     ...actionButtons,
     ...optionalButtons,
@@ -227,12 +226,14 @@ export function ticketsPage(ctx: PageContext): Page {
     }
   }
 
+  function clearSelection(): void {
+    selection = NOTHING;
+    render();
+  }
+
   function start(action: ActionDefinition): void {
     if (selectedCount(selection) === 0) return;
-    openStartFlow(ctx, action, selection, () => {
-      selection = NOTHING;
-      render();
-    });
+    openStartFlow(ctx, action, selection, clearSelection);
   }
 
   /** Writes the selection into the checkboxes, the count and the banner (in place: the focus stays put). */

@@ -11,6 +11,7 @@
 import { CsvError, parse } from "csv-parse";
 import { Readable } from "node:stream";
 import {
+  DEFAULT_NAMES,
   IMPORT_FIELDS,
   type ImportField,
   ImportFileError,
@@ -31,17 +32,6 @@ export interface ParseOptions {
   /** More rows than this refuses the file (BULK_MAX_TARGETS). */
   maxRows: number;
 }
-
-/** Column names understood without a mapping, compared case-insensitively. */
-const DEFAULT_NAMES: Record<ImportField, readonly string[]> = {
-  title: ["title"],
-  body: ["body"],
-  status: ["status"],
-  priority: ["priority"],
-  category: ["category"],
-  assignee: ["assignee", "assignee_email", "assigneeemail", "assignee_id", "assigneeid"],
-  externalId: ["externalid", "external_id"],
-};
 
 /** The bytes as text, refusing invalid UTF-8 (a BOM is dropped by the decoder). */
 async function* utf8(bytes: AsyncIterable<Uint8Array>): AsyncGenerator<string> {

@@ -10,6 +10,20 @@
 export const IMPORT_FIELDS = ["title", "body", "status", "priority", "category", "assignee", "externalId"] as const;
 export type ImportField = typeof IMPORT_FIELDS[number];
 
+/**
+ * Column names understood without a mapping, compared case-insensitively. Here, in a module without imports, so
+ * the console (src/dashboard/import-flow.ts) shows the same default mapping the server applies.
+ */
+export const DEFAULT_NAMES: Record<ImportField, readonly string[]> = {
+  title: ["title"],
+  body: ["body"],
+  status: ["status"],
+  priority: ["priority"],
+  category: ["category"],
+  assignee: ["assignee", "assignee_email", "assigneeemail", "assignee_id", "assigneeid"],
+  externalId: ["externalid", "external_id"],
+};
+
 export const IMPORT_FORMATS = ["CSV", "JSONL"] as const;
 export type ImportFormat = typeof IMPORT_FORMATS[number];
 
