@@ -4,6 +4,8 @@ import { encodeCursor } from "../src/graphql/ids.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 
+const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
+
 Deno.test("forged bulk cursors are BAD_USER_INPUT", async () => {
   await using server = await startTestServer({ tickets: 3 });
   const token = server.tenant.agent.token;
@@ -17,9 +19,14 @@ Deno.test("forged bulk cursors are BAD_USER_INPUT", async () => {
   const cases: [string, string][] = [
     [`{ bulkOperations(after: "${encodeCursor(["yesterday", "x"])}") { edges { cursor } } }`, "after"],
     [
-      `{ bulkOperations(last: 1, before: "${encodeCursor(["2026-01-01T00:00:00.000Z", "not-a-uuid"])}") {
+      `{ bulkOperations(last: 1, before: "${encodeCursor(["2026-01-01T00:00:00.000000Z", "not-a-uuid"])}") {
           edges { cursor } } }`,
       "before",
+    ],
+    // Milliseconds: the cursor's format before it carried created_at to the microsecond.
+    [
+      `{ bulkOperations(after: "${encodeCursor(["2026-01-01T00:00:00.000Z", ZERO_UUID])}") { edges { cursor } } }`,
+      "after",
     ],
     [`{ bulkOperation(id: "${id}") { items(after: "${encodeCursor([1.5])}") { edges { cursor } } } }`, "after"],
     [`{ bulkOperation(id: "${id}") { items(after: "${encodeCursor([3e9])}") { edges { cursor } } } }`, "after"],

@@ -52,7 +52,7 @@ Deno.test("bad cursors and ids: BAD_USER_INPUT, no ERROR log line", async (t) =>
 
   await t.step("operations cursors with year 0 and February 30th", async () => {
     const logged = await errorLines(async () => {
-      for (const day of ["0000-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01T24:00:00Z"]) {
+      for (const day of ["0000-01-01T00:00:00.000000Z", "2024-02-30T00:00:00.000000Z", "2024-01-01T24:00:00.000000Z"]) {
         await refused(`query($after: String) { bulkOperations(first: 5, after: $after) { edges { cursor } } }`, {
           after: encodeCursor([day, "00000000-0000-0000-0000-000000000000"]),
         });

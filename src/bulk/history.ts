@@ -28,27 +28,40 @@ export interface OperationFilter {
   createdBefore?: Date;
 }
 
-/** Newest first: ORDER BY created_at DESC, id DESC; the cursor is (created_at, id). */
+/**
+ * created_at as a cursor holds it: the stored value in UTC with all six fractional digits. PostgreSQL keeps
+ * microseconds and pg hands back a JS Date, which keeps milliseconds: a cursor built from the Date sought
+ * from a truncated value, so `before` returned the next page's first row again and `after` skipped or
+ * repeated rows created within the same millisecond (tests/api_timestamp_cursors_test.ts). The text reads
+ * back through `::timestamptz` to exactly the stored value. For single-table queries with a created_at.
+ */
+export const createdAtKey = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+  .as("created_at_key");
+
+/** `(created_at, id)` past the cursor's `(created_at_key, id)`: `<` or `>` in the fetch direction. */
+export function createdAtSeek(comparison: "<" | ">", [createdAt, id]: [string, string]) {
+  return sql<boolean>`(created_at, id) ${sql.raw(comparison)} (${createdAt}::timestamptz, ${id}::uuid)`;
+}
+
+/** An operation of a page of the history, with its cursor's created_at (see createdAtKey). */
+export type HistoryRow = OperationRow & { created_at_key: string };
+
+/** Newest first: ORDER BY created_at DESC, id DESC; the cursor is (created_at_key, id). */
 export async function listOperations(
   db: Db,
   tenantId: string,
   filter: OperationFilter,
   page: Page<[string, string]>,
-): Promise<OperationRow[]> {
+): Promise<HistoryRow[]> {
   const forward = page.direction === "forward";
-  let query = db.selectFrom("bulk_operations").selectAll().where("tenant_id", "=", tenantId);
+  let query = db.selectFrom("bulk_operations").selectAll().select(createdAtKey).where("tenant_id", "=", tenantId);
   if (filter.status?.length) query = query.where("status", "in", filter.status);
   if (filter.actionType?.length) query = query.where("action_type", "in", filter.actionType);
   if (filter.kind?.length) query = query.where("kind", "in", filter.kind);
   if (filter.createdBy) query = query.where("created_by", "=", filter.createdBy);
   if (filter.createdAfter) query = query.where("created_at", ">=", filter.createdAfter);
   if (filter.createdBefore) query = query.where("created_at", "<", filter.createdBefore);
-  if (page.seek) {
-    const [createdAt, id] = page.seek;
-    query = query.where(
-      sql<boolean>`(created_at, id) ${sql.raw(forward ? "<" : ">")} (${createdAt}::timestamptz, ${id}::uuid)`,
-    );
-  }
+  if (page.seek) query = query.where(createdAtSeek(forward ? "<" : ">", page.seek));
   const order = forward ? "desc" : "asc";
   return await query.orderBy("created_at", order).orderBy("id", order).limit(page.limit).execute();
 }

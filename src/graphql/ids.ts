@@ -125,7 +125,10 @@ export function isSqlTimestamp(value: string): boolean {
     hour <= 23 && minute <= 59 && second <= 59 && !Number.isNaN(Date.parse(value));
 }
 
-/** What one keyset value of a cursor must be; checked before it reaches SQL. */
+/**
+ * What one keyset value of a cursor must be; checked before it reaches SQL. "timestamp" is a timestamptz to
+ * the microsecond in UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+ */
 export type CursorKey = "bigint" | "uuid" | "timestamp" | "position";
 
 /**
@@ -137,8 +140,10 @@ const POSITION_MAX = 2 ** 31 - 1 - 1000;
 const CURSOR_KEYS: Record<CursorKey, (value: unknown) => boolean> = {
   bigint: (v) => typeof v === "string" && BIGINT_PATTERN.test(v),
   uuid: (v) => typeof v === "string" && UUID_PATTERN.test(v),
+  // Exactly six fractional digits, as history.ts's createdAtKey renders the stored value: a millisecond
+  // cursor of before (toISOString) would seek from a truncated value, so it is refused, not half-honoured.
   timestamp: (v) =>
-    typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(v) && isSqlTimestamp(v),
+    typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v) && isSqlTimestamp(v),
   position: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= POSITION_MAX,
 };
 

@@ -4,7 +4,7 @@
  * EndpointError with a code the API turns into a userError.
  */
 import { type Selectable, sql } from "kysely";
-import type { Page } from "../bulk/history.ts";
+import { createdAtKey, createdAtSeek, type Page } from "../bulk/history.ts";
 import type { Db } from "../db/database.ts";
 import type { DeliveryStatus, WebhookEndpointsTable } from "../db/tables.ts";
 import { checkWebhookUrl, resolveTarget, UnsafeUrlError } from "./address-guard.ts";
@@ -218,15 +218,19 @@ export async function findEndpoint(db: Db, tenantId: string, id: string): Promis
     .where("id", "=", id).executeTakeFirst();
 }
 
-/** Oldest first: keyset (created_at, id) on webhook_endpoints_tenant_idx. */
-export async function listEndpoints(db: Db, tenantId: string, page: Page<[string, string]>): Promise<EndpointRow[]> {
+/**
+ * Oldest first: keyset (created_at, id) on webhook_endpoints_tenant_idx; each row carries its cursor's
+ * created_at to the microsecond (createdAtKey).
+ */
+export async function listEndpoints(
+  db: Db,
+  tenantId: string,
+  page: Page<[string, string]>,
+): Promise<(EndpointRow & { created_at_key: string })[]> {
   const forward = page.direction === "forward";
-  let query = db.selectFrom("webhook_endpoints").select(ENDPOINT_COLUMNS).where("tenant_id", "=", tenantId);
-  if (page.seek) {
-    const [createdAt, id] = page.seek;
-    const after = sql.raw(forward ? ">" : "<");
-    query = query.where(sql<boolean>`(created_at, id) ${after} (${createdAt}::timestamptz, ${id}::uuid)`);
-  }
+  let query = db.selectFrom("webhook_endpoints").select(ENDPOINT_COLUMNS).select(createdAtKey)
+    .where("tenant_id", "=", tenantId);
+  if (page.seek) query = query.where(createdAtSeek(forward ? ">" : "<", page.seek));
   const direction = forward ? "asc" : "desc";
   return await query.orderBy("created_at", direction).orderBy("id", direction).limit(page.limit)
     .execute();

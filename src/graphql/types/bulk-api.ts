@@ -54,7 +54,7 @@ builder.queryFields((t) => ({
         createdAfter: filter.createdAfter ?? undefined,
         createdBefore: filter.createdBefore ?? undefined,
       }, { ...request, limit: request.limit + 1, seek: request.seek as [string, string] | undefined });
-      return toConnection(rows, request, (op) => [new Date(op.created_at).toISOString(), op.id]);
+      return toConnection(rows, request, (op) => [op.created_at_key, op.id]);
     },
   }),
 }));

@@ -172,7 +172,7 @@ builder.queryFields((t) => ({
         limit: request.limit + 1,
         seek: request.seek as [string, string] | undefined,
       });
-      return toConnection(rows, request, (e) => [new Date(e.created_at).toISOString(), e.id]);
+      return toConnection(rows, request, (e) => [e.created_at_key, e.id]);
     },
   }),
 }));
