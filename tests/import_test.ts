@@ -9,6 +9,7 @@ import { sql } from "kysely";
 import { dbIdOf } from "./helpers/api.ts";
 import { waitFor } from "./helpers/bulk.ts";
 import { finished } from "./helpers/bulk.ts";
+import { gql } from "./helpers/graphql.ts";
 import { importedTickets, itemOutcomes, stage, startImport, startImportFile } from "./helpers/imports.ts";
 import { startTestServer } from "./helpers/server.ts";
 
@@ -30,6 +31,13 @@ Deno.test("a CSV file sent as a multipart request: one item per row, valid rows 
     const payload = await startImportFile(server, tenant.agent, { format: "CSV", mode: "CREATE" }, csv);
     expect(payload.userErrors).toEqual([]);
     const id = dbIdOf(payload.bulkOperation!.id);
+    const kind = await gql(
+      server.graphqlUrl,
+      tenant.agent.token,
+      `query($id: ID!) { node(id: $id) { ... on BulkOperation { actionKind } } }`,
+      { id: payload.bulkOperation!.id },
+    );
+    expect(kind.data.node.actionKind).toBe("IMPORT");
     const op = await waitFor(db, id, finished);
     expect(op.status).toBe("COMPLETED_WITH_ERRORS");
     expect({ total: op.total, succeeded: op.succeeded, failed: op.failed, skipped: op.skipped }).toEqual({

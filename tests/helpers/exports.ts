@@ -10,7 +10,7 @@ import type { TestServer } from "./server.ts";
 
 export const START_EXPORT = `mutation($input: StartBulkExportInput!) {
   startBulkExport(input: $input) {
-    bulkOperation { id status actionType }
+    bulkOperation { id status actionType actionKind }
     userErrors { code field message }
   }
 }`;
@@ -27,6 +27,7 @@ export async function startExport(server: TestServer, token: string, input: Reco
   const result = await gql(server.graphqlUrl, token, START_EXPORT, { input });
   expect(result.errors).toBeUndefined();
   expect(result.data.startBulkExport.userErrors).toEqual([]);
+  expect(result.data.startBulkExport.bulkOperation.actionKind).toBe("EXPORT");
   return result.data.startBulkExport.bulkOperation.id;
 }
 

@@ -22,6 +22,13 @@ export const BulkOperationKindEnum = builder.enumType("BulkOperationKind", {
   values: ["STANDARD", "RETRY", "ROLLBACK"] as const,
 });
 
+export const BulkActionKindEnum = builder.enumType("BulkActionKind", {
+  description: "What the items are. CHANGE: existing targets, changed (every action but these two). IMPORT: input " +
+    "records that create or update targets (startBulkImport). EXPORT: existing targets rendered into a file " +
+    "(startBulkExport).",
+  values: ["CHANGE", "IMPORT", "EXPORT"] as const,
+});
+
 /** An item's outcomes (the enum, and the downloads' `?outcome=` filter). */
 export const BULK_ITEM_OUTCOMES = ["PENDING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] as const;
 
@@ -159,6 +166,10 @@ builder.node(BulkOperationRef, {
     status: t.field({ type: BulkOperationStatusEnum, resolve: (op) => op.status }),
     kind: t.field({ type: BulkOperationKindEnum, resolve: (op) => op.kind as never }),
     actionType: t.field({ type: bulkActions().typeEnum, resolve: (op) => op.action_type }),
+    actionKind: t.field({
+      type: BulkActionKindEnum,
+      resolve: (op, _args, ctx) => ctx.services.domain.actions.get(op.action_type)?.kind ?? "CHANGE",
+    }),
     action: t.field({ type: bulkActions().union, resolve: (op) => storedAction(op.action_type, op.action_params) }),
     description: t.exposeString("description", { nullable: true }),
     idempotencyKey: t.exposeString("idempotency_key", { nullable: true }),
