@@ -30,6 +30,14 @@ export type OperationKind = "STANDARD" | "RETRY" | "ROLLBACK";
  */
 export type StoredItemOutcome = "SUCCEEDED" | "FAILED" | "SKIPPED" | "CANCELLED";
 export type LedgerOutcome = StoredItemOutcome | "PENDING";
+/** Every ledger outcome, in display order (the GraphQL enum, the downloads' `?outcome=` filter). */
+export const LEDGER_OUTCOMES = [
+  "PENDING",
+  "SUCCEEDED",
+  "FAILED",
+  "SKIPPED",
+  "CANCELLED",
+] as const satisfies readonly LedgerOutcome[];
 
 export interface TenantsTable {
   id: Generated<string>;

@@ -17,8 +17,8 @@ import type { BulkDomain } from "../bulk/action.ts";
 import { type ItemRow, listItems } from "../bulk/history.ts";
 import { findOperation, type OperationRow } from "../bulk/operation.ts";
 import type { Db } from "../db/database.ts";
+import { LEDGER_OUTCOMES } from "../db/tables.ts";
 import { encodeId, expectId, UUID_PATTERN } from "../graphql/ids.ts";
-import { BULK_ITEM_OUTCOMES } from "../graphql/types/bulk-operation.ts";
 
 const PAGE_SIZE = 5000;
 const ROUTE = /^\/bulk-operations\/([^/]+)\/items\.(jsonl|csv)$/;
@@ -87,9 +87,9 @@ function outcomesOf(url: URL): readonly string[] | null | Error {
   const raw = url.searchParams.get("outcome");
   if (raw === null) return null;
   const outcomes = raw.split(",");
-  const known: readonly string[] = BULK_ITEM_OUTCOMES;
+  const known: readonly string[] = LEDGER_OUTCOMES;
   const bad = outcomes.find((outcome) => !known.includes(outcome));
-  return bad === undefined ? outcomes : new Error(`Unknown outcome "${bad}": use ${BULK_ITEM_OUTCOMES.join(", ")}.`);
+  return bad === undefined ? outcomes : new Error(`Unknown outcome "${bad}": use ${LEDGER_OUTCOMES.join(", ")}.`);
 }
 
 /** A JSON error answer; `code` (when given) is the typed reason clients switch on. */

@@ -31,8 +31,6 @@ export const PEER_HEADER = "x-bulk-ops-peer";
 export const MAX_HEAD_BYTES = 64 * 1024;
 
 const END_OF_HEAD = new Uint8Array([13, 10, 13, 10]);
-/** The request line of a staged upload's body (src/http/uploads.ts). */
-const STAGED_UPLOAD = /^PUT \/uploads\/[^/ ?]+[ ?]/;
 const encoder = new TextEncoder();
 
 export interface FrontDoor {
@@ -137,28 +135,25 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let written = 0; written < bytes.length;) written += await conn.write(bytes.subarray(written));
 }
 
-/** How long a request's body may take: a deadline, or a longest silence until the answer begins. */
+/**
+ * What this door enforces on a request body; the deadlines themselves are the handlers' (a
+ * GraphQL body must arrive within BODY_READ_TIMEOUT_MS, src/http/body-limit.ts; a staged upload
+ * may take as long as it keeps sending, src/imports/uploads.ts), which answer 408.
+ */
 interface BodyDeadline {
-  /** The handler answers 408 at this time (src/http/body-limit.ts); bytes after its answer are cut. */
+  /** Client bytes that come after this AND after the answer began are cut (the handler gave up on them). */
   until: number;
-  /** Bytes after this are cut even unanswered: the backstop, never racing the handler's 408. */
-  backstop: number;
-  idleMs: number;
   answered(): boolean;
 }
 
-function pastDeadline(deadline: BodyDeadline | undefined): boolean {
-  if (!deadline) return false;
-  const now = performance.now();
-  return now > deadline.backstop || (now > deadline.until && deadline.answered());
-}
+const pastDeadline = (deadline: BodyDeadline | undefined) =>
+  deadline !== undefined && deadline.answered() && performance.now() > deadline.until;
 
 /**
  * Copies one direction until it ends or the body deadline (checked at each read, in
- * performance.now() time) passes; then closes both sides (hyper closes on a read EOF too). With
- * `idleMs`, a client silent that long before the answer began is closed (which ends the pending
- * read); once the answer has begun, a silent client is just waiting for it. A read/write loop on
- * one buffer: per connection, stream pipes (pipeThrough + pipeTo) cost more than the request itself.
+ * performance.now() time) passes; then closes both sides (hyper closes on a read EOF too). A
+ * read/write loop on one buffer: per connection, stream pipes (pipeThrough + pipeTo) cost more
+ * than the request itself.
  */
 async function copy(
   from: Deno.Conn,
@@ -167,13 +162,9 @@ async function copy(
   onFirstBytes?: () => void,
 ): Promise<void> {
   const buffer = new Uint8Array(64 * 1024);
-  const idleMs = deadline?.idleMs ?? Infinity;
   try {
     for (;;) {
-      const idle = idleMs === Infinity ? undefined : setTimeout(() => {
-        if (!deadline?.answered()) close(from);
-      }, idleMs);
-      const read = await from.read(buffer).finally(() => clearTimeout(idle));
+      const read = await from.read(buffer);
       if (read === null || pastDeadline(deadline)) break;
       onFirstBytes?.();
       await writeAll(to, buffer.subarray(0, read));
@@ -209,19 +200,14 @@ async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: 
   first.set(head);
   first.set(request.rest, head.length);
   await writeAll(upstream, first);
-  // After a 408 for a slow body (src/http/body-limit.ts) Deno.serve keeps reading the body
-  // and so the connection: a client still sending past the body deadline is cut off here.
-  // An upgraded connection carries WebSocket frames, for as long as it lives. A staged upload
-  // (PUT /uploads/{id}, up to UPLOAD_MAX_BYTES) may take longer than any fixed deadline on a
-  // slow link: its route answers 408 when it stops sending for BODY_READ_TIMEOUT_MS
-  // (src/imports/uploads.ts); this door cuts it after twice that silence, a backstop that
-  // never races the route's answer.
-  const upload = STAGED_UPLOAD.test(request.head);
+  // After a 408 for a slow body Deno.serve keeps reading the body and so the connection: a
+  // client still sending past the body deadline once the answer began is cut off here. The cut
+  // waits for the answer, so it never races the handler's 408 (it did under load), and a long
+  // upload that keeps sending is never cut. An upgraded connection carries WebSocket frames, for
+  // as long as it lives.
   let answered = false;
-  const body: BodyDeadline = {
-    until: upgrade || upload ? Infinity : passed + options.bodyTimeoutMs,
-    backstop: upgrade || upload ? Infinity : passed + 2 * options.bodyTimeoutMs,
-    idleMs: upload ? 2 * options.bodyTimeoutMs : Infinity,
+  const body: BodyDeadline | undefined = upgrade ? undefined : {
+    until: passed + options.bodyTimeoutMs,
     answered: () => answered,
   };
   await Promise.all([copy(conn, upstream, body), copy(upstream, conn, undefined, () => answered = true)]);

@@ -7,6 +7,7 @@ import { pageRequest, toConnection } from "../pagination.ts";
 import { bulkActions, storedAction } from "./bulk-action.ts";
 import { TicketRef, ticketTarget } from "./tickets.ts";
 import { ENGINE_ITEM_CODES } from "../../bulk/action.ts";
+import { LEDGER_OUTCOMES } from "../../db/tables.ts";
 import { TICKET_ITEM_CODES } from "../../tickets/model.ts";
 import { UserRef } from "./users.ts";
 
@@ -29,10 +30,7 @@ export const BulkActionKindEnum = builder.enumType("BulkActionKind", {
   values: ["CHANGE", "IMPORT", "EXPORT"] as const,
 });
 
-/** An item's outcomes (the enum, and the downloads' `?outcome=` filter). */
-export const BULK_ITEM_OUTCOMES = ["PENDING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"] as const;
-
-export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", { values: BULK_ITEM_OUTCOMES });
+export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", { values: LEDGER_OUTCOMES });
 
 /** The served (tickets) domain's codes and the engine's own (the schema is built once, see assertServable). */
 export const BULK_ITEM_CODES = [...TICKET_ITEM_CODES, ...ENGINE_ITEM_CODES] as const;
