@@ -1,17 +1,21 @@
 /**
  * EXPORT (kind EXPORT): renders the chunk's tickets, in input order, into the chunk's part
- * (ChunkContext.output; the engine commits it with the items, src/bulk/run-chunk.ts). Per
- * chunk, whatever its size: one SELECT of the tickets' exported columns (tenant-scoped,
- * `id = ANY($ids)`), one SELECT of their comments when asked for (ticket_comments_ticket_idx),
- * then the rendering and (GZIP) one compression in memory. A ticket that vanished since the
- * start ends FAILED NOT_FOUND and is not in the file; a soft-deleted one given by id is
- * exported (deletedAt says so).
+ * (ChunkContext.output; the engine commits it with the items, src/bulk/run-chunk.ts).
+ * CSV, JSONL and JSON: ONE statement per chunk, whatever its size, in which PostgreSQL reads
+ * the tickets (tenant-scoped, by key, with their comments when asked for) and renders the
+ * part itself (src/exports/sql-render.ts; string_agg in input order): at 100,000 tickets this
+ * halved the chunks' time against reading the rows into JavaScript and rendering them with
+ * csv-stringify (docs/performance.md, "Bulk export"). Markdown: one SELECT of the columns, one
+ * of the comments, rendered in JavaScript (renderInJs, also what the SQL rendering is tested
+ * against). GZIP: the text is compressed here, once (PostgreSQL has no gzip). A ticket that
+ * vanished since the start ends FAILED NOT_FOUND and is not in the file; a soft-deleted one
+ * given by id is exported (deletedAt says so).
  *
  * Timestamps are rendered by PostgreSQL (`to_json(ts) #>> '{}'`: ISO 8601 with the
  * microseconds a JS Date would drop), ids as text (bigint and uuid keys).
  */
 import { sql } from "kysely";
-import { ActionParamsError, type BulkAction, type ItemResult, type Tx } from "../../bulk/action.ts";
+import { ActionParamsError, type BulkAction, type ChunkItem, type ItemResult, type Tx } from "../../bulk/action.ts";
 import {
   EXPORT_COMPRESSION_ENUM,
   EXPORT_COMPRESSIONS,
@@ -23,6 +27,7 @@ import {
 } from "../../exports/format.ts";
 import { encodePart } from "../../exports/parts.ts";
 import { renderPart } from "../../exports/render.ts";
+import { type SqlField, type SqlRecord, sqlRecord } from "../../exports/sql-render.ts";
 import { TICKET_EXPORT_FIELDS, type TicketExportField } from "../model.ts";
 import { enumParam } from "./params.ts";
 
@@ -41,6 +46,47 @@ const COLUMNS: Record<TicketExportField, string> = {
   updatedAt: "to_json(t.updated_at) #>> '{}'",
   deletedAt: "to_json(t.deleted_at) #>> '{}'",
 };
+
+const NUMBERS: ReadonlySet<TicketExportField> = new Set(["version"]);
+
+/**
+ * A ticket's comments as one JSON array, oldest first, with the keys and values commentsOf
+ * gives the JavaScript renderers (ticket_comments_ticket_idx).
+ */
+const COMMENTS_JSON = `SELECT '[' || coalesce(string_agg('{"authorId":' || to_json(c.author_id::text)::text ||
+    ',"body":' || to_json(c.body)::text || ',"createdAt":' || to_json(c.created_at)::text || '}', ',' ORDER BY c.id),
+    '') || ']'
+  FROM ticket_comments c WHERE c.tenant_id = t.tenant_id AND c.ticket_id = t.id`;
+
+function sqlFields(fields: readonly string[], includeComments: boolean): SqlField[] {
+  const columns = fields.map((field): SqlField => ({
+    name: field,
+    sql: COLUMNS[field as TicketExportField],
+    kind: NUMBERS.has(field as TicketExportField) ? "number" : "text",
+  }));
+  return includeComments ? [...columns, { name: "comments", sql: COMMENTS_JSON, kind: "json" }] : columns;
+}
+
+/**
+ * The chunk's part rendered by PostgreSQL (src/exports/sql-render.ts) in ONE statement, and
+ * which of its tickets exist: the keys come with their input position (WITH ORDINALITY), so
+ * the part is in input order whatever plan reads the tickets.
+ */
+async function renderInSql(tx: Tx, tenantId: string, ids: string[], render: SqlRecord): Promise<RenderedPart> {
+  const { rows } = await sql<{ body: string | null; found: string[] | null }>`
+    SELECT string_agg(${sql.raw(render.record)}, ${sql.raw(render.separator)} ORDER BY k.ord) AS body,
+      array_agg(t.id::text) AS found
+    FROM unnest(${ids}::int8[]) WITH ORDINALITY AS k(id, ord)
+    JOIN tickets t ON t.tenant_id = ${tenantId} AND t.id = k.id`.execute(tx);
+  return { body: rows[0]?.body ?? "", found: new Set(rows[0]?.found ?? []) };
+}
+
+const notFound = (item: ChunkItem): ItemResult => ({
+  position: item.position,
+  outcome: "FAILED",
+  code: "NOT_FOUND",
+  message: "No such ticket.",
+});
 
 const isField = (name: string): name is TicketExportField => (TICKET_EXPORT_FIELDS as readonly string[]).includes(name);
 
@@ -97,25 +143,48 @@ export const exportTickets: BulkAction<ExportParams> = {
   },
   parseParams: (raw) => Promise.resolve(parseExportParams(raw)),
   async apply(chunk) {
-    const { fields, includeComments, compression } = chunk.params;
     const ids = chunk.items.map((item) => item.targetId);
-    const columns = sql.raw(fields.map((field) => `${COLUMNS[field as TicketExportField]} AS "${field}"`).join(", "));
-    const { rows } = await sql<Row>`SELECT t.id::text AS key, ${columns} FROM tickets t
-      WHERE t.tenant_id = ${chunk.tenantId} AND t.id = ANY(${ids}::int8[])`.execute(chunk.tx);
-    const byId = new Map(rows.map((row) => [row.key, row]));
-    const comments = includeComments ? await commentsOf(chunk.tx, chunk.tenantId, ids) : null;
-    const records: ExportRecord[] = [];
-    const results = chunk.items.map((item): ItemResult => {
-      const row = byId.get(item.targetId);
-      if (!row) return { position: item.position, outcome: "FAILED", code: "NOT_FOUND", message: "No such ticket." };
-      const values = Object.fromEntries(fields.map((field) => [field, row[field]]));
-      records.push(comments ? { values, comments: comments.get(item.targetId) ?? [] } : { values });
-      return { position: item.position, outcome: "SUCCEEDED" };
-    });
-    if (!chunk.dryRun) chunk.output!.push(encodePart(compression, renderPart(chunk.params, records)));
-    return results;
+    const { body, found } = await renderedPart(chunk.tx, chunk.tenantId, chunk.params, ids);
+    if (!chunk.dryRun) chunk.output!.push(encodePart(chunk.params.compression, body));
+    return chunk.items.map((item): ItemResult =>
+      found.has(item.targetId) ? { position: item.position, outcome: "SUCCEEDED" } : notFound(item)
+    );
   },
 };
+
+/** A chunk's part (uncompressed) and which of its tickets exist. */
+export interface RenderedPart {
+  body: string;
+  found: Set<string>;
+}
+
+/** The part of the tickets `ids`, in their order: rendered by PostgreSQL unless the format is Markdown. */
+export function renderedPart(tx: Tx, tenantId: string, params: ExportParams, ids: string[]): Promise<RenderedPart> {
+  const render = sqlRecord(params.format, sqlFields(params.fields, params.includeComments));
+  return render ? renderInSql(tx, tenantId, ids, render) : renderInJs(tx, tenantId, params, ids);
+}
+
+/**
+ * The part rendered in JavaScript (src/exports/render.ts) from one SELECT of the tickets' columns and
+ * one of their comments: Markdown's path, and what tests/export_sql_render_test.ts holds the SQL
+ * rendering to for the other formats.
+ */
+export async function renderInJs(tx: Tx, tenantId: string, params: ExportParams, ids: string[]): Promise<RenderedPart> {
+  const { fields, includeComments } = params;
+  const columns = sql.raw(fields.map((field) => `${COLUMNS[field as TicketExportField]} AS "${field}"`).join(", "));
+  const { rows } = await sql<Row>`SELECT t.id::text AS key, ${columns} FROM tickets t
+    WHERE t.tenant_id = ${tenantId} AND t.id = ANY(${ids}::int8[])`.execute(tx);
+  const byId = new Map(rows.map((row) => [row.key, row]));
+  const comments = includeComments ? await commentsOf(tx, tenantId, ids) : null;
+  const records: ExportRecord[] = [];
+  for (const id of ids) {
+    const row = byId.get(id);
+    if (!row) continue;
+    const values = Object.fromEntries(fields.map((field) => [field, row[field]]));
+    records.push(comments ? { values, comments: comments.get(id) ?? [] } : { values });
+  }
+  return { body: renderPart(params, records), found: new Set(byId.keys()) };
+}
 
 /** The comments of the chunk's tickets by ticket id, oldest first, in one SELECT. */
 async function commentsOf(
