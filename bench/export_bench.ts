@@ -1,5 +1,6 @@
 /**
- * `deno task bench:export [-- --tickets N] [--chunk C] [--workers W] [--clients K] [--old-space-mb M]`
+ * `deno task bench:export [-- --tickets N] [--chunk C] [--workers W] [--clients K] [--old-space-mb M]
+ * [--semi-space-mb S]`
  * (also run by `deno task bench`): prints figures, asserts nothing. Seeds N tickets (default
  * 100,000) into a fresh database and, in the same run on the same database:
  *   (a) the ceiling: `COPY (SELECT <the export's columns> ... ORDER BY id DESC) TO STDOUT WITH
@@ -13,7 +14,9 @@
  * The ratio printed is (a) / (b): the issue asks for at least 0.5 at 1,000,000 tickets, and
  * for a peak RSS under 400 MB in (c). `--old-space-mb M` caps each V8 heap of the API process
  * (--max-old-space-size, as tests/downloads_memory_test.ts does): without it the RSS is mostly
- * the collector's slack in the worker threads, whatever the operation (see docs/performance.md).
+ * the collector's slack in the worker threads, whatever the operation (see docs/performance.md);
+ * `--semi-space-mb S` caps each heap's young generation (--max-semi-space-size, as the `worker`
+ * task runs), the other share of that slack.
  * Uses DATABASE_URL when set, else an embedded PostgreSQL.
  */
 import { parseArgs } from "node:util";
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     workers: { type: "string", default: "2" },
     clients: { type: "string", default: "3" },
     "old-space-mb": { type: "string" },
+    "semi-space-mb": { type: "string" },
   },
 });
 const n = Number(values.tickets);
@@ -91,7 +95,10 @@ try {
     BULK_CHUNK_SIZE: values.chunk!,
     BULK_MAX_TARGETS: String(Math.max(n, 1)),
     LOG_LEVEL: "warn",
-  }, values["old-space-mb"] ? [`--max-old-space-size=${values["old-space-mb"]}`] : []);
+  }, [
+    ...(values["old-space-mb"] ? [`--max-old-space-size=${values["old-space-mb"]}`] : []),
+    ...(values["semi-space-mb"] ? [`--max-semi-space-size=${values["semi-space-mb"]}`] : []),
+  ]);
   const token = await mintToken(db, admin.userId, "export bench");
   const idle = await residentMemory(api.pid);
   t = performance.now();
