@@ -14,7 +14,8 @@
  * one-line headings are a regex replace per value.
  * Measured (docs/performance.md, "Rendered in PostgreSQL"): the action's statement renders
  * 2,000 tickets in 2.3 ms of server time (EXPLAIN ANALYZE) where the SELECT + csv-stringify
- * path took 24-58 ms of a chunk; the chunks of a 100,000-ticket export took about half the time.
+ * path took 24-58 ms of a chunk; a 100,000-ticket export's chunks took 2.9-7.3 s at load
+ * averages of 6-11 where they took 6.4 s before at 0.5-3.4.
  */
 import type { ExportFormat } from "./format.ts";
 

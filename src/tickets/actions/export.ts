@@ -3,13 +3,14 @@
  * (ChunkContext.output; the engine commits it with the items, src/bulk/run-chunk.ts).
  * CSV, JSONL and JSON: ONE statement per chunk, whatever its size, in which PostgreSQL reads
  * the tickets (tenant-scoped, by key, with their comments when asked for) and renders the
- * part itself (src/exports/sql-render.ts; string_agg in input order): at 100,000 tickets this
- * halved the chunks' time against reading the rows into JavaScript and rendering them with
- * csv-stringify (docs/performance.md, "Bulk export"). Markdown: one SELECT of the columns, one
- * of the comments, rendered in JavaScript (renderInJs, also what the SQL rendering is tested
- * against). GZIP: the text is compressed here, once (PostgreSQL has no gzip). A ticket that
- * vanished since the start ends FAILED NOT_FOUND and is not in the file; a soft-deleted one
- * given by id is exported (deletedAt says so).
+ * part itself (src/exports/sql-render.ts; string_agg in input order): at 100,000 tickets the
+ * chunks took 2.9-7.3 s at load averages of 6-11 where reading the rows into JavaScript and
+ * rendering them with csv-stringify took 6.4 s at 0.5-3.4 (docs/performance.md, "Rendered in
+ * PostgreSQL"). Markdown: one SELECT of the columns, one of the comments, rendered in
+ * JavaScript (renderInJs, also what the SQL rendering is tested against). GZIP: the text is
+ * compressed here, once (PostgreSQL has no gzip). A ticket that vanished since the start ends
+ * FAILED NOT_FOUND and is not in the file; a soft-deleted one given by id is exported
+ * (deletedAt says so).
  *
  * Timestamps are rendered by PostgreSQL (`to_json(ts) #>> '{}'`: ISO 8601 with the
  * microseconds a JS Date would drop), ids as text (bigint and uuid keys).
