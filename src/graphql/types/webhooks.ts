@@ -149,11 +149,7 @@ builder.node(WebhookEndpointRef, {
       description: "Its deliveries, newest first.",
       resolve: async (endpoint, args, ctx) => {
         const request = pageRequest(args, ["bigint"]);
-        const rows = await listDeliveries(ctx.services.db, endpoint.id, {
-          ...request,
-          limit: request.limit + 1,
-          seek: request.seek as [string] | undefined,
-        });
+        const rows = await listDeliveries(ctx.services.db, endpoint.id, { ...request, limit: request.limit + 1 });
         return toConnection(rows, request, (d) => [String(d.id)]);
       },
     }),
@@ -170,7 +166,6 @@ builder.queryFields((t) => ({
       const rows = await listEndpoints(ctx.services.db, viewerOf(ctx).tenantId, {
         ...request,
         limit: request.limit + 1,
-        seek: request.seek as [string, string] | undefined,
       });
       return toConnection(rows, request, (e) => [e.created_at_key, e.id]);
     },
