@@ -146,7 +146,7 @@ Deno.test("the worker pool runs retention on its own timer", async () => {
   const old = await finished(server, "SET_CATEGORY", { category: "GENERAL" }, ids);
   const young = await finished(server, "SET_CATEGORY", { category: "TECHNICAL" }, ids);
   await endedDaysAgo(server, old, 3);
-  await using pool = await startPool(server.config, server.databaseUrl, db, 1);
+  await using _pool = await startPool(server.config, server.databaseUrl, db, 1);
   const deadline = Date.now() + 15_000;
   while ((await rowsOf(server, old)).operations > 0) {
     if (Date.now() > deadline) {

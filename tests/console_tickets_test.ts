@@ -22,7 +22,7 @@ const rowIds = (page: Page) =>
   page.locator("table.tickets tbody tr").evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.id!));
 const cells = (page: Page, column: number) =>
   page.locator(`table.tickets tbody tr td:nth-child(${column})`).allTextContents();
-const selectedCount = (page: Page) => page.locator(".selected-count").getAttribute("data-count");
+const shownSelectedCount = (page: Page) => page.locator(".selected-count").getAttribute("data-count");
 
 interface Row {
   id: string;
@@ -124,28 +124,28 @@ browserSuite("console: tickets", async (suite) => {
       // Rows ticked on page 1 and page 2 stay ticked across pages.
       await page.check(`tr[data-id="${page1[0]}"] input[type=checkbox]`);
       await page.check(`tr[data-id="${page1[1]}"] input[type=checkbox]`);
-      expect(await selectedCount(page)).toBe("2");
+      expect(await shownSelectedCount(page)).toBe("2");
       await page.click("button[aria-label='Next page']");
       await waitForRows(page, (rows) => rows[0].id === page2[0], "page 2");
       // By keyboard: focus the checkbox, Space ticks it, and the focus ring shows.
       await page.focus(`tr[data-id="${page2[0]}"] input[type=checkbox]`);
       await page.keyboard.press("Space");
       await expectFocusRing(page);
-      expect(await selectedCount(page)).toBe("3");
+      expect(await shownSelectedCount(page)).toBe("3");
       await page.click("button[aria-label='Previous page']");
       await waitForRows(page, (rows) => rows[0].id === page1[0], "page 1");
       await expect(page.isChecked(`tr[data-id="${page1[1]}"] input[type=checkbox]`)).resolves.toBe(true);
 
       // The page checkbox ticks the whole page; then "select all matching" makes the filter the target.
       await page.check("table.tickets thead input[type=checkbox]");
-      expect(await selectedCount(page)).toBe("51");
+      expect(await shownSelectedCount(page)).toBe("51");
       await page.click("[data-role=select-all]");
       const all = await dbCount(liveTickets(server));
       await page.waitForSelector(`.selected-count[data-count="${all}"]`);
       await expect(page.textContent(".selected-count")).resolves.toBe(`All ${all} matching tickets selected`);
       // Unticking one row of "all matching" goes back to the page's ids minus that one.
       await page.uncheck(`tr[data-id="${page1[3]}"] input[type=checkbox]`);
-      expect(await selectedCount(page)).toBe("49");
+      expect(await shownSelectedCount(page)).toBe("49");
       // A new filter ends an "all matching" selection (it meant the old filter).
       await page.check("table.tickets thead input[type=checkbox]");
       await page.click("[data-role=select-all]");

@@ -188,7 +188,7 @@ Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, ca
 Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit their parts with their items", async () => {
   await using server = await startTestServer({ env: { BULK_CHUNK_SIZE: "10" } });
   // The API cannot serve IMPORT_NOTES and EXPORT_NOTES (assertServable), so this pool runs them alone.
-  await using pool = await startPool(server.config, server.databaseUrl, server.db, 1, notesKindsDomain);
+  await using _pool = await startPool(server.config, server.databaseUrl, server.db, 1, notesKindsDomain);
   await createNotesTable(server.db);
   const [existing] = await insertNotes(server.db, server.tenant.id, 1);
   const [foreign] = await insertNotes(server.db, server.otherTenant.id, 1);

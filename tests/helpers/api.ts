@@ -40,8 +40,8 @@ export const CANCEL = `mutation Cancel($id: ID!) {
 /** Retry or roll back an operation (by global id): the child operation's id, or why not. */
 export const RETRY = `mutation Retry($id: ID!) { retryFailedItems(input: { id: $id }) {
   bulkOperation { id } userErrors { code field message } } }`;
-export const ROLLBACK = `mutation Rollback($id: ID!) { rollbackBulkOperation(input: { id: $id }) {
-  bulkOperation { id } userErrors { code field message } } }`;
+export const ROLLBACK = `mutation Rollback($id: ID!, $force: Boolean) {
+  rollbackBulkOperation(input: { id: $id, force: $force }) { bulkOperation { id kind } userErrors { code field message } } }`;
 
 export const PROGRESS = `subscription Progress($id: ID!) { bulkOperationProgress(id: $id) { ${OPERATION_FIELDS} } }`;
 
