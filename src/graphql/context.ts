@@ -48,6 +48,12 @@ export interface Context {
   };
 }
 
+/**
+ * A context ws.ts already built (createContext, from connection_init) that Yoga's context factory
+ * receives again: it carries the services, which no HTTP request's initial context has.
+ */
+export const isContext = (value: object): value is Context => "services" in value && "loaders" in value;
+
 const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
 
 /** The cost bucket key of a token (a hash: buckets outlive requests, raw tokens should not). */

@@ -74,7 +74,7 @@ function snapshot(): Promise<QueueSnapshot | null> {
   if (!db) return Promise.resolve(null);
   inflight ??= readQueue(db)
     .catch((error): null => {
-      log.warn("metrics", `queue gauges skipped: ${(error as Error).message}`);
+      log.warn("metrics", `queue gauges skipped: ${error instanceof Error ? error.message : String(error)}`);
       return null;
     })
     .finally(() => (inflight = null));
