@@ -3,8 +3,8 @@
  * rollback, reasons kept, NUL characters refused before the database, bad download paths.
  */
 import { expect } from "expect";
-import { sql } from "kysely";
 import { encodeId } from "../src/graphql/ids.ts";
+import { CANCEL, RETRY, ROLLBACK, writtenRows } from "./helpers/api.ts";
 import { finished, waitFor } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer, type TestUser } from "./helpers/server.ts";
@@ -13,8 +13,8 @@ import { startTestServer, type TestServer, type TestUser } from "./helpers/serve
 let server: TestServer;
 const rawId = (globalId: string) => atob(globalId.replaceAll("-", "+").replaceAll("_", "/")).split(":")[1];
 
-async function call(user: TestUser, query: string, input: Record<string, unknown>) {
-  const result = await gql(server.graphqlUrl, user.token, query, { input });
+async function call(user: TestUser, query: string, variables: Record<string, unknown>) {
+  const result = await gql(server.graphqlUrl, user.token, query, variables);
   expect(result.errors).toBeUndefined();
   return Object.values(
     result.data as Record<string, { bulkOperation: { id: string } | null; userErrors: unknown[] }>,
@@ -23,19 +23,6 @@ async function call(user: TestUser, query: string, input: Record<string, unknown
 
 const START = `mutation($input: StartBulkOperationInput!) { startBulkOperation(input: $input) {
   bulkOperation { id action { ... on DeleteAction { reason } } } userErrors { code field message } } }`;
-const CANCEL = `mutation($input: BulkOperationIdInput!) { cancelBulkOperation(input: $input) {
-  bulkOperation { id status } userErrors { code field message } } }`;
-const RETRY = `mutation($input: RetryFailedItemsInput!) { retryFailedItems(input: $input) {
-  bulkOperation { id } userErrors { code field message } } }`;
-const ROLLBACK = `mutation($input: RollbackBulkOperationInput!) { rollbackBulkOperation(input: $input) {
-  bulkOperation { id } userErrors { code field message } } }`;
-
-async function counts() {
-  const { rows: [row] } = await sql<{ ops: number; items: number }>`SELECT
-    (SELECT count(*) FROM bulk_operations)::int AS ops, (SELECT count(*) FROM bulk_operation_items)::int AS items`
-    .execute(server.db);
-  return row;
-}
 
 Deno.test({
   name: "bulk API guards",
@@ -47,9 +34,11 @@ Deno.test({
     try {
       await t.step("a delete keeps its reason; an agent cannot cancel it, an admin can", async () => {
         const payload = await call(tenant.admin, START, {
-          targets: { filter: {} },
-          action: { delete: { reason: "spam wave" } },
-          scheduledAt: new Date(Date.now() + 60_000).toISOString(),
+          input: {
+            targets: { filter: {} },
+            action: { delete: { reason: "spam wave" } },
+            scheduledAt: new Date(Date.now() + 60_000).toISOString(),
+          },
         });
         expect(payload.userErrors).toEqual([]);
         expect(payload.bulkOperation).toMatchObject({ action: { reason: "spam wave" } });
@@ -62,7 +51,7 @@ Deno.test({
       });
 
       await t.step("NUL characters are refused before the database, nothing created", async () => {
-        const before = await counts();
+        const before = await writtenRows(server.db);
         for (
           const [input, code] of [
             [{ targets: { filter: {} }, action: { addComment: { body: "a\u0000b" } } }, "INVALID_PARAMS"],
@@ -77,17 +66,16 @@ Deno.test({
             [{ targets: { filter: {} }, action: { delete: { reason: "r\u0000" } } }, "INVALID_PARAMS"],
           ] as const
         ) {
-          const payload = await call(tenant.admin, START, input);
+          const payload = await call(tenant.admin, START, { input });
           expect(payload.userErrors).toMatchObject([{ code }]);
         }
-        expect(await counts()).toEqual(before);
+        expect(await writtenRows(server.db)).toEqual(before);
       });
 
       await t.step("a parent is retried once (then retry the retry); a rollback is not retried", async () => {
         // OPEN/PENDING -> CLOSED fails INVALID_TRANSITION: something to retry.
         const parent = await call(tenant.agent, START, {
-          targets: { filter: {} },
-          action: { setStatus: { status: "CLOSED" } },
+          input: { targets: { filter: {} }, action: { setStatus: { status: "CLOSED" } } },
         });
         await waitFor(db, rawId(parent.bulkOperation!.id), finished);
         const first = await call(tenant.agent, RETRY, { id: parent.bulkOperation!.id });

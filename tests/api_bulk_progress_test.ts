@@ -129,43 +129,38 @@ Deno.test("subscribing after the finish gives exactly one event (the terminal st
 Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, then CANCELLED with exact counts", async () => {
   await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
   await using client = wsClient(server.wsUrl, server.tenant.agent.token);
-  let gate: Gate | undefined;
-  try {
-    const ids = await ticketIds(server.db, server.tenant.id);
-    gate = await holdTicketLocks(server.databaseUrl, [ids[350]]); // chunk 3 (300-399) stays in flight
-    const op = await startOk(server, server.tenant.agent, {
-      targets: { ids: ids.map(ticketGid) },
-      action: { setCategory: { category: "TECHNICAL" } },
-    });
-    const rec = record<ProgressEvent>(client, PROGRESS, { id: op.id });
-    await rec.waitFor((e) => e.bulkOperationProgress.counts.processed === 300);
+  const ids = await ticketIds(server.db, server.tenant.id);
+  await using gate = await holdTicketLocks(server.databaseUrl, [ids[350]]); // chunk 3 (300-399) stays in flight
+  const op = await startOk(server, server.tenant.agent, {
+    targets: { ids: ids.map(ticketGid) },
+    action: { setCategory: { category: "TECHNICAL" } },
+  });
+  const rec = record<ProgressEvent>(client, PROGRESS, { id: op.id });
+  await rec.waitFor((e) => e.bulkOperationProgress.counts.processed === 300);
 
-    const cancel = await gql(server.graphqlUrl, server.tenant.agent.token, CANCEL, { id: op.id });
-    expect(cancel.errors).toBeUndefined();
-    expect(cancel.data.cancelBulkOperation.userErrors).toEqual([]);
-    // Chunk 3 is in flight (blocked on the row lock): the operation cannot end yet.
-    expect(cancel.data.cancelBulkOperation.bulkOperation.status).toBe("CANCELLING");
-    expect(cancel.data.cancelBulkOperation.bulkOperation.cancelRequestedAt).not.toBeNull();
-    const cancelling = await rec.waitFor((e) => e.bulkOperationProgress.status === "CANCELLING");
-    expect(cancelling.bulkOperationProgress.counts.processed).toBe(300);
+  const cancel = await gql(server.graphqlUrl, server.tenant.agent.token, CANCEL, { id: op.id });
+  expect(cancel.errors).toBeUndefined();
+  expect(cancel.data.cancelBulkOperation.userErrors).toEqual([]);
+  // Chunk 3 is in flight (blocked on the row lock): the operation cannot end yet.
+  expect(cancel.data.cancelBulkOperation.bulkOperation.status).toBe("CANCELLING");
+  expect(cancel.data.cancelBulkOperation.bulkOperation.cancelRequestedAt).not.toBeNull();
+  const cancelling = await rec.waitFor((e) => e.bulkOperationProgress.status === "CANCELLING");
+  expect(cancelling.bulkOperationProgress.counts.processed).toBe(300);
 
-    await gate.release(); // the in-flight chunk finishes; it was the last job left
-    await within(rec.done, 30_000, "the subscription completes after CANCELLED");
-    expect(rec.errors).toEqual([]);
-    const views = rec.events.map((e) => e.data.bulkOperationProgress);
-    expectCoherent(views);
-    const last = views.at(-1)!;
-    expect(last.status).toBe("CANCELLED");
-    const row = await expectConsistent(server.db, op.dbId);
-    expect(row.status).toBe("CANCELLED");
-    // Chunks 0-3 applied (the in-flight one included), the 600 others never started.
-    expect(last.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 1000, pending: 0 });
-    expect(last.counts.cancelled).toBe(600);
-    expect(last.counts.succeeded + last.counts.failed + last.counts.skipped).toBe(400);
-    console.log(`cancel seen live: ${views.map((v) => `${v.status}@${v.counts.processed}`).join(" -> ")}`);
-  } finally {
-    await gate?.release();
-  }
+  await gate.release(); // the in-flight chunk finishes; it was the last job left
+  await within(rec.done, 30_000, "the subscription completes after CANCELLED");
+  expect(rec.errors).toEqual([]);
+  const views = rec.events.map((e) => e.data.bulkOperationProgress);
+  expectCoherent(views);
+  const last = views.at(-1)!;
+  expect(last.status).toBe("CANCELLED");
+  const row = await expectConsistent(server.db, op.dbId);
+  expect(row.status).toBe("CANCELLED");
+  // Chunks 0-3 applied (the in-flight one included), the 600 others never started.
+  expect(last.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 1000, pending: 0 });
+  expect(last.counts.cancelled).toBe(600);
+  expect(last.counts.succeeded + last.counts.failed + last.counts.skipped).toBe(400);
+  console.log(`cancel seen live: ${views.map((v) => `${v.status}@${v.counts.processed}`).join(" -> ")}`);
 });
 
 Deno.test("bulkOperationProgress over SSE through Yoga: snapshot, progress, terminal event, end of stream", async () => {

@@ -33,62 +33,53 @@ const subjects = async (server: TestServer) =>
   ).execute()).map((r) => r.subject);
 
 Deno.test("audit retention: events older than BULK_RETENTION_DAYS are deleted in batches; newer ones stay", async () => {
-  const server = await startTestServer();
-  try {
-    await auditEvents(server, 120, "old", 9);
-    await auditEvents(server, 91, "just expired");
-    await auditEvents(server, 89, "just kept");
-    await auditEvents(server, 5, "recent");
+  await using server = await startTestServer();
+  await auditEvents(server, 120, "old", 9);
+  await auditEvents(server, 91, "just expired");
+  await auditEvents(server, 89, "just kept");
+  await auditEvents(server, 5, "recent");
 
-    // A budget of 0 still runs one statement: 4 rows, the oldest first, then it says rows are left.
-    expect(await pruneAuditEvents(server.db, { retentionDays: 90, batchSize: 4, budgetMs: 0 }))
-      .toEqual({ deleted: 4, backlog: true });
-    expect(await pruneAuditEvents(server.db, { retentionDays: 90, batchSize: 4, budgetMs: 60_000 }))
-      .toEqual({ deleted: 6, backlog: false });
-    expect(await subjects(server)).toEqual(["just kept", "recent"]);
+  // A budget of 0 still runs one statement: 4 rows, the oldest first, then it says rows are left.
+  expect(await pruneAuditEvents(server.db, { retentionDays: 90, batchSize: 4, budgetMs: 0 }))
+    .toEqual({ deleted: 4, backlog: true });
+  expect(await pruneAuditEvents(server.db, { retentionDays: 90, batchSize: 4, budgetMs: 60_000 }))
+    .toEqual({ deleted: 6, backlog: false });
+  expect(await subjects(server)).toEqual(["just kept", "recent"]);
 
-    // Ten days later (the injected clock) the 89-day-old event has expired too; the recent one stays.
-    const later = new Date(Date.now() + 10 * DAY);
-    expect(await pruneAuditEvents(server.db, { retentionDays: 90, now: later })).toEqual({
-      deleted: 1,
-      backlog: false,
-    });
-    expect(await subjects(server)).toEqual(["recent"]);
-    expect(await pruneAuditEvents(server.db, { retentionDays: 90, now: later })).toEqual({
-      deleted: 0,
-      backlog: false,
-    });
+  // Ten days later (the injected clock) the 89-day-old event has expired too; the recent one stays.
+  const later = new Date(Date.now() + 10 * DAY);
+  expect(await pruneAuditEvents(server.db, { retentionDays: 90, now: later })).toEqual({
+    deleted: 1,
+    backlog: false,
+  });
+  expect(await subjects(server)).toEqual(["recent"]);
+  expect(await pruneAuditEvents(server.db, { retentionDays: 90, now: later })).toEqual({
+    deleted: 0,
+    backlog: false,
+  });
 
-    // Each batch is a range of audit_events_created_idx, not a scan of the table.
-    const plan = await server.db.transaction().execute(async (tx) => {
-      await sql`SET LOCAL enable_seqscan = off`.execute(tx);
-      const rows = await sql<{ "QUERY PLAN": string }>`EXPLAIN SELECT id FROM audit_events
+  // Each batch is a range of audit_events_created_idx, not a scan of the table.
+  const plan = await server.db.transaction().execute(async (tx) => {
+    await sql`SET LOCAL enable_seqscan = off`.execute(tx);
+    const rows = await sql<{ "QUERY PLAN": string }>`EXPLAIN SELECT id FROM audit_events
       WHERE created_at < now() ORDER BY created_at LIMIT 5000 FOR UPDATE SKIP LOCKED`.execute(tx);
-      return rows.rows.map((row) => row["QUERY PLAN"]).join("\n");
-    });
-    expect(plan).toContain("audit_events_created_idx");
-  } finally {
-    await server.stop();
-  }
+    return rows.rows.map((row) => row["QUERY PLAN"]).join("\n");
+  });
+  expect(plan).toContain("audit_events_created_idx");
 });
 
 Deno.test("audit retention: the pool's retention loop prunes the audit trail", async () => {
-  const server = await startTestServer();
+  await using server = await startTestServer();
   await auditEvents(server, 40, "expired");
   await auditEvents(server, 1, "kept");
   const errors: string[] = [];
-  const loop = new RetentionLoop(server.db, { retentionDays: 30, firstRunMs: 0, onError: (m) => errors.push(m) });
+  await using loop = new RetentionLoop(server.db, { retentionDays: 30, firstRunMs: 0, onError: (m) => errors.push(m) });
   loop.start();
-  try {
-    await waitUntil(async () => (await subjects(server)).length === 1, {
-      timeoutMs: 10_000,
-      what: "the retention loop deleted the 40-day-old audit event",
-      describe: () => subjects(server),
-    });
-    expect(await subjects(server)).toEqual(["kept"]);
-    expect(errors).toEqual([]);
-  } finally {
-    await loop.stop();
-    await server.stop();
-  }
+  await waitUntil(async () => (await subjects(server)).length === 1, {
+    timeoutMs: 10_000,
+    what: "the retention loop deleted the 40-day-old audit event",
+    describe: () => subjects(server),
+  });
+  expect(await subjects(server)).toEqual(["kept"]);
+  expect(errors).toEqual([]);
 });

@@ -64,7 +64,7 @@ async function startRollback(op: OperationRow, force = false, user = tenant.agen
   return (await rollbackOperation(db, ticketsDomain, viewer, op.id, { force, windowHours: 24, limits })).operation;
 }
 
-async function targetsOf(op: OperationRow, outcome?: LedgerOutcome): Promise<string[]> {
+async function ledgerTargetsOf(op: OperationRow, outcome?: LedgerOutcome): Promise<string[]> {
   const rows = await db.selectFrom("bulk_operation_ledger").select("target_id").where("operation_id", "=", op.id)
     .$if(!!outcome, (q) => q.where("outcome", "=", outcome!)).orderBy("position").execute();
   return rows.map((r) => String(r.target_id));
@@ -114,14 +114,14 @@ Deno.test({
 
           const second = await retry(parent);
           expect(second.total).toBe(20 - CHUNK);
-          expect(await targetsOf(second)).toEqual(await targetsOf(first, "CANCELLED"));
+          expect(await ledgerTargetsOf(second)).toEqual(await ledgerTargetsOf(first, "CANCELLED"));
           // The cancelled retry's own processed items all succeeded: nothing of its own to retry.
           expect(await refusal(retry(first))).toBe("NOTHING_TO_RETRY");
           const ran = await finish(second);
           expect(ran).toMatchObject({ succeeded: 20 - CHUNK, failed: 0 });
           // Every failed item of the parent was applied exactly once, by one of the two retries.
-          const applied = [...await targetsOf(first, "SUCCEEDED"), ...await targetsOf(second, "SUCCEEDED")];
-          expect(applied.sort()).toEqual((await targetsOf(parent, "FAILED")).sort());
+          const applied = [...await ledgerTargetsOf(first, "SUCCEEDED"), ...await ledgerTargetsOf(second, "SUCCEEDED")];
+          expect(applied.sort()).toEqual((await ledgerTargetsOf(parent, "FAILED")).sort());
           // A retry that was not cancelled blocks another one, as before.
           expect(await refusal(retry(parent))).toBe("ALREADY_RETRIED");
         },
@@ -130,16 +130,16 @@ Deno.test({
       await t.step("a retry of a partly cancelled retry covers the items it ran that failed", async () => {
         const parent = await parentWithFailures(15, 15);
         // Two of the items fail again in the retry's first chunk: make them unclosable again.
-        const again = (await targetsOf(parent, "FAILED")).slice(0, 2);
+        const again = (await ledgerTargetsOf(parent, "FAILED")).slice(0, 2);
         await sql`UPDATE tickets SET status = 'OPEN' WHERE id = ANY(${again}::bigint[])`.execute(db);
         const first = await retry(parent);
         await runChunks(1);
         await cancel(tenant.agent, first);
         expect(await expectConsistent(db, first.id)).toMatchObject({ succeeded: 3, failed: 2, cancelled: 10 });
         const ofRetry = await retry(first);
-        expect(await targetsOf(ofRetry)).toEqual(again);
+        expect(await ledgerTargetsOf(ofRetry)).toEqual(again);
         const ofParent = await retry(parent);
-        expect(await targetsOf(ofParent)).toEqual(await targetsOf(first, "CANCELLED"));
+        expect(await ledgerTargetsOf(ofParent)).toEqual(await ledgerTargetsOf(first, "CANCELLED"));
         await finish(ofRetry);
         await finish(ofParent);
       });
@@ -205,7 +205,7 @@ Deno.test({
           params: { priority: "URGENT" },
           targets: { kind: "ids", ids: take(CHUNK) },
         });
-        await sql`UPDATE tickets SET status = 'OPEN', priority = 'LOW' WHERE id = ANY(${await targetsOf(
+        await sql`UPDATE tickets SET status = 'OPEN', priority = 'LOW' WHERE id = ANY(${await ledgerTargetsOf(
           prioritised,
         )}::bigint[])`.execute(db);
         await finish(prioritised);
@@ -279,13 +279,13 @@ Deno.test({
         await cancel(tenant.agent, stopped);
         expect(await expectConsistent(db, stopped.id)).toMatchObject({ succeeded: CHUNK, cancelled: CHUNK });
         const rest = await startRollback(partly);
-        expect(await targetsOf(rest)).toEqual(await targetsOf(stopped, "CANCELLED"));
+        expect(await ledgerTargetsOf(rest)).toEqual(await ledgerTargetsOf(stopped, "CANCELLED"));
         expect(await finish(rest)).toMatchObject({ succeeded: CHUNK, error_counts: {} });
         expect(await refusal(startRollback(partly))).toBe("ALREADY_ROLLED_BACK");
 
         // A rollback that restored nothing (every item CONFLICT) does not block; force then overwrites.
         const conflicted = await priorityOp(5);
-        await sql`UPDATE tickets SET priority = 'NORMAL' WHERE id = ANY(${await targetsOf(conflicted)}::bigint[])`
+        await sql`UPDATE tickets SET priority = 'NORMAL' WHERE id = ANY(${await ledgerTargetsOf(conflicted)}::bigint[])`
           .execute(db);
         expect(await finish(await startRollback(conflicted))).toMatchObject({
           succeeded: 0,
@@ -300,7 +300,7 @@ Deno.test({
         const retried = await finish(await retry(parent));
         expect(retried).toMatchObject({ total: 4, succeeded: 4 });
         const { rows } = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM tickets
-          WHERE id = ANY(${await targetsOf(parent)}::bigint[]) GROUP BY status ORDER BY status`.execute(db);
+          WHERE id = ANY(${await ledgerTargetsOf(parent)}::bigint[]) GROUP BY status ORDER BY status`.execute(db);
         // The 6 rolled back stay RESOLVED; the 4 retried are CLOSED.
         expect(rows).toEqual([{ status: "CLOSED", n: 4 }, { status: "RESOLVED", n: 6 }]);
       });

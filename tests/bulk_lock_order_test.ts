@@ -30,76 +30,72 @@ Deno.test("200 rounds of concurrent cancel, admission and start for one user: no
     },
   });
   // Enough connections for every concurrent call of a round to run at once.
-  const db = createDb(server.databaseUrl, { poolSize: 8, applicationName: "test lock order" });
-  try {
-    const user = server.tenant.agent;
-    const viewer = await loadViewer(db, user);
-    const ids = (await ticketIds(db, server.tenant.id)).slice(0, 3);
-    // The number of active operations of the user, recorded at every commit that changed a
-    // status. Deferred to commit time, when the changing transaction still holds its locks.
-    await sql`CREATE TABLE active_seen (active int NOT NULL)`.execute(db);
-    await sql`
+  await using db = createDb(server.databaseUrl, { poolSize: 8, applicationName: "test lock order" });
+  const user = server.tenant.agent;
+  const viewer = await loadViewer(db, user);
+  const ids = (await ticketIds(db, server.tenant.id)).slice(0, 3);
+  // The number of active operations of the user, recorded at every commit that changed a
+  // status. Deferred to commit time, when the changing transaction still holds its locks.
+  await sql`CREATE TABLE active_seen (active int NOT NULL)`.execute(db);
+  await sql`
       CREATE FUNCTION record_active() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         INSERT INTO active_seen SELECT count(*) FROM bulk_operations
           WHERE created_by = NEW.created_by AND status IN ('RUNNING', 'CANCELLING');
         RETURN NULL;
       END $$`.execute(db);
-    await sql`
+  await sql`
       CREATE CONSTRAINT TRIGGER record_active AFTER INSERT OR UPDATE OF status ON bulk_operations
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION record_active()`.execute(db);
 
-    const startOne = (description: string) =>
-      start({ ...server, db }, user, {
-        actionType: "SET_PRIORITY",
-        params: { priority: "HIGH" },
-        targets: { kind: "ids", ids },
-        description,
-      });
-    // What the cancel mutation does: cancel, then admit the creator's next operation if it ended.
-    const cancel = async (operation: OperationRow) => {
-      const result = await cancelOperation(db, ticketsDomain, viewer, operation.id);
-      if (!result.ok) throw new Error(`cancel of ${operation.id} refused: ${result.code}`);
-      if (result.operation.finished_at) await admitUser(db, user.id, CAP);
-    };
+  const startOne = (description: string) =>
+    start({ ...server, db }, user, {
+      actionType: "SET_PRIORITY",
+      params: { priority: "HIGH" },
+      targets: { kind: "ids", ids },
+      description,
+    });
+  // What the cancel mutation does: cancel, then admit the creator's next operation if it ended.
+  const cancel = async (operation: OperationRow) => {
+    const result = await cancelOperation(db, ticketsDomain, viewer, operation.id);
+    if (!result.ok) throw new Error(`cancel of ${operation.id} refused: ${result.code}`);
+    if (result.operation.finished_at) await admitUser(db, user.id, CAP);
+  };
 
-    const errors: string[] = [];
-    const cancelled: string[] = [];
-    const started = performance.now();
-    for (let round = 0; round < ROUNDS; round++) {
-      const running = await startOne(`round ${round} a`);
-      const queued = await startOne(`round ${round} b`);
-      cancelled.push(running.id, queued.id);
-      const calls = await Promise.allSettled([
-        cancel(running),
-        cancel(queued),
-        admitUser(db, user.id, CAP),
-        startOne(`round ${round} c`).then(async (late) => {
-          cancelled.push(late.id);
-          await cancel(late);
-        }),
-      ]);
-      for (const call of calls) {
-        if (call.status === "rejected") {
-          errors.push(`${(call.reason as { code?: string }).code ?? ""} ${(call.reason as Error).message}`);
-        }
+  const errors: string[] = [];
+  const cancelled: string[] = [];
+  const started = performance.now();
+  for (let round = 0; round < ROUNDS; round++) {
+    const running = await startOne(`round ${round} a`);
+    const queued = await startOne(`round ${round} b`);
+    cancelled.push(running.id, queued.id);
+    const calls = await Promise.allSettled([
+      cancel(running),
+      cancel(queued),
+      admitUser(db, user.id, CAP),
+      startOne(`round ${round} c`).then(async (late) => {
+        cancelled.push(late.id);
+        await cancel(late);
+      }),
+    ]);
+    for (const call of calls) {
+      if (call.status === "rejected") {
+        errors.push(`${(call.reason as { code?: string }).code ?? ""} ${(call.reason as Error).message}`);
       }
     }
-    console.log(`${ROUNDS} rounds in ${Math.round(performance.now() - started)} ms`);
-
-    expect(errors.filter((e) => /deadlock/.test(e))).toEqual([]);
-    expect(errors).toEqual([]);
-    const { rows: statuses } = await sql<{ status: string; n: number }>`
-      SELECT status, count(*)::int AS n FROM bulk_operations WHERE id = ANY(${cancelled}::uuid[]) GROUP BY status`
-      .execute(db);
-    expect(statuses).toEqual([{ status: "CANCELLED", n: ROUNDS * 3 }]);
-    const { rows: [seen] } = await sql<{ most: number; commits: number }>`
-      SELECT max(active)::int AS most, count(*)::int AS commits FROM active_seen`.execute(db);
-    expect(seen.commits).toBeGreaterThan(ROUNDS * 3);
-    expect(seen.most).toBeLessThanOrEqual(CAP);
-  } finally {
-    await db.destroy();
   }
+  console.log(`${ROUNDS} rounds in ${Math.round(performance.now() - started)} ms`);
+
+  expect(errors.filter((e) => /deadlock/.test(e))).toEqual([]);
+  expect(errors).toEqual([]);
+  const { rows: statuses } = await sql<{ status: string; n: number }>`
+      SELECT status, count(*)::int AS n FROM bulk_operations WHERE id = ANY(${cancelled}::uuid[]) GROUP BY status`
+    .execute(db);
+  expect(statuses).toEqual([{ status: "CANCELLED", n: ROUNDS * 3 }]);
+  const { rows: [seen] } = await sql<{ most: number; commits: number }>`
+      SELECT max(active)::int AS most, count(*)::int AS commits FROM active_seen`.execute(db);
+  expect(seen.commits).toBeGreaterThan(ROUNDS * 3);
+  expect(seen.most).toBeLessThanOrEqual(CAP);
 });
 
 Deno.test("a foreign-key check on a user does not wait for that user's admission lock", async () => {

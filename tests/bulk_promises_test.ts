@@ -11,7 +11,7 @@
 import { expect } from "expect";
 import { sql } from "kysely";
 import { encodeId } from "../src/graphql/ids.ts";
-import { dbIdOf, startOk, startOp, ticketGid, userGid, writtenRows } from "./helpers/api.ts";
+import { dbIdOf, ROLLBACK, startOk, startOp, ticketGid, userGid, writtenRows } from "./helpers/api.ts";
 import { runChunks, ticketIds } from "./helpers/bulk.ts";
 import {
   expectConsistent,
@@ -32,9 +32,6 @@ const WINDOW_HOURS = 2;
 const PREVIEW = `mutation($input: StartBulkOperationInput!) { previewBulkOperation(input: $input) {
   preview { previewToken matchedCount wouldChange wouldSkip wouldFail sample { position outcome code } }
   userErrors { code field message } } }`;
-
-const ROLLBACK = `mutation($input: RollbackBulkOperationInput!) { rollbackBulkOperation(input: $input) {
-  bulkOperation { id kind } userErrors { code field message } } }`;
 
 async function preview(server: TestServer, user: TestUser, input: Record<string, unknown>) {
   const result = await gql(server.graphqlUrl, user.token, PREVIEW, { input });
@@ -58,7 +55,7 @@ async function run(server: TestServer, user: TestUser, input: Record<string, unk
 }
 
 async function startRollback(server: TestServer, user: TestUser, id: string) {
-  const result = await gql(server.graphqlUrl, user.token, ROLLBACK, { input: { id } });
+  const result = await gql(server.graphqlUrl, user.token, ROLLBACK, { id });
   expect(result.errors).toBeUndefined();
   return result.data.rollbackBulkOperation as {
     bulkOperation: { id: string; kind: string } | null;

@@ -146,20 +146,16 @@ Deno.test("the worker pool runs retention on its own timer", async () => {
   const old = await finished(server, "SET_CATEGORY", { category: "GENERAL" }, ids);
   const young = await finished(server, "SET_CATEGORY", { category: "TECHNICAL" }, ids);
   await endedDaysAgo(server, old, 3);
-  const pool = await startPool(server.config, server.databaseUrl, db, 1);
-  try {
-    const deadline = Date.now() + 15_000;
-    while ((await rowsOf(server, old)).operations > 0) {
-      if (Date.now() > deadline) {
-        throw new Error("timed out waiting for the maintenance tick to delete the old operation");
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+  await using _pool = await startPool(server.config, server.databaseUrl, db, 1);
+  const deadline = Date.now() + 15_000;
+  while ((await rowsOf(server, old)).operations > 0) {
+    if (Date.now() > deadline) {
+      throw new Error("timed out waiting for the maintenance tick to delete the old operation");
     }
-    expect(await rowsOf(server, old)).toEqual(gone);
-    expect((await rowsOf(server, young)).operations).toBe(1);
-  } finally {
-    await pool.stop();
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  expect(await rowsOf(server, old)).toEqual(gone);
+  expect((await rowsOf(server, young)).operations).toBe(1);
 });
 
 Deno.test("a retention run stops at its time budget and the next run resumes the half-deleted operation", async () => {

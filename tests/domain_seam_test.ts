@@ -7,7 +7,17 @@
 import { expect } from "expect";
 import { sql } from "kysely";
 import { encodeId } from "../src/graphql/ids.ts";
-import { CANCEL, type OperationView, PROGRESS, RETRY, ROLLBACK, startOk, startOp } from "./helpers/api.ts";
+import {
+  CANCEL,
+  gateWaiters,
+  holdRowLocks,
+  type OperationView,
+  PROGRESS,
+  RETRY,
+  ROLLBACK,
+  startOk,
+  startOp,
+} from "./helpers/api.ts";
 import { collect, gql, wsClient } from "./helpers/graphql.ts";
 import {
   createNotesTable,
@@ -22,6 +32,7 @@ import { assertServable } from "../src/graphql/schema.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { waitUntil } from "./helpers/wait.ts";
 import { finished, start, waitFor } from "./helpers/bulk.ts";
 import type { StartError, StartInput } from "../src/bulk/start.ts";
 import type { BulkDomain } from "../src/bulk/action.ts";
@@ -151,77 +162,94 @@ Deno.test("a test-only notes domain runs start, ws progress, retry, rollback, ca
     counts: { total: 26, cancelled: 26 },
   });
   expect((await notes(server)).filter((n) => n.body !== "")).toEqual([]);
+
+  // cancel a running operation: the chunk in flight (held at a locked note) finishes, the rest is CANCELLED
+  await using gate = await holdRowLocks(server.databaseUrl, "notes", [ids[15]]);
+  const running = await startOk(server, server.tenant.agent, {
+    targets: { ids: ids.map(noteGid) },
+    action: { addComment: { body: "cancelled" } },
+  });
+  await waitUntil(async () => await gateWaiters(server.db) > 0, {
+    what: "the second chunk waits at the locked note",
+    timeoutMs: 60_000,
+  });
+  const stop = await gql(server.graphqlUrl, token, CANCEL, { id: running.id });
+  expect(stop.data.cancelBulkOperation.userErrors).toEqual([]);
+  expect(stop.data.cancelBulkOperation.bulkOperation.status).toBe("CANCELLING");
+  await gate.release();
+  expect(await followToEnd(server, token, running.id)).toMatchObject({
+    status: "CANCELLED",
+    counts: { total: 25, succeeded: 20, cancelled: 5, pending: 0 },
+  });
+  const commented = (await notes(server)).filter((n) => n.body.includes("cancelled")).map((n) => n.id);
+  expect(commented.sort()).toEqual(ids.slice(0, 20).sort());
 });
 
 Deno.test("IMPORT items are input records keyed at start; EXPORT chunks commit their parts with their items", async () => {
   await using server = await startTestServer({ env: { BULK_CHUNK_SIZE: "10" } });
   // The API cannot serve IMPORT_NOTES and EXPORT_NOTES (assertServable), so this pool runs them alone.
-  const pool = await startPool(server.config, server.databaseUrl, server.db, 1, notesKindsDomain);
-  try {
-    await createNotesTable(server.db);
-    const [existing] = await insertNotes(server.db, server.tenant.id, 1);
-    const [foreign] = await insertNotes(server.db, server.otherTenant.id, 1);
-    const agent = server.tenant.agent;
-    const records = [
-      { id: existing, priority: "URGENT", body: "updated" },
-      { id: foreign, priority: "URGENT", body: "not yours" },
-      ...Array.from({ length: 20 }, (_, i) => ({ priority: "NORMAL", body: `new ${i}` })),
-    ];
+  await using _pool = await startPool(server.config, server.databaseUrl, server.db, 1, notesKindsDomain);
+  await createNotesTable(server.db);
+  const [existing] = await insertNotes(server.db, server.tenant.id, 1);
+  const [foreign] = await insertNotes(server.db, server.otherTenant.id, 1);
+  const agent = server.tenant.agent;
+  const records = [
+    { id: existing, priority: "URGENT", body: "updated" },
+    { id: foreign, priority: "URGENT", body: "not yours" },
+    ...Array.from({ length: 20 }, (_, i) => ({ priority: "NORMAL", body: `new ${i}` })),
+  ];
 
-    // the kind decides the targets it takes
-    const refusal = (input: Omit<StartInput, "params">) =>
-      start(server, agent, { params: {}, ...input }, notesKindsDomain).then(() => null, (e: StartError) => e.code);
-    expect(await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "ids", ids: [existing] } }))
-      .toBe("INVALID_INPUT");
-    expect(await refusal({ actionType: "EXPORT_NOTES", targets: { kind: "records", records } }))
-      .toBe("INVALID_INPUT");
-    const withNul = [{ priority: "LOW", body: "a\u0000b" }];
-    expect(await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "records", records: withNul } }))
-      .toBe("INVALID_INPUT");
-    expect(
-      await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "records", records: [records[0], records[0]] } }),
-    )
-      .toBe("INVALID_INPUT");
+  // the kind decides the targets it takes
+  const refusal = (input: Omit<StartInput, "params">) =>
+    start(server, agent, { params: {}, ...input }, notesKindsDomain).then(() => null, (e: StartError) => e.code);
+  expect(await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "ids", ids: [existing] } }))
+    .toBe("INVALID_INPUT");
+  expect(await refusal({ actionType: "EXPORT_NOTES", targets: { kind: "records", records } }))
+    .toBe("INVALID_INPUT");
+  const withNul = [{ priority: "LOW", body: "a\u0000b" }];
+  expect(await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "records", records: withNul } }))
+    .toBe("INVALID_INPUT");
+  expect(
+    await refusal({ actionType: "IMPORT_NOTES", targets: { kind: "records", records: [records[0], records[0]] } }),
+  )
+    .toBe("INVALID_INPUT");
 
-    const imported = await start(server, agent, {
-      actionType: "IMPORT_NOTES",
-      params: {},
-      targets: { kind: "records", records },
-    }, notesKindsDomain);
-    expect(await waitFor(server.db, imported.id, finished)).toMatchObject({
-      status: "COMPLETED_WITH_ERRORS",
-      total: 22,
-      succeeded: 21,
-      failed: 1,
-    });
-    const importLedger = await server.db.selectFrom("bulk_operation_items").select(["target_id", "outcome"])
-      .where("operation_id", "=", imported.id).orderBy("position").execute();
-    expect(importLedger.slice(0, 2).map((i) => [String(i.target_id), i.outcome])).toEqual([
-      [existing, "SUCCEEDED"],
-      [foreign, "FAILED"],
-    ]);
-    const created = importLedger.slice(2).map((i) => String(i.target_id));
-    const mine = await notes(server);
-    expect(mine.find((n) => n.id === existing)).toMatchObject({ priority: "URGENT", body: "updated", version: 2 });
-    expect(mine.find((n) => n.id === foreign)).toMatchObject({ priority: "LOW", body: "" }); // untouched
-    expect(created.map((id) => mine.find((n) => n.id === id)?.body)).toEqual(records.slice(2).map((r) => r.body));
+  const imported = await start(server, agent, {
+    actionType: "IMPORT_NOTES",
+    params: {},
+    targets: { kind: "records", records },
+  }, notesKindsDomain);
+  expect(await waitFor(server.db, imported.id, finished)).toMatchObject({
+    status: "COMPLETED_WITH_ERRORS",
+    total: 22,
+    succeeded: 21,
+    failed: 1,
+  });
+  const importLedger = await server.db.selectFrom("bulk_operation_items").select(["target_id", "outcome"])
+    .where("operation_id", "=", imported.id).orderBy("position").execute();
+  expect(importLedger.slice(0, 2).map((i) => [String(i.target_id), i.outcome])).toEqual([
+    [existing, "SUCCEEDED"],
+    [foreign, "FAILED"],
+  ]);
+  const created = importLedger.slice(2).map((i) => String(i.target_id));
+  const mine = await notes(server);
+  expect(mine.find((n) => n.id === existing)).toMatchObject({ priority: "URGENT", body: "updated", version: 2 });
+  expect(mine.find((n) => n.id === foreign)).toMatchObject({ priority: "LOW", body: "" }); // untouched
+  expect(created.map((id) => mine.find((n) => n.id === id)?.body)).toEqual(records.slice(2).map((r) => r.body));
 
-    const exported = await start(server, agent, {
-      actionType: "EXPORT_NOTES",
-      params: {},
-      targets: { kind: "ids", ids: [existing, ...created] },
-    }, notesKindsDomain);
-    expect(await waitFor(server.db, exported.id, finished)).toMatchObject({ status: "COMPLETED", succeeded: 21 });
-    const parts = await server.db.selectFrom("bulk_operation_parts").select(["chunk_index", "body"])
-      .where("operation_id", "=", exported.id).orderBy("chunk_index").execute();
-    expect(parts.map((p) => p.chunk_index)).toEqual([0, 1, 2]);
-    expect(parts.flatMap((p) => p.body.split("\n"))).toEqual([
-      `${existing},URGENT`,
-      ...created.map((id) => `${id},NORMAL`),
-    ]);
-  } finally {
-    await pool.stop();
-  }
+  const exported = await start(server, agent, {
+    actionType: "EXPORT_NOTES",
+    params: {},
+    targets: { kind: "ids", ids: [existing, ...created] },
+  }, notesKindsDomain);
+  expect(await waitFor(server.db, exported.id, finished)).toMatchObject({ status: "COMPLETED", succeeded: 21 });
+  const parts = await server.db.selectFrom("bulk_operation_parts").select(["chunk_index", "body"])
+    .where("operation_id", "=", exported.id).orderBy("chunk_index").execute();
+  expect(parts.map((p) => p.chunk_index)).toEqual([0, 1, 2]);
+  expect(parts.flatMap((p) => p.body.split("\n"))).toEqual([
+    `${existing},URGENT`,
+    ...created.map((id) => `${id},NORMAL`),
+  ]);
 });
 
 Deno.test("the app refuses a domain its schema cannot serve, and serves tickets and notes", () => {

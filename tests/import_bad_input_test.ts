@@ -9,10 +9,10 @@ import { sql } from "kysely";
 import { gql } from "./helpers/graphql.ts";
 import {
   CREATE_UPLOAD,
-  createUpload,
   importFootprint,
   multipart,
   putUpload,
+  requestUpload,
   stage,
   START_IMPORT,
   startImport,
@@ -68,7 +68,7 @@ Deno.test("bad import inputs: a typed userError or HTTP status each, and nothing
     expect(rows.userErrors.map((e) => [e.code, e.field])).toEqual([["TOO_MANY_TARGETS", ["input", "source", "rows"]]]);
 
     // A staged upload over UPLOAD_MAX_BYTES (declared, then chunked without a length): 413, no part kept.
-    const upload = await createUpload(server, tenant.agent);
+    const upload = await requestUpload(server, tenant.agent);
     const declared = await putUpload(upload.url, tenant.agent, "x".repeat(3000));
     expect(declared.status).toBe(413);
     await declared.body?.cancel();
@@ -102,7 +102,11 @@ Deno.test("bad import inputs: a typed userError or HTTP status each, and nothing
 
     // Another tenant's upload: a 404 to PUT and NOT_FOUND to start, like a missing one.
     const theirs = await stage(server, otherTenant.agent, "title\nx\n");
-    const foreignPut = await putUpload((await createUpload(server, otherTenant.agent)).url, tenant.agent, "title\nx\n");
+    const foreignPut = await putUpload(
+      (await requestUpload(server, otherTenant.agent)).url,
+      tenant.agent,
+      "title\nx\n",
+    );
     expect(foreignPut.status).toBe(404);
     await foreignPut.body?.cancel();
     const foreign = await startImport(server, tenant.agent, { source: { upload: theirs }, format: "CSV" });
@@ -128,7 +132,7 @@ Deno.test("createUpload: at most UPLOADS_PER_USER live uploads per user (TOO_MAN
   const server = await startTestServer();
   try {
     const { tenant } = server;
-    for (let i = 0; i < UPLOADS_PER_USER; i++) await createUpload(server, tenant.agent);
+    for (let i = 0; i < UPLOADS_PER_USER; i++) await requestUpload(server, tenant.agent);
     const refused = await gql(server.graphqlUrl, tenant.agent.token, CREATE_UPLOAD);
     expect(refused.data.createUpload.upload).toBeNull();
     expect(refused.data.createUpload.userErrors.map((e: { code: string }) => e.code)).toEqual(["TOO_MANY_UPLOADS"]);
@@ -138,8 +142,8 @@ Deno.test("createUpload: at most UPLOADS_PER_USER live uploads per user (TOO_MAN
     // Expired ones do not count (and are deleted by the next createUpload).
     await sql`UPDATE bulk_uploads SET expires_at = now() - interval '1 second'
       WHERE created_by = ${tenant.agent.id}`.execute(server.db);
-    expect((await createUpload(server, tenant.agent)).id).toEqual(expect.any(String));
-    expect((await createUpload(server, tenant.admin)).id).toEqual(expect.any(String));
+    expect((await requestUpload(server, tenant.agent)).id).toEqual(expect.any(String));
+    expect((await requestUpload(server, tenant.admin)).id).toEqual(expect.any(String));
   } finally {
     await server.stop();
   }

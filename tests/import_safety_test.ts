@@ -6,7 +6,7 @@
  */
 import { expect } from "expect";
 import { sql } from "kysely";
-import { dbIdOf } from "./helpers/api.ts";
+import { dbIdOf, RETRY, ROLLBACK } from "./helpers/api.ts";
 import { finished, waitFor } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
 import {
@@ -21,13 +21,6 @@ import {
 import { startTestServer, type TestServer, type TestUser } from "./helpers/server.ts";
 
 const env = { WORKERS: "1", BULK_CHUNK_SIZE: "2", BULK_MAX_STARTS_PER_MINUTE: "1000" };
-
-const ROLLBACK = `mutation Rollback($id: ID!, $force: Boolean) {
-  rollbackBulkOperation(input: { id: $id, force: $force }) { bulkOperation { id } userErrors { code message } }
-}`;
-const RETRY = `mutation Retry($id: ID!) {
-  retryFailedItems(input: { id: $id }) { bulkOperation { id } userErrors { code message } }
-}`;
 
 async function child(server: TestServer, user: TestUser, query: string, variables: Record<string, unknown>) {
   const result = await gql(server.graphqlUrl, user.token, query, variables);

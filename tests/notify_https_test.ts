@@ -12,7 +12,7 @@ import { ticketIds } from "./helpers/bulk.ts";
 import { startReceiver, waitUntil } from "./helpers/receivers.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { createAcceptedEndpoint, endpointDeliveries, TEST_SECRET_KEY } from "./helpers/webhooks.ts";
-import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
+import { spawnWorker } from "./helpers/worker_process.ts";
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
 
@@ -24,46 +24,41 @@ Deno.test("webhooks: https delivery over TLS to the pinned address, certificate 
     key: await Deno.readTextFile(fixture("localhost-key.pem")),
   };
   await using receiver = startReceiver(() => new Response("ok"), tls);
-  let worker: WorkerProcess | undefined;
-  try {
-    const events = ["BULK_OPERATION_FINISHED"];
-    const byName = await createAcceptedEndpoint(server, server.tenant.admin, { url: receiver.url, events });
-    const byIp = await createAcceptedEndpoint(server, server.tenant.admin, {
-      url: receiver.url.replace("localhost", "127.0.0.1"),
-      events,
-    });
-    worker = await spawnWorker({
-      ...env,
-      DATABASE_URL: server.databaseUrl,
-      WORKERS: "1",
-      NODE_EXTRA_CA_CERTS: fixture("localhost-cert.pem").pathname,
-    });
-    const ids = (await ticketIds(server.db, server.tenant.id)).map(ticketGid);
-    await startOk(server, server.tenant.admin, { targets: { ids }, action: { setStatus: { status: "PENDING" } } });
+  const events = ["BULK_OPERATION_FINISHED"];
+  const byName = await createAcceptedEndpoint(server, server.tenant.admin, { url: receiver.url, events });
+  const byIp = await createAcceptedEndpoint(server, server.tenant.admin, {
+    url: receiver.url.replace("localhost", "127.0.0.1"),
+    events,
+  });
+  await using _worker = await spawnWorker({
+    ...env,
+    DATABASE_URL: server.databaseUrl,
+    WORKERS: "1",
+    NODE_EXTRA_CA_CERTS: fixture("localhost-cert.pem").pathname,
+  });
+  const ids = (await ticketIds(server.db, server.tenant.id)).map(ticketGid);
+  await startOk(server, server.tenant.admin, { targets: { ids }, action: { setStatus: { status: "PENDING" } } });
 
-    const [request] = await receiver.waitFor((r) => r.length >= 1, "the https delivery", 60_000);
-    expect(new Webhook(byName.secret).verify(request.body, request.headers)).toMatchObject({
-      type: "bulk_operation.finished",
-    });
-    expect(request.headers.host).toBe(new URL(receiver.url).host);
-    await waitUntil(async () => {
-      const { deliveries } = await endpointDeliveries(server, server.tenant.admin, byName.id);
-      return deliveries[0]?.status === "DELIVERED";
-    }, "the https delivery recorded DELIVERED");
+  const [request] = await receiver.waitFor((r) => r.length >= 1, "the https delivery", 60_000);
+  expect(new Webhook(byName.secret).verify(request.body, request.headers)).toMatchObject({
+    type: "bulk_operation.finished",
+  });
+  expect(request.headers.host).toBe(new URL(receiver.url).host);
+  await waitUntil(async () => {
+    const { deliveries } = await endpointDeliveries(server, server.tenant.admin, byName.id);
+    return deliveries[0]?.status === "DELIVERED";
+  }, "the https delivery recorded DELIVERED");
 
-    const refused = await waitUntil(
-      async () => {
-        const { deliveries } = await endpointDeliveries(server, server.tenant.admin, byIp.id);
-        return deliveries[0]?.lastError ? deliveries[0] : null;
-      },
-      "the attempt to the name the certificate lacks",
-      60_000,
-    );
-    console.log(`https://127.0.0.1 refused: ${refused.lastError}`);
-    expect(refused.lastError).toMatch(/certificate|altnames|IP/i);
-    expect(refused.lastStatusCode).toBeNull();
-    expect(receiver.requests.length).toBe(1); // the refused TLS handshake sent no request
-  } finally {
-    await worker?.stop();
-  }
+  const refused = await waitUntil(
+    async () => {
+      const { deliveries } = await endpointDeliveries(server, server.tenant.admin, byIp.id);
+      return deliveries[0]?.lastError ? deliveries[0] : null;
+    },
+    "the attempt to the name the certificate lacks",
+    60_000,
+  );
+  console.log(`https://127.0.0.1 refused: ${refused.lastError}`);
+  expect(refused.lastError).toMatch(/certificate|altnames|IP/i);
+  expect(refused.lastStatusCode).toBeNull();
+  expect(receiver.requests.length).toBe(1); // the refused TLS handshake sent no request
 });

@@ -73,7 +73,7 @@ Deno.test("only the creator or an ADMIN may cancel, retry or roll back an operat
   await runChunks(server);
   const rolledBack = await gql(server.graphqlUrl, agent.token, ROLLBACK, { id: closing.id });
   expect(rolledBack.data.rollbackBulkOperation).toEqual({
-    bulkOperation: { id: expect.any(String) },
+    bulkOperation: { id: expect.any(String), kind: "ROLLBACK" },
     userErrors: [],
   });
 });

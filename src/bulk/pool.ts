@@ -189,6 +189,11 @@ export class WorkerPool {
     }
   }
 
+  /** `await using pool = await startPool(...)` stops it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
   /**
    * Graceful stop: no new claims, in-flight chunks get `shutdownGraceMs` to commit; threads
    * still busy then are terminated (their transactions roll back when the connection

@@ -338,6 +338,11 @@ export class RetentionLoop {
     this.#schedule(this.options.firstRunMs);
   }
 
+  /** `await using loop = new RetentionLoop(...)` stops it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);

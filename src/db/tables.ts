@@ -39,6 +39,16 @@ export const LEDGER_OUTCOMES = [
   "CANCELLED",
 ] as const satisfies readonly LedgerOutcome[];
 
+/**
+ * bulk_operations.target_summary (src/bulk/start.ts summarize): what the targets were, as the API
+ * shows them (BulkTargetSummary). `count` of a streamed import is written with the total.
+ */
+export type TargetSummary =
+  | { kind: "ids"; count: number; given: number }
+  | { kind: "records"; count: number | null }
+  | { kind: "filter"; filter: unknown }
+  | { kind: "parent"; operationId: string; outcome: StoredItemOutcome; codes?: string[] };
+
 export interface TenantsTable {
   id: Generated<string>;
   name: string;
@@ -103,7 +113,7 @@ export interface BulkOperationsTable {
   parent_id: string | null;
   action_type: string;
   action_params: Json;
-  target_summary: Json;
+  target_summary: ColumnType<TargetSummary, string, string>;
   description: string | null;
   idempotency_key: string | null;
   input_hash: string | null;

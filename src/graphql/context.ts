@@ -1,10 +1,11 @@
 /** What every resolver receives: the caller (or null), per-request loaders and the services. */
 import { createHash } from "node:crypto";
+import type { Selectable } from "kysely";
 import type { RequestOrigin } from "../audit/record.ts";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/database.ts";
-import type { Role } from "../db/tables.ts";
+import type { UsersTable } from "../db/tables.ts";
 import type { BulkDomain } from "../bulk/action.ts";
 import type { OperationEvents } from "../bulk/events.ts";
 import { childOperations, operationsByIds } from "../bulk/history.ts";
@@ -26,14 +27,8 @@ export interface Services {
   snapshots: SnapshotReader;
 }
 
-export interface UserRow {
-  id: string;
-  tenant_id: string;
-  email: string;
-  name: string;
-  role: Role;
-  created_at: Date;
-}
+/** A users row as Kysely selects it. */
+export type UserRow = Selectable<UsersTable>;
 
 export interface Context {
   viewer: Viewer | null;
@@ -52,6 +47,12 @@ export interface Context {
     children: BatchLoader<OperationRow[]>;
   };
 }
+
+/**
+ * A context ws.ts already built (createContext, from connection_init) that Yoga's context factory
+ * receives again: it carries the services, which no HTTP request's initial context has.
+ */
+export const isContext = (value: object): value is Context => "services" in value && "loaders" in value;
 
 const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
 
@@ -80,7 +81,7 @@ export function createContext(
       user: new BatchLoader(async (ids) =>
         byId(
           await services.db.selectFrom("users").selectAll().where("tenant_id", "=", tenantId)
-            .where("id", "in", ids).execute() as UserRow[],
+            .where("id", "in", ids).execute(),
         )
       ),
       ticket: new BatchLoader(async (ids) => byId(await ticketsByIds(services.db, tenantId, ids))),

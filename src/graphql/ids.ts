@@ -151,7 +151,7 @@ const CURSOR_KEYS: Record<CursorKey, (value: unknown) => boolean> = {
  * Decodes a cursor into keyset values, each checked against its `keys` kind: a cursor is
  * opaque but client-supplied, so a forged one is BAD_USER_INPUT, never a database error.
  */
-export function decodeCursor(cursor: string, keys: readonly CursorKey[]): (string | number)[] {
+export function decodeCursor<const S extends readonly CursorKey[]>(cursor: string, keys: S): Keyset<S> {
   const decoded = fromBase64Url(cursor);
   let values: unknown;
   try {
@@ -159,8 +159,15 @@ export function decodeCursor(cursor: string, keys: readonly CursorKey[]): (strin
   } catch {
     values = null;
   }
-  if (!Array.isArray(values) || values.length !== keys.length || values.some((v, i) => !CURSOR_KEYS[keys[i]](v))) {
-    throw badInput(`Malformed cursor: ${JSON.stringify(cursor.slice(0, 100))}`);
-  }
+  if (!isKeyset(values, keys)) throw badInput(`Malformed cursor: ${JSON.stringify(cursor.slice(0, 100))}`);
   return values;
+}
+
+/** The keyset values of a cursor of shape S: a number for a position, a string for the others. */
+export type Keyset<S extends readonly CursorKey[]> = {
+  -readonly [I in keyof S]: S[I] extends "position" ? number : string;
+};
+
+function isKeyset<S extends readonly CursorKey[]>(values: unknown, keys: S): values is Keyset<S> {
+  return Array.isArray(values) && values.length === keys.length && values.every((v, i) => CURSOR_KEYS[keys[i]](v));
 }

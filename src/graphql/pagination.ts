@@ -5,7 +5,7 @@
  */
 import { GraphQLError } from "graphql";
 import { badInput } from "./errors.ts";
-import { type CursorKey, decodeCursor, encodeCursor } from "./ids.ts";
+import { type CursorKey, decodeCursor, encodeCursor, type Keyset } from "./ids.ts";
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -19,13 +19,14 @@ export interface ConnectionArgs {
 
 type Key = (string | number)[];
 
-export interface PageRequest {
+/** A page of a connection whose cursor holds the keyset K (PageRequest<Keyset<["bigint"]>> seeks from [id]). */
+export interface PageRequest<K extends Key = Key> {
   /** forward: the connection's natural order from `after`; backward: reverse order from `before`. */
   direction: "forward" | "backward";
   /** Rows the page shows; fetch limit + 1 to learn whether there are more. */
   limit: number;
   /** Keyset values to seek past (exclusive), in the fetch direction. */
-  seek?: Key;
+  seek?: K;
 }
 
 /** Why `value` is no page size for the argument `name`, or null when it is one (also checked at validation). */
@@ -43,7 +44,7 @@ function pageSize(value: number | null | undefined, name: string): number | unde
 }
 
 /** Decodes a cursor argument; a malformed one is BAD_USER_INPUT naming the argument. */
-function seekOf(cursor: string, shape: readonly CursorKey[], field: "after" | "before"): Key {
+function seekOf<S extends readonly CursorKey[]>(cursor: string, shape: S, field: "after" | "before"): Keyset<S> {
   try {
     return decodeCursor(cursor, shape);
   } catch (error) {
@@ -53,7 +54,10 @@ function seekOf(cursor: string, shape: readonly CursorKey[], field: "after" | "b
 }
 
 /** Validates connection arguments; `shape` is the kind of each of the cursor's keyset values. */
-export function pageRequest(args: ConnectionArgs, shape: readonly CursorKey[]): PageRequest {
+export function pageRequest<const S extends readonly CursorKey[]>(
+  args: ConnectionArgs,
+  shape: S,
+): PageRequest<Keyset<S>> {
   const first = pageSize(args.first, "first");
   const last = pageSize(args.last, "last");
   if (first !== undefined && last !== undefined) throw badInput("Pass `first` or `last`, not both.", "last");

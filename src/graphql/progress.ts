@@ -111,7 +111,7 @@ class KeyedThrottle {
         log.warn(
           "progress",
           `reading ${key} failed (${state.failures}x, retrying in ${readRetryDelayMs(state.failures)} ms): ${
-            (error as Error).message
+            error instanceof Error ? error.message : String(error)
           }`,
         );
       } finally {

@@ -1,5 +1,5 @@
 /** The executable schema of the app: the API over the tickets domain (build-schema.ts). */
-import { type GraphQLEnumType, lexicographicSortSchema, printSchema } from "graphql";
+import { isEnumType, lexicographicSortSchema, printSchema } from "graphql";
 import { type BulkDomain, ENGINE_ITEM_CODES } from "../bulk/action.ts";
 import { ticketsDomain } from "../tickets/actions/domain.ts";
 import { buildSchema } from "./build-schema.ts";
@@ -12,7 +12,11 @@ export const schema = buildSchema(ticketsDomain);
  * BulkItemCode enums (else an item would fail to serialise, as a masked internal error).
  */
 export function assertServable(domain: BulkDomain): void {
-  const values = (name: string) => new Set((schema.getType(name) as GraphQLEnumType).getValues().map((v) => v.value));
+  const values = (name: string) => {
+    const type = schema.getType(name);
+    if (!isEnumType(type)) throw new Error(`${name} is not an enum of the schema.`);
+    return new Set(type.getValues().map((v) => v.value));
+  };
   const missing = (name: string, wanted: Iterable<string>) => [...wanted].filter((v) => !values(name).has(v));
   const actions = missing("BulkActionType", domain.actions.keys());
   const codes = missing("BulkItemCode", [...domain.itemCodes, ...ENGINE_ITEM_CODES]);

@@ -21,7 +21,7 @@
  */
 import { createSourceEventStream, type DocumentNode, execute, type ExecutionArgs, type ExecutionResult } from "graphql";
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from "graphql-yoga";
-import type { Context } from "./context.ts";
+import { isContext } from "./context.ts";
 import { subscriptionEventExecutions } from "../metrics/registry.ts";
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
@@ -58,7 +58,8 @@ export class SharedEventResults {
 
   /** Null when the caller is anonymous (it gets no events anyway: subscriptions require a viewer). */
   #sharingKey(args: ExecutionArgs): string | null {
-    const viewer = (args.contextValue as Partial<Context> | undefined)?.viewer;
+    const context = args.contextValue;
+    const viewer = typeof context === "object" && context !== null && isContext(context) ? context.viewer : null;
     if (!viewer) return null;
     // Documents come from Yoga's parse cache: one DocumentNode per distinct query text.
     let documentId = this.#documentIds.get(args.document);

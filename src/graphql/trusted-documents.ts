@@ -41,8 +41,11 @@ export function wsQuery(
   payload: { query: string; extensions?: Record<string, unknown> | null },
   trustedOnly: boolean,
 ): string | GraphQLError {
-  const persisted = payload.extensions?.persistedQuery as { version?: unknown; sha256Hash?: unknown } | undefined;
-  if (persisted?.version === 1 && typeof persisted.sha256Hash === "string") {
+  const persisted = payload.extensions?.persistedQuery;
+  if (
+    typeof persisted === "object" && persisted !== null && "version" in persisted && persisted.version === 1 &&
+    "sha256Hash" in persisted && typeof persisted.sha256Hash === "string"
+  ) {
     return documents.get(persisted.sha256Hash) ?? notFound();
   }
   if (trustedOnly) return textRefused();

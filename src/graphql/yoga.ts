@@ -2,7 +2,7 @@
 import { GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
-import { type Context, createContext, rateKeyOf, type Services } from "./context.ts";
+import { type Context, createContext, isContext, rateKeyOf, type Services } from "./context.ts";
 import { CostBuckets } from "./cost-bucket.ts";
 import { type EarlyRateKey, useCostThrottle } from "./cost-throttle.ts";
 import { useDocumentLimits } from "./document-limits.ts";
@@ -28,7 +28,7 @@ export function maskError(error: unknown): GraphQLError {
     // A request-level error graphql-js raised without a code (a variable that does not
     // coerce, e.g. an unknown enum value): the client's input. Tagged in place, because
     // Yoga logs every error that maskError replaces by another object.
-    (error.extensions as Record<string, unknown>).code = "BAD_USER_INPUT";
+    Object.assign(error.extensions, { code: "BAD_USER_INPUT" });
     return error;
   }
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
@@ -127,7 +127,7 @@ export function createYogaServer(services: Services) {
     ],
     context: async (initial) => {
       // graphql-ws builds its context from connection_init (ws.ts); its upgrade request is closed.
-      if ("services" in initial) return initial as unknown as Context;
+      if (isContext(initial)) return initial;
       const { request } = initial;
       const { viewer, token } = await identify(request);
       return createContext(viewer, services, token, requestOrigin(request, initial.clientIp));

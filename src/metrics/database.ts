@@ -74,7 +74,7 @@ function snapshot(): Promise<QueueSnapshot | null> {
   if (!db) return Promise.resolve(null);
   inflight ??= readQueue(db)
     .catch((error): null => {
-      log.warn("metrics", `queue gauges skipped: ${(error as Error).message}`);
+      log.warn("metrics", `queue gauges skipped: ${error instanceof Error ? error.message : String(error)}`);
       return null;
     })
     .finally(() => (inflight = null));
@@ -159,11 +159,15 @@ const pools = new Map<string, pg.Pool>();
 /** Exposes `pool` as db_pool_* with label pool=`name` until it ends. */
 export function observePool(name: string, pool: pg.Pool): void {
   pools.set(name, pool);
-  const end = pool.end.bind(pool);
-  pool.end = ((callback?: () => void) => {
-    if (pools.get(name) === pool) pools.delete(name);
-    return end(callback as never);
-  }) as typeof pool.end;
+}
+
+/**
+ * The observed pools not yet ending. A pool is dropped at the first scrape after its `end()` began
+ * (pg-pool sets `ending` then), read from the pool rather than by wrapping its overloaded `end`.
+ */
+function livePools(): [string, pg.Pool][] {
+  for (const [name, pool] of pools) if (pool.ending) pools.delete(name);
+  return [...pools];
 }
 
 new Gauge({
@@ -173,7 +177,7 @@ new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    for (const [name, pool] of pools) {
+    for (const [name, pool] of livePools()) {
       this.set({ pool: name, state: "busy" }, pool.totalCount - pool.idleCount);
       this.set({ pool: name, state: "idle" }, pool.idleCount);
     }
@@ -187,7 +191,7 @@ new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    for (const [name, pool] of pools) this.set({ pool: name }, pool.waitingCount);
+    for (const [name, pool] of livePools()) this.set({ pool: name }, pool.waitingCount);
   },
 });
 
@@ -198,6 +202,6 @@ new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    for (const [name, pool] of pools) this.set({ pool: name }, pool.options.max ?? 10);
+    for (const [name, pool] of livePools()) this.set({ pool: name }, pool.options.max ?? 10);
   },
 });

@@ -98,7 +98,7 @@ async function checkUrl(raw: string, settings: EndpointSettings): Promise<string
   }
 }
 
-function checkEvents(events: EventType[]): string[] {
+function checkEvents(events: EventType[]): EventType[] {
   if (events.length === 0) {
     throw new EndpointError("INVALID_INPUT", "Subscribe to at least one event.", ["input", "events"]);
   }

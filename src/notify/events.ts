@@ -15,6 +15,8 @@ export const EVENT_TYPES = [
   "export.ready",
 ] as const;
 export type EventType = typeof EVENT_TYPES[number];
+const eventTypes = new Set<string>(EVENT_TYPES);
+export const isEventType = (type: string): type is EventType => eventTypes.has(type);
 
 /**
  * The events the creator is e-mailed about when the start asked `notify: { email: true }`:

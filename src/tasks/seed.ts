@@ -26,7 +26,7 @@ export function parseSeedArgs(args: string[]): number | string {
       allowPositionals: false,
     }));
   } catch (error) {
-    return (error as Error).message;
+    return error instanceof Error ? error.message : String(error);
   }
   if (values.tickets === undefined) return "--tickets <N> is required";
   const raw = values.tickets.replaceAll("_", "").replaceAll(",", "");

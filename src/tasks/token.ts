@@ -60,7 +60,7 @@ export function parseTokenArgs(args: string[]): TokenCommand {
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (values.help) throw new UsageError("");
   const modes = [values.user, values.revoke, values["revoke-user"]].filter((v) => v !== undefined);

@@ -1,5 +1,7 @@
 /** The ticket domain's vocabulary: enums, the status transition table and input limits. */
+import type { Selectable } from "kysely";
 import type { EnumDescriptor } from "../bulk/action-schema.ts";
+import type { TicketsTable } from "../db/tables.ts";
 
 export const TICKET_STATUSES = ["OPEN", "PENDING", "RESOLVED", "CLOSED"] as const;
 export const TICKET_PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"] as const;
@@ -40,24 +42,8 @@ export const LIMITS = {
   searchMax: 200,
 } as const;
 
-/** The columns a ticket row exposes to the API and to bulk before/after images. */
-export interface TicketRow {
-  id: string;
-  tenant_id: string;
-  title: string;
-  body: string;
-  status: string;
-  priority: string;
-  category: string;
-  assignee_id: string | null;
-  /** The client's own key (imports), unique per tenant. */
-  external_id: string | null;
-  created_by: string | null;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-  deleted_at: Date | null;
-}
+/** A tickets row as Kysely selects it: what the API and bulk before/after images expose. */
+export type TicketRow = Selectable<TicketsTable>;
 
 /**
  * The fields a bulk export can write (src/tickets/actions/export.ts), named as the GraphQL

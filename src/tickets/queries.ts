@@ -1,7 +1,7 @@
 /** Reads and single-item writes of tickets and comments, always scoped to one tenant. */
-import { type ExpressionBuilder, sql } from "kysely";
+import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Db } from "../db/database.ts";
-import type { Database, Role } from "../db/tables.ts";
+import type { Database, Role, TicketCommentsTable } from "../db/tables.ts";
 import { canTransition, type TicketFilter, type TicketRow } from "./model.ts";
 import { closedRefusal } from "./rules.ts";
 
@@ -51,7 +51,7 @@ export async function listTickets(
   if (page.afterId !== undefined) {
     query = query.where("id", page.direction === "desc" ? "<" : ">", page.afterId);
   }
-  return await query.orderBy("id", page.direction).limit(page.limit).execute() as TicketRow[];
+  return await query.orderBy("id", page.direction).limit(page.limit).execute();
 }
 
 /**
@@ -70,7 +70,7 @@ export async function countTickets(db: Db, tenantId: string, filter: TicketFilte
 export async function ticketsByIds(db: Db, tenantId: string, ids: readonly string[]): Promise<TicketRow[]> {
   if (ids.length === 0) return [];
   return await db.selectFrom("tickets").selectAll()
-    .where("tenant_id", "=", tenantId).where("id", "in", [...ids]).execute() as TicketRow[];
+    .where("tenant_id", "=", tenantId).where("id", "in", [...ids]).execute();
 }
 
 /** The role of a user of the tenant; null when there is none (or it is another tenant's). */
@@ -97,7 +97,7 @@ export async function createTicket(db: Db, tenantId: string, authorId: string, i
     category: input.category ?? "GENERAL",
     assignee_id: input.assigneeId ?? null,
     created_by: authorId,
-  }).returningAll().executeTakeFirstOrThrow() as TicketRow;
+  }).returningAll().executeTakeFirstOrThrow();
 }
 
 export interface TicketPatch {
@@ -154,19 +154,13 @@ export async function updateTicket(
       ...(patch.assigneeId !== undefined && { assignee_id: patch.assigneeId }),
       version: sql`version + 1`,
       updated_at: sql`now()`,
-    }).where("id", "=", id).returningAll().executeTakeFirstOrThrow() as TicketRow;
+    }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
     return { ok: true, ticket };
   });
 }
 
-export interface CommentRow {
-  id: string;
-  ticket_id: string;
-  author_id: string;
-  body: string;
-  bulk_operation_id: string | null;
-  created_at: Date;
-}
+/** A ticket_comments row as Kysely selects it. */
+export type CommentRow = Selectable<TicketCommentsTable>;
 
 export type AddCommentResult =
   | { ok: true; comment: CommentRow }
@@ -191,7 +185,7 @@ export async function addComment(
     if (closed) return { ok: false, code: "FORBIDDEN", message: closed };
     const comment = await tx.insertInto("ticket_comments")
       .values({ tenant_id: tenantId, ticket_id: ticketId, author_id: authorId, body })
-      .returningAll().executeTakeFirstOrThrow() as CommentRow;
+      .returningAll().executeTakeFirstOrThrow();
     return { ok: true, comment };
   });
 }

@@ -40,8 +40,8 @@ export const CANCEL = `mutation Cancel($id: ID!) {
 /** Retry or roll back an operation (by global id): the child operation's id, or why not. */
 export const RETRY = `mutation Retry($id: ID!) { retryFailedItems(input: { id: $id }) {
   bulkOperation { id } userErrors { code field message } } }`;
-export const ROLLBACK = `mutation Rollback($id: ID!) { rollbackBulkOperation(input: { id: $id }) {
-  bulkOperation { id } userErrors { code field message } } }`;
+export const ROLLBACK = `mutation Rollback($id: ID!, $force: Boolean) {
+  rollbackBulkOperation(input: { id: $id, force: $force }) { bulkOperation { id kind } userErrors { code field message } } }`;
 
 export const PROGRESS = `subscription Progress($id: ID!) { bulkOperationProgress(id: $id) { ${OPERATION_FIELDS} } }`;
 
@@ -198,6 +198,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 
 export interface Gate {
   release(): Promise<void>;
+  /** `await using gate = await holdTicketLocks(...)` releases it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -205,23 +207,27 @@ export interface Gate {
  * chunk that contains one of them blocks (the engine locks its chunk's tickets FOR UPDATE)
  * until release(). With one worker this pauses an operation at a known position.
  */
-export async function holdTicketLocks(databaseUrl: string, ids: string[]): Promise<Gate> {
+export function holdTicketLocks(databaseUrl: string, ids: string[]): Promise<Gate> {
+  return holdRowLocks(databaseUrl, "tickets", ids);
+}
+
+/** holdTicketLocks for the rows of any table keyed by a bigint `id` (the notes test domain's). */
+export async function holdRowLocks(databaseUrl: string, table: string, ids: string[]): Promise<Gate> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "test row lock" });
   await client.connect();
   await client.query("BEGIN");
-  await client.query("SELECT id FROM tickets WHERE id = ANY($1::bigint[]) FOR UPDATE", [ids]);
+  await client.query(`SELECT id FROM ${pg.escapeIdentifier(table)} WHERE id = ANY($1::bigint[]) FOR UPDATE`, [ids]);
   let released = false;
-  return {
-    async release() {
-      if (released) return;
-      released = true;
-      try {
-        await client.query("COMMIT");
-      } finally {
-        await client.end();
-      }
-    },
+  const release = async () => {
+    if (released) return;
+    released = true;
+    try {
+      await client.query("COMMIT");
+    } finally {
+      await client.end();
+    }
   };
+  return { release, [Symbol.asyncDispose]: release };
 }
 
 /** Backends of the test database waiting for a lock the gate (holdTicketLocks) holds. */

@@ -78,8 +78,8 @@ export async function startImportFile(
   return payloadOf(await response.json(), "startBulkImport") as ImportPayload;
 }
 
-/** createUpload over GraphQL; the URL is rebased on the test server (PUBLIC_URL names no real port). */
-export async function createUpload(server: TestServer, user: TestUser): Promise<{ id: string; url: string }> {
+/** The createUpload mutation; the URL is rebased on the test server (PUBLIC_URL names no real port). */
+export async function requestUpload(server: TestServer, user: TestUser): Promise<{ id: string; url: string }> {
   const payload = payloadOf(await gql(server.graphqlUrl, user.token, CREATE_UPLOAD), "createUpload") as {
     upload: { id: string; url: string };
   };
@@ -93,7 +93,7 @@ export async function putUpload(url: string, user: TestUser, body: BodyInit): Pr
 
 /** createUpload + PUT; returns the upload id. */
 export async function stage(server: TestServer, user: TestUser, body: BodyInit): Promise<string> {
-  const upload = await createUpload(server, user);
+  const upload = await requestUpload(server, user);
   const response = await putUpload(upload.url, user, body);
   if (response.status !== 200) throw new Error(`PUT failed: ${response.status} ${await response.text()}`);
   await response.body?.cancel();

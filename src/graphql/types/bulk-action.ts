@@ -133,7 +133,7 @@ export function defineBulkActions(domain: BulkDomain): BulkActionTypes {
 
   function member(action: BulkAction, output: ActionGraphQL["output"]) {
     return builder.objectRef<StoredAction>(output.name ?? `${pascalName(action.type)}Action`).implement({
-      isTypeOf: (value) => (value as StoredAction).type === action.type,
+      isTypeOf: (value) => typeof value === "object" && value !== null && "type" in value && value.type === action.type,
       fields: (t) => ({
         type: t.field({ type: typeEnum, resolve: (a) => a.type }),
         ...Object.fromEntries(
@@ -211,7 +211,11 @@ export function defineBulkActions(domain: BulkDomain): BulkActionTypes {
   return types;
 }
 
+/** A stored operation's action: action_params is the JSON object its action's checks returned at start. */
 export const storedAction = (type: string, params: unknown): StoredAction => ({
   type,
-  params: (params ?? {}) as Record<string, unknown>,
+  params: isJsonObject(params) ? params : {},
 });
+
+const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);

@@ -53,7 +53,7 @@ builder.queryFields((t) => ({
         createdBy: filter.createdBy ? expectId(filter.createdBy, "User", "createdBy") : undefined,
         createdAfter: filter.createdAfter ?? undefined,
         createdBefore: filter.createdBefore ?? undefined,
-      }, { ...request, limit: request.limit + 1, seek: request.seek as [string, string] | undefined });
+      }, { ...request, limit: request.limit + 1 });
       return toConnection(rows, request, (op) => [op.created_at_key, op.id]);
     },
   }),

@@ -6,13 +6,7 @@
  */
 import { previewOperation } from "../../bulk/preview.ts";
 import { type StartInput, startOperation } from "../../bulk/start.ts";
-import {
-  IMPORT_FIELDS,
-  IMPORT_FORMATS,
-  IMPORT_MODES,
-  type ImportField,
-  ImportFileError,
-} from "../../imports/record.ts";
+import { IMPORT_FIELDS, IMPORT_FORMATS, IMPORT_MODES, ImportFileError } from "../../imports/record.ts";
 import { type ImportSource, readImport } from "../../imports/source.ts";
 import { createUpload, UPLOADS_PER_USER } from "../../imports/uploads.ts";
 import { builder } from "../builder.ts";
@@ -58,7 +52,7 @@ const BulkImportModeEnum = builder.enumType("BulkImportMode", {
 /** GraphQL enum values are upper case; the engine's field names are the ticket's. */
 const FIELD_VALUES = Object.fromEntries(
   IMPORT_FIELDS.map((field) => [field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase(), { value: field }]),
-) as Record<string, { value: ImportField }>;
+);
 const BulkImportFieldEnum = builder.enumType("BulkImportField", { values: FIELD_VALUES });
 
 const ColumnMappingInput = builder.inputType("BulkImportColumnMapping", {

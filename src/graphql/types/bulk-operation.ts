@@ -7,7 +7,7 @@ import { pageRequest, toConnection } from "../pagination.ts";
 import { bulkActions, storedAction } from "./bulk-action.ts";
 import { TicketRef, ticketTarget } from "./tickets.ts";
 import { ENGINE_ITEM_CODES } from "../../bulk/action.ts";
-import { LEDGER_OUTCOMES } from "../../db/tables.ts";
+import { LEDGER_OUTCOMES, type TargetSummary } from "../../db/tables.ts";
 import { TICKET_ITEM_CODES } from "../../tickets/model.ts";
 import { UserRef } from "./users.ts";
 
@@ -42,6 +42,21 @@ export const BulkItemCodeEnum = builder.enumType("BulkItemCode", {
   values: BULK_ITEM_CODES,
 });
 
+export type BulkItemCode = (typeof BULK_ITEM_CODES)[number];
+const bulkItemCodes = new Set<string>(BULK_ITEM_CODES);
+
+/**
+ * A stored item code (text: the domain's vocabulary) as a BulkItemCode value. startApp serves only
+ * a domain whose codes the enum has (assertServable), so another one is a broken invariant: it
+ * fails here by name rather than as graphql-js's "Enum cannot represent value".
+ */
+export function bulkItemCode(code: string): BulkItemCode {
+  if (isBulkItemCode(code)) return code;
+  throw new Error(`Item code ${code} is not a BulkItemCode value (assertServable should have refused its domain).`);
+}
+
+const isBulkItemCode = (code: string): code is BulkItemCode => bulkItemCodes.has(code);
+
 export const BulkOperationRef = builder.objectRef<OperationRow>("BulkOperation");
 
 const processedOf = (op: OperationRow) => op.succeeded + op.failed + op.skipped + op.cancelled;
@@ -67,9 +82,7 @@ const CountsRef = builder.objectRef<OperationRow>("BulkOperationCounts").impleme
   }),
 });
 
-const TargetSummaryRef = builder.objectRef<{ kind: string; count?: number; given?: number; filter?: unknown }>(
-  "BulkTargetSummary",
-).implement({
+const TargetSummaryRef = builder.objectRef<TargetSummary>("BulkTargetSummary").implement({
   fields: (t) => ({
     kind: t.string({
       description:
@@ -79,27 +92,27 @@ const TargetSummaryRef = builder.objectRef<{ kind: string; count?: number; given
     requestedIds: t.int({
       nullable: true,
       description: "Ids sent (before de-duplication).",
-      resolve: (s) => s.given ?? null,
+      resolve: (s) => (s.kind === "ids" ? s.given : null),
     }),
     filter: t.field({
       type: "JSON",
       nullable: true,
       description: "The filter frozen at start.",
-      resolve: (s) => s.filter ?? null,
+      resolve: (s) => (s.kind === "filter" ? s.filter : null),
     }),
   }),
 });
 
 const ErrorCountRef = builder.objectRef<{ code: string; count: number }>("BulkErrorCount").implement({
   fields: (t) => ({
-    code: t.field({ type: BulkItemCodeEnum, resolve: (e) => e.code as never }),
+    code: t.field({ type: BulkItemCodeEnum, resolve: (e) => bulkItemCode(e.code) }),
     count: t.exposeInt("count"),
   }),
 });
 
 const ItemErrorRef = builder.objectRef<{ code: string; message: string | null }>("BulkItemError").implement({
   fields: (t) => ({
-    code: t.field({ type: BulkItemCodeEnum, resolve: (e) => e.code as never }),
+    code: t.field({ type: BulkItemCodeEnum, resolve: (e) => bulkItemCode(e.code) }),
     message: t.string({ resolve: (e) => e.message ?? "" }),
   }),
 });
@@ -118,7 +131,7 @@ export const BulkItemRef = builder.objectRef<ItemRow>("BulkOperationItem").imple
       description: "The ticket now; null when it does not exist (or is another tenant's).",
       resolve: (i, _args, ctx) => ticketTarget(ctx, String(i.target_id)),
     }),
-    outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome as never }),
+    outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome }),
     error: t.field({
       type: ItemErrorRef,
       nullable: true,
@@ -162,7 +175,7 @@ builder.node(BulkOperationRef, {
   loadMany: (ids, ctx) => Promise.all(ids.map((id) => UUID_PATTERN.test(id) ? ctx.loaders.operation.load(id) : null)),
   fields: (t) => ({
     status: t.field({ type: BulkOperationStatusEnum, resolve: (op) => op.status }),
-    kind: t.field({ type: BulkOperationKindEnum, resolve: (op) => op.kind as never }),
+    kind: t.field({ type: BulkOperationKindEnum, resolve: (op) => op.kind }),
     actionType: t.field({ type: bulkActions().typeEnum, resolve: (op) => op.action_type }),
     actionKind: t.field({
       type: BulkActionKindEnum,
@@ -171,7 +184,7 @@ builder.node(BulkOperationRef, {
     action: t.field({ type: bulkActions().union, resolve: (op) => storedAction(op.action_type, op.action_params) }),
     description: t.exposeString("description", { nullable: true }),
     idempotencyKey: t.exposeString("idempotency_key", { nullable: true }),
-    targets: t.field({ type: TargetSummaryRef, resolve: (op) => op.target_summary as never }),
+    targets: t.field({ type: TargetSummaryRef, resolve: (op) => op.target_summary }),
     counts: t.field({ type: CountsRef, resolve: (op) => op }),
     percent: t.float({
       description: "Processed share of the items, 0-100.",
@@ -244,7 +257,7 @@ builder.node(BulkOperationRef, {
         const rows = await listItems(ctx.services.db, op.id, {
           outcome: args.filter?.outcome ?? undefined,
           errorCode: args.filter?.errorCode ?? undefined,
-        }, { ...request, limit: request.limit + 1, seek: request.seek as [number] | undefined });
+        }, { ...request, limit: request.limit + 1 });
         return toConnection(rows, request, (item) => [item.position]);
       },
     }),
@@ -253,11 +266,7 @@ builder.node(BulkOperationRef, {
       description: "The audit trail, oldest first.",
       resolve: async (op, args, ctx) => {
         const request = pageRequest(args, ["bigint"]);
-        const rows = await listEvents(ctx.services.db, op.id, {
-          ...request,
-          limit: request.limit + 1,
-          seek: request.seek as [string] | undefined,
-        });
+        const rows = await listEvents(ctx.services.db, op.id, { ...request, limit: request.limit + 1 });
         return toConnection(rows, request, (event) => [String(event.id)]);
       },
     }),

@@ -14,7 +14,7 @@ import {
   StartBulkOperationInput,
   toTargets,
 } from "./bulk-api.ts";
-import { BULK_ITEM_CODES, BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
+import { BULK_ITEM_CODES, bulkItemCode, BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
 import { TicketRef, ticketTarget } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import { NotifyInput, notifyOptions } from "./webhooks.ts";
@@ -55,7 +55,7 @@ const PreviewItemRef = builder.objectRef<PreviewItem>("BulkPreviewItem").impleme
       resolve: (i, _a, ctx) => ticketTarget(ctx, i.targetId),
     }),
     outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome }),
-    code: t.field({ type: BulkItemCodeEnum, nullable: true, resolve: (i) => (i.code as never) ?? null }),
+    code: t.field({ type: BulkItemCodeEnum, nullable: true, resolve: (i) => (i.code ? bulkItemCode(i.code) : null) }),
     message: t.string({ nullable: true, resolve: (i) => i.message ?? null }),
     before: t.field({ type: "JSON", nullable: true, resolve: (i) => i.before ?? null }),
     after: t.field({ type: "JSON", nullable: true, description: "Predicted.", resolve: (i) => i.after ?? null }),
@@ -64,7 +64,7 @@ const PreviewItemRef = builder.objectRef<PreviewItem>("BulkPreviewItem").impleme
 
 const CodeCountRef = builder.objectRef<{ code: string; count: number }>("BulkPredictedCount").implement({
   fields: (t) => ({
-    code: t.field({ type: BulkItemCodeEnum, resolve: (c) => c.code as never }),
+    code: t.field({ type: BulkItemCodeEnum, resolve: (c) => bulkItemCode(c.code) }),
     count: t.exposeInt("count"),
   }),
 });

@@ -85,10 +85,10 @@ builder.node(TicketRef, {
         const request = pageRequest(args, ["bigint"]);
         const forward = request.direction === "forward";
         let query = ctx.services.db.selectFrom("ticket_comments").selectAll()
-          .where("tenant_id", "=", ticket.tenant_id).where("ticket_id", "=", ticket.id as never);
-        if (request.seek) query = query.where("id", forward ? ">" : "<", request.seek[0] as never);
+          .where("tenant_id", "=", ticket.tenant_id).where("ticket_id", "=", ticket.id);
+        if (request.seek) query = query.where("id", forward ? ">" : "<", request.seek[0]);
         const rows = await query.orderBy("id", forward ? "asc" : "desc").limit(request.limit + 1).execute();
-        return toConnection(rows as CommentRow[], request, (c) => [c.id]);
+        return toConnection(rows, request, (c) => [c.id]);
       },
     }),
   }),
@@ -156,7 +156,7 @@ builder.queryFields((t) => ({
       const request = pageRequest(args, ["bigint"]);
       const rows = await listTickets(ctx.services.db, viewer.tenantId, toTicketFilter(args.filter), {
         limit: request.limit + 1,
-        afterId: request.seek?.[0] as string | undefined,
+        afterId: request.seek?.[0],
         direction: request.direction === "forward" ? "desc" : "asc",
       });
       return toConnection(rows, request, (ticket) => [ticket.id]);

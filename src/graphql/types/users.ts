@@ -59,5 +59,5 @@ builder.queryField("users", (t) =>
     resolve: async (_root, _args, ctx) =>
       // users_tenant_idx (tenant_id, id) finds the tenant's rows; the sort is over at most one tenant's people.
       await ctx.services.db.selectFrom("users").selectAll().where("tenant_id", "=", viewerOf(ctx).tenantId)
-        .orderBy("name").orderBy("id").limit(MAX_USERS).execute() as UserRow[],
+        .orderBy("name").orderBy("id").limit(MAX_USERS).execute(),
   }));

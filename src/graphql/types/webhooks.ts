@@ -3,7 +3,7 @@
  * The signing secret appears in the payloads of createWebhookEndpoint and
  * rotateWebhookSecret only; no field of WebhookEndpoint can return it.
  */
-import { EVENT_TYPES, type EventType, type NotifyOptions } from "../../notify/events.ts";
+import { EVENT_TYPES, type EventType, isEventType, type NotifyOptions } from "../../notify/events.ts";
 import {
   createEndpoint,
   deleteEndpoint,
@@ -59,11 +59,17 @@ export function notifyOptions(input: { email: boolean } | null | undefined, conf
 
 const enumName = (type: EventType) => type.toUpperCase().replace(".", "_");
 
+/** A stored event type (text) as a WebhookEventType value; the outbox writes only EVENT_TYPES. */
+function eventType(type: string): EventType {
+  if (isEventType(type)) return type;
+  throw new Error(`Stored event type ${type} is not a WebhookEventType value.`);
+}
+
 export const WebhookEventTypeEnum = builder.enumType("WebhookEventType", {
   description: "What an endpoint subscribes to; on the wire `type` is the dotted name (docs/webhooks.md).",
   values: Object.fromEntries(
     EVENT_TYPES.map((type) => [enumName(type), { value: type, description: `\`${type}\`` }]),
-  ) as Record<string, { value: EventType }>,
+  ),
 });
 
 const DeliveryStatusEnum = builder.enumType("WebhookDeliveryStatus", {
@@ -97,7 +103,7 @@ builder.node(WebhookDeliveryRef, {
   loadMany: (ids, ctx: Context) => loadForAdmin(ids, ctx, BIGINT_PATTERN, findDelivery),
   fields: (t) => ({
     webhookId: t.exposeString("event_id", { description: "The webhook-id header: the same on every retry." }),
-    event: t.field({ type: WebhookEventTypeEnum, resolve: (d) => d.event_type as EventType }),
+    event: t.field({ type: WebhookEventTypeEnum, resolve: (d) => eventType(d.event_type) }),
     payload: t.field({
       type: "JSON",
       description: "The event as stored (links are added when sent).",
@@ -126,7 +132,7 @@ builder.node(WebhookEndpointRef, {
   fields: (t) => ({
     url: t.exposeString("url"),
     description: t.exposeString("description", { nullable: true }),
-    events: t.field({ type: [WebhookEventTypeEnum], resolve: (e) => e.events as EventType[] }),
+    events: t.field({ type: [WebhookEventTypeEnum], resolve: (e) => e.events.map(eventType) }),
     enabled: t.exposeBoolean("enabled"),
     disabledReason: t.exposeString("disabled_reason", {
       nullable: true,
@@ -149,11 +155,7 @@ builder.node(WebhookEndpointRef, {
       description: "Its deliveries, newest first.",
       resolve: async (endpoint, args, ctx) => {
         const request = pageRequest(args, ["bigint"]);
-        const rows = await listDeliveries(ctx.services.db, endpoint.id, {
-          ...request,
-          limit: request.limit + 1,
-          seek: request.seek as [string] | undefined,
-        });
+        const rows = await listDeliveries(ctx.services.db, endpoint.id, { ...request, limit: request.limit + 1 });
         return toConnection(rows, request, (d) => [String(d.id)]);
       },
     }),
@@ -170,7 +172,6 @@ builder.queryFields((t) => ({
       const rows = await listEndpoints(ctx.services.db, viewerOf(ctx).tenantId, {
         ...request,
         limit: request.limit + 1,
-        seek: request.seek as [string, string] | undefined,
       });
       return toConnection(rows, request, (e) => [e.created_at_key, e.id]);
     },

@@ -44,8 +44,8 @@ export async function undoImport(chunk: ChunkContext<RollbackParams>): Promise<I
       continue;
     }
     const current = importImage(row);
-    const changes = changedSince(current, left);
-    if (restore === null && commented.has(item.targetId)) changes.push("comments" as never);
+    const changes: string[] = changedSince(current, left);
+    if (restore === null && commented.has(item.targetId)) changes.push("comments");
     if (changes.length > 0 && !chunk.params.force) {
       results.push({
         position: item.position,
