@@ -10,7 +10,15 @@ import { dbIdOf } from "./helpers/api.ts";
 import { waitFor } from "./helpers/bulk.ts";
 import { finished } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
-import { importedTickets, itemOutcomes, stage, startImport, startImportFile } from "./helpers/imports.ts";
+import {
+  importedTickets,
+  itemOutcomes,
+  multipart,
+  PREVIEW_IMPORT,
+  stage,
+  startImport,
+  startImportFile,
+} from "./helpers/imports.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 const env = { WORKERS: "1", BULK_CHUNK_SIZE: "3", BULK_MAX_STARTS_PER_MINUTE: "1000" };
@@ -231,6 +239,42 @@ Deno.test("a column mapping, and the failed rows of a JSONL import as JSONL with
     });
     expect(otherTenant.status).toBe(404);
     await otherTenant.body?.cancel();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a repeated externalId is DUPLICATE_IN_FILE naming its first row, across the start's batches and in a preview", async () => {
+  const server = await startTestServer({ env });
+  try {
+    const { db, tenant } = server;
+    // Chunks of 3: rows 1-9 are keyed in one call, row 10 in the next (the temp table carries ext-2 over).
+    const csv = "title,externalId\n" + [1, 2, 3, 4, 5, 6, 7, 8, 8, 2]
+      .map((ext, i) => `Row ${i + 1},ext-${ext}\n`).join("");
+    const preview = await (await multipart(server, tenant.agent, PREVIEW_IMPORT, { format: "CSV" }, csv)).json();
+    expect(preview.data.previewBulkImport.preview.predictedByCode).toEqual([{ code: "DUPLICATE_IN_FILE", count: 2 }]);
+    const payload = await startImportFile(server, tenant.agent, { format: "CSV" }, csv);
+    expect(payload.userErrors).toEqual([]);
+    const id = dbIdOf(payload.bulkOperation!.id);
+    await waitFor(db, id, finished);
+    const { rows: failed } = await sql<{ position: number; error_code: string; error_message: string }>`
+      SELECT position, error_code, error_message FROM bulk_operation_items
+      WHERE operation_id = ${id} AND outcome = 'FAILED' ORDER BY position`.execute(db);
+    expect(failed).toEqual([
+      {
+        position: 8,
+        error_code: "DUPLICATE_IN_FILE",
+        error_message: "Row 8 has the same externalId; only the first one is imported.",
+      },
+      {
+        position: 9,
+        error_code: "DUPLICATE_IN_FILE",
+        error_message: "Row 2 has the same externalId; only the first one is imported.",
+      },
+    ]);
+    expect((await importedTickets(db, tenant.id)).map((t) => [t.title, t.external_id])).toEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((row) => [`Row ${row}`, `ext-${row}`]),
+    );
   } finally {
     await server.stop();
   }
