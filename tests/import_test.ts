@@ -19,6 +19,7 @@ import {
   startImport,
   startImportFile,
 } from "./helpers/imports.ts";
+import { BATCH_ROWS } from "../src/imports/parse.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 const env = { WORKERS: "1", BULK_CHUNK_SIZE: "3", BULK_MAX_STARTS_PER_MINUTE: "1000" };
@@ -244,37 +245,41 @@ Deno.test("a column mapping, and the failed rows of a JSONL import as JSONL with
   }
 });
 
-Deno.test("a repeated externalId is DUPLICATE_IN_FILE naming its first row, across the start's batches and in a preview", async () => {
-  const server = await startTestServer({ env });
+Deno.test("a repeated externalId is DUPLICATE_IN_FILE naming its first row, across the file's batches and in a preview", async () => {
+  const server = await startTestServer({ env: { ...env, BULK_CHUNK_SIZE: "1000" } });
   try {
     const { db, tenant } = server;
-    // Chunks of 3: rows 1-9 are keyed in one call, row 10 in the next (the temp table carries ext-2 over).
-    const csv = "title,externalId\n" + [1, 2, 3, 4, 5, 6, 7, 8, 8, 2]
-      .map((ext, i) => `Row ${i + 1},ext-${ext}\n`).join("");
+    // Rows 1-5000 are the first batch read (BATCH_ROWS), 5001-5003 the second: row 5002 repeats row 2 of the
+    // first batch, row 5003 repeats row 5001 of its own.
+    const ext = [...Array.from({ length: 5001 }, (_, i) => i + 1), 2, 5001];
+    expect(ext.length).toBe(BATCH_ROWS + 3);
+    const csv = "title,externalId\n" + ext.map((e, i) => `Row ${i + 1},ext-${e}\n`).join("");
     const preview = await (await multipart(server, tenant.agent, PREVIEW_IMPORT, { format: "CSV" }, csv)).json();
     expect(preview.data.previewBulkImport.preview.predictedByCode).toEqual([{ code: "DUPLICATE_IN_FILE", count: 2 }]);
     const payload = await startImportFile(server, tenant.agent, { format: "CSV" }, csv);
     expect(payload.userErrors).toEqual([]);
     const id = dbIdOf(payload.bulkOperation!.id);
-    await waitFor(db, id, finished);
+    const op = await waitFor(db, id, finished);
+    expect({ succeeded: op.succeeded, failed: op.failed }).toEqual({ succeeded: 5001, failed: 2 });
     const { rows: failed } = await sql<{ position: number; error_code: string; error_message: string }>`
       SELECT position, error_code, error_message FROM bulk_operation_items
       WHERE operation_id = ${id} AND outcome = 'FAILED' ORDER BY position`.execute(db);
     expect(failed).toEqual([
       {
-        position: 8,
-        error_code: "DUPLICATE_IN_FILE",
-        error_message: "Row 8 has the same externalId; only the first one is imported.",
-      },
-      {
-        position: 9,
+        position: 5001,
         error_code: "DUPLICATE_IN_FILE",
         error_message: "Row 2 has the same externalId; only the first one is imported.",
       },
+      {
+        position: 5002,
+        error_code: "DUPLICATE_IN_FILE",
+        error_message: "Row 5001 has the same externalId; only the first one is imported.",
+      },
     ]);
-    expect((await importedTickets(db, tenant.id)).map((t) => [t.title, t.external_id])).toEqual(
-      [1, 2, 3, 4, 5, 6, 7, 8].map((row) => [`Row ${row}`, `ext-${row}`]),
-    );
+    const { rows: [created] } = await sql<{ n: number; distinct_ids: number }>`
+      SELECT count(*)::int AS n, count(DISTINCT external_id)::int AS distinct_ids FROM tickets
+      WHERE tenant_id = ${tenant.id} AND external_id LIKE 'ext-%'`.execute(db);
+    expect(created).toEqual({ n: 5001, distinct_ids: 5001 });
   } finally {
     await server.stop();
   }

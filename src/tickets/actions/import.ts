@@ -20,7 +20,6 @@ import { sql } from "kysely";
 import { ActionParamsError, type BulkAction, type ChunkContext, type ItemResult, type Tx } from "../../bulk/action.ts";
 import { UUID_PATTERN } from "../../graphql/ids.ts";
 import {
-  duplicateInFile,
   fieldValue,
   IMPORT_FIELDS,
   IMPORT_FORMATS,
@@ -335,48 +334,22 @@ export const importTickets: BulkAction<ImportParams> = {
   },
   parseParams: parseImportParams,
   /**
-   * SELECT coalesce(t.id, nextval(<tickets id sequence>)) FROM unnest($externalIds, $rows) WITH ORDINALITY
+   * SELECT coalesce(t.id, nextval(<tickets id sequence>)) FROM unnest($externalIds) WITH ORDINALITY
    *   LEFT JOIN tickets t ON (tenant_id, external_id): the existing ticket or a reserved id. Rows
-   * refused while reading get a reserved id of their own, and so does a row repeating an earlier
-   * row's externalId, which importKeys marks DUPLICATE_IN_FILE on the record itself: the earlier row
-   * is the first of this call's rows with that externalId (a GROUP BY) or, in a start, of the
-   * earlier calls' (a temp table of each externalId's first row, dropped at commit). The file's keys
-   * are thus held by the database, not by the API's heap (docs/performance.md, "Import memory"). A
-   * preview (dryRun, all records in one call, a read-only transaction: no temp table) reserves
-   * nothing: -row number stands for a new ticket.
+   * refused while reading (a repeated externalId among them) get a reserved id of their own. A
+   * preview (dryRun) reserves nothing: -row number stands for a new ticket.
    */
   async importKeys(tx, { tenantId, records, dryRun }) {
-    const given = records as ImportRecord[];
-    const externalIds = given.map((r) => r.error ? null : r.externalId ?? null);
-    if (!dryRun) {
-      await sql`CREATE TEMP TABLE IF NOT EXISTS import_first_rows (external_id text PRIMARY KEY, row int NOT NULL)
-        ON COMMIT DROP`.execute(tx);
-    }
+    const externalIds = (records as ImportRecord[]).map((r) => r.error ? null : r.externalId ?? null);
     // The sequence is looked up once (an InitPlan): pg_get_serial_sequence per row made 10,000 keys cost 64-109 ms
     // instead of 4-10 ms (measured on the shared machine).
-    const fresh = dryRun ? sql`-f.row` : sql`nextval((SELECT pg_get_serial_sequence('tickets', 'id'))::regclass)`;
-    // The statement's snapshot does not see what its own `kept` inserts: import_first_rows holds the earlier calls'.
-    const kept = dryRun
-      ? sql``
-      : sql`, kept AS (INSERT INTO import_first_rows SELECT * FROM firsts ON CONFLICT DO NOTHING)`;
-    const earlier = dryRun
-      ? sql`(SELECT NULL::int AS row) AS s ON true`
-      : sql`import_first_rows s ON s.external_id = g.external_id`;
+    const fresh = dryRun ? sql`-f.ord` : sql`nextval((SELECT pg_get_serial_sequence('tickets', 'id'))::regclass)`;
     // The sort is below the nextval() projection, so new tickets get ids in row order.
-    const { rows } = await sql<{ key: string; first_row: number | null }>`
-      WITH g AS (SELECT * FROM unnest(${externalIds}::text[], ${given.map((r) => r.row)}::int[]) WITH ORDINALITY
-                   AS g(external_id, row, ord)),
-        firsts AS (SELECT external_id, min(row) AS row FROM g WHERE external_id IS NOT NULL GROUP BY external_id)
-        ${kept}
-      SELECT f.first_row, coalesce(CASE WHEN f.first_row IS NULL THEN f.id END, ${fresh})::text AS key
-      FROM (SELECT g.row, t.id, CASE WHEN least(s.row, x.row) < g.row THEN least(s.row, x.row) END AS first_row
-            FROM g LEFT JOIN firsts x ON x.external_id = g.external_id
-              LEFT JOIN ${earlier}
-              LEFT JOIN tickets t ON t.tenant_id = ${tenantId} AND t.external_id = g.external_id
-            ORDER BY g.ord) AS f`.execute(tx);
-    rows.forEach((row, i) => {
-      if (row.first_row !== null) given[i].error = duplicateInFile(row.first_row);
-    });
+    const { rows } = await sql<{ key: string }>`
+      SELECT coalesce(f.id, ${fresh})::text AS key
+      FROM (SELECT r.ord, t.id FROM unnest(${externalIds}::text[]) WITH ORDINALITY AS r(external_id, ord)
+            LEFT JOIN tickets t ON t.tenant_id = ${tenantId} AND t.external_id = r.external_id
+            ORDER BY r.ord) AS f`.execute(tx);
     return rows.map((row) => row.key);
   },
   apply: applyImport,
