@@ -268,7 +268,13 @@ export function inlineRecords(
   const counter = new RowCounter(maxRows);
   const firstRowOf = new Map<string, number>();
   const records = rows.map((given) => {
-    const source = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== null && v !== undefined));
+    // A loop over the known fields (the input type's, in its order): Object.entries + filter + fromEntries per row
+    // was 20 ms of the 10,000-row start's CPU profile.
+    const source: Record<string, string> = {};
+    for (const field of IMPORT_FIELDS) {
+      const value = given[field];
+      if (value !== null && value !== undefined) source[field] = value;
+    }
     const record = counter.next(source, externalIdOf(source.externalId));
     if (record.externalId === undefined) return record;
     const first = firstRowOf.get(record.externalId);
