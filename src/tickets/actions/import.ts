@@ -38,13 +38,7 @@ import {
   type TicketItemCode,
 } from "../model.ts";
 import { assigneeRefusal, closedRefusal } from "../rules.ts";
-import {
-  IMPORTED_FIELDS,
-  type ImportedRow,
-  type ImportImage,
-  importImage,
-  lockImported,
-} from "./import-image.ts";
+import { IMPORTED_FIELDS, type ImportedRow, type ImportImage, importImage, lockImported } from "./import-image.ts";
 
 /** What a FAILED import item keeps as `after`: the record, and the field at fault. */
 export interface FailedImportRecord extends ImportRecord {
