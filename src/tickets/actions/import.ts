@@ -338,17 +338,19 @@ export const importTickets: BulkAction<ImportParams> = {
    * preview (dryRun) reserves nothing: -row number stands for a new ticket.
    */
   async importKeys(tx, { tenantId, records, dryRun }) {
-    const externalIds = (records as ImportRecord[]).map((r) => r.error ? null : r.externalId ?? null);
+    const given = records as ImportRecord[];
+    const externalIds = given.map((r) => r.error ? null : r.externalId ?? null);
     // The sequence is looked up once (an InitPlan): pg_get_serial_sequence per row made 10,000 keys cost 64-109 ms
-    // instead of 4-10 ms (measured on the shared machine).
-    const fresh = dryRun ? sql`-f.ord` : sql`nextval((SELECT pg_get_serial_sequence('tickets', 'id'))::regclass)`;
+    // instead of 4-10 ms (measured on the shared machine). A preview's new rows are keyed -row below (a preview
+    // keys a file batch by batch, so the call's ordinality would repeat).
+    const fresh = dryRun ? sql`NULL` : sql`nextval((SELECT pg_get_serial_sequence('tickets', 'id'))::regclass)`;
     // The sort is below the nextval() projection, so new tickets get ids in row order.
-    const { rows } = await sql<{ key: string }>`
+    const { rows } = await sql<{ key: string | null }>`
       SELECT coalesce(f.id, ${fresh})::text AS key
       FROM (SELECT r.ord, t.id FROM unnest(${externalIds}::text[]) WITH ORDINALITY AS r(external_id, ord)
             LEFT JOIN tickets t ON t.tenant_id = ${tenantId} AND t.external_id = r.external_id
             ORDER BY r.ord) AS f`.execute(tx);
-    return rows.map((row) => row.key);
+    return rows.map((row, i) => row.key ?? String(-given[i].row));
   },
   apply: applyImport,
 };
