@@ -20,6 +20,7 @@ import {
   startImportFile,
 } from "./helpers/imports.ts";
 import { BATCH_ROWS } from "../src/imports/parse.ts";
+import { encodeId, expectId } from "../src/graphql/ids.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 const env = { WORKERS: "1", BULK_CHUNK_SIZE: "3", BULK_MAX_STARTS_PER_MINUTE: "1000" };
@@ -280,6 +281,47 @@ Deno.test("a repeated externalId is DUPLICATE_IN_FILE naming its first row, acro
       SELECT count(*)::int AS n, count(DISTINCT external_id)::int AS distinct_ids FROM tickets
       WHERE tenant_id = ${tenant.id} AND external_id LIKE 'ext-%'`.execute(db);
     expect(created).toEqual({ n: 5001, distinct_ids: 5001 });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a staged upload is deleted by the start that stages it; kept when the start is refused or has an idempotencyKey to replay", async () => {
+  const server = await startTestServer({ env });
+  try {
+    const { db, tenant } = server;
+    const csv = "title,externalId\nKept once,u-1\n";
+    const left = async (gid: string) => {
+      const upload = expectId(gid, "BulkUpload");
+      const { rows: [row] } = await sql<{ uploads: number; parts: number }>`
+        SELECT (SELECT count(*) FROM bulk_uploads WHERE id = ${upload})::int AS uploads,
+          (SELECT count(*) FROM bulk_upload_parts WHERE upload_id = ${upload})::int AS parts`.execute(db);
+      return row;
+    };
+
+    const refusedUpload = await stage(server, tenant.agent, csv);
+    const refused = await startImport(server, tenant.agent, {
+      source: { upload: refusedUpload },
+      format: "CSV",
+      previewToken: encodeId("BulkPreview", crypto.randomUUID()),
+    });
+    expect(refused.userErrors.map((e) => e.code)).toEqual(["PREVIEW_EXPIRED"]);
+    expect(await left(refusedUpload)).toEqual({ uploads: 1, parts: 1 });
+
+    const started = await startImport(server, tenant.agent, { source: { upload: refusedUpload }, format: "CSV" });
+    expect(started.userErrors).toEqual([]);
+    expect(await left(refusedUpload)).toEqual({ uploads: 0, parts: 0 });
+    const op = await waitFor(db, dbIdOf(started.bulkOperation!.id), finished);
+    expect(op.succeeded).toBe(1);
+    const again = await startImport(server, tenant.agent, { source: { upload: refusedUpload }, format: "CSV" });
+    expect(again.userErrors.map((e) => e.code)).toEqual(["NOT_FOUND"]);
+
+    const keyedUpload = await stage(server, tenant.agent, csv.replace("u-1", "u-2"));
+    const keyed = { source: { upload: keyedUpload }, format: "CSV", idempotencyKey: "import-once" };
+    const first = await startImport(server, tenant.agent, keyed);
+    const replay = await startImport(server, tenant.agent, keyed);
+    expect(replay).toMatchObject({ replayed: true, userErrors: [], bulkOperation: { id: first.bulkOperation!.id } });
+    expect(await left(keyedUpload)).toEqual({ uploads: 1, parts: 1 });
   } finally {
     await server.stop();
   }
