@@ -10,7 +10,17 @@ import { dbIdOf } from "./helpers/api.ts";
 import { waitFor } from "./helpers/bulk.ts";
 import { finished } from "./helpers/bulk.ts";
 import { gql } from "./helpers/graphql.ts";
-import { importedTickets, itemOutcomes, stage, startImport, startImportFile } from "./helpers/imports.ts";
+import {
+  importedTickets,
+  itemOutcomes,
+  multipart,
+  PREVIEW_IMPORT,
+  stage,
+  startImport,
+  startImportFile,
+} from "./helpers/imports.ts";
+import { BATCH_ROWS } from "../src/imports/parse.ts";
+import { encodeId, expectId } from "../src/graphql/ids.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 const env = { WORKERS: "1", BULK_CHUNK_SIZE: "3", BULK_MAX_STARTS_PER_MINUTE: "1000" };
@@ -231,6 +241,87 @@ Deno.test("a column mapping, and the failed rows of a JSONL import as JSONL with
     });
     expect(otherTenant.status).toBe(404);
     await otherTenant.body?.cancel();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a repeated externalId is DUPLICATE_IN_FILE naming its first row, across the file's batches and in a preview", async () => {
+  const server = await startTestServer({ env: { ...env, BULK_CHUNK_SIZE: "1000" } });
+  try {
+    const { db, tenant } = server;
+    // Rows 1-5000 are the first batch read (BATCH_ROWS), 5001-5003 the second: row 5002 repeats row 2 of the
+    // first batch, row 5003 repeats row 5001 of its own.
+    const ext = [...Array.from({ length: 5001 }, (_, i) => i + 1), 2, 5001];
+    expect(ext.length).toBe(BATCH_ROWS + 3);
+    const csv = "title,externalId\n" + ext.map((e, i) => `Row ${i + 1},ext-${e}\n`).join("");
+    const preview = await (await multipart(server, tenant.agent, PREVIEW_IMPORT, { format: "CSV" }, csv)).json();
+    expect(preview.data.previewBulkImport.preview.predictedByCode).toEqual([{ code: "DUPLICATE_IN_FILE", count: 2 }]);
+    const payload = await startImportFile(server, tenant.agent, { format: "CSV" }, csv);
+    expect(payload.userErrors).toEqual([]);
+    const id = dbIdOf(payload.bulkOperation!.id);
+    const op = await waitFor(db, id, finished);
+    expect({ succeeded: op.succeeded, failed: op.failed }).toEqual({ succeeded: 5001, failed: 2 });
+    const { rows: failed } = await sql<{ position: number; error_code: string; error_message: string }>`
+      SELECT position, error_code, error_message FROM bulk_operation_items
+      WHERE operation_id = ${id} AND outcome = 'FAILED' ORDER BY position`.execute(db);
+    expect(failed).toEqual([
+      {
+        position: 5001,
+        error_code: "DUPLICATE_IN_FILE",
+        error_message: "Row 2 has the same externalId; only the first one is imported.",
+      },
+      {
+        position: 5002,
+        error_code: "DUPLICATE_IN_FILE",
+        error_message: "Row 5001 has the same externalId; only the first one is imported.",
+      },
+    ]);
+    const { rows: [created] } = await sql<{ n: number; distinct_ids: number }>`
+      SELECT count(*)::int AS n, count(DISTINCT external_id)::int AS distinct_ids FROM tickets
+      WHERE tenant_id = ${tenant.id} AND external_id LIKE 'ext-%'`.execute(db);
+    expect(created).toEqual({ n: 5001, distinct_ids: 5001 });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a staged upload is deleted by the start that stages it; kept when the start is refused or has an idempotencyKey to replay", async () => {
+  const server = await startTestServer({ env });
+  try {
+    const { db, tenant } = server;
+    const csv = "title,externalId\nKept once,u-1\n";
+    const left = async (gid: string) => {
+      const upload = expectId(gid, "BulkUpload");
+      const { rows: [row] } = await sql<{ uploads: number; parts: number }>`
+        SELECT (SELECT count(*) FROM bulk_uploads WHERE id = ${upload})::int AS uploads,
+          (SELECT count(*) FROM bulk_upload_parts WHERE upload_id = ${upload})::int AS parts`.execute(db);
+      return row;
+    };
+
+    const refusedUpload = await stage(server, tenant.agent, csv);
+    const refused = await startImport(server, tenant.agent, {
+      source: { upload: refusedUpload },
+      format: "CSV",
+      previewToken: encodeId("BulkPreview", crypto.randomUUID()),
+    });
+    expect(refused.userErrors.map((e) => e.code)).toEqual(["PREVIEW_EXPIRED"]);
+    expect(await left(refusedUpload)).toEqual({ uploads: 1, parts: 1 });
+
+    const started = await startImport(server, tenant.agent, { source: { upload: refusedUpload }, format: "CSV" });
+    expect(started.userErrors).toEqual([]);
+    expect(await left(refusedUpload)).toEqual({ uploads: 0, parts: 0 });
+    const op = await waitFor(db, dbIdOf(started.bulkOperation!.id), finished);
+    expect(op.succeeded).toBe(1);
+    const again = await startImport(server, tenant.agent, { source: { upload: refusedUpload }, format: "CSV" });
+    expect(again.userErrors.map((e) => e.code)).toEqual(["NOT_FOUND"]);
+
+    const keyedUpload = await stage(server, tenant.agent, csv.replace("u-1", "u-2"));
+    const keyed = { source: { upload: keyedUpload }, format: "CSV", idempotencyKey: "import-once" };
+    const first = await startImport(server, tenant.agent, keyed);
+    const replay = await startImport(server, tenant.agent, keyed);
+    expect(replay).toMatchObject({ replayed: true, userErrors: [], bulkOperation: { id: first.bulkOperation!.id } });
+    expect(await left(keyedUpload)).toEqual({ uploads: 1, parts: 1 });
   } finally {
     await server.stop();
   }

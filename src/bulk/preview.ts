@@ -14,12 +14,11 @@
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
-import type { BulkAction, BulkDomain, ItemResult, Tx } from "./action.ts";
-import { countResults } from "./finalize.ts";
+import type { BulkAction, BulkDomain, ChunkItem, ItemResult, Tx } from "./action.ts";
+import { type ChunkCounts, countResults } from "./finalize.ts";
 import {
   parseParams,
   previewHash,
-  type RecordStream,
   StartError,
   type StartInput,
   type StartLimits,
@@ -52,31 +51,52 @@ export interface Preview {
   expiresAt: Date;
 }
 
-/** A preview judges every record at once, so a stream is read whole (a preview keeps every result anyway). */
-async function allRecords(records: unknown[] | RecordStream): Promise<unknown[]> {
-  if (Array.isArray(records)) return records;
-  const all: unknown[] = [];
-  for await (const batch of records.batches) all.push(...batch);
-  return all;
+function addCounts(total: ChunkCounts, chunk: ChunkCounts): void {
+  total.succeeded += chunk.succeeded;
+  total.failed += chunk.failed;
+  total.skipped += chunk.skipped;
+  for (const [code, n] of Object.entries(chunk.codes)) total.codes[code] = (total.codes[code] ?? 0) + n;
 }
 
-async function resolveTargets(
-  tx: Tx,
-  domain: BulkDomain,
-  action: BulkAction,
-  viewer: Viewer,
-  targets: Targets,
-  records: unknown[] | null,
-  max: number,
-) {
+async function resolveTargets(tx: Tx, domain: BulkDomain, viewer: Viewer, targets: Targets, max: number) {
   if (targets.kind === "ids") return uniqueIds(targets.ids);
-  if (records) return await action.importKeys!(tx, { tenantId: viewer.tenantId, records, dryRun: true });
   if (targets.kind === "filter") {
     const matching = domain.filterTargets(tx, { tenantId: viewer.tenantId, filter: targets.filter, limit: max + 1 });
     const { rows } = await sql<{ id: string }>`${matching}`.execute(tx);
     return rows.map((row) => String(row.id));
   }
   throw new StartError("INVALID_INPUT", "Previews take ids or a filter.", ["input", "targets"]);
+}
+
+/**
+ * The preview's chunks in order. Records are keyed and judged a batch at a time (importKeys with dryRun), so a staged
+ * file of a million rows is never held whole: a preview keeps counts and a sample, not every result.
+ */
+async function* previewChunks(
+  tx: Tx,
+  args: { domain: BulkDomain; action: BulkAction; viewer: Viewer; targets: Targets; chunkSize: number; max: number },
+): AsyncGenerator<ChunkItem[]> {
+  const { domain, action, viewer, targets, chunkSize, max } = args;
+  if (targets.kind !== "records") {
+    const ids = await resolveTargets(tx, domain, viewer, targets, max);
+    for (let first = 0; first < ids.length; first += chunkSize) {
+      yield ids.slice(first, first + chunkSize).map((targetId, i) => ({ position: first + i, targetId }));
+    }
+    return;
+  }
+  const { records } = targets;
+  let position = 0;
+  for await (const batch of Array.isArray(records) ? [records] : records.batches) {
+    const keys = await action.importKeys!(tx, { tenantId: viewer.tenantId, records: batch, dryRun: true });
+    for (let first = 0; first < batch.length; first += chunkSize) {
+      yield batch.slice(first, first + chunkSize).map((after, i) => ({
+        position: position + first + i,
+        targetId: keys[first + i],
+        planned: { before: null, after },
+      }));
+    }
+    position += batch.length;
+  }
 }
 
 /** Items per second of the tenant's recent finished operations (their first chunk to their end). */
@@ -99,23 +119,27 @@ export async function previewOperation(
   limits: StartLimits,
 ): Promise<Preview> {
   const action = validateStart(domain, viewer, input, limits);
-  const records = input.targets.kind === "records" ? await allRecords(input.targets.records) : null;
   const prediction = await db.transaction().setIsolationLevel("repeatable read").setAccessMode("read only")
     .execute(async (tx) => {
       const params = await parseParams(tx, action, input.params, viewer);
-      const ids = await resolveTargets(tx, domain, action, viewer, input.targets, records, limits.maxTargets);
-      if (ids.length === 0) throw new StartError("EMPTY_TARGETS", "No targets: nothing matches.", ["input", "targets"]);
-      if (ids.length > limits.maxTargets) {
-        throw new StartError("TOO_MANY_TARGETS", `More than ${limits.maxTargets} targets.`, ["input", "targets"]);
-      }
-      const results: ItemResult[] = [];
+      const ids: string[] = [];
+      let matched = 0;
+      const counts: ChunkCounts = { succeeded: 0, failed: 0, skipped: 0, cancelled: 0, codes: {} };
       const sample: PreviewItem[] = [];
-      for (let first = 0; first < ids.length; first += limits.chunkSize) {
-        const items = ids.slice(first, first + limits.chunkSize).map((targetId, i) => ({
-          position: first + i,
-          targetId,
-          ...(records && { planned: { before: null, after: records[first + i] } }),
-        }));
+      const chunks = previewChunks(tx, {
+        domain,
+        action,
+        viewer,
+        targets: input.targets,
+        chunkSize: limits.chunkSize,
+        max: limits.maxTargets,
+      });
+      for await (const items of chunks) {
+        if (ids.length + items.length > limits.maxTargets) {
+          throw new StartError("TOO_MANY_TARGETS", `More than ${limits.maxTargets} targets.`, ["input", "targets"]);
+        }
+        // Records' keys are placeholders (the start keys them itself): only other targets are frozen for the token.
+        if (input.targets.kind !== "records") ids.push(...items.map((item) => item.targetId));
         const chunk = await action.apply({
           tx,
           operationId: "00000000-0000-0000-0000-000000000000",
@@ -126,15 +150,18 @@ export async function previewOperation(
           dryRun: true,
           output: action.kind === "EXPORT" ? [] : null,
         });
-        results.push(...chunk);
+        addCounts(counts, countResults(chunk));
+        matched += items.length;
         if (sample.length < SAMPLE_SIZE) {
+          const targetOf = new Map(items.map((item) => [item.position, item.targetId]));
           const byPosition = chunk.sort((a, b) => a.position - b.position);
           for (const r of byPosition.slice(0, SAMPLE_SIZE - sample.length)) {
-            sample.push({ ...r, targetId: ids[r.position] });
+            sample.push({ ...r, targetId: targetOf.get(r.position)! });
           }
         }
       }
-      return { ids, results, sample, itemsPerSecond: await measuredThroughput(tx, viewer.tenantId) };
+      if (matched === 0) throw new StartError("EMPTY_TARGETS", "No targets: nothing matches.", ["input", "targets"]);
+      return { ids, matched, counts, sample, itemsPerSecond: await measuredThroughput(tx, viewer.tenantId) };
     });
   const stored = await db.insertInto("bulk_previews").values({
     tenant_id: viewer.tenantId,
@@ -146,14 +173,13 @@ export async function previewOperation(
   }).returning(["id", "expires_at"]).executeTakeFirstOrThrow();
   // Old previews are dropped here rather than by a timer: cheap with bulk_previews_expiry_idx.
   await db.deleteFrom("bulk_previews").where("expires_at", "<", sql<Date>`now()`).execute();
-  const counts = countResults(prediction.results);
   return {
     previewId: stored.id,
-    matched: prediction.ids.length,
-    ...counts,
+    matched: prediction.matched,
+    ...prediction.counts,
     sample: prediction.sample,
     itemsPerSecond: prediction.itemsPerSecond,
-    estimatedSeconds: prediction.ids.length / prediction.itemsPerSecond,
+    estimatedSeconds: prediction.matched / prediction.itemsPerSecond,
     expiresAt: stored.expires_at,
   };
 }

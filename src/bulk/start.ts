@@ -237,7 +237,8 @@ function checkInput(domain: BulkDomain, input: StartInput, limits: StartLimits):
   }
   const targets = input.targets.kind === "preview" ? input.targets.given : input.targets;
   if (targets.kind === "records" && Array.isArray(targets.records)) {
-    checkRecords(targets.records);
+    // A preview refuses what its start would (the start checks each batch's JSON again, a stream's too).
+    checkRecordsJson(JSON.stringify(targets.records));
     if (targets.records.length === 0) {
       throw new StartError("EMPTY_TARGETS", "There are no records.", ["input", "targets", "records"]);
     }
@@ -272,8 +273,8 @@ function checkInput(domain: BulkDomain, input: StartInput, limits: StartLimits):
 }
 
 /** PostgreSQL jsonb cannot hold NUL; refused here rather than failing in the INSERT. */
-function checkRecords(records: readonly unknown[]): void {
-  if (records.some((record) => NUL_IN_JSON.test(JSON.stringify(record)))) {
+function checkRecordsJson(json: string): void {
+  if (NUL_IN_JSON.test(json)) {
     throw new StartError("INVALID_INPUT", "Records must not contain NUL characters.", ["input", "targets", "records"]);
   }
 }
@@ -499,11 +500,14 @@ async function insertRecordJobs(
   const { operationId, tenantId, records, chunkSize, maxTargets, runnable } = args;
   let total = 0;
   const flush = async (batch: unknown[]) => {
+    // One JSON text for the batch, split by json_array_elements: JSON.stringify once (the NUL check reads the same
+    // text), and one string parameter instead of a text[] whose every element pg escapes (quotes, backslashes) and
+    // measures again. 10,000 records on the shared machine (load 9, 7 runs each): the statement 891 ms -> 424 ms median.
+    const json = JSON.stringify(batch);
+    checkRecordsJson(json);
     const keys = await action.importKeys!(tx, { tenantId, records: batch });
     if (keys.length !== batch.length) throw new Error(`${action.type}.importKeys keyed ${keys.length} records`);
     const first = total;
-    // Sent as text[] and cast per row: 10-40% faster than a jsonb[] parameter (10,000 records: 74-189 ms against
-    // 110-244 ms, 6 pairs on the shared machine).
     total += await insertJobs(tx, {
       operationId,
       chunkSize,
@@ -512,7 +516,7 @@ async function insertRecordJobs(
         planned: true,
         rows: sql`SELECT (${first}::int + ord - 1)::int AS pos, key AS target_id, NULL::jsonb AS before,
             record::jsonb AS after
-          FROM unnest(${keys}::int8[], ${batch.map((r) => JSON.stringify(r))}::text[]) WITH ORDINALITY
+          FROM ROWS FROM (unnest(${keys}::int8[]), json_array_elements(${json}::json)) WITH ORDINALITY
             AS t(key, record, ord)`,
       },
     });
@@ -520,7 +524,6 @@ async function insertRecordJobs(
   let held: unknown[] = [];
   for await (const batch of Array.isArray(records) ? [records] : records.batches) {
     if (batch.length === 0) continue;
-    checkRecords(batch);
     if (total + held.length + batch.length > maxTargets) {
       throw new StartError("TOO_MANY_TARGETS", `At most ${maxTargets} records per operation.`, [
         "input",

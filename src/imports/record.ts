@@ -37,6 +37,13 @@ export interface RowError {
   message: string;
 }
 
+/** The error of a row repeating the externalId of row `firstRow` (that one is imported). */
+export const duplicateInFile = (firstRow: number): RowError => ({
+  code: "DUPLICATE_IN_FILE",
+  field: "externalId",
+  message: `Row ${firstRow} has the same externalId; only the first one is imported.`,
+});
+
 export interface ImportRecord {
   /** 1-based row number, the header excluded (= position + 1). */
   row: number;

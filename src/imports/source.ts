@@ -8,7 +8,8 @@
 import { toHex } from "../encoding.ts";
 import type { RecordStream } from "../bulk/start.ts";
 import type { Db } from "../db/database.ts";
-import { type ColumnMapping, inlineRecords, openImport } from "./parse.ts";
+import { markDuplicates } from "./duplicates.ts";
+import { type ColumnMapping, inlineRecords, openImport, readAhead } from "./parse.ts";
 import {
   type ImportField,
   ImportFileError,
@@ -85,6 +86,7 @@ export async function readImport(
   const opened = await openImport(bytes, { format: request.format, mapping: request.mapping, maxRows: maxTargets });
   return {
     params: { format: request.format, mode, columns: opened.columns, header: opened.header },
-    records: { digest: `sha256:${digest}`, batches: opened.batches },
+    // Read ahead again: the duplicates of the next batch are looked up while the start writes this one.
+    records: { digest: `sha256:${digest}`, batches: readAhead(markDuplicates(db, opened.batches)) },
   };
 }

@@ -14,6 +14,7 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
+import type { Tx } from "../bulk/action.ts";
 import type { Db } from "../db/database.ts";
 
 /** How long an upload can be started from (and is kept). */
@@ -188,6 +189,17 @@ export async function findUpload(db: Db, tenantId: string, uploadId: string): Pr
   if (rows.length === 0) return { ok: false, code: "NOT_FOUND" };
   if (!rows[0].completed_at || !rows[0].sha256) return { ok: false, code: "UPLOAD_INCOMPLETE" };
   return { ok: true, sha256: rows[0].sha256 };
+}
+
+/**
+ * Deletes a staged upload (its parts cascade) inside the transaction that starts its import, so the
+ * disk is freed as soon as the rows are staged, not 24 hours later; a start that is refused rolls
+ * the deletion back with everything else. The import reads the parts on other connections, which
+ * still see them until this commits. Only for a start without an idempotencyKey: a retried request
+ * with its key must find the upload again to replay (its input hash needs the file's header).
+ */
+export async function consumeUpload(tx: Tx, tenantId: string, uploadId: string): Promise<void> {
+  await sql`DELETE FROM bulk_uploads WHERE id = ${uploadId} AND tenant_id = ${tenantId}`.execute(tx);
 }
 
 /** The upload's bytes in order, PARTS_PER_READ parts per query (primary key range scans). */

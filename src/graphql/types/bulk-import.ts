@@ -8,7 +8,7 @@ import { previewOperation } from "../../bulk/preview.ts";
 import { type StartInput, startOperation } from "../../bulk/start.ts";
 import { IMPORT_FIELDS, IMPORT_FORMATS, IMPORT_MODES, ImportFileError } from "../../imports/record.ts";
 import { type ImportSource, readImport } from "../../imports/source.ts";
-import { createUpload, UPLOADS_PER_USER } from "../../imports/uploads.ts";
+import { consumeUpload, createUpload, UPLOADS_PER_USER } from "../../imports/uploads.ts";
 import { builder } from "../builder.ts";
 import { type Context, viewerOf } from "../context.ts";
 import { badInput, type UserError, userError } from "../errors.ts";
@@ -129,6 +129,14 @@ async function importStart(input: ImportArg, ctx: Context): Promise<Omit<StartIn
   return { actionType: IMPORT_ACTION, params, targets: { kind: "records", records } };
 }
 
+/** A staged upload is deleted by the start that stages it, unless a retry may need it (src/imports/uploads.ts). */
+function uploadConsumer(input: ImportArg, tenantId: string): StartInput["guard"] {
+  const upload = input.source.upload;
+  if (!upload || input.idempotencyKey) return undefined;
+  const uploadId = expectId(upload, "BulkUpload", "source");
+  return (tx) => consumeUpload(tx, tenantId, uploadId);
+}
+
 /** Refusals of the input as a whole (ImportFileError: nothing was written) become userErrors. */
 async function fileRefusalsAsUserErrors<T>(run: () => Promise<T>): Promise<T | UserError[]> {
   try {
@@ -208,6 +216,7 @@ builder.mutationFields((t) => ({
               idempotencyKey: input.idempotencyKey ?? null,
               description: input.description ?? null,
               notify: notifyOptions(input.notify, ctx.services.config),
+              guard: uploadConsumer(input, viewerOf(ctx).tenantId),
             }, limitsOf(ctx));
           })
         )

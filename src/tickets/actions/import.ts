@@ -38,14 +38,7 @@ import {
   type TicketItemCode,
 } from "../model.ts";
 import { assigneeRefusal, closedRefusal } from "../rules.ts";
-import {
-  IMPORTED_COLUMNS,
-  IMPORTED_FIELDS,
-  type ImportedRow,
-  type ImportImage,
-  importImage,
-  lockImported,
-} from "./import-image.ts";
+import { IMPORTED_FIELDS, type ImportedRow, type ImportImage, importImage, lockImported } from "./import-image.ts";
 
 /** What a FAILED import item keeps as `after`: the record, and the field at fault. */
 export interface FailedImportRecord extends ImportRecord {
@@ -198,9 +191,13 @@ const createdImage = (values: Values): ImportImage => ({
 
 const column = (rows: Planned[], field: keyof ImportImage) => rows.map((r) => r.next[field]);
 
-/** One INSERT for the chunk's new tickets; a key taken meanwhile (externalId) returns no row. */
+/**
+ * One INSERT for the chunk's new tickets; a key taken meanwhile (externalId) returns no row. Only the ids come back:
+ * a created ticket is what was sent (createdImage: the columns' defaults included, no trigger), so reading 2,000 rows
+ * of title and body back per chunk only cost the worker thread time and garbage.
+ */
 async function insertTickets(chunk: ChunkContext<ImportParams>, rows: Planned[]): Promise<Map<string, ImportImage>> {
-  const { rows: inserted } = await sql<ImportedRow>`
+  const { rows: inserted } = await sql<{ id: string }>`
     INSERT INTO tickets (id, tenant_id, title, body, status, priority, category, assignee_id, external_id, created_by)
     OVERRIDING SYSTEM VALUE
     SELECT v.id, ${chunk.tenantId}::uuid, v.title, v.body, v.status, v.priority, v.category, v.assignee_id,
@@ -210,8 +207,9 @@ async function insertTickets(chunk: ChunkContext<ImportParams>, rows: Planned[])
       ${column(rows, "assigneeId")}::uuid[], ${column(rows, "externalId")}::text[])
       AS v(id, title, body, status, priority, category, assignee_id, external_id)
     ON CONFLICT DO NOTHING
-    RETURNING ${IMPORTED_COLUMNS}`.execute(chunk.tx);
-  return new Map(inserted.map((row) => [String(row.id), importImage(row)]));
+    RETURNING id`.execute(chunk.tx);
+  const planned = new Map(rows.map((row) => [row.id, row.next]));
+  return new Map(inserted.map(({ id }) => [String(id), planned.get(String(id))!]));
 }
 
 /** One UPDATE for the chunk's changed tickets, each row its own values. */
@@ -340,17 +338,19 @@ export const importTickets: BulkAction<ImportParams> = {
    * preview (dryRun) reserves nothing: -row number stands for a new ticket.
    */
   async importKeys(tx, { tenantId, records, dryRun }) {
-    const externalIds = (records as ImportRecord[]).map((r) => r.error ? null : r.externalId ?? null);
+    const given = records as ImportRecord[];
+    const externalIds = given.map((r) => r.error ? null : r.externalId ?? null);
     // The sequence is looked up once (an InitPlan): pg_get_serial_sequence per row made 10,000 keys cost 64-109 ms
-    // instead of 4-10 ms (measured on the shared machine).
-    const fresh = dryRun ? sql`-f.ord` : sql`nextval((SELECT pg_get_serial_sequence('tickets', 'id'))::regclass)`;
+    // instead of 4-10 ms (measured on the shared machine). A preview's new rows are keyed -row below (a preview
+    // keys a file batch by batch, so the call's ordinality would repeat).
+    const fresh = dryRun ? sql`NULL` : sql`nextval((SELECT pg_get_serial_sequence('tickets', 'id'))::regclass)`;
     // The sort is below the nextval() projection, so new tickets get ids in row order.
-    const { rows } = await sql<{ key: string }>`
+    const { rows } = await sql<{ key: string | null }>`
       SELECT coalesce(f.id, ${fresh})::text AS key
       FROM (SELECT r.ord, t.id FROM unnest(${externalIds}::text[]) WITH ORDINALITY AS r(external_id, ord)
             LEFT JOIN tickets t ON t.tenant_id = ${tenantId} AND t.external_id = r.external_id
             ORDER BY r.ord) AS f`.execute(tx);
-    return rows.map((row) => row.key);
+    return rows.map((row, i) => row.key ?? String(-given[i].row));
   },
   apply: applyImport,
 };
