@@ -1,6 +1,6 @@
 /**
  * The CSV, JSONL and JSON parts PostgreSQL renders (src/exports/sql-render.ts, csv_cell of
- * migrations/0017) are byte for byte the parts the JavaScript renderers (csv-stringify,
+ * migrations/0016) are byte for byte the parts the JavaScript renderers (csv-stringify,
  * JSON.stringify) write from the same rows, on values built to tell them apart: every
  * formula start, quotes, commas, lone CR and LF, control characters, backslashes, non-ASCII,
  * empty strings, NULLs and comments, in an input order that is not the table's, with a

@@ -5,7 +5,7 @@
  * text. Byte for byte what csv.ts / json.ts render from the same values (tests/export_test.ts
  * compares the downloads with the database; tests/export_sql_render_test.ts compares the two
  * renderings on hostile values):
- * - CSV: `csv_cell(text)` (migrations/0017: NULL empty, formula cells neutralised, RFC 4180
+ * - CSV: `csv_cell(text)` (migrations/0016: NULL empty, formula cells neutralised, RFC 4180
  *   quoting) per text cell, numbers as they print, cells joined by commas, CRLF per record.
  * - JSON objects: the keys in field order, each value `to_json(value)::text` (PostgreSQL
  *   escapes exactly the characters JSON.stringify escapes: `"`, `\`, and U+0000-U+001F, the
