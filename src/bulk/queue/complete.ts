@@ -60,7 +60,14 @@ export async function completeJob(tx: Tx, job: Job, results: readonly ItemResult
  * in JavaScript and sends seven 2,000-element arrays back (docs/performance.md, "The ledger in SQL").
  */
 export async function completeJobFromLedger(tx: Tx, job: Job, ledger: LedgerSql): Promise<OutcomeTally[]> {
-  const statement = ledgerStatement<{ taken: number } & ({ outcome: null } | OutcomeTally)>({
+  const { rows } = await completionStatement(job, ledger).execute(tx);
+  if (rows[0].taken === 0) throw new LeaseLostError(job.id);
+  return rows.flatMap((row) => row.outcome === null ? [] : [{ outcome: row.outcome, code: row.code, count: row.count }]);
+}
+
+/** The statement of completeJobFromLedger (apart, so its plan can be read: docs/performance.md, "The ledger in SQL"). */
+export function completionStatement(job: Job, ledger: LedgerSql) {
+  return ledgerStatement<{ taken: number } & ({ outcome: null } | OutcomeTally)>({
     firstPosition: job.first_position,
     keys: job.target_ids.map(String),
     ledger,
@@ -86,7 +93,4 @@ export async function completeJobFromLedger(tx: Tx, job: Job, ledger: LedgerSql)
         SELECT outcome, error_code AS code, count(*)::int AS count FROM written GROUP BY outcome, error_code
       ) AS w ON true`,
   });
-  const { rows } = await statement.execute(tx);
-  if (rows[0].taken === 0) throw new LeaseLostError(job.id);
-  return rows.flatMap((row) => row.outcome === null ? [] : [{ outcome: row.outcome, code: row.code, count: row.count }]);
 }
