@@ -104,9 +104,14 @@ export interface ChangeOptions {
   acceptsDeleted?: boolean;
 }
 
-/** The SQL type of each patchable column: a preview's predicted values need one (parameters are untyped). */
-const PATCH_TYPES = { status: "text", priority: "text", category: "text", assignee_id: "uuid" } as const;
-const PATCHABLE = Object.keys(PATCH_TYPES) as (keyof typeof PATCH_TYPES)[];
+/** The columns a patch may set besides deleted_at, with their SQL types: a preview's predicted values need one (parameters are untyped). */
+const PATCHABLE = ["status", "priority", "category", "assignee_id"] as const;
+const PATCH_TYPES: Record<typeof PATCHABLE[number], string> = {
+  status: "text",
+  priority: "text",
+  category: "text",
+  assignee_id: "uuid",
+};
 
 const textOf = (message: Refusal["message"]) => typeof message === "string" ? sql`${message}::text` : message;
 
@@ -124,18 +129,20 @@ export function ticketChangeLedger(
 ): LedgerSql {
   const all: Refusal[] = [
     failWhen("NOT_FOUND", sql<boolean>`t.id IS NULL`, "No such ticket."),
-    ...(options.acceptsDeleted ? [] : [failWhen("DELETED", sql<boolean>`t.deleted_at IS NOT NULL`, "The ticket is deleted.")]),
+    ...(options.acceptsDeleted
+      ? []
+      : [failWhen("DELETED", sql<boolean>`t.deleted_at IS NOT NULL`, "The ticket is deleted.")]),
     ...refusals,
   ];
   const items = sql.raw(CHUNK_ITEMS);
   const { deleted_at, ...columns } = patch;
-  const fields = Object.entries(columns) as [keyof typeof PATCH_TYPES, string | null][];
+  const fields = PATCHABLE.filter((column) => column in columns);
   const deletedAt = deleted_at === undefined ? null : deleted_at === "now" ? sql`now()` : sql`NULL::timestamptz`;
   const changed = chunk.dryRun
     ? sql`SELECT d.id, ${
       sql.join(
         PATCHABLE.map((column) =>
-          column in columns
+          fields.includes(column)
             ? sql`${columns[column]}::${sql.raw(PATCH_TYPES[column])} AS ${sql.id(column)}`
             : sql`d.${sql.id(column)}`
         ),
@@ -144,19 +151,21 @@ export function ticketChangeLedger(
       FROM ticket_decided AS d WHERE d.outcome IS NULL`
     : sql`UPDATE tickets AS u SET ${
       sql.join([
-        ...fields.map(([column, value]) => sql`${sql.id(column)} = ${value}`),
+        ...fields.map((column) => sql`${sql.id(column)} = ${columns[column]}`),
         ...(deletedAt ? [sql`deleted_at = ${deletedAt}`] : []),
         sql`version = u.version + 1`,
         sql`updated_at = now()`,
       ])
     }
       FROM ticket_decided AS d WHERE u.id = d.target_id AND u.tenant_id = ${chunk.tenantId} AND d.outcome IS NULL
-      RETURNING u.id, u.status, u.priority, u.category, u.assignee_id, u.deleted_at, u.version`;
+      RETURNING ${sql.join(DECISION_COLUMNS.map((column) => sql.ref(`u.${column}`)))}`;
   return {
     ctes: [
       [
         "ticket_locked",
-        sql`SELECT ${sql.join(DECISION_COLUMNS.map((column) => sql.id(column)))} FROM tickets WHERE tenant_id = ${chunk.tenantId}
+        sql`SELECT ${
+          sql.join(DECISION_COLUMNS.map((column) => sql.id(column)))
+        } FROM tickets WHERE tenant_id = ${chunk.tenantId}
           AND id = ANY(ARRAY(SELECT target_id FROM ${items})) ORDER BY id ${chunk.dryRun ? sql`` : sql`FOR UPDATE`}`,
       ],
       [
