@@ -62,7 +62,9 @@ export async function completeJob(tx: Tx, job: Job, results: readonly ItemResult
 export async function completeJobFromLedger(tx: Tx, job: Job, ledger: LedgerSql): Promise<OutcomeTally[]> {
   const { rows } = await completionStatement(job, ledger).execute(tx);
   if (rows[0].taken === 0) throw new LeaseLostError(job.id);
-  return rows.flatMap((row) => row.outcome === null ? [] : [{ outcome: row.outcome, code: row.code, count: row.count }]);
+  return rows.flatMap((row) =>
+    row.outcome === null ? [] : [{ outcome: row.outcome, code: row.code, count: row.count }]
+  );
 }
 
 /** The statement of completeJobFromLedger (apart, so its plan can be read: docs/performance.md, "The ledger in SQL"). */
