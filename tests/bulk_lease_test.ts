@@ -344,7 +344,7 @@ Deno.test("a chunk blocked after deleting its job is still stopped at its run ti
     // The chunk waits for the operation row in its first statement that needs it: the ledger INSERT
     // (its foreign-key check), which also deleted the job (queue/complete.ts), or the counters UPDATE.
     const statements: Record<string, string[]> = {
-      bulk_operations: ['update "bulk_operations"%', "%WITH taken AS (%DELETE FROM bulk_jobs%"],
+      bulk_operations: ['update "bulk_operations"%', "%taken AS (%DELETE FROM bulk_jobs%"],
       bulk_jobs: ['update "bulk_jobs"%'],
     };
     const waiting = async (table: string) => {

@@ -5,7 +5,7 @@
  * action or a new domain touches only its own folder (docs/architecture.md, "The domain
  * seam", lists the domains and where each lives).
  */
-import type { Expression, Transaction } from "kysely";
+import type { Expression, RawBuilder, Transaction } from "kysely";
 import type { Database, Role } from "../db/tables.ts";
 import type { ActionGraphQL } from "./action-schema.ts";
 
@@ -67,6 +67,40 @@ export interface ChunkContext<P> {
   output: string[] | null;
 }
 
+/**
+ * The name of the CTE holding a chunk's items where an action's LedgerSql reads them: columns
+ * `position int` and `target_id int8`, one row per item (the job's keys, or a preview's frozen
+ * ids). The engine's own CTEs are chunk_items, bulk_ledger, taken and written; an action names
+ * its own otherwise.
+ */
+export const CHUNK_ITEMS = "chunk_items";
+
+/** What a LedgerSql is built from: the chunk's context without a transaction (nothing runs yet). */
+export interface LedgerContext<P> {
+  tenantId: string;
+  /** The user who started the operation; changes are made in their name. */
+  actorId: string;
+  params: P;
+  /** Preview: the same decisions and predicted after-images, no write, no lock (a READ ONLY transaction). */
+  dryRun: boolean;
+}
+
+/** One `name AS (query)` of a WITH clause. */
+export type SqlCte = readonly [name: string, query: RawBuilder<unknown>];
+
+/**
+ * A chunk's ledger as SQL: CTEs (they may change targets: UPDATE ... RETURNING) and a SELECT over
+ * them of one row per item of CHUNK_ITEMS with the columns
+ *   position int, target_id int8, outcome text, code text, message text, before jsonb, after jsonb.
+ * The engine runs it as ONE statement with the job's deletion and the ledger INSERT around it
+ * (queue/complete.ts), and counts the outcomes in that statement; a preview runs the same SQL built
+ * with dryRun and reads the rows (preview.ts).
+ */
+export interface LedgerSql {
+  ctes: readonly SqlCte[];
+  select: RawBuilder<unknown>;
+}
+
 export interface ValidateContext {
   tx: Tx;
   tenantId: string;
@@ -94,7 +128,7 @@ export class ActionParamsError extends Error {
  */
 export type BulkActionKind = "CHANGE" | "IMPORT" | "EXPORT";
 
-export interface BulkAction<P = unknown> {
+interface BulkActionBase<P> {
   /** Stored in bulk_operations.action_type, e.g. "SET_STATUS". */
   type: string;
   /** Default CHANGE. */
@@ -122,9 +156,22 @@ export interface BulkAction<P = unknown> {
    * target has (e.g. negative numbers).
    */
   importKeys?(tx: Tx, args: { tenantId: string; records: readonly unknown[]; dryRun?: boolean }): Promise<string[]>;
-  /** Applies the action to one chunk set-based (a few statements, never one per item). */
-  apply(chunk: ChunkContext<P>): Promise<ItemResult[]>;
 }
+
+/**
+ * How an action works a chunk, one of:
+ * - apply: set-based statements of its own (a few, never one per item), deciding in TypeScript,
+ *   returning each item's result; the engine then INSERTs the results it sends back.
+ * - ledgerSql: the decisions, the changes and the images in SQL (LedgerSql), so the chunk is one
+ *   statement and no item travels to the process and back. For CHANGE actions whose rules SQL can
+ *   say (docs/performance.md, "The ledger in SQL", measures it against apply).
+ */
+export type BulkAction<P = unknown> =
+  & BulkActionBase<P>
+  & (
+    | { apply(chunk: ChunkContext<P>): Promise<ItemResult[]>; ledgerSql?: undefined }
+    | { ledgerSql(chunk: LedgerContext<P>): LedgerSql; apply?: undefined }
+  );
 
 /** The parameters the engine gives a domain's rollback action (lineage.ts rollbackOperation). */
 export interface RollbackParams {

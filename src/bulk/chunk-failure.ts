@@ -61,6 +61,6 @@ async function settleFailure(db: Db, job: Job, retryError: string | null): Promi
       chunk: job.chunk_index,
       attempts: job.attempts,
     });
-    return await commitChunk(tx, job, operation, results);
+    return await commitChunk(tx, job, operation, { results });
   });
 }

@@ -22,16 +22,36 @@ export interface ChunkCounts {
   codes: Record<string, number>;
 }
 
-export function countResults(results: ItemResult[]): ChunkCounts {
+/** A chunk's items of one (outcome, code): what the counters, /metrics and the chunk's span count. */
+export interface OutcomeTally {
+  outcome: ItemResult["outcome"];
+  code: string | null;
+  count: number;
+}
+
+/** The tallies of item results computed in the process (actions with apply, previews). */
+export function tallyResults(results: readonly ItemResult[]): OutcomeTally[] {
+  const byKey = new Map<string, OutcomeTally>();
+  for (const { outcome, code = null } of results) {
+    const key = `${outcome} ${code}`;
+    const entry = byKey.get(key) ?? byKey.set(key, { outcome, code, count: 0 }).get(key)!;
+    entry.count++;
+  }
+  return [...byKey.values()];
+}
+
+export function countTallies(tallies: readonly OutcomeTally[]): ChunkCounts {
   const counts: ChunkCounts = { succeeded: 0, failed: 0, skipped: 0, cancelled: 0, codes: {} };
-  for (const result of results) {
-    if (result.outcome === "SUCCEEDED") counts.succeeded++;
-    else if (result.outcome === "FAILED") counts.failed++;
-    else counts.skipped++;
-    if (result.code) counts.codes[result.code] = (counts.codes[result.code] ?? 0) + 1;
+  for (const { outcome, code, count } of tallies) {
+    if (outcome === "SUCCEEDED") counts.succeeded += count;
+    else if (outcome === "FAILED") counts.failed += count;
+    else counts.skipped += count;
+    if (code) counts.codes[code] = (counts.codes[code] ?? 0) + count;
   }
   return counts;
 }
+
+export const countResults = (results: readonly ItemResult[]): ChunkCounts => countTallies(tallyResults(results));
 
 /**
  * One UPDATE per chunk; it also takes the operation's row lock, which orders concurrent

@@ -14,8 +14,9 @@
 import { sql } from "kysely";
 import type { Viewer } from "../auth/tokens.ts";
 import type { Db } from "../db/database.ts";
-import type { BulkAction, BulkDomain, ChunkItem, ItemResult, Tx } from "./action.ts";
+import type { BulkAction, BulkDomain, ChunkItem, ItemResult, LedgerSql, Tx } from "./action.ts";
 import { type ChunkCounts, countResults } from "./finalize.ts";
+import { LEDGER_CTE, ledgerStatement } from "./ledger-sql.ts";
 import {
   parseParams,
   previewHash,
@@ -99,6 +100,37 @@ async function* previewChunks(
   }
 }
 
+interface LedgerRow {
+  position: number;
+  outcome: ItemResult["outcome"];
+  code: string | null;
+  message: string | null;
+  before: unknown;
+  after: unknown;
+}
+
+/**
+ * A chunk's predicted results from the action's ledger SQL built with dryRun: the statement a run
+ * executes (queue/complete.ts) without the job's deletion and the ledger INSERT, its rows read back.
+ * Absent values are left out, as apply() leaves them out.
+ */
+async function predictLedger(tx: Tx, first: number, ids: string[], ledger: LedgerSql): Promise<ItemResult[]> {
+  const { rows } = await ledgerStatement<LedgerRow>({
+    firstPosition: first,
+    keys: ids,
+    ledger,
+    select: sql`SELECT position, outcome, code, message, before, after FROM ${sql.raw(LEDGER_CTE)} ORDER BY position`,
+  }).execute(tx);
+  return rows.map(({ position, outcome, code, message, before, after }) => ({
+    position,
+    outcome,
+    ...(code !== null && { code }),
+    ...(message !== null && { message }),
+    ...(before !== null && { before }),
+    ...(after !== null && { after }),
+  }));
+}
+
 /** Items per second of the tenant's recent finished operations (their first chunk to their end). */
 async function measuredThroughput(tx: Tx, tenantId: string): Promise<number> {
   const { rows } = await sql<{ rate: number | null }>`
@@ -140,16 +172,16 @@ export async function previewOperation(
         }
         // Records' keys are placeholders (the start keys them itself): only other targets are frozen for the token.
         if (input.targets.kind !== "records") ids.push(...items.map((item) => item.targetId));
-        const chunk = await action.apply({
-          tx,
-          operationId: "00000000-0000-0000-0000-000000000000",
-          tenantId: viewer.tenantId,
-          actorId: viewer.userId,
-          params,
-          items,
-          dryRun: true,
-          output: action.kind === "EXPORT" ? [] : null,
-        });
+        const context = { tenantId: viewer.tenantId, actorId: viewer.userId, params, dryRun: true };
+        const chunk = action.ledgerSql
+          ? await predictLedger(tx, items[0].position, items.map((item) => item.targetId), action.ledgerSql(context))
+          : await action.apply({
+            ...context,
+            tx,
+            operationId: "00000000-0000-0000-0000-000000000000",
+            items,
+            output: action.kind === "EXPORT" ? [] : null,
+          });
         addCounts(counts, countResults(chunk));
         matched += items.length;
         if (sample.length < SAMPLE_SIZE) {

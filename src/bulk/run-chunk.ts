@@ -9,11 +9,11 @@
  * What happens after a failed chunk (retry later, give up) is chunk-failure.ts.
  */
 import type { Db } from "../db/database.ts";
-import type { BulkDomain, ChunkItem, ItemResult, Tx } from "./action.ts";
-import { bumpCounters, countResults, maybeFinish } from "./finalize.ts";
+import type { BulkDomain, ChunkItem, ItemResult, LedgerSql, Tx } from "./action.ts";
+import { bumpCounters, countTallies, maybeFinish, type OutcomeTally, tallyResults } from "./finalize.ts";
 import { isTerminal, type OperationRow, type OperationStatus } from "./operation.ts";
 import { cancelClaimedJob } from "./queue/cancel-jobs.ts";
-import { completeJob } from "./queue/complete.ts";
+import { completeJob, completeJobFromLedger } from "./queue/complete.ts";
 import type { Job } from "./queue/job.ts";
 
 export interface ChunkReport {
@@ -34,24 +34,8 @@ export interface ChunkReport {
   finished: boolean;
 }
 
-export interface OutcomeTally {
-  outcome: ItemResult["outcome"];
-  code: string | null;
-  count: number;
-}
-
-function tally(results: ItemResult[]): OutcomeTally[] {
-  const byKey = new Map<string, OutcomeTally>();
-  for (const { outcome, code = null } of results) {
-    const key = `${outcome} ${code}`;
-    const entry = byKey.get(key) ?? byKey.set(key, { outcome, code, count: 0 }).get(key)!;
-    entry.count++;
-  }
-  return [...byKey.values()];
-}
-
-/** The report of a committed chunk (its item results) from the operation row it left. */
-function reportOf(operation: OperationRow, job: Job, results: ItemResult[]): ChunkReport {
+/** The report of a committed chunk (its items' tallies) from the operation row it left. */
+function reportOf(operation: OperationRow, job: Job, outcomes: OutcomeTally[]): ChunkReport {
   const finished = isTerminal(operation.status);
   return {
     operationId: operation.id,
@@ -61,8 +45,8 @@ function reportOf(operation: OperationRow, job: Job, results: ItemResult[]): Chu
     actionType: operation.action_type,
     status: operation.status,
     chunkIndex: job.chunk_index,
-    items: results.length,
-    outcomes: tally(results),
+    items: outcomes.reduce((sum, { count }) => sum + count, 0),
+    outcomes,
     cancelledAtEnd: finished ? operation.cancelled : 0,
     finished,
   };
@@ -90,6 +74,24 @@ async function writePart(tx: Tx, job: Job, output: string[]): Promise<void> {
     .values({ operation_id: job.operation_id, chunk_index: job.chunk_index, body: output.join("\n") }).execute();
 }
 
+/** How a chunk settles its items: results computed in the process, the action's ledger SQL, or CANCELLED. */
+export type Settlement =
+  | { results: ItemResult[] }
+  | { ledger: LedgerSql }
+  | "CANCELLED";
+
+/** Writes the chunk's ledger rows with the job's deletion; the tallies of what it wrote. */
+async function settleItems(tx: Tx, job: Job, settle: Exclude<Settlement, "CANCELLED">): Promise<OutcomeTally[]> {
+  const outcomes = "ledger" in settle
+    ? await completeJobFromLedger(tx, job, settle.ledger)
+    : (await completeJob(tx, job, settle.results), tallyResults(settle.results));
+  const settled = outcomes.reduce((sum, { count }) => sum + count, 0);
+  if (settled !== job.target_ids.length) {
+    throw new Error(`chunk ${job.id}: ${settled} results for ${job.target_ids.length} items`);
+  }
+  return outcomes;
+}
+
 /**
  * Commits the chunk: its results written with the job's deletion (or, for a cancelled
  * operation, its items ended CANCELLED), the counters bumped, and the operation ended if
@@ -99,21 +101,15 @@ export async function commitChunk(
   tx: Tx,
   job: Job,
   operation: Pick<OperationRow, "id" | "tenant_id">,
-  settle: ItemResult[] | "CANCELLED",
+  settle: Settlement,
 ): Promise<ChunkReport> {
-  const results = settle === "CANCELLED" ? [] : settle;
+  const outcomes = settle === "CANCELLED" ? [] : await settleItems(tx, job, settle);
   const cancelled = settle === "CANCELLED" ? await cancelClaimedJob(tx, job) : 0;
-  if (settle !== "CANCELLED") {
-    if (results.length !== job.target_ids.length) {
-      throw new Error(`chunk ${job.id}: ${results.length} results for ${job.target_ids.length} items`);
-    }
-    await completeJob(tx, job, results);
-  }
   const bumped = await bumpCounters(tx, { id: operation.id, tenantId: operation.tenant_id }, {
-    ...countResults(results),
+    ...countTallies(outcomes),
     cancelled,
   });
-  return reportOf(await maybeFinish(tx, bumped), job, results);
+  return reportOf(await maybeFinish(tx, bumped), job, outcomes);
 }
 
 export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<ChunkReport> {
@@ -126,21 +122,25 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
     if (operation.cancel_requested_at || isTerminal(operation.status)) {
       return await commitChunk(tx, job, operation, "CANCELLED");
     }
-    const items = chunkItems(job);
     const action = domain.actions.get(operation.action_type);
     if (!action) throw new Error(`operation ${operation.id} has unknown action ${operation.action_type}`);
-    const output = action.kind === "EXPORT" ? [] : null;
-    const results = items.length === 0 ? [] : await action.apply({
-      tx,
-      operationId: operation.id,
+    const context = {
       tenantId: operation.tenant_id,
       actorId: operation.created_by,
       params: operation.action_params,
-      items,
       dryRun: false,
+    };
+    if (action.ledgerSql) return await commitChunk(tx, job, operation, { ledger: action.ledgerSql(context) });
+    const items = chunkItems(job);
+    const output = action.kind === "EXPORT" ? [] : null;
+    const results = items.length === 0 ? [] : await action.apply({
+      ...context,
+      tx,
+      operationId: operation.id,
+      items,
       output,
     });
     if (output) await writePart(tx, job, output);
-    return await commitChunk(tx, job, operation, results);
+    return await commitChunk(tx, job, operation, { results });
   });
 }

@@ -12,7 +12,9 @@
  * the chunk back (LeaseLostError).
  */
 import { sql } from "kysely";
-import type { ItemResult, Tx } from "../action.ts";
+import type { ItemResult, LedgerSql, Tx } from "../action.ts";
+import type { OutcomeTally } from "../finalize.ts";
+import { LEDGER_CTE, ledgerStatement } from "../ledger-sql.ts";
 import { type Job, LeaseLostError } from "./job.ts";
 
 const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
@@ -35,4 +37,62 @@ export async function completeJob(tx: Tx, job: Job, results: readonly ItemResult
       WHERE EXISTS (SELECT 1 FROM taken))
     SELECT count(*)::int AS taken FROM taken`.execute(tx);
   if (rows[0].taken === 0) throw new LeaseLostError(job.id);
+}
+
+/**
+ * The same completion for an action that gives its ledger as SQL (action.ts LedgerSql): the action's
+ * decisions and changes, the job's deletion and the ledger INSERT are ONE statement, and the process
+ * gets back only the chunk's tallies per (outcome, code):
+ *   WITH RECURSIVE taken AS (DELETE FROM bulk_jobs WHERE id = $job AND locked_by = $worker
+ *                            AND (SELECT count(*) FROM bulk_ledger) >= 0 RETURNING id),
+ *        chunk_items AS (SELECT $first + ord - 1 AS position, target_id FROM unnest($keys) WITH ORDINALITY),
+ *        <the action's CTEs>, bulk_ledger AS (<the action's SELECT>),
+ *        written AS (INSERT INTO bulk_operation_items ... SELECT ... FROM bulk_ledger
+ *                    WHERE EXISTS (SELECT FROM taken) RETURNING outcome, error_code)
+ *   SELECT taken, outcome, code, count
+ * (RECURSIVE only lets the DELETE, written first so the statement reads as the job's completion, name
+ * bulk_ledger, a later CTE; nothing recurses.) The DELETE's condition on bulk_ledger is its order: PostgreSQL must decide every item (lock and
+ * change the targets) before it knows whether to delete the job, so the job's row is locked only
+ * after the targets, as with the separate statements before: a chunk waiting for a target's lock
+ * holds no job row, and the heartbeat, the rescue and a thief can still take its lease (a lost lease
+ * deletes nothing: LeaseLostError, the chunk rolls back). No item crosses to the process: the apply
+ * path SELECTs the chunk's targets into the worker thread, decides there, UPDATEs, builds the images
+ * in JavaScript and sends seven 2,000-element arrays back (docs/performance.md, "The ledger in SQL").
+ */
+export async function completeJobFromLedger(tx: Tx, job: Job, ledger: LedgerSql): Promise<OutcomeTally[]> {
+  const { rows } = await completionStatement(job, ledger).execute(tx);
+  if (rows[0].taken === 0) throw new LeaseLostError(job.id);
+  return rows.flatMap((row) =>
+    row.outcome === null ? [] : [{ outcome: row.outcome, code: row.code, count: row.count }]
+  );
+}
+
+/** The statement of completeJobFromLedger (apart, so its plan can be read: docs/performance.md, "The ledger in SQL"). */
+export function completionStatement(job: Job, ledger: LedgerSql) {
+  return ledgerStatement<{ taken: number } & ({ outcome: null } | OutcomeTally)>({
+    firstPosition: job.first_position,
+    keys: job.target_ids.map(String),
+    ledger,
+    head: [[
+      "taken",
+      sql`DELETE FROM bulk_jobs WHERE id = ${job.id} AND locked_by = ${job.locked_by}
+          AND (SELECT count(*) FROM ${sql.raw(LEDGER_CTE)}) >= 0 RETURNING id`,
+    ]],
+    tail: [
+      [
+        "written",
+        sql`INSERT INTO bulk_operation_items
+          (operation_id, position, target_id, outcome, error_code, error_message, before, after, attempts, processed_at)
+        SELECT ${job.operation_id}, l.position, l.target_id, l.outcome, l.code, l.message, l.before, l.after,
+          ${job.attempts}, now()
+        FROM ${sql.raw(LEDGER_CTE)} AS l
+        WHERE EXISTS (SELECT 1 FROM taken)
+        RETURNING outcome, error_code`,
+      ],
+    ],
+    select: sql`SELECT (SELECT count(*) FROM taken)::int AS taken, w.outcome, w.code, w.count
+      FROM (SELECT 1) AS one LEFT JOIN (
+        SELECT outcome, error_code AS code, count(*)::int AS count FROM written GROUP BY outcome, error_code
+      ) AS w ON true`,
+  });
 }

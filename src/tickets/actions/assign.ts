@@ -1,7 +1,8 @@
 /** ASSIGN: sets the assignee (an ADMIN or AGENT of the tenant), or unassigns with null. */
 import { ActionParamsError, type BulkAction } from "../../bulk/action.ts";
 import { assigneeRefusal } from "../rules.ts";
-import { applyTicketChange, closedIsReadOnly, noChange } from "./ticket-change.ts";
+import { sql } from "kysely";
+import { closedIsReadOnlySql, noChangeWhen, ticketChangeLedger } from "./ticket-change.ts";
 
 export const assign: BulkAction<{ assigneeId: string | null }> = {
   type: "ASSIGN",
@@ -42,10 +43,12 @@ export const assign: BulkAction<{ assigneeId: string | null }> = {
     if (refusal) throw new ActionParamsError("assigneeId", refusal);
     return { assigneeId: value };
   },
-  apply: (chunk) =>
-    applyTicketChange(chunk, { assignee_id: chunk.params.assigneeId }, (ticket) =>
-      closedIsReadOnly(ticket) ??
-        (ticket.assignee_id === chunk.params.assigneeId
-          ? noChange(chunk.params.assigneeId ? "Already assigned to this user." : "Already unassigned.")
-          : { change: true })),
+  ledgerSql: (chunk) =>
+    ticketChangeLedger(chunk, { assignee_id: chunk.params.assigneeId }, [
+      closedIsReadOnlySql,
+      noChangeWhen(
+        sql`t.assignee_id IS NOT DISTINCT FROM ${chunk.params.assigneeId}::uuid`,
+        chunk.params.assigneeId ? "Already assigned to this user." : "Already unassigned.",
+      ),
+    ]),
 };

@@ -6,7 +6,8 @@ import type { BulkAction } from "../../bulk/action.ts";
 import type { EnumDescriptor } from "../../bulk/action-schema.ts";
 import { TICKET_CATEGORY_ENUM, TICKET_PRIORITY_ENUM } from "../model.ts";
 import { enumParam } from "./params.ts";
-import { applyTicketChange, closedIsReadOnly, noChange } from "./ticket-change.ts";
+import { sql } from "kysely";
+import { closedIsReadOnlySql, noChangeWhen, ticketChangeLedger } from "./ticket-change.ts";
 
 function setEnumField<F extends "priority" | "category">(
   type: string,
@@ -21,14 +22,12 @@ function setEnumField<F extends "priority" | "category">(
       output: { fields: { [field]: { type: values } } },
     },
     parseParams: (raw) => Promise.resolve({ [field]: enumParam(raw, field, values.values) } as Record<F, string>),
-    apply: (chunk) => {
+    ledgerSql: (chunk) => {
       const value = chunk.params[field];
-      return applyTicketChange(
-        chunk,
-        { [field]: value },
-        (ticket) =>
-          closedIsReadOnly(ticket) ?? (ticket[field] === value ? noChange(`Already ${value}.`) : { change: true }),
-      );
+      return ticketChangeLedger(chunk, { [field]: value }, [
+        closedIsReadOnlySql,
+        noChangeWhen(sql`${sql.ref(`t.${field}`)} = ${value}`, `Already ${value}.`),
+      ]);
     },
   };
 }

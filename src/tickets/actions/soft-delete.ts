@@ -4,7 +4,8 @@
  */
 import { ActionParamsError, type BulkAction } from "../../bulk/action.ts";
 import type { ActionGraphQL } from "../../bulk/action-schema.ts";
-import { applyTicketChange, noChange } from "./ticket-change.ts";
+import { sql } from "kysely";
+import { noChangeWhen, ticketChangeLedger } from "./ticket-change.ts";
 
 /** The optional reason of DELETE, RESTORE and PURGE. */
 export type ReasonParams = { reason?: string };
@@ -38,13 +39,10 @@ export const softDelete: BulkAction<ReasonParams> = {
   requiredRole: "ADMIN",
   graphql: reasonGraphQL("Soft delete (ADMIN only)."),
   parseParams: parseReason,
-  apply: (chunk) =>
-    applyTicketChange(
-      chunk,
-      { deleted_at: "now" },
-      (ticket) => ticket.deleted_at ? noChange("Already deleted.") : { change: true },
-      { acceptsDeleted: true },
-    ),
+  ledgerSql: (chunk) =>
+    ticketChangeLedger(chunk, { deleted_at: "now" }, [
+      noChangeWhen(sql`t.deleted_at IS NOT NULL`, "Already deleted."),
+    ], { acceptsDeleted: true }),
 };
 
 export const restore: BulkAction<ReasonParams> = {
@@ -52,11 +50,8 @@ export const restore: BulkAction<ReasonParams> = {
   requiredRole: "ADMIN",
   graphql: reasonGraphQL("Undo a soft delete (ADMIN only)."),
   parseParams: parseReason,
-  apply: (chunk) =>
-    applyTicketChange(
-      chunk,
-      { deleted_at: null },
-      (ticket) => ticket.deleted_at ? { change: true } : noChange("Not deleted."),
-      { acceptsDeleted: true },
-    ),
+  ledgerSql: (chunk) =>
+    ticketChangeLedger(chunk, { deleted_at: null }, [
+      noChangeWhen(sql`t.deleted_at IS NULL`, "Not deleted."),
+    ], { acceptsDeleted: true }),
 };
