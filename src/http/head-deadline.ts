@@ -37,6 +37,20 @@ export interface FrontDoor {
   addr: Deno.NetAddr;
   /** Stops accepting and closes connections still sending their head. */
   close(): void;
+  /**
+   * After close() and the inner server's shutdown: closes the upgraded connections and resolves
+   * once every other request passed on has been copied to its end (the inner server closed its
+   * side after answering), so that nothing cut a graceful shutdown's last answers short.
+   */
+  drain(): Promise<void>;
+}
+
+/** The connections one door holds, by state (close() and drain() act on them). */
+interface Held {
+  /** Still sending their head. */
+  waiting: Set<Deno.Conn>;
+  /** Passed on: a request being answered, or an upgraded connection (closed by drain()). */
+  handedOver: Map<Promise<void>, { upgrade: boolean; end: () => void }>;
 }
 
 export interface FrontDoorOptions {
@@ -193,7 +207,7 @@ function closeOnce(a: Deno.Conn, b: Deno.Conn): () => void {
   };
 }
 
-async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: Set<Deno.Conn>): Promise<void> {
+async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, { waiting, handedOver }: Held): Promise<void> {
   conn.setNoDelay(true); // as Deno.serve does: no Nagle delay on a response's last segment
   waiting.add(conn);
   let request: Awaited<ReturnType<typeof readHead>>;
@@ -228,12 +242,22 @@ async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: 
     answered: () => answered,
   };
   const end = closeOnce(conn, upstream);
-  await Promise.all([copy(conn, upstream, end, body), copy(upstream, conn, end, undefined, () => answered = true)]);
+  const copying = Promise.all([
+    copy(conn, upstream, end, body),
+    copy(upstream, conn, end, undefined, () => answered = true),
+  ])
+    .then(() => {});
+  handedOver.set(copying, { upgrade, end });
+  try {
+    await copying;
+  } finally {
+    handedOver.delete(copying);
+  }
 }
 
 export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
-  const waiting = new Set<Deno.Conn>();
+  const held: Held = { waiting: new Set(), handedOver: new Map() };
   (async () => {
     while (true) {
       let conn: Deno.TcpConn;
@@ -246,7 +270,7 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      handOver(conn, options, waiting).catch((error) => {
+      handOver(conn, options, held).catch((error) => {
         log.warn("http", `connection from ${conn.remoteAddr.hostname} ended: ${(error as Error).message}`);
         close(conn);
       });
@@ -256,7 +280,11 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
     addr: listener.addr,
     close: () => {
       listener.close();
-      for (const conn of waiting) close(conn);
+      for (const conn of held.waiting) close(conn);
+    },
+    drain: async () => {
+      for (const { upgrade, end } of held.handedOver.values()) if (upgrade) end();
+      await Promise.all(held.handedOver.keys());
     },
   };
 }
