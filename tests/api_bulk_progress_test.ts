@@ -23,6 +23,7 @@ import {
   within,
 } from "./helpers/api.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { MIN_INTERVAL_MS } from "../src/graphql/progress.ts";
 
 type ProgressEvent = { bulkOperationProgress: OperationView };
 
@@ -99,7 +100,9 @@ Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal e
     expect(last.status).toBe("COMPLETED_WITH_ERRORS");
     console.log(
       `${views.length} events; processed: ${views.map((v) => v.counts.processed).join(", ")}; ` +
-        `min gap between events ${minGapMs(rec.events.map((e) => e.at)).toFixed(0)} ms (coalescing: ~100 ms)`,
+        `min gap between events ${
+          minGapMs(rec.events.map((e) => e.at)).toFixed(0)
+        } ms (coalescing: ~${MIN_INTERVAL_MS} ms)`,
     );
   } finally {
     await Promise.all(gates.map((g) => g.release()));

@@ -37,6 +37,20 @@ export interface FrontDoor {
   addr: Deno.NetAddr;
   /** Stops accepting and closes connections still sending their head. */
   close(): void;
+  /**
+   * After close() and the inner server's shutdown: closes the upgraded connections and resolves
+   * once every other request passed on has been copied to its end (the inner server closed its
+   * side after answering), so that nothing cut a graceful shutdown's last answers short.
+   */
+  drain(): Promise<void>;
+}
+
+/** The connections one door holds, by state (close() and drain() act on them). */
+interface Held {
+  /** Still sending their head. */
+  waiting: Set<Deno.Conn>;
+  /** Passed on: a request being answered, or an upgraded connection (closed by drain()). */
+  handedOver: Map<Promise<void>, { upgrade: boolean; end: () => void }>;
 }
 
 export interface FrontDoorOptions {
@@ -151,13 +165,14 @@ const pastDeadline = (deadline: BodyDeadline | undefined) =>
 
 /**
  * Copies one direction until it ends or the body deadline (checked at each read, in
- * performance.now() time) passes; then closes both sides (hyper closes on a read EOF too). A
- * read/write loop on one buffer: per connection, stream pipes (pipeThrough + pipeTo) cost more
- * than the request itself.
+ * performance.now() time) passes; then ends the connection (`end`: both sides, hyper closes on a
+ * read EOF too). A read/write loop on one buffer: per connection, stream pipes (pipeThrough +
+ * pipeTo) cost more than the request itself.
  */
 async function copy(
   from: Deno.Conn,
   to: Deno.Conn,
+  end: () => void,
   deadline?: BodyDeadline,
   onFirstBytes?: () => void,
 ): Promise<void> {
@@ -170,13 +185,29 @@ async function copy(
       await writeAll(to, buffer.subarray(0, read));
     }
   } catch {
-    // a reset or a close from the other direction: both are closed below
+    // a reset, or the other direction ended the connection (its close rejects this read)
   }
-  close(from);
-  close(to);
+  end();
 }
 
-async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: Set<Deno.Conn>): Promise<void> {
+/**
+ * Closes both sides once, whichever direction ends first. Each direction used to close both itself,
+ * so the second close of each side threw BadResource: two exceptions per connection, each building an
+ * error with its stack, ~22 us per connection measured on the shared 2-core machine (a V8 profile of
+ * 1,000 WebSocket clients leaving showed 120 ms in BadResource + buildCustomError); and every HTTP
+ * request is a connection of its own here.
+ */
+function closeOnce(a: Deno.Conn, b: Deno.Conn): () => void {
+  let open = true;
+  return () => {
+    if (!open) return;
+    open = false;
+    close(a);
+    close(b);
+  };
+}
+
+async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, { waiting, handedOver }: Held): Promise<void> {
   conn.setNoDelay(true); // as Deno.serve does: no Nagle delay on a response's last segment
   waiting.add(conn);
   let request: Awaited<ReturnType<typeof readHead>>;
@@ -210,12 +241,23 @@ async function handOver(conn: Deno.TcpConn, options: FrontDoorOptions, waiting: 
     until: passed + options.bodyTimeoutMs,
     answered: () => answered,
   };
-  await Promise.all([copy(conn, upstream, body), copy(upstream, conn, undefined, () => answered = true)]);
+  const end = closeOnce(conn, upstream);
+  const copying = Promise.all([
+    copy(conn, upstream, end, body),
+    copy(upstream, conn, end, undefined, () => answered = true),
+  ])
+    .then(() => {});
+  handedOver.set(copying, { upgrade, end });
+  try {
+    await copying;
+  } finally {
+    handedOver.delete(copying);
+  }
 }
 
 export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
-  const waiting = new Set<Deno.Conn>();
+  const held: Held = { waiting: new Set(), handedOver: new Map() };
   (async () => {
     while (true) {
       let conn: Deno.TcpConn;
@@ -228,7 +270,7 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      handOver(conn, options, waiting).catch((error) => {
+      handOver(conn, options, held).catch((error) => {
         log.warn("http", `connection from ${conn.remoteAddr.hostname} ended: ${(error as Error).message}`);
         close(conn);
       });
@@ -238,7 +280,11 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
     addr: listener.addr,
     close: () => {
       listener.close();
-      for (const conn of waiting) close(conn);
+      for (const conn of held.waiting) close(conn);
+    },
+    drain: async () => {
+      for (const { upgrade, end } of held.handedOver.values()) if (upgrade) end();
+      await Promise.all(held.handedOver.keys());
     },
   };
 }

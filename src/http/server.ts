@@ -10,7 +10,8 @@ import type { Services } from "../graphql/context.ts";
 import { limitBody } from "./body-limit.ts";
 import { ConnectionRegistry } from "./connections.ts";
 import { originAllowed } from "./cors.ts";
-import { type FrontDoor, openFrontDoor, PEER_HEADER } from "./head-deadline.ts";
+import { type FrontDoorThread, openFrontDoorThread } from "./door-thread.ts";
+import { PEER_HEADER } from "./head-deadline.ts";
 import { countedStream, wantsStream } from "./streams.ts";
 import { log } from "../log.ts";
 import { createWsHandler } from "../graphql/ws.ts";
@@ -127,21 +128,21 @@ export async function startHttp(services: Services, options: HttpOptions): Promi
   // bypass the deadline or set the peer header.
   const socketDir = await Deno.makeTempDir({ prefix: "bulk-ops-http-" });
   const server = Deno.serve({ transport: "unix", path: `${socketDir}/api.sock`, onListen: () => {} }, serve);
-  let door: FrontDoor;
+  let door: FrontDoorThread;
   try {
-    door = openFrontDoor({
+    door = await openFrontDoorThread({
       hostname: options.host,
       port: options.port,
       upstreamPath: server.addr.path,
       headerTimeoutMs: config.headerReadTimeoutMs,
       bodyTimeoutMs: config.bodyReadTimeoutMs,
-    });
+    }, config);
   } catch (error) {
     await server.shutdown();
     await Deno.remove(socketDir, { recursive: true });
     throw error;
   }
-  const { port, hostname } = door.addr;
+  const { port, hostname } = door;
   const host = hostname === "0.0.0.0" ? "localhost" : hostname;
   const stopSweeping = connections.startSweeping(services.db, config.tokenSweepMs);
   return {
@@ -149,8 +150,9 @@ export async function startHttp(services: Services, options: HttpOptions): Promi
     connections,
     shutdown: async () => {
       stopSweeping();
-      door.close();
+      await door.close();
       await server.shutdown();
+      await door.terminate();
       await Deno.remove(socketDir, { recursive: true });
     },
   };
