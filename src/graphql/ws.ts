@@ -60,6 +60,22 @@ interface Extra {
 type Enveloped = ReturnType<YogaServer["getEnveloped"]>;
 
 /**
+ * The envelope each operation was parsed and validated with, keyed by the ExecutionArgs onSubscribe returned:
+ * graphql-ws hands that same object to execute / subscribe (6.4.2: `(execute ?? graphqlExecute)(execArgs)`), so an
+ * operation runs through the plugins that validated it. A WeakMap rather than the args' rootValue, which would
+ * need a cast back on the way out; an entry lives as long as its operation's args.
+ */
+const envelopedOf = new WeakMap<ExecutionArgs, Enveloped>();
+
+function envelopedFor(args: ExecutionArgs): Enveloped {
+  const enveloped = envelopedOf.get(args);
+  if (!enveloped) throw new Error("graphql-ws ran an operation that onSubscribe did not prepare");
+  return enveloped;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null;
+
+/**
  * An error as a socket client sees it: without `extensions.http`, the status and headers meant for an HTTP
  * response, which Yoga strips from what it sends (a refusal carried `{ status: 400, spec: false }` to sockets).
  */
@@ -151,8 +167,8 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
       let viewer = ctx.extra.viewer;
       let token = ctx.extra.token ?? null;
       if (!viewer) {
-        const headers = (payload.extensions?.headers ?? {}) as Record<string, unknown>;
-        const raw = headers.authorization ?? headers.Authorization;
+        const headers: unknown = payload.extensions?.headers;
+        const raw = isRecord(headers) ? headers.authorization ?? headers.Authorization : undefined;
         token = typeof raw === "string" ? bearerToken(raw) : null;
         viewer = token ? await viewerForToken(services.db, token) ?? undefined : undefined;
         if (!viewer) {
@@ -188,8 +204,8 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
         variableValues: payload.variables,
         operationName: payload.operationName,
         contextValue,
-        rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
       };
+      envelopedOf.set(args, enveloped);
       return args;
     },
     // Masking in onNext, the hook graphql-ws calls for every result it sends (a query's, a mutation's, each
@@ -197,9 +213,8 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
     // in a V8 profile of 1,000 subscribers (22 events) that layer's next() alone had 53 ms of self time, plus
     // its promises (docs/performance.md, "at scale").
     onNext: (_ctx, _id, _payload, _args, result) => maskedPayload(result),
-    execute: (args) =>
-      inWsOperationSpan(args.operationName, async () => await (args.rootValue as Enveloped).execute(args)) as never,
-    subscribe: (args) => (args.rootValue as Enveloped).subscribe(args) as never,
+    execute: (args) => inWsOperationSpan(args.operationName, async () => await envelopedFor(args).execute(args)),
+    subscribe: (args) => envelopedFor(args).subscribe(args),
   });
 
   return (request: Request, clientIp: string | null): Response => {
