@@ -10,11 +10,11 @@ import { expect } from "expect";
 import { sql } from "kysely";
 import type { Db } from "../src/db/database.ts";
 import { finished, start, waitFor } from "./helpers/bulk.ts";
-import { type Gate, gateWaiters, holdTicketLocks } from "./helpers/api.ts";
+import { gateWaiters, holdTicketLocks } from "./helpers/api.ts";
 import { chunkAttempts, expectAppliedOnce, openTicketIds } from "./helpers/crash.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
+import { spawnWorker } from "./helpers/worker_process.ts";
 
 const CHUNK = 200;
 const LEASE_MS = 2000;
@@ -36,76 +36,71 @@ async function written(db: Db, operationId: string) {
 
 Deno.test("SIGSTOP of a worker process inside a chunk: the other process takes over within lease + idle timeout", async () => {
   await using server = await startTestServer({ tickets: 2500, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
-  const workers: WorkerProcess[] = [];
-  let gate: Gate | undefined;
-  try {
-    const { db, tenant } = server;
-    const targets = (await openTicketIds(db, tenant.id)).slice(0, 2000);
-    expect(targets.length).toBe(2000);
-    // The worker that reaches chunk 5 waits at this ticket, holding the locks of the ones before it.
-    const gatedChunk = 5;
-    gate = await holdTicketLocks(server.databaseUrl, [targets[gatedChunk * CHUNK + 100]]);
+  const { db, tenant } = server;
+  const targets = (await openTicketIds(db, tenant.id)).slice(0, 2000);
+  expect(targets.length).toBe(2000);
+  // The worker that reaches chunk 5 waits at this ticket, holding the locks of the ones before it.
+  const gatedChunk = 5;
+  await using gate = await holdTicketLocks(server.databaseUrl, [targets[gatedChunk * CHUNK + 100]]);
 
-    const env = {
-      DATABASE_URL: server.databaseUrl,
-      WORKERS: "1",
-      BULK_LEASE_MS: String(LEASE_MS),
-      // The gated chunk must still hold its lease when the test reads locked_by and freezes its
-      // process: a lock timeout (default BULK_LEASE_MS) would put it back in backoff every 2 s.
-      BULK_LOCK_TIMEOUT_MS: "60000",
-      BULK_CHUNK_SIZE: String(CHUNK),
-      BULK_POLL_MS: "200",
-    };
-    workers.push(...await Promise.all([spawnWorker(env), spawnWorker(env)]));
-    const op = await start(server, tenant.agent, {
-      actionType: "ADD_COMMENT",
-      params: { body: "Looked at before the freeze." },
-      targets: { kind: "ids", ids: targets },
-    });
-    await waitUntil(async () => await gateWaiters(db) > 0, {
-      what: "a worker waits at the gated ticket",
-      timeoutMs: 60_000,
-    });
-    const { locked_by } = await db.selectFrom("bulk_jobs").select("locked_by").where("operation_id", "=", op.id)
-      .where("chunk_index", "=", gatedChunk).executeTakeFirstOrThrow();
-    const frozen = workers.find((w) => locked_by?.includes(`:${w.pid}:`));
-    if (!frozen) throw new Error(`chunk ${gatedChunk} is held by ${locked_by}, not by one of the worker processes`);
+  const env = {
+    DATABASE_URL: server.databaseUrl,
+    WORKERS: "1",
+    BULK_LEASE_MS: String(LEASE_MS),
+    // The gated chunk must still hold its lease when the test reads locked_by and freezes its
+    // process: a lock timeout (default BULK_LEASE_MS) would put it back in backoff every 2 s.
+    BULK_LOCK_TIMEOUT_MS: "60000",
+    BULK_CHUNK_SIZE: String(CHUNK),
+    BULK_POLL_MS: "200",
+  };
+  // Both start at once (as before); the stack stops them when the test ends.
+  await using processes = new AsyncDisposableStack();
+  const workers = (await Promise.all([spawnWorker(env), spawnWorker(env)])).map((worker) => processes.use(worker));
+  const op = await start(server, tenant.agent, {
+    actionType: "ADD_COMMENT",
+    params: { body: "Looked at before the freeze." },
+    targets: { kind: "ids", ids: targets },
+  });
+  await waitUntil(async () => await gateWaiters(db) > 0, {
+    what: "a worker waits at the gated ticket",
+    timeoutMs: 60_000,
+  });
+  const { locked_by } = await db.selectFrom("bulk_jobs").select("locked_by").where("operation_id", "=", op.id)
+    .where("chunk_index", "=", gatedChunk).executeTakeFirstOrThrow();
+  const frozen = workers.find((w) => locked_by?.includes(`:${w.pid}:`));
+  if (!frozen) throw new Error(`chunk ${gatedChunk} is held by ${locked_by}, not by one of the worker processes`);
 
-    frozen.signal("SIGSTOP");
-    const stoppedAt = performance.now();
-    // Its statement now gets its locks: the frozen process holds every row lock of the chunk,
-    // idle in its transaction, and its lease is no longer renewed.
-    await gate.release();
+  frozen.signal("SIGSTOP");
+  const stoppedAt = performance.now();
+  // Its statement now gets its locks: the frozen process holds every row lock of the chunk,
+  // idle in its transaction, and its lease is no longer renewed.
+  await gate.release();
 
-    const bound = LEASE_MS + IDLE_TX_TIMEOUT_MS + SLACK_MS;
-    await waitFor(db, op.id, finished, bound + 30_000);
-    const tookMs = Math.round(performance.now() - stoppedAt);
-    console.log(
-      `operation finished ${tookMs} ms after the SIGSTOP (lease ${LEASE_MS} + idle ${IDLE_TX_TIMEOUT_MS} ms)`,
-    );
-    expect(tookMs).toBeLessThan(bound);
-    await expectAppliedOnce(server, op.id, targets);
-    // The gated chunk was committed on a later claim than the frozen process's.
-    const [attempts] = await chunkAttempts(db, op.id, gatedChunk, CHUNK);
-    expect(attempts).toBeGreaterThan(1);
+  const bound = LEASE_MS + IDLE_TX_TIMEOUT_MS + SLACK_MS;
+  await waitFor(db, op.id, finished, bound + 30_000);
+  const tookMs = Math.round(performance.now() - stoppedAt);
+  console.log(
+    `operation finished ${tookMs} ms after the SIGSTOP (lease ${LEASE_MS} + idle ${IDLE_TX_TIMEOUT_MS} ms)`,
+  );
+  expect(tookMs).toBeLessThan(bound);
+  await expectAppliedOnce(server, op.id, targets);
+  // The gated chunk was committed on a later claim than the frozen process's.
+  const [attempts] = await chunkAttempts(db, op.id, gatedChunk, CHUNK);
+  expect(attempts).toBeGreaterThan(1);
 
-    // Resumed, the frozen process finds its session ended and its lease gone: it commits nothing.
-    const before = await written(db, op.id);
-    const linesBefore = frozen.lines.length;
-    frozen.signal("SIGCONT");
-    await waitUntil(() => frozen.lines.slice(linesBefore).some((l) => /lease of job|chunk \d+ failed/.test(l)), {
-      what: "the resumed process reports that its chunk did not commit",
-      timeoutMs: 30_000,
-    });
-    console.log(`resumed process: ${frozen.lines.slice(linesBefore).join(" | ")}`);
-    expect(await written(db, op.id)).toEqual(before);
-    await expectAppliedOnce(server, op.id, targets);
-    // ... and carries on: it still answers SIGTERM with a clean exit.
-    frozen.signal("SIGTERM");
-    expect((await frozen.exited).code).toBe(0);
-    expect(frozen.lines.filter((l) => /Uncaught|crashed/.test(l))).toEqual([]);
-  } finally {
-    await gate?.release();
-    for (const worker of workers) await worker.stop();
-  }
+  // Resumed, the frozen process finds its session ended and its lease gone: it commits nothing.
+  const before = await written(db, op.id);
+  const linesBefore = frozen.lines.length;
+  frozen.signal("SIGCONT");
+  await waitUntil(() => frozen.lines.slice(linesBefore).some((l) => /lease of job|chunk \d+ failed/.test(l)), {
+    what: "the resumed process reports that its chunk did not commit",
+    timeoutMs: 30_000,
+  });
+  console.log(`resumed process: ${frozen.lines.slice(linesBefore).join(" | ")}`);
+  expect(await written(db, op.id)).toEqual(before);
+  await expectAppliedOnce(server, op.id, targets);
+  // ... and carries on: it still answers SIGTERM with a clean exit.
+  frozen.signal("SIGTERM");
+  expect((await frozen.exited).code).toBe(0);
+  expect(frozen.lines.filter((l) => /Uncaught|crashed/.test(l))).toEqual([]);
 });

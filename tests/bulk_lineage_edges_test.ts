@@ -99,213 +99,211 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
-    try {
-      await t.step(
-        "a cancelled retry does not block retrying the parent; the new one covers what it left",
-        async () => {
-          const parent = await parentWithFailures(20, 20);
-          const first = await retry(parent);
-          expect(first.total).toBe(20);
-          expect(await runChunks(1)).toBe(1); // one chunk of the retry, then cancel it
-          const cancelled = await cancel(tenant.agent, first);
-          expect(cancelled.ok && cancelled.operation.status).toBe("CANCELLED");
-          const ranFirst = await expectConsistent(db, first.id);
-          expect(ranFirst).toMatchObject({ succeeded: CHUNK, cancelled: 20 - CHUNK });
-
-          const second = await retry(parent);
-          expect(second.total).toBe(20 - CHUNK);
-          expect(await ledgerTargetsOf(second)).toEqual(await ledgerTargetsOf(first, "CANCELLED"));
-          // The cancelled retry's own processed items all succeeded: nothing of its own to retry.
-          expect(await refusal(retry(first))).toBe("NOTHING_TO_RETRY");
-          const ran = await finish(second);
-          expect(ran).toMatchObject({ succeeded: 20 - CHUNK, failed: 0 });
-          // Every failed item of the parent was applied exactly once, by one of the two retries.
-          const applied = [...await ledgerTargetsOf(first, "SUCCEEDED"), ...await ledgerTargetsOf(second, "SUCCEEDED")];
-          expect(applied.sort()).toEqual((await ledgerTargetsOf(parent, "FAILED")).sort());
-          // A retry that was not cancelled blocks another one, as before.
-          expect(await refusal(retry(parent))).toBe("ALREADY_RETRIED");
-        },
-      );
-
-      await t.step("a retry of a partly cancelled retry covers the items it ran that failed", async () => {
-        const parent = await parentWithFailures(15, 15);
-        // Two of the items fail again in the retry's first chunk: make them unclosable again.
-        const again = (await ledgerTargetsOf(parent, "FAILED")).slice(0, 2);
-        await sql`UPDATE tickets SET status = 'OPEN' WHERE id = ANY(${again}::bigint[])`.execute(db);
+    // The module's server (its setup above needs it) stops when this test ends.
+    await using _moduleServer = server;
+    await t.step(
+      "a cancelled retry does not block retrying the parent; the new one covers what it left",
+      async () => {
+        const parent = await parentWithFailures(20, 20);
         const first = await retry(parent);
-        await runChunks(1);
-        await cancel(tenant.agent, first);
-        expect(await expectConsistent(db, first.id)).toMatchObject({ succeeded: 3, failed: 2, cancelled: 10 });
-        const ofRetry = await retry(first);
-        expect(await ledgerTargetsOf(ofRetry)).toEqual(again);
-        const ofParent = await retry(parent);
-        expect(await ledgerTargetsOf(ofParent)).toEqual(await ledgerTargetsOf(first, "CANCELLED"));
-        await finish(ofRetry);
-        await finish(ofParent);
-      });
+        expect(first.total).toBe(20);
+        expect(await runChunks(1)).toBe(1); // one chunk of the retry, then cancel it
+        const cancelled = await cancel(tenant.agent, first);
+        expect(cancelled.ok && cancelled.operation.status).toBe("CANCELLED");
+        const ranFirst = await expectConsistent(db, first.id);
+        expect(ranFirst).toMatchObject({ succeeded: CHUNK, cancelled: 20 - CHUNK });
 
-      await t.step(
-        "failChunk decides under the operation's row lock: no FAILED item in a cancelled operation",
-        async () => {
-          const op = await start(server, tenant.agent, {
-            actionType: "SET_PRIORITY",
-            params: { priority: "LOW" },
-            targets: { kind: "ids", ids: take(CHUNK * 2) },
-          });
-          const job = (await claimJob(db, "edge-test", 60_000))!;
-          // A cancel in progress holds the operation row; failChunk must wait for its outcome.
-          const holder = await db.connection().execute(async (conn) => {
-            await sql`BEGIN`.execute(conn);
-            await sql`SELECT id FROM bulk_operations WHERE id = ${op.id} FOR UPDATE`.execute(conn);
-            const giving = failChunk(db, job);
-            await waitForLockWait(db, "failChunk");
-            await sql`UPDATE bulk_operations SET cancel_requested_at = now(), status = 'CANCELLING'
-            WHERE id = ${op.id}`.execute(conn);
-            await sql`COMMIT`.execute(conn);
-            return await giving;
-          });
-          expect(holder.status).toBe("CANCELLING"); // the other chunk still has its job
-          expect((await ledger(db, op.id)).outcomes).toEqual({ PENDING: CHUNK, CANCELLED: CHUNK });
-          await runChunks();
-          expect(await expectConsistent(db, op.id)).toMatchObject({ status: "CANCELLED", failed: 0 });
-        },
-      );
+        const second = await retry(parent);
+        expect(second.total).toBe(20 - CHUNK);
+        expect(await ledgerTargetsOf(second)).toEqual(await ledgerTargetsOf(first, "CANCELLED"));
+        // The cancelled retry's own processed items all succeeded: nothing of its own to retry.
+        expect(await refusal(retry(first))).toBe("NOTHING_TO_RETRY");
+        const ran = await finish(second);
+        expect(ran).toMatchObject({ succeeded: 20 - CHUNK, failed: 0 });
+        // Every failed item of the parent was applied exactly once, by one of the two retries.
+        const applied = [...await ledgerTargetsOf(first, "SUCCEEDED"), ...await ledgerTargetsOf(second, "SUCCEEDED")];
+        expect(applied.sort()).toEqual((await ledgerTargetsOf(parent, "FAILED")).sort());
+        // A retry that was not cancelled blocks another one, as before.
+        expect(await refusal(retry(parent))).toBe("ALREADY_RETRIED");
+      },
+    );
 
-      await t.step("a cancelled operation's failed chunk is not retried later: it ends CANCELLED now", async () => {
+    await t.step("a retry of a partly cancelled retry covers the items it ran that failed", async () => {
+      const parent = await parentWithFailures(15, 15);
+      // Two of the items fail again in the retry's first chunk: make them unclosable again.
+      const again = (await ledgerTargetsOf(parent, "FAILED")).slice(0, 2);
+      await sql`UPDATE tickets SET status = 'OPEN' WHERE id = ANY(${again}::bigint[])`.execute(db);
+      const first = await retry(parent);
+      await runChunks(1);
+      await cancel(tenant.agent, first);
+      expect(await expectConsistent(db, first.id)).toMatchObject({ succeeded: 3, failed: 2, cancelled: 10 });
+      const ofRetry = await retry(first);
+      expect(await ledgerTargetsOf(ofRetry)).toEqual(again);
+      const ofParent = await retry(parent);
+      expect(await ledgerTargetsOf(ofParent)).toEqual(await ledgerTargetsOf(first, "CANCELLED"));
+      await finish(ofRetry);
+      await finish(ofParent);
+    });
+
+    await t.step(
+      "failChunk decides under the operation's row lock: no FAILED item in a cancelled operation",
+      async () => {
         const op = await start(server, tenant.agent, {
           actionType: "SET_PRIORITY",
-          params: { priority: "HIGH" },
-          targets: { kind: "ids", ids: take(CHUNK) },
+          params: { priority: "LOW" },
+          targets: { kind: "ids", ids: take(CHUNK * 2) },
         });
         const job = (await claimJob(db, "edge-test", 60_000))!;
-        const cancelled = await cancel(tenant.agent, op);
-        expect(cancelled.ok && cancelled.operation.status).toBe("CANCELLING"); // the claimed chunk is in flight
-        const gaveUp = await handleChunkFailure(db, job, new Error("connection reset"), { maxAttempts: 5 });
-        expect(gaveUp?.status).toBe("CANCELLED");
-        expect(await db.selectFrom("bulk_jobs").select("id").where("operation_id", "=", op.id).execute()).toEqual([]);
-        expect(await expectConsistent(db, op.id)).toMatchObject({ cancelled: CHUNK, failed: 0 });
-      });
-
-      await t.step("cancelling a rollback of DELETE needs ADMIN, like cancelling the DELETE", async () => {
-        const deleted = await start(server, tenant.admin, {
-          actionType: "DELETE",
-          params: {},
-          targets: { kind: "ids", ids: take(CHUNK) },
+        // A cancel in progress holds the operation row; failChunk must wait for its outcome.
+        const holder = await db.connection().execute(async (conn) => {
+          await sql`BEGIN`.execute(conn);
+          await sql`SELECT id FROM bulk_operations WHERE id = ${op.id} FOR UPDATE`.execute(conn);
+          const giving = failChunk(db, job);
+          await waitForLockWait(db, "failChunk");
+          await sql`UPDATE bulk_operations SET cancel_requested_at = now(), status = 'CANCELLING'
+            WHERE id = ${op.id}`.execute(conn);
+          await sql`COMMIT`.execute(conn);
+          return await giving;
         });
-        await finish(deleted);
-        const undo = await startRollback(deleted, false, tenant.admin);
-        const byAgent = await cancel(tenant.agent, undo);
-        expect(byAgent).toMatchObject({ ok: false, code: "FORBIDDEN" });
-        expect((await operation(db, undo.id)).cancel_requested_at).toBeNull();
-        const byAdmin = await cancel(tenant.admin, undo);
-        expect(byAdmin.ok && byAdmin.operation.status).toBe("CANCELLED");
-        // A rollback of an AGENT action stays cancellable by an agent.
-        const prioritised = await start(server, tenant.agent, {
-          actionType: "SET_PRIORITY",
-          params: { priority: "URGENT" },
-          targets: { kind: "ids", ids: take(CHUNK) },
-        });
-        await sql`UPDATE tickets SET status = 'OPEN', priority = 'LOW' WHERE id = ANY(${await ledgerTargetsOf(
-          prioritised,
-        )}::bigint[])`.execute(db);
-        await finish(prioritised);
-        const undoPriority = await startRollback(prioritised);
-        expect(await cancel(tenant.agent, undoPriority)).toMatchObject({ ok: true });
-      });
-
-      await t.step("an idempotent replay returns the operation even after its previewToken expired", async () => {
-        const input = {
-          targets: { ids: take(3).map((id) => encodeId("Ticket", id)) },
-          action: { setCategory: { category: "BILLING" } },
-        };
-        const preview = await gql(
-          server.graphqlUrl,
-          tenant.agent.token,
-          `mutation($input: StartBulkOperationInput!) { previewBulkOperation(input: $input) {
-            preview { previewToken } userErrors { code } } }`,
-          { input },
-        );
-        const previewToken = preview.data.previewBulkOperation.preview.previewToken;
-        const startIt = () =>
-          gql(
-            server.graphqlUrl,
-            tenant.agent.token,
-            `mutation($input: StartBulkOperationInput!) { startBulkOperation(input: $input) {
-              bulkOperation { id } replayed userErrors { code } } }`,
-            { input: { ...input, previewToken, idempotencyKey: "edge-replay-1" } },
-          );
-        const first = (await startIt()).data.startBulkOperation;
-        expect(first.userErrors).toEqual([]);
-        await sql`UPDATE bulk_previews SET expires_at = now() - interval '1 second'`.execute(db);
-        const replay = (await startIt()).data.startBulkOperation;
-        expect(replay).toEqual({ bulkOperation: { id: first.bulkOperation.id }, replayed: true, userErrors: [] });
-        await sql`DELETE FROM bulk_previews`.execute(db);
-        expect((await startIt()).data.startBulkOperation.bulkOperation.id).toBe(first.bulkOperation.id);
-        // Without the key the expired token is refused, as before.
-        const fresh = await gql(
-          server.graphqlUrl,
-          tenant.agent.token,
-          `mutation($input: StartBulkOperationInput!) { startBulkOperation(input: $input) { userErrors { code } } }`,
-          { input: { ...input, previewToken } },
-        );
-        expect(fresh.data.startBulkOperation.userErrors).toEqual([{ code: "PREVIEW_EXPIRED" }]);
+        expect(holder.status).toBe("CANCELLING"); // the other chunk still has its job
+        expect((await ledger(db, op.id)).outcomes).toEqual({ PENDING: CHUNK, CANCELLED: CHUNK });
         await runChunks();
-        await expectConsistent(db, dbIdOf(first.bulkOperation.id));
-      });
+        expect(await expectConsistent(db, op.id)).toMatchObject({ status: "CANCELLED", failed: 0 });
+      },
+    );
 
-      await t.step("a finished rollback blocks another (ALREADY_ROLLED_BACK); a cancelled one does not", async () => {
-        const priorityOp = async (n: number) => {
-          const targets = take(n);
-          await sql`UPDATE tickets SET status = 'OPEN', priority = 'LOW', deleted_at = NULL
+    await t.step("a cancelled operation's failed chunk is not retried later: it ends CANCELLED now", async () => {
+      const op = await start(server, tenant.agent, {
+        actionType: "SET_PRIORITY",
+        params: { priority: "HIGH" },
+        targets: { kind: "ids", ids: take(CHUNK) },
+      });
+      const job = (await claimJob(db, "edge-test", 60_000))!;
+      const cancelled = await cancel(tenant.agent, op);
+      expect(cancelled.ok && cancelled.operation.status).toBe("CANCELLING"); // the claimed chunk is in flight
+      const gaveUp = await handleChunkFailure(db, job, new Error("connection reset"), { maxAttempts: 5 });
+      expect(gaveUp?.status).toBe("CANCELLED");
+      expect(await db.selectFrom("bulk_jobs").select("id").where("operation_id", "=", op.id).execute()).toEqual([]);
+      expect(await expectConsistent(db, op.id)).toMatchObject({ cancelled: CHUNK, failed: 0 });
+    });
+
+    await t.step("cancelling a rollback of DELETE needs ADMIN, like cancelling the DELETE", async () => {
+      const deleted = await start(server, tenant.admin, {
+        actionType: "DELETE",
+        params: {},
+        targets: { kind: "ids", ids: take(CHUNK) },
+      });
+      await finish(deleted);
+      const undo = await startRollback(deleted, false, tenant.admin);
+      const byAgent = await cancel(tenant.agent, undo);
+      expect(byAgent).toMatchObject({ ok: false, code: "FORBIDDEN" });
+      expect((await operation(db, undo.id)).cancel_requested_at).toBeNull();
+      const byAdmin = await cancel(tenant.admin, undo);
+      expect(byAdmin.ok && byAdmin.operation.status).toBe("CANCELLED");
+      // A rollback of an AGENT action stays cancellable by an agent.
+      const prioritised = await start(server, tenant.agent, {
+        actionType: "SET_PRIORITY",
+        params: { priority: "URGENT" },
+        targets: { kind: "ids", ids: take(CHUNK) },
+      });
+      await sql`UPDATE tickets SET status = 'OPEN', priority = 'LOW' WHERE id = ANY(${await ledgerTargetsOf(
+        prioritised,
+      )}::bigint[])`.execute(db);
+      await finish(prioritised);
+      const undoPriority = await startRollback(prioritised);
+      expect(await cancel(tenant.agent, undoPriority)).toMatchObject({ ok: true });
+    });
+
+    await t.step("an idempotent replay returns the operation even after its previewToken expired", async () => {
+      const input = {
+        targets: { ids: take(3).map((id) => encodeId("Ticket", id)) },
+        action: { setCategory: { category: "BILLING" } },
+      };
+      const preview = await gql(
+        server.graphqlUrl,
+        tenant.agent.token,
+        `mutation($input: StartBulkOperationInput!) { previewBulkOperation(input: $input) {
+            preview { previewToken } userErrors { code } } }`,
+        { input },
+      );
+      const previewToken = preview.data.previewBulkOperation.preview.previewToken;
+      const startIt = () =>
+        gql(
+          server.graphqlUrl,
+          tenant.agent.token,
+          `mutation($input: StartBulkOperationInput!) { startBulkOperation(input: $input) {
+              bulkOperation { id } replayed userErrors { code } } }`,
+          { input: { ...input, previewToken, idempotencyKey: "edge-replay-1" } },
+        );
+      const first = (await startIt()).data.startBulkOperation;
+      expect(first.userErrors).toEqual([]);
+      await sql`UPDATE bulk_previews SET expires_at = now() - interval '1 second'`.execute(db);
+      const replay = (await startIt()).data.startBulkOperation;
+      expect(replay).toEqual({ bulkOperation: { id: first.bulkOperation.id }, replayed: true, userErrors: [] });
+      await sql`DELETE FROM bulk_previews`.execute(db);
+      expect((await startIt()).data.startBulkOperation.bulkOperation.id).toBe(first.bulkOperation.id);
+      // Without the key the expired token is refused, as before.
+      const fresh = await gql(
+        server.graphqlUrl,
+        tenant.agent.token,
+        `mutation($input: StartBulkOperationInput!) { startBulkOperation(input: $input) { userErrors { code } } }`,
+        { input: { ...input, previewToken } },
+      );
+      expect(fresh.data.startBulkOperation.userErrors).toEqual([{ code: "PREVIEW_EXPIRED" }]);
+      await runChunks();
+      await expectConsistent(db, dbIdOf(first.bulkOperation.id));
+    });
+
+    await t.step("a finished rollback blocks another (ALREADY_ROLLED_BACK); a cancelled one does not", async () => {
+      const priorityOp = async (n: number) => {
+        const targets = take(n);
+        await sql`UPDATE tickets SET status = 'OPEN', priority = 'LOW', deleted_at = NULL
             WHERE id = ANY(${targets}::bigint[])`.execute(db);
-          return await finish(
-            await start(server, tenant.agent, {
-              actionType: "SET_PRIORITY",
-              params: { priority: "URGENT" },
-              targets: { kind: "ids", ids: targets },
-            }),
-          );
-        };
-        const parent = await priorityOp(10);
-        const undone = await finish(await startRollback(parent));
-        expect(undone).toMatchObject({ succeeded: 10, error_counts: {} });
-        expect(await refusal(startRollback(parent))).toBe("ALREADY_ROLLED_BACK");
-        expect(await refusal(startRollback(parent, true))).toBe("ALREADY_ROLLED_BACK"); // nothing left to force
+        return await finish(
+          await start(server, tenant.agent, {
+            actionType: "SET_PRIORITY",
+            params: { priority: "URGENT" },
+            targets: { kind: "ids", ids: targets },
+          }),
+        );
+      };
+      const parent = await priorityOp(10);
+      const undone = await finish(await startRollback(parent));
+      expect(undone).toMatchObject({ succeeded: 10, error_counts: {} });
+      expect(await refusal(startRollback(parent))).toBe("ALREADY_ROLLED_BACK");
+      expect(await refusal(startRollback(parent, true))).toBe("ALREADY_ROLLED_BACK"); // nothing left to force
 
-        // Cancelled after one chunk: the next rollback covers only what it did not restore (no CONFLICT).
-        const partly = await priorityOp(10);
-        const stopped = await startRollback(partly);
-        await runChunks(1);
-        await cancel(tenant.agent, stopped);
-        expect(await expectConsistent(db, stopped.id)).toMatchObject({ succeeded: CHUNK, cancelled: CHUNK });
-        const rest = await startRollback(partly);
-        expect(await ledgerTargetsOf(rest)).toEqual(await ledgerTargetsOf(stopped, "CANCELLED"));
-        expect(await finish(rest)).toMatchObject({ succeeded: CHUNK, error_counts: {} });
-        expect(await refusal(startRollback(partly))).toBe("ALREADY_ROLLED_BACK");
+      // Cancelled after one chunk: the next rollback covers only what it did not restore (no CONFLICT).
+      const partly = await priorityOp(10);
+      const stopped = await startRollback(partly);
+      await runChunks(1);
+      await cancel(tenant.agent, stopped);
+      expect(await expectConsistent(db, stopped.id)).toMatchObject({ succeeded: CHUNK, cancelled: CHUNK });
+      const rest = await startRollback(partly);
+      expect(await ledgerTargetsOf(rest)).toEqual(await ledgerTargetsOf(stopped, "CANCELLED"));
+      expect(await finish(rest)).toMatchObject({ succeeded: CHUNK, error_counts: {} });
+      expect(await refusal(startRollback(partly))).toBe("ALREADY_ROLLED_BACK");
 
-        // A rollback that restored nothing (every item CONFLICT) does not block; force then overwrites.
-        const conflicted = await priorityOp(5);
-        await sql`UPDATE tickets SET priority = 'NORMAL' WHERE id = ANY(${await ledgerTargetsOf(conflicted)}::bigint[])`
-          .execute(db);
-        expect(await finish(await startRollback(conflicted))).toMatchObject({
-          succeeded: 0,
-          error_counts: { CONFLICT: 5 },
-        });
-        expect(await finish(await startRollback(conflicted, true))).toMatchObject({ succeeded: 5 });
+      // A rollback that restored nothing (every item CONFLICT) does not block; force then overwrites.
+      const conflicted = await priorityOp(5);
+      await sql`UPDATE tickets SET priority = 'NORMAL' WHERE id = ANY(${await ledgerTargetsOf(conflicted)}::bigint[])`
+        .execute(db);
+      expect(await finish(await startRollback(conflicted))).toMatchObject({
+        succeeded: 0,
+        error_counts: { CONFLICT: 5 },
       });
+      expect(await finish(await startRollback(conflicted, true))).toMatchObject({ succeeded: 5 });
+    });
 
-      await t.step("retrying a rolled-back parent re-applies only its failed items", async () => {
-        const parent = await parentWithFailures(10, 4);
-        expect(await finish(await startRollback(parent))).toMatchObject({ succeeded: 6 });
-        const retried = await finish(await retry(parent));
-        expect(retried).toMatchObject({ total: 4, succeeded: 4 });
-        const { rows } = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM tickets
+    await t.step("retrying a rolled-back parent re-applies only its failed items", async () => {
+      const parent = await parentWithFailures(10, 4);
+      expect(await finish(await startRollback(parent))).toMatchObject({ succeeded: 6 });
+      const retried = await finish(await retry(parent));
+      expect(retried).toMatchObject({ total: 4, succeeded: 4 });
+      const { rows } = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM tickets
           WHERE id = ANY(${await ledgerTargetsOf(parent)}::bigint[]) GROUP BY status ORDER BY status`.execute(db);
-        // The 6 rolled back stay RESOLVED; the 4 retried are CLOSED.
-        expect(rows).toEqual([{ status: "CLOSED", n: 4 }, { status: "RESOLVED", n: 6 }]);
-      });
-    } finally {
-      await server.stop();
-    }
+      // The 6 rolled back stay RESOLVED; the 4 retried are CLOSED.
+      expect(rows).toEqual([{ status: "CLOSED", n: 4 }, { status: "RESOLVED", n: 6 }]);
+    });
   },
 });

@@ -66,128 +66,124 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
-    try {
-      for (const force of [false, true]) {
-        await t.step(
-          `SET_STATUS, then a priority raised and a ticket deleted: ${
-            force ? "forced" : "unforced"
-          } rollback keeps both`,
-          async () => {
-            const targets = take(6);
-            await reset(targets);
-            const parent = await run("SET_STATUS", { status: "PENDING" }, targets);
-            expect(parent.succeeded).toBe(6);
-            await changeDirectly([targets[0]], sql`priority = 'URGENT'`);
-            await changeDirectly([targets[1]], sql`deleted_at = now()`);
-            const undone = await rollBack(parent, force);
-            expect(undone.error_counts).toEqual({});
-            expect(undone.succeeded).toBe(6);
-            const now = await fieldsOf(targets);
-            expect(now.map((f) => f.status)).toEqual(targets.map(() => "OPEN"));
-            expect(now[0].priority).toBe("URGENT");
-            expect(now[1].deleted_at).not.toBeNull();
-            expect(now.filter((f) => f.deleted_at !== null).length).toBe(1);
-            expect(now.slice(1).map((f) => f.priority)).toEqual(targets.slice(1).map(() => "NORMAL"));
-          },
-        );
-      }
-
-      // Per action: `parent` changes `field`; afterwards someone changes `other` fields on every
-      // target and the parent's own field on the first one. Unforced: exactly that one is a
-      // CONFLICT, the rest get the parent's field back; forced: all do. Every other field keeps
-      // the value it had just before the rollback, in both.
-      const cases: {
-        action: string;
-        params: unknown;
-        deleted?: boolean;
-        field: keyof Fields;
-        other: ReturnType<typeof sql>;
-        conflict: ReturnType<typeof sql>;
-      }[] = [
-        {
-          action: "SET_STATUS",
-          params: { status: "RESOLVED" },
-          field: "status",
-          other: sql`priority = 'LOW', category = 'BILLING'`,
-          conflict: sql`status = 'CLOSED'`,
+    // The module's server (its setup above needs it) stops when this test ends.
+    await using _moduleServer = server;
+    for (const force of [false, true]) {
+      await t.step(
+        `SET_STATUS, then a priority raised and a ticket deleted: ${force ? "forced" : "unforced"} rollback keeps both`,
+        async () => {
+          const targets = take(6);
+          await reset(targets);
+          const parent = await run("SET_STATUS", { status: "PENDING" }, targets);
+          expect(parent.succeeded).toBe(6);
+          await changeDirectly([targets[0]], sql`priority = 'URGENT'`);
+          await changeDirectly([targets[1]], sql`deleted_at = now()`);
+          const undone = await rollBack(parent, force);
+          expect(undone.error_counts).toEqual({});
+          expect(undone.succeeded).toBe(6);
+          const now = await fieldsOf(targets);
+          expect(now.map((f) => f.status)).toEqual(targets.map(() => "OPEN"));
+          expect(now[0].priority).toBe("URGENT");
+          expect(now[1].deleted_at).not.toBeNull();
+          expect(now.filter((f) => f.deleted_at !== null).length).toBe(1);
+          expect(now.slice(1).map((f) => f.priority)).toEqual(targets.slice(1).map(() => "NORMAL"));
         },
-        {
-          action: "SET_PRIORITY",
-          params: { priority: "HIGH" },
-          field: "priority",
-          other: sql`status = 'PENDING', assignee_id = NULL`,
-          conflict: sql`priority = 'URGENT'`,
-        },
-        {
-          action: "SET_CATEGORY",
-          params: { category: "TECHNICAL" },
-          field: "category",
-          other: sql`priority = 'URGENT', deleted_at = now()`,
-          conflict: sql`category = 'ACCOUNT'`,
-        },
-        {
-          action: "ASSIGN",
-          params: { assigneeId: tenant.admin.id },
-          field: "assignee_id",
-          other: sql`status = 'CLOSED', category = 'FEATURE_REQUEST'`,
-          conflict: sql`assignee_id = NULL`,
-        },
-        {
-          action: "DELETE",
-          params: {},
-          field: "deleted_at",
-          other: sql`priority = 'HIGH', status = 'PENDING'`,
-          conflict: sql`deleted_at = now() + interval '1 hour'`,
-        },
-        {
-          action: "RESTORE",
-          params: {},
-          deleted: true,
-          field: "deleted_at",
-          other: sql`priority = 'LOW', assignee_id = NULL`,
-          conflict: sql`deleted_at = now()`,
-        },
-      ];
-      for (const c of cases) {
-        for (const force of [false, true]) {
-          await t.step(`${c.action}: ${force ? "forced" : "unforced"} rollback restores ${c.field} only`, async () => {
-            const targets = take(5);
-            await reset(targets, c.deleted);
-            const original = await fieldsOf(targets);
-            const parent = await run(c.action, c.params, targets);
-            expect(parent.succeeded).toBe(5);
-            await changeDirectly(targets, c.other);
-            await changeDirectly([targets[0]], c.conflict);
-            const changedSince = await fieldsOf(targets);
-            const undone = await rollBack(parent, force);
-            expect(undone.error_counts).toEqual(force ? {} : { CONFLICT: 1 });
-            expect(undone.succeeded).toBe(force ? 5 : 4);
-            const restored = (i: number) => (i === 0 && !force ? changedSince : original)[i][c.field];
-            expect(await fieldsOf(targets)).toEqual(
-              changedSince.map((fields, i) => ({ ...fields, [c.field]: restored(i) })),
-            );
-          });
-        }
-      }
-
-      await t.step("ADD_COMMENT: rollback removes the comments and touches no field", async () => {
-        const targets = take(5);
-        await reset(targets);
-        const parent = await run("ADD_COMMENT", { body: "to be undone" }, targets);
-        expect(parent.succeeded).toBe(5);
-        await changeDirectly(targets, sql`status = 'PENDING', priority = 'URGENT'`);
-        await changeDirectly([targets[1]], sql`deleted_at = now()`);
-        const before = await fieldsOf(targets);
-        const undone = await rollBack(parent, false);
-        expect(undone.error_counts).toEqual({});
-        expect(undone.succeeded).toBe(5);
-        expect(await fieldsOf(targets)).toEqual(before);
-        const { rows: [left] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ticket_comments
-          WHERE bulk_operation_id = ${parent.id}`.execute(db);
-        expect(left.n).toBe(0);
-      });
-    } finally {
-      await server.stop();
+      );
     }
+
+    // Per action: `parent` changes `field`; afterwards someone changes `other` fields on every
+    // target and the parent's own field on the first one. Unforced: exactly that one is a
+    // CONFLICT, the rest get the parent's field back; forced: all do. Every other field keeps
+    // the value it had just before the rollback, in both.
+    const cases: {
+      action: string;
+      params: unknown;
+      deleted?: boolean;
+      field: keyof Fields;
+      other: ReturnType<typeof sql>;
+      conflict: ReturnType<typeof sql>;
+    }[] = [
+      {
+        action: "SET_STATUS",
+        params: { status: "RESOLVED" },
+        field: "status",
+        other: sql`priority = 'LOW', category = 'BILLING'`,
+        conflict: sql`status = 'CLOSED'`,
+      },
+      {
+        action: "SET_PRIORITY",
+        params: { priority: "HIGH" },
+        field: "priority",
+        other: sql`status = 'PENDING', assignee_id = NULL`,
+        conflict: sql`priority = 'URGENT'`,
+      },
+      {
+        action: "SET_CATEGORY",
+        params: { category: "TECHNICAL" },
+        field: "category",
+        other: sql`priority = 'URGENT', deleted_at = now()`,
+        conflict: sql`category = 'ACCOUNT'`,
+      },
+      {
+        action: "ASSIGN",
+        params: { assigneeId: tenant.admin.id },
+        field: "assignee_id",
+        other: sql`status = 'CLOSED', category = 'FEATURE_REQUEST'`,
+        conflict: sql`assignee_id = NULL`,
+      },
+      {
+        action: "DELETE",
+        params: {},
+        field: "deleted_at",
+        other: sql`priority = 'HIGH', status = 'PENDING'`,
+        conflict: sql`deleted_at = now() + interval '1 hour'`,
+      },
+      {
+        action: "RESTORE",
+        params: {},
+        deleted: true,
+        field: "deleted_at",
+        other: sql`priority = 'LOW', assignee_id = NULL`,
+        conflict: sql`deleted_at = now()`,
+      },
+    ];
+    for (const c of cases) {
+      for (const force of [false, true]) {
+        await t.step(`${c.action}: ${force ? "forced" : "unforced"} rollback restores ${c.field} only`, async () => {
+          const targets = take(5);
+          await reset(targets, c.deleted);
+          const original = await fieldsOf(targets);
+          const parent = await run(c.action, c.params, targets);
+          expect(parent.succeeded).toBe(5);
+          await changeDirectly(targets, c.other);
+          await changeDirectly([targets[0]], c.conflict);
+          const changedSince = await fieldsOf(targets);
+          const undone = await rollBack(parent, force);
+          expect(undone.error_counts).toEqual(force ? {} : { CONFLICT: 1 });
+          expect(undone.succeeded).toBe(force ? 5 : 4);
+          const restored = (i: number) => (i === 0 && !force ? changedSince : original)[i][c.field];
+          expect(await fieldsOf(targets)).toEqual(
+            changedSince.map((fields, i) => ({ ...fields, [c.field]: restored(i) })),
+          );
+        });
+      }
+    }
+
+    await t.step("ADD_COMMENT: rollback removes the comments and touches no field", async () => {
+      const targets = take(5);
+      await reset(targets);
+      const parent = await run("ADD_COMMENT", { body: "to be undone" }, targets);
+      expect(parent.succeeded).toBe(5);
+      await changeDirectly(targets, sql`status = 'PENDING', priority = 'URGENT'`);
+      await changeDirectly([targets[1]], sql`deleted_at = now()`);
+      const before = await fieldsOf(targets);
+      const undone = await rollBack(parent, false);
+      expect(undone.error_counts).toEqual({});
+      expect(undone.succeeded).toBe(5);
+      expect(await fieldsOf(targets)).toEqual(before);
+      const { rows: [left] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ticket_comments
+          WHERE bulk_operation_id = ${parent.id}`.execute(db);
+      expect(left.n).toBe(0);
+    });
   },
 });

@@ -13,6 +13,7 @@ import { dbIdOf } from "./helpers/api.ts";
 import { runSubprocess, taskFlags } from "./helpers/subprocess.ts";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 interface Run {
   code: number;
@@ -327,40 +328,35 @@ Deno.test("cli: works against a server that runs trusted documents only", async 
 });
 
 Deno.test("cli import FILE: a staged upload streamed from disk, --watch to the end, failed rows in the summary", async () => {
-  const server = await startTestServer({ env: { WORKERS: "1", BULK_CHUNK_SIZE: "50" } });
-  const dir = await Deno.makeTempDir();
-  try {
-    const agent = server.tenant.agent.token;
-    const csv = `${dir}/tickets.csv`;
-    await Deno.writeTextFile(
-      csv,
-      "title,priority,externalId\n" + Array.from({ length: 120 }, (_, i) => `Row ${i},HIGH,cli-${i}`).join("\n") +
-        "\nBad,SOMETIMES,cli-bad\n",
-    );
-    const run = await cli(server, agent, "import", csv, "--watch");
-    expect(run.stdout).toMatch(/^started import \S+ (QUEUED|RUNNING) \(121 rows\)\n/);
-    expect(run.stdout).toMatch(/\nerrors:\n {2}INVALID_FIELD +1\n/);
-    expect(run.stderr.trim().split("\n").at(-1)).toMatch(/121\/121 {2}ok 120 failed 1 .*COMPLETED_WITH_ERRORS$/);
-    expect(run.code).toBe(4);
-    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM tickets WHERE external_id LIKE 'cli-%'`
-      .execute(server.db);
-    expect(rows[0].n).toBe(120);
+  await using server = await startTestServer({ env: { WORKERS: "1", BULK_CHUNK_SIZE: "50" } });
+  await using dir = await tempDir("cli-import-");
+  const agent = server.tenant.agent.token;
+  const csv = `${dir.path}/tickets.csv`;
+  await Deno.writeTextFile(
+    csv,
+    "title,priority,externalId\n" + Array.from({ length: 120 }, (_, i) => `Row ${i},HIGH,cli-${i}`).join("\n") +
+      "\nBad,SOMETIMES,cli-bad\n",
+  );
+  const run = await cli(server, agent, "import", csv, "--watch");
+  expect(run.stdout).toMatch(/^started import \S+ (QUEUED|RUNNING) \(121 rows\)\n/);
+  expect(run.stdout).toMatch(/\nerrors:\n {2}INVALID_FIELD +1\n/);
+  expect(run.stderr.trim().split("\n").at(-1)).toMatch(/121\/121 {2}ok 120 failed 1 .*COMPLETED_WITH_ERRORS$/);
+  expect(run.code).toBe(4);
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM tickets WHERE external_id LIKE 'cli-%'`
+    .execute(server.db);
+  expect(rows[0].n).toBe(120);
 
-    // UPSERT of a JSONL file by externalId: the format from the extension.
-    const jsonl = `${dir}/fix.jsonl`;
-    await Deno.writeTextFile(jsonl, JSON.stringify({ externalId: "cli-0", priority: "LOW" }) + "\n");
-    const upsert = await cli(server, agent, "import", jsonl, "--mode", "upsert", "--wait");
-    expect(upsert.code).toBe(0);
-    const { rows: [fixed] } = await sql<{ priority: string }>`SELECT priority FROM tickets WHERE external_id = 'cli-0'`
-      .execute(server.db);
-    expect(fixed.priority).toBe("LOW");
+  // UPSERT of a JSONL file by externalId: the format from the extension.
+  const jsonl = `${dir.path}/fix.jsonl`;
+  await Deno.writeTextFile(jsonl, JSON.stringify({ externalId: "cli-0", priority: "LOW" }) + "\n");
+  const upsert = await cli(server, agent, "import", jsonl, "--mode", "upsert", "--wait");
+  expect(upsert.code).toBe(0);
+  const { rows: [fixed] } = await sql<{ priority: string }>`SELECT priority FROM tickets WHERE external_id = 'cli-0'`
+    .execute(server.db);
+  expect(fixed.priority).toBe("LOW");
 
-    expect(await cli(server, agent, "import", `${dir}/missing.csv`)).toMatchObject({ code: 2 });
-    const unknown = await cli(server, agent, "import", `${dir}/fix.txt`);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain("give --format CSV|JSONL");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    await server.stop();
-  }
+  expect(await cli(server, agent, "import", `${dir.path}/missing.csv`)).toMatchObject({ code: 2 });
+  const unknown = await cli(server, agent, "import", `${dir.path}/fix.txt`);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain("give --format CSV|JSONL");
 });

@@ -75,57 +75,52 @@ async function download(url: string, token: string) {
 
 Deno.test("JSONL downloads stream: a three times larger ledger barely raises the API process's peak RSS", async () => {
   const databaseUrl = await freshDatabase();
-  const db = createDb(databaseUrl, { poolSize: 2, applicationName: "test setup" });
-  const api = await spawnApi(
+  await using db = createDb(databaseUrl, { poolSize: 2, applicationName: "test setup" });
+  await using api = await spawnApi(
     { DATABASE_URL: databaseUrl, PORT: "0", WORKERS: "0", SEED_DEMO: "0" },
     [`--max-old-space-size=${OLD_SPACE_MB}`],
   );
-  try {
-    const tenant = await createTenant(db, "Downloads");
-    await insertTickets(db, tenant.id, 10);
-    const ids = await ticketIds(db, tenant.id);
-    const started = await gql(`${api.url}/graphql`, tenant.agent.token, START, {
-      input: { targets: { ids: ids.map(ticketGid) }, action: { setPriority: { priority: "URGENT" } } },
-    });
-    expect(started.data.startBulkOperation.userErrors).toEqual([]);
-    const op = started.data.startBulkOperation.bulkOperation;
-    const url = `${api.url}/bulk-operations/${op.id}/items.jsonl`;
-    await growLedger(db, dbIdOf(op.id), ids[0], ids.length, FIRST);
+  const tenant = await createTenant(db, "Downloads");
+  await insertTickets(db, tenant.id, 10);
+  const ids = await ticketIds(db, tenant.id);
+  const started = await gql(`${api.url}/graphql`, tenant.agent.token, START, {
+    input: { targets: { ids: ids.map(ticketGid) }, action: { setPriority: { priority: "URGENT" } } },
+  });
+  expect(started.data.startBulkOperation.userErrors).toEqual([]);
+  const op = started.data.startBulkOperation.bulkOperation;
+  const url = `${api.url}/bulk-operations/${op.id}/items.jsonl`;
+  await growLedger(db, dbIdOf(op.id), ids[0], ids.length, FIRST);
 
-    const idle = await residentMemory(api.pid);
-    const first = await download(url, tenant.agent.token);
-    const afterFirst = await residentMemory(api.pid);
-    await growLedger(db, dbIdOf(op.id), ids[0], FIRST, SECOND);
-    const second = await download(url, tenant.agent.token);
-    const afterSecond = await residentMemory(api.pid);
+  const idle = await residentMemory(api.pid);
+  const first = await download(url, tenant.agent.token);
+  const afterFirst = await residentMemory(api.pid);
+  await growLedger(db, dbIdOf(op.id), ids[0], FIRST, SECOND);
+  const second = await download(url, tenant.agent.token);
+  const afterSecond = await residentMemory(api.pid);
 
-    const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
-    for (const [items, run] of [[FIRST, first], [SECOND, second]] as const) {
-      console.log(
-        `JSONL download: ${items.toLocaleString("en-US")} items, ${run.mb.toFixed(0)} MB in ` +
-          `${run.seconds.toFixed(2)} s (${(run.mb / run.seconds).toFixed(0)} MB/s)`,
-      );
-    }
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
+  for (const [items, run] of [[FIRST, first], [SECOND, second]] as const) {
     console.log(
-      `API process RSS: ${mb(idle.rss)} MB idle, peak ${mb(afterFirst.peak)} MB after the first download, ` +
-        `${mb(afterSecond.peak)} MB after the second (old space capped at ${OLD_SPACE_MB} MB)`,
+      `JSONL download: ${items.toLocaleString("en-US")} items, ${run.mb.toFixed(0)} MB in ` +
+        `${run.seconds.toFixed(2)} s (${(run.mb / run.seconds).toFixed(0)} MB/s)`,
     );
-    expect([first.lines, first.last.position, second.lines, second.last.position]).toEqual([
-      FIRST,
-      FIRST - 1,
-      SECOND,
-      SECOND - 1,
-    ]);
-    expect(second.mb).toBeGreaterThan(150);
-    // The second body is ~107 MB larger than the first: buffered, the peak would rise by at
-    // least that. Streamed, it stays about where the first download left it (the collector's
-    // slack is the same for both): +13 to +35 MB over five runs on the shared 2-core machine.
-    // Three quarters of the extra body leaves the collector's timing room and no buffered
-    // implementation through.
-    const extraMb = second.mb - first.mb;
-    expect((afterSecond.peak - afterFirst.peak) / 1e6).toBeLessThan(extraMb * 0.75);
-  } finally {
-    await api.stop();
-    await db.destroy();
   }
+  console.log(
+    `API process RSS: ${mb(idle.rss)} MB idle, peak ${mb(afterFirst.peak)} MB after the first download, ` +
+      `${mb(afterSecond.peak)} MB after the second (old space capped at ${OLD_SPACE_MB} MB)`,
+  );
+  expect([first.lines, first.last.position, second.lines, second.last.position]).toEqual([
+    FIRST,
+    FIRST - 1,
+    SECOND,
+    SECOND - 1,
+  ]);
+  expect(second.mb).toBeGreaterThan(150);
+  // The second body is ~107 MB larger than the first: buffered, the peak would rise by at
+  // least that. Streamed, it stays about where the first download left it (the collector's
+  // slack is the same for both): +13 to +35 MB over five runs on the shared 2-core machine.
+  // Three quarters of the extra body leaves the collector's timing room and no buffered
+  // implementation through.
+  const extraMb = second.mb - first.mb;
+  expect((afterSecond.peak - afterFirst.peak) / 1e6).toBeLessThan(extraMb * 0.75);
 });

@@ -47,56 +47,51 @@ async function download(url: string, token: string): Promise<number> {
 
 Deno.test("export downloads stream: three clients at once, a three times larger file barely raises the peak RSS", async () => {
   const databaseUrl = await freshDatabase();
-  const db = createDb(databaseUrl, { poolSize: 2, applicationName: "test setup" });
-  const api = await spawnApi(
+  await using db = createDb(databaseUrl, { poolSize: 2, applicationName: "test setup" });
+  await using api = await spawnApi(
     { DATABASE_URL: databaseUrl, PORT: "0", WORKERS: "0", SEED_DEMO: "0" },
     [`--max-old-space-size=${OLD_SPACE_MB}`],
   );
-  try {
-    const tenant = await createTenant(db, "Export downloads");
-    await insertTickets(db, tenant.id, 10);
-    const started = await gql(`${api.url}/graphql`, tenant.agent.token, START_EXPORT, {
-      input: { targets: { filter: {} }, format: "JSONL" },
-    });
-    const id = started.data.startBulkExport.bulkOperation.id;
-    await sql`DELETE FROM bulk_jobs WHERE operation_id = ${uuidOf(id)}`.execute(db);
-    const url = `${api.url}/bulk-operations/${id}/export`;
-    const round = async () => {
-      const clock = performance.now();
-      const sizes = await within(
-        Promise.all(Array.from({ length: CLIENTS }, () => download(url, tenant.agent.token))),
-        180_000,
-        `${CLIENTS} downloads of ${url} are read to their end`,
-      );
-      return {
-        mb: sizes[0] / 1e6,
-        seconds: (performance.now() - clock) / 1000,
-        peak: (await residentMemory(api.pid)).peak,
-      };
-    };
-
-    const idle = await residentMemory(api.pid);
-    await writeParts(db, uuidOf(id), 0, FIRST_PARTS);
-    const first = await round();
-    await writeParts(db, uuidOf(id), FIRST_PARTS, SECOND_PARTS);
-    const second = await round();
-    const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
-    for (const run of [first, second]) {
-      console.log(
-        `export download: ${CLIENTS} x ${run.mb.toFixed(0)} MB at once in ${run.seconds.toFixed(2)} s ` +
-          `(${((CLIENTS * run.mb) / run.seconds).toFixed(0)} MB/s in all)`,
-      );
-    }
-    console.log(
-      `API process RSS: ${mb(idle.rss)} MB idle, peak ${mb(first.peak)} MB after the first round, ` +
-        `${mb(second.peak)} MB after the second (old space capped at ${OLD_SPACE_MB} MB)`,
+  const tenant = await createTenant(db, "Export downloads");
+  await insertTickets(db, tenant.id, 10);
+  const started = await gql(`${api.url}/graphql`, tenant.agent.token, START_EXPORT, {
+    input: { targets: { filter: {} }, format: "JSONL" },
+  });
+  const id = started.data.startBulkExport.bulkOperation.id;
+  await sql`DELETE FROM bulk_jobs WHERE operation_id = ${uuidOf(id)}`.execute(db);
+  const url = `${api.url}/bulk-operations/${id}/export`;
+  const round = async () => {
+    const clock = performance.now();
+    const sizes = await within(
+      Promise.all(Array.from({ length: CLIENTS }, () => download(url, tenant.agent.token))),
+      180_000,
+      `${CLIENTS} downloads of ${url} are read to their end`,
     );
-    expect(second.mb).toBeGreaterThan(85);
-    // Each client's body is ~60 MB larger in the second round: buffered, the peak would rise by
-    // at least that (three times that for three clients). Streamed, it stays near the first's.
-    expect((second.peak - first.peak) / 1e6).toBeLessThan((second.mb - first.mb) * 0.75);
-  } finally {
-    await api.stop();
-    await db.destroy();
+    return {
+      mb: sizes[0] / 1e6,
+      seconds: (performance.now() - clock) / 1000,
+      peak: (await residentMemory(api.pid)).peak,
+    };
+  };
+
+  const idle = await residentMemory(api.pid);
+  await writeParts(db, uuidOf(id), 0, FIRST_PARTS);
+  const first = await round();
+  await writeParts(db, uuidOf(id), FIRST_PARTS, SECOND_PARTS);
+  const second = await round();
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
+  for (const run of [first, second]) {
+    console.log(
+      `export download: ${CLIENTS} x ${run.mb.toFixed(0)} MB at once in ${run.seconds.toFixed(2)} s ` +
+        `(${((CLIENTS * run.mb) / run.seconds).toFixed(0)} MB/s in all)`,
+    );
   }
+  console.log(
+    `API process RSS: ${mb(idle.rss)} MB idle, peak ${mb(first.peak)} MB after the first round, ` +
+      `${mb(second.peak)} MB after the second (old space capped at ${OLD_SPACE_MB} MB)`,
+  );
+  expect(second.mb).toBeGreaterThan(85);
+  // Each client's body is ~60 MB larger in the second round: buffered, the peak would rise by
+  // at least that (three times that for three clients). Streamed, it stays near the first's.
+  expect((second.peak - first.peak) / 1e6).toBeLessThan((second.mb - first.mb) * 0.75);
 });

@@ -73,104 +73,96 @@ async function exported(
 }
 
 Deno.test("export: CSV, JSONL, JSON and Markdown downloads equal the database row by row", async () => {
-  const server = await exportServer();
-  try {
-    const ids = await idsNewestFirst(server.db, server.tenant.id);
-    const tickets = await ticketsInOrder(server.db, ids);
+  await using server = await exportServer();
+  const ids = await idsNewestFirst(server.db, server.tenant.id);
+  const tickets = await ticketsInOrder(server.db, ids);
 
-    // CSV: parsed back with csv-parse, header first, one record per ticket in snapshot order.
-    const csv = await exported(server, { format: "CSV", includeComments: true });
-    const response = await download(server, server.tenant.agent.token, csv.id);
-    expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
-    const date = new Date().toISOString().slice(0, 10);
-    expect(response.headers.get("content-disposition")).toBe(`attachment; filename="tickets-${date}.csv"`);
-    await response.body?.cancel();
-    const text = decoder.decode(csv.bytes);
-    expect(text.startsWith("id,title,body,status,priority,category,assigneeId,createdBy,version,createdAt,")).toBe(
-      true,
-    );
-    expect(text.endsWith("\r\n")).toBe(true);
-    // A lone line break is quoted too (csv-stringify leaves it bare with CRLF records; readers that split
-    // on any line break, such as Python's csv module, would break the record there).
-    expect(text).toContain(',"Multi\nline title",');
-    const rows = parseCsv(text, { columns: true }) as Record<string, string>[];
-    expect(rows.length).toBe(TICKETS);
-    rows.forEach((row, i) => {
-      expectRecord(row, tickets[i]);
-      expect(
-        JSON.parse(row.comments).map((c: { authorId: string; body: string }) => ({
-          authorId: c.authorId,
-          body: c.body,
-        })),
-      )
-        .toEqual(tickets[i].comments);
-    });
+  // CSV: parsed back with csv-parse, header first, one record per ticket in snapshot order.
+  const csv = await exported(server, { format: "CSV", includeComments: true });
+  const response = await download(server, server.tenant.agent.token, csv.id);
+  expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+  const date = new Date().toISOString().slice(0, 10);
+  expect(response.headers.get("content-disposition")).toBe(`attachment; filename="tickets-${date}.csv"`);
+  await response.body?.cancel();
+  const text = decoder.decode(csv.bytes);
+  expect(text.startsWith("id,title,body,status,priority,category,assigneeId,createdBy,version,createdAt,")).toBe(
+    true,
+  );
+  expect(text.endsWith("\r\n")).toBe(true);
+  // A lone line break is quoted too (csv-stringify leaves it bare with CRLF records; readers that split
+  // on any line break, such as Python's csv module, would break the record there).
+  expect(text).toContain(',"Multi\nline title",');
+  const rows = parseCsv(text, { columns: true }) as Record<string, string>[];
+  expect(rows.length).toBe(TICKETS);
+  rows.forEach((row, i) => {
+    expectRecord(row, tickets[i]);
+    expect(
+      JSON.parse(row.comments).map((c: { authorId: string; body: string }) => ({
+        authorId: c.authorId,
+        body: c.body,
+      })),
+    )
+      .toEqual(tickets[i].comments);
+  });
 
-    // JSONL: one object per line.
-    const jsonl = decoder.decode((await exported(server, { format: "JSONL" })).bytes);
-    const lines = jsonl.split("\n");
-    expect(lines.pop()).toBe("");
-    expect(lines.length).toBe(TICKETS);
-    lines.forEach((line, i) => expectRecord(JSON.parse(line), tickets[i]));
+  // JSONL: one object per line.
+  const jsonl = decoder.decode((await exported(server, { format: "JSONL" })).bytes);
+  const lines = jsonl.split("\n");
+  expect(lines.pop()).toBe("");
+  expect(lines.length).toBe(TICKETS);
+  lines.forEach((line, i) => expectRecord(JSON.parse(line), tickets[i]));
 
-    // JSON: one array, parsed whole, with comments.
-    const json = JSON.parse(decoder.decode((await exported(server, { format: "JSON", includeComments: true })).bytes));
-    expect(json.length).toBe(TICKETS);
-    json.forEach((record: Record<string, unknown> & { comments: { authorId: string; body: string }[] }, i: number) => {
-      expectRecord(record, tickets[i]);
-      expect(record.comments.map((c) => ({ authorId: c.authorId, body: c.body }))).toEqual(tickets[i].comments);
-    });
+  // JSON: one array, parsed whole, with comments.
+  const json = JSON.parse(decoder.decode((await exported(server, { format: "JSON", includeComments: true })).bytes));
+  expect(json.length).toBe(TICKETS);
+  json.forEach((record: Record<string, unknown> & { comments: { authorId: string; body: string }[] }, i: number) => {
+    expectRecord(record, tickets[i]);
+    expect(record.comments.map((c) => ({ authorId: c.authorId, body: c.body }))).toEqual(tickets[i].comments);
+  });
 
-    // Markdown: one section per ticket, in order, each with its title (line breaks folded).
-    const markdown = decoder.decode((await exported(server, { format: "MARKDOWN", includeComments: true })).bytes);
-    const headings = [...markdown.matchAll(/^## (.*)$/gm)].map((m) => m[1]);
-    expect(headings).toEqual(tickets.map((t) => t.title.replace(/\s*\n\s*/g, " ")));
-    expect(markdown).toContain("Only one");
+  // Markdown: one section per ticket, in order, each with its title (line breaks folded).
+  const markdown = decoder.decode((await exported(server, { format: "MARKDOWN", includeComments: true })).bytes);
+  const headings = [...markdown.matchAll(/^## (.*)$/gm)].map((m) => m[1]);
+  expect(headings).toEqual(tickets.map((t) => t.title.replace(/\s*\n\s*/g, " ")));
+  expect(markdown).toContain("Only one");
 
-    // Fields: chosen ones only, in the order asked.
-    const some = decoder.decode((await exported(server, { format: "CSV", fields: ["status", "id"] })).bytes);
-    expect(parseCsv(some)).toEqual([["status", "id"], ...tickets.map((t) => [t.status, t.id])]);
+  // Fields: chosen ones only, in the order asked.
+  const some = decoder.decode((await exported(server, { format: "CSV", fields: ["status", "id"] })).bytes);
+  expect(parseCsv(some)).toEqual([["status", "id"], ...tickets.map((t) => [t.status, t.id])]);
 
-    // The operation's export: rows, exact bytes, the url, expiry after EXPORT_RETENTION_DAYS.
-    const view = await exportOf(server, server.tenant.agent.token, csv.id);
-    const done = await waitExported(server, csv.id);
-    expect(view.export).toMatchObject({
-      format: "CSV",
-      compression: "NONE",
-      state: "READY",
-      rows: TICKETS,
-      bytes: csv.bytes.length,
-      includeComments: true,
-      url: `${server.config.publicUrl}/bulk-operations/${csv.id}/export`,
-      expiresAt: new Date(new Date(done.finished_at!).getTime() + 7 * 86_400_000).toISOString(),
-    });
-    // One part per chunk, in the ledger's chunk order.
-    const { rows: [parts] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bulk_operation_parts
+  // The operation's export: rows, exact bytes, the url, expiry after EXPORT_RETENTION_DAYS.
+  const view = await exportOf(server, server.tenant.agent.token, csv.id);
+  const done = await waitExported(server, csv.id);
+  expect(view.export).toMatchObject({
+    format: "CSV",
+    compression: "NONE",
+    state: "READY",
+    rows: TICKETS,
+    bytes: csv.bytes.length,
+    includeComments: true,
+    url: `${server.config.publicUrl}/bulk-operations/${csv.id}/export`,
+    expiresAt: new Date(new Date(done.finished_at!).getTime() + 7 * 86_400_000).toISOString(),
+  });
+  // One part per chunk, in the ledger's chunk order.
+  const { rows: [parts] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bulk_operation_parts
       WHERE operation_id = ${uuidOf(csv.id)}`.execute(server.db);
-    expect(parts.n).toBe(Math.ceil(TICKETS / CHUNK));
-  } finally {
-    await server.stop();
-  }
+  expect(parts.n).toBe(Math.ceil(TICKETS / CHUNK));
 });
 
 Deno.test("export: GZIP files are one gzip stream of the same bytes, with Content-Length and ranges", async () => {
-  const server = await exportServer();
-  try {
-    for (const format of ["CSV", "JSON"]) {
-      const plain = await exported(server, { format, includeComments: true });
-      const gzipped = await exported(server, { format, includeComments: true, compression: "GZIP" });
-      expect(gzipped.bytes[0]).toBe(0x1f);
-      expect(gzipped.bytes[1]).toBe(0x8b);
-      expect(gzipSafe(gzipped.bytes)).toEqual(plain.bytes);
-      const response = await download(server, server.tenant.agent.token, gzipped.id, { range: "bytes=100-" });
-      expect(response.status).toBe(206);
-      expect(response.headers.get("content-type")).toBe("application/gzip");
-      expect(response.headers.get("content-disposition")).toContain(format === "CSV" ? '.csv.gz"' : '.json.gz"');
-      expect(new Uint8Array(await response.arrayBuffer())).toEqual(gzipped.bytes.subarray(100));
-      expect((await exportOf(server, server.tenant.agent.token, gzipped.id)).export.bytes).toBe(gzipped.bytes.length);
-    }
-  } finally {
-    await server.stop();
+  await using server = await exportServer();
+  for (const format of ["CSV", "JSON"]) {
+    const plain = await exported(server, { format, includeComments: true });
+    const gzipped = await exported(server, { format, includeComments: true, compression: "GZIP" });
+    expect(gzipped.bytes[0]).toBe(0x1f);
+    expect(gzipped.bytes[1]).toBe(0x8b);
+    expect(gzipSafe(gzipped.bytes)).toEqual(plain.bytes);
+    const response = await download(server, server.tenant.agent.token, gzipped.id, { range: "bytes=100-" });
+    expect(response.status).toBe(206);
+    expect(response.headers.get("content-type")).toBe("application/gzip");
+    expect(response.headers.get("content-disposition")).toContain(format === "CSV" ? '.csv.gz"' : '.json.gz"');
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(gzipped.bytes.subarray(100));
+    expect((await exportOf(server, server.tenant.agent.token, gzipped.id)).export.bytes).toBe(gzipped.bytes.length);
   }
 });
 
@@ -178,163 +170,147 @@ Deno.test("export: GZIP files are one gzip stream of the same bytes, with Conten
 const gzipSafe = (bytes: Uint8Array) => new Uint8Array(gunzipSync(bytes));
 
 Deno.test("export: a range request resumes a broken download; 416 past the end; If-Range guards the resume", async () => {
-  const server = await exportServer();
-  try {
-    const { id, bytes: whole } = await exported(server, { format: "JSONL", includeComments: true });
-    const token = server.tenant.agent.token;
-    // A download broken off after its first bytes: the client read some, then the connection went.
-    const first = await download(server, token, id);
-    const reader = first.body!.getReader();
-    const { value } = await reader.read();
-    const got = value!.subarray(0, Math.min(value!.length, 300));
-    await reader.cancel();
-    const resumed = await download(server, token, id, { range: `bytes=${got.length}-` });
-    expect(resumed.status).toBe(206);
-    expect(resumed.headers.get("content-range")).toBe(`bytes ${got.length}-${whole.length - 1}/${whole.length}`);
-    const rest = new Uint8Array(await resumed.arrayBuffer());
-    expect(Number(resumed.headers.get("content-length"))).toBe(rest.length);
-    expect(new Uint8Array([...got, ...rest])).toEqual(whole);
+  await using server = await exportServer();
+  const { id, bytes: whole } = await exported(server, { format: "JSONL", includeComments: true });
+  const token = server.tenant.agent.token;
+  // A download broken off after its first bytes: the client read some, then the connection went.
+  const first = await download(server, token, id);
+  const reader = first.body!.getReader();
+  const { value } = await reader.read();
+  const got = value!.subarray(0, Math.min(value!.length, 300));
+  await reader.cancel();
+  const resumed = await download(server, token, id, { range: `bytes=${got.length}-` });
+  expect(resumed.status).toBe(206);
+  expect(resumed.headers.get("content-range")).toBe(`bytes ${got.length}-${whole.length - 1}/${whole.length}`);
+  const rest = new Uint8Array(await resumed.arrayBuffer());
+  expect(Number(resumed.headers.get("content-length"))).toBe(rest.length);
+  expect(new Uint8Array([...got, ...rest])).toEqual(whole);
 
-    // A middle range that spans part boundaries, and a suffix range.
-    const middle = await download(server, token, id, { range: "bytes=1000-2999" });
-    expect(middle.status).toBe(206);
-    expect(new Uint8Array(await middle.arrayBuffer())).toEqual(whole.subarray(1000, 3000));
-    const tail = await download(server, token, id, { range: "bytes=-10" });
-    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(whole.subarray(whole.length - 10));
+  // A middle range that spans part boundaries, and a suffix range.
+  const middle = await download(server, token, id, { range: "bytes=1000-2999" });
+  expect(middle.status).toBe(206);
+  expect(new Uint8Array(await middle.arrayBuffer())).toEqual(whole.subarray(1000, 3000));
+  const tail = await download(server, token, id, { range: "bytes=-10" });
+  expect(new Uint8Array(await tail.arrayBuffer())).toEqual(whole.subarray(whole.length - 10));
 
-    const beyond = await download(server, token, id, { range: `bytes=${whole.length}-` });
-    expect(beyond.status).toBe(416);
-    expect(beyond.headers.get("content-range")).toBe(`bytes */${whole.length}`);
-    await beyond.body?.cancel();
+  const beyond = await download(server, token, id, { range: `bytes=${whole.length}-` });
+  expect(beyond.status).toBe(416);
+  expect(beyond.headers.get("content-range")).toBe(`bytes */${whole.length}`);
+  await beyond.body?.cancel();
 
-    const etag = first.headers.get("etag")!;
-    const same = await download(server, token, id, { range: "bytes=5-", "if-range": etag });
-    expect(same.status).toBe(206);
-    await same.body?.cancel();
-    const other = await download(server, token, id, { range: "bytes=5-", "if-range": '"another-file"' });
-    expect(other.status).toBe(200);
-    expect(new Uint8Array(await other.arrayBuffer())).toEqual(whole);
-  } finally {
-    await server.stop();
-  }
+  const etag = first.headers.get("etag")!;
+  const same = await download(server, token, id, { range: "bytes=5-", "if-range": etag });
+  expect(same.status).toBe(206);
+  await same.body?.cancel();
+  const other = await download(server, token, id, { range: "bytes=5-", "if-range": '"another-file"' });
+  expect(other.status).toBe(200);
+  expect(new Uint8Array(await other.arrayBuffer())).toEqual(whole);
 });
 
 Deno.test("export: CSV cells that start like a formula are neutralised; JSON keeps the text as written", async () => {
-  const server = await exportServer();
-  try {
-    const ids = await idsNewestFirst(server.db, server.tenant.id);
-    const formulas = ['=HYPERLINK("http://evil.example","x")', "+1+2", "-3", "@SUM(A1)", "\tTab", "\rCR"];
-    for (const [index, title] of formulas.entries()) {
-      await server.db.updateTable("tickets").set({ title, body: title }).where("id", "=", ids[index]).execute();
-    }
-    const rows: Record<string, string>[] = parseCsv(decoder.decode((await exported(server, { format: "CSV" })).bytes), {
-      columns: true,
-    });
-    formulas.forEach((title, i) => {
-      expect(rows[i].title).toBe(`'${title}`);
-      expect(rows[i].body).toBe(`'${title}`);
-    });
-    // Numbers and safe text are untouched.
-    expect(rows[6].title).not.toMatch(/^'/);
-    expect(rows[0].version).toBe("1");
-    const json = JSON.parse(decoder.decode((await exported(server, { format: "JSON" })).bytes));
-    expect(json.slice(0, formulas.length).map((r: { title: string }) => r.title)).toEqual(formulas);
-  } finally {
-    await server.stop();
+  await using server = await exportServer();
+  const ids = await idsNewestFirst(server.db, server.tenant.id);
+  const formulas = ['=HYPERLINK("http://evil.example","x")', "+1+2", "-3", "@SUM(A1)", "\tTab", "\rCR"];
+  for (const [index, title] of formulas.entries()) {
+    await server.db.updateTable("tickets").set({ title, body: title }).where("id", "=", ids[index]).execute();
   }
+  const rows: Record<string, string>[] = parseCsv(decoder.decode((await exported(server, { format: "CSV" })).bytes), {
+    columns: true,
+  });
+  formulas.forEach((title, i) => {
+    expect(rows[i].title).toBe(`'${title}`);
+    expect(rows[i].body).toBe(`'${title}`);
+  });
+  // Numbers and safe text are untouched.
+  expect(rows[6].title).not.toMatch(/^'/);
+  expect(rows[0].version).toBe("1");
+  const json = JSON.parse(decoder.decode((await exported(server, { format: "JSON" })).bytes));
+  expect(json.slice(0, formulas.length).map((r: { title: string }) => r.title)).toEqual(formulas);
 });
 
 Deno.test("export: 409 while it runs, 404 for another tenant or a non-export, 401 without a token", async () => {
-  const server = await exportServer({ WORKERS: "0" });
-  try {
-    const id = await startExport(server, server.tenant.agent.token, { targets: { filter: {} }, format: "CSV" });
-    const running = await download(server, server.tenant.agent.token, id);
-    expect(running.status).toBe(409);
-    expect(await running.json()).toMatchObject({ code: "EXPORT_NOT_READY" });
-    expect((await exportOf(server, server.tenant.agent.token, id)).export).toMatchObject({
-      state: "PENDING",
-      url: null,
-      bytes: null,
-      expiresAt: null,
-    });
+  await using server = await exportServer({ WORKERS: "0" });
+  const id = await startExport(server, server.tenant.agent.token, { targets: { filter: {} }, format: "CSV" });
+  const running = await download(server, server.tenant.agent.token, id);
+  expect(running.status).toBe(409);
+  expect(await running.json()).toMatchObject({ code: "EXPORT_NOT_READY" });
+  expect((await exportOf(server, server.tenant.agent.token, id)).export).toMatchObject({
+    state: "PENDING",
+    url: null,
+    bytes: null,
+    expiresAt: null,
+  });
 
-    // An idempotent resend returns the same export; the same key with another input is refused.
-    const keyed = { targets: { filter: {} }, format: "JSONL", idempotencyKey: "nightly-2026-12-01" };
-    const first = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, { input: keyed });
-    const again = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, { input: keyed });
-    expect(again.data.startBulkExport.bulkOperation.id).toBe(first.data.startBulkExport.bulkOperation.id);
-    const other = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, {
-      input: { ...keyed, format: "CSV" },
-    });
-    expect(other.data.startBulkExport.userErrors).toMatchObject([{ code: "IDEMPOTENCY_CONFLICT" }]);
+  // An idempotent resend returns the same export; the same key with another input is refused.
+  const keyed = { targets: { filter: {} }, format: "JSONL", idempotencyKey: "nightly-2026-12-01" };
+  const first = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, { input: keyed });
+  const again = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, { input: keyed });
+  expect(again.data.startBulkExport.bulkOperation.id).toBe(first.data.startBulkExport.bulkOperation.id);
+  const other = await gql(server.graphqlUrl, server.tenant.agent.token, START_EXPORT, {
+    input: { ...keyed, format: "CSV" },
+  });
+  expect(other.data.startBulkExport.userErrors).toMatchObject([{ code: "IDEMPOTENCY_CONFLICT" }]);
 
-    const foreign = await download(server, server.otherTenant.admin.token, id);
-    expect(foreign.status).toBe(404);
-    expect(await foreign.json()).toEqual({ error: "No bulk operation with this id." });
-    const unauthenticated = await fetch(`${server.url}/bulk-operations/${id}/export`);
-    expect(unauthenticated.status).toBe(401);
-    await unauthenticated.body?.cancel();
+  const foreign = await download(server, server.otherTenant.admin.token, id);
+  expect(foreign.status).toBe(404);
+  expect(await foreign.json()).toEqual({ error: "No bulk operation with this id." });
+  const unauthenticated = await fetch(`${server.url}/bulk-operations/${id}/export`);
+  expect(unauthenticated.status).toBe(401);
+  await unauthenticated.body?.cancel();
 
-    const change = await gql(
-      server.graphqlUrl,
-      server.tenant.agent.token,
-      `mutation($input: StartBulkOperationInput!) {
+  const change = await gql(
+    server.graphqlUrl,
+    server.tenant.agent.token,
+    `mutation($input: StartBulkOperationInput!) {
       startBulkOperation(input: $input) { bulkOperation { id } userErrors { code } } }`,
-      {
-        input: { targets: { filter: {} }, action: { setPriority: { priority: "HIGH" } } },
-      },
-    );
-    const notExport = await download(
-      server,
-      server.tenant.agent.token,
-      change.data.startBulkOperation.bulkOperation.id,
-    );
-    expect(notExport.status).toBe(404);
-    expect(await notExport.json()).toMatchObject({ code: "NOT_AN_EXPORT" });
-  } finally {
-    await server.stop();
-  }
+    {
+      input: { targets: { filter: {} }, action: { setPriority: { priority: "HIGH" } } },
+    },
+  );
+  const notExport = await download(
+    server,
+    server.tenant.agent.token,
+    change.data.startBulkOperation.bulkOperation.id,
+  );
+  expect(notExport.status).toBe(404);
+  expect(await notExport.json()).toMatchObject({ code: "NOT_AN_EXPORT" });
 });
 
 Deno.test("export: bad input is a typed error and writes nothing", async () => {
-  const server = await exportServer({ WORKERS: "0", BULK_MAX_TARGETS: "10" });
-  try {
-    const attempt = async (token: string, input: Record<string, unknown>) =>
-      await gql(server.graphqlUrl, token, START_EXPORT, { input });
-    const refusal = async (input: Record<string, unknown>, token = server.tenant.agent.token) =>
-      (await attempt(token, input)).data?.startBulkExport.userErrors;
-    const ids = await idsNewestFirst(server.db, server.tenant.id);
-    const ticket = (id: string) => btoa(`Ticket:${id}`).replace(/=+$/, "");
+  await using server = await exportServer({ WORKERS: "0", BULK_MAX_TARGETS: "10" });
+  const attempt = async (token: string, input: Record<string, unknown>) =>
+    await gql(server.graphqlUrl, token, START_EXPORT, { input });
+  const refusal = async (input: Record<string, unknown>, token = server.tenant.agent.token) =>
+    (await attempt(token, input)).data?.startBulkExport.userErrors;
+  const ids = await idsNewestFirst(server.db, server.tenant.id);
+  const ticket = (id: string) => btoa(`Ticket:${id}`).replace(/=+$/, "");
 
-    expect(await refusal({ targets: { ids: [] }, format: "CSV" })).toEqual([
-      { code: "EMPTY_TARGETS", field: ["input", "targets", "ids"], message: "The target list is empty." },
-    ]);
-    expect(await refusal({ targets: { filter: { titleContains: "no such ticket" } }, format: "CSV" }))
-      .toMatchObject([{ code: "EMPTY_TARGETS" }]);
-    expect(await refusal({ targets: { filter: {} }, format: "CSV" })).toMatchObject([{ code: "TOO_MANY_TARGETS" }]);
-    expect(await refusal({ targets: { ids: ids.slice(0, 11).map(ticket) }, format: "CSV" }))
-      .toMatchObject([{ code: "TOO_MANY_TARGETS" }]);
-    const unknownFields = await refusal({
-      targets: { ids: [ticket(ids[0])] },
-      format: "CSV",
-      fields: ["title", "secret", "password"],
-    });
-    expect(unknownFields).toMatchObject([{ code: "INVALID_PARAMS", field: ["input", "fields"] }]);
-    expect(unknownFields[0].message).toContain('Unknown fields: "secret", "password".');
-    expect(await refusal({ targets: { ids: [ticket(ids[0])] }, format: "CSV", fields: [] }))
-      .toMatchObject([{ code: "INVALID_PARAMS", field: ["input", "fields"] }]);
-    expect(await refusal({ targets: { ids: [ticket(ids[0])] }, format: "CSV" }, server.tenant.viewer.token))
-      .toMatchObject([{ code: "FORBIDDEN" }]);
-    // An unknown format is not a value of the enum: a request error naming it, nothing run.
-    const badFormat = await attempt(server.tenant.agent.token, { targets: { ids: [ticket(ids[0])] }, format: "XLSX" });
-    expect(badFormat.errors?.[0].message).toContain('"XLSX"');
-    expect(badFormat.data ?? null).toBeNull();
+  expect(await refusal({ targets: { ids: [] }, format: "CSV" })).toEqual([
+    { code: "EMPTY_TARGETS", field: ["input", "targets", "ids"], message: "The target list is empty." },
+  ]);
+  expect(await refusal({ targets: { filter: { titleContains: "no such ticket" } }, format: "CSV" }))
+    .toMatchObject([{ code: "EMPTY_TARGETS" }]);
+  expect(await refusal({ targets: { filter: {} }, format: "CSV" })).toMatchObject([{ code: "TOO_MANY_TARGETS" }]);
+  expect(await refusal({ targets: { ids: ids.slice(0, 11).map(ticket) }, format: "CSV" }))
+    .toMatchObject([{ code: "TOO_MANY_TARGETS" }]);
+  const unknownFields = await refusal({
+    targets: { ids: [ticket(ids[0])] },
+    format: "CSV",
+    fields: ["title", "secret", "password"],
+  });
+  expect(unknownFields).toMatchObject([{ code: "INVALID_PARAMS", field: ["input", "fields"] }]);
+  expect(unknownFields[0].message).toContain('Unknown fields: "secret", "password".');
+  expect(await refusal({ targets: { ids: [ticket(ids[0])] }, format: "CSV", fields: [] }))
+    .toMatchObject([{ code: "INVALID_PARAMS", field: ["input", "fields"] }]);
+  expect(await refusal({ targets: { ids: [ticket(ids[0])] }, format: "CSV" }, server.tenant.viewer.token))
+    .toMatchObject([{ code: "FORBIDDEN" }]);
+  // An unknown format is not a value of the enum: a request error naming it, nothing run.
+  const badFormat = await attempt(server.tenant.agent.token, { targets: { ids: [ticket(ids[0])] }, format: "XLSX" });
+  expect(badFormat.errors?.[0].message).toContain('"XLSX"');
+  expect(badFormat.data ?? null).toBeNull();
 
-    const { rows: [written] } = await sql<{ ops: number; items: number; parts: number }>`SELECT
+  const { rows: [written] } = await sql<{ ops: number; items: number; parts: number }>`SELECT
       (SELECT count(*) FROM bulk_operations)::int AS ops, (SELECT count(*) FROM bulk_operation_items)::int AS items,
       (SELECT count(*) FROM bulk_operation_parts)::int AS parts`.execute(server.db);
-    expect(written).toEqual({ ops: 0, items: 0, parts: 0 });
-  } finally {
-    await server.stop();
-  }
+  expect(written).toEqual({ ops: 0, items: 0, parts: 0 });
 });

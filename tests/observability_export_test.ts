@@ -35,7 +35,8 @@ function otlpReceiver() {
     }
     return Response.json({});
   });
-  return { url: `http://127.0.0.1:${server.addr.port}`, spans, stop: () => server.shutdown() };
+  // `await using receiver = otlpReceiver()` shuts it down when the scope ends.
+  return { url: `http://127.0.0.1:${server.addr.port}`, spans, [Symbol.asyncDispose]: () => server.shutdown() };
 }
 
 const attribute = (span: OtlpSpan, key: string) => {
@@ -69,6 +70,15 @@ async function apiProcess(tickets: number, env: Record<string, string>) {
     BULK_CHUNK_SIZE: "10",
     ...env,
   });
+  let stopped: Promise<Deno.CommandStatus> | undefined;
+  /** SIGTERM, its exit status, the pool closed; once (later calls get the same status). */
+  const stop = () =>
+    stopped ??= (async () => {
+      api.signal("SIGTERM");
+      const status = await api.exited;
+      await db.destroy();
+      return status;
+    })();
   return {
     api,
     db,
@@ -94,107 +104,87 @@ async function apiProcess(tickets: number, env: Record<string, string>) {
       await waitFor(db, dbId, finished, 60_000);
       return { dbId, requestIdHeader: response.headers.get("x-request-id") };
     },
-    async stop() {
-      api.signal("SIGTERM");
-      const status = await api.exited;
-      await db.destroy();
-      return status;
-    },
+    stop,
+    /** `await using service = await apiProcess(...)` stops it (once) when the scope ends. */
+    [Symbol.asyncDispose]: async () => void await stop(),
   };
 }
 
 Deno.test("OTEL_DENO=true: the request's span and its chunks' spans share one trace id, across the job rows", async () => {
-  const receiver = otlpReceiver();
-  const service = await apiProcess(25, {
+  await using receiver = otlpReceiver();
+  await using service = await apiProcess(25, {
     ...exportingTo(receiver.url),
     LOG_FORMAT: "json",
   });
-  try {
-    const { dbId } = await service.start("trace-test-1");
-    const request = await until(
-      "the graphql.request span",
-      () =>
-        receiver.spans.find((s) => s.name === "graphql.request" && attribute(s, "graphql.operation.name") === "Start"),
-    );
-    const chunks = await until("3 bulk.chunk spans", () => {
-      const found = receiver.spans.filter((s) => s.name === "bulk.chunk" && attribute(s, "bulk.operation.id") === dbId);
-      return found.length === 3 ? found : undefined;
-    });
-    // One trace: each chunk, run in a worker thread from its job row, is a child of the request's span.
-    expect(chunks.map((s) => s.traceId)).toEqual([request.traceId, request.traceId, request.traceId]);
-    expect(chunks.map((s) => s.parentSpanId)).toEqual([request.spanId, request.spanId, request.spanId]);
-    expect(chunks.map((s) => attribute(s, "bulk.chunk.index")).sort()).toEqual([0, 1, 2]);
-    expect(chunks.map((s) => attribute(s, "bulk.chunk.items")).sort()).toEqual([10, 10, 5]);
-    const succeeded = chunks.reduce((sum, s) => sum + Number(attribute(s, "bulk.chunk.succeeded")), 0);
-    const row = await service.db.selectFrom("bulk_operations").select(["succeeded"]).where("id", "=", dbId)
-      .executeTakeFirstOrThrow();
-    expect(succeeded).toBe(row.succeeded);
-    // Deno's own span of the HTTP request is the request span's parent, in the same trace.
-    const http = receiver.spans.find((s) => s.spanId === request.parentSpanId);
-    expect(http?.traceId).toBe(request.traceId);
-    // The log line of the start carries the same trace id.
-    const created = service.api.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
-      .find((l) => l.operation === dbId && l.scope === "bulk");
-    expect(created?.trace).toBe(request.traceId);
-  } finally {
-    await service.stop();
-    await receiver.stop();
-  }
+  const { dbId } = await service.start("trace-test-1");
+  const request = await until(
+    "the graphql.request span",
+    () =>
+      receiver.spans.find((s) => s.name === "graphql.request" && attribute(s, "graphql.operation.name") === "Start"),
+  );
+  const chunks = await until("3 bulk.chunk spans", () => {
+    const found = receiver.spans.filter((s) => s.name === "bulk.chunk" && attribute(s, "bulk.operation.id") === dbId);
+    return found.length === 3 ? found : undefined;
+  });
+  // One trace: each chunk, run in a worker thread from its job row, is a child of the request's span.
+  expect(chunks.map((s) => s.traceId)).toEqual([request.traceId, request.traceId, request.traceId]);
+  expect(chunks.map((s) => s.parentSpanId)).toEqual([request.spanId, request.spanId, request.spanId]);
+  expect(chunks.map((s) => attribute(s, "bulk.chunk.index")).sort()).toEqual([0, 1, 2]);
+  expect(chunks.map((s) => attribute(s, "bulk.chunk.items")).sort()).toEqual([10, 10, 5]);
+  const succeeded = chunks.reduce((sum, s) => sum + Number(attribute(s, "bulk.chunk.succeeded")), 0);
+  const row = await service.db.selectFrom("bulk_operations").select(["succeeded"]).where("id", "=", dbId)
+    .executeTakeFirstOrThrow();
+  expect(succeeded).toBe(row.succeeded);
+  // Deno's own span of the HTTP request is the request span's parent, in the same trace.
+  const http = receiver.spans.find((s) => s.spanId === request.parentSpanId);
+  expect(http?.traceId).toBe(request.traceId);
+  // The log line of the start carries the same trace id.
+  const created = service.api.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+    .find((l) => l.operation === dbId && l.scope === "bulk");
+  expect(created?.trace).toBe(request.traceId);
 });
 
 Deno.test("OTEL_DENO=true: a startBulkOperation over graphql-ws gets its own request span, which its chunks join", async () => {
-  const receiver = otlpReceiver();
-  const service = await apiProcess(15, {
+  await using receiver = otlpReceiver();
+  await using service = await apiProcess(15, {
     ...exportingTo(receiver.url),
   });
-  const client = wsClient(`${service.api.url.replace("http", "ws")}/graphql`, service.tenant.admin.token);
-  try {
-    const input = { targets: { ids: service.ids.map(ticketGid) }, action: { setStatus: { status: "PENDING" } } };
-    const result = await within(
-      new Promise<{ data?: { startBulkOperation?: { bulkOperation?: { id: string } } } }>((resolve, reject) =>
-        client.subscribe({ query: START, variables: { input }, operationName: "Start" }, {
-          next: (value) => resolve(value as never),
-          error: reject,
-          complete: () => {},
-        })
-      ),
-      30_000,
-      "startBulkOperation over graphql-ws",
-    );
-    const gid = result.data?.startBulkOperation?.bulkOperation?.id;
-    if (!gid) throw new Error(`start failed: ${JSON.stringify(result)}`);
-    const dbId = atob(gid.replaceAll("-", "+").replaceAll("_", "/")).split(":")[1];
-    await waitFor(service.db, dbId, finished, 60_000);
-    const request = await until(
-      "the graphql-ws graphql.request span",
-      () => receiver.spans.find((s) => s.name === "graphql.request" && attribute(s, "graphql.transport") === "ws"),
-    );
-    expect(attribute(request, "graphql.operation.name")).toBe("Start");
-    const chunks = await until("2 bulk.chunk spans", () => {
-      const found = receiver.spans.filter((s) => s.name === "bulk.chunk" && attribute(s, "bulk.operation.id") === dbId);
-      return found.length === 2 ? found : undefined;
-    });
-    expect(chunks.map((s) => [s.traceId, s.parentSpanId])).toEqual([
-      [request.traceId, request.spanId],
-      [request.traceId, request.spanId],
-    ]);
-  } finally {
-    await client.dispose();
-    await service.stop();
-    await receiver.stop();
-  }
+  await using client = wsClient(`${service.api.url.replace("http", "ws")}/graphql`, service.tenant.admin.token);
+  const input = { targets: { ids: service.ids.map(ticketGid) }, action: { setStatus: { status: "PENDING" } } };
+  const result = await within(
+    new Promise<{ data?: { startBulkOperation?: { bulkOperation?: { id: string } } } }>((resolve, reject) =>
+      client.subscribe({ query: START, variables: { input }, operationName: "Start" }, {
+        next: (value) => resolve(value as never),
+        error: reject,
+        complete: () => {},
+      })
+    ),
+    30_000,
+    "startBulkOperation over graphql-ws",
+  );
+  const gid = result.data?.startBulkOperation?.bulkOperation?.id;
+  if (!gid) throw new Error(`start failed: ${JSON.stringify(result)}`);
+  const dbId = atob(gid.replaceAll("-", "+").replaceAll("_", "/")).split(":")[1];
+  await waitFor(service.db, dbId, finished, 60_000);
+  const request = await until(
+    "the graphql-ws graphql.request span",
+    () => receiver.spans.find((s) => s.name === "graphql.request" && attribute(s, "graphql.transport") === "ws"),
+  );
+  expect(attribute(request, "graphql.operation.name")).toBe("Start");
+  const chunks = await until("2 bulk.chunk spans", () => {
+    const found = receiver.spans.filter((s) => s.name === "bulk.chunk" && attribute(s, "bulk.operation.id") === dbId);
+    return found.length === 2 ? found : undefined;
+  });
+  expect(chunks.map((s) => [s.traceId, s.parentSpanId])).toEqual([
+    [request.traceId, request.spanId],
+    [request.traceId, request.spanId],
+  ]);
 });
 
 Deno.test("LOG_FORMAT=json: every log line is one JSON object with level, time, message and the ids in context", async () => {
-  const service = await apiProcess(25, { LOG_FORMAT: "json", LOG_LEVEL: "debug" });
-  let status: Deno.CommandStatus | undefined;
-  let dbId = "";
-  let requestIdHeader: string | null = null;
-  try {
-    ({ dbId, requestIdHeader } = await service.start("json-log-test-7"));
-  } finally {
-    status = await service.stop();
-  }
+  await using service = await apiProcess(25, { LOG_FORMAT: "json", LOG_LEVEL: "debug" });
+  const { dbId, requestIdHeader } = await service.start("json-log-test-7");
+  const status = await service.stop();
   expect(status.code).toBe(0);
   expect(requestIdHeader).toBe("json-log-test-7");
   // Not log lines: main.ts's banner for a human (the GraphiQL URL) and Deno's own serve warning.

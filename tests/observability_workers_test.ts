@@ -11,7 +11,7 @@ import { gql } from "./helpers/graphql.ts";
 import { holdTicketLocks, startOk, ticketGid, until } from "./helpers/api.ts";
 import { type Sample, scrape, valueOf } from "./helpers/prometheus.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
-import { spawnWorker, type WorkerProcess } from "./helpers/worker_process.ts";
+import { spawnWorker } from "./helpers/worker_process.ts";
 
 const WORKERS = `{ workers { id host pid processKind startedAt lastSeenAt chunksDone } }`;
 
@@ -33,7 +33,6 @@ const chunksOf = (samples: Sample[]) => valueOf(samples, "bulk_chunk_duration_se
 
 Deno.test("worker processes: own /metrics port, registered in `workers`, a killed one leaves after WORKER_STALE_MS", async () => {
   await using server = await startTestServer({ tickets: 30, env: { WORKERS: "0", BULK_CHUNK_SIZE: "10" } });
-  const processes: WorkerProcess[] = [];
   const staleMs = 2000;
   const env = {
     DATABASE_URL: server.databaseUrl,
@@ -47,66 +46,60 @@ Deno.test("worker processes: own /metrics port, registered in `workers`, a kille
     BULK_POLL_MS: "200",
     WORKER_STALE_MS: String(staleMs),
   };
-  try {
-    const first = await spawnWorker(env);
-    processes.push(first);
-    const registered = await workersOf(server);
-    expect(registered).toEqual([expect.objectContaining({ pid: first.pid, processKind: "WORKER", chunksDone: 0 })]);
-    expect((await fetch(`${server.url}/ready`).then((r) => r.json())).workers).toBe(1);
-    // Service-wide infrastructure: admins only.
-    const asAgent = await gql(server.graphqlUrl, server.tenant.agent.token, WORKERS);
-    expect(asAgent.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+  await using first = await spawnWorker(env);
+  const registered = await workersOf(server);
+  expect(registered).toEqual([expect.objectContaining({ pid: first.pid, processKind: "WORKER", chunksDone: 0 })]);
+  expect((await fetch(`${server.url}/ready`).then((r) => r.json())).workers).toBe(1);
+  // Service-wide infrastructure: admins only.
+  const asAgent = await gql(server.graphqlUrl, server.tenant.agent.token, WORKERS);
+  expect(asAgent.errors?.[0].extensions?.code).toBe("FORBIDDEN");
 
-    const ids = await ticketIds(server.db, server.tenant.id);
-    const gate = await holdTicketLocks(server.databaseUrl, [ids[15]]); // chunk 1 blocks in the first worker
-    const op = await startOk(server, server.tenant.admin, {
-      targets: { ids: [...ids.map(ticketGid), ticketGid("987654321")] }, // 31 items, 4 chunks
-      action: { setStatus: { status: "PENDING" } },
-    });
-    const firstMetrics = await until("the first worker's /metrics to count chunk 0", async () => {
-      const samples = await scrape(first.metricsUrl);
-      return chunksOf(samples) === 1 ? samples : undefined;
-    });
-    expect(itemsOf(firstMetrics)).toBe(10);
-    expect(valueOf(firstMetrics, "bulk_queue_jobs", { state: "running" })).toBe(1);
-    expect(valueOf(firstMetrics, "bulk_workers_alive")).toBe(1);
-    expect(valueOf(firstMetrics, "db_pool_max_connections", { pool: "worker" })).toBe(2);
-    await until("the heartbeat to report the chunk", async () => {
-      const [worker] = await workersOf(server);
-      return worker?.chunksDone === 1 ? worker : undefined;
-    });
+  const ids = await ticketIds(server.db, server.tenant.id);
+  await using gate = await holdTicketLocks(server.databaseUrl, [ids[15]]); // chunk 1 blocks in the first worker
+  const op = await startOk(server, server.tenant.admin, {
+    targets: { ids: [...ids.map(ticketGid), ticketGid("987654321")] }, // 31 items, 4 chunks
+    action: { setStatus: { status: "PENDING" } },
+  });
+  const firstMetrics = await until("the first worker's /metrics to count chunk 0", async () => {
+    const samples = await scrape(first.metricsUrl);
+    return chunksOf(samples) === 1 ? samples : undefined;
+  });
+  expect(itemsOf(firstMetrics)).toBe(10);
+  expect(valueOf(firstMetrics, "bulk_queue_jobs", { state: "running" })).toBe(1);
+  expect(valueOf(firstMetrics, "bulk_workers_alive")).toBe(1);
+  expect(valueOf(firstMetrics, "db_pool_max_connections", { pool: "worker" })).toBe(2);
+  await until("the heartbeat to report the chunk", async () => {
+    const [worker] = await workersOf(server);
+    return worker?.chunksDone === 1 ? worker : undefined;
+  });
 
-    first.signal("SIGKILL");
-    expect((await first.exited).success).toBe(false);
-    const killedAt = Date.now();
-    await until("the killed worker to leave `workers`", async () => {
-      return (await workersOf(server)).length === 0 ? true : undefined;
-    }, staleMs * 10);
-    console.log(
-      `killed worker left \`workers\` ${Date.now() - killedAt} ms after its exit (WORKER_STALE_MS=${staleMs})`,
-    );
-    expect((await fetch(`${server.url}/ready`).then((r) => r.json())).workers).toBe(0);
-    await gate.release();
+  first.signal("SIGKILL");
+  expect((await first.exited).success).toBe(false);
+  const killedAt = Date.now();
+  await until("the killed worker to leave `workers`", async () => {
+    return (await workersOf(server)).length === 0 ? true : undefined;
+  }, staleMs * 10);
+  console.log(
+    `killed worker left \`workers\` ${Date.now() - killedAt} ms after its exit (WORKER_STALE_MS=${staleMs})`,
+  );
+  expect((await fetch(`${server.url}/ready`).then((r) => r.json())).workers).toBe(0);
+  await gate.release();
 
-    // A long stale interval: only its deregistration at SIGTERM can remove this one's row quickly.
-    const second = await spawnWorker({ ...env, WORKER_STALE_MS: "600000" });
-    processes.push(second);
-    await waitFor(server.db, op.dbId, finished, 60_000);
-    await expectConsistent(server.db, op.dbId);
-    const secondMetrics = await until("the second worker's /metrics to count the 3 remaining chunks", async () => {
-      const samples = await scrape(second.metricsUrl);
-      return chunksOf(samples) === 3 ? samples : undefined;
-    });
-    expect(itemsOf(secondMetrics)).toBe(21);
-    // The killed worker's lease on chunk 1 expired and this process's rescuer re-queued it.
-    expect(valueOf(secondMetrics, "bulk_leases_rescued_total")).toBe(1);
-    expect(valueOf(secondMetrics, "bulk_operations_finished_total")).toBe(1);
-    expect((await workersOf(server)).map((w) => w.pid)).toEqual([second.pid]);
+  // A long stale interval: only its deregistration at SIGTERM can remove this one's row quickly.
+  await using second = await spawnWorker({ ...env, WORKER_STALE_MS: "600000" });
+  await waitFor(server.db, op.dbId, finished, 60_000);
+  await expectConsistent(server.db, op.dbId);
+  const secondMetrics = await until("the second worker's /metrics to count the 3 remaining chunks", async () => {
+    const samples = await scrape(second.metricsUrl);
+    return chunksOf(samples) === 3 ? samples : undefined;
+  });
+  expect(itemsOf(secondMetrics)).toBe(21);
+  // The killed worker's lease on chunk 1 expired and this process's rescuer re-queued it.
+  expect(valueOf(secondMetrics, "bulk_leases_rescued_total")).toBe(1);
+  expect(valueOf(secondMetrics, "bulk_operations_finished_total")).toBe(1);
+  expect((await workersOf(server)).map((w) => w.pid)).toEqual([second.pid]);
 
-    second.signal("SIGTERM");
-    expect((await second.exited).code).toBe(0);
-    expect(await workersOf(server)).toEqual([]);
-  } finally {
-    for (const worker of processes) await worker.stop();
-  }
+  second.signal("SIGTERM");
+  expect((await second.exited).code).toBe(0);
+  expect(await workersOf(server)).toEqual([]);
 });

@@ -90,19 +90,15 @@ Deno.test("production without CORS_ORIGINS: no cross-origin access at all", asyn
   // http one, not the front door's Unix-socket URL (http+unix://, whose origin is "null").
   // (A raw handshake: the WebSocket constructor cannot set Origin.)
   const url = new URL(server.url);
-  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
-  try {
-    await conn.write(new TextEncoder().encode(
-      `GET /graphql HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: ${url.origin}\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\n` +
-        "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
-    ));
-    const buffer = new Uint8Array(1024);
-    const read = await within(conn.read(buffer), 10_000, "the answer to a same-origin WebSocket upgrade");
-    expect(new TextDecoder().decode(buffer.subarray(0, read ?? 0))).toMatch(/^HTTP\/1\.1 101 /);
-  } finally {
-    conn.close();
-  }
+  using conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  await conn.write(new TextEncoder().encode(
+    `GET /graphql HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: ${url.origin}\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\n` +
+      "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
+  ));
+  const buffer = new Uint8Array(1024);
+  const read = await within(conn.read(buffer), 10_000, "the answer to a same-origin WebSocket upgrade");
+  expect(new TextDecoder().decode(buffer.subarray(0, read ?? 0))).toMatch(/^HTTP\/1\.1 101 /);
 });
 
 Deno.test("/ready reports an unavailable database without its error text", async () => {
@@ -133,79 +129,75 @@ Deno.test("/ready reports an unavailable database without its error text", async
 Deno.test("trusted documents only: ad-hoc documents refused everywhere, the clients' documents served", async (t) => {
   await using server = await startTestServer({ env: { GRAPHQL_TRUSTED_DOCUMENTS_ONLY: "1" } });
   const urls = graphqlUrls(server.url);
-  const ws = socket(server.wsUrl, server.tenant.agent.token);
-  try {
-    await t.step("HTTP: an ad-hoc query is refused before it runs (400 PERSISTED_QUERY_ONLY)", async () => {
-      const result = await gql(server.graphqlUrl, server.tenant.agent.token, "{ viewer { user { email } } }");
-      expect(result.status).toBe(400);
-      expect(result.data ?? null).toBeNull();
-      expect(result.errors).toEqual([
-        expect.objectContaining({ extensions: expect.objectContaining({ code: "PERSISTED_QUERY_ONLY" }) }),
-      ]);
-    });
+  await using ws = socket(server.wsUrl, server.tenant.agent.token);
+  await t.step("HTTP: an ad-hoc query is refused before it runs (400 PERSISTED_QUERY_ONLY)", async () => {
+    const result = await gql(server.graphqlUrl, server.tenant.agent.token, "{ viewer { user { email } } }");
+    expect(result.status).toBe(400);
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: "PERSISTED_QUERY_ONLY" }) }),
+    ]);
+  });
 
-    await t.step("HTTP: an unknown hash is PERSISTED_QUERY_NOT_FOUND", async () => {
-      const response = await fetch(server.graphqlUrl, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${server.tenant.agent.token}` },
-        body: JSON.stringify({
-          extensions: { persistedQuery: { version: 1, sha256Hash: "sha256:" + "0".repeat(64) } },
-        }),
-      });
-      expect(response.status).toBe(400);
-      expect((await response.json()).errors).toEqual([
-        expect.objectContaining({ extensions: expect.objectContaining({ code: "PERSISTED_QUERY_NOT_FOUND" }) }),
-      ]);
+  await t.step("HTTP: an unknown hash is PERSISTED_QUERY_NOT_FOUND", async () => {
+    const response = await fetch(server.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${server.tenant.agent.token}` },
+      body: JSON.stringify({
+        extensions: { persistedQuery: { version: 1, sha256Hash: "sha256:" + "0".repeat(64) } },
+      }),
     });
+    expect(response.status).toBe(400);
+    expect((await response.json()).errors).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: "PERSISTED_QUERY_NOT_FOUND" }) }),
+    ]);
+  });
 
-    await t.step("the CLI's typed client: its documents run by hash over HTTP and graphql-ws", async () => {
-      const who = await request(urls.http, server.tenant.agent.token, WhoAmIDocument, {});
-      expect(who.viewer.user.email).toBe(server.tenant.agent.email);
-      expect(await within(ws.state, 10_000, "the socket's ack")).toEqual({ connected: true });
-      // The dashboard's feed subscription is accepted (no error before the first event).
-      const errors: unknown[] = [];
-      const stop = subscribe(ws.client, OperationsChangedDocument, {}, {
-        next: () => {},
-        error: (error) => errors.push(error),
-        complete: () => {},
-      });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      stop();
-      expect(errors).toEqual([]);
+  await t.step("the CLI's typed client: its documents run by hash over HTTP and graphql-ws", async () => {
+    const who = await request(urls.http, server.tenant.agent.token, WhoAmIDocument, {});
+    expect(who.viewer.user.email).toBe(server.tenant.agent.email);
+    expect(await within(ws.state, 10_000, "the socket's ack")).toEqual({ connected: true });
+    // The dashboard's feed subscription is accepted (no error before the first event).
+    const errors: unknown[] = [];
+    const stop = subscribe(ws.client, OperationsChangedDocument, {}, {
+      next: () => {},
+      error: (error) => errors.push(error),
+      complete: () => {},
     });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stop();
+    expect(errors).toEqual([]);
+  });
 
-    await t.step("graphql-ws: an ad-hoc subscribe gets PERSISTED_QUERY_ONLY", async () => {
-      const refused = await within(
-        new Promise<unknown>((resolve) => {
-          ws.client.subscribe({ query: "{ viewer { user { email } } }" }, {
-            next: (value) => resolve(value.errors),
-            error: resolve,
-            complete: () => resolve("complete"),
-          });
-        }),
-        10_000,
-        "the ad-hoc subscribe's answer",
-      );
-      expect(refused).toEqual([
-        expect.objectContaining({ extensions: expect.objectContaining({ code: "PERSISTED_QUERY_ONLY" }) }),
-      ]);
-    });
+  await t.step("graphql-ws: an ad-hoc subscribe gets PERSISTED_QUERY_ONLY", async () => {
+    const refused = await within(
+      new Promise<unknown>((resolve) => {
+        ws.client.subscribe({ query: "{ viewer { user { email } } }" }, {
+          next: (value) => resolve(value.errors),
+          error: resolve,
+          complete: () => resolve("complete"),
+        });
+      }),
+      10_000,
+      "the ad-hoc subscribe's answer",
+    );
+    expect(refused).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: "PERSISTED_QUERY_ONLY" }) }),
+    ]);
+  });
 
-    await t.step("SSE: an ad-hoc subscription is refused too", async () => {
-      const response = await openSse(
-        server.graphqlUrl,
-        server.tenant.agent.token,
-        "subscription { bulkOperationsChanged { id } }",
-      );
-      // Refused, the stream ends at once; run, it would stay open (and the timeout would fail the read).
-      const text = await within(response.text(), 10_000, "the refused SSE subscription's whole answer");
-      expect(text).toContain("PERSISTED_QUERY_ONLY");
-      expect(text).not.toContain('"data"');
-    });
-    // Nothing ad hoc ran: no internal error, no row written.
-    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM tickets`.execute(server.db);
-    expect(rows[0].n).toBe(0);
-  } finally {
-    await ws.dispose();
-  }
+  await t.step("SSE: an ad-hoc subscription is refused too", async () => {
+    const response = await openSse(
+      server.graphqlUrl,
+      server.tenant.agent.token,
+      "subscription { bulkOperationsChanged { id } }",
+    );
+    // Refused, the stream ends at once; run, it would stay open (and the timeout would fail the read).
+    const text = await within(response.text(), 10_000, "the refused SSE subscription's whole answer");
+    expect(text).toContain("PERSISTED_QUERY_ONLY");
+    expect(text).not.toContain('"data"');
+  });
+  // Nothing ad hoc ran: no internal error, no row written.
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM tickets`.execute(server.db);
+  expect(rows[0].n).toBe(0);
 });

@@ -38,6 +38,8 @@ export function socket(url: string, token: string | null) {
         else onClose = resolve;
       }),
     dispose: () => client.dispose(),
+    /** `await using ws = socket(...)` disposes the client when the scope ends. */
+    [Symbol.asyncDispose]: async () => await client.dispose(),
   };
 }
 
