@@ -218,8 +218,10 @@ Deno.test("a slow-loris body is answered 408 within BODY_READ_TIMEOUT_MS, not ex
 
 /** A raw TCP client holding an unfinished request head: it sends `start`, then a byte every `everyMs` (if given). */
 async function slowHead(url: URL, start: string, everyMs?: number) {
-  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  // The clock starts before the connect: the server's deadline runs from its accept, which may come before this
+  // thread sees the connect resolve (the door accepts on a thread of its own), so `afterMs` never undercounts it.
   const opened = performance.now();
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
   await conn.write(new TextEncoder().encode(start));
   const dribble = everyMs === undefined
     ? undefined
