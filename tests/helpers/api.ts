@@ -10,6 +10,7 @@ import type { Client } from "graphql-ws";
 import type { Db } from "../../src/db/database.ts";
 import { encodeId } from "../../src/graphql/ids.ts";
 import { gql } from "./graphql.ts";
+import { connectClient } from "./pg_client.ts";
 import type { TestServer, TestUser } from "./server.ts";
 
 export const ticketGid = (id: string | number) => encodeId("Ticket", id);
@@ -222,8 +223,7 @@ export async function holdRowLocks(
   ids: string[],
   strength: "UPDATE" | "NO KEY UPDATE" = "UPDATE",
 ): Promise<Gate> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: "test row lock" });
-  await client.connect();
+  const client = await connectClient({ connectionString: databaseUrl, application_name: "test row lock" });
   await client.query("BEGIN");
   await client.query(`SELECT id FROM ${pg.escapeIdentifier(table)} WHERE id = ANY($1) FOR ${strength}`, [
     ids,
@@ -232,11 +232,8 @@ export async function holdRowLocks(
   const release = async () => {
     if (released) return;
     released = true;
-    try {
-      await client.query("COMMIT");
-    } finally {
-      await client.end();
-    }
+    await using _ended = client; // once the COMMIT is sent, whether or not it succeeded
+    await client.query("COMMIT");
   };
   return { release, [Symbol.asyncDispose]: release };
 }
