@@ -13,7 +13,6 @@ import { ticketIds } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { wsClient } from "./helpers/graphql.ts";
 import {
-  type Gate,
   gateWaiters,
   holdTicketLocks,
   ledgerCounts,
@@ -34,15 +33,22 @@ type ProgressEvent = { bulkOperationProgress: OperationView };
 const CHUNK = 100;
 const EXECUTIONS = "graphql_subscription_event_executions_total";
 
-interface Subscribers {
+interface Subscribers extends AsyncDisposable {
   clients: Client[];
   recorded: Recorded<ProgressEvent>[];
 }
 
-/** `count` sockets of `user`, each with one bulkOperationProgress subscription on `operationId`. */
+/**
+ * `count` sockets of `user`, each with one bulkOperationProgress subscription on `operationId`;
+ * `await using` closes them all (at once) when the scope ends.
+ */
 function subscribeMany(server: TestServer, user: TestUser, count: number, operationId: string): Subscribers {
   const clients = Array.from({ length: count }, () => wsClient(server.wsUrl, user.token));
-  return { clients, recorded: clients.map((client) => record<ProgressEvent>(client, PROGRESS, { id: operationId })) };
+  return {
+    clients,
+    recorded: clients.map((client) => record<ProgressEvent>(client, PROGRESS, { id: operationId })),
+    [Symbol.asyncDispose]: async () => void await Promise.all(clients.map((client) => client.dispose())),
+  };
 }
 
 /** Waits until every subscriber has its first event (the snapshot). */
@@ -84,10 +90,6 @@ async function expectSameStates(server: TestServer, groups: Subscribers[], opera
   return views;
 }
 
-async function dispose(groups: Subscribers[]): Promise<void> {
-  await Promise.all(groups.flatMap((group) => group.clients.map((client) => client.dispose())));
-}
-
 Deno.test("200 subscribers of two tenants and two roles: every coalesced state in the same order, then the terminal one; no tenant sees another's", async () => {
   await using server = await startTestServer({
     tickets: 1000,
@@ -96,55 +98,46 @@ Deno.test("200 subscribers of two tenants and two roles: every coalesced state i
   });
   const { tenant, otherTenant } = server;
   await insertTickets(server.db, otherTenant.id, 400);
-  const groups: Subscribers[] = [];
-  const gates: Gate[] = [];
-  try {
-    const idsA = await ticketIds(server.db, tenant.id);
-    const idsB = await ticketIds(server.db, otherTenant.id);
-    gates.push(
-      await holdTicketLocks(server.databaseUrl, [idsA[250]]),
-      await holdTicketLocks(server.databaseUrl, [idsB[150]]),
-    );
-    const opA = await startOk(server, tenant.agent, {
-      targets: { ids: idsA.map(ticketGid) },
-      action: { setPriority: { priority: "HIGH" } },
-    });
-    await blocked(server); // opA at 200 of 1000
-    const opB = await startOk(server, otherTenant.agent, {
-      targets: { ids: idsB.map(ticketGid) },
-      action: { setPriority: { priority: "LOW" } },
-    });
-    const groupsA = [subscribeMany(server, tenant.agent, 60, opA.id), subscribeMany(server, tenant.viewer, 60, opA.id)];
-    const groupsB = [
-      subscribeMany(server, otherTenant.agent, 40, opB.id),
-      subscribeMany(server, otherTenant.viewer, 40, opB.id),
-    ];
-    // Tenant B's agent asks for tenant A's operation, with the same document and viewer role as A's agents.
-    const intruder = subscribeMany(server, otherTenant.agent, 1, opA.id);
-    groups.push(...groupsA, ...groupsB, intruder);
-    await snapshots(groups);
+  const idsA = await ticketIds(server.db, tenant.id);
+  const idsB = await ticketIds(server.db, otherTenant.id);
+  await using gateA = await holdTicketLocks(server.databaseUrl, [idsA[250]]);
+  await using gateB = await holdTicketLocks(server.databaseUrl, [idsB[150]]);
+  const opA = await startOk(server, tenant.agent, {
+    targets: { ids: idsA.map(ticketGid) },
+    action: { setPriority: { priority: "HIGH" } },
+  });
+  await blocked(server); // opA at 200 of 1000
+  const opB = await startOk(server, otherTenant.agent, {
+    targets: { ids: idsB.map(ticketGid) },
+    action: { setPriority: { priority: "LOW" } },
+  });
+  await using agentsA = subscribeMany(server, tenant.agent, 60, opA.id);
+  await using viewersA = subscribeMany(server, tenant.viewer, 60, opA.id);
+  await using agentsB = subscribeMany(server, otherTenant.agent, 40, opB.id);
+  await using viewersB = subscribeMany(server, otherTenant.viewer, 40, opB.id);
+  const groupsA = [agentsA, viewersA];
+  const groupsB = [agentsB, viewersB];
+  // Tenant B's agent asks for tenant A's operation, with the same document and viewer role as A's agents.
+  await using intruder = subscribeMany(server, otherTenant.agent, 1, opA.id);
+  await snapshots([...groupsA, ...groupsB, intruder]);
 
-    await gates[0].release();
-    await blocked(server); // the worker moved on to opB (or finished opA first) and waits on B's gate
-    await gates[1].release();
+  await gateA.release();
+  await blocked(server); // the worker moved on to opB (or finished opA first) and waits on B's gate
+  await gateB.release();
 
-    const viewsA = await expectSameStates(server, groupsA, opA);
-    const viewsB = await expectSameStates(server, groupsB, opB);
-    // At least the snapshot (A's at its first gate) and the terminal state.
-    expect(viewsA.length).toBeGreaterThanOrEqual(2);
-    expect(viewsA[0].counts.processed).toBe(200);
-    expect(viewsB.length).toBeGreaterThanOrEqual(2);
-    const [rec] = intruder.recorded;
-    await within(rec.done, 30_000, "the other tenant's subscription ends");
-    expect(rec.events).toEqual([]);
-    expect(rec.errors).toMatchObject([{ extensions: { code: "NOT_FOUND" } }]);
-    console.log(
-      `states of A: ${statesOf(groupsA[0].recorded[0]).join(", ")}; of B: ${statesOf(groupsB[0].recorded[0])}`,
-    );
-  } finally {
-    await Promise.all(gates.map((gate) => gate.release()));
-    await dispose(groups);
-  }
+  const viewsA = await expectSameStates(server, groupsA, opA);
+  const viewsB = await expectSameStates(server, groupsB, opB);
+  // At least the snapshot (A's at its first gate) and the terminal state.
+  expect(viewsA.length).toBeGreaterThanOrEqual(2);
+  expect(viewsA[0].counts.processed).toBe(200);
+  expect(viewsB.length).toBeGreaterThanOrEqual(2);
+  const [rec] = intruder.recorded;
+  await within(rec.done, 30_000, "the other tenant's subscription ends");
+  expect(rec.events).toEqual([]);
+  expect(rec.errors).toMatchObject([{ extensions: { code: "NOT_FOUND" } }]);
+  console.log(
+    `states of A: ${statesOf(groupsA[0].recorded[0]).join(", ")}; of B: ${statesOf(groupsB[0].recorded[0])}`,
+  );
 });
 
 Deno.test("one GraphQL execution per event, document and viewer, however many subscribers share them", async () => {
@@ -153,39 +146,29 @@ Deno.test("one GraphQL execution per event, document and viewer, however many su
     // One socket per subscriber, many per token: above the per-token socket cap (issue 15) on purpose.
     env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK), WS_MAX_SOCKETS_PER_TOKEN: "1000" },
   });
-  const groups: Subscribers[] = [];
-  const gates: Gate[] = [];
-  try {
-    const ids = await ticketIds(server.db, server.tenant.id);
-    gates.push(
-      await holdTicketLocks(server.databaseUrl, [ids[250]]),
-      await holdTicketLocks(server.databaseUrl, [ids[450]]),
-    );
-    const op = await startOk(server, server.tenant.agent, {
-      targets: { ids: ids.map(ticketGid) },
-      action: { setPriority: { priority: "HIGH" } },
-    });
-    await blocked(server);
-    groups.push(
-      subscribeMany(server, server.tenant.agent, 40, op.id),
-      subscribeMany(server, server.tenant.viewer, 40, op.id),
-    );
-    await snapshots(groups);
-    const before = valueOf(await scrape(`${server.url}/metrics`), EXECUTIONS);
+  const ids = await ticketIds(server.db, server.tenant.id);
+  await using firstGate = await holdTicketLocks(server.databaseUrl, [ids[250]]);
+  await using secondGate = await holdTicketLocks(server.databaseUrl, [ids[450]]);
+  const op = await startOk(server, server.tenant.agent, {
+    targets: { ids: ids.map(ticketGid) },
+    action: { setPriority: { priority: "HIGH" } },
+  });
+  await blocked(server);
+  await using agents = subscribeMany(server, server.tenant.agent, 40, op.id);
+  await using viewers = subscribeMany(server, server.tenant.viewer, 40, op.id);
+  const groups = [agents, viewers];
+  await snapshots(groups);
+  const before = valueOf(await scrape(`${server.url}/metrics`), EXECUTIONS);
 
-    await gates[0].release();
-    await blocked(server);
-    await gates[1].release();
-    const views = await expectSameStates(server, groups, op);
-    const executions = valueOf(await scrape(`${server.url}/metrics`), EXECUTIONS) - before;
+  await firstGate.release();
+  await blocked(server);
+  await secondGate.release();
+  const views = await expectSameStates(server, groups, op);
+  const executions = valueOf(await scrape(`${server.url}/metrics`), EXECUTIONS) - before;
 
-    // After the snapshots, each event went to 80 subscribers of two viewers: two executions each.
-    const events = views.length - 1;
-    expect(events).toBeGreaterThanOrEqual(2);
-    expect(executions).toBe(2 * events);
-    console.log(`${events} events after the snapshot to 80 subscribers (2 viewers): ${executions} executions`);
-  } finally {
-    await Promise.all(gates.map((gate) => gate.release()));
-    await dispose(groups);
-  }
+  // After the snapshots, each event went to 80 subscribers of two viewers: two executions each.
+  const events = views.length - 1;
+  expect(events).toBeGreaterThanOrEqual(2);
+  expect(executions).toBe(2 * events);
+  console.log(`${events} events after the snapshot to 80 subscribers (2 viewers): ${executions} executions`);
 });

@@ -16,6 +16,7 @@ import { ticketIds } from "./helpers/bulk.ts";
 import { sleep } from "./helpers/bulk_checks.ts";
 import { wsClient } from "./helpers/graphql.ts";
 import {
+  type Gate,
   holdTicketLocks,
   OPERATION_FIELDS,
   type OperationView,
@@ -25,6 +26,7 @@ import {
   startOk,
   ticketGid,
 } from "./helpers/api.ts";
+import { connectClient } from "./helpers/pg_client.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const CHUNK = 100;
@@ -37,7 +39,7 @@ const CHANGED = `subscription Changed { bulkOperationsChanged { ${OPERATION_FIEL
  * forwarding on every connection open at that moment without closing anything (bytes read
  * are held back); connections opened later are forwarded normally.
  */
-class HaltingProxy {
+class HaltingProxy implements AsyncDisposable {
   readonly #listener: Deno.TcpListener;
   readonly #conns = new Set<Deno.TcpConn>();
   readonly #pumps: Promise<void>[] = [];
@@ -96,6 +98,10 @@ class HaltingProxy {
       } catch { /* already closed */ }
     }
     await Promise.all(this.#pumps);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 
@@ -175,7 +181,7 @@ function subscribeAll(server: TestServer, operationGid: string) {
   ];
   return {
     subscribers,
-    async close() {
+    async [Symbol.asyncDispose]() {
       abort.abort();
       await ws.dispose();
     },
@@ -186,16 +192,20 @@ function subscribeAll(server: TestServer, operationGid: string) {
  * An operation of 100-item chunks paused at each of `pauses` (a row lock on a ticket of that
  * chunk), the first being 0, with every subscriber of subscribeAll() holding a first event.
  * bulkOperationsChanged sends no snapshot, so the operation's own NOTIFY is repeated until
- * each subscriber has read it (a subscription is set up asynchronously).
+ * each subscriber has read it (a subscription is set up asynchronously). `await using` opens the
+ * gates, then closes the subscriptions; both are released if the setup itself fails.
  */
 async function pausedOperation(server: TestServer, pauses: number[]) {
   const ids = await ticketIds(server.db, server.tenant.id);
-  const gates = await Promise.all(pauses.map((at) => holdTicketLocks(server.databaseUrl, [ids[at + 20]])));
+  await using owned = new AsyncDisposableStack();
+  const gates: Gate[] = [];
+  for (const at of pauses) gates.push(owned.use(await holdTicketLocks(server.databaseUrl, [ids[at + 20]])));
   const op = await startOk(server, server.tenant.agent, {
     targets: { ids: ids.map(ticketGid) },
     action: { setPriority: { priority: "HIGH" } },
   });
-  const subscriptions = subscribeAll(server, op.id);
+  const subscriptions = owned.use(subscribeAll(server, op.id));
+  for (const gate of gates) owned.defer(() => gate.release()); // first: the operation runs on meanwhile
   const deadline = Date.now() + 30_000;
   while (!subscriptions.subscribers.every((s) => s.seen(() => true))) {
     if (Date.now() > deadline) throw new Error("the subscribers never got their first event");
@@ -205,7 +215,8 @@ async function pausedOperation(server: TestServer, pauses: number[]) {
       .execute(server.db);
     await sleep(100);
   }
-  return { op, gates, subscriptions };
+  const release = owned.move();
+  return { op, gates, subscriptions, [Symbol.asyncDispose]: () => release.disposeAsync() };
 }
 
 const processed = (n: number) => (view: OperationView) => view.counts.processed === n;
@@ -229,53 +240,46 @@ async function allSee(
 
 Deno.test("a LISTEN connection gone silent (half-open proxy) is replaced: every subscriber gets the terminal state", async () => {
   const pgPort = Number(new URL(Deno.env.get("TEST_PG_URL")!).port);
-  const proxy = new HaltingProxy(pgPort);
+  await using proxy = new HaltingProxy(pgPort);
   await using server = await startTestServer({
     tickets: 600,
     listenPort: proxy.port,
     env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK), LISTEN_CHECK_MS: String(CHECK_MS) },
   });
-  let live: Awaited<ReturnType<typeof pausedOperation>> | undefined;
-  try {
-    const listening = proxy.accepted;
-    expect(listening).toBeGreaterThanOrEqual(1); // the LISTEN connections go through the proxy
-    live = await pausedOperation(server, [0, 300]);
-    const { subscriptions, gates } = live;
-    await gates[0].release();
-    await allSee(subscriptions.subscribers, processed(300), 30_000);
-    // A read already scheduled by the throttle (up to MIN_INTERVAL_MS away) would see the end
-    // without any NOTIFY: let those run out while the gate holds the operation at 300.
-    await sleep(MIN_INTERVAL_MS * 5);
+  const listening = proxy.accepted;
+  expect(listening).toBeGreaterThanOrEqual(1); // the LISTEN connections go through the proxy
+  await using live = await pausedOperation(server, [0, 300]);
+  const { subscriptions, gates } = live;
+  await gates[0].release();
+  await allSee(subscriptions.subscribers, processed(300), 30_000);
+  // A read already scheduled by the throttle (up to MIN_INTERVAL_MS away) would see the end
+  // without any NOTIFY: let those run out while the gate holds the operation at 300.
+  await sleep(MIN_INTERVAL_MS * 5);
 
-    proxy.halt();
-    await gates[1].release(); // the operation runs to its end; its NOTIFYs reach the proxy and stop there
-    // Silence is noticed within two check periods, then a reconnect (100 ms) and one read.
-    const bound = 2 * CHECK_MS + 3000;
-    const tookMs = await allSee(subscriptions.subscribers, terminal, bound);
-    console.log(`terminal state at every subscriber ${tookMs} ms after the LISTEN connection went silent`);
-    expect(proxy.accepted).toBeGreaterThan(listening); // replaced through the proxy
-  } finally {
-    for (const gate of live?.gates ?? []) await gate.release();
-    await live?.subscriptions.close();
-    await proxy.close();
-  }
+  proxy.halt();
+  await gates[1].release(); // the operation runs to its end; its NOTIFYs reach the proxy and stop there
+  // Silence is noticed within two check periods, then a reconnect (100 ms) and one read.
+  const bound = 2 * CHECK_MS + 3000;
+  const tookMs = await allSee(subscriptions.subscribers, terminal, bound);
+  console.log(`terminal state at every subscriber ${tookMs} ms after the LISTEN connection went silent`);
+  expect(proxy.accepted).toBeGreaterThan(listening); // replaced through the proxy
 });
 
 Deno.test("snapshot reads that fail after the last NOTIFY are retried until they succeed", async () => {
   await using server = await startTestServer({ tickets: 300, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
   // On the test database (opened before it refuses connections), and on the server's admin
   // database (a database cannot refuse connections to itself from its own session).
-  const control = new pg.Client({ connectionString: server.databaseUrl, application_name: "test control" });
-  const admin = new pg.Client({ connectionString: Deno.env.get("TEST_PG_URL"), application_name: "test control" });
-  await control.connect();
-  await admin.connect();
+  await using control = await connectClient({ connectionString: server.databaseUrl, application_name: "test control" });
+  await using admin = await connectClient({
+    connectionString: Deno.env.get("TEST_PG_URL"),
+    application_name: "test control",
+  });
   const database = new URL(server.databaseUrl).pathname.slice(1);
   const allowConnections = (allow: boolean) =>
     admin.query(`ALTER DATABASE ${pg.escapeIdentifier(database)} WITH ALLOW_CONNECTIONS ${allow}`);
-  let live: Awaited<ReturnType<typeof pausedOperation>> | undefined;
+  await using live = await pausedOperation(server, [0, 200]);
+  const { op, subscriptions, gates } = live;
   try {
-    live = await pausedOperation(server, [0, 200]);
-    const { op, subscriptions, gates } = live;
     await gates[0].release();
     await allSee(subscriptions.subscribers, processed(200), 30_000);
 
@@ -308,10 +312,7 @@ Deno.test("snapshot reads that fail after the last NOTIFY are retried until they
     const tookMs = await allSee(subscriptions.subscribers, terminal, 5000);
     console.log(`terminal state at every subscriber ${tookMs} ms after the database accepted connections again`);
   } finally {
+    // Restores the database's state (not a resource): the server's own cleanup needs connections again.
     await allowConnections(true).catch(() => {});
-    await control.end();
-    await admin.end();
-    for (const gate of live?.gates ?? []) await gate.release();
-    await live?.subscriptions.close();
   }
 });

@@ -11,7 +11,6 @@ import { gql, wsClient } from "./helpers/graphql.ts";
 import {
   CANCEL,
   type Counts,
-  type Gate,
   holdTicketLocks,
   ledgerCounts,
   type OperationView,
@@ -23,6 +22,7 @@ import {
   within,
 } from "./helpers/api.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { abortOnExit } from "./helpers/sockets.ts";
 import { MIN_INTERVAL_MS } from "../src/graphql/progress.ts";
 
 type ProgressEvent = { bulkOperationProgress: OperationView };
@@ -56,57 +56,52 @@ function minGapMs(times: number[]): number {
 Deno.test("start, then subscribe over graphql-ws: snapshot, progress, terminal event equal to the ledger, completion", async () => {
   await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
   await using client = wsClient(server.wsUrl, server.tenant.agent.token);
-  const gates: Gate[] = [];
-  try {
-    const ids = await ticketIds(server.db, server.tenant.id);
-    // Pause at chunk 4 (positions 400-499) and at chunk 7 (700-799).
-    gates.push(await holdTicketLocks(server.databaseUrl, [ids[450]]));
-    gates.push(await holdTicketLocks(server.databaseUrl, [ids[750]]));
+  const ids = await ticketIds(server.db, server.tenant.id);
+  // Pause at chunk 4 (positions 400-499) and at chunk 7 (700-799).
+  await using at400Gate = await holdTicketLocks(server.databaseUrl, [ids[450]]);
+  await using at700Gate = await holdTicketLocks(server.databaseUrl, [ids[750]]);
 
-    const op = await startOk(server, server.tenant.agent, {
-      targets: { ids: ids.map(ticketGid) },
-      action: { setPriority: { priority: "HIGH" } },
-    });
-    expect(op.counts.total).toBe(1000);
-    const rec = record<ProgressEvent>(client, PROGRESS, { id: op.id });
+  const op = await startOk(server, server.tenant.agent, {
+    targets: { ids: ids.map(ticketGid) },
+    action: { setPriority: { priority: "HIGH" } },
+  });
+  expect(op.counts.total).toBe(1000);
+  const rec = record<ProgressEvent>(client, PROGRESS, { id: op.id });
 
-    const at400 = await rec.waitFor((e) => e.bulkOperationProgress.counts.processed === 400);
-    expect(at400.bulkOperationProgress.status).toBe("RUNNING");
-    await gates[0].release();
-    const at700 = await rec.waitFor((e) => e.bulkOperationProgress.counts.processed === 700);
-    expect(at700.bulkOperationProgress.status).toBe("RUNNING");
-    expect(at700.bulkOperationProgress.percent).toBe(70);
-    await gates[1].release();
-    await within(rec.done, 30_000, "the subscription completes after the terminal event");
+  const at400 = await rec.waitFor((e) => e.bulkOperationProgress.counts.processed === 400);
+  expect(at400.bulkOperationProgress.status).toBe("RUNNING");
+  await at400Gate.release();
+  const at700 = await rec.waitFor((e) => e.bulkOperationProgress.counts.processed === 700);
+  expect(at700.bulkOperationProgress.status).toBe("RUNNING");
+  expect(at700.bulkOperationProgress.percent).toBe(70);
+  await at700Gate.release();
+  await within(rec.done, 30_000, "the subscription completes after the terminal event");
 
-    expect(rec.errors).toEqual([]);
-    expect(rec.completed).toBe(true);
-    const views = rec.events.map((e) => e.data.bulkOperationProgress);
-    // The snapshot came first (the operation was paused at 400 at the latest).
-    expect(views[0].id).toBe(op.id);
-    expect(views[0].counts.processed).toBeLessThanOrEqual(400);
-    expect(views.length).toBeGreaterThanOrEqual(3);
-    expectCoherent(views);
+  expect(rec.errors).toEqual([]);
+  expect(rec.completed).toBe(true);
+  const views = rec.events.map((e) => e.data.bulkOperationProgress);
+  // The snapshot came first (the operation was paused at 400 at the latest).
+  expect(views[0].id).toBe(op.id);
+  expect(views[0].counts.processed).toBeLessThanOrEqual(400);
+  expect(views.length).toBeGreaterThanOrEqual(3);
+  expectCoherent(views);
 
-    const last = views.at(-1)!;
-    const row = await expectConsistent(server.db, op.dbId);
-    expect(last.status).toBe(row.status);
-    expect(last.percent).toBe(100);
-    const ledger = await ledgerCounts(server.db, op.dbId);
-    expect(last.counts).toEqual({ ...ledger, processed: 1000, pending: 0 });
-    // Closed tickets (every fifth) are read-only: FORBIDDEN; the error summary shows it.
-    expect(last.counts.failed).toBe(200);
-    expect(last.errorSummary).toContainEqual({ code: "FORBIDDEN", count: 200 });
-    expect(last.status).toBe("COMPLETED_WITH_ERRORS");
-    console.log(
-      `${views.length} events; processed: ${views.map((v) => v.counts.processed).join(", ")}; ` +
-        `min gap between events ${
-          minGapMs(rec.events.map((e) => e.at)).toFixed(0)
-        } ms (coalescing: ~${MIN_INTERVAL_MS} ms)`,
-    );
-  } finally {
-    await Promise.all(gates.map((g) => g.release()));
-  }
+  const last = views.at(-1)!;
+  const row = await expectConsistent(server.db, op.dbId);
+  expect(last.status).toBe(row.status);
+  expect(last.percent).toBe(100);
+  const ledger = await ledgerCounts(server.db, op.dbId);
+  expect(last.counts).toEqual({ ...ledger, processed: 1000, pending: 0 });
+  // Closed tickets (every fifth) are read-only: FORBIDDEN; the error summary shows it.
+  expect(last.counts.failed).toBe(200);
+  expect(last.errorSummary).toContainEqual({ code: "FORBIDDEN", count: 200 });
+  expect(last.status).toBe("COMPLETED_WITH_ERRORS");
+  console.log(
+    `${views.length} events; processed: ${views.map((v) => v.counts.processed).join(", ")}; ` +
+      `min gap between events ${
+        minGapMs(rec.events.map((e) => e.at)).toFixed(0)
+      } ms (coalescing: ~${MIN_INTERVAL_MS} ms)`,
+  );
 });
 
 Deno.test("subscribing after the finish gives exactly one event (the terminal state), then completes", async () => {
@@ -168,39 +163,33 @@ Deno.test("a cancel seen live: CANCELLING while the chunk in flight finishes, th
 
 Deno.test("bulkOperationProgress over SSE through Yoga: snapshot, progress, terminal event, end of stream", async () => {
   await using server = await startTestServer({ tickets: 500, env: { WORKERS: "1", BULK_CHUNK_SIZE: String(CHUNK) } });
-  let gate: Gate | undefined;
-  const abort = new AbortController();
-  try {
-    const ids = await ticketIds(server.db, server.tenant.id);
-    gate = await holdTicketLocks(server.databaseUrl, [ids[250]]); // pauses at 200
-    const op = await startOk(server, server.tenant.agent, {
-      targets: { ids: ids.map(ticketGid) },
-      action: { setPriority: { priority: "LOW" } },
-    });
-    const views: OperationView[] = [];
-    const kinds: string[] = [];
-    for await (
-      const event of sse(server.graphqlUrl, server.tenant.agent.token, PROGRESS, { id: op.id }, abort.signal)
-    ) {
-      kinds.push(event.event);
-      if (event.event === "complete") break;
-      const body = JSON.parse(event.data);
-      expect(body.errors).toBeUndefined();
-      views.push(body.data.bulkOperationProgress);
-      if (views.at(-1)!.counts.processed === 200) await gate!.release();
-    }
-    expect(kinds.at(-1)).toBe("complete");
-    expect(kinds.slice(0, -1).every((k) => k === "next")).toBe(true);
-    expect(views.length).toBeGreaterThanOrEqual(2);
-    expect(views.some((v) => v.counts.processed === 200 && v.status === "RUNNING")).toBe(true);
-    expectCoherent(views);
-    const last = views.at(-1)!;
-    const row = await expectConsistent(server.db, op.dbId);
-    expect(last.status).toBe(row.status);
-    expect(last.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 500, pending: 0 });
-    console.log(`SSE: ${views.length} events, processed ${views.map((v) => v.counts.processed).join(", ")}`);
-  } finally {
-    abort.abort();
-    await gate?.release();
+  using abort = abortOnExit();
+  const ids = await ticketIds(server.db, server.tenant.id);
+  await using gate = await holdTicketLocks(server.databaseUrl, [ids[250]]); // pauses at 200
+  const op = await startOk(server, server.tenant.agent, {
+    targets: { ids: ids.map(ticketGid) },
+    action: { setPriority: { priority: "LOW" } },
+  });
+  const views: OperationView[] = [];
+  const kinds: string[] = [];
+  for await (
+    const event of sse(server.graphqlUrl, server.tenant.agent.token, PROGRESS, { id: op.id }, abort.signal)
+  ) {
+    kinds.push(event.event);
+    if (event.event === "complete") break;
+    const body = JSON.parse(event.data);
+    expect(body.errors).toBeUndefined();
+    views.push(body.data.bulkOperationProgress);
+    if (views.at(-1)!.counts.processed === 200) await gate.release();
   }
+  expect(kinds.at(-1)).toBe("complete");
+  expect(kinds.slice(0, -1).every((k) => k === "next")).toBe(true);
+  expect(views.length).toBeGreaterThanOrEqual(2);
+  expect(views.some((v) => v.counts.processed === 200 && v.status === "RUNNING")).toBe(true);
+  expectCoherent(views);
+  const last = views.at(-1)!;
+  const row = await expectConsistent(server.db, op.dbId);
+  expect(last.status).toBe(row.status);
+  expect(last.counts).toEqual({ ...(await ledgerCounts(server.db, op.dbId)), processed: 500, pending: 0 });
+  console.log(`SSE: ${views.length} events, processed ${views.map((v) => v.counts.processed).join(", ")}`);
 });

@@ -9,7 +9,6 @@
  */
 import { expect } from "expect";
 import { sql } from "kysely";
-import pg from "pg";
 import { cancelOperation } from "../src/bulk/cancel.ts";
 import { claimJob } from "../src/bulk/queue/claim.ts";
 import type { Job } from "../src/bulk/queue/job.ts";
@@ -20,6 +19,7 @@ import { ledger, loadViewer, operation, start, ticketIds } from "./helpers/bulk.
 import { expectConsistent } from "./helpers/bulk_checks.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
+import { connectClient } from "./helpers/pg_client.ts";
 
 const CHUNK = 5;
 
@@ -47,65 +47,60 @@ Deno.test("a job claimed while an inline cancel runs: no deadlock, the claiming 
     tickets: 2 * CHUNK,
     env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) },
   });
-  const claimer = new pg.Client({ connectionString: server.databaseUrl, application_name: "test claim" });
-  try {
-    const { db, tenant } = server;
-    const op = await startTwoChunks(server);
-    expect(op.status).toBe("RUNNING");
+  await using claimer = await connectClient({ connectionString: server.databaseUrl, application_name: "test claim" });
+  const { db, tenant } = server;
+  const op = await startTwoChunks(server);
+  expect(op.status).toBe("RUNNING");
 
-    // Worker B claims chunk 0; its claim has not committed yet (what claimJob does, held open).
-    await claimer.connect();
-    await claimer.query("BEGIN");
-    const { rows: [claimed] } = await claimer.query<Job>(
-      `UPDATE bulk_jobs SET locked_by = 'worker-b', locked_until = now() + interval '60 seconds',
+  // Worker B claims chunk 0; its claim has not committed yet (what claimJob does, held open).
+  await claimer.query("BEGIN");
+  const { rows: [claimed] } = await claimer.query<Job>(
+    `UPDATE bulk_jobs SET locked_by = 'worker-b', locked_until = now() + interval '60 seconds',
          attempts = attempts + 1
        WHERE operation_id = $1 AND chunk_index = 0
        RETURNING id, operation_id, chunk_index, first_position, last_position, attempts, locked_by, last_error,
          trace_context`,
-      [op.id],
-    );
+    [op.id],
+  );
 
-    // The cancel read both jobs as unclaimed. It must not wait for the claim of chunk 0.
-    let cancelReturned = false;
-    const cancel = cancelOperation(db, ticketsDomain, await loadViewer(db, tenant.agent), op.id);
-    const cancelFailure = failure(cancel.finally(() => cancelReturned = true));
-    await waitUntil(async () => cancelReturned || await lockWaiters(db) > 0, {
+  // The cancel read both jobs as unclaimed. It must not wait for the claim of chunk 0.
+  let cancelReturned = false;
+  const cancel = cancelOperation(db, ticketsDomain, await loadViewer(db, tenant.agent), op.id);
+  const cancelFailure = failure(cancel.finally(() => cancelReturned = true));
+  await waitUntil(async () => cancelReturned || await lockWaiters(db) > 0, {
+    timeoutMs: 10_000,
+    what: "the cancel returns or waits for the claimed job",
+  });
+  const cancelWaitedForTheClaim = !cancelReturned;
+
+  // Worker A claims what it can meanwhile (chunk 1, if the cancel left it) and works it.
+  const jobA = await claimJob(db, "worker-a", 60_000);
+  const chunkA = jobA ? failure(runChunk(db, ticketsDomain, jobA)) : Promise.resolve(null);
+  if (jobA) {
+    // The chunk wrote its items and deleted its job, and waits for the operation row the cancel holds.
+    await waitUntil(async () => await lockWaiters(db) >= 2, {
       timeoutMs: 10_000,
-      what: "the cancel returns or waits for the claimed job",
+      what: "worker A's chunk waits for the cancel",
     });
-    const cancelWaitedForTheClaim = !cancelReturned;
-
-    // Worker A claims what it can meanwhile (chunk 1, if the cancel left it) and works it.
-    const jobA = await claimJob(db, "worker-a", 60_000);
-    const chunkA = jobA ? failure(runChunk(db, ticketsDomain, jobA)) : Promise.resolve(null);
-    if (jobA) {
-      // The chunk wrote its items and deleted its job, and waits for the operation row the cancel holds.
-      await waitUntil(async () => await lockWaiters(db) >= 2, {
-        timeoutMs: 10_000,
-        what: "worker A's chunk waits for the cancel",
-      });
-    }
-
-    // Worker B's claim commits; it works its chunk like any worker.
-    await claimer.query("COMMIT");
-    const chunkB = failure(runChunk(db, ticketsDomain, claimed));
-    const errors = await within(Promise.all([cancelFailure, chunkA, chunkB]), 30_000, "cancel and chunks end");
-
-    expect({ errors: errors.filter((e) => e !== null), cancelWaitedForTheClaim, jobA: jobA?.chunk_index ?? null })
-      .toEqual({ errors: [], cancelWaitedForTheClaim: false, jobA: null });
-    // The cancel ended chunk 1 itself and left the claimed chunk 0 to its worker.
-    const cancelled = await cancel;
-    if (!cancelled.ok) throw new Error(`cancel refused: ${cancelled.message}`);
-    expect(cancelled.operation).toMatchObject({ status: "CANCELLING", cancelled: CHUNK });
-    const ended = await expectConsistent(db, op.id);
-    expect(ended).toMatchObject({ status: "CANCELLED", cancelled: 2 * CHUNK, succeeded: 0, failed: 0, skipped: 0 });
-    expect((await ledger(db, op.id)).outcomes).toEqual({ CANCELLED: 2 * CHUNK });
-    const { rows: [untouched] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM tickets
-      WHERE tenant_id = ${tenant.id} AND priority = 'URGENT'`.execute(db);
-    expect(untouched.n).toBe(0);
-  } finally {
-    await claimer.end().catch(() => {});
   }
+
+  // Worker B's claim commits; it works its chunk like any worker.
+  await claimer.query("COMMIT");
+  const chunkB = failure(runChunk(db, ticketsDomain, claimed));
+  const errors = await within(Promise.all([cancelFailure, chunkA, chunkB]), 30_000, "cancel and chunks end");
+
+  expect({ errors: errors.filter((e) => e !== null), cancelWaitedForTheClaim, jobA: jobA?.chunk_index ?? null })
+    .toEqual({ errors: [], cancelWaitedForTheClaim: false, jobA: null });
+  // The cancel ended chunk 1 itself and left the claimed chunk 0 to its worker.
+  const cancelled = await cancel;
+  if (!cancelled.ok) throw new Error(`cancel refused: ${cancelled.message}`);
+  expect(cancelled.operation).toMatchObject({ status: "CANCELLING", cancelled: CHUNK });
+  const ended = await expectConsistent(db, op.id);
+  expect(ended).toMatchObject({ status: "CANCELLED", cancelled: 2 * CHUNK, succeeded: 0, failed: 0, skipped: 0 });
+  expect((await ledger(db, op.id)).outcomes).toEqual({ CANCELLED: 2 * CHUNK });
+  const { rows: [untouched] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM tickets
+      WHERE tenant_id = ${tenant.id} AND priority = 'URGENT'`.execute(db);
+  expect(untouched.n).toBe(0);
 });
 
 Deno.test("a cancel while a job backs off after a failure ends the operation without waiting out the backoff", async () => {

@@ -83,79 +83,75 @@ browserSuite("console: live view", async (suite) => {
       // A ticket in the middle is row-locked: the worker stops there, half way.
       const open = await server.db.selectFrom("tickets").select("id").where("tenant_id", "=", server.tenant.id)
         .where("status", "!=", "CLOSED").orderBy("id").execute();
-      const gate = await holdTicketLocks(server.databaseUrl, [open[10_500].id]);
-      try {
-        await page.click(".action-bar button[data-action=setPriority]");
-        const dialog = page.locator("dialog.start-flow[open]");
-        await dialog.locator("select[name=value]").selectOption("HIGH");
-        await dialog.locator("button:text('Preview')").click();
-        await page.waitForSelector("dialog[data-step='1']");
-        await expect(dialog.locator("dd[data-outcome=Matched]").textContent()).resolves.toBe("20,000");
-        await dialog.locator("button:text('Continue')").click();
-        await dialog.locator("button:text('Start')").click();
-        await page.waitForURL(/#\/operations\//);
-        const id = pageOperationId(page);
-        await held(server);
-        await page.waitForSelector(".live-panel[data-status=RUNNING]");
-        // Held: the one worker waits on the locked ticket's chunk (chunks are not claimed strictly in position
-        // order: 10,000 or 11,000 items were done by then), so the count stands still; the page shows it.
-        const halfWay = (await operation(server, id)).counts.processed;
-        expect(halfWay).toBeGreaterThan(0);
-        expect(halfWay).toBeLessThan(20_000);
-        const shownHalfWay = `${halfWay.toLocaleString("en-US")} / 20,000`;
-        // This shared machine ran the engine at 150-20,000 items/s: the deadline allows for the slow end.
-        await page.waitForFunction(
-          (text) => document.querySelector(".figure[data-figure=processed] .value")?.textContent === text,
-          shownHalfWay,
-          { timeout: 120_000 },
-        );
-        // Half way: counts, a throughput, an ETA, the latest items and NO_CHANGE among the codes.
-        expect(await figure(page, "rate")).toMatch(/\/s$/);
-        expect(await figure(page, "eta")).not.toBe("");
-        await page.waitForSelector(".latest li[data-outcome]");
-        await page.waitForSelector(".errors li[data-code=NO_CHANGE]");
-        await screenshot(page, "console-live-running", { viewportOnly: true });
+      await using gate = await holdTicketLocks(server.databaseUrl, [open[10_500].id]);
+      await page.click(".action-bar button[data-action=setPriority]");
+      const dialog = page.locator("dialog.start-flow[open]");
+      await dialog.locator("select[name=value]").selectOption("HIGH");
+      await dialog.locator("button:text('Preview')").click();
+      await page.waitForSelector("dialog[data-step='1']");
+      await expect(dialog.locator("dd[data-outcome=Matched]").textContent()).resolves.toBe("20,000");
+      await dialog.locator("button:text('Continue')").click();
+      await dialog.locator("button:text('Start')").click();
+      await page.waitForURL(/#\/operations\//);
+      const id = pageOperationId(page);
+      await held(server);
+      await page.waitForSelector(".live-panel[data-status=RUNNING]");
+      // Held: the one worker waits on the locked ticket's chunk (chunks are not claimed strictly in position
+      // order: 10,000 or 11,000 items were done by then), so the count stands still; the page shows it.
+      const halfWay = (await operation(server, id)).counts.processed;
+      expect(halfWay).toBeGreaterThan(0);
+      expect(halfWay).toBeLessThan(20_000);
+      const shownHalfWay = `${halfWay.toLocaleString("en-US")} / 20,000`;
+      // This shared machine ran the engine at 150-20,000 items/s: the deadline allows for the slow end.
+      await page.waitForFunction(
+        (text) => document.querySelector(".figure[data-figure=processed] .value")?.textContent === text,
+        shownHalfWay,
+        { timeout: 120_000 },
+      );
+      // Half way: counts, a throughput, an ETA, the latest items and NO_CHANGE among the codes.
+      expect(await figure(page, "rate")).toMatch(/\/s$/);
+      expect(await figure(page, "eta")).not.toBe("");
+      await page.waitForSelector(".latest li[data-outcome]");
+      await page.waitForSelector(".errors li[data-code=NO_CHANGE]");
+      await screenshot(page, "console-live-running", { viewportOnly: true });
 
-        // A reload lands on the same live view (the id is in the URL, the token in sessionStorage).
-        await page.reload();
-        await page.waitForSelector("#live[data-state=live]");
-        await page.waitForSelector(".live-panel[data-status=RUNNING]");
-        expect(pageOperationId(page)).toBe(id);
-        expect(await figure(page, "processed")).toBe(shownHalfWay);
-        await watchLayoutShift(page);
+      // A reload lands on the same live view (the id is in the URL, the token in sessionStorage).
+      await page.reload();
+      await page.waitForSelector("#live[data-state=live]");
+      await page.waitForSelector(".live-panel[data-status=RUNNING]");
+      expect(pageOperationId(page)).toBe(id);
+      expect(await figure(page, "processed")).toBe(shownHalfWay);
+      await watchLayoutShift(page);
 
-        // The socket drops (the proxy closes it and refuses new ones): "reconnecting"; the run goes on meanwhile.
-        flow.networkDown(true);
-        proxy.drop();
-        await page.waitForSelector("#live[data-state=reconnecting]");
-        await gate.release();
-        await waitUntil(async () => (await operation(server, id)).status.startsWith("COMPLETED"), {
-          timeoutMs: 120_000,
-          intervalMs: 200,
-          what: "the 20,000-ticket operation ends",
-        });
-        expect(await page.getAttribute(".live-panel", "data-status")).toBe("RUNNING"); // nothing got through
-        proxy.allow();
-        flow.networkDown(false);
-        // Re-subscribed: the first event is the state now, the end.
-        await page.waitForSelector("#live[data-state=live]", { timeout: 30_000 });
-        await page.waitForSelector(".live-panel[data-status^=COMPLETED] .progress[aria-valuenow='100']");
-        const done = await operation(server, id);
-        expect(done.counts).toMatchObject({ total: 20_000, processed: 20_000, pending: 0 });
-        expect(await figure(page, "succeeded")).toBe(done.counts.succeeded.toLocaleString("en-US"));
-        expect(await figure(page, "skipped")).toBe(done.counts.skipped.toLocaleString("en-US"));
-        expect(await figure(page, "rate")).toMatch(/^avg .*\/s$/);
-        expect(await figure(page, "eta")).toMatch(/^took /);
-        await expect(page.textContent(".controls .final")).resolves.toMatch(/^Completed/);
-        // What to do next: roll back and the downloads; no retry (nothing failed), no cancel.
-        expect(await page.locator(".controls [data-command=rollback]").count()).toBe(1);
-        expect(await page.locator(".controls [data-command=retry], .controls [data-command=cancel]").count()).toBe(0);
-        const shift = await layoutShift(page);
-        expect(shift).toEqual({ value: 0, sources: [] });
-        await screenshot(page, "console-live-done", { viewportOnly: true });
-      } finally {
-        await gate.release();
-      }
+      // The socket drops (the proxy closes it and refuses new ones): "reconnecting"; the run goes on meanwhile.
+      flow.networkDown(true);
+      proxy.drop();
+      await page.waitForSelector("#live[data-state=reconnecting]");
+      await gate.release();
+      await waitUntil(async () => (await operation(server, id)).status.startsWith("COMPLETED"), {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        what: "the 20,000-ticket operation ends",
+      });
+      expect(await page.getAttribute(".live-panel", "data-status")).toBe("RUNNING"); // nothing got through
+      proxy.allow();
+      flow.networkDown(false);
+      // Re-subscribed: the first event is the state now, the end.
+      await page.waitForSelector("#live[data-state=live]", { timeout: 30_000 });
+      await page.waitForSelector(".live-panel[data-status^=COMPLETED] .progress[aria-valuenow='100']");
+      const done = await operation(server, id);
+      expect(done.counts).toMatchObject({ total: 20_000, processed: 20_000, pending: 0 });
+      expect(await figure(page, "succeeded")).toBe(done.counts.succeeded.toLocaleString("en-US"));
+      expect(await figure(page, "skipped")).toBe(done.counts.skipped.toLocaleString("en-US"));
+      expect(await figure(page, "rate")).toMatch(/^avg .*\/s$/);
+      expect(await figure(page, "eta")).toMatch(/^took /);
+      await expect(page.textContent(".controls .final")).resolves.toMatch(/^Completed/);
+      // What to do next: roll back and the downloads; no retry (nothing failed), no cancel.
+      expect(await page.locator(".controls [data-command=rollback]").count()).toBe(1);
+      expect(await page.locator(".controls [data-command=retry], .controls [data-command=cancel]").count()).toBe(0);
+      const shift = await layoutShift(page);
+      expect(shift).toEqual({ value: 0, sources: [] });
+      await screenshot(page, "console-live-done", { viewportOnly: true });
     },
   );
 
@@ -164,39 +160,35 @@ browserSuite("console: live view", async (suite) => {
     await openConsole(page, server, server.tenant.agent, proxy.url);
     const ids = (await server.db.selectFrom("tickets").select("id").where("tenant_id", "=", server.tenant.id)
       .where("status", "!=", "CLOSED").orderBy("id").limit(3000).execute()).map((r) => r.id);
-    const gate = await holdTicketLocks(server.databaseUrl, [ids[1500]]);
-    try {
-      const op = await startByApi(server, {
-        targets: { ids: ids.map(ticketGid) },
-        action: { setCategory: { category: "ACCOUNT" } },
-      });
-      await page.goto(`${proxy.url}/console#/operations/${op.id}`);
-      await held(server);
-      await page.click(".controls [data-command=cancel]");
-      // Asked first; "Keep running" changes nothing.
-      await page.waitForSelector(".confirm:not([hidden])");
-      await page.click(".confirm button:text('Keep running')");
-      expect((await operation(server, op.id)).cancelRequestedAt).toBeNull();
-      await page.click(".controls [data-command=cancel]");
-      await page.click(".confirm [data-command=confirm-cancel]");
-      await waitUntil(async () => (await operation(server, op.id)).cancelRequestedAt, {
-        timeoutMs: 10_000,
-        what: "the cancel reaches the server",
-      });
-      await gate.release();
-      await page.waitForSelector(".live-panel[data-status=CANCELLED]");
-      const done = await operation(server, op.id);
-      expect(done.counts.cancelled).toBeGreaterThanOrEqual(1000);
-      expect(await figure(page, "cancelled")).toBe(done.counts.cancelled.toLocaleString("en-US"));
-      await expect(page.textContent(".controls .final")).resolves.toMatch(/^Cancelled/);
-      await page.waitForSelector(".events tbody tr[data-type]");
-      expect(
-        await page.locator(".events tbody tr").evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.type)),
-      )
-        .toContain("CANCEL_REQUESTED");
-    } finally {
-      await gate.release();
-    }
+    await using gate = await holdTicketLocks(server.databaseUrl, [ids[1500]]);
+    const op = await startByApi(server, {
+      targets: { ids: ids.map(ticketGid) },
+      action: { setCategory: { category: "ACCOUNT" } },
+    });
+    await page.goto(`${proxy.url}/console#/operations/${op.id}`);
+    await held(server);
+    await page.click(".controls [data-command=cancel]");
+    // Asked first; "Keep running" changes nothing.
+    await page.waitForSelector(".confirm:not([hidden])");
+    await page.click(".confirm button:text('Keep running')");
+    expect((await operation(server, op.id)).cancelRequestedAt).toBeNull();
+    await page.click(".controls [data-command=cancel]");
+    await page.click(".confirm [data-command=confirm-cancel]");
+    await waitUntil(async () => (await operation(server, op.id)).cancelRequestedAt, {
+      timeoutMs: 10_000,
+      what: "the cancel reaches the server",
+    });
+    await gate.release();
+    await page.waitForSelector(".live-panel[data-status=CANCELLED]");
+    const done = await operation(server, op.id);
+    expect(done.counts.cancelled).toBeGreaterThanOrEqual(1000);
+    expect(await figure(page, "cancelled")).toBe(done.counts.cancelled.toLocaleString("en-US"));
+    await expect(page.textContent(".controls .final")).resolves.toMatch(/^Cancelled/);
+    await page.waitForSelector(".events tbody tr[data-type]");
+    expect(
+      await page.locator(".events tbody tr").evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.type)),
+    )
+      .toContain("CANCEL_REQUESTED");
   });
 
   await suite.step("retry failed by code: a RETRY of only those items", async (flow) => {

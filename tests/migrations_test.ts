@@ -4,21 +4,19 @@
  * once (advisory lock); a failing migration leaves nothing behind. /ready reflects it.
  */
 import { expect } from "expect";
-import pg from "pg";
 import { migrate, MigrationFileError, readMigrations } from "../src/db/migrate.ts";
+import { connectClient } from "./helpers/pg_client.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 /** A brand-new database with nothing in it (not cloned from the migrated template). */
 async function emptyDatabase(): Promise<string> {
   const admin = Deno.env.get("TEST_PG_URL");
   if (!admin) throw new Error("TEST_PG_URL is unset: run the tests with `deno task test`");
   const name = `m_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  try {
+  {
+    await using client = await connectClient(admin);
     await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
   }
   const url = new URL(admin);
   url.pathname = `/${name}`;
@@ -26,13 +24,8 @@ async function emptyDatabase(): Promise<string> {
 }
 
 async function query<T>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
+  await using client = await connectClient(url);
+  return (await client.query(text)).rows as T[];
 }
 
 /** The names in migrations/ exactly as the directory lists them, unfiltered. */
@@ -68,29 +61,26 @@ Deno.test("migrations: every file of migrations/, numbered 0001..N, recorded, an
 });
 
 Deno.test("migrations: a misnamed file or a number used twice is refused, not skipped", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "migrations-" });
+  await using temp = await tempDir("migrations-");
+  const dir = temp.path;
   const url = new URL(`file://${dir}/`);
-  try {
-    await Deno.writeTextFile(`${dir}/0001_first.sql`, "SELECT 1;");
-    expect((await readMigrations(url)).map((m) => m.name)).toEqual(["0001_first.sql"]);
-    for (
-      const [name, message] of [
-        ["0006-x.sql", /0006-x\.sql .* is not a migration \(NNNN_name\.sql\)/],
-        ["6_short.sql", /6_short\.sql .* is not a migration/],
-        ["0002_Upper.sql", /0002_Upper\.sql .* is not a migration/],
-        [
-          "0001_again.sql",
-          /0001_again\.sql and 0001_first\.sql share the number 0001|0001_first\.sql and 0001_again\.sql share the number 0001/,
-        ],
-      ] as const
-    ) {
-      await Deno.writeTextFile(`${dir}/${name}`, "SELECT 1;");
-      await expect(readMigrations(url)).rejects.toThrow(MigrationFileError);
-      await expect(readMigrations(url)).rejects.toThrow(message);
-      await Deno.remove(`${dir}/${name}`);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/0001_first.sql`, "SELECT 1;");
+  expect((await readMigrations(url)).map((m) => m.name)).toEqual(["0001_first.sql"]);
+  for (
+    const [name, message] of [
+      ["0006-x.sql", /0006-x\.sql .* is not a migration \(NNNN_name\.sql\)/],
+      ["6_short.sql", /6_short\.sql .* is not a migration/],
+      ["0002_Upper.sql", /0002_Upper\.sql .* is not a migration/],
+      [
+        "0001_again.sql",
+        /0001_again\.sql and 0001_first\.sql share the number 0001|0001_first\.sql and 0001_again\.sql share the number 0001/,
+      ],
+    ] as const
+  ) {
+    await Deno.writeTextFile(`${dir}/${name}`, "SELECT 1;");
+    await expect(readMigrations(url)).rejects.toThrow(MigrationFileError);
+    await expect(readMigrations(url)).rejects.toThrow(message);
+    await Deno.remove(`${dir}/${name}`);
   }
 });
 

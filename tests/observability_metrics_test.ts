@@ -13,6 +13,7 @@ import { holdTicketLocks, PROGRESS, record, sse, startOk, ticketGid, until } fro
 import { type Sample, scrape, seriesOf, valueOf } from "./helpers/prometheus.ts";
 import { takeDatabaseDown } from "./helpers/database.ts";
 import { startTestServer } from "./helpers/server.ts";
+import { abortOnExit } from "./helpers/sockets.ts";
 
 /** Scrapes until `ready(samples)` holds; fails after 30 s naming what it waited for. */
 const scrapeUntil = (url: string, ready: (samples: Sample[]) => boolean, what: string) =>
@@ -37,9 +38,9 @@ Deno.test("/metrics: an operation moves the counters by exactly its ledger's cou
   const metricsUrl = `${server.url}/metrics`;
   const ids = await ticketIds(server.db, server.tenant.id);
   const before = await scrape(metricsUrl);
-  const gate = await holdTicketLocks(server.databaseUrl, [ids[25]]); // the one worker blocks in chunk 2
   let op;
-  try {
+  {
+    await using _gate = await holdTicketLocks(server.databaseUrl, [ids[25]]); // the one worker blocks in chunk 2
     op = await startOk(server, server.tenant.admin, {
       targets: { ids: [...ids.map(ticketGid), ticketGid("987654321")] }, // 36 items: 4 chunks, one NOT_FOUND
       action: { setStatus: { status: "PENDING" } },
@@ -56,8 +57,6 @@ Deno.test("/metrics: an operation moves the counters by exactly its ledger's cou
     expect(valueOf(paused, "bulk_queue_oldest_ready_job_age_seconds")).toBeGreaterThan(0);
     expect(valueOf(paused, "bulk_workers_alive")).toBe(1);
     expect(valueOf(paused, "db_pool_max_connections", { pool: "api" })).toBe(server.config.dbPoolSize);
-  } finally {
-    await gate.release();
   }
   await waitFor(server.db, op.dbId, finished);
   const row = await expectConsistent(server.db, op.dbId);
@@ -120,39 +119,35 @@ Deno.test("/metrics: open graphql-ws sockets, SSE streams and subscriptions are 
   await using server = await startTestServer({ tickets: 5, env: { WORKERS: "0" } });
   const metricsUrl = `${server.url}/metrics`;
   await using client = wsClient(server.wsUrl, server.tenant.admin.token);
-  const abort = new AbortController();
-  try {
-    const ids = await ticketIds(server.db, server.tenant.id);
-    // No workers: the operation stays RUNNING, so its progress subscriptions stay open.
-    const op = await startOk(server, server.tenant.admin, {
-      targets: { ids: ids.map(ticketGid) },
-      action: { setStatus: { status: "PENDING" } },
-    });
-    const base = await scrape(metricsUrl);
-    const gauges = (s: Sample[]) => ({
-      sockets: valueOf(s, "graphql_ws_sockets_open") - valueOf(base, "graphql_ws_sockets_open"),
-      streams: valueOf(s, "graphql_sse_streams_open") - valueOf(base, "graphql_sse_streams_open"),
-      subscriptions: valueOf(s, "graphql_subscriptions_active") - valueOf(base, "graphql_subscriptions_active"),
-    });
-    const ws = record(client, PROGRESS, { id: op.id });
-    await ws.waitFor(() => true);
-    const events = sse(server.graphqlUrl, server.tenant.admin.token, PROGRESS, { id: op.id }, abort.signal);
-    await events.next(); // the snapshot event: the stream is open
-    expect(gauges(await scrape(metricsUrl))).toEqual({ sockets: 1, streams: 1, subscriptions: 2 });
+  using abort = abortOnExit();
+  const ids = await ticketIds(server.db, server.tenant.id);
+  // No workers: the operation stays RUNNING, so its progress subscriptions stay open.
+  const op = await startOk(server, server.tenant.admin, {
+    targets: { ids: ids.map(ticketGid) },
+    action: { setStatus: { status: "PENDING" } },
+  });
+  const base = await scrape(metricsUrl);
+  const gauges = (s: Sample[]) => ({
+    sockets: valueOf(s, "graphql_ws_sockets_open") - valueOf(base, "graphql_ws_sockets_open"),
+    streams: valueOf(s, "graphql_sse_streams_open") - valueOf(base, "graphql_sse_streams_open"),
+    subscriptions: valueOf(s, "graphql_subscriptions_active") - valueOf(base, "graphql_subscriptions_active"),
+  });
+  const ws = record(client, PROGRESS, { id: op.id });
+  await ws.waitFor(() => true);
+  const events = sse(server.graphqlUrl, server.tenant.admin.token, PROGRESS, { id: op.id }, abort.signal);
+  await events.next(); // the snapshot event: the stream is open
+  expect(gauges(await scrape(metricsUrl))).toEqual({ sockets: 1, streams: 1, subscriptions: 2 });
 
-    ws.unsubscribe();
-    await client.dispose();
-    abort.abort();
-    await events.return(undefined).catch(() => {});
-    const closed = await scrapeUntil(
-      metricsUrl,
-      (s) => JSON.stringify(gauges(s)) === JSON.stringify({ sockets: 0, streams: 0, subscriptions: 0 }),
-      "the socket, the stream and both subscriptions to be counted closed",
-    );
-    expect(gauges(closed)).toEqual({ sockets: 0, streams: 0, subscriptions: 0 });
-  } finally {
-    abort.abort();
-  }
+  ws.unsubscribe();
+  await client.dispose();
+  abort.abort();
+  await events.return(undefined).catch(() => {});
+  const closed = await scrapeUntil(
+    metricsUrl,
+    (s) => JSON.stringify(gauges(s)) === JSON.stringify({ sockets: 0, streams: 0, subscriptions: 0 }),
+    "the socket, the stream and both subscriptions to be counted closed",
+  );
+  expect(gauges(closed)).toEqual({ sockets: 0, streams: 0, subscriptions: 0 });
 });
 
 Deno.test("/metrics during a database outage: the database-read gauges are skipped, db_up is 0, counters stay", async () => {

@@ -26,57 +26,51 @@ Deno.test("a revoked token's socket and SSE stream are closed within the sweep b
   await using server = await startTestServer({ env: { TOKEN_SWEEP_MS: String(SWEEP_MS) } });
   const user = server.tenant.agent;
   const token = await mintToken(server.db, user.id, "to revoke while streaming");
-  const ws = socket(server.wsUrl, token);
-  try {
-    expect(await within(ws.state, 10_000, "the socket's ack")).toEqual({ connected: true });
-    const subscription = new Promise<unknown>((resolve) => {
-      ws.client.subscribe({ query: FEED }, { next: () => {}, error: resolve, complete: () => resolve("complete") });
-    });
-    const stream = await sseUntilEnd(server.graphqlUrl, token);
-    expect(stream.status).toBe(200);
-    // Both are open and counted before the revocation.
-    await waitFor(() => server.app.connections.count("stream") === 1 && server.app.connections.count("socket") === 1);
+  await using ws = socket(server.wsUrl, token);
+  expect(await within(ws.state, 10_000, "the socket's ack")).toEqual({ connected: true });
+  const subscription = new Promise<unknown>((resolve) => {
+    ws.client.subscribe({ query: FEED }, { next: () => {}, error: resolve, complete: () => resolve("complete") });
+  });
+  const stream = await sseUntilEnd(server.graphqlUrl, token);
+  expect(stream.status).toBe(200);
+  // Both are open and counted before the revocation.
+  await waitFor(() => server.app.connections.count("stream") === 1 && server.app.connections.count("socket") === 1);
 
-    const revokedAt = performance.now();
-    expect(await revokeToken(server.db, token)).toBe(true);
-    const closed = await within(ws.closed(), 10_000, "the revoked token's socket closed by the server");
-    const socketMs = Math.round(performance.now() - revokedAt);
-    expect(closed).toEqual({ code: 4403, reason: "Forbidden: the token was revoked or expired" });
-    const text = await within(stream.text, 10_000, "the revoked token's SSE stream ended by the server");
-    const streamMs = Math.round(performance.now() - revokedAt);
-    expect(text).toContain('"code":"TOKEN_REVOKED"');
-    expect(text).toMatch(/event: complete\ndata:\n\n$/);
-    await within(subscription, 10_000, "the socket's subscription ended");
-    // Bound: one sweep interval plus its query; generous for a shared 2-core machine.
-    expect(socketMs).toBeLessThan(SWEEP_MS + 2000);
-    expect(streamMs).toBeLessThan(SWEEP_MS + 2000);
-    console.log(
-      `revocation: socket closed after ${socketMs} ms, SSE ended after ${streamMs} ms (TOKEN_SWEEP_MS=${SWEEP_MS})`,
-    );
-    await waitFor(() => server.app.connections.count("socket") + server.app.connections.count("stream") === 0);
+  const revokedAt = performance.now();
+  expect(await revokeToken(server.db, token)).toBe(true);
+  const closed = await within(ws.closed(), 10_000, "the revoked token's socket closed by the server");
+  const socketMs = Math.round(performance.now() - revokedAt);
+  expect(closed).toEqual({ code: 4403, reason: "Forbidden: the token was revoked or expired" });
+  const text = await within(stream.text, 10_000, "the revoked token's SSE stream ended by the server");
+  const streamMs = Math.round(performance.now() - revokedAt);
+  expect(text).toContain('"code":"TOKEN_REVOKED"');
+  expect(text).toMatch(/event: complete\ndata:\n\n$/);
+  await within(subscription, 10_000, "the socket's subscription ended");
+  // Bound: one sweep interval plus its query; generous for a shared 2-core machine.
+  expect(socketMs).toBeLessThan(SWEEP_MS + 2000);
+  expect(streamMs).toBeLessThan(SWEEP_MS + 2000);
+  console.log(
+    `revocation: socket closed after ${socketMs} ms, SSE ended after ${streamMs} ms (TOKEN_SWEEP_MS=${SWEEP_MS})`,
+  );
+  await waitFor(() => server.app.connections.count("socket") + server.app.connections.count("stream") === 0);
 
-    // The other tokens of the tenant are untouched.
-    expect((await gql(server.graphqlUrl, server.tenant.admin.token, VIEWER)).errors).toBeUndefined();
-  } finally {
-    await ws.dispose();
-  }
+  // The other tokens of the tenant are untouched.
+  expect((await gql(server.graphqlUrl, server.tenant.admin.token, VIEWER)).errors).toBeUndefined();
 });
 
 Deno.test("revoking a user's tokens (deno task token -- --revoke-user) closes all of them", async () => {
   await using server = await startTestServer({ env: { TOKEN_SWEEP_MS: String(SWEEP_MS) } });
   const user = server.tenant.viewer;
   const second = await mintToken(server.db, user.id, "second device");
-  const sockets = [socket(server.wsUrl, user.token), socket(server.wsUrl, second)];
-  try {
-    await within(Promise.all(sockets.map((s) => s.state)), 10_000, "both sockets acknowledged");
-    expect(await revokeUserTokens(server.db, user.email.toUpperCase())).toBe(2);
-    const closes = await within(Promise.all(sockets.map((s) => s.closed())), 10_000, "both sockets closed");
-    expect(closes.map((c) => c.code)).toEqual([4403, 4403]);
-    expect((await gql(server.graphqlUrl, second, VIEWER)).status).toBe(401);
-    expect(await revokeUserTokens(server.db, "nobody@nowhere.example")).toBeNull();
-  } finally {
-    await Promise.all(sockets.map((s) => s.dispose()));
-  }
+  await using first = socket(server.wsUrl, user.token);
+  await using other = socket(server.wsUrl, second);
+  const sockets = [first, other];
+  await within(Promise.all(sockets.map((s) => s.state)), 10_000, "both sockets acknowledged");
+  expect(await revokeUserTokens(server.db, user.email.toUpperCase())).toBe(2);
+  const closes = await within(Promise.all(sockets.map((s) => s.closed())), 10_000, "both sockets closed");
+  expect(closes.map((c) => c.code)).toEqual([4403, 4403]);
+  expect((await gql(server.graphqlUrl, second, VIEWER)).status).toBe(401);
+  expect(await revokeUserTokens(server.db, "nobody@nowhere.example")).toBeNull();
 });
 
 Deno.test("an expired token is refused, and its open socket closed when it expires", async () => {
@@ -97,15 +91,13 @@ Deno.test("an expired token is refused, and its open socket closed when it expir
   // A token valid for 1.5 s: works now, and its socket is closed once it has expired.
   const shortLived = await mintToken(server.db, user.id, "short", { expiresAt: new Date(Date.now() + 1500) });
   expect((await gql(server.graphqlUrl, shortLived, VIEWER)).errors).toBeUndefined();
-  const open = socket(server.wsUrl, shortLived);
-  try {
+  {
+    await using open = socket(server.wsUrl, shortLived);
     expect(await within(open.state, 10_000, "the short-lived token's socket")).toEqual({ connected: true });
     expect(await within(open.closed(), 10_000, "the socket closed at expiry")).toEqual({
       code: 4403,
       reason: "Forbidden: the token was revoked or expired",
     });
-  } finally {
-    await open.dispose();
   }
   expect((await gql(server.graphqlUrl, shortLived, VIEWER)).status).toBe(401);
 });

@@ -47,84 +47,80 @@ const VIEWER = "{ viewer { user { email role } } }";
 
 Deno.test("graphql-ws: a good token works, no token closes 4401, a bad or revoked one 4403", async (t) => {
   await using server = await startTestServer({ tickets: 3 });
-  const clients: Client[] = [];
+  await using clients = new AsyncDisposableStack(); // every socket a step opens, closed when the test ends
   const open = (params: Record<string, unknown>) => {
     const c = client(server.wsUrl, params);
-    clients.push(c);
+    clients.defer(() => c.dispose());
     return c;
   };
-  try {
-    await t.step("a good token: queries and mutations over the socket", async () => {
-      const agent = open({ authorization: `Bearer ${server.tenant.agent.token}` });
-      expect(await run(agent, VIEWER)).toEqual({
-        data: [{ viewer: { user: { email: server.tenant.agent.email, role: "AGENT" } } }],
-        errors: [],
+  await t.step("a good token: queries and mutations over the socket", async () => {
+    const agent = open({ authorization: `Bearer ${server.tenant.agent.token}` });
+    expect(await run(agent, VIEWER)).toEqual({
+      data: [{ viewer: { user: { email: server.tenant.agent.email, role: "AGENT" } } }],
+      errors: [],
+    });
+    const created = await run(agent, CREATE_TICKET, { input: { title: "over a websocket" } });
+    expect(created.errors).toEqual([]);
+    expect(created.data).toEqual([{
+      createTicket: {
+        ticket: expect.objectContaining({ title: "over a websocket", status: "OPEN" }),
+        userErrors: [],
+      },
+    }]);
+    // Several operations share the one connection.
+    const both = await Promise.all([run(agent, VIEWER), run(agent, "{ tickets(first: 2) { edges { cursor } } }")]);
+    expect(both.map((o) => o.errors)).toEqual([[], []]);
+    // "Authorization" capitalised is accepted as well.
+    expect((await run(open({ Authorization: `Bearer ${server.tenant.admin.token}` }), VIEWER)).data).toEqual([
+      { viewer: { user: { email: server.tenant.admin.email, role: "ADMIN" } } },
+    ]);
+  });
+
+  await t.step("roles apply: a viewer's mutation is FORBIDDEN and writes nothing", async () => {
+    const before = await server.db.selectFrom("tickets").select((eb) => eb.fn.countAll<string>().as("n"))
+      .executeTakeFirstOrThrow();
+    const viewer = open({ authorization: `Bearer ${server.tenant.viewer.token}` });
+    const outcome = await run(viewer, CREATE_TICKET, { input: { title: "nope" } });
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.errors).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: "FORBIDDEN" }) }),
+    ]);
+    const after = await server.db.selectFrom("tickets").select((eb) => eb.fn.countAll<string>().as("n"))
+      .executeTakeFirstOrThrow();
+    expect(after.n).toBe(before.n);
+  });
+
+  await t.step("no token: closed with 4401", async () => {
+    for (const params of [{}, { authorization: "" }, { authorization: "Basic abc" }, { authorization: 42 }]) {
+      const outcome = await run(open(params), VIEWER);
+      expect({ params, outcome }).toEqual({
+        params,
+        outcome: { data: [], errors: [], failure: expect.objectContaining({ code: 4401 }) },
       });
-      const created = await run(agent, CREATE_TICKET, { input: { title: "over a websocket" } });
-      expect(created.errors).toEqual([]);
-      expect(created.data).toEqual([{
-        createTicket: {
-          ticket: expect.objectContaining({ title: "over a websocket", status: "OPEN" }),
-          userErrors: [],
-        },
-      }]);
-      // Several operations share the one connection.
-      const both = await Promise.all([run(agent, VIEWER), run(agent, "{ tickets(first: 2) { edges { cursor } } }")]);
-      expect(both.map((o) => o.errors)).toEqual([[], []]);
-      // "Authorization" capitalised is accepted as well.
-      expect((await run(open({ Authorization: `Bearer ${server.tenant.admin.token}` }), VIEWER)).data).toEqual([
-        { viewer: { user: { email: server.tenant.admin.email, role: "ADMIN" } } },
-      ]);
-    });
+    }
+  });
 
-    await t.step("roles apply: a viewer's mutation is FORBIDDEN and writes nothing", async () => {
-      const before = await server.db.selectFrom("tickets").select((eb) => eb.fn.countAll<string>().as("n"))
-        .executeTakeFirstOrThrow();
-      const viewer = open({ authorization: `Bearer ${server.tenant.viewer.token}` });
-      const outcome = await run(viewer, CREATE_TICKET, { input: { title: "nope" } });
-      expect(outcome.failure).toBeUndefined();
-      expect(outcome.errors).toEqual([
-        expect.objectContaining({ extensions: expect.objectContaining({ code: "FORBIDDEN" }) }),
-      ]);
-      const after = await server.db.selectFrom("tickets").select((eb) => eb.fn.countAll<string>().as("n"))
-        .executeTakeFirstOrThrow();
-      expect(after.n).toBe(before.n);
-    });
-
-    await t.step("no token: closed with 4401", async () => {
-      for (const params of [{}, { authorization: "" }, { authorization: "Basic abc" }, { authorization: 42 }]) {
-        const outcome = await run(open(params), VIEWER);
-        expect({ params, outcome }).toEqual({
-          params,
-          outcome: { data: [], errors: [], failure: expect.objectContaining({ code: 4401 }) },
-        });
-      }
-    });
-
-    await t.step("an unknown token: closed with 4403", async () => {
-      for (const token of ["bo_neverMinted", "garbage", `${server.tenant.agent.token}x`]) {
-        const outcome = await run(open({ authorization: `Bearer ${token}` }), VIEWER);
-        expect(outcome).toEqual({ data: [], errors: [], failure: expect.objectContaining({ code: 4403 }) });
-      }
-    });
-
-    await t.step("a revoked token: closed with 4403", async () => {
-      const token = server.otherTenant.agent.token;
-      expect((await run(open({ authorization: `Bearer ${token}` }), VIEWER)).errors).toEqual([]);
-      await revokeToken(server.db, token);
+  await t.step("an unknown token: closed with 4403", async () => {
+    for (const token of ["bo_neverMinted", "garbage", `${server.tenant.agent.token}x`]) {
       const outcome = await run(open({ authorization: `Bearer ${token}` }), VIEWER);
       expect(outcome).toEqual({ data: [], errors: [], failure: expect.objectContaining({ code: 4403 }) });
-    });
+    }
+  });
 
-    await t.step("a token revoked while its socket is open: the next subscribe closes it with 4403", async () => {
-      const token = server.otherTenant.admin.token;
-      const socket = open({ authorization: `Bearer ${token}` });
-      expect((await run(socket, VIEWER)).errors).toEqual([]);
-      await revokeToken(server.db, token);
-      const outcome = await run(socket, VIEWER);
-      expect(outcome).toEqual({ data: [], errors: [], failure: expect.objectContaining({ code: 4403 }) });
-    });
-  } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
-  }
+  await t.step("a revoked token: closed with 4403", async () => {
+    const token = server.otherTenant.agent.token;
+    expect((await run(open({ authorization: `Bearer ${token}` }), VIEWER)).errors).toEqual([]);
+    await revokeToken(server.db, token);
+    const outcome = await run(open({ authorization: `Bearer ${token}` }), VIEWER);
+    expect(outcome).toEqual({ data: [], errors: [], failure: expect.objectContaining({ code: 4403 }) });
+  });
+
+  await t.step("a token revoked while its socket is open: the next subscribe closes it with 4403", async () => {
+    const token = server.otherTenant.admin.token;
+    const socket = open({ authorization: `Bearer ${token}` });
+    expect((await run(socket, VIEWER)).errors).toEqual([]);
+    await revokeToken(server.db, token);
+    const outcome = await run(socket, VIEWER);
+    expect(outcome).toEqual({ data: [], errors: [], failure: expect.objectContaining({ code: 4403 }) });
+  });
 });

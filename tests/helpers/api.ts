@@ -10,6 +10,7 @@ import type { Client } from "graphql-ws";
 import type { Db } from "../../src/db/database.ts";
 import { encodeId } from "../../src/graphql/ids.ts";
 import { gql } from "./graphql.ts";
+import { connectClient } from "./pg_client.ts";
 import type { TestServer, TestUser } from "./server.ts";
 
 export const ticketGid = (id: string | number) => encodeId("Ticket", id);
@@ -211,21 +212,28 @@ export function holdTicketLocks(databaseUrl: string, ids: string[]): Promise<Gat
   return holdRowLocks(databaseUrl, "tickets", ids);
 }
 
-/** holdTicketLocks for the rows of any table keyed by a bigint `id` (the notes test domain's). */
-export async function holdRowLocks(databaseUrl: string, table: string, ids: string[]): Promise<Gate> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: "test row lock" });
-  await client.connect();
+/**
+ * holdTicketLocks for the rows of any table keyed by `id` (bigint or uuid: the parameter takes the
+ * column's type), e.g. the notes test domain's, the queue's, users; `NO KEY UPDATE` is the lock an
+ * UPDATE of non-key columns takes (admission's on the user's row).
+ */
+export async function holdRowLocks(
+  databaseUrl: string,
+  table: string,
+  ids: string[],
+  strength: "UPDATE" | "NO KEY UPDATE" = "UPDATE",
+): Promise<Gate> {
+  const client = await connectClient({ connectionString: databaseUrl, application_name: "test row lock" });
   await client.query("BEGIN");
-  await client.query(`SELECT id FROM ${pg.escapeIdentifier(table)} WHERE id = ANY($1::bigint[]) FOR UPDATE`, [ids]);
+  await client.query(`SELECT id FROM ${pg.escapeIdentifier(table)} WHERE id = ANY($1) FOR ${strength}`, [
+    ids,
+  ]);
   let released = false;
   const release = async () => {
     if (released) return;
     released = true;
-    try {
-      await client.query("COMMIT");
-    } finally {
-      await client.end();
-    }
+    await using _ended = client; // once the COMMIT is sent, whether or not it succeeded
+    await client.query("COMMIT");
   };
   return { release, [Symbol.asyncDispose]: release };
 }

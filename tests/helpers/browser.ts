@@ -9,7 +9,7 @@
  * `failed-<step>.png`. Any page error or console error fails the step.
  */
 import { expect } from "expect";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { TestServer, TestUser } from "./server.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -63,7 +63,7 @@ export interface Suite {
 
 /**
  * One Deno.test for a file: Chromium starts once, `fn` runs the flows as `suite.step`s (and owns its server:
- * start it inside, stop it in a finally); the browser is closed at the end whatever happens.
+ * start it inside with `await using`); the browser is closed at the end whatever happens.
  */
 export function browserSuite(name: string, fn: (suite: Suite) => Promise<void>): void {
   Deno.test({
@@ -73,26 +73,23 @@ export function browserSuite(name: string, fn: (suite: Suite) => Promise<void>):
     sanitizeOps: false,
     sanitizeResources: false,
     async fn(t) {
-      const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+      await using browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
       let failed = false;
-      try {
-        await fn({
-          async step(stepName, run) {
-            // Later flows of a file build on the state the earlier ones left.
-            if (failed) throw new Error(`not run: an earlier step failed`);
-            failed = !(await t.step(stepName, () => runStep(browser, stepName, run)));
-            if (failed) throw new Error(`step failed: ${stepName}`);
-          },
-        });
-      } finally {
-        await browser.close();
-      }
+      await fn({
+        async step(stepName, run) {
+          // Later flows of a file build on the state the earlier ones left.
+          if (failed) throw new Error(`not run: an earlier step failed`);
+          failed = !(await t.step(stepName, () => runStep(browser, stepName, run)));
+          if (failed) throw new Error(`step failed: ${stepName}`);
+        },
+      });
     },
   });
 }
 
 async function runStep(browser: Browser, name: string, run: (flow: Flow) => Promise<void>): Promise<void> {
-  const contexts: BrowserContext[] = [];
+  // Closed when the step ends, after a failure's screenshots of their pages.
+  await using contexts = new AsyncDisposableStack();
   const pages: Page[] = [];
   const problems: string[] = [];
   let networkDown = false;
@@ -101,8 +98,7 @@ async function runStep(browser: Browser, name: string, run: (flow: Flow) => Prom
       networkDown = on;
     },
     async page(viewport = DESKTOP) {
-      const context = await browser.newContext({ viewport, acceptDownloads: true });
-      contexts.push(context);
+      const context = contexts.use(await browser.newContext({ viewport, acceptDownloads: true }));
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
       page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
@@ -124,8 +120,6 @@ async function runStep(browser: Browser, name: string, run: (flow: Flow) => Prom
     }
     if (problems.length > 0) console.error(`the page reported:\n${problems.join("\n")}`);
     throw error;
-  } finally {
-    for (const context of contexts) await context.close();
   }
 }
 

@@ -1,6 +1,7 @@
 /** A fresh database per call (each test server), cloned from the migrated template that tests/run.ts made. */
 import pg from "pg";
 import { APP_ROLE } from "../../src/db/embedded.ts";
+import { connectClient } from "./pg_client.ts";
 
 export const TEMPLATE_DATABASE = "bulk_template";
 
@@ -15,12 +16,9 @@ const adminUrl = () => requiredEnv("TEST_PG_URL");
 /** Creates `t_<random>` from the template, owned by the service's role, and returns its URL as that role. */
 export async function freshDatabase(): Promise<string> {
   const name = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  const client = new pg.Client({ connectionString: adminUrl() });
-  await client.connect();
-  try {
+  {
+    await using client = await connectClient(adminUrl());
     await client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE} OWNER ${APP_ROLE}`);
-  } finally {
-    await client.end();
   }
   const url = new URL(requiredEnv("TEST_APP_PG_URL"));
   url.pathname = `/${name}`;
@@ -34,13 +32,8 @@ export async function freshDatabase(): Promise<string> {
 export async function takeDatabaseDown(databaseUrl: string): Promise<{ restore(): Promise<void> }> {
   const database = pg.escapeIdentifier(new URL(databaseUrl).pathname.slice(1));
   const run = async (text: string) => {
-    const client = new pg.Client({ connectionString: adminUrl() });
-    await client.connect();
-    try {
-      await client.query(text);
-    } finally {
-      await client.end();
-    }
+    await using client = await connectClient(adminUrl());
+    await client.query(text);
   };
   await run(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false`);
   await run(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${

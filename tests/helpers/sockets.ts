@@ -52,3 +52,9 @@ export function openSse(url: string, token: string, query: string, signal?: Abor
     signal: signal ?? AbortSignal.timeout(30_000),
   });
 }
+
+/** An AbortController that `using` aborts when the scope ends: the SSE requests it signals end on every path. */
+export function abortOnExit(): AbortController & Disposable {
+  const controller = new AbortController();
+  return Object.assign(controller, { [Symbol.dispose]: () => controller.abort() });
+}

@@ -6,6 +6,7 @@
  */
 import pg from "pg";
 import { APP_ROLE, embeddedDatabaseUrl, readCredentials, SUPERUSER } from "../../src/db/embedded.ts";
+import { connectClient } from "./pg_client.ts";
 import { runSubprocess, spawnSubprocess, type Subprocess } from "./subprocess.ts";
 import { waitUntil, within } from "./wait.ts";
 export { freePort } from "./ports.ts";
@@ -112,13 +113,8 @@ async function withEmbedded<T>(
   const [user, password] = as === "app"
     ? [APP_ROLE, credentials.appPassword]
     : [SUPERUSER, credentials.superuserPassword];
-  const client = new pg.Client({ connectionString: embeddedDatabaseUrl(pgPort, "bulk_ops", user, password) });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
+  await using client = await connectClient(embeddedDatabaseUrl(pgPort, "bulk_ops", user, password));
+  return await use(client);
 }
 
 /** Demo tickets in the embedded database of `dataDir`, read as the service's role. */
