@@ -30,11 +30,13 @@ export async function* markDuplicates(db: Db, batches: AsyncIterable<ImportRecor
           WITH g AS (SELECT * FROM unnest(${keyed.map((r) => r.externalId)}::text[], ${keyed.map((r) => r.row)}::int[])
                        WITH ORDINALITY AS g(external_id, row, ord)),
             firsts AS (SELECT external_id, min(row) AS row FROM g GROUP BY external_id),
-            kept AS (INSERT INTO import_first_rows SELECT x.external_id, x.row FROM firsts x
-                     WHERE NOT EXISTS (SELECT FROM import_first_rows s WHERE s.external_id = x.external_id))
-          SELECT g.ord::int AS ord, least(s.row, x.row) AS first_row
-          FROM g JOIN firsts x USING (external_id) LEFT JOIN import_first_rows s USING (external_id)
-          WHERE least(s.row, x.row) < g.row`.execute(session);
+            seen AS (SELECT x.external_id, x.row AS batch_row, e.row AS earlier_row FROM firsts x
+                     LEFT JOIN LATERAL (SELECT s.row FROM import_first_rows s WHERE s.external_id = x.external_id
+                                        LIMIT 1) e ON true),
+            kept AS (INSERT INTO import_first_rows SELECT external_id, batch_row FROM seen WHERE earlier_row IS NULL)
+          SELECT g.ord::int AS ord, least(seen.earlier_row, seen.batch_row) AS first_row
+          FROM g JOIN seen USING (external_id)
+          WHERE least(seen.earlier_row, seen.batch_row) < g.row`.execute(session);
         for (const { ord, first_row } of rows) keyed[ord - 1].error = duplicateInFile(first_row);
       }
       yield batch;
