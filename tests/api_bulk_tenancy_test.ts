@@ -158,19 +158,17 @@ Deno.test("bulkOperationsChanged delivers the tenant's operation changes and not
   await live(feedB, server.otherTenant.id, probeB);
 
   // The feed shows the run, not just the end: opA pauses at 100 (a locked ticket in chunk 2).
-  const gate = await holdTicketLocks(server.databaseUrl, [dbTicketIds[100]]);
+  // Released below once opA is seen paused; on a failure before that, when the scope ends.
+  await using gate = await holdTicketLocks(server.databaseUrl, [dbTicketIds[100]]);
   const opA = await startOk(server, server.tenant.agent, {
     targets: { ids: idsA },
     action: { setPriority: { priority: "URGENT" } },
   });
-  try {
-    await feedA.waitFor((e) =>
-      e.bulkOperationsChanged.id === opA.id && e.bulkOperationsChanged.counts.processed === 100 &&
-      e.bulkOperationsChanged.status === "RUNNING"
-    );
-  } finally {
-    await gate.release();
-  }
+  await feedA.waitFor((e) =>
+    e.bulkOperationsChanged.id === opA.id && e.bulkOperationsChanged.counts.processed === 100 &&
+    e.bulkOperationsChanged.status === "RUNNING"
+  );
+  await gate.release();
   await feedA.waitFor(isEnd(opA.id));
   const opB = await startOk(server, server.otherTenant.agent, {
     targets: { ids: idsB },

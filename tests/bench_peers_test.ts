@@ -18,74 +18,71 @@ const TICKETS = 4_500; // chunks of 2,000: two full jobs and a partial one
 
 Deno.test("bench peers: graphile-worker jobs make the bench's change, the ledger peer records it", async (t) => {
   const url = await freshDatabase();
-  const db = createDb(url, { poolSize: 2 });
+  await using db = createDb(url, { poolSize: 2 });
+  await using owned = new AsyncDisposableStack(); // pg.Pool is not AsyncDisposable: ended before db
   const pool = createPool(url, { poolSize: 5, applicationName: "bench-peer-test" });
-  try {
-    const tenant = await createTenant(db, "Bench tenant");
-    const other = await createTenant(db, "Other tenant");
-    await insertTickets(db, tenant.id, TICKETS);
-    await insertTickets(db, other.id, 100);
-    await createPeerLedger(pool);
-    const states = async (tenantId: string) => {
-      const { rows } = await sql<{ status: string; version: number; n: number }>`
-        SELECT status, version, count(*)::int AS n FROM tickets WHERE tenant_id = ${tenantId}
-        GROUP BY status, version ORDER BY status, version`.execute(db);
-      return rows;
-    };
-    const otherBefore = await states(other.id);
-    /** Runs a peer over the tenant's tickets: 3 jobs, every ticket changed once, the other tenant untouched. */
-    const runPeer = async (ledger: boolean, versionAfter: number) => {
-      const peer = await runGraphileWorkerPeer(pool, { tenantId: tenant.id, ledger, concurrency: 2, chunkSize: 2000 });
-      expect({ items: peer.items, jobs: peer.jobs, timed: peer.seconds > 0 }).toEqual({
-        items: TICKETS,
-        jobs: 3,
-        timed: true,
-      });
-      expect(await states(tenant.id)).toEqual([{ status: "PENDING", version: versionAfter, n: TICKETS }]);
-      expect(await states(other.id)).toEqual(otherBefore);
-    };
-
-    await t.step("resetTickets: every ticket of the tenant OPEN again, others untouched", async () => {
-      await resetTickets(db, tenant.id);
-      expect(await states(tenant.id)).toEqual([{ status: "OPEN", version: 1, n: TICKETS }]);
-      expect(await states(other.id)).toEqual(otherBefore);
+  owned.defer(() => pool.end());
+  const tenant = await createTenant(db, "Bench tenant");
+  const other = await createTenant(db, "Other tenant");
+  await insertTickets(db, tenant.id, TICKETS);
+  await insertTickets(db, other.id, 100);
+  await createPeerLedger(pool);
+  const states = async (tenantId: string) => {
+    const { rows } = await sql<{ status: string; version: number; n: number }>`
+      SELECT status, version, count(*)::int AS n FROM tickets WHERE tenant_id = ${tenantId}
+      GROUP BY status, version ORDER BY status, version`.execute(db);
+    return rows;
+  };
+  const otherBefore = await states(other.id);
+  /** Runs a peer over the tenant's tickets: 3 jobs, every ticket changed once, the other tenant untouched. */
+  const runPeer = async (ledger: boolean, versionAfter: number) => {
+    const peer = await runGraphileWorkerPeer(pool, { tenantId: tenant.id, ledger, concurrency: 2, chunkSize: 2000 });
+    expect({ items: peer.items, jobs: peer.jobs, timed: peer.seconds > 0 }).toEqual({
+      items: TICKETS,
+      jobs: 3,
+      timed: true,
     });
+    expect(await states(tenant.id)).toEqual([{ status: "PENDING", version: versionAfter, n: TICKETS }]);
+    expect(await states(other.id)).toEqual(otherBefore);
+  };
 
-    await t.step("(b) no ledger: one job per 2,000 tickets, every OPEN ticket PENDING, version + 1", async () => {
-      await runPeer(false, 2);
-      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(PEER_LEDGER_TABLE)}`
-        .execute(db);
-      expect(rows[0].n).toBe(0);
-    });
+  await t.step("resetTickets: every ticket of the tenant OPEN again, others untouched", async () => {
+    await resetTickets(db, tenant.id);
+    expect(await states(tenant.id)).toEqual([{ status: "OPEN", version: 1, n: TICKETS }]);
+    expect(await states(other.id)).toEqual(otherBefore);
+  });
 
-    await t.step("(c) ledger: the same change and one ledger row per ticket with its before/after", async () => {
-      await resetTickets(db, tenant.id);
-      const { rows: expected } = await sql<
-        { id: string; priority: string; category: string; assignee_id: string | null }
-      >`
-        SELECT id, priority, category, assignee_id FROM tickets WHERE tenant_id = ${tenant.id} ORDER BY id`.execute(db);
-      await runPeer(true, 3);
-      const { rows: ledger } = await sql<{ ticket_id: string; before: unknown; after: unknown }>`
-        SELECT ticket_id, before, after FROM ${sql.table(PEER_LEDGER_TABLE)} ORDER BY ticket_id`.execute(db);
-      expect(ledger.length).toBe(TICKETS);
-      const image = (ticket: (typeof expected)[number], status: string, version: number) => ({
-        status,
-        priority: ticket.priority,
-        category: ticket.category,
-        assigneeId: ticket.assignee_id,
-        deletedAt: null,
-        version,
-      });
-      expect(ledger).toEqual(expected.map((ticket) => ({
-        ticket_id: ticket.id,
-        before: image(ticket, "OPEN", 2),
-        after: image(ticket, "PENDING", 3),
-      })));
+  await t.step("(b) no ledger: one job per 2,000 tickets, every OPEN ticket PENDING, version + 1", async () => {
+    await runPeer(false, 2);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(PEER_LEDGER_TABLE)}`
+      .execute(db);
+    expect(rows[0].n).toBe(0);
+  });
+
+  await t.step("(c) ledger: the same change and one ledger row per ticket with its before/after", async () => {
+    await resetTickets(db, tenant.id);
+    const { rows: expected } = await sql<
+      { id: string; priority: string; category: string; assignee_id: string | null }
+    >`
+      SELECT id, priority, category, assignee_id FROM tickets WHERE tenant_id = ${tenant.id} ORDER BY id`.execute(db);
+    await runPeer(true, 3);
+    const { rows: ledger } = await sql<{ ticket_id: string; before: unknown; after: unknown }>`
+      SELECT ticket_id, before, after FROM ${sql.table(PEER_LEDGER_TABLE)} ORDER BY ticket_id`.execute(db);
+    expect(ledger.length).toBe(TICKETS);
+    const image = (ticket: (typeof expected)[number], status: string, version: number) => ({
+      status,
+      priority: ticket.priority,
+      category: ticket.category,
+      assigneeId: ticket.assignee_id,
+      deletedAt: null,
+      version,
     });
-  } finally {
-    await pool.end();
-    await db.destroy();
-  }
+    expect(ledger).toEqual(expected.map((ticket) => ({
+      ticket_id: ticket.id,
+      before: image(ticket, "OPEN", 2),
+      after: image(ticket, "PENDING", 3),
+    })));
+  });
 });
 
 Deno.test("bench figures: --scenarios parsing, stable JSON names, ratios to the raw UPDATE and to the ledger peer", () => {

@@ -6,13 +6,13 @@
  */
 import { expect } from "expect";
 import { sql } from "kysely";
-import pg from "pg";
 import { admissionStatus, admitUser } from "../src/bulk/admit.ts";
 import { cancelOperation } from "../src/bulk/cancel.ts";
 import type { OperationRow } from "../src/bulk/operation.ts";
 import { createDb } from "../src/db/database.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { loadViewer, start, ticketIds } from "./helpers/bulk.ts";
+import { connectClient } from "./helpers/pg_client.ts";
 import { startTestServer } from "./helpers/server.ts";
 
 const ROUNDS = 200;
@@ -100,43 +100,38 @@ Deno.test("200 rounds of concurrent cancel, admission and start for one user: no
 
 Deno.test("a foreign-key check on a user does not wait for that user's admission lock", async () => {
   await using server = await startTestServer({ tickets: 3, env: { WORKERS: "0" } });
-  const holder = new pg.Client({ connectionString: server.databaseUrl });
-  try {
-    const { db, tenant } = server;
-    const op = await start(server, tenant.agent, {
-      actionType: "SET_PRIORITY",
-      params: { priority: "LOW" },
-      targets: { kind: "ids", ids: await ticketIds(db, tenant.id) },
-    });
-    await holder.connect();
-    await holder.query("SELECT pg_advisory_lock(42)");
-    // A start of this user in progress: admission has locked the user's row and not committed.
-    const blocked = db.transaction().execute(async (tx) => {
-      await admissionStatus(tx, tenant.agent.id, null, 2);
-      await sql`SELECT pg_advisory_xact_lock(42)`.execute(tx); // held open until the holder lets go
-    });
-    // Wait until the start transaction holds the user row and queues on the advisory lock.
-    const deadline = Date.now() + 10_000;
-    while (true) {
-      const { rows } = await sql<{ n: number }>`
-        SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock(42)%'`
-        .execute(db);
-      if (rows[0].n === 1) break;
-      if (Date.now() > deadline) throw new Error("the start transaction never reached the advisory lock");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    // An event naming the user as actor (what cancel writes) needs FOR KEY SHARE on the user row.
-    const began = performance.now();
-    await db.transaction().execute(async (tx) => {
-      await sql`SET LOCAL lock_timeout = '2s'`.execute(tx);
-      await tx.insertInto("bulk_operation_events")
-        .values({ operation_id: op.id, type: "NOTE", actor_id: tenant.agent.id, data: "{}" }).execute();
-    });
-    expect(performance.now() - began).toBeLessThan(1000);
-    await holder.query("SELECT pg_advisory_unlock(42)");
-    await blocked;
-  } finally {
-    await holder.end().catch(() => {});
+  const { db, tenant } = server;
+  const op = await start(server, tenant.agent, {
+    actionType: "SET_PRIORITY",
+    params: { priority: "LOW" },
+    targets: { kind: "ids", ids: await ticketIds(db, tenant.id) },
+  });
+  await using holder = await connectClient(server.databaseUrl);
+  await holder.query("SELECT pg_advisory_lock(42)");
+  // A start of this user in progress: admission has locked the user's row and not committed.
+  const blocked = db.transaction().execute(async (tx) => {
+    await admissionStatus(tx, tenant.agent.id, null, 2);
+    await sql`SELECT pg_advisory_xact_lock(42)`.execute(tx); // held open until the holder lets go
+  });
+  // Wait until the start transaction holds the user row and queues on the advisory lock.
+  const deadline = Date.now() + 10_000;
+  while (true) {
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock(42)%'`
+      .execute(db);
+    if (rows[0].n === 1) break;
+    if (Date.now() > deadline) throw new Error("the start transaction never reached the advisory lock");
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  // An event naming the user as actor (what cancel writes) needs FOR KEY SHARE on the user row.
+  const began = performance.now();
+  await db.transaction().execute(async (tx) => {
+    await sql`SET LOCAL lock_timeout = '2s'`.execute(tx);
+    await tx.insertInto("bulk_operation_events")
+      .values({ operation_id: op.id, type: "NOTE", actor_id: tenant.agent.id, data: "{}" }).execute();
+  });
+  expect(performance.now() - began).toBeLessThan(1000);
+  await holder.query("SELECT pg_advisory_unlock(42)");
+  await blocked;
 });

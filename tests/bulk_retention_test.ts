@@ -7,17 +7,16 @@
  */
 import { expect } from "expect";
 import { sql } from "kysely";
-import pg from "pg";
 import { retryFailedItems, rollbackOperation } from "../src/bulk/lineage.ts";
 import type { OperationRow } from "../src/bulk/operation.ts";
 import { claimJob } from "../src/bulk/queue/claim.ts";
 import { purgeExpired, type RetentionResult } from "../src/bulk/retention.ts";
 import { runChunk } from "../src/bulk/run-chunk.ts";
-import type { WorkerPool } from "../src/bulk/pool.ts";
 import { startPool } from "../src/bulk/start-pool.ts";
 import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 import { loadViewer, start, ticketIds, waitFor } from "./helpers/bulk.ts";
 import { expectConsistent } from "./helpers/bulk_checks.ts";
+import { connectClient } from "./helpers/pg_client.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
 
@@ -244,51 +243,48 @@ Deno.test("retention stuck on a row lock delays neither admission nor the pool's
     tickets: 10,
     env: { WORKERS: "0", BULK_CHUNK_SIZE: "5", BULK_POLL_MS: String(POLL_MS), BULK_RETENTION_DAYS: "2" },
   });
-  const holder = new pg.Client({ connectionString: server.databaseUrl, application_name: "test row lock" });
-  let pool: WorkerPool | null = null;
-  try {
-    const { db, tenant } = server;
-    const ids = await ticketIds(db, tenant.id);
-    const old = await finished(server, "SET_CATEGORY", { category: "GENERAL" }, ids);
-    await endedDaysAgo(server, old, 3);
-    // Something holds one of the old operation's ledger rows: retention's DELETE waits for it.
-    await holder.connect();
-    await holder.query("BEGIN");
-    await holder.query("SELECT 1 FROM bulk_operation_items WHERE operation_id = $1 AND position = 0 FOR UPDATE", [
-      old.id,
-    ]);
-    pool = await startPool(server.config, server.databaseUrl, db, 0);
-    await waitUntil(async () => {
-      const { rows: [row] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'
-          AND query ILIKE 'delete from "bulk_operation_items"%'`.execute(db);
-      return row.n > 0;
-    }, { timeoutMs: 15_000, what: "retention waits for the locked ledger row" });
+  const { db, tenant } = server;
+  const ids = await ticketIds(db, tenant.id);
+  const old = await finished(server, "SET_CATEGORY", { category: "GENERAL" }, ids);
+  await endedDaysAgo(server, old, 3);
+  // Something holds one of the old operation's ledger rows: retention's DELETE waits for it.
+  await using owned = new AsyncDisposableStack();
+  const holder = owned.use(
+    await connectClient({ connectionString: server.databaseUrl, application_name: "test row lock" }),
+  );
+  await holder.query("BEGIN");
+  await holder.query("SELECT 1 FROM bulk_operation_items WHERE operation_id = $1 AND position = 0 FOR UPDATE", [
+    old.id,
+  ]);
+  const pool = owned.use(await startPool(server.config, server.databaseUrl, db, 0));
+  // Runs first: the row lock goes before the pool stops (its retention run would wait for it). A
+  // second stop() after the test's own is a no-op: no threads, its loops already ended.
+  owned.defer(() => holder[Symbol.asyncDispose]());
+  await waitUntil(async () => {
+    const { rows: [row] } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'
+        AND query ILIKE 'delete from "bulk_operation_items"%'`.execute(db);
+    return row.n > 0;
+  }, { timeoutMs: 15_000, what: "retention waits for the locked ledger row" });
 
-    // Meanwhile a scheduled operation comes due: the maintenance tick admits it as usual.
-    const scheduled = await start(server, tenant.admin, {
-      actionType: "SET_PRIORITY",
-      params: { priority: "LOW" },
-      targets: { kind: "ids", ids },
-      scheduledAt: new Date(Date.now() + 300),
-    });
-    // The issue's bound is BULK_POLL_MS + 1 s; asserted with room for a loaded 2-core machine
-    // (2 x poll + 3 s), the measurement printed. Inside the tick, retention held it up for good.
-    const admitted = await waitFor(db, scheduled.id, (op) => op.status === "RUNNING", 2 * POLL_MS + 3000 + 300);
-    const delayMs = admitted.started_at!.getTime() - scheduled.scheduled_at!.getTime();
-    console.log(`admitted ${delayMs} ms after its time while retention waited on a lock (BULK_POLL_MS ${POLL_MS})`);
-    expect(delayMs).toBeLessThanOrEqual(2 * POLL_MS + 3000);
+  // Meanwhile a scheduled operation comes due: the maintenance tick admits it as usual.
+  const scheduled = await start(server, tenant.admin, {
+    actionType: "SET_PRIORITY",
+    params: { priority: "LOW" },
+    targets: { kind: "ids", ids },
+    scheduledAt: new Date(Date.now() + 300),
+  });
+  // The issue's bound is BULK_POLL_MS + 1 s; asserted with room for a loaded 2-core machine
+  // (2 x poll + 3 s), the measurement printed. Inside the tick, retention held it up for good.
+  const admitted = await waitFor(db, scheduled.id, (op) => op.status === "RUNNING", 2 * POLL_MS + 3000 + 300);
+  const delayMs = admitted.started_at!.getTime() - scheduled.scheduled_at!.getTime();
+  console.log(`admitted ${delayMs} ms after its time while retention waited on a lock (BULK_POLL_MS ${POLL_MS})`);
+  expect(delayMs).toBeLessThanOrEqual(2 * POLL_MS + 3000);
 
-    await holder.query("COMMIT");
-    await waitUntil(async () => (await rowsOf(server, old)).operations === 0, {
-      timeoutMs: 15_000,
-      what: "retention deletes the old operation once the row is free",
-    });
-    const stopping = pool;
-    pool = null;
-    await within(stopping.stop(), 15_000, "the pool stops, retention included");
-  } finally {
-    await holder.end().catch(() => {});
-    await pool?.stop();
-  }
+  await holder.query("COMMIT");
+  await waitUntil(async () => (await rowsOf(server, old)).operations === 0, {
+    timeoutMs: 15_000,
+    what: "retention deletes the old operation once the row is free",
+  });
+  await within(pool.stop(), 15_000, "the pool stops, retention included");
 });

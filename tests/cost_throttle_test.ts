@@ -75,11 +75,9 @@ Deno.test("cost throttle: extensions.cost on every result, 429 + Retry-After for
   expect(await countRows(server.db, "tickets")).toBe(tickets);
 
   // The same bucket over graphql-ws (it shares Yoga's envelop).
-  const client = wsClient(server.wsUrl, agent.token);
-  try {
+  {
+    await using client = wsClient(server.wsUrl, agent.token); // closed before the SSE step
     expect(JSON.stringify(await firstAnswer(client, PAGE))).toContain("THROTTLED");
-  } finally {
-    await client.dispose();
   }
 
   // A subscription is charged when it starts: over SSE, one that costs more than is left does not start.

@@ -293,19 +293,19 @@ Deno.test("the bulk GraphQL types and downloads take the domain from the service
 
 /** The SDL of the schema built for `domain`, in a worker of its own (the builder is one registry per module graph). */
 async function domainSchema(domain: BulkDomain): Promise<string> {
-  const worker = new Worker(new URL("./helpers/domain-schema-worker.ts", import.meta.url), { type: "module" });
-  try {
-    const reply = new Promise<{ sdl?: string; error?: string }>((resolve, reject) => {
-      worker.onmessage = (event) => resolve(event.data);
-      worker.onerror = (event) => reject(new Error(`schema worker for ${domain.target.noun}: ${event.message}`));
-    });
-    worker.postMessage(domain.module);
-    const { sdl, error } = await reply;
-    if (sdl === undefined) throw new Error(`building the ${domain.target.noun} schema failed: ${error}`);
-    return sdl;
-  } finally {
-    worker.terminate();
-  }
+  using owned = new DisposableStack(); // a Worker is not Disposable: terminated when the scope ends
+  const worker = owned.adopt(
+    new Worker(new URL("./helpers/domain-schema-worker.ts", import.meta.url), { type: "module" }),
+    (started) => started.terminate(),
+  );
+  const reply = new Promise<{ sdl?: string; error?: string }>((resolve, reject) => {
+    worker.onmessage = (event) => resolve(event.data);
+    worker.onerror = (event) => reject(new Error(`schema worker for ${domain.target.noun}: ${event.message}`));
+  });
+  worker.postMessage(domain.module);
+  const { sdl, error } = await reply;
+  if (sdl === undefined) throw new Error(`building the ${domain.target.noun} schema failed: ${error}`);
+  return sdl;
 }
 
 /** SDL definitions by kind and name ("input BulkActionInput"), so changed and added ones can be named. */

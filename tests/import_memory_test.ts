@@ -38,40 +38,36 @@ function csv(rows: number): ReadableStream<Uint8Array> {
 
 Deno.test("previewBulkImport of a large staged upload streams it: the API process previews every row under a small heap", async () => {
   const databaseUrl = await freshDatabase();
-  const db = createDb(databaseUrl, { poolSize: 2, applicationName: "test setup" });
+  await using db = createDb(databaseUrl, { poolSize: 2, applicationName: "test setup" });
   await using api = await spawnApi(
     { DATABASE_URL: databaseUrl, PORT: "0", WORKERS: "0", SEED_DEMO: "0", BULK_MAX_TARGETS: String(ROWS) },
     [`--max-old-space-size=${OLD_SPACE_MB}`],
   );
-  try {
-    const tenant = await createTenant(db, "Preview memory");
-    const created = await gql(`${api.url}/graphql`, tenant.agent.token, CREATE_UPLOAD);
-    const upload = created.data.createUpload.upload;
-    const put = await fetch(`${api.url}${new URL(upload.url).pathname}`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${tenant.agent.token}` },
-      body: csv(ROWS),
-    });
-    expect(put.status).toBe(200);
-    await put.body?.cancel();
-    const previewed = await within(
-      gql(`${api.url}/graphql`, tenant.agent.token, PREVIEW_IMPORT, {
-        input: { source: { upload: upload.id }, format: "CSV" },
-      }),
-      180_000,
-      `the preview of ${ROWS} staged rows answers`,
-    ).catch((error) => {
-      throw new Error(`${error.message}\n${api.lines.slice(-20).join("\n")}`);
-    });
-    expect(previewed.data?.previewBulkImport.userErrors).toEqual([]);
-    const { matchedCount, wouldChange, wouldFail, sample } = previewed.data.previewBulkImport.preview;
-    expect({ matchedCount, wouldChange, wouldFail, sample: sample.length }).toEqual({
-      matchedCount: ROWS,
-      wouldChange: ROWS,
-      wouldFail: 0,
-      sample: 50,
-    });
-  } finally {
-    await db.destroy();
-  }
+  const tenant = await createTenant(db, "Preview memory");
+  const created = await gql(`${api.url}/graphql`, tenant.agent.token, CREATE_UPLOAD);
+  const upload = created.data.createUpload.upload;
+  const put = await fetch(`${api.url}${new URL(upload.url).pathname}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${tenant.agent.token}` },
+    body: csv(ROWS),
+  });
+  expect(put.status).toBe(200);
+  await put.body?.cancel();
+  const previewed = await within(
+    gql(`${api.url}/graphql`, tenant.agent.token, PREVIEW_IMPORT, {
+      input: { source: { upload: upload.id }, format: "CSV" },
+    }),
+    180_000,
+    `the preview of ${ROWS} staged rows answers`,
+  ).catch((error) => {
+    throw new Error(`${error.message}\n${api.lines.slice(-20).join("\n")}`);
+  });
+  expect(previewed.data?.previewBulkImport.userErrors).toEqual([]);
+  const { matchedCount, wouldChange, wouldFail, sample } = previewed.data.previewBulkImport.preview;
+  expect({ matchedCount, wouldChange, wouldFail, sample: sample.length }).toEqual({
+    matchedCount: ROWS,
+    wouldChange: ROWS,
+    wouldFail: 0,
+    sample: 50,
+  });
 });

@@ -6,11 +6,11 @@
  */
 import { expect } from "expect";
 import { sql } from "kysely";
-import pg from "pg";
 import { graphqlUrls, request, subscribe } from "../src/clients/transport.ts";
 import { OperationsChangedDocument, WhoAmIDocument } from "../src/clients/generated/graphql.ts";
 import { within } from "./helpers/api.ts";
 import { gql } from "./helpers/graphql.ts";
+import { connectClient } from "./helpers/pg_client.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { openSse, socket } from "./helpers/sockets.ts";
 
@@ -102,28 +102,20 @@ Deno.test("production without CORS_ORIGINS: no cross-origin access at all", asyn
 });
 
 Deno.test("/ready reports an unavailable database without its error text", async () => {
-  const server = await startTestServer();
+  await using server = await startTestServer();
   const name = new URL(server.databaseUrl).pathname.slice(1);
-  try {
-    expect(await (await fetch(`${server.url}/ready`)).json()).toEqual({ status: "ready", workers: 0 });
-    // Drop the server's database from under it: every query now fails with
-    // 'database "t_..." does not exist' or a terminated connection.
-    const admin = new pg.Client({ connectionString: Deno.env.get("TEST_PG_URL") });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
-    const response = await fetch(`${server.url}/ready`);
-    const text = await response.text();
-    expect(response.status).toBe(503);
-    expect(JSON.parse(text)).toEqual({ status: "not ready", error: "database unavailable" });
-    expect(text).not.toContain(name);
-  } finally {
-    await server.app.stop().catch(() => {});
-    await server.db.destroy().catch(() => {});
+  expect(await (await fetch(`${server.url}/ready`)).json()).toEqual({ status: "ready", workers: 0 });
+  // Drop the server's database from under it: every query now fails with
+  // 'database "t_..." does not exist' or a terminated connection.
+  {
+    await using admin = await connectClient(Deno.env.get("TEST_PG_URL")!);
+    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
   }
+  const response = await fetch(`${server.url}/ready`);
+  const text = await response.text();
+  expect(response.status).toBe(503);
+  expect(JSON.parse(text)).toEqual({ status: "not ready", error: "database unavailable" });
+  expect(text).not.toContain(name);
 });
 
 Deno.test("trusted documents only: ad-hoc documents refused everywhere, the clients' documents served", async (t) => {
