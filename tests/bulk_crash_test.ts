@@ -12,7 +12,7 @@ import { finished, operation, start, waitFor } from "./helpers/bulk.ts";
 import { counterValue } from "./helpers/bulk_checks.ts";
 import { chunkAttempts, expectAppliedOnce, leasesOf, openTicketIds, stallOnce } from "./helpers/crash.ts";
 import { startTestServer } from "./helpers/server.ts";
-import { spawnWorker } from "./helpers/worker_process.ts";
+import { crashWorkerEnv, spawnWorker } from "./helpers/worker_process.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
 
 const CHUNK = 200;
@@ -33,13 +33,7 @@ Deno.test("SIGKILL of a worker process mid-chunk: another process finishes, ever
   const stalledChunk = 25;
   await stallOnComment(db, targets[stalledChunk * CHUNK + 17], 2);
 
-  const env = {
-    DATABASE_URL: server.databaseUrl,
-    WORKERS: "1",
-    BULK_LEASE_MS: "1500",
-    BULK_CHUNK_SIZE: String(CHUNK),
-    BULK_POLL_MS: "200",
-  };
+  const env = crashWorkerEnv(server.databaseUrl, CHUNK);
   await using first = await spawnWorker(env);
   const started = performance.now();
   const op = await start(server, tenant.agent, {

@@ -14,7 +14,7 @@ import { chunkAttempts, leasesOf } from "./helpers/crash.ts";
 import { downloadBytes, expectRecord, idsNewestFirst, startExport, ticketsInOrder, uuidOf } from "./helpers/exports.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
-import { spawnWorker } from "./helpers/worker_process.ts";
+import { crashWorkerEnv, spawnWorker } from "./helpers/worker_process.ts";
 
 const CHUNK = 200;
 const TICKETS = 3000;
@@ -33,13 +33,7 @@ Deno.test("SIGKILL of a worker process mid-export: the rescued chunk's part is w
   await sql`CREATE TRIGGER stall_part BEFORE INSERT ON bulk_operation_parts FOR EACH ROW
       WHEN (NEW.chunk_index = ${sql.lit(STALLED_CHUNK)}) EXECUTE FUNCTION stall_part()`.execute(db);
 
-  const env = {
-    DATABASE_URL: server.databaseUrl,
-    WORKERS: "1",
-    BULK_LEASE_MS: "1500",
-    BULK_CHUNK_SIZE: String(CHUNK),
-    BULK_POLL_MS: "200",
-  };
+  const env = crashWorkerEnv(server.databaseUrl, CHUNK);
   await using first = await spawnWorker(env);
   const id = await startExport(server, tenant.agent.token, {
     targets: { filter: {} },

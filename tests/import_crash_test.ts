@@ -14,7 +14,7 @@ import { gql } from "./helpers/graphql.ts";
 import { importedTickets, itemOutcomes, stage, startImport, startImportFile } from "./helpers/imports.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { waitUntil, within } from "./helpers/wait.ts";
-import { spawnWorker } from "./helpers/worker_process.ts";
+import { crashWorkerEnv, spawnWorker } from "./helpers/worker_process.ts";
 
 const CHUNK = 200;
 const ROWS = 4000;
@@ -27,13 +27,7 @@ Deno.test("SIGKILL of a worker process mid-import: another process finishes, eve
   const csv = "title,priority,externalId\n" +
     Array.from({ length: ROWS }, (_, i) => `Imported ${i + 1},HIGH,row-${i + 1}`).join("\n") + "\n";
   const upload = await stage(server, tenant.agent, csv);
-  const env = {
-    DATABASE_URL: server.databaseUrl,
-    WORKERS: "1",
-    BULK_LEASE_MS: "1500",
-    BULK_CHUNK_SIZE: String(CHUNK),
-    BULK_POLL_MS: "200",
-  };
+  const env = crashWorkerEnv(server.databaseUrl, CHUNK);
   await using first = await spawnWorker(env);
   const payload = await startImport(server, tenant.agent, { source: { upload }, format: "CSV" });
   expect(payload.userErrors).toEqual([]);

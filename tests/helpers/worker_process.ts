@@ -25,6 +25,20 @@ export interface WorkerProcess {
   metricsUrl: string;
 }
 
+/**
+ * The settings of a crash test's worker processes: one thread, so the killed chunk is the one the test stalled; a
+ * 1.5 s lease, so its chunk is rescued soon after the kill; `chunkSize` items per chunk; a 200 ms poll.
+ */
+export function crashWorkerEnv(databaseUrl: string, chunkSize: number): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    WORKERS: "1",
+    BULK_LEASE_MS: "1500",
+    BULK_CHUNK_SIZE: String(chunkSize),
+    BULK_POLL_MS: "200",
+  };
+}
+
 /** Starts `deno task worker` with `env` added to this process's environment; waits until it is ready. */
 export async function spawnWorker(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<WorkerProcess> {
   const task: Subprocess = spawnSubprocess(Deno.execPath(), ["task", "worker"], {
