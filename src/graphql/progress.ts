@@ -80,7 +80,7 @@ interface KeyState {
 }
 
 /**
- * Per-key throttle: `touch(key)` asks for a flush of `key`; flushes of one key are at
+ * Per-key throttle: `touch(key)` asks for a flush of `key`; flushes of one key start at
  * least `intervalMs` apart, never overlap, and a touch during a flush causes one more.
  * A flush that fails (e.g. the database restarting) is retried with backoff until it
  * succeeds or the throttle is cleared: the state it would have delivered (maybe the
@@ -108,6 +108,9 @@ class KeyedThrottle {
     state.timer = setTimeout(async () => {
       state.timer = undefined;
       state.running = true;
+      // The interval runs from one flush's start to the next: counted from its end, a state committed while the
+      // fan-out of the last one ran (~80 ms of CPU at 1,000 subscribers) also waited the whole window after it.
+      state.last = Date.now();
       let failed = false;
       try {
         await this.flush(key);
@@ -123,7 +126,6 @@ class KeyedThrottle {
         );
       } finally {
         state.running = false;
-        state.last = Date.now();
         if (this.#cleared) {
           // The subscriber left during the flush: nothing more to deliver.
         } else if (failed) {
