@@ -46,6 +46,26 @@ async function attemptsByChunk(server: TestServer, operationId: string): Promise
   return rows.map((r) => (r.attempts.length === 1 ? r.attempts[0] : -1));
 }
 
+/**
+ * The DELETE of every ticket ended as if chunk 0 had run once, on its second claim: COMPLETED, each item SUCCEEDED, each
+ * ticket deleted with its version bumped once (not twice), chunk 0's items at attempt 2 and the others' at 1.
+ */
+async function expectDeletedOnceRescued(
+  server: TestServer,
+  operationId: string,
+  ids: string[],
+  before: Awaited<ReturnType<typeof ticketStates>>,
+): Promise<void> {
+  const { db, tenant } = server;
+  const done = await expectConsistent(db, operationId);
+  expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
+  await expectLedger(db, operationId, expectedOutcomes(ids, before, () => ok));
+  expect(await attemptsByChunk(server, operationId)).toEqual([2, 1, 1, 1]);
+  const after = await ticketStates(db, tenant.id);
+  expect(ids.filter((id) => !after.get(id)!.deleted || after.get(id)!.version !== before.get(id)!.version + 1))
+    .toEqual([]);
+}
+
 Deno.test("a back-dated lease is rescued and its chunk applied exactly once", async () => {
   await using server = await startTestServer({ tickets: 1000, env: { WORKERS: "0", BULK_CHUNK_SIZE: String(CHUNK) } });
   const { db, tenant } = server;
@@ -61,14 +81,8 @@ Deno.test("a back-dated lease is rescued and its chunk applied exactly once", as
 
   await using _pool = await poolOn(server);
   await waitFor(db, op.id, finished);
-  const done = await expectConsistent(db, op.id);
-  expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
-  await expectLedger(db, op.id, expectedOutcomes(ids, before, () => ok));
   // Chunk 0 ran on its second claim (the ghost's was the first); the others on their first.
-  expect(await attemptsByChunk(server, op.id)).toEqual([2, 1, 1, 1]);
-  const after = await ticketStates(db, tenant.id);
-  expect(ids.filter((id) => !after.get(id)!.deleted || after.get(id)!.version !== before.get(id)!.version + 1))
-    .toEqual([]);
+  await expectDeletedOnceRescued(server, op.id, ids, before);
 });
 
 Deno.test("a worker whose lease was taken away does not commit; the new holder applies the chunk once", async () => {
@@ -106,14 +120,8 @@ Deno.test("a worker whose lease was taken away does not commit; the new holder a
   const error = await within(workerA, 30_000, "worker A's chunk transaction ends");
   expect(error).toBeInstanceOf(LeaseLostError);
   await waitFor(db, op.id, finished);
-  const done = await expectConsistent(db, op.id);
-  expect(done).toMatchObject({ status: "COMPLETED", succeeded: 1000 });
-  await expectLedger(db, op.id, expectedOutcomes(ids, before, () => ok));
   // Chunk 0 was committed by the pool's worker (attempt 2), not by worker A (attempt 1).
-  expect(await attemptsByChunk(server, op.id)).toEqual([2, 1, 1, 1]);
-  const after = await ticketStates(db, tenant.id);
-  expect(ids.filter((id) => !after.get(id)!.deleted || after.get(id)!.version !== before.get(id)!.version + 1))
-    .toEqual([]);
+  await expectDeletedOnceRescued(server, op.id, ids, before);
   expect((await operation(db, op.id)).succeeded).toBe(1000);
 });
 
