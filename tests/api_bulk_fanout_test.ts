@@ -28,6 +28,10 @@ import {
 import { scrape, valueOf } from "./helpers/prometheus.ts";
 import { startTestServer, type TestServer, type TestUser } from "./helpers/server.ts";
 import { insertTickets } from "../src/tickets/seed.ts";
+import { setImmediate } from "node:timers";
+import type { Services } from "../src/graphql/context.ts";
+import { FANOUT_BATCH, operationProgress, SnapshotReader } from "../src/graphql/progress.ts";
+import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 
 type ProgressEvent = { bulkOperationProgress: OperationView };
 const CHUNK = 100;
@@ -171,4 +175,52 @@ Deno.test("one GraphQL execution per event, document and viewer, however many su
   expect(events).toBeGreaterThanOrEqual(2);
   expect(executions).toBe(2 * events);
   console.log(`${events} events after the snapshot to 80 subscribers (2 viewers): ${executions} executions`);
+});
+
+Deno.test("a state reaches an operation's subscribers in batches of FANOUT_BATCH, the event loop turning between them", async () => {
+  await using server = await startTestServer({ tickets: 10 }); // WORKERS=0: the operation stays as started
+  const ids = await ticketIds(server.db, server.tenant.id);
+  const op = await startOk(server, server.tenant.agent, {
+    targets: { ids: ids.map(ticketGid) },
+    action: { setPriority: { priority: "HIGH" } },
+  });
+  // The app's own services but a reader of this test's: the feed is the one the app's sockets would share.
+  const services: Services = {
+    db: server.app.db,
+    config: server.config,
+    domain: ticketsDomain,
+    events: server.app.events,
+    snapshots: new SnapshotReader(server.app.db),
+  };
+  const count = 3 * FANOUT_BATCH + 50;
+  const streams = Array.from(
+    { length: count },
+    () => operationProgress(services, server.tenant.id, op.dbId)[Symbol.asyncIterator](),
+  );
+  // Counts the turns of the event loop while the subscribers wait for their snapshot.
+  let turns = 0;
+  let counting = true;
+  const tick = () => {
+    turns++;
+    if (counting) setImmediate(tick);
+  };
+  tick();
+  try {
+    const turnOfEach = await within(
+      Promise.all(streams.map(async (stream) => {
+        const { value } = await stream.next();
+        expect(value?.id).toBe(op.dbId);
+        return turns;
+      })),
+      30_000,
+      `all ${count} subscribers have their snapshot`,
+    );
+    // One read for all: the first batch in one turn, each later batch after one more turn (before: all in one).
+    expect(new Set(turnOfEach.slice(0, FANOUT_BATCH)).size).toBe(1);
+    expect(new Set(turnOfEach).size).toBeGreaterThanOrEqual(Math.ceil(count / FANOUT_BATCH));
+    expect(turnOfEach).toEqual([...turnOfEach].sort((a, b) => a - b));
+  } finally {
+    counting = false;
+    await Promise.all(streams.map((stream) => stream.return?.()));
+  }
 });

@@ -13,6 +13,7 @@
  *   succeeds or the subscriber leaves, and after the LISTEN connection was replaced
  *   (lost, or silent past its liveness check) every subscriber re-reads.
  */
+import { setImmediate } from "node:timers";
 import { Repeater } from "graphql-yoga";
 import { sql } from "kysely";
 import { findOperation, isTerminal, type OperationRow } from "../bulk/operation.ts";
@@ -29,6 +30,21 @@ import type { Services } from "./context.ts";
  * (docs/performance.md, "at scale").
  */
 export const MIN_INTERVAL_MS = 50;
+
+/**
+ * Subscribers handed a state between two turns of the event loop. Why (issue 18): a WebSocket send only queues the
+ * frame, which is written when the event loop next turns, so with all 1,000 subscribers served in one go not one
+ * frame left before the whole burst's JavaScript had run (~60-90 ms of wall time on the loaded 2-core machine,
+ * measured from the read to the first send: 31-63 ms), and the front door's thread and the clients then had the
+ * frames all at once. Yielding every FANOUT_BATCH subscribers lets the first frames out while the next ones are
+ * prepared, so the door and the clients work beside the main thread: bench/api_bench.ts --subscribers 1000, read ->
+ * first send 62-63 -> 1.4-1.8 ms, commit -> first subscriber p50 182-247 -> 121-136 ms (docs/performance.md,
+ * "Session 4: the fan-out"). A turn costs ~15-30 us (setImmediate; setTimeout(0) is clamped to ~2 ms once nested).
+ */
+export const FANOUT_BATCH = 100;
+
+/** One turn of the event loop: the frames queued so far are written, other I/O (the LISTEN connection) is read. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Flight {
   seq: number;
@@ -255,7 +271,12 @@ class OperationFeed {
     const recipients = changed ? [...this.#live, ...this.#joining] : [...this.#joining];
     for (const subscriber of this.#joining) this.#live.add(subscriber);
     this.#joining.clear();
-    for (const subscriber of recipients) subscriber.deliver(row);
+    // Over several turns (FANOUT_BATCH): the throttle runs no other flush meanwhile (a NOTIFY now causes one more
+    // after this one), a subscriber that leaves meanwhile ignores its state, one that joins waits for the next read.
+    for (let i = 0; i < recipients.length; i++) {
+      if (i > 0 && i % FANOUT_BATCH === 0) await nextTurn();
+      recipients[i].deliver(row);
+    }
   }
 }
 
