@@ -36,6 +36,7 @@ import { ticketsDomain } from "../src/tickets/actions/domain.ts";
 type ProgressEvent = { bulkOperationProgress: OperationView };
 const CHUNK = 100;
 const EXECUTIONS = "graphql_subscription_event_executions_total";
+const SERIALIZATIONS = "graphql_ws_next_payload_serializations_total";
 
 interface Subscribers extends AsyncDisposable {
   clients: Client[];
@@ -144,7 +145,7 @@ Deno.test("200 subscribers of two tenants and two roles: every coalesced state i
   );
 });
 
-Deno.test("one GraphQL execution per event, document and viewer, however many subscribers share them", async () => {
+Deno.test("one GraphQL execution and one payload serialisation per event, document and viewer, however many subscribers share them", async () => {
   await using server = await startTestServer({
     tickets: 600,
     // One socket per subscriber, many per token: above the per-token socket cap (issue 15) on purpose.
@@ -162,19 +163,28 @@ Deno.test("one GraphQL execution per event, document and viewer, however many su
   await using viewers = subscribeMany(server, server.tenant.viewer, 40, op.id);
   const groups = [agents, viewers];
   await snapshots(groups);
-  const before = valueOf(await scrape(`${server.url}/metrics`), EXECUTIONS);
+  const metricsBefore = await scrape(`${server.url}/metrics`);
+  const before = valueOf(metricsBefore, EXECUTIONS);
+  const serializationsBefore = valueOf(metricsBefore, SERIALIZATIONS);
 
   await firstGate.release();
   await blocked(server);
   await secondGate.release();
   const views = await expectSameStates(server, groups, op);
-  const executions = valueOf(await scrape(`${server.url}/metrics`), EXECUTIONS) - before;
+  const metricsAfter = await scrape(`${server.url}/metrics`);
+  const executions = valueOf(metricsAfter, EXECUTIONS) - before;
+  const serializations = valueOf(metricsAfter, SERIALIZATIONS) - serializationsBefore;
 
   // After the snapshots, each event went to 80 subscribers of two viewers: two executions each.
   const events = views.length - 1;
   expect(events).toBeGreaterThanOrEqual(2);
   expect(executions).toBe(2 * events);
-  console.log(`${events} events after the snapshot to 80 subscribers (2 viewers): ${executions} executions`);
+  // And each shared result was serialised once for its 40 sockets, not once per socket.
+  expect(serializations).toBe(2 * events);
+  console.log(
+    `${events} events after the snapshot to 80 subscribers (2 viewers): ${executions} executions, ` +
+      `${serializations} payload serialisations`,
+  );
 });
 
 Deno.test("a state reaches an operation's subscribers in batches of FANOUT_BATCH, the event loop turning between them", async () => {

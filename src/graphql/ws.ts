@@ -22,7 +22,7 @@
  * revoked or expires is closed with 4403 by the token sweep (src/http/connections.ts).
  */
 import { type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, GraphQLError } from "graphql";
-import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
+import { CloseCode, handleProtocols, makeServer, MessageType } from "graphql-ws";
 import { inWsOperationSpan } from "../telemetry/tracing.ts";
 import { bearerToken, type Viewer, viewerForToken } from "../auth/tokens.ts";
 import type { RequestOrigin } from "../audit/record.ts";
@@ -34,6 +34,7 @@ import { wsQuery } from "./trusted-documents.ts";
 import { maskError, type YogaServer } from "./yoga.ts";
 import { errorText, log } from "../log.ts";
 import { trackSocket } from "../metrics/http.ts";
+import { wsPayloadSerializations } from "../metrics/registry.ts";
 
 /** Close codes of our own, beside graphql-ws's (4400, 4401, 4403, 4408, ...). */
 export const WsClose = {
@@ -95,12 +96,63 @@ function withoutHttp(error: GraphQLError): GraphQLError {
 const forClient = (error: unknown) => withoutHttp(maskError(error));
 
 /**
- * The payload of a `next` message: errors masked for the client; undefined (graphql-ws then sends the result as
- * it is) when there are none.
+ * The payload of a `next` message, one object per result: the result itself when it has no errors, else a copy
+ * with its errors masked for the client. One per result rather than graphql-ws's copy per socket, so that the
+ * subscribers of one shared event result (shared-events.ts) send the same payload, serialised once (`NextPayloads`).
  */
-function maskedPayload(result: ExecutionResult): FormattedExecutionResult | undefined {
-  if (!result.errors) return undefined;
-  return { ...result, errors: result.errors.map((error) => forClient(error).toJSON()) };
+const payloadOf = new WeakMap<ExecutionResult, ExecutionResult | FormattedExecutionResult>();
+
+function maskedPayload(result: ExecutionResult): ExecutionResult | FormattedExecutionResult {
+  let payload = payloadOf.get(result);
+  if (payload === undefined) {
+    payload = result.errors ? { ...result, errors: result.errors.map((error) => forClient(error).toJSON()) } : result;
+    payloadOf.set(result, payload);
+  }
+  return payload;
+}
+
+/**
+ * `next` payloads serialised once per payload object, not once per socket. Why (issue 18): an execution result is
+ * made of graphql-js's null-prototype objects, which JSON.stringify walks on its slow path: 3.7-4.3 us for the
+ * bench's progress message against 1.1 us for the same message as plain objects (Deno 2.9.6, 200,000 times), and
+ * graphql-ws's stringifyMessage was 8% of the main thread's busy time in a V8 profile of 1,000 subscribers
+ * (docs/performance.md, "Session 4: the fan-out"). graphql-ws stringifies each message itself and hands the string
+ * to `send`, synchronously (`socket.send(stringifyMessage(message, replacer))`): the replacer leaves a `next`
+ * message's payload out and keeps its cached JSON, which `splice` appends as the message's last member, where
+ * graphql-ws puts it ({ id, type, payload }).
+ */
+class NextPayloads {
+  #json = new WeakMap<object, string>();
+  #message: unknown;
+  #pending: string | undefined;
+
+  /** graphql-ws's jsonMessageReplacer; `this` is the holder of `key`. */
+  readonly replacer = (holder: unknown, key: string, value: unknown): unknown => {
+    if (key === "") {
+      this.#message = value;
+      return value;
+    }
+    if (key !== "payload" || holder !== this.#message || !isRecord(holder) || holder.type !== MessageType.Next) {
+      return value;
+    }
+    if (!isRecord(value)) return value;
+    let json = this.#json.get(value);
+    if (json === undefined) {
+      wsPayloadSerializations.inc();
+      json = JSON.stringify(value);
+      this.#json.set(value, json);
+    }
+    this.#pending = json;
+    return undefined; // left out here, appended by splice()
+  };
+
+  /** The message as sent: with the payload the replacer left out, if it left one out. */
+  splice(message: string): string {
+    const json = this.#pending;
+    if (json === undefined) return message;
+    this.#pending = undefined;
+    return `${message.slice(0, -1)},"payload":${json}}`;
+  }
 }
 
 /** Counts the socket against the viewer's token; false (and the socket closed 4008) at the cap. */
@@ -121,7 +173,11 @@ function holdSocket(extra: Extra, viewer: Viewer, connections: ConnectionRegistr
 
 export function createWsHandler(yoga: YogaServer, services: Services, connections: ConnectionRegistry) {
   const { config } = services;
+  const payloads = new NextPayloads();
   const server = makeServer<Record<string, unknown>, Extra>({
+    jsonMessageReplacer: function (this: unknown, key, value) {
+      return payloads.replacer(this, key, value);
+    },
     connectionInitWaitTimeout: config.wsConnectionInitTimeoutMs,
     onConnect: async (ctx) => {
       const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -211,7 +267,8 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
     // Masking in onNext, the hook graphql-ws calls for every result it sends (a query's, a mutation's, each
     // subscription event's), instead of mapping each subscription's stream through one more async iterator:
     // in a V8 profile of 1,000 subscribers (22 events) that layer's next() alone had 53 ms of self time, plus
-    // its promises (docs/performance.md, "at scale").
+    // its promises (docs/performance.md, "at scale"). One payload object per result (maskedPayload), serialised once
+    // for all the sockets it goes to (NextPayloads).
     onNext: (_ctx, _id, _payload, _args, result) => maskedPayload(result),
     execute: (args) => inWsOperationSpan(args.operationName, async () => await envelopedFor(args).execute(args)),
     subscribe: (args) => envelopedFor(args).subscribe(args),
@@ -229,7 +286,8 @@ export function createWsHandler(yoga: YogaServer, services: Services, connection
       closed = server.opened({
         protocol, // the negotiated one: socket.protocol reads "" here
         send: (message) => {
-          if (socket.readyState === WebSocket.OPEN) socket.send(message);
+          const spliced = payloads.splice(message); // always: the next message must not get this one's payload
+          if (socket.readyState === WebSocket.OPEN) socket.send(spliced);
         },
         close: (code, reason) => socket.close(code, reason),
         onMessage: (callback) => {

@@ -77,6 +77,13 @@ export const subscriptionEventExecutions = new Counter({
   registers: [registry],
 });
 
+export const wsPayloadSerializations = new Counter({
+  name: "graphql_ws_next_payload_serializations_total",
+  help: "JSON serialisations of graphql-ws `next` payloads; the sockets sent one shared result serialise it once " +
+    "(src/graphql/ws.ts).",
+  registers: [registry],
+});
+
 export const httpRequests = new Counter({
   name: "http_requests_total",
   help: "HTTP requests answered, by route, status and GraphQL operation name.",
