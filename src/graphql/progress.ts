@@ -38,8 +38,9 @@ export const MIN_INTERVAL_MS = 50;
  * measured from the read to the first send: 31-63 ms), and the front door's thread and the clients then had the
  * frames all at once. Yielding every FANOUT_BATCH subscribers lets the first frames out while the next ones are
  * prepared, so the door and the clients work beside the main thread: bench/api_bench.ts --subscribers 1000, read ->
- * first send 62-63 -> 1.4-1.8 ms, commit -> first subscriber p50 182-247 -> 121-136 ms (docs/performance.md,
- * "Session 4: the fan-out"). A turn costs ~15-30 us (setImmediate; setTimeout(0) is clamped to ~2 ms once nested).
+ * first send 62-63 -> 1.4-1.8 ms, commit -> first subscriber p50 182-247 -> 121-136 ms at load 5-7; the spread to the
+ * last subscriber grew, and p99 showed no change through the noise of load 5-14 (docs/performance.md, "Session 4:
+ * the fan-out", which says why the batches were kept). A turn costs ~15-30 us (setImmediate; setTimeout(0) is clamped to ~2 ms once nested).
  */
 export const FANOUT_BATCH = 100;
 
