@@ -12,9 +12,16 @@
  *   SELECT position, target_id, outcome, code, message, <before image>, <after image>
  * A preview builds the same SQL with dryRun: no lock, and ticket_changed a SELECT predicting the
  * patched row instead of the UPDATE. Locking in id order means two operations over overlapping
- * tickets never deadlock. Until this, a chunk SELECTed its 2,000 tickets into the worker thread,
- * decided there, UPDATEd with RETURNING, built the images in JavaScript and sent them back as
- * seven arrays (docs/performance.md, "The ledger in SQL", says what moving it bought).
+ * tickets never deadlock. Why the lock pass stays although the UPDATE then writes each row again
+ * (docs/performance.md, "Session 4: the engine's chunk"): the ledger peer pays the same one (2,000 WAL
+ * records per chunk), and one `UPDATE ... RETURNING old.*, new.*` would lock in its plan's order (heap
+ * order for a bitmap scan, (status, id) for a skip scan of tickets_status_idx) and could not read a
+ * refused item consistently with its own re-check of a concurrently changed row. The UPDATE joins the
+ * locked rows by id, not ctid: after waiting, FOR UPDATE returns the newest version's ctid, which the
+ * UPDATE's snapshot does not see, so a TID join silently skipped that row (a two-session check).
+ * Until this, a chunk SELECTed its 2,000 tickets into the worker thread, decided there, UPDATEd
+ * with RETURNING, built the images in JavaScript and sent them back as seven arrays
+ * (docs/performance.md, "The ledger in SQL", says what moving it bought).
  */
 import { type RawBuilder, sql } from "kysely";
 import { CHUNK_ITEMS, type LedgerContext, type LedgerSql, type Tx } from "../../bulk/action.ts";
