@@ -180,11 +180,28 @@ const affected = (result: QueryResult<unknown>) => Number(result.numAffectedRows
 
 type Counts = Pick<RetentionResult, "operations" | "items" | "events" | "notifications">;
 
-/** The ledger, one primary-key range of positions per statement, from the lowest one left. */
+/**
+ * The ledger: first its runs (a compactLedger action's SUCCEEDED items, migrations/0017), `batchSize`
+ * runs per statement, counted as the items they hold; then its rows, one primary-key range of positions
+ * per statement, from the lowest one left.
+ */
 async function deleteItems(db: Db, op: PurgeTarget, batchSize: number, budget: Budget) {
+  let ran = 0;
+  const runs = await inBatches(batchSize, budget, async () => {
+    const { rows } = await sql<{ runs: number; items: number }>`
+      WITH gone AS (
+        DELETE FROM bulk_item_runs WHERE (operation_id, first_position) IN (
+          SELECT operation_id, first_position FROM bulk_item_runs WHERE operation_id = ${op.id}
+          ORDER BY first_position LIMIT ${batchSize})
+        RETURNING cardinality(target_ids) AS n)
+      SELECT count(*)::int AS runs, coalesce(sum(n), 0)::int AS items FROM gone`.execute(db);
+    ran += rows[0].items;
+    return rows[0].runs;
+  });
+  if (!runs.done) return { deleted: ran, done: false };
   const lowest = await db.selectFrom("bulk_operation_items").select("position").where("operation_id", "=", op.id)
     .orderBy("position").limit(1).executeTakeFirst();
-  let deleted = 0;
+  let deleted = ran;
   for (let from = lowest?.position ?? op.total; from < op.total; from += batchSize) {
     if (!budget.more()) return { deleted, done: false };
     const result = await db.deleteFrom("bulk_operation_items").where("operation_id", "=", op.id)
