@@ -59,6 +59,23 @@ const COLUMNS: Record<TicketExportField, string> = {
 const NUMBERS: ReadonlySet<TicketExportField> = new Set(["version"]);
 
 /**
+ * Text that can never need CSV quoting or the formula guard (sql-render.ts "plain"): the CHECK constraints
+ * of migrations/0001 hold status, priority and category to upper-case words; ids are digits (bigint) or
+ * hex and dashes starting with a hex digit (uuid); timestamps are ISO 8601 starting with a digit.
+ */
+const PLAIN: ReadonlySet<TicketExportField> = new Set([
+  "id",
+  "status",
+  "priority",
+  "category",
+  "assigneeId",
+  "createdBy",
+  "createdAt",
+  "updatedAt",
+  "deletedAt",
+]);
+
+/**
  * A ticket's comments as one JSON array, oldest first, with the keys and values commentsOf
  * gives the JavaScript renderers (ticket_comments_ticket_idx).
  */
@@ -71,7 +88,7 @@ function sqlFields(fields: readonly string[], includeComments: boolean): SqlFiel
   const columns = fields.map((field): SqlField => ({
     name: field,
     sql: COLUMNS[field as TicketExportField],
-    kind: NUMBERS.has(field as TicketExportField) ? "number" : "text",
+    kind: NUMBERS.has(field as TicketExportField) ? "number" : PLAIN.has(field as TicketExportField) ? "plain" : "text",
   }));
   return includeComments ? [...columns, { name: "comments", sql: COMMENTS_JSON, kind: "json" }] : columns;
 }
