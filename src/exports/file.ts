@@ -3,7 +3,7 @@
  * the parameters) and the stored parts (bulk_operation_parts, in chunk order). The plan needs
  * only each part's stored length (one index-ordered query, no part is read), so the file's
  * exact length and any byte range are known before the first byte is sent; the bytes are then
- * read one part per query and sent 64 Ki characters' worth per pull (parts.ts partSlices), as
+ * read one part per query and sent 256 Ki characters' worth per pull (parts.ts partSlices), as
  * fast as the client takes them (constant memory whatever the size).
  * Empty parts (every ticket of a chunk vanished) are left out, separators included.
  */
