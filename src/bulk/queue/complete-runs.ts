@@ -13,7 +13,7 @@
  *        runs_written AS (INSERT INTO bulk_item_runs SELECT min(position), max(position), array_agg(target_id)
  *                         FROM chunk_items without other_items GROUP BY position - row_number() WHERE taken)
  *   SELECT taken, the SUCCEEDED count, the other items' tallies
- * An export of 1,000,000 tickets writes ~50 rows of runs where it wrote 1,000,000 item rows and their
+ * An export of 1,000,000 targets writes ~50 rows of runs where it wrote 1,000,000 item rows and their
  * primary-key entries (docs/performance.md, "Session 4: export"). With a PartSql the chunk's part is
  * rendered and INSERTed by PostgreSQL in the same statement: it never crosses into the worker thread
  * and back. The crash rule is the one of complete.ts: the part, the ledger and the job's deletion
