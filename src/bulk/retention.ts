@@ -181,12 +181,21 @@ const affected = (result: QueryResult<unknown>) => Number(result.numAffectedRows
 type Counts = Pick<RetentionResult, "operations" | "items" | "events" | "notifications">;
 
 /**
- * The ledger: first its runs (a compactLedger action's SUCCEEDED items, migrations/0017), `batchSize`
- * runs per statement, counted as the items they hold; then its rows, one primary-key range of positions
- * per statement, from the lowest one left.
+ * The ledger: its rows, one primary-key range of positions per statement, from the lowest one left; then
+ * its runs (a compactLedger action's SUCCEEDED items, migrations/0017), `batchSize` runs per statement,
+ * counted as the items they hold (last, so an operation without runs pays its one statement only once
+ * its rows are gone).
  */
 async function deleteItems(db: Db, op: PurgeTarget, batchSize: number, budget: Budget) {
-  let ran = 0;
+  const lowest = await db.selectFrom("bulk_operation_items").select("position").where("operation_id", "=", op.id)
+    .orderBy("position").limit(1).executeTakeFirst();
+  let deleted = 0;
+  for (let from = lowest?.position ?? op.total; from < op.total; from += batchSize) {
+    if (!budget.more()) return { deleted, done: false };
+    const result = await db.deleteFrom("bulk_operation_items").where("operation_id", "=", op.id)
+      .where("position", ">=", from).where("position", "<", from + batchSize).executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+  }
   const runs = await inBatches(batchSize, budget, async () => {
     const { rows } = await sql<{ runs: number; items: number }>`
       WITH gone AS (
@@ -195,20 +204,10 @@ async function deleteItems(db: Db, op: PurgeTarget, batchSize: number, budget: B
           ORDER BY first_position LIMIT ${batchSize})
         RETURNING cardinality(target_ids) AS n)
       SELECT count(*)::int AS runs, coalesce(sum(n), 0)::int AS items FROM gone`.execute(db);
-    ran += rows[0].items;
+    deleted += rows[0].items;
     return rows[0].runs;
   });
-  if (!runs.done) return { deleted: ran, done: false };
-  const lowest = await db.selectFrom("bulk_operation_items").select("position").where("operation_id", "=", op.id)
-    .orderBy("position").limit(1).executeTakeFirst();
-  let deleted = ran;
-  for (let from = lowest?.position ?? op.total; from < op.total; from += batchSize) {
-    if (!budget.more()) return { deleted, done: false };
-    const result = await db.deleteFrom("bulk_operation_items").where("operation_id", "=", op.id)
-      .where("position", ">=", from).where("position", "<", from + batchSize).executeTakeFirst();
-    deleted += Number(result.numDeletedRows);
-  }
-  return { deleted, done: true };
+  return { deleted, done: runs.done };
 }
 
 /**
