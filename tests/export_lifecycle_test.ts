@@ -19,7 +19,7 @@ const DAY = 86_400_000;
 async function counts(db: Db, globalId: string) {
   const { rows: [row] } = await sql<{ parts: number; items: number; removals: number }>`SELECT
     (SELECT count(*) FROM bulk_operation_parts WHERE operation_id = ${uuidOf(globalId)})::int AS parts,
-    (SELECT count(*) FROM bulk_operation_items WHERE operation_id = ${uuidOf(globalId)})::int AS items,
+    (SELECT count(*) FROM bulk_operation_ledger WHERE operation_id = ${uuidOf(globalId)})::int AS items,
     (SELECT count(*) FROM bulk_export_removals WHERE operation_id = ${uuidOf(globalId)})::int AS removals`
     .execute(db);
   return row;
