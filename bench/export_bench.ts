@@ -1,12 +1,13 @@
 /**
- * `deno task bench:export [-- --tickets N] [--chunk C] [--workers W] [--clients K] [--old-space-mb M]
- * [--semi-space-mb S]`
+ * `deno task bench:export [-- --tickets N] [--chunk C] [--export-chunk E] [--workers W] [--clients K]
+ * [--old-space-mb M] [--semi-space-mb S]`
  * (also run by `deno task bench`): prints figures, asserts nothing. Seeds N tickets (default
  * 100,000) into a fresh database and, in the same run on the same database:
  *   (a) the ceiling: `COPY (SELECT <the export's columns> ... ORDER BY id DESC) TO STDOUT WITH
  *       (FORMAT csv, HEADER)` read to its last byte by this process (npm pg-copy-streams);
  *   (b) the service: the API as its own process (src/main.ts with the `start` task's flags, W
- *       worker threads, chunks of C), startBulkExport of every ticket to CSV over HTTP, then one
+ *       worker threads, chunks of C, an export's of E: BULK_EXPORT_CHUNK_SIZE, the service's default
+ *       when not given), startBulkExport of every ticket to CSV over HTTP, then one
  *       download of GET /bulk-operations/{id}/export to its last byte; timed from the mutation to
  *       that byte, in phases (start request, chunks rendered by the workers, download);
  *   (c) K clients (default 3) downloading that file at once: wall time, MB/s, and the API
@@ -37,6 +38,7 @@ const { values } = parseArgs({
   options: {
     tickets: { type: "string", default: "100000" },
     chunk: { type: "string", default: "2000" },
+    "export-chunk": { type: "string" },
     workers: { type: "string", default: "2" },
     clients: { type: "string", default: "3" },
     "old-space-mb": { type: "string" },
@@ -93,6 +95,7 @@ try {
     SEED_DEMO: "0",
     WORKERS: values.workers!,
     BULK_CHUNK_SIZE: values.chunk!,
+    ...(values["export-chunk"] ? { BULK_EXPORT_CHUNK_SIZE: values["export-chunk"] } : {}),
     BULK_MAX_TARGETS: String(Math.max(n, 1)),
     LOG_LEVEL: "warn",
   }, [

@@ -50,6 +50,13 @@ export interface Config {
   /** Items per job (chunk). `BULK_CHUNK_SIZE`, default 2000 (1000-5000 measured best, docs/performance.md). */
   chunkSize: number;
   /**
+   * Items per chunk of an EXPORT (BulkAction.chunkSize): `BULK_EXPORT_CHUNK_SIZE`, default 20000. An export's
+   * chunk is one statement whose cost is mostly per chunk (claim, commit, counters, NOTIFY), so it takes
+   * fewer, larger chunks than a change (docs/performance.md, "Session 4: export"); cancel still stops at a
+   * chunk boundary.
+   */
+  exportChunkSize: number;
+  /**
    * Targets per operation. `BULK_MAX_TARGETS`, default 1,000,000: a start over that many takes about
    * a second since it writes one job row per chunk, not one ledger row per target (docs/performance.md).
    */
@@ -212,6 +219,7 @@ export const CONFIG_VARIABLES = [
   "BODY_READ_TIMEOUT_MS",
   "BULK_CHUNK_SIZE",
   "BULK_CHUNK_TIMEOUT_MS",
+  "BULK_EXPORT_CHUNK_SIZE",
   "BULK_IDLE_TX_TIMEOUT_MS",
   "BULK_LEASE_MS",
   "BULK_LOCK_TIMEOUT_MS",
@@ -415,6 +423,7 @@ export function loadConfig(env: Env = configEnvironment()): Config {
     seedDemo: boolean(env, "SEED_DEMO", url === undefined),
     workers: integer(env, "WORKERS", navigator.hardwareConcurrency ?? 2, 0, 64),
     chunkSize: integer(env, "BULK_CHUNK_SIZE", 2000, 1, 10000),
+    exportChunkSize: integer(env, "BULK_EXPORT_CHUNK_SIZE", 20_000, 1, 100_000),
     maxTargets: integer(env, "BULK_MAX_TARGETS", 1_000_000, 1, 10_000_000),
     maxActivePerUser: integer(env, "BULK_MAX_ACTIVE_PER_USER", 2, 1, 1000),
     maxStartsPerMinute: integer(env, "BULK_MAX_STARTS_PER_MINUTE", 30, 1, 100_000),

@@ -32,7 +32,7 @@ const exportIdIn = (stderr: string) => /^export (\S+) /m.exec(stderr)![1];
 Deno.test("cli export: --out gets exactly the downloaded file (CSV, gzipped JSON), --watch draws progress", async () => {
   await using server = await startTestServer({
     tickets: 40,
-    env: { WORKERS: "1", BULK_CHUNK_SIZE: "7", BULK_POLL_MS: "50" },
+    env: { WORKERS: "1", BULK_CHUNK_SIZE: "7", BULK_EXPORT_CHUNK_SIZE: "7", BULK_POLL_MS: "50" },
   });
   await using dir = await tempDir("cli-export-");
   const open = await server.db.selectFrom("tickets").select("id").where("tenant_id", "=", server.tenant.id)
@@ -102,7 +102,7 @@ Deno.test("cli export: --out gets exactly the downloaded file (CSV, gzipped JSON
 Deno.test("cli export download: a transfer broken midway resumes with Range + If-Range; a refusal leaves no file", async () => {
   await using server = await startTestServer({
     tickets: 60,
-    env: { WORKERS: "1", BULK_CHUNK_SIZE: "7", BULK_POLL_MS: "50" },
+    env: { WORKERS: "1", BULK_CHUNK_SIZE: "7", BULK_EXPORT_CHUNK_SIZE: "7", BULK_POLL_MS: "50" },
   });
   await using dir = await tempDir("cli-resume-");
   // A real HTTP server in front of the service that breaks off the first download after 1,000 bytes.

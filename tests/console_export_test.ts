@@ -17,7 +17,10 @@ import { startTestServer } from "./helpers/server.ts";
 const FLOWS = ".action-bar button[data-flow]";
 
 browserSuite("console: export", async (suite) => {
-  await using server = await startTestServer({ tickets: 90, env: { WORKERS: "0", BULK_CHUNK_SIZE: "20" } });
+  await using server = await startTestServer({
+    tickets: 90,
+    env: { WORKERS: "0", BULK_CHUNK_SIZE: "20", BULK_EXPORT_CHUNK_SIZE: "20" },
+  });
   await suite.step(
     "all matching a filter -> CSV without body -> live view -> download = the database",
     async (flow) => {

@@ -19,7 +19,7 @@ const DAY = 86_400_000;
 async function counts(db: Db, globalId: string) {
   const { rows: [row] } = await sql<{ parts: number; items: number; removals: number }>`SELECT
     (SELECT count(*) FROM bulk_operation_parts WHERE operation_id = ${uuidOf(globalId)})::int AS parts,
-    (SELECT count(*) FROM bulk_operation_items WHERE operation_id = ${uuidOf(globalId)})::int AS items,
+    (SELECT count(*) FROM bulk_operation_ledger WHERE operation_id = ${uuidOf(globalId)})::int AS items,
     (SELECT count(*) FROM bulk_export_removals WHERE operation_id = ${uuidOf(globalId)})::int AS removals`
     .execute(db);
   return row;
@@ -30,7 +30,10 @@ async function refusal(response: Response) {
 }
 
 Deno.test("export cancelled midway: the download says cancelled; the parts written stay unserved", async () => {
-  await using server = await startTestServer({ tickets: 23, env: { WORKERS: "0", BULK_CHUNK_SIZE: "5" } });
+  await using server = await startTestServer({
+    tickets: 23,
+    env: { WORKERS: "0", BULK_CHUNK_SIZE: "5", BULK_EXPORT_CHUNK_SIZE: "5" },
+  });
   const token = server.tenant.agent.token;
   const id = await startExport(server, token, { targets: { filter: {} }, format: "CSV" });
   expect(await runChunks(server, 2)).toBe(2);
@@ -52,7 +55,7 @@ Deno.test("export cancelled midway: the download says cancelled; the parts writt
 Deno.test("export retention: the file goes EXPORT_RETENTION_DAYS after the export finished (injected clock)", async () => {
   await using server = await startTestServer({
     tickets: 12,
-    env: { WORKERS: "1", BULK_CHUNK_SIZE: "5", BULK_POLL_MS: "50" },
+    env: { WORKERS: "1", BULK_CHUNK_SIZE: "5", BULK_EXPORT_CHUNK_SIZE: "5", BULK_POLL_MS: "50" },
   });
   const token = server.tenant.agent.token;
   const id = await startExport(server, token, { targets: { filter: {} }, format: "JSONL" });
@@ -80,7 +83,10 @@ Deno.test("export retention: the file goes EXPORT_RETENTION_DAYS after the expor
 });
 
 Deno.test("deleteBulkExport: creator or admin, finished exports only, typed refusals, download says deleted; no rollback", async () => {
-  await using server = await startTestServer({ tickets: 12, env: { WORKERS: "0", BULK_CHUNK_SIZE: "5" } });
+  await using server = await startTestServer({
+    tickets: 12,
+    env: { WORKERS: "0", BULK_CHUNK_SIZE: "5", BULK_EXPORT_CHUNK_SIZE: "5" },
+  });
   const { agent, admin, viewer } = server.tenant;
   const remove = async (token: string, id: string) =>
     (await gql(
@@ -129,7 +135,13 @@ Deno.test("deleteBulkExport: creator or admin, finished exports only, typed refu
 Deno.test("export.ready: a webhook with the file's link once the export finished, none for a cancelled one", async () => {
   await using server = await startTestServer({
     tickets: 12,
-    env: { ...WEBHOOK_ENV, BULK_CHUNK_SIZE: "5", BULK_POLL_MS: "50", PUBLIC_URL: "https://bulk.example" },
+    env: {
+      ...WEBHOOK_ENV,
+      BULK_CHUNK_SIZE: "5",
+      BULK_EXPORT_CHUNK_SIZE: "5",
+      BULK_POLL_MS: "50",
+      PUBLIC_URL: "https://bulk.example",
+    },
   });
   await using receiver = startReceiver(() => new Response("ok"));
   await createAcceptedEndpoint(server, server.tenant.admin, { url: receiver.url, events: ALL_EVENTS });
@@ -180,7 +192,13 @@ Deno.test("export.ready: a webhook with the file's link once the export finished
 Deno.test("export whose chunk gave up: the download says EXPORT_FAILED rather than serve a file without its rows", async () => {
   await using server = await startTestServer({
     tickets: 12,
-    env: { WORKERS: "1", BULK_CHUNK_SIZE: "5", BULK_POLL_MS: "50", BULK_MAX_ATTEMPTS: "1" },
+    env: {
+      WORKERS: "1",
+      BULK_CHUNK_SIZE: "5",
+      BULK_EXPORT_CHUNK_SIZE: "5",
+      BULK_POLL_MS: "50",
+      BULK_MAX_ATTEMPTS: "1",
+    },
   });
   // Chunk 1's part can never be written: that chunk ends FAILED/INTERNAL after its one attempt.
   await sql`CREATE FUNCTION refuse_part() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -51,6 +51,7 @@ async function exportServer(env: Record<string, string> = {}) {
     env: {
       WORKERS: "1",
       BULK_CHUNK_SIZE: String(CHUNK),
+      BULK_EXPORT_CHUNK_SIZE: String(CHUNK),
       BULK_POLL_MS: "50",
       BULK_MAX_STARTS_PER_MINUTE: "1000",
       BULK_MAX_WAITING_PER_USER: "100",

@@ -68,6 +68,7 @@ async function apiProcess(tickets: number, env: Record<string, string>) {
     SEED_DEMO: "0",
     WORKERS: "1",
     BULK_CHUNK_SIZE: "10",
+    BULK_EXPORT_CHUNK_SIZE: "10",
     ...env,
   });
   let stopped: Promise<Deno.CommandStatus> | undefined;

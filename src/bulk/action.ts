@@ -101,6 +101,20 @@ export interface LedgerSql {
   select: RawBuilder<unknown>;
 }
 
+/**
+ * An EXPORT chunk's part and its items' outcomes in SQL (BulkAction.partSql): CTEs and a SELECT over
+ * CHUNK_ITEMS of ONE row with the columns
+ *   part text (the chunk's part, its records in position order; NULL: empty),
+ *   failed int[] (the positions that did not succeed, each ending FAILED with `failure`; NULL: none).
+ * The engine runs it as ONE statement with the part's INSERT (bulk_operation_parts), the job's
+ * deletion and the compact ledger (queue/complete-runs.ts), so the part never crosses into the process.
+ */
+export interface PartSql {
+  ctes: readonly SqlCte[];
+  select: RawBuilder<unknown>;
+  failure: { code: ItemCode; message: string };
+}
+
 export interface ValidateContext {
   tx: Tx;
   tenantId: string;
@@ -146,6 +160,20 @@ interface BulkActionBase<P> {
    * by editing (a permanent delete). Starts by id name each target and need no preview.
    */
   filterNeedsPreview?: boolean;
+  /**
+   * Items per chunk for this action's operations, instead of StartLimits.chunkSize (BULK_CHUNK_SIZE):
+   * a function of the start's limits, so a deployment's setting reaches it (an export: exportChunkSize,
+   * BULK_EXPORT_CHUNK_SIZE).
+   */
+  chunkSize?(limits: { chunkSize: number; exportChunkSize?: number }): number;
+  /**
+   * Its plain SUCCEEDED items (no code, message or image) are stored compactly: one bulk_item_runs row
+   * per stretch of consecutive positions of a chunk instead of a bulk_operation_items row each
+   * (migrations/0017); its other items are ordinary rows. Every read of the ledger sees them as
+   * before (history.ts listItems, the bulk_operation_ledger view, retention). For actions that keep
+   * no images, whose items are nearly all alike: an export.
+   */
+  compactLedger?: boolean;
   /** Checks and normalises the parameters; throws ActionParamsError. */
   parseParams(raw: unknown, ctx: ValidateContext): Promise<P>;
   /**
@@ -169,8 +197,16 @@ interface BulkActionBase<P> {
 export type BulkAction<P = unknown> =
   & BulkActionBase<P>
   & (
-    | { apply(chunk: ChunkContext<P>): Promise<ItemResult[]>; ledgerSql?: undefined }
-    | { ledgerSql(chunk: LedgerContext<P>): LedgerSql; apply?: undefined }
+    | {
+      apply(chunk: ChunkContext<P>): Promise<ItemResult[]>;
+      /**
+       * EXPORT with compactLedger: the chunk's part and outcomes in SQL (PartSql) when these parameters
+       * allow it, else null and the chunk runs apply (e.g. a format rendered in the process, or GZIP).
+       */
+      partSql?(chunk: LedgerContext<P>): PartSql | null;
+      ledgerSql?: undefined;
+    }
+    | { ledgerSql(chunk: LedgerContext<P>): LedgerSql; apply?: undefined; partSql?: undefined }
   );
 
 /** The parameters the engine gives a domain's rollback action (lineage.ts rollbackOperation). */
@@ -227,6 +263,8 @@ export function defineDomain(
   const all = [...parts.actions, parts.rollback as BulkAction];
   const keyless = all.find((action) => action.kind === "IMPORT" && !action.importKeys);
   if (keyless) throw new Error(`IMPORT action ${keyless.type} has no importKeys`);
+  const loose = all.find((action) => action.partSql && (action.kind !== "EXPORT" || !action.compactLedger));
+  if (loose) throw new Error(`action ${loose.type} has partSql but is not a compactLedger EXPORT`);
   return { ...parts, actions: new Map(all.map((action) => [action.type, action])) };
 }
 

@@ -2,10 +2,11 @@
  * Reads of the history: operations, their items and their events, keyset-paginated.
  * Each is one index range scan whatever the page number:
  *   operations: (tenant_id, created_at DESC, id DESC) [+ status variant]
- *   items:      primary key (operation_id, position); failed/skipped: (operation_id, outcome, position)
+ *   items:      primary key (operation_id, position); failed/skipped: (operation_id, outcome, position);
+ *               with the jobs' and runs' ranges: (operation_id) / primary key (operation_id, first_position)
  *   events:     (operation_id, id)
  */
-import { type Selectable, sql } from "kysely";
+import { type RawBuilder, type Selectable, sql } from "kysely";
 import type { Db } from "../db/database.ts";
 import type { BulkOperationEventsTable, LedgerOutcome, OperationKind, OperationStatus } from "../db/tables.ts";
 import type { OperationRow } from "./operation.ts";
@@ -87,16 +88,19 @@ export interface ItemFilter {
 const LAST_POSITION = 2_147_483_647;
 
 /**
- * Input order: ORDER BY position; the cursor is the position. Settled items are rows of
- * bulk_operation_items; PENDING ones are synthesised from the jobs that still hold them
- * (migrations/0012), in ONE statement so a chunk committing meanwhile cannot show an item
- * twice or not at all:
+ * Input order: ORDER BY position; the cursor is the position. An item is in exactly one of three
+ * places: a row of bulk_operation_items (settled), a job that still holds it (PENDING,
+ * migrations/0012) or a run of a compactLedger action (SUCCEEDED, migrations/0017). The last two hold
+ * a range of positions and their keys as one int8[]; their items are synthesised here, in ONE
+ * statement with the rows, so a chunk committing meanwhile cannot show an item twice or not at all:
  *   (SELECT ... FROM bulk_operation_items WHERE operation_id = $op AND position in (lo, hi) ... LIMIT n)
  *   UNION ALL
  *   (SELECT ..., target_ids[position - first_position + 1] FROM the jobs overlapping (lo, hi),
  *      only as many as hold the next n positions, generate_series over their positions)
+ *   UNION ALL
+ *   (the same over bulk_item_runs)
  *   ORDER BY position LIMIT n
- * Both halves read at most n rows past the cursor (plus one chunk's positions), whatever the size.
+ * Each part reads at most n rows past the cursor (plus one chunk's positions), whatever the size.
  */
 export async function listItems(
   db: Db,
@@ -121,28 +125,62 @@ export async function listItems(
       ${filter.outcome?.length ? sql`AND outcome = ANY(${filter.outcome}::text[])` : sql``}
       ${filter.errorCode?.length ? sql`AND error_code = ANY(${filter.errorCode}::text[])` : sql``}
     ORDER BY position ${order} LIMIT ${page.limit}`;
-  const withPending = !filter.errorCode?.length && (unfiltered || filter.outcome!.includes("PENDING"));
-  if (!withPending) return (await sql<ItemRow>`${settled}`.execute(db)).rows;
-  // Per job, its positions inside (lo, hi); jobs are taken in page order until they hold page.limit.
+  // Jobs and runs hold items without a code, of one outcome each.
+  const holds = (outcome: LedgerOutcome) =>
+    !filter.errorCode?.length && (unfiltered || filter.outcome!.includes(outcome));
+  const ranged = { operationId, lo, hi, limit: page.limit, forward };
+  const parts = [
+    sql`(${settled})`,
+    ...(holds("PENDING") ? [sql`(${rangeItems(ranged, PENDING_IN_JOBS)})`] : []),
+    ...(holds("SUCCEEDED") ? [sql`(${rangeItems(ranged, SUCCEEDED_IN_RUNS)})`] : []),
+  ];
+  if (parts.length === 1) return (await sql<ItemRow>`${settled}`.execute(db)).rows;
+  const { rows } = await sql<ItemRow>`${sql.join(parts, sql` UNION ALL `)}
+    ORDER BY position ${order} LIMIT ${page.limit}`.execute(db);
+  return rows;
+}
+
+/** A table holding items as position ranges with their keys (bulk_jobs, bulk_item_runs) and what its items show. */
+interface RangeSource {
+  table: "bulk_jobs" | "bulk_item_runs";
+  /** The item's columns after position and target_id, over `j` (the range's row) and `k` (the offset in it). */
+  columns: RawBuilder<unknown>;
+}
+
+const PENDING_IN_JOBS: RangeSource = {
+  table: "bulk_jobs",
+  columns: sql`'PENDING', NULL, NULL, j.planned_before -> k, j.planned_after -> k, 0, NULL::timestamptz`,
+};
+
+const SUCCEEDED_IN_RUNS: RangeSource = {
+  table: "bulk_item_runs",
+  columns: sql`'SUCCEEDED', NULL, NULL, NULL::jsonb, NULL::jsonb, j.attempts, j.processed_at`,
+};
+
+/**
+ * The items of the ranges overlapping (lo, hi), in page order: per range, its positions inside (lo, hi);
+ * ranges are taken in page order until they hold `limit` (a window sum), so a page reads at most one
+ * range past what it shows. Both tables have a range per row and `(operation_id, ...)` indexes.
+ */
+function rangeItems(
+  page: { operationId: string; lo: number; hi: number; limit: number; forward: boolean },
+  source: RangeSource,
+): RawBuilder<unknown> {
+  const { operationId, lo, hi, limit, forward } = page;
+  const order = sql.raw(forward ? "ASC" : "DESC");
   const first = sql`greatest(j.first_position, ${lo}::int)`;
   const last = sql`least(j.last_position, ${hi}::int)`;
-  const { rows } = await sql<ItemRow>`
-    (${settled})
-    UNION ALL
-    (SELECT j.operation_id, p.position, j.target_ids[p.position - j.first_position + 1], 'PENDING', NULL, NULL,
-       j.planned_before -> (p.position - j.first_position), j.planned_after -> (p.position - j.first_position),
-       0, NULL::timestamptz
+  return sql`SELECT j.operation_id, p.position, j.target_ids[p.position - j.first_position + 1], ${source.columns}
      FROM (SELECT j.*, ${first} AS first_in, ${last} AS last_in, ${last} - ${first} + 1 AS here,
              sum(${last} - ${first} + 1) OVER (ORDER BY j.first_position ${order}) AS upto
-           FROM bulk_jobs AS j
+           FROM ${sql.table(source.table)} AS j
            WHERE j.operation_id = ${operationId} AND j.last_position >= ${lo} AND j.first_position <= ${hi}) AS j
        CROSS JOIN LATERAL generate_series(
          ${forward ? sql`j.first_in, j.last_in` : sql`j.last_in, j.first_in, -1`}
        ) AS p(position)
-     WHERE j.upto - j.here < ${page.limit}
-     ORDER BY p.position ${order} LIMIT ${page.limit})
-    ORDER BY position ${order} LIMIT ${page.limit}`.execute(db);
-  return rows;
+       CROSS JOIN LATERAL (SELECT p.position - j.first_position AS k) AS o
+     WHERE j.upto - j.here < ${limit}
+     ORDER BY p.position ${order} LIMIT ${limit}`;
 }
 
 export type EventRow = Selectable<BulkOperationEventsTable>;

@@ -180,7 +180,12 @@ const affected = (result: QueryResult<unknown>) => Number(result.numAffectedRows
 
 type Counts = Pick<RetentionResult, "operations" | "items" | "events" | "notifications">;
 
-/** The ledger, one primary-key range of positions per statement, from the lowest one left. */
+/**
+ * The ledger: its rows, one primary-key range of positions per statement, from the lowest one left; then
+ * its runs (a compactLedger action's SUCCEEDED items, migrations/0017), `batchSize` runs per statement,
+ * counted as the items they hold (last, so an operation without runs pays its one statement only once
+ * its rows are gone).
+ */
 async function deleteItems(db: Db, op: PurgeTarget, batchSize: number, budget: Budget) {
   const lowest = await db.selectFrom("bulk_operation_items").select("position").where("operation_id", "=", op.id)
     .orderBy("position").limit(1).executeTakeFirst();
@@ -191,7 +196,18 @@ async function deleteItems(db: Db, op: PurgeTarget, batchSize: number, budget: B
       .where("position", ">=", from).where("position", "<", from + batchSize).executeTakeFirst();
     deleted += Number(result.numDeletedRows);
   }
-  return { deleted, done: true };
+  const runs = await inBatches(batchSize, budget, async () => {
+    const { rows } = await sql<{ runs: number; items: number }>`
+      WITH gone AS (
+        DELETE FROM bulk_item_runs WHERE (operation_id, first_position) IN (
+          SELECT operation_id, first_position FROM bulk_item_runs WHERE operation_id = ${op.id}
+          ORDER BY first_position LIMIT ${batchSize})
+        RETURNING cardinality(target_ids) AS n)
+      SELECT count(*)::int AS runs, coalesce(sum(n), 0)::int AS items FROM gone`.execute(db);
+    deleted += rows[0].items;
+    return rows[0].runs;
+  });
+  return { deleted, done: runs.done };
 }
 
 /**

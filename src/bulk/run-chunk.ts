@@ -9,11 +9,12 @@
  * What happens after a failed chunk (retry later, give up) is chunk-failure.ts.
  */
 import type { Db } from "../db/database.ts";
-import type { BulkDomain, ChunkItem, ItemResult, LedgerSql, Tx } from "./action.ts";
+import type { BulkDomain, ChunkItem, ItemResult, LedgerSql, PartSql, Tx } from "./action.ts";
 import { bumpCounters, countTallies, maybeFinish, type OutcomeTally, tallyResults } from "./finalize.ts";
 import { isTerminal, type OperationRow, type OperationStatus } from "./operation.ts";
 import { cancelClaimedJob } from "./queue/cancel-jobs.ts";
 import { completeJob, completeJobFromLedger } from "./queue/complete.ts";
+import { completeJobAsRuns, completeJobWithPart } from "./queue/complete-runs.ts";
 import type { Job } from "./queue/job.ts";
 
 export interface ChunkReport {
@@ -74,16 +75,24 @@ async function writePart(tx: Tx, job: Job, output: string[]): Promise<void> {
     .values({ operation_id: job.operation_id, chunk_index: job.chunk_index, body: output.join("\n") }).execute();
 }
 
-/** How a chunk settles its items: results computed in the process, the action's ledger SQL, or CANCELLED. */
+/**
+ * How a chunk settles its items: results computed in the process (`compact`: plain successes stored
+ * as runs, queue/complete-runs.ts), the action's ledger SQL, its part in SQL (compact), or CANCELLED.
+ */
 export type Settlement =
-  | { results: ItemResult[] }
+  | { results: ItemResult[]; compact?: boolean }
   | { ledger: LedgerSql }
+  | { part: PartSql }
   | "CANCELLED";
 
 /** Writes the chunk's ledger rows with the job's deletion; the tallies of what it wrote. */
 async function settleItems(tx: Tx, job: Job, settle: Exclude<Settlement, "CANCELLED">): Promise<OutcomeTally[]> {
   const outcomes = "ledger" in settle
     ? await completeJobFromLedger(tx, job, settle.ledger)
+    : "part" in settle
+    ? await completeJobWithPart(tx, job, settle.part)
+    : settle.compact
+    ? await completeJobAsRuns(tx, job, settle.results)
     : (await completeJob(tx, job, settle.results), tallyResults(settle.results));
   const settled = outcomes.reduce((sum, { count }) => sum + count, 0);
   if (settled !== job.target_ids.length) {
@@ -131,6 +140,8 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
       dryRun: false,
     };
     if (action.ledgerSql) return await commitChunk(tx, job, operation, { ledger: action.ledgerSql(context) });
+    const part = action.partSql?.(context);
+    if (part) return await commitChunk(tx, job, operation, { part });
     const items = chunkItems(job);
     const output = action.kind === "EXPORT" ? [] : null;
     const results = items.length === 0 ? [] : await action.apply({
@@ -141,6 +152,6 @@ export async function runChunk(db: Db, domain: BulkDomain, job: Job): Promise<Ch
       output,
     });
     if (output) await writePart(tx, job, output);
-    return await commitChunk(tx, job, operation, { results });
+    return await commitChunk(tx, job, operation, { results, compact: action.compactLedger });
   });
 }

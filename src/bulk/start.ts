@@ -93,6 +93,8 @@ export interface StartInput {
 export interface StartLimits extends StartCaps {
   maxTargets: number;
   chunkSize: number;
+  /** Items per chunk of the actions that ask for it (BulkAction.chunkSize; BULK_EXPORT_CHUNK_SIZE); else chunkSize. */
+  exportChunkSize?: number;
   maxActivePerUser: number;
 }
 
@@ -387,18 +389,19 @@ async function create(
   }).returning("id").executeTakeFirstOrThrow();
 
   const runnable = status === "RUNNING";
+  const chunkSize = action.chunkSize?.(limits) ?? limits.chunkSize;
   const total = targets.kind === "records"
     ? await insertRecordJobs(tx, action, {
       operationId: operation.id,
       tenantId: viewer.tenantId,
       records: targets.records,
-      chunkSize: limits.chunkSize,
+      chunkSize,
       maxTargets: limits.maxTargets,
       runnable,
     })
     : await insertJobs(tx, {
       operationId: operation.id,
-      chunkSize: limits.chunkSize,
+      chunkSize,
       runnable,
       targets: jobTargetsOf(tx, domain, viewer.tenantId, targets, limits.maxTargets),
     });
@@ -455,7 +458,8 @@ function summarize(targets: Targets): Record<string, unknown> {
  *   SELECT position, target_id, before, after FROM bulk_operation_items p
  *   WHERE operation_id = $parent AND outcome = $outcome [AND error_code = ANY($codes)]
  *     [AND NOT EXISTS (an item of an earlier child of that kind, same target, settled outcome)]
- * The NOT EXISTS is planned as a hash anti-join over the children's items.
+ * The NOT EXISTS is planned as a hash anti-join over the children's items; it reads the ledger view, so
+ * a child's items stored as runs (a compactLedger action's SUCCEEDED ones, migrations/0017) count too.
  */
 export function parentItemsQuery(tx: Tx, targets: ParentItems) {
   const exclude = targets.excludeSettledBy;
@@ -465,7 +469,7 @@ export function parentItemsQuery(tx: Tx, targets: ParentItems) {
     .$if(!!exclude, (q) =>
       q.where(({ not, exists, selectFrom }) =>
         not(exists(
-          selectFrom("bulk_operation_items as c").innerJoin("bulk_operations as o", "o.id", "c.operation_id")
+          selectFrom("bulk_operation_ledger as c").innerJoin("bulk_operations as o", "o.id", "c.operation_id")
             .select("c.position").where("o.parent_id", "=", targets.operationId)
             .where("o.kind", "=", exclude!.kind).where("c.outcome", "in", exclude!.outcomes)
             .whereRef("c.target_id", "=", "p.target_id"),

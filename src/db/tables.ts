@@ -166,6 +166,19 @@ export interface BulkOperationLedgerView {
   processed_at: ColumnType<Date | null, never, never>;
 }
 
+/**
+ * Runs of consecutive SUCCEEDED items of a compactLedger action (migrations/0017): target_ids[k] is at
+ * position first_position + k - 1; written once by the chunk's transaction.
+ */
+export interface BulkItemRunsTable {
+  operation_id: string;
+  first_position: number;
+  last_position: number;
+  target_ids: string[];
+  attempts: number;
+  processed_at: Date;
+}
+
 /** The output parts of EXPORT operations, one per chunk (migration 0011). */
 export interface BulkOperationPartsTable {
   operation_id: string;
@@ -296,6 +309,7 @@ export interface Database {
   bulk_operation_ledger: BulkOperationLedgerView;
   bulk_jobs: BulkJobsTable;
   bulk_operation_parts: BulkOperationPartsTable;
+  bulk_item_runs: BulkItemRunsTable;
   bulk_workers: BulkWorkersTable;
   bulk_operation_events: BulkOperationEventsTable;
   bulk_previews: BulkPreviewsTable;

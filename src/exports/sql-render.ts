@@ -21,13 +21,18 @@ import type { ExportFormat } from "./format.ts";
 
 /**
  * One exported field: its name (a key of a fixed list, never client text) and its SQL, read
- * as text, as a number (printed as is: never neutralised or quoted), or as JSON text (a
- * nested value, e.g. a ticket's comments: a JSON value in JSON, one text cell in CSV).
+ * as text, as plain text (text that by the schema's constraints can never need quoting or
+ * neutralising in CSV, e.g. enum values, ids, timestamps: written as is, a string in JSON), as
+ * a number (printed as is: never neutralised or quoted), or as JSON text (a nested value, e.g. a
+ * ticket's comments: a JSON value in JSON, one text cell in CSV). csv_cell's checks were about
+ * half of a 20,000-ticket part's server time with all nine text columns through it (EXPLAIN
+ * ANALYZE, min of 5: 253-301 ms; 116-155 ms with only title and body; docs/performance.md,
+ * "Session 4: export").
  */
 export interface SqlField {
   name: string;
   sql: string;
-  kind: "text" | "number" | "json";
+  kind: "text" | "plain" | "number" | "json";
 }
 
 /** A record's expression and what joins two records of a part (json.ts / csv.ts framing). */
@@ -39,7 +44,14 @@ export interface SqlRecord {
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 function csvCell(field: SqlField): string {
-  return field.kind === "number" ? `coalesce((${field.sql})::text, '')` : `csv_cell((${field.sql}))`;
+  switch (field.kind) {
+    case "number":
+      return `coalesce((${field.sql})::text, '')`;
+    case "plain":
+      return `coalesce((${field.sql}), '')`;
+    default:
+      return `csv_cell((${field.sql}))`;
+  }
 }
 
 function jsonValue(field: SqlField): string {

@@ -63,10 +63,10 @@ export async function expectAppliedOnce(server: TestServer, operationId: string,
   expect(links.linked).toBe(targets.length);
 }
 
-/** Attempts recorded by the items of one chunk. */
+/** Attempts recorded by the items of one chunk (rows or runs: the ledger view). */
 export async function chunkAttempts(db: Db, operationId: string, chunk: number, chunkSize: number): Promise<number[]> {
   const { rows } = await sql<{ attempts: number }>`
-    SELECT DISTINCT attempts FROM bulk_operation_items
+    SELECT DISTINCT attempts FROM bulk_operation_ledger
     WHERE operation_id = ${operationId} AND position BETWEEN ${chunk * chunkSize} AND ${(chunk + 1) * chunkSize - 1}`
     .execute(db);
   return rows.map((r) => r.attempts);

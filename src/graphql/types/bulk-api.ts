@@ -142,6 +142,7 @@ export const startOptionsOf = (
 export const limitsOf = (ctx: Context) => ({
   maxTargets: ctx.services.config.maxTargets,
   chunkSize: ctx.services.config.chunkSize,
+  exportChunkSize: ctx.services.config.exportChunkSize,
   maxActivePerUser: ctx.services.config.maxActivePerUser,
   maxStartsPerMinute: ctx.services.config.maxStartsPerMinute,
   maxWaitingPerUser: ctx.services.config.maxWaitingPerUser,

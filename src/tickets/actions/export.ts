@@ -16,7 +16,15 @@
  * microseconds a JS Date would drop), ids as text (bigint and uuid keys).
  */
 import { sql } from "kysely";
-import { ActionParamsError, type BulkAction, type ChunkItem, type ItemResult, type Tx } from "../../bulk/action.ts";
+import {
+  ActionParamsError,
+  type BulkAction,
+  CHUNK_ITEMS,
+  type ChunkItem,
+  type ItemResult,
+  type PartSql,
+  type Tx,
+} from "../../bulk/action.ts";
 import {
   EXPORT_COMPRESSION_ENUM,
   EXPORT_COMPRESSIONS,
@@ -51,6 +59,23 @@ const COLUMNS: Record<TicketExportField, string> = {
 const NUMBERS: ReadonlySet<TicketExportField> = new Set(["version"]);
 
 /**
+ * Text that can never need CSV quoting or the formula guard (sql-render.ts "plain"): the CHECK constraints
+ * of migrations/0001 hold status, priority and category to upper-case words; ids are digits (bigint) or
+ * hex and dashes starting with a hex digit (uuid); timestamps are ISO 8601 starting with a digit.
+ */
+const PLAIN: ReadonlySet<TicketExportField> = new Set([
+  "id",
+  "status",
+  "priority",
+  "category",
+  "assigneeId",
+  "createdBy",
+  "createdAt",
+  "updatedAt",
+  "deletedAt",
+]);
+
+/**
  * A ticket's comments as one JSON array, oldest first, with the keys and values commentsOf
  * gives the JavaScript renderers (ticket_comments_ticket_idx).
  */
@@ -63,7 +88,7 @@ function sqlFields(fields: readonly string[], includeComments: boolean): SqlFiel
   const columns = fields.map((field): SqlField => ({
     name: field,
     sql: COLUMNS[field as TicketExportField],
-    kind: NUMBERS.has(field as TicketExportField) ? "number" : "text",
+    kind: NUMBERS.has(field as TicketExportField) ? "number" : PLAIN.has(field as TicketExportField) ? "plain" : "text",
   }));
   return includeComments ? [...columns, { name: "comments", sql: COMMENTS_JSON, kind: "json" }] : columns;
 }
@@ -85,12 +110,34 @@ async function renderInSql(tx: Tx, tenantId: string, ids: string[], render: SqlR
   return { body: rows[0]?.body ?? "", found: new Set(rows[0]?.found ?? []) };
 }
 
-const notFound = (item: ChunkItem): ItemResult => ({
-  position: item.position,
-  outcome: "FAILED",
-  code: "NOT_FOUND",
-  message: "No such ticket.",
-});
+const NOT_FOUND = { code: "NOT_FOUND", message: "No such ticket." } as const;
+
+const notFound = (item: ChunkItem): ItemResult => ({ position: item.position, outcome: "FAILED", ...NOT_FOUND });
+
+/**
+ * The chunk's part as the engine's statement renders and INSERTs it (PartSql: with the job's deletion
+ * and the compact ledger, src/bulk/queue/complete-runs.ts), so the part never crosses into the worker
+ * thread: one row, the records of the tickets found in input order and the positions of the others.
+ * The tickets are read by `t.id = ANY(the chunk's keys)` besides the join, for the reason renderInSql
+ * gives. null (the chunk runs apply) for Markdown, rendered in JavaScript, and GZIP, which PostgreSQL
+ * cannot write.
+ */
+function partSql(tenantId: string, params: ExportParams): PartSql | null {
+  const render = params.compression === "NONE" &&
+    sqlRecord(params.format, sqlFields(params.fields, params.includeComments));
+  if (!render) return null;
+  const items = sql.raw(CHUNK_ITEMS);
+  return {
+    ctes: [],
+    select: sql`SELECT string_agg(${sql.raw(render.record)}, ${sql.raw(render.separator)} ORDER BY k.position)
+        FILTER (WHERE t.id IS NOT NULL) AS part,
+      array_agg(k.position) FILTER (WHERE t.id IS NULL) AS failed
+    FROM ${items} AS k
+    LEFT JOIN tickets t ON t.tenant_id = ${tenantId} AND t.id = k.target_id
+      AND t.id = ANY(ARRAY(SELECT target_id FROM ${items}))`,
+    failure: NOT_FOUND,
+  };
+}
 
 const isField = (name: string): name is TicketExportField => (TICKET_EXPORT_FIELDS as readonly string[]).includes(name);
 
@@ -146,6 +193,10 @@ export const exportTickets: BulkAction<ExportParams> = {
     },
   },
   parseParams: (raw) => Promise.resolve(parseExportParams(raw)),
+  chunkSize: (limits) => limits.exportChunkSize ?? limits.chunkSize,
+  // Every exported ticket ends a plain SUCCEEDED: one ledger row per chunk, not one per ticket.
+  compactLedger: true,
+  partSql: (context) => partSql(context.tenantId, context.params),
   async apply(chunk) {
     const ids = chunk.items.map((item) => item.targetId);
     const { body, found } = await renderedPart(chunk.tx, chunk.tenantId, chunk.params, ids);
