@@ -8,13 +8,19 @@ export const TICKET_PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"] as const;
 export const TICKET_CATEGORIES = ["GENERAL", "BILLING", "TECHNICAL", "ACCOUNT", "FEATURE_REQUEST"] as const;
 
 /** The GraphQL enums of these values (the ticket types and the bulk actions share them). */
-export const TICKET_STATUS_ENUM: EnumDescriptor = {
+export const TICKET_STATUS_ENUM: EnumDescriptor<TicketStatus> = {
   enum: "TicketStatus",
   values: TICKET_STATUSES,
   description: "OPEN -> PENDING -> RESOLVED -> CLOSED, with OPEN <-> PENDING and reopening from RESOLVED or CLOSED.",
 };
-export const TICKET_PRIORITY_ENUM: EnumDescriptor = { enum: "TicketPriority", values: TICKET_PRIORITIES };
-export const TICKET_CATEGORY_ENUM: EnumDescriptor = { enum: "TicketCategory", values: TICKET_CATEGORIES };
+export const TICKET_PRIORITY_ENUM: EnumDescriptor<TicketPriority> = {
+  enum: "TicketPriority",
+  values: TICKET_PRIORITIES,
+};
+export const TICKET_CATEGORY_ENUM: EnumDescriptor<TicketCategory> = {
+  enum: "TicketCategory",
+  values: TICKET_CATEGORIES,
+};
 
 export type TicketStatus = typeof TICKET_STATUSES[number];
 export type TicketPriority = typeof TICKET_PRIORITIES[number];
@@ -31,8 +37,15 @@ export const STATUS_TRANSITIONS: Readonly<Record<TicketStatus, readonly TicketSt
   CLOSED: ["OPEN"],
 };
 
+/** A guard of each list: a stored or given text as the column's type. */
+const memberOf = <V extends string>(values: readonly V[]) => (value: string): value is V => {
+  const texts: readonly string[] = values;
+  return texts.includes(value);
+};
+const isTicketStatus = memberOf(TICKET_STATUSES);
+
 export function canTransition(from: string, to: string): boolean {
-  return (STATUS_TRANSITIONS as Record<string, readonly string[]>)[from]?.includes(to) ?? false;
+  return isTicketStatus(from) && isTicketStatus(to) && STATUS_TRANSITIONS[from].includes(to);
 }
 
 export const LIMITS = {
@@ -86,9 +99,9 @@ export const TICKET_ITEM_CODES = [
 export type TicketItemCode = typeof TICKET_ITEM_CODES[number];
 
 export interface TicketFilter {
-  status?: string[];
-  priority?: string[];
-  category?: string[];
+  status?: TicketStatus[];
+  priority?: TicketPriority[];
+  category?: TicketCategory[];
   /** Tickets assigned to this user (uuid). */
   assigneeId?: string;
   /** Only tickets with no assignee. */

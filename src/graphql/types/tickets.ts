@@ -26,12 +26,12 @@ import { pageRequest, toConnection } from "../pagination.ts";
 import { auditMutation } from "./audit.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import type { DomainGraphQL } from "./bulk-domain.ts";
-import { domainEnum } from "./domain-enums.ts";
+import { defineDomainEnum } from "./domain-enums.ts";
 import { UserRef } from "./users.ts";
 
-export const TicketStatusEnum = domainEnum(TICKET_STATUS_ENUM);
-export const TicketPriorityEnum = domainEnum(TICKET_PRIORITY_ENUM);
-export const TicketCategoryEnum = domainEnum(TICKET_CATEGORY_ENUM);
+export const TicketStatusEnum = defineDomainEnum(TICKET_STATUS_ENUM);
+export const TicketPriorityEnum = defineDomainEnum(TICKET_PRIORITY_ENUM);
+export const TicketCategoryEnum = defineDomainEnum(TICKET_CATEGORY_ENUM);
 
 export const TicketRef = builder.objectRef<TicketRow>("Ticket");
 export const CommentRef = builder.objectRef<CommentRow>("Comment");
