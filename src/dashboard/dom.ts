@@ -2,6 +2,7 @@
  * The console's DOM helpers. No framework and no innerHTML: every value is set as text, so whatever a ticket or an
  * operation holds (titles, descriptions, error messages) is inert on the page.
  */
+import { isRecord } from "../guards.ts";
 
 type Child = Node | string | null | undefined | false;
 
@@ -109,8 +110,8 @@ export function table(caption: string, headers: readonly string[], className = "
 
 /** before -> after of the fields that differ (or of every field when one side is missing). */
 export function diff(before: unknown, after: unknown): HTMLElement {
-  const b = (before ?? {}) as Record<string, unknown>;
-  const a = (after ?? {}) as Record<string, unknown>;
+  const b = isRecord(before) ? before : {};
+  const a = isRecord(after) ? after : {};
   const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) =>
     JSON.stringify(b[k]) !== JSON.stringify(a[k])
   );

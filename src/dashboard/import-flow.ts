@@ -21,6 +21,7 @@ import {
   StartImportDocument,
 } from "../clients/generated/graphql.ts";
 import { count } from "../clients/progress.ts";
+import { fieldOf } from "../guards.ts";
 import { DEFAULT_NAMES, IMPORT_FIELDS, type ImportField } from "../imports/record.ts";
 import { button, el, field, humanize, select, table, time } from "./dom.ts";
 import type { PageContext } from "./page.ts";
@@ -93,12 +94,13 @@ async function upload(session: Session, file: File): Promise<string> {
 
 /** A previewed row's ticket in one line: its title, then status, priority and category. */
 function rowSummary(after: unknown): HTMLElement {
-  const t = (after ?? {}) as Record<string, unknown>;
-  const facts = [t.status, t.priority, t.category].filter((v) => typeof v === "string").map((v) => humanize(v));
+  const facts = ["status", "priority", "category"].map((name) => fieldOf(after, name)).filter((v) =>
+    typeof v === "string"
+  ).map((v) => humanize(v));
   return el(
     "span",
     {},
-    el("b", { text: String(t.title ?? "") }),
+    el("b", { text: String(fieldOf(after, "title") ?? "") }),
     el("span", { class: "muted", text: ` ${facts.join(" · ")}` }),
   );
 }

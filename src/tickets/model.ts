@@ -2,6 +2,7 @@
 import type { Selectable } from "kysely";
 import type { EnumDescriptor } from "../bulk/action-schema.ts";
 import type { TicketsTable } from "../db/tables.ts";
+import { isOneOf } from "../guards.ts";
 
 export const TICKET_STATUSES = ["OPEN", "PENDING", "RESOLVED", "CLOSED"] as const;
 export const TICKET_PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"] as const;
@@ -37,15 +38,8 @@ export const STATUS_TRANSITIONS: Readonly<Record<TicketStatus, readonly TicketSt
   CLOSED: ["OPEN"],
 };
 
-/** A guard of each list: a stored or given text as the column's type. */
-const memberOf = <V extends string>(values: readonly V[]) => (value: string): value is V => {
-  const texts: readonly string[] = values;
-  return texts.includes(value);
-};
-const isTicketStatus = memberOf(TICKET_STATUSES);
-
 export function canTransition(from: string, to: string): boolean {
-  return isTicketStatus(from) && isTicketStatus(to) && STATUS_TRANSITIONS[from].includes(to);
+  return isOneOf(TICKET_STATUSES, from) && isOneOf(TICKET_STATUSES, to) && STATUS_TRANSITIONS[from].includes(to);
 }
 
 export const LIMITS = {

@@ -25,6 +25,7 @@ import { restorePurged } from "./purge.ts";
 import { undoImport } from "./import-rollback.ts";
 import { lockTickets } from "./ticket-change.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
+import { fieldOf, stringField } from "../../guards.ts";
 
 /** The image fields a rollback may restore, with their column and SQL array type. */
 const FIELDS = {
@@ -42,7 +43,7 @@ const changedFields = (left: TicketImage, target: TicketImage): Field[] =>
   FIELD_NAMES.filter((f) => left[f] !== target[f]);
 
 async function removeComments(chunk: ChunkContext<RollbackParams>): Promise<ItemResult[]> {
-  const commentIds = chunk.items.map((item) => (item.planned?.before as { commentId?: string } | null)?.commentId);
+  const commentIds = chunk.items.map((item) => stringField(item.planned?.before, "commentId"));
   const present = commentIds.filter((id): id is string => !!id);
   const deleted = chunk.dryRun
     ? await sql<{ id: string }>`SELECT id FROM ticket_comments
@@ -163,8 +164,10 @@ export const rollback: BulkAction<RollbackParams> = {
     },
   },
   parseParams: (raw) => {
-    const value = raw as Partial<RollbackParams> | null;
-    return Promise.resolve({ parentActionType: String(value?.parentActionType ?? ""), force: value?.force === true });
+    return Promise.resolve({
+      parentActionType: String(fieldOf(raw, "parentActionType") ?? ""),
+      force: fieldOf(raw, "force") === true,
+    });
   },
   apply: (chunk) => {
     if (chunk.params.parentActionType === "ADD_COMMENT") return removeComments(chunk);
