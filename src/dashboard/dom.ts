@@ -30,6 +30,7 @@ export function el<K extends keyof HTMLElementTagNameMap>(
     else if (value !== false && value !== null && value !== undefined) node.setAttribute(name, String(value));
   }
   Object.assign(node.dataset, p.data ?? {});
+  // A cast kept: Object.entries loses which event type goes with which listener type.
   for (const [type, listener] of Object.entries(p.on ?? {})) {
     node.addEventListener(type, listener as EventListener);
   }

@@ -42,6 +42,7 @@ const FIELD_ENUM: Record<ImportField, BulkImportField> = {
   assignee: "ASSIGNEE",
   externalId: "EXTERNAL_ID",
 };
+const FIELD_VALUES = Object.values(FIELD_ENUM);
 /**
  * How much of the file is read for its header row: a header is a line of names, far below this; the rest of the
  * file is never read by the page.
@@ -55,8 +56,8 @@ export const guessFormat = (name: string): BulkImportFormat | null =>
 export async function readColumns(file: File, format: BulkImportFormat): Promise<string[]> {
   const head = await file.slice(0, HEADER_BYTES).text();
   if (format === "CSV") {
-    const [names] = parse(head, { bom: true, to_line: 1, relax_column_count: true }) as string[][];
-    return names ?? [];
+    const rows: unknown[] = parse(head, { bom: true, to_line: 1, relax_column_count: true });
+    return Array.isArray(rows[0]) ? rows[0].map(String) : [];
   }
   const line = head.replace(/^\uFEFF/, "").split("\n").find((l) => l.trim() !== "");
   if (!line) return [];
@@ -182,7 +183,10 @@ export function openImportFlow(ctx: PageContext): void {
   function mapping(): { column: string; field: BulkImportField }[] | string {
     const chosen = [...mappingGrid.body.querySelectorAll<HTMLSelectElement>("select")]
       .filter((s) => s.value !== "")
-      .map((s) => ({ column: s.dataset.column!, field: s.value as BulkImportField }));
+      .flatMap((s) => {
+        const field = FIELD_VALUES.find((value) => value === s.value); // the select's options are FIELD_ENUM's
+        return field ? [{ column: s.dataset.column!, field }] : [];
+      });
     const fields = chosen.map((m) => m.field);
     const twice = fields.find((f, i) => fields.indexOf(f) !== i);
     if (twice) return `Two columns are mapped to ${humanize(twice)}: pick one.`;

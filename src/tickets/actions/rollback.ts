@@ -25,7 +25,7 @@ import { restorePurged } from "./purge.ts";
 import { undoImport } from "./import-rollback.ts";
 import { lockTickets } from "./ticket-change.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
-import { fieldOf, stringField } from "../../guards.ts";
+import { fieldOf, hasKey, stringField } from "../../guards.ts";
 
 /** The image fields a rollback may restore, with their column and SQL array type. */
 const FIELDS = {
@@ -36,7 +36,7 @@ const FIELDS = {
   deletedAt: { column: "deleted_at", type: "timestamptz" },
 } as const;
 type Field = keyof typeof FIELDS;
-const FIELD_NAMES = Object.keys(FIELDS) as Field[];
+const FIELD_NAMES = Object.keys(FIELDS).filter((name) => hasKey(FIELDS, name));
 
 /** The fields the parent changed on this item: those its before- and after-image disagree on. */
 const changedFields = (left: TicketImage, target: TicketImage): Field[] =>
@@ -74,6 +74,8 @@ async function restoreImages(chunk: ChunkContext<RollbackParams>): Promise<ItemR
   const restoring: Restoring[] = [];
   for (const item of chunk.items) {
     const ticket = tickets.get(item.targetId);
+    // Casts kept: the images were planned at start from the parent's ledger, which this domain's actions
+    // wrote as TicketImages (ticket-image.ts); checking each field of each item again would only re-read them.
     const left = item.planned?.before as TicketImage | undefined;
     const target = item.planned?.after as TicketImage | undefined;
     if (!ticket) {
