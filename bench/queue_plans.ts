@@ -40,22 +40,27 @@ const runs = Number(values.runs);
 const CHUNK = 2_000;
 const JOBS = 500;
 
-/** Operations of `users[i]`, each with `jobs` jobs of CHUNK keys from `firstChunk` on, at `runAt`. */
+/**
+ * One operation per user in `status`, each with `jobs` jobs of CHUNK keys: runnable when RUNNING, else at
+ * 'infinity' (waiting); a SCHEDULED one was due a minute ago.
+ */
 async function seedOperations(
   db: Db,
-  args: { tenantId: string; users: string[]; status: string; jobs: number; runAt: string; scheduled?: boolean },
+  args: { tenantId: string; users: string[]; status: string; jobs: number },
 ): Promise<string[]> {
+  const running = args.status === "RUNNING";
+  const runAt = running ? sql`now()` : sql`'infinity'::timestamptz`;
   const { rows } = await sql<{ id: string }>`
     WITH ops AS (
       INSERT INTO bulk_operations (tenant_id, created_by, action_type, target_summary, status, total, scheduled_at,
         started_at)
       SELECT ${args.tenantId}, u, 'SET_STATUS', '{"kind":"filter","filter":{}}', ${args.status},
-        ${args.jobs * CHUNK}, ${args.scheduled ? sql`now() - interval '1 minute'` : sql`NULL`},
-        ${args.status === "RUNNING" ? sql`now()` : sql`NULL`}
+        ${args.jobs * CHUNK}, ${args.status === "SCHEDULED" ? sql`now() - interval '1 minute'` : sql`NULL`},
+        ${running ? sql`now()` : sql`NULL`}
       FROM unnest(${args.users}::uuid[]) AS u RETURNING id),
     jobs AS (
       INSERT INTO bulk_jobs (operation_id, chunk_index, first_position, last_position, run_at, target_ids)
-      SELECT ops.id, c, c * ${CHUNK}, c * ${CHUNK} + ${CHUNK - 1}, ${sql.raw(args.runAt)},
+      SELECT ops.id, c, c * ${CHUNK}, c * ${CHUNK} + ${CHUNK - 1}, ${runAt},
         ARRAY(SELECT g::int8 FROM generate_series(c * ${CHUNK} + 1, c * ${CHUNK} + ${CHUNK}) AS g)
       FROM ops, generate_series(0, ${args.jobs - 1}) AS c RETURNING 1)
     SELECT id FROM ops WHERE (SELECT count(*) FROM jobs) > 0`.execute(db);
@@ -70,36 +75,13 @@ async function seed(db: Db) {
     SELECT ${tenant.id}, 'u' || g || '@plans.test', 'u' || g, 'ADMIN' FROM generate_series(0, 31) AS g
     RETURNING id`.execute(db);
   const ids = users.map((u) => u.id);
-  const [a] = await seedOperations(db, {
-    tenantId: tenant.id,
-    users: [ids[0]],
-    status: "RUNNING",
-    jobs: JOBS,
-    runAt: "now()",
-  });
-  const [b] = await seedOperations(db, {
-    tenantId: tenant.id,
-    users: [ids[1]],
-    status: "QUEUED",
-    jobs: JOBS,
-    runAt: "'infinity'::timestamptz",
-  });
-  await seedOperations(db, { tenantId: tenant.id, users: ids.slice(2), status: "RUNNING", jobs: 10, runAt: "now()" });
-  await seedOperations(db, {
-    tenantId: tenant.id,
-    users: ids.slice(2, 22),
-    status: "QUEUED",
-    jobs: 5,
-    runAt: "'infinity'::timestamptz",
-  });
-  await seedOperations(db, {
-    tenantId: tenant.id,
-    users: ids.slice(22),
-    status: "SCHEDULED",
-    jobs: 5,
-    runAt: "'infinity'::timestamptz",
-    scheduled: true,
-  });
+  const seedAs = (users: string[], status: string, jobs: number) =>
+    seedOperations(db, { tenantId: tenant.id, users, status, jobs });
+  const [a] = await seedAs([ids[0]], "RUNNING", JOBS);
+  const [b] = await seedAs([ids[1]], "QUEUED", JOBS);
+  await seedAs(ids.slice(2), "RUNNING", 10);
+  await seedAs(ids.slice(2, 22), "QUEUED", 5);
+  await seedAs(ids.slice(22), "SCHEDULED", 5); // due a minute ago
   // The history: 10,000 finished operations of the same users (the admission statements read past them).
   await sql`INSERT INTO bulk_operations (tenant_id, created_by, action_type, target_summary, status, total,
       created_at, started_at, finished_at)
