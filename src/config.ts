@@ -3,6 +3,7 @@
  * A bad value stops start-up with a message naming the variable (ConfigError).
  * Each default is documented here, where it is defined, and in README.md.
  */
+import { isOneOf } from "./guards.ts";
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -135,7 +136,7 @@ export interface Config {
    */
   uploadMaxBytes: number;
   /** Log level: `LOG_LEVEL` = debug | info | warn | error, default info. */
-  logLevel: "debug" | "info" | "warn" | "error";
+  logLevel: typeof LOG_LEVELS[number];
   /**
    * Base URL of this service as receivers and mail readers reach it, for the links in webhook
    * payloads and e-mails. `PUBLIC_URL`, default `http://localhost:<PORT>`.
@@ -373,11 +374,13 @@ function secretKey(env: Env): Uint8Array | undefined {
   return bytes;
 }
 
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = configEnvironment()): Config {
   const url = databaseUrl(env, "DATABASE_URL");
   const logLevel = env.LOG_LEVEL || "info"; // empty means unset, as for every variable
-  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+  if (!isOneOf(LOG_LEVELS, logLevel)) {
     throw new ConfigError("LOG_LEVEL", `"${logLevel}" is not one of debug, info, warn, error`);
   }
   const logFormat = env.LOG_FORMAT || "text";
@@ -450,7 +453,7 @@ export function loadConfig(env: Env = configEnvironment()): Config {
     costRestoreRate: integer(env, "GRAPHQL_COST_RESTORE_RATE", 2_500, 1, 1_000_000_000),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     uploadMaxBytes: integer(env, "UPLOAD_MAX_BYTES", 1024 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
-    logLevel: logLevel as Config["logLevel"],
+    logLevel,
     publicUrl: (urlSetting(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${env.PORT || 4000}`)
       .replace(/\/+$/, ""),
     webhookSecretKey: secretKey(env),

@@ -36,6 +36,7 @@ import { waitUntil } from "./helpers/wait.ts";
 import { finished, start, waitFor } from "./helpers/bulk.ts";
 import type { StartError, StartInput } from "../src/bulk/start.ts";
 import type { BulkDomain } from "../src/bulk/action.ts";
+import type { SchemaRequest } from "./helpers/domain-schema-worker.ts";
 
 type ProgressEvent = { bulkOperationProgress: OperationView };
 
@@ -275,24 +276,62 @@ Deno.test("no file of the engine (src/bulk) names the tickets domain", async () 
   expect(offenders).toEqual([]);
 });
 
-Deno.test("the bulk GraphQL types and downloads take the domain from the services, never the tickets domain", async () => {
-  const files = [
-    ...[...Deno.readDirSync(new URL("../src/graphql/types/", import.meta.url))]
-      .filter((e) => e.name.startsWith("bulk-")).map((e) => new URL(`../src/graphql/types/${e.name}`, import.meta.url)),
-    new URL("../src/http/downloads.ts", import.meta.url),
-  ];
-  const importing: string[] = [];
-  for (const file of files) {
-    const text = await Deno.readTextFile(file);
-    if (/from "[^"]*tickets\/actions\/|ticketsDomain|encodeId\("Ticket"|expectId\([^)]*"Ticket"/.test(text)) {
-      importing.push(file.pathname);
+/** The files of the generic bulk layer: the engine, the bulk GraphQL types and the downloads. */
+async function bulkLayerFiles(): Promise<URL[]> {
+  const files: URL[] = [];
+  const walk = async (dir: URL) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+      if (entry.isDirectory) await walk(url);
+      else if (entry.name.endsWith(".ts")) files.push(url);
     }
+  };
+  await walk(new URL("../src/bulk/", import.meta.url));
+  const types = new URL("../src/graphql/types/", import.meta.url);
+  for await (const entry of Deno.readDir(types)) {
+    if (/^bulk-.*\.ts$/.test(entry.name)) files.push(new URL(entry.name, types));
   }
-  expect(importing).toEqual([]);
+  files.push(
+    new URL("../src/http/downloads.ts", import.meta.url),
+    new URL("../src/http/failed-rows.ts", import.meta.url),
+  );
+  return files;
+}
+
+/**
+ * bulk-export.ts (startBulkExport, owned by the export work this session) still takes its field list
+ * from src/tickets/model.ts: the tickets' export API, to move beside tickets.ts as tickets-import.ts did.
+ */
+const NOT_YET_DOMAIN_FREE = ["src/graphql/types/bulk-export.ts"];
+
+Deno.test("the bulk layer takes the domain from the services: no import of src/tickets/ or the ticket GraphQL types", async () => {
+  const root = new URL("../", import.meta.url);
+  const ticketModule = (path: string) => path.startsWith("src/tickets/") || /^src\/graphql\/types\/tickets/.test(path);
+  const offenders: string[] = [];
+  for (const file of await bulkLayerFiles()) {
+    const path = file.pathname.slice(root.pathname.length);
+    if (NOT_YET_DOMAIN_FREE.includes(path)) continue;
+    const text = await Deno.readTextFile(file);
+    for (const [, specifier] of text.matchAll(/(?:from|import)\s*\(?\s*"(\.[^"]+)"/g)) {
+      const target = new URL(specifier, file).pathname.slice(root.pathname.length);
+      if (ticketModule(target)) offenders.push(`${path} imports ${target}`);
+    }
+    if (/ticketsDomain|encodeId\("Ticket"|expectId\([^)]*"Ticket"/.test(text)) offenders.push(`${path} names tickets`);
+  }
+  expect(offenders).toEqual([]);
 });
 
-/** The SDL of the schema built for `domain`, in a worker of its own (the builder is one registry per module graph). */
-async function domainSchema(domain: BulkDomain): Promise<string> {
+const TICKETS_GRAPHQL = {
+  url: new URL("../src/graphql/types/tickets.ts", import.meta.url).href,
+  name: "ticketsGraphQL",
+};
+const NOTES_GRAPHQL = { url: new URL("./helpers/notes-graphql.ts", import.meta.url).href, name: "notesGraphQL" };
+
+/**
+ * The SDL of the schema built for `domain` with its GraphQL pieces, in a worker of its own (the
+ * builder is one registry per module graph).
+ */
+async function domainSchema(domain: BulkDomain, graphql: SchemaRequest["graphql"]): Promise<string> {
   using owned = new DisposableStack(); // a Worker is not Disposable: terminated when the scope ends
   const worker = owned.adopt(
     new Worker(new URL("./helpers/domain-schema-worker.ts", import.meta.url), { type: "module" }),
@@ -302,7 +341,7 @@ async function domainSchema(domain: BulkDomain): Promise<string> {
     worker.onmessage = (event) => resolve(event.data);
     worker.onerror = (event) => reject(new Error(`schema worker for ${domain.target.noun}: ${event.message}`));
   });
-  worker.postMessage(domain.module);
+  worker.postMessage({ domain: domain.module, graphql } satisfies SchemaRequest);
   const { sdl, error } = await reply;
   if (sdl === undefined) throw new Error(`building the ${domain.target.noun} schema failed: ${error}`);
   return sdl;
@@ -319,7 +358,10 @@ function definitions(sdl: string): Map<string, string> {
 }
 
 Deno.test("an action's own file gives it its GraphQL input and union member: nothing else changes", async () => {
-  const [notes, withBody] = await Promise.all([domainSchema(notesDomain), domainSchema(notesBodyDomain)]);
+  const [notes, withBody] = await Promise.all([
+    domainSchema(notesDomain, NOTES_GRAPHQL),
+    domainSchema(notesBodyDomain, NOTES_GRAPHQL),
+  ]);
   const before = definitions(notes);
   const after = definitions(withBody);
   expect([...after.keys()].filter((name) => !before.has(name))).toEqual([
@@ -339,8 +381,23 @@ Deno.test("an action's own file gives it its GraphQL input and union member: not
   );
 });
 
+/** One definition of an SDL ("type BulkOperationItem"), descriptions and blank lines included. */
+function definition(sdl: string, name: string): string | undefined {
+  return new RegExp(`^${name} [^{\\n]*\\{\\n[\\s\\S]*?^\\}`, "m").exec(sdl)?.[0];
+}
+
+Deno.test("a domain's GraphQL module supplies the bulk types' target, filter and item codes", async () => {
+  const notes = await domainSchema(notesDomain, NOTES_GRAPHQL);
+  expect(definition(notes, "type BulkOperationItem")).toContain("\n  target: Note\n");
+  expect(definition(notes, "type BulkPreviewItem")).toContain("\n  target: Note\n");
+  expect(definition(notes, "input BulkTargetsInput")).toContain("\n  filter: NoteFilter\n");
+  expect(definition(notes, "input NoteFilter")).toBe("input NoteFilter {\n  priority: [NotePriority!]\n}");
+  const codes = definition(notes, "enum BulkItemCode")?.split("\n").slice(1, -1).map((line) => line.trim());
+  expect(codes).toEqual(["CONFLICT", "INTERNAL", "NOT_FOUND", "NO_CHANGE"]);
+});
+
 Deno.test("the served schema is the tickets domain's, as committed in schema.graphql", async () => {
-  expect(await domainSchema(ticketsDomain)).toBe(
+  expect(await domainSchema(ticketsDomain, TICKETS_GRAPHQL)).toBe(
     await Deno.readTextFile(new URL("../schema.graphql", import.meta.url)),
   );
 });

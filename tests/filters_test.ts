@@ -8,14 +8,15 @@ import { expect } from "expect";
 import { gql } from "./helpers/graphql.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { TICKETS_PAGE, userId } from "./helpers/tickets.ts";
+import type { TicketCategory, TicketPriority, TicketStatus } from "../src/tickets/model.ts";
 
 const TICKET_COUNT = `query($filter: TicketFilter) { ticketCount(filter: $filter) }`;
 
 interface Fixture {
   title: string;
-  status: string;
-  priority: string;
-  category: string;
+  status: TicketStatus;
+  priority: TicketPriority;
+  category: TicketCategory;
   assignee: "agent" | "admin" | null;
   created: string;
   deleted?: boolean;

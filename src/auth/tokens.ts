@@ -9,6 +9,7 @@ import { bytesToBase64Url } from "../encoding.ts";
 import type { Db } from "../db/database.ts";
 import type { Role, TokenScope } from "../db/tables.ts";
 import { log } from "../log.ts";
+import { errorMessage } from "../guards.ts";
 
 export interface Viewer {
   userId: string;
@@ -172,7 +173,7 @@ function touchLastUsed(db: Db, tokenId: string): void {
         eb("last_used_at", "<", sql<Date>`now() - make_interval(secs => ${LAST_USED_RESOLUTION_MS / 1000})`),
       ])
     )
-    .execute().catch((error) => log.warn("auth", `recording last_used_at failed: ${(error as Error).message}`));
+    .execute().catch((error) => log.warn("auth", `recording last_used_at failed: ${errorMessage(error)}`));
 }
 
 /** Of these token keys, the ones whose token still works (exists, not revoked, not expired): one query. */

@@ -9,9 +9,9 @@
  */
 
 /** An enum of the domain's vocabulary, declared once per name (the same name must mean the same values). */
-export interface EnumDescriptor {
+export interface EnumDescriptor<V extends string = string> {
   enum: string;
-  values: readonly string[];
+  values: readonly V[];
   description?: string;
 }
 

@@ -260,6 +260,8 @@ export interface BulkDomain {
 export function defineDomain(
   parts: Omit<BulkDomain, "actions"> & { actions: readonly BulkAction[] },
 ): BulkDomain {
+  // A cast kept: each action is a BulkAction of its own parameters, which apply / ledgerSql take (a contravariant
+  // position), so no BulkAction<P> is a BulkAction<unknown>; the engine gives an action only what its parseParams made.
   const all = [...parts.actions, parts.rollback as BulkAction];
   const keyless = all.find((action) => action.kind === "IMPORT" && !action.importKeys);
   if (keyless) throw new Error(`IMPORT action ${keyless.type} has no importKeys`);

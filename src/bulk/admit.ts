@@ -17,6 +17,7 @@ import { sql } from "kysely";
 import type { Db } from "../db/database.ts";
 import type { Tx } from "./action.ts";
 import { notifyJobs, notifyProgress } from "./notify.ts";
+import { admitQueued, queueDueScheduled } from "./queue/admit.ts";
 import { makeJobsDue } from "./queue/make-due.ts";
 import { enqueueOperationEvent } from "../notify/outbox.ts";
 import { ACTIVE_STATUSES, type OperationStatus, recordEvent } from "./operation.ts";
@@ -47,18 +48,9 @@ export async function admissionStatus(
 export async function admitUser(db: Db, userId: string, maxActive: number): Promise<string[]> {
   return await db.transaction().execute(async (tx) => {
     const free = maxActive - await lockUserAndCountActive(tx, userId);
-    // Scheduled operations whose time came join the queue in creation order.
-    await tx.updateTable("bulk_operations").set({ status: "QUEUED" }).where("created_by", "=", userId)
-      .where("status", "=", "SCHEDULED").where("scheduled_at", "<=", sql<Date>`now()`).execute();
+    await queueDueScheduled(tx, userId);
     if (free <= 0) return [];
-    const admitted = await tx.updateTable("bulk_operations")
-      .set({ status: "RUNNING", started_at: sql`now()` })
-      .where("id", "in", (eb) =>
-        eb.selectFrom("bulk_operations").select("id").where("created_by", "=", userId)
-          .where("status", "=", "QUEUED").orderBy("created_at").orderBy("id").limit(free))
-      // Re-checked after the row lock: a cancel that committed meanwhile must not be revived.
-      .where("status", "=", "QUEUED")
-      .returning(["id", "tenant_id"]).execute();
+    const admitted = await admitQueued(tx, userId, free);
     if (admitted.length === 0) return [];
     await makeJobsDue(tx, admitted.map((o) => o.id));
     for (const operation of admitted) {

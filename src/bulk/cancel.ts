@@ -26,6 +26,7 @@ import { isTerminal, type OperationRow, recordEvent } from "./operation.ts";
 import { countEndedByCancel } from "../metrics/engine.ts";
 import { deleteUnclaimedJobs } from "./queue/cancel-jobs.ts";
 import { makeJobsDue } from "./queue/make-due.ts";
+import { stringField } from "../guards.ts";
 
 export type CancelResult =
   /** endedHere: this transaction ended the operation (no chunk was in flight). */
@@ -49,7 +50,7 @@ function roleToCancel(domain: BulkDomain, operation: OperationRow): Role {
   const required = (type: string | undefined) => domain.actions.get(type ?? "")?.requiredRole ?? "ADMIN";
   const own = required(operation.action_type);
   if (operation.kind !== "ROLLBACK") return own;
-  const parent = required((operation.action_params as Partial<RollbackParams> | null)?.parentActionType);
+  const parent = required(stringField(operation.action_params, "parentActionType" satisfies keyof RollbackParams));
   return roleAllows(parent, own) ? parent : own; // the higher of the two
 }
 

@@ -15,6 +15,7 @@ import { type KyselyPlugin, sql } from "kysely";
 import type { Db } from "../db/database.ts";
 import { extendLease } from "./queue/extend-lease.ts";
 import { type Job, LeaseLostError } from "./queue/job.ts";
+import { errorMessage } from "../guards.ts";
 
 /** A chunk ran past BULK_CHUNK_TIMEOUT_MS and was stopped: a failed attempt like any other. */
 export class ChunkTimeoutError extends Error {
@@ -93,7 +94,7 @@ export class ChunkWatch {
       .then((held) => {
         if (!held) this.#stop(new LeaseLostError(this.job.id));
       })
-      .catch((error) => this.onError(`heartbeat failed: ${(error as Error).message}`))
+      .catch((error) => this.onError(`heartbeat failed: ${errorMessage(error)}`))
       .finally(() => this.#beating = false);
   }
 
@@ -101,6 +102,6 @@ export class ChunkWatch {
     if (this.#stopReason || this.#finished) return;
     this.#stopReason = reason;
     this.#cancelling = sql`SELECT pg_cancel_backend(${this.#backendPid}::int)`.execute(this.db)
-      .then(() => {}, (error) => this.onError(`cancelling the chunk failed: ${(error as Error).message}`));
+      .then(() => {}, (error) => this.onError(`cancelling the chunk failed: ${errorMessage(error)}`));
   }
 }

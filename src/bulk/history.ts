@@ -197,7 +197,7 @@ export async function listEvents(db: Db, operationId: string, page: Page<[string
 export async function operationsByIds(db: Db, tenantId: string, ids: readonly string[]): Promise<OperationRow[]> {
   if (ids.length === 0) return [];
   return await db.selectFrom("bulk_operations").selectAll().where("tenant_id", "=", tenantId)
-    .where("id", "in", ids as string[]).execute();
+    .where("id", "in", [...ids]).execute();
 }
 
 /** Children listed per operation: retries and rollbacks (a long undo/redo history is paged by bulkOperations). */

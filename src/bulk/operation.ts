@@ -4,6 +4,7 @@ import type { Selectable } from "kysely";
 import type { Db } from "../db/database.ts";
 import type { BulkOperationsTable, OperationStatus } from "../db/tables.ts";
 import type { Tx } from "./action.ts";
+import { isOneOf } from "../guards.ts";
 
 /**
  * SCHEDULED  waits for scheduled_at (its jobs are not claimable).
@@ -32,7 +33,7 @@ export const TERMINAL_STATUSES: readonly OperationStatus[] = [
 ];
 export const ACTIVE_STATUSES: readonly OperationStatus[] = ["RUNNING", "CANCELLING"];
 
-export const isTerminal = (status: string) => (TERMINAL_STATUSES as readonly string[]).includes(status);
+export const isTerminal = (status: string) => isOneOf(TERMINAL_STATUSES, status);
 
 /** A bulk_operations row as Kysely selects it. */
 export type OperationRow = Selectable<BulkOperationsTable>;

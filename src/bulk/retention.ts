@@ -33,6 +33,7 @@
 import { type DeleteResult, type QueryResult, sql } from "kysely";
 import type { Db } from "../db/database.ts";
 import { pruneAuditEvents } from "../audit/retention.ts";
+import { errorMessage } from "../guards.ts";
 
 /** How often a process runs retention when the previous run finished its work. */
 export const RETENTION_INTERVAL_MS = 60_000;
@@ -392,7 +393,7 @@ export class RetentionLoop {
       });
       return result.backlog || audit.backlog ? RETENTION_BACKLOG_PAUSE_MS : RETENTION_INTERVAL_MS;
     } catch (error) {
-      this.options.onError(`retention: ${(error as Error).message}`);
+      this.options.onError(`retention: ${errorMessage(error)}`);
       return RETENTION_INTERVAL_MS;
     }
   }

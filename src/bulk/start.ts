@@ -24,6 +24,7 @@ import { type OperationRow, recordEvent } from "./operation.ts";
 import { countStarted } from "../metrics/engine.ts";
 import { log } from "../log.ts";
 import { insertJobs, type JobTargets } from "./queue/insert-jobs.ts";
+import { sqlState } from "../guards.ts";
 
 export type Targets =
   | { kind: "ids"; ids: string[] }
@@ -342,7 +343,7 @@ export async function startOperation(
     return started;
   } catch (error) {
     // Two concurrent requests with one key: the loser of the unique index returns the winner's.
-    if (input.idempotencyKey && (error as { code?: string }).code === "23505") {
+    if (input.idempotencyKey && sqlState(error) === "23505") {
       const existing = await existingForKey(db, viewer, input.idempotencyKey, hash);
       if (existing) return existing;
     }

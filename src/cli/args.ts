@@ -12,6 +12,7 @@ import type {
   StartBulkOperationInput,
   TicketFilter,
 } from "../clients/generated/graphql.ts";
+import { errorMessage, hasKey } from "../guards.ts";
 
 /** A mistake in the command line: printed with the usage hint, exit code 2. */
 export class UsageError extends Error {
@@ -71,13 +72,14 @@ export function parse(argv: string[]) {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   const [command = "", ...positionals] = parsed.positionals;
   return { command, positionals, flags: parsed.values };
 }
 
 const LIST_KEYS = { status: "status", priority: "priority", category: "category" } as const;
+type ListKey = typeof LIST_KEYS[keyof typeof LIST_KEYS];
 const STRING_KEYS = {
   assignee: "assigneeId",
   assigneeId: "assigneeId",
@@ -94,34 +96,39 @@ const BOOLEAN_KEYS = { unassigned: "unassigned", includeDeleted: "includeDeleted
  * a bare boolean key means true. Repeated --filter options merge.
  */
 export function parseFilter(texts: string[]): TicketFilter {
-  const filter: Record<string, unknown> = {};
-  let listKey: string | null = null;
+  const filter: TicketFilter = {};
+  const lists: Partial<Record<ListKey, string[]>> = {};
+  let listKey: ListKey | null = null;
   for (const part of texts.flatMap((t) => t.split(",")).map((p) => p.trim()).filter(Boolean)) {
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq).trim();
     const value = eq < 0 ? null : part.slice(eq + 1).trim();
-    if (value === null && key in BOOLEAN_KEYS) {
-      filter[BOOLEAN_KEYS[key as keyof typeof BOOLEAN_KEYS]] = true;
+    if (value === null && hasKey(BOOLEAN_KEYS, key)) {
+      filter[BOOLEAN_KEYS[key]] = true;
       listKey = null;
     } else if (value === null) {
       if (!listKey) throw new UsageError(`--filter: "${part}" is not key=value`);
-      (filter[listKey] as string[]).push(part.toUpperCase());
-    } else if (key in LIST_KEYS) {
-      listKey = LIST_KEYS[key as keyof typeof LIST_KEYS];
-      filter[listKey] = [...(filter[listKey] as string[] ?? []), value.toUpperCase()];
-    } else if (key in STRING_KEYS) {
-      filter[STRING_KEYS[key as keyof typeof STRING_KEYS]] = value;
+      lists[listKey] = [...(lists[listKey] ?? []), part];
+    } else if (hasKey(LIST_KEYS, key)) {
+      listKey = LIST_KEYS[key];
+      lists[listKey] = [...(lists[listKey] ?? []), value];
+    } else if (hasKey(STRING_KEYS, key)) {
+      filter[STRING_KEYS[key]] = value;
       listKey = null;
-    } else if (key in BOOLEAN_KEYS) {
+    } else if (hasKey(BOOLEAN_KEYS, key)) {
       if (!["true", "false"].includes(value)) throw new UsageError(`--filter: ${key} takes true or false`);
-      filter[BOOLEAN_KEYS[key as keyof typeof BOOLEAN_KEYS]] = value === "true";
+      filter[BOOLEAN_KEYS[key]] = value === "true";
       listKey = null;
     } else {
       const known = [...Object.keys(LIST_KEYS), ...Object.keys(STRING_KEYS), ...Object.keys(BOOLEAN_KEYS)];
       throw new UsageError(`--filter: unknown key "${key}" (known: ${known.join(", ")})`);
     }
   }
-  return filter as TicketFilter;
+  const enums = <T extends string>(values: string[] | undefined) => values?.map((v) => serverEnum<T>(v));
+  if (lists.status) filter.status = enums(lists.status);
+  if (lists.priority) filter.priority = enums(lists.priority);
+  if (lists.category) filter.category = enums(lists.category);
+  return filter;
 }
 
 export function parseTargets(flags: Flags): BulkTargetsInput {
@@ -135,9 +142,9 @@ export function parseTargets(flags: Flags): BulkTargetsInput {
 
 export function parseAction(flags: Flags): BulkActionInput {
   const actions: BulkActionInput[] = [];
-  if (flags["set-status"]) actions.push({ setStatus: { status: upper(flags["set-status"]) } });
-  if (flags["set-priority"]) actions.push({ setPriority: { priority: upper(flags["set-priority"]) } });
-  if (flags["set-category"]) actions.push({ setCategory: { category: upper(flags["set-category"]) } });
+  if (flags["set-status"]) actions.push({ setStatus: { status: serverEnum(flags["set-status"]) } });
+  if (flags["set-priority"]) actions.push({ setPriority: { priority: serverEnum(flags["set-priority"]) } });
+  if (flags["set-category"]) actions.push({ setCategory: { category: serverEnum(flags["set-category"]) } });
   if (flags.assign) actions.push({ assign: { assigneeId: flags.assign } });
   if (flags.unassign) actions.push({ assign: { assigneeId: null } });
   if (flags.comment !== undefined) actions.push({ addComment: { body: flags.comment } });
@@ -153,8 +160,12 @@ export function parseAction(flags: Flags): BulkActionInput {
   return actions[0];
 }
 
-// deno-lint-ignore no-explicit-any
-const upper = (value: string): any => value.trim().toUpperCase();
+/**
+ * A value of an enum of the API, upper-cased, as the server will check it: the CLI does not keep
+ * its own copy of the enums, and the server's refusal names the valid values. The one cast of the
+ * CLI: the enum types come from the schema, the text from the command line.
+ */
+export const serverEnum = <T extends string>(value: string): T => value.trim().toUpperCase() as T;
 
 export function parseStartInput(flags: Flags): StartBulkOperationInput {
   const input: StartBulkOperationInput = { targets: parseTargets(flags), action: parseAction(flags) };
@@ -171,13 +182,13 @@ export function parseStartInput(flags: Flags): StartBulkOperationInput {
 
 export function parseStatuses(text: string | undefined): BulkOperationStatus[] | undefined {
   if (!text) return undefined;
-  return text.split(",").map((s) => upper(s)).filter(Boolean);
+  return text.split(",").filter((s) => s.trim() !== "").map((s) => serverEnum(s));
 }
 
 /** `NOT_FOUND,internal` -> ["NOT_FOUND", "INTERNAL"] (BulkItemCode values, checked by the server). */
 export function parseCodes(text: string | undefined): BulkItemCode[] | undefined {
   if (!text) return undefined;
-  return text.split(",").map((s) => upper(s)).filter(Boolean);
+  return text.split(",").filter((s) => s.trim() !== "").map((s) => serverEnum(s));
 }
 
 export function parseLimit(text: string | undefined, fallback: number): number {

@@ -7,17 +7,15 @@
  * they arrive: the file equals the download byte for byte.
  */
 import type { StartBulkExportInput } from "../clients/generated/graphql.ts";
-import { type Flags, parseTargets, UsageError } from "./args.ts";
+import { stringField } from "../guards.ts";
+import { type Flags, parseTargets, serverEnum, UsageError } from "./args.ts";
 
 export const RESUME_ATTEMPTS = 3;
-
-// deno-lint-ignore no-explicit-any
-const upper = (value: string): any => value.trim().toUpperCase();
 
 export function parseExportInput(flags: Flags): StartBulkExportInput {
   if (!flags.format) throw new UsageError("export needs --format csv|jsonl|json|markdown");
   if (!flags.out) throw new UsageError("export needs --out FILE");
-  const input: StartBulkExportInput = { targets: parseTargets(flags), format: upper(flags.format) };
+  const input: StartBulkExportInput = { targets: parseTargets(flags), format: serverEnum(flags.format) };
   if (flags.fields) input.fields = flags.fields.split(",").map((f) => f.trim()).filter(Boolean);
   if (flags["include-comments"]) input.includeComments = true;
   if (flags.gzip) input.compression = "GZIP";
@@ -35,8 +33,12 @@ export class DownloadError extends Error {
 }
 
 async function refusal(response: Response): Promise<DownloadError> {
-  const body = await response.json().catch(() => ({})) as { error?: string; code?: string };
-  return new DownloadError(response.status, body.code, body.error ?? `HTTP ${response.status}`);
+  const body: unknown = await response.json().catch(() => ({}));
+  return new DownloadError(
+    response.status,
+    stringField(body, "code"),
+    stringField(body, "error") ?? `HTTP ${response.status}`,
+  );
 }
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {

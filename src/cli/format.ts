@@ -1,6 +1,7 @@
 /** Text for the terminal: the progress line, rate and ETA, tables and summaries. Pure functions. */
 import type { PreviewOperationMutation } from "../clients/generated/graphql.ts";
 import { count, duration, eta, type Operation, rate } from "../clients/progress.ts";
+import { isRecord } from "../guards.ts";
 
 export type { Operation };
 export type Preview = NonNullable<PreviewOperationMutation["previewBulkOperation"]["preview"]>;
@@ -95,9 +96,8 @@ export function details(op: Operation): string {
 
 /** What an item changes: `priority LOW -> HIGH, status OPEN -> PENDING` (the version bump left out). */
 export function change(before: unknown, after: unknown): string {
-  if (!before || !after || typeof before !== "object" || typeof after !== "object") return "-";
-  const b = before as Record<string, unknown>;
-  const a = after as Record<string, unknown>;
+  if (!isRecord(before) || !isRecord(after)) return "-";
+  const [b, a] = [before, after];
   const show = (v: unknown) => (typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
   const changed = Object.keys(a).filter((k) => k !== "version" && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
   return changed.length === 0 ? "no change" : changed.map((k) => `${k} ${show(b[k])} -> ${show(a[k])}`).join(", ");

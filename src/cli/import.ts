@@ -12,6 +12,7 @@ import {
 } from "../clients/generated/graphql.ts";
 import { request } from "../clients/transport.ts";
 import { type Flags, UsageError } from "./args.ts";
+import { errorMessage } from "../guards.ts";
 
 const EXTENSIONS: Record<string, BulkImportFormat> = { csv: "CSV", jsonl: "JSONL", ndjson: "JSONL" };
 
@@ -50,7 +51,7 @@ export async function startFileImport(httpUrl: string, token: string, file: stri
   try {
     handle = await Deno.open(file);
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+    throw new UsageError(`cannot read ${file}: ${errorMessage(error)}`);
   }
   const created = (await request(httpUrl, token, CreateUploadDocument, {})).createUpload;
   if (created.userErrors.length > 0 || !created.upload) {

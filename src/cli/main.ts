@@ -8,6 +8,7 @@
  * 4 it ended COMPLETED_WITH_ERRORS (some items failed).
  */
 import {
+  type BulkOperationKind,
   CancelOperationDocument,
   GetOperationDocument,
   ListOperationsDocument,
@@ -19,10 +20,20 @@ import {
 } from "../clients/generated/graphql.ts";
 import { DownloadError, downloadExport, parseExportInput } from "./export.ts";
 import { GraphQLRequestError, graphqlUrls, request } from "../clients/transport.ts";
-import { type Flags, parse, parseCodes, parseLimit, parseStartInput, parseStatuses, UsageError } from "./args.ts";
+import {
+  type Flags,
+  parse,
+  parseCodes,
+  parseLimit,
+  parseStartInput,
+  parseStatuses,
+  serverEnum,
+  UsageError,
+} from "./args.ts";
 import { details, type Operation, operationsTable, previewText } from "./format.ts";
 import { startFileImport, UploadError } from "./import.ts";
 import { watchOperation } from "./watch.ts";
+import { errorMessage, stringField } from "../guards.ts";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, partial: 4 } as const;
 
@@ -120,7 +131,7 @@ async function follow(ctx: Context, op: Operation): Promise<number> {
 const commands: Record<string, (ctx: Context, positionals: string[]) => Promise<number>> = {
   async list(ctx, positionals) {
     if (positionals.length > 0) throw new UsageError("list takes no arguments");
-    const kind = ctx.flags.kind ? [ctx.flags.kind.toUpperCase() as "STANDARD"] : undefined;
+    const kind = ctx.flags.kind ? [serverEnum<BulkOperationKind>(ctx.flags.kind)] : undefined;
     const data = await request(ctx.http, ctx.token, ListOperationsDocument, {
       first: parseLimit(ctx.flags.limit, 20),
       filter: { status: parseStatuses(ctx.flags.status), kind },
@@ -270,7 +281,7 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
   try {
     parsed = parse(argv);
   } catch (error) {
-    io.err(`${(error as Error).message}\n\n${USAGE}`);
+    io.err(`${errorMessage(error)}\n\n${USAGE}`);
     return EXIT.usage;
   }
   const { command, positionals, flags } = parsed;
@@ -316,11 +327,11 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
     }
     if (error instanceof TypeError) {
       // fetch: connection refused, DNS, TLS...
-      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      const cause = stringField(error.cause, "message");
       io.err(`error: cannot reach ${urls.http}: ${cause ?? error.message}`);
       return EXIT.error;
     }
-    io.err(`error: ${(error as Error).message ?? error}`);
+    io.err(`error: ${errorMessage(error)}`);
     return EXIT.error;
   }
 }

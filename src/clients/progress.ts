@@ -3,12 +3,13 @@
  * formatting of counts and durations. Pure functions; no Deno or DOM APIs.
  */
 import type { OperationFieldsFragment } from "./generated/graphql.ts";
+import { isOneOf } from "../guards.ts";
 
 export type Operation = OperationFieldsFragment;
 
 export const TERMINAL_STATUSES = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELLED"] as const;
 
-export const isTerminal = (status: string) => (TERMINAL_STATUSES as readonly string[]).includes(status);
+export const isTerminal = (status: string) => isOneOf(TERMINAL_STATUSES, status);
 
 const number = new Intl.NumberFormat("en-US");
 /** 12,345 */

@@ -6,6 +6,7 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type DocumentNode, print } from "graphql";
 import { type Client, type ClientOptions, createClient } from "graphql-ws";
+import { fieldOf, stringField } from "../guards.ts";
 
 export interface GraphQLErrorShape {
   message: string;
@@ -15,7 +16,7 @@ export interface GraphQLErrorShape {
 
 /** The server answered with `errors` (or not with GraphQL at all). */
 export class GraphQLRequestError extends Error {
-  constructor(readonly errors: GraphQLErrorShape[], readonly status?: number) {
+  constructor(readonly errors: readonly GraphQLErrorShape[], readonly status?: number) {
     super(errors.map((e) => e.message).join("; ") || `HTTP ${status}`);
     this.name = "GraphQLRequestError";
   }
@@ -45,7 +46,7 @@ export function queryText(document: DocumentNode): string {
  * nothing else), otherwise its text.
  */
 export function documentRef(document: DocumentNode): { query: string; extensions?: Record<string, unknown> } {
-  const hash = (document as DocumentNode & { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  const hash = fieldOf(fieldOf(document, "__meta__"), "hash");
   if (typeof hash !== "string") return { query: queryText(document) };
   return { query: "", extensions: { persistedQuery: { version: 1, sha256Hash: hash } } };
 }
@@ -105,7 +106,7 @@ export interface Sink<T> {
 }
 
 /** Subscribes with a typed document; GraphQL errors in an event go to `error`. Returns the unsubscribe. */
-export function subscribe<T, V>(
+export function subscribe<T, V extends Record<string, unknown>>(
   client: Client,
   document: TypedDocumentNode<T, V>,
   variables: V,
@@ -114,17 +115,17 @@ export function subscribe<T, V>(
   let done = false;
   const unsubscribe = client.subscribe<T>(
     // graphql-ws requires a `query` string; "" with the hash in extensions (src/graphql/ws.ts resolves it).
-    { ...documentRef(document), variables: variables as Record<string, unknown> },
+    { ...documentRef(document), variables },
     {
       next(value) {
         if (done) return;
         if (value.errors?.length) {
           done = true;
           unsubscribe();
-          sink.error(new GraphQLRequestError(value.errors as GraphQLErrorShape[]));
+          sink.error(new GraphQLRequestError(value.errors));
           return;
         }
-        if (value.data) sink.next(value.data as T);
+        if (value.data) sink.next(value.data);
       },
       error(error) {
         if (done) return;
@@ -151,11 +152,14 @@ function withoutEmptyQuery(ref: { query: string; extensions?: Record<string, unk
 /** graphql-ws reports a refused connection as a CloseEvent or an array of GraphQL errors. */
 export function closeError(error: unknown): Error {
   if (error instanceof Error) return error;
-  if (Array.isArray(error)) return new GraphQLRequestError(error as GraphQLErrorShape[]);
-  const close = error as { code?: number; reason?: string } | null;
-  if (close && typeof close.code === "number") {
-    const hint = close.code === 4401 || close.code === 4403 ? " (check the token)" : "";
-    return new Error(`WebSocket closed ${close.code}${close.reason ? `: ${close.reason}` : ""}${hint}`);
+  if (Array.isArray(error)) {
+    return new GraphQLRequestError(error.map((e) => ({ message: stringField(e, "message") ?? String(e) })));
+  }
+  const code = fieldOf(error, "code");
+  if (typeof code === "number") {
+    const reason = stringField(error, "reason");
+    const hint = code === 4401 || code === 4403 ? " (check the token)" : "";
+    return new Error(`WebSocket closed ${code}${reason ? `: ${reason}` : ""}${hint}`);
   }
   return new Error(String(error));
 }

@@ -16,13 +16,19 @@ import { webhooksPage } from "./webhooks-page.ts";
 
 const TOKEN_KEY = "bulk-console-token";
 
-const byId = <T extends HTMLElement>(id: string) => {
+const byId = (id: string): HTMLElement => {
   const node = document.getElementById(id);
   if (!node) throw new Error(`index.html has no #${id}`);
-  return node as T;
+  return node;
+};
+/** An element that must be of one kind (an input, a form). */
+const byIdOf = <T extends HTMLElement>(id: string, kind: new () => T): T => {
+  const node = byId(id);
+  if (!(node instanceof kind)) throw new Error(`index.html's #${id} is not a ${kind.name}`);
+  return node;
 };
 const view = byId("view");
-const tokenInput = byId<HTMLInputElement>("token");
+const tokenInput = byIdOf("token", HTMLInputElement);
 const live = byId("live");
 const message = byId("message");
 const webhooksLink = byId("nav-webhooks");
@@ -109,7 +115,7 @@ async function signIn(token: string): Promise<void> {
   route();
 }
 
-byId<HTMLFormElement>("token-form").addEventListener("submit", (event) => {
+byIdOf("token-form", HTMLFormElement).addEventListener("submit", (event) => {
   event.preventDefault();
   const token = tokenInput.value.trim();
   if (!token) return;

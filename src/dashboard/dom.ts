@@ -2,6 +2,7 @@
  * The console's DOM helpers. No framework and no innerHTML: every value is set as text, so whatever a ticket or an
  * operation holds (titles, descriptions, error messages) is inert on the page.
  */
+import { isRecord } from "../guards.ts";
 
 type Child = Node | string | null | undefined | false;
 
@@ -29,6 +30,7 @@ export function el<K extends keyof HTMLElementTagNameMap>(
     else if (value !== false && value !== null && value !== undefined) node.setAttribute(name, String(value));
   }
   Object.assign(node.dataset, p.data ?? {});
+  // A cast kept: Object.entries loses which event type goes with which listener type.
   for (const [type, listener] of Object.entries(p.on ?? {})) {
     node.addEventListener(type, listener as EventListener);
   }
@@ -109,8 +111,8 @@ export function table(caption: string, headers: readonly string[], className = "
 
 /** before -> after of the fields that differ (or of every field when one side is missing). */
 export function diff(before: unknown, after: unknown): HTMLElement {
-  const b = (before ?? {}) as Record<string, unknown>;
-  const a = (after ?? {}) as Record<string, unknown>;
+  const b = isRecord(before) ? before : {};
+  const a = isRecord(after) ? after : {};
   const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) =>
     JSON.stringify(b[k]) !== JSON.stringify(a[k])
   );

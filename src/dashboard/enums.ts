@@ -12,8 +12,10 @@ import type {
   TicketPriority,
   TicketStatus,
 } from "../clients/generated/graphql.ts";
+import { hasKey } from "../guards.ts";
 
-const values = <T extends string>(all: Record<T, true>) => Object.keys(all) as T[];
+/** Every value of a union, from a record that must name each one (the compiler checks it has them all). */
+const values = <T extends string>(all: Record<T, true>): T[] => Object.keys(all).filter((key) => hasKey(all, key));
 
 export const TICKET_STATUSES = values<TicketStatus>({ OPEN: true, PENDING: true, RESOLVED: true, CLOSED: true });
 export const TICKET_PRIORITIES = values<TicketPriority>({ LOW: true, NORMAL: true, HIGH: true, URGENT: true });

@@ -21,6 +21,7 @@ import {
   StartImportDocument,
 } from "../clients/generated/graphql.ts";
 import { count } from "../clients/progress.ts";
+import { fieldOf } from "../guards.ts";
 import { DEFAULT_NAMES, IMPORT_FIELDS, type ImportField } from "../imports/record.ts";
 import { button, el, field, humanize, select, table, time } from "./dom.ts";
 import type { PageContext } from "./page.ts";
@@ -41,6 +42,7 @@ const FIELD_ENUM: Record<ImportField, BulkImportField> = {
   assignee: "ASSIGNEE",
   externalId: "EXTERNAL_ID",
 };
+const FIELD_VALUES = Object.values(FIELD_ENUM);
 /**
  * How much of the file is read for its header row: a header is a line of names, far below this; the rest of the
  * file is never read by the page.
@@ -54,8 +56,8 @@ export const guessFormat = (name: string): BulkImportFormat | null =>
 export async function readColumns(file: File, format: BulkImportFormat): Promise<string[]> {
   const head = await file.slice(0, HEADER_BYTES).text();
   if (format === "CSV") {
-    const [names] = parse(head, { bom: true, to_line: 1, relax_column_count: true }) as string[][];
-    return names ?? [];
+    const rows: unknown[] = parse(head, { bom: true, to_line: 1, relax_column_count: true });
+    return Array.isArray(rows[0]) ? rows[0].map(String) : [];
   }
   const line = head.replace(/^\uFEFF/, "").split("\n").find((l) => l.trim() !== "");
   if (!line) return [];
@@ -93,12 +95,13 @@ async function upload(session: Session, file: File): Promise<string> {
 
 /** A previewed row's ticket in one line: its title, then status, priority and category. */
 function rowSummary(after: unknown): HTMLElement {
-  const t = (after ?? {}) as Record<string, unknown>;
-  const facts = [t.status, t.priority, t.category].filter((v) => typeof v === "string").map((v) => humanize(v));
+  const facts = ["status", "priority", "category"].map((name) => fieldOf(after, name)).filter((v) =>
+    typeof v === "string"
+  ).map((v) => humanize(v));
   return el(
     "span",
     {},
-    el("b", { text: String(t.title ?? "") }),
+    el("b", { text: String(fieldOf(after, "title") ?? "") }),
     el("span", { class: "muted", text: ` ${facts.join(" · ")}` }),
   );
 }
@@ -180,7 +183,10 @@ export function openImportFlow(ctx: PageContext): void {
   function mapping(): { column: string; field: BulkImportField }[] | string {
     const chosen = [...mappingGrid.body.querySelectorAll<HTMLSelectElement>("select")]
       .filter((s) => s.value !== "")
-      .map((s) => ({ column: s.dataset.column!, field: s.value as BulkImportField }));
+      .flatMap((s) => {
+        const field = FIELD_VALUES.find((value) => value === s.value); // the select's options are FIELD_ENUM's
+        return field ? [{ column: s.dataset.column!, field }] : [];
+      });
     const fields = chosen.map((m) => m.field);
     const twice = fields.find((f, i) => fields.indexOf(f) !== i);
     if (twice) return `Two columns are mapped to ${humanize(twice)}: pick one.`;

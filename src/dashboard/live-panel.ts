@@ -80,6 +80,7 @@ export function livePanel(detail: Detail, can: Permissions, commands: LiveComman
   const figures = {
     percent: figure("percent", "done"),
     processed: figure("processed", "processed"),
+    // A cast kept: Object.fromEntries types its keys as string, not as COUNTS's.
     ...Object.fromEntries(COUNTS.map((name) => [name, figure(name, name)])) as Record<
       typeof COUNTS[number],
       ReturnType<typeof figure>

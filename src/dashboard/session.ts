@@ -79,7 +79,11 @@ export class Session {
     return request(this.httpUrl, this.token, document, variables, { signal });
   }
 
-  subscribe<T, V>(document: TypedDocumentNode<T, V>, variables: V, sink: Sink<T>): () => void {
+  subscribe<T, V extends Record<string, unknown>>(
+    document: TypedDocumentNode<T, V>,
+    variables: V,
+    sink: Sink<T>,
+  ): () => void {
     return subscribe(this.client, document, variables, sink);
   }
 

@@ -17,6 +17,7 @@ import {
   SUPERUSER,
 } from "./embedded.ts";
 import { absolutePath, stagedDataDir } from "./postgres-server.ts";
+import { sqlState } from "../guards.ts";
 
 export const EMBEDDED_DATABASE = "bulk_ops";
 
@@ -38,7 +39,7 @@ async function runningDataDir(url: string): Promise<string | "refused" | null> {
     await client.connect();
   } catch (error) {
     await client.end().catch(() => {});
-    return (error as { code?: string }).code === INVALID_PASSWORD ? "refused" : null;
+    return sqlState(error) === INVALID_PASSWORD ? "refused" : null;
   }
   try {
     return (await client.query<{ data_directory: string }>("SHOW data_directory")).rows[0].data_directory;

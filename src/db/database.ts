@@ -67,6 +67,7 @@ export function createPool(url: string, options: DatabaseOptions = {}): pg.Pool 
     const deadline = Date.now() + 5000;
     while (open.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   };
+  // A cast kept: pool.end is overloaded (promise, or callback), which one arrow function cannot be typed as.
   pool.end = ((callback?: () => void) => {
     if (!callback) return endAndWait();
     endAndWait().then(callback, callback);

@@ -10,6 +10,7 @@
 import pg from "pg";
 import { StartupError } from "../startup-error.ts";
 import { absolutePath, checkVersion, outsidePermissions, serverLayout, startServer } from "./postgres-server.ts";
+import { stringField } from "../guards.ts";
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -70,13 +71,15 @@ export async function readCredentials(dataDir: string): Promise<Credentials | nu
     if (error instanceof Deno.errors.NotCapable) throw outsidePermissions(dataDir, error);
     throw error;
   }
-  const parsed = JSON.parse(text) as Partial<Credentials>;
-  if (typeof parsed.superuserPassword !== "string" || typeof parsed.appPassword !== "string") {
+  const parsed: unknown = JSON.parse(text);
+  const superuserPassword = stringField(parsed, "superuserPassword");
+  const appPassword = stringField(parsed, "appPassword");
+  if (superuserPassword === undefined || appPassword === undefined) {
     throw new StartupError(
       `${credentialsPath(dataDir)} does not hold the embedded database's passwords: restore it from a backup.`,
     );
   }
-  return { superuserPassword: parsed.superuserPassword, appPassword: parsed.appPassword };
+  return { superuserPassword, appPassword };
 }
 
 async function writeCredentials(dataDir: string, credentials: Credentials): Promise<void> {

@@ -11,6 +11,7 @@
  */
 import pg from "pg";
 import { keepAliveOptions } from "./database.ts";
+import { errorMessage } from "../guards.ts";
 
 export interface ListenOptions {
   /** application_name seen in pg_stat_activity. */
@@ -116,7 +117,7 @@ export class ListenConnection {
       try {
         await this.start();
       } catch (error) {
-        this.options.onError?.(`LISTEN reconnect failed: ${(error as Error).message}`);
+        this.options.onError?.(`LISTEN reconnect failed: ${errorMessage(error)}`);
         this.#scheduleReconnect();
         return;
       }

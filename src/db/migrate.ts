@@ -7,6 +7,7 @@
 import { sql } from "kysely";
 import pg from "pg";
 import type { Db } from "./database.ts";
+import { errorMessage } from "../guards.ts";
 
 const MIGRATIONS_DIR = new URL("../../migrations/", import.meta.url);
 /** Arbitrary constant: the advisory lock key shared by every migrating process. */
@@ -73,7 +74,7 @@ export async function migrate(url: string, migrations?: Migration[]): Promise<st
         await client.query("COMMIT");
       } catch (error) {
         await client.query("ROLLBACK");
-        throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
+        throw new Error(`migration ${migration.name} failed: ${errorMessage(error)}`, { cause: error });
       }
       applied.push(migration.name);
     }

@@ -1,5 +1,6 @@
 /** Kysely table types: one interface per table of migrations/, column names as in SQL. */
 import type { ColumnType, Generated } from "kysely";
+import type { TicketCategory, TicketPriority, TicketStatus } from "../tickets/model.ts";
 
 /** Has a database default, so optional on insert. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -83,9 +84,10 @@ export interface TicketsTable {
   tenant_id: string;
   title: string;
   body: Generated<string>;
-  status: Generated<string>;
-  priority: Generated<string>;
-  category: Generated<string>;
+  /** The CHECK constraints of migrations/0001 hold the same lists (tickets/model.ts, the one source here). */
+  status: Generated<TicketStatus>;
+  priority: Generated<TicketPriority>;
+  category: Generated<TicketCategory>;
   assignee_id: string | null;
   external_id: Generated<string | null>;
   created_by: string | null;

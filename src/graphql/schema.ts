@@ -3,8 +3,9 @@ import { isEnumType, lexicographicSortSchema, printSchema } from "graphql";
 import { type BulkDomain, ENGINE_ITEM_CODES } from "../bulk/action.ts";
 import { ticketsDomain } from "../tickets/actions/domain.ts";
 import { buildSchema } from "./build-schema.ts";
+import { ticketsGraphQL } from "./types/tickets.ts";
 
-export const schema = buildSchema(ticketsDomain);
+export const schema = buildSchema(ticketsDomain, ticketsGraphQL);
 
 /**
  * Refuses, at start-up, a bulk domain the schema cannot serve: the schema is built once, so

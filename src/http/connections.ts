@@ -11,6 +11,7 @@
 import type { Db } from "../db/database.ts";
 import { liveTokenKeys } from "../auth/tokens.ts";
 import { log } from "../log.ts";
+import { errorMessage } from "../guards.ts";
 
 export type ConnectionKind = "socket" | "stream";
 
@@ -82,7 +83,7 @@ export class ConnectionRegistry {
         const closed = await this.sweep(db);
         if (closed > 0) log.info("auth", `closed ${closed} connection(s) of revoked or expired tokens`);
       } catch (error) {
-        log.warn("auth", `token sweep failed: ${(error as Error).message}`);
+        log.warn("auth", `token sweep failed: ${errorMessage(error)}`);
       } finally {
         running = false;
       }

@@ -5,6 +5,7 @@
  * serves the current sources and nothing built is committed. /dashboard, where the first
  * version lived, redirects to /console.
  */
+import { hasKey } from "../guards.ts";
 
 type Route = (request: Request, url: URL) => Promise<Response | null>;
 
@@ -90,7 +91,7 @@ export function dashboardRoute(): Route {
         });
       }
     }
-    const entry = FILES[url.pathname as keyof typeof FILES];
+    const entry = hasKey(FILES, url.pathname) ? FILES[url.pathname] : undefined;
     if (!entry) return new Response("Not Found", { status: 404, headers });
     const body = await Deno.readFile(new URL(`../dashboard/${entry.file}`, import.meta.url));
     return new Response(body, { headers: { ...headers, "content-type": entry.type } });

@@ -32,7 +32,7 @@ const CSV_COLUMNS = [
   "after",
   "attempts",
   "processedAt",
-];
+] as const satisfies readonly (keyof ReturnType<typeof record>)[];
 
 /** The operation's uuid from a raw uuid or a BulkOperation global id; null when malformed. */
 function operationKey(raw: string): string | null {
@@ -78,7 +78,7 @@ async function itemPage(
   return await listItems(db, operationId, outcomes ? { outcome: [...outcomes] } : {}, {
     limit: PAGE_SIZE,
     direction: "forward",
-    ...(after >= 0 && { seek: [after] as [number] }),
+    seek: after >= 0 ? [after] : undefined,
   });
 }
 
@@ -138,9 +138,7 @@ export function downloadsRoute(db: Db, domain: BulkDomain) {
         for (const item of page) {
           const row = record(item, domain.target.nodeType);
           lines.push(
-            format === "jsonl"
-              ? JSON.stringify(row)
-              : CSV_COLUMNS.map((c) => csvCell(row[c as keyof typeof row])).join(","),
+            format === "jsonl" ? JSON.stringify(row) : CSV_COLUMNS.map((c) => csvCell(row[c])).join(","),
           );
         }
         if (lines.length > 0) controller.enqueue(encoder.encode(lines.join("\n") + "\n"));

@@ -45,6 +45,7 @@ export function failedRowsRoute(db: Db) {
     const operation = await downloadOperation(db, request, match[1]);
     if (operation instanceof Response) return operation;
     if (operation.action_type !== IMPORT_ACTION) return error(404, "This operation is not an import.");
+    // A cast kept: action_params of an IMPORT_TICKETS operation is what its parseParams returned at start.
     const params = operation.action_params as ImportParams;
     const format = params.format === "CSV" ? "csv" : "jsonl";
     if (match[2] !== format) return error(409, `This import was ${params.format}: download failed-rows.${format}.`);

@@ -26,6 +26,7 @@ import { emailMessage, webhookBody } from "./messages.ts";
 import { pruneNotifications } from "./retention.ts";
 import { decryptSecret, signatureHeader } from "./secrets.ts";
 import { postWebhook } from "./webhook-send.ts";
+import { errorMessage } from "../guards.ts";
 
 /**
  * Deliveries in flight at once in one process. Slots are refilled as each one ends, so a
@@ -106,7 +107,7 @@ export class Deliverer {
           claimed = deliveries.length;
           deliveries.forEach((delivery) => this.#track(this.#deliver(delivery)));
         } catch (error) {
-          log.warn("notify", `deliverer: ${(error as Error).message}`);
+          log.warn("notify", `deliverer: ${errorMessage(error)}`);
         }
       }
       // A full claim may leave more due at once; otherwise wait for the poll or a freed slot.
@@ -123,13 +124,13 @@ export class Deliverer {
         log.info("notify", `pruned ${deleted} notification events older than ${this.settings.retentionDays} days`);
       }
     } catch (error) {
-      log.warn("notify", `pruning: ${(error as Error).message}`);
+      log.warn("notify", `pruning: ${errorMessage(error)}`);
     }
   }
 
   #track(delivery: Promise<void>): void {
     const tracked: Promise<void> = delivery
-      .catch((error) => log.warn("notify", `deliverer: ${(error as Error).message}`))
+      .catch((error) => log.warn("notify", `deliverer: ${errorMessage(error)}`))
       .finally(() => {
         this.#inFlight.delete(tracked);
         this.#wake?.();
@@ -161,7 +162,7 @@ export class Deliverer {
         return await releaseDelivery(this.db, delivery, error.message, this.settings.retryBaseMs);
       }
       // Every claimed delivery gets an outcome; otherwise it would be claimed again at every lease expiry.
-      result = failed(`internal error: ${(error as Error).message}`);
+      result = failed(`internal error: ${errorMessage(error)}`);
     }
     if (result.ok) return await recordDelivered(this.db, delivery, result.statusCode);
     log.debug("notify", `delivery ${delivery.id} attempt ${delivery.attempts} failed: ${result.error}`);
@@ -224,7 +225,7 @@ export class Deliverer {
       await this.#mailer.send({ to: delivery.recipient!, subject, text, messageId: delivery.eventId });
       return { ok: true, statusCode: null };
     } catch (error) {
-      return failed(`SMTP: ${(error as Error).message}`);
+      return failed(`SMTP: ${errorMessage(error)}`);
     }
   }
 }

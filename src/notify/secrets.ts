@@ -18,6 +18,9 @@ export function newSigningSecret(): string {
 }
 
 async function aesKey(key: Uint8Array): Promise<CryptoKey> {
+  // A cast kept: WebCrypto's types take only ArrayBuffer-backed views (not SharedArrayBuffer ones), and the
+  // key is decoded from WEBHOOK_SECRET_KEY into an ordinary ArrayBuffer; typing the whole chain that way
+  // would reach the pg Buffers of stored secrets too.
   return await crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, "AES-GCM", false, [
     "encrypt",
     "decrypt",

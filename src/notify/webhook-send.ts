@@ -13,6 +13,7 @@ import http from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { resolveTarget, UnsafeUrlError } from "./address-guard.ts";
+import { errorMessage } from "../guards.ts";
 
 /** Bytes of a response body read; the rest is discarded. */
 export const RESPONSE_CAP = 4096;
@@ -101,7 +102,7 @@ export async function postWebhook(
     if (error instanceof UnsafeUrlError) return { ok: false, statusCode: null, error: error.message, gone: false };
     const message = signal.aborted
       ? `no answer within ${settings.timeoutMs} ms (WEBHOOK_TIMEOUT_MS)`
-      : (error as Error).message;
+      : errorMessage(error);
     return { ok: false, statusCode: null, error: message, gone: false };
   }
 }

@@ -14,6 +14,7 @@ import { withTaskDatabase } from "./task-database.ts";
 import { parseArgs } from "node:util";
 import { mintTokenForEmail, revokeToken, revokeUserTokens } from "../auth/tokens.ts";
 import type { TokenScope } from "../db/tables.ts";
+import { hasKey } from "../guards.ts";
 
 const USAGE = `Usage:
   deno task token -- --user <email> [--label <text>] [--expires <n>m|h|d] [--read-only]
@@ -33,10 +34,11 @@ const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 /** "30d", "12h", "90m" -> milliseconds; at most 10 years. */
 export function parseDuration(text: string): number {
   const match = /^(\d{1,6})([mhd])$/.exec(text.trim());
-  if (!match || Number(match[1]) === 0) {
+  const unit = match?.[2] ?? "";
+  if (!match || Number(match[1]) === 0 || !hasKey(UNIT_MS, unit)) {
     throw new UsageError(`--expires takes a positive duration such as 90m, 12h or 30d (got "${text}")`);
   }
-  const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  const ms = Number(match[1]) * UNIT_MS[unit];
   if (ms > 3650 * UNIT_MS.d) throw new UsageError("--expires is limited to 3650d");
   return ms;
 }

@@ -2,19 +2,26 @@
 import type { Selectable } from "kysely";
 import type { EnumDescriptor } from "../bulk/action-schema.ts";
 import type { TicketsTable } from "../db/tables.ts";
+import { isOneOf } from "../guards.ts";
 
 export const TICKET_STATUSES = ["OPEN", "PENDING", "RESOLVED", "CLOSED"] as const;
 export const TICKET_PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"] as const;
 export const TICKET_CATEGORIES = ["GENERAL", "BILLING", "TECHNICAL", "ACCOUNT", "FEATURE_REQUEST"] as const;
 
 /** The GraphQL enums of these values (the ticket types and the bulk actions share them). */
-export const TICKET_STATUS_ENUM: EnumDescriptor = {
+export const TICKET_STATUS_ENUM: EnumDescriptor<TicketStatus> = {
   enum: "TicketStatus",
   values: TICKET_STATUSES,
   description: "OPEN -> PENDING -> RESOLVED -> CLOSED, with OPEN <-> PENDING and reopening from RESOLVED or CLOSED.",
 };
-export const TICKET_PRIORITY_ENUM: EnumDescriptor = { enum: "TicketPriority", values: TICKET_PRIORITIES };
-export const TICKET_CATEGORY_ENUM: EnumDescriptor = { enum: "TicketCategory", values: TICKET_CATEGORIES };
+export const TICKET_PRIORITY_ENUM: EnumDescriptor<TicketPriority> = {
+  enum: "TicketPriority",
+  values: TICKET_PRIORITIES,
+};
+export const TICKET_CATEGORY_ENUM: EnumDescriptor<TicketCategory> = {
+  enum: "TicketCategory",
+  values: TICKET_CATEGORIES,
+};
 
 export type TicketStatus = typeof TICKET_STATUSES[number];
 export type TicketPriority = typeof TICKET_PRIORITIES[number];
@@ -32,7 +39,7 @@ export const STATUS_TRANSITIONS: Readonly<Record<TicketStatus, readonly TicketSt
 };
 
 export function canTransition(from: string, to: string): boolean {
-  return (STATUS_TRANSITIONS as Record<string, readonly string[]>)[from]?.includes(to) ?? false;
+  return isOneOf(TICKET_STATUSES, from) && isOneOf(TICKET_STATUSES, to) && STATUS_TRANSITIONS[from].includes(to);
 }
 
 export const LIMITS = {
@@ -86,9 +93,9 @@ export const TICKET_ITEM_CODES = [
 export type TicketItemCode = typeof TICKET_ITEM_CODES[number];
 
 export interface TicketFilter {
-  status?: string[];
-  priority?: string[];
-  category?: string[];
+  status?: TicketStatus[];
+  priority?: TicketPriority[];
+  category?: TicketCategory[];
   /** Tickets assigned to this user (uuid). */
   assigneeId?: string;
   /** Only tickets with no assignee. */

@@ -2,7 +2,14 @@
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Db } from "../db/database.ts";
 import type { Database, Role, TicketCommentsTable } from "../db/tables.ts";
-import { canTransition, type TicketFilter, type TicketRow } from "./model.ts";
+import {
+  canTransition,
+  type TicketCategory,
+  type TicketFilter,
+  type TicketPriority,
+  type TicketRow,
+  type TicketStatus,
+} from "./model.ts";
 import { closedRefusal } from "./rules.ts";
 
 type TicketsEb = ExpressionBuilder<Database, "tickets">;
@@ -83,8 +90,8 @@ export async function userRoleInTenant(db: Db, tenantId: string, userId: string)
 export interface NewTicket {
   title: string;
   body?: string;
-  priority?: string;
-  category?: string;
+  priority?: TicketPriority;
+  category?: TicketCategory;
   assigneeId?: string | null;
 }
 
@@ -103,9 +110,9 @@ export async function createTicket(db: Db, tenantId: string, authorId: string, i
 export interface TicketPatch {
   title?: string;
   body?: string;
-  status?: string;
-  priority?: string;
-  category?: string;
+  status?: TicketStatus;
+  priority?: TicketPriority;
+  category?: TicketCategory;
   /** null unassigns; undefined leaves it. */
   assigneeId?: string | null;
 }
@@ -124,9 +131,7 @@ export async function updateTicket(
 ): Promise<UpdateTicketResult> {
   return await db.transaction().execute(async (tx) => {
     const current = await tx.selectFrom("tickets").selectAll().where("tenant_id", "=", tenantId)
-      .where("id", "=", id).where("deleted_at", "is", null).forUpdate().executeTakeFirst() as
-        | TicketRow
-        | undefined;
+      .where("id", "=", id).where("deleted_at", "is", null).forUpdate().executeTakeFirst();
     if (!current) return { ok: false, code: "NOT_FOUND", message: "No ticket with this id." };
     if (expectedVersion !== undefined && current.version !== expectedVersion) {
       return {

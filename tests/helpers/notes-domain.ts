@@ -30,7 +30,7 @@ import type { EnumDescriptor } from "../../src/bulk/action-schema.ts";
 import type { Db } from "../../src/db/database.ts";
 
 export const NOTE_PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"] as const;
-const NOTE_PRIORITY_ENUM: EnumDescriptor = { enum: "NotePriority", values: NOTE_PRIORITIES };
+export const NOTE_PRIORITY_ENUM: EnumDescriptor = { enum: "NotePriority", values: NOTE_PRIORITIES };
 
 /** What a note's ledger images hold. */
 export interface NoteImage {

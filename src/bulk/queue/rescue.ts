@@ -11,7 +11,12 @@
  * deleted it (queue/complete.ts) and is about to commit, or its heartbeat is renewing it) or rescued
  * by another process; waiting for it stalled the whole maintenance tick, admission included,
  * for as long as that transaction lasted. The next tick looks at it again.
- * Served by bulk_jobs_lease_idx (locked_until) WHERE locked_by IS NOT NULL.
+ * Served by bulk_jobs_lease_idx (locked_until) WHERE locked_by IS NOT NULL: the tick reads the held jobs
+ * whose lease ended, never the queue.
+ * Measured (bench/queue_plans.ts on a queue of a 1,000,000-item operation and others, docs/performance.md
+ * "Queue statements"): Index Scan using
+ * bulk_jobs_lease_idx (Index Cond locked_until < now()), LockRows, then the primary key per job: 2 expired
+ * jobs of 6 held rescued in 0.14 ms (median of 7).
  * The give-up rule: a rescue does not give the attempt back (the claim counted it), so a chunk
  * whose workers keep dying is claimed with attempts > BULK_MAX_ATTEMPTS at last, and that
  * worker ends its items FAILED/INTERNAL instead of running it (worker-loop.ts, chunk-failure.ts failChunk): a

@@ -5,6 +5,9 @@
  * Backoff 200 ms, 400 ms, 800 ms ... capped at 30 s, each scaled by a random 0.5-1.0 (jitter,
  * so the chunks of one failing operation do not retry in lockstep; River and graphile-worker
  * back off exponentially too). `locked_by = $worker`: a job rescued meanwhile is not touched.
+ * Measured (bench/queue_plans.ts on a queue of a 1,000,000-item operation and others, docs/performance.md
+ * "Queue statements"): Index Scan using
+ * bulk_jobs_pkey, Filter locked_by, 0.11 ms (median of 7).
  */
 import { sql } from "kysely";
 import type { Tx } from "../action.ts";

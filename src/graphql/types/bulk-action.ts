@@ -21,6 +21,7 @@ import { badInput } from "../errors.ts";
 import { expectId } from "../ids.ts";
 import { domainEnum } from "./domain-enums.ts";
 import { UserRef } from "./users.ts";
+import { isRecord } from "../../guards.ts";
 
 /** An operation's stored action, as the union members resolve it. */
 export type StoredAction = { type: string; params: Record<string, unknown> };
@@ -214,8 +215,5 @@ export function defineBulkActions(domain: BulkDomain): BulkActionTypes {
 /** A stored operation's action: action_params is the JSON object its action's checks returned at start. */
 export const storedAction = (type: string, params: unknown): StoredAction => ({
   type,
-  params: isJsonObject(params) ? params : {},
+  params: isRecord(params) ? params : {},
 });
-
-const isJsonObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);

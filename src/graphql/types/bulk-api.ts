@@ -12,8 +12,8 @@ import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { operationProgress, tenantOperationChanges } from "../progress.ts";
 import { bulkActions } from "./bulk-action.ts";
+import { servedDomain } from "./bulk-domain.ts";
 import { BulkOperationKindEnum, BulkOperationRef, BulkOperationStatusEnum } from "./bulk-operation.ts";
-import { TicketFilterInput, toTicketFilter } from "./tickets.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import { NotifyInput, notifyOptions } from "./webhooks.ts";
 
@@ -67,7 +67,7 @@ export const BulkTargetsInput = builder.inputType("BulkTargetsInput", {
   isOneOf: true,
   fields: (t) => ({
     ids: t.idList(),
-    filter: t.field({ type: TicketFilterInput }),
+    filter: t.field({ type: servedDomain().filterInput }),
   }),
 });
 
@@ -124,7 +124,7 @@ export function toTargets(input: StartArg["targets"], ctx: Context): Targets {
     const nodeType = ctx.services.domain.target.nodeType;
     return { kind: "ids", ids: input.ids.map((id) => expectId(id, nodeType, "targets")) };
   }
-  if (input.filter) return { kind: "filter", filter: toTicketFilter(input.filter) };
+  if (input.filter) return { kind: "filter", filter: servedDomain().toFilter(input.filter) };
   throw badInput("Give targets.ids or targets.filter.", "targets");
 }
 

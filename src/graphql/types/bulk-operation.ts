@@ -5,10 +5,8 @@ import { builder } from "../builder.ts";
 import { encodeId, UUID_PATTERN } from "../ids.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { bulkActions, storedAction } from "./bulk-action.ts";
-import { TicketRef, ticketTarget } from "./tickets.ts";
-import { ENGINE_ITEM_CODES } from "../../bulk/action.ts";
+import { servedDomain } from "./bulk-domain.ts";
 import { LEDGER_OUTCOMES, type TargetSummary } from "../../db/tables.ts";
-import { TICKET_ITEM_CODES } from "../../tickets/model.ts";
 import { UserRef } from "./users.ts";
 
 export const BulkOperationStatusEnum = builder.enumType("BulkOperationStatus", {
@@ -31,31 +29,6 @@ export const BulkActionKindEnum = builder.enumType("BulkActionKind", {
 });
 
 export const BulkItemOutcomeEnum = builder.enumType("BulkItemOutcome", { values: LEDGER_OUTCOMES });
-
-/** The served (tickets) domain's codes and the engine's own (the schema is built once, see assertServable). */
-export const BULK_ITEM_CODES = [...TICKET_ITEM_CODES, ...ENGINE_ITEM_CODES] as const;
-
-export const BulkItemCodeEnum = builder.enumType("BulkItemCode", {
-  description: "Why an item failed or was skipped. FAILED: NOT_FOUND (missing or another tenant's), DELETED, " +
-    "INVALID_TRANSITION, FORBIDDEN (closed tickets are read-only), INTERNAL (gave up after retries). " +
-    "SKIPPED: NO_CHANGE (already in the target state), CONFLICT (rollback: changed since).",
-  values: BULK_ITEM_CODES,
-});
-
-export type BulkItemCode = (typeof BULK_ITEM_CODES)[number];
-const bulkItemCodes = new Set<string>(BULK_ITEM_CODES);
-
-/**
- * A stored item code (text: the domain's vocabulary) as a BulkItemCode value. startApp serves only
- * a domain whose codes the enum has (assertServable), so another one is a broken invariant: it
- * fails here by name rather than as graphql-js's "Enum cannot represent value".
- */
-export function bulkItemCode(code: string): BulkItemCode {
-  if (isBulkItemCode(code)) return code;
-  throw new Error(`Item code ${code} is not a BulkItemCode value (assertServable should have refused its domain).`);
-}
-
-const isBulkItemCode = (code: string): code is BulkItemCode => bulkItemCodes.has(code);
 
 export const BulkOperationRef = builder.objectRef<OperationRow>("BulkOperation");
 
@@ -105,14 +78,14 @@ const TargetSummaryRef = builder.objectRef<TargetSummary>("BulkTargetSummary").i
 
 const ErrorCountRef = builder.objectRef<{ code: string; count: number }>("BulkErrorCount").implement({
   fields: (t) => ({
-    code: t.field({ type: BulkItemCodeEnum, resolve: (e) => bulkItemCode(e.code) }),
+    code: t.field({ type: servedDomain().itemCodeEnum, resolve: (e) => servedDomain().itemCode(e.code) }),
     count: t.exposeInt("count"),
   }),
 });
 
 const ItemErrorRef = builder.objectRef<{ code: string; message: string | null }>("BulkItemError").implement({
   fields: (t) => ({
-    code: t.field({ type: BulkItemCodeEnum, resolve: (e) => bulkItemCode(e.code) }),
+    code: t.field({ type: servedDomain().itemCodeEnum, resolve: (e) => servedDomain().itemCode(e.code) }),
     message: t.string({ resolve: (e) => e.message ?? "" }),
   }),
 });
@@ -126,10 +99,10 @@ export const BulkItemRef = builder.objectRef<ItemRow>("BulkOperationItem").imple
       resolve: (i, _args, ctx) => encodeId(ctx.services.domain.target.nodeType, i.target_id),
     }),
     target: t.field({
-      type: TicketRef,
+      type: servedDomain().targetType,
       nullable: true,
       description: "The ticket now; null when it does not exist (or is another tenant's).",
-      resolve: (i, _args, ctx) => ticketTarget(ctx, String(i.target_id)),
+      resolve: (i, _args, ctx) => servedDomain().target(ctx, String(i.target_id)),
     }),
     outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome }),
     error: t.field({
@@ -165,7 +138,7 @@ const EventRef = builder.objectRef<EventRow>("BulkOperationEvent").implement({
 export const BulkItemFilterInput = builder.inputType("BulkItemFilter", {
   fields: (t) => ({
     outcome: t.field({ type: [BulkItemOutcomeEnum], required: false }),
-    errorCode: t.field({ type: [BulkItemCodeEnum], required: false }),
+    errorCode: t.field({ type: [servedDomain().itemCodeEnum], required: false }),
   }),
 });
 
@@ -210,7 +183,7 @@ builder.node(BulkOperationRef, {
     }),
     errorSummary: t.field({
       type: [ErrorCountRef],
-      extensions: { maxItems: BULK_ITEM_CODES.length },
+      extensions: { maxItems: servedDomain().itemCodes.length },
       description: "Count per item code (failed and skipped), most frequent first.",
       resolve: (op) =>
         Object.entries(op.error_counts ?? {}).map(([code, count]) => ({ code, count }))

@@ -14,8 +14,8 @@ import {
   StartBulkOperationInput,
   toTargets,
 } from "./bulk-api.ts";
-import { BULK_ITEM_CODES, bulkItemCode, BulkItemCodeEnum, BulkItemOutcomeEnum } from "./bulk-operation.ts";
-import { TicketRef, ticketTarget } from "./tickets.ts";
+import { servedDomain } from "./bulk-domain.ts";
+import { BulkItemOutcomeEnum } from "./bulk-operation.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
 import { NotifyInput, notifyOptions } from "./webhooks.ts";
 
@@ -25,7 +25,7 @@ const RetryFailedItemsInput = builder.inputType("RetryFailedItemsInput", {
   fields: (t) => ({
     id: t.id({ required: true, description: "The operation whose FAILED items to retry." }),
     errorCodes: t.field({
-      type: [BulkItemCodeEnum],
+      type: [servedDomain().itemCodeEnum],
       required: false,
       description: "Only items that failed with these codes (default: all failed items).",
     }),
@@ -50,12 +50,16 @@ const PreviewItemRef = builder.objectRef<PreviewItem>("BulkPreviewItem").impleme
     position: t.exposeInt("position"),
     targetId: t.id({ resolve: (i, _a, ctx) => encodeId(ctx.services.domain.target.nodeType, i.targetId) }),
     target: t.field({
-      type: TicketRef,
+      type: servedDomain().targetType,
       nullable: true,
-      resolve: (i, _a, ctx) => ticketTarget(ctx, i.targetId),
+      resolve: (i, _a, ctx) => servedDomain().target(ctx, i.targetId),
     }),
     outcome: t.field({ type: BulkItemOutcomeEnum, resolve: (i) => i.outcome }),
-    code: t.field({ type: BulkItemCodeEnum, nullable: true, resolve: (i) => (i.code ? bulkItemCode(i.code) : null) }),
+    code: t.field({
+      type: servedDomain().itemCodeEnum,
+      nullable: true,
+      resolve: (i) => (i.code ? servedDomain().itemCode(i.code) : null),
+    }),
     message: t.string({ nullable: true, resolve: (i) => i.message ?? null }),
     before: t.field({ type: "JSON", nullable: true, resolve: (i) => i.before ?? null }),
     after: t.field({ type: "JSON", nullable: true, description: "Predicted.", resolve: (i) => i.after ?? null }),
@@ -64,7 +68,7 @@ const PreviewItemRef = builder.objectRef<PreviewItem>("BulkPreviewItem").impleme
 
 const CodeCountRef = builder.objectRef<{ code: string; count: number }>("BulkPredictedCount").implement({
   fields: (t) => ({
-    code: t.field({ type: BulkItemCodeEnum, resolve: (c) => bulkItemCode(c.code) }),
+    code: t.field({ type: servedDomain().itemCodeEnum, resolve: (c) => servedDomain().itemCode(c.code) }),
     count: t.exposeInt("count"),
   }),
 });
@@ -83,7 +87,7 @@ const PreviewRef = builder.objectRef<Preview>("BulkOperationPreview").implement(
     wouldFail: t.int({ resolve: (p) => p.failed }),
     predictedByCode: t.field({
       type: [CodeCountRef],
-      extensions: { maxItems: BULK_ITEM_CODES.length },
+      extensions: { maxItems: servedDomain().itemCodes.length },
       description: "Predicted failures and skips per code.",
       resolve: (p) => Object.entries(p.codes).map(([code, count]) => ({ code, count })),
     }),

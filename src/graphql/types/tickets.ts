@@ -18,29 +18,22 @@ import {
 } from "../../tickets/queries.ts";
 import { assigneeRefusal } from "../../tickets/rules.ts";
 import { builder } from "../builder.ts";
-import { type Context, viewerOf } from "../context.ts";
+import { viewerOf } from "../context.ts";
 import { badInput, userError } from "../errors.ts";
 import { BIGINT_PATTERN, encodeId, expectId } from "../ids.ts";
 import { type Payload, runMutation } from "../mutation-result.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { auditMutation } from "./audit.ts";
 import { USER_ERRORS_LIST, UserErrorRef } from "./user-error.ts";
-import { domainEnum } from "./domain-enums.ts";
+import type { DomainGraphQL } from "./bulk-domain.ts";
+import { defineDomainEnum } from "./domain-enums.ts";
 import { UserRef } from "./users.ts";
 
-export const TicketStatusEnum = domainEnum(TICKET_STATUS_ENUM);
-export const TicketPriorityEnum = domainEnum(TICKET_PRIORITY_ENUM);
-export const TicketCategoryEnum = domainEnum(TICKET_CATEGORY_ENUM);
+export const TicketStatusEnum = defineDomainEnum(TICKET_STATUS_ENUM);
+export const TicketPriorityEnum = defineDomainEnum(TICKET_PRIORITY_ENUM);
+export const TicketCategoryEnum = defineDomainEnum(TICKET_CATEGORY_ENUM);
 
 export const TicketRef = builder.objectRef<TicketRow>("Ticket");
-
-/**
- * A bulk item's target as a Ticket, when the served bulk domain's targets are tickets; null
- * for another domain, whose key would otherwise load an unrelated ticket with the same id.
- */
-export function ticketTarget(ctx: Context, id: string) {
-  return ctx.services.domain.target.nodeType === TicketRef.name ? ctx.loaders.ticket.load(id) : null;
-}
 export const CommentRef = builder.objectRef<CommentRow>("Comment");
 
 builder.node(CommentRef, {
@@ -138,6 +131,17 @@ export function toTicketFilter(input: TicketFilterArg | null | undefined): Ticke
     includeDeleted: input.includeDeleted ?? undefined,
   };
 }
+
+/** The tickets domain's pieces of the bulk API (bulk-domain.ts): schema.ts builds the schema with them. */
+export const ticketsGraphQL: DomainGraphQL = {
+  targetType: TicketRef,
+  loadTarget: (ctx, key) => ctx.loaders.ticket.load(key),
+  filterInput: TicketFilterInput,
+  toFilter: toTicketFilter,
+  itemCodesDescription: "Why an item failed or was skipped. FAILED: NOT_FOUND (missing or another tenant's), " +
+    "DELETED, INVALID_TRANSITION, FORBIDDEN (closed tickets are read-only), INTERNAL (gave up after retries). " +
+    "SKIPPED: NO_CHANGE (already in the target state), CONFLICT (rollback: changed since).",
+};
 
 builder.queryFields((t) => ({
   ticket: t.field({

@@ -7,6 +7,7 @@ import { sql } from "kysely";
 import { ActionParamsError, type BulkAction, type ItemResult } from "../../bulk/action.ts";
 import { LIMITS } from "../model.ts";
 import { closedIsReadOnly, fail, lockTickets } from "./ticket-change.ts";
+import { fieldOf } from "../../guards.ts";
 
 export const addComment: BulkAction<{ body: string }> = {
   type: "ADD_COMMENT",
@@ -20,7 +21,7 @@ export const addComment: BulkAction<{ body: string }> = {
     output: { fields: { body: { type: "String" } } },
   },
   parseParams(raw) {
-    const body = (raw as Record<string, unknown> | null)?.body;
+    const body = fieldOf(raw, "body");
     if (typeof body !== "string" || body.trim() === "") {
       throw new ActionParamsError("body", "body must be a non-empty string.");
     }

@@ -3,6 +3,7 @@ import { ActionParamsError, type BulkAction } from "../../bulk/action.ts";
 import { assigneeRefusal } from "../rules.ts";
 import { sql } from "kysely";
 import { closedIsReadOnlySql, noChangeWhen, ticketChangeLedger } from "./ticket-change.ts";
+import { fieldOf } from "../../guards.ts";
 
 export const assign: BulkAction<{ assigneeId: string | null }> = {
   type: "ASSIGN",
@@ -31,7 +32,7 @@ export const assign: BulkAction<{ assigneeId: string | null }> = {
     },
   },
   async parseParams(raw, ctx) {
-    const value = (raw as Record<string, unknown> | null)?.assigneeId;
+    const value = fieldOf(raw, "assigneeId");
     if (value === null || value === undefined) return { assigneeId: null };
     if (typeof value !== "string" || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)) {
       throw new ActionParamsError("assigneeId", "assigneeId must be a user id or null.");

@@ -12,7 +12,11 @@ import { purgeTickets } from "./purge.ts";
 import { rollback } from "./rollback.ts";
 import { restore, softDelete } from "./soft-delete.ts";
 
-/** Adding an action: its file, and one line here. */
+/**
+ * Adding an action: its file, and one line here. A cast kept: each action is a BulkAction of its own
+ * parameters, and apply / ledgerSql take them (a contravariant position), so no BulkAction<P> is a
+ * BulkAction<unknown>; the engine gives each action only what its own parseParams returned.
+ */
 const actions = [
   setStatus,
   setPriority,
@@ -32,7 +36,10 @@ export const ticketsDomain = defineDomain({
   itemCodes: TICKET_ITEM_CODES,
   actions,
   rollback,
-  /** Newest first, the order the tickets query shows. */
+  /**
+   * Newest first, the order the tickets query shows. A cast kept: the engine hands back the filter this
+   * domain made (toTicketFilter, the CLI's and the console's through the same GraphQL input), frozen as is.
+   */
   filterTargets: (tx, { tenantId, filter, limit }) => matchingTickets(tx, tenantId, filter as TicketFilter, limit),
 });
 

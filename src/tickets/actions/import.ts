@@ -321,7 +321,7 @@ export const importTickets: BulkAction<ImportParams> = {
   type: "IMPORT_TICKETS",
   kind: "IMPORT",
   requiredRole: "AGENT",
-  // Started by startBulkImport (src/graphql/types/bulk-import.ts), not through BulkActionInput.
+  // Started by startBulkImport (src/graphql/types/tickets-import.ts), not through BulkActionInput.
   graphql: {
     output: {
       fields: {

@@ -166,6 +166,8 @@ export async function restorePurged(chunk: ChunkContext<RollbackParams>): Promis
   const results: ItemResult[] = [];
   const restoring: { position: number; image: PurgedImage }[] = [];
   for (const item of chunk.items) {
+    // A cast kept: the purge wrote this image itself (its ledger's before), and the id check below catches a
+    // mismatch.
     const image = item.planned?.after as PurgedImage | null | undefined;
     if (image?.ticket?.id === item.targetId) restoring.push({ position: item.position, image });
     else {results.push({

@@ -25,6 +25,7 @@ import { restorePurged } from "./purge.ts";
 import { undoImport } from "./import-rollback.ts";
 import { lockTickets } from "./ticket-change.ts";
 import { type TicketImage, ticketImage } from "./ticket-image.ts";
+import { fieldOf, hasKey, stringField } from "../../guards.ts";
 
 /** The image fields a rollback may restore, with their column and SQL array type. */
 const FIELDS = {
@@ -35,14 +36,14 @@ const FIELDS = {
   deletedAt: { column: "deleted_at", type: "timestamptz" },
 } as const;
 type Field = keyof typeof FIELDS;
-const FIELD_NAMES = Object.keys(FIELDS) as Field[];
+const FIELD_NAMES = Object.keys(FIELDS).filter((name) => hasKey(FIELDS, name));
 
 /** The fields the parent changed on this item: those its before- and after-image disagree on. */
 const changedFields = (left: TicketImage, target: TicketImage): Field[] =>
   FIELD_NAMES.filter((f) => left[f] !== target[f]);
 
 async function removeComments(chunk: ChunkContext<RollbackParams>): Promise<ItemResult[]> {
-  const commentIds = chunk.items.map((item) => (item.planned?.before as { commentId?: string } | null)?.commentId);
+  const commentIds = chunk.items.map((item) => stringField(item.planned?.before, "commentId"));
   const present = commentIds.filter((id): id is string => !!id);
   const deleted = chunk.dryRun
     ? await sql<{ id: string }>`SELECT id FROM ticket_comments
@@ -73,6 +74,8 @@ async function restoreImages(chunk: ChunkContext<RollbackParams>): Promise<ItemR
   const restoring: Restoring[] = [];
   for (const item of chunk.items) {
     const ticket = tickets.get(item.targetId);
+    // Casts kept: the images were planned at start from the parent's ledger, which this domain's actions
+    // wrote as TicketImages (ticket-image.ts); checking each field of each item again would only re-read them.
     const left = item.planned?.before as TicketImage | undefined;
     const target = item.planned?.after as TicketImage | undefined;
     if (!ticket) {
@@ -163,8 +166,10 @@ export const rollback: BulkAction<RollbackParams> = {
     },
   },
   parseParams: (raw) => {
-    const value = raw as Partial<RollbackParams> | null;
-    return Promise.resolve({ parentActionType: String(value?.parentActionType ?? ""), force: value?.force === true });
+    return Promise.resolve({
+      parentActionType: String(fieldOf(raw, "parentActionType") ?? ""),
+      force: fieldOf(raw, "force") === true,
+    });
   },
   apply: (chunk) => {
     if (chunk.params.parentActionType === "ADD_COMMENT") return removeComments(chunk);

@@ -21,6 +21,7 @@ function setEnumField<F extends "priority" | "category">(
       input: { type: { fields: { [field]: { type: values, required: true } } } },
       output: { fields: { [field]: { type: values } } },
     },
+    // A cast kept: an object with a computed key of a generic F types as { [x: string]: string }, not Record<F, string>.
     parseParams: (raw) => Promise.resolve({ [field]: enumParam(raw, field, values.values) } as Record<F, string>),
     ledgerSql: (chunk) => {
       const value = chunk.params[field];

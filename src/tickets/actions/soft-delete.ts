@@ -6,6 +6,7 @@ import { ActionParamsError, type BulkAction } from "../../bulk/action.ts";
 import type { ActionGraphQL } from "../../bulk/action-schema.ts";
 import { sql } from "kysely";
 import { noChangeWhen, ticketChangeLedger } from "./ticket-change.ts";
+import { fieldOf } from "../../guards.ts";
 
 /** The optional reason of DELETE, RESTORE and PURGE. */
 export type ReasonParams = { reason?: string };
@@ -26,7 +27,7 @@ export const reasonGraphQL = (description: string, inputName = "SoftDeleteAction
 });
 
 export function parseReason(raw: unknown): Promise<ReasonParams> {
-  const reason = (raw as Record<string, unknown> | null)?.reason;
+  const reason = fieldOf(raw, "reason");
   if (reason === undefined || reason === null || reason === "") return Promise.resolve({});
   if (typeof reason !== "string" || reason.length > REASON_MAX || reason.includes("\u0000")) {
     throw new ActionParamsError("reason", `reason must be text of at most ${REASON_MAX} characters.`);

@@ -1,5 +1,7 @@
 /**
- * Bulk import: createUpload (staged uploads), startBulkImport and previewBulkImport. The rows,
+ * The tickets' bulk import: createUpload (staged uploads), startBulkImport and previewBulkImport.
+ * The tickets domain's own API (its fields, its IMPORT_TICKETS action), so it lives beside
+ * tickets.ts rather than among the generic bulk-*.ts types. The rows,
  * whatever way they come (src/imports/source.ts), become the records of an IMPORT_TICKETS
  * operation (src/tickets/actions/import.ts) started through the engine like any other, so
  * items, errorSummary, progress, cancel, history, retry and rollback work unchanged.
