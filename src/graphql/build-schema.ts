@@ -19,7 +19,7 @@ import "./types/tickets.ts";
 import "./types/bulk-operation.ts";
 import "./types/bulk-api.ts";
 import "./types/bulk-safety.ts";
-import "./types/bulk-export.ts";
+import "./types/tickets-export.ts";
 import "./types/tickets-import.ts";
 import "./types/webhooks.ts";
 import "./types/workers.ts";

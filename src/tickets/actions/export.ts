@@ -178,7 +178,7 @@ export const exportTickets: BulkAction<ExportParams> = {
   type: "EXPORT",
   kind: "EXPORT",
   requiredRole: "AGENT",
-  // Started by startBulkExport (src/graphql/types/bulk-export.ts), not through BulkActionInput.
+  // Started by startBulkExport (src/graphql/types/tickets-export.ts), not through BulkActionInput.
   graphql: {
     output: {
       fields: {

@@ -1,5 +1,5 @@
 /**
- * The bulk export API: startBulkExport (an operation of action EXPORT, src/tickets/actions/
+ * The tickets' export API (as tickets-import.ts is their import API): startBulkExport (an operation of action EXPORT, src/tickets/actions/
  * export.ts), deleteBulkExport, and BulkOperation.export (its file: state, size, download url,
  * expiry). The file itself is served by GET /bulk-operations/{id}/export
  * (src/http/export-download.ts).
