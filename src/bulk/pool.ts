@@ -5,6 +5,7 @@
  * timer of its own, retention.
  * Used by the API process (WORKERS=N) and by `deno task worker` processes alike.
  */
+import { errorMessage } from "../guards.ts";
 import type { Db } from "../db/database.ts";
 import { Deliverer, type DelivererSettings } from "../notify/deliverer.ts";
 import { ListenConnection } from "../db/listen.ts";
@@ -185,7 +186,7 @@ export class WorkerPool {
       const admitted = await admitWaiting(this.options.db, this.options.settings.maxActivePerUser);
       if (rescued > 0 || admitted.length > 0) this.#broadcast({ type: "wake" });
     } catch (error) {
-      this.#emit("error", { workerId: "pool", message: `maintenance: ${(error as Error).message}` });
+      this.#emit("error", { workerId: "pool", message: `maintenance: ${errorMessage(error)}` });
     }
   }
 

@@ -3,6 +3,7 @@
  * its lease, stopped at once when the lease is lost or the chunk runs too long), repeat;
  * sleep until a wake-up (NOTIFY, forwarded by the pool) or the polling fallback.
  */
+import { errorMessage } from "../guards.ts";
 import type { Db, SessionTimeouts } from "../db/database.ts";
 import type { BulkDomain } from "./action.ts";
 import { admitUser } from "./admit.ts";
@@ -82,7 +83,7 @@ export class WorkerLoop {
         idleErrors = 0;
       } catch (error) {
         // Database unreachable: back off (capped) and try again; nothing is held.
-        this.hooks.onError?.(`claim failed: ${(error as Error).message}`);
+        this.hooks.onError?.(`claim failed: ${errorMessage(error)}`);
         await this.#sleep(Math.min(this.settings.pollMs * 2 ** idleErrors++, 10_000));
         continue;
       }
@@ -128,12 +129,12 @@ export class WorkerLoop {
       this.hooks.onError?.(error.message);
       return null;
     }
-    this.hooks.onError?.(`chunk ${job.id} failed (attempt ${job.attempts}): ${(error as Error).message}`);
+    this.hooks.onError?.(`chunk ${job.id} failed (attempt ${job.attempts}): ${errorMessage(error)}`);
     try {
       return await handleChunkFailure(this.db, job, error, { maxAttempts: this.settings.maxAttempts });
     } catch (inner) {
       // The lease will expire and the rescuer re-queues the job.
-      this.hooks.onError?.(`could not record failure of job ${job.id}: ${(inner as Error).message}`);
+      this.hooks.onError?.(`could not record failure of job ${job.id}: ${errorMessage(inner)}`);
       return null;
     }
   }

@@ -22,6 +22,7 @@
  * The client's address travels in `PEER_HEADER`, which this door strips from what clients send:
  * the inner server sees only the Unix socket as its peer.
  */
+import { errorMessage } from "../guards.ts";
 import { log } from "../log.ts";
 
 /** Set by the front door only (any copy a client sends is removed). */
@@ -266,12 +267,12 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
       } catch (error) {
         if (error instanceof Deno.errors.BadResource) return; // closed by close()
         // Out of file descriptors and the like: keep serving the connections held, retry soon.
-        log.warn("http", `accept failed: ${(error as Error).message}`);
+        log.warn("http", `accept failed: ${errorMessage(error)}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
       handOver(conn, options, held).catch((error) => {
-        log.warn("http", `connection from ${conn.remoteAddr.hostname} ended: ${(error as Error).message}`);
+        log.warn("http", `connection from ${conn.remoteAddr.hostname} ended: ${errorMessage(error)}`);
         close(conn);
       });
     }

@@ -6,6 +6,7 @@
  * a /graphql request gets its own span (a child of the span Deno makes for the HTTP request
  * when OTEL_DENO=true).
  */
+import { errorMessage } from "../guards.ts";
 import type { Services } from "../graphql/context.ts";
 import { limitBody } from "./body-limit.ts";
 import { ConnectionRegistry } from "./connections.ts";
@@ -68,7 +69,7 @@ export async function startHttp(services: Services, options: HttpOptions): Promi
       return json({ status: "ready", workers: await aliveWorkerCount(services.db) });
     } catch (error) {
       // The raw message may name hosts, users or databases: logged here, not shown to callers.
-      log.warn("ready", `database check failed: ${(error as Error).message}`);
+      log.warn("ready", `database check failed: ${errorMessage(error)}`);
       return json({ status: "not ready", error: "database unavailable" }, 503);
     }
   }

@@ -69,7 +69,7 @@ export async function lockTickets(
 ): Promise<Map<string, LockedTicket>> {
   const query = tx.selectFrom("tickets").select(DECISION_COLUMNS).where("tenant_id", "=", tenantId)
     .where(sql<boolean>`id = ANY(${ids}::bigint[])`).orderBy("id");
-  const rows = await (dryRun ? query : query.forUpdate()).execute() as LockedTicket[];
+  const rows: LockedTicket[] = await (dryRun ? query : query.forUpdate()).execute();
   return new Map(rows.map((row) => [String(row.id), row]));
 }
 
