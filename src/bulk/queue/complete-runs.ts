@@ -23,6 +23,7 @@ import { type RawBuilder, sql } from "kysely";
 import type { ItemResult, PartSql, SqlCte, Tx } from "../action.ts";
 import type { OutcomeTally } from "../finalize.ts";
 import { LEDGER_CTE, ledgerStatement } from "../ledger-sql.ts";
+import { takeJob } from "./complete.ts";
 import { type Job, LeaseLostError } from "./job.ts";
 
 const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
@@ -71,11 +72,7 @@ async function complete(
     firstPosition: job.first_position,
     keys: job.target_ids.map(String),
     ledger,
-    head: [[
-      "taken",
-      sql`DELETE FROM bulk_jobs WHERE id = ${job.id} AND locked_by = ${job.locked_by}
-          AND (SELECT count(*) FROM ${sql.raw(LEDGER_CTE)}) >= 0 RETURNING id`,
-    ]],
+    head: [takeJob(job)],
     tail: [
       ["other_items", others],
       ...extra,

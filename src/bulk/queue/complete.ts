@@ -12,7 +12,7 @@
  * the chunk back (LeaseLostError).
  */
 import { sql } from "kysely";
-import type { ItemResult, LedgerSql, Tx } from "../action.ts";
+import type { ItemResult, LedgerSql, SqlCte, Tx } from "../action.ts";
 import type { OutcomeTally } from "../finalize.ts";
 import { LEDGER_CTE, ledgerStatement } from "../ledger-sql.ts";
 import { type Job, LeaseLostError } from "./job.ts";
@@ -67,17 +67,26 @@ export async function completeJobFromLedger(tx: Tx, job: Job, ledger: LedgerSql)
   );
 }
 
+/**
+ * The head CTE `taken` of a chunk's one completion statement: the job's DELETE, only while this worker
+ * still holds it (0 rows: the lease was lost, and nothing else in the statement writes). It names
+ * bulk_ledger so that the ledger is computed first (WITH RECURSIVE, ledger-sql.ts).
+ */
+export function takeJob(job: Job): SqlCte {
+  return [
+    "taken",
+    sql`DELETE FROM bulk_jobs WHERE id = ${job.id} AND locked_by = ${job.locked_by}
+        AND (SELECT count(*) FROM ${sql.raw(LEDGER_CTE)}) >= 0 RETURNING id`,
+  ];
+}
+
 /** The statement of completeJobFromLedger (apart, so its plan can be read: docs/performance.md, "The ledger in SQL"). */
 export function completionStatement(job: Job, ledger: LedgerSql) {
   return ledgerStatement<{ taken: number } & ({ outcome: null } | OutcomeTally)>({
     firstPosition: job.first_position,
     keys: job.target_ids.map(String),
     ledger,
-    head: [[
-      "taken",
-      sql`DELETE FROM bulk_jobs WHERE id = ${job.id} AND locked_by = ${job.locked_by}
-          AND (SELECT count(*) FROM ${sql.raw(LEDGER_CTE)}) >= 0 RETURNING id`,
-    ]],
+    head: [takeJob(job)],
     tail: [
       [
         "written",
