@@ -23,10 +23,8 @@ import { type RawBuilder, sql } from "kysely";
 import type { ItemResult, PartSql, SqlCte, Tx } from "../action.ts";
 import type { OutcomeTally } from "../finalize.ts";
 import { LEDGER_CTE, ledgerStatement } from "../ledger-sql.ts";
-import { takeJob } from "./complete.ts";
+import { imageJson, insertLedgerRows, takeJob, talliesOf } from "./complete.ts";
 import { type Job, LeaseLostError } from "./job.ts";
-
-const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
 /** A result stored as a run: SUCCEEDED with nothing else to keep. */
 const isPlainSuccess = (r: ItemResult) =>
@@ -56,7 +54,7 @@ export async function completeJobAsRuns(tx: Tx, job: Job, results: readonly Item
     rest.map((r) => r.outcome)
   }::text[],
       ${rest.map((r) => r.code ?? null)}::text[], ${rest.map((r) => r.message ?? null)}::text[],
-      ${rest.map((r) => json(r.before))}::jsonb[], ${rest.map((r) => json(r.after))}::jsonb[])
+      ${rest.map((r) => imageJson(r.before))}::jsonb[], ${rest.map((r) => imageJson(r.after))}::jsonb[])
     AS r(position, outcome, code, message, before, after)`;
   return await complete(tx, job, { ctes: [], select }, sql`SELECT * FROM ${sql.raw(LEDGER_CTE)}`, []);
 }
@@ -78,13 +76,11 @@ async function complete(
       ...extra,
       [
         "rows_written",
-        sql`INSERT INTO bulk_operation_items
-          (operation_id, position, target_id, outcome, error_code, error_message, before, after, attempts, processed_at)
-        SELECT ${job.operation_id}, o.position, k.target_id, o.outcome, o.code, o.message, o.before, o.after,
-          ${job.attempts}, now()
-        FROM other_items AS o JOIN chunk_items AS k ON k.position = o.position
-        WHERE EXISTS (SELECT 1 FROM taken)
-        RETURNING outcome, error_code`,
+        insertLedgerRows(
+          job,
+          sql`SELECT o.position, k.target_id, o.outcome, o.code, o.message, o.before, o.after
+            FROM other_items AS o JOIN chunk_items AS k ON k.position = o.position`,
+        ),
       ],
       [
         "runs_written",
@@ -110,6 +106,6 @@ async function complete(
   const succeeded = rows[0].succeeded;
   return [
     ...(succeeded > 0 ? [{ outcome: "SUCCEEDED" as const, code: null, count: succeeded }] : []),
-    ...rows.flatMap((row) => row.outcome === null ? [] : [{ outcome: row.outcome, code: row.code, count: row.count }]),
+    ...talliesOf(rows),
   ];
 }

@@ -11,32 +11,28 @@
  * "Statements per chunk"). Nothing deleted means the lease was lost (rescued): the caller rolls
  * the chunk back (LeaseLostError).
  */
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
 import type { ItemResult, LedgerSql, SqlCte, Tx } from "../action.ts";
 import type { OutcomeTally } from "../finalize.ts";
 import { LEDGER_CTE, ledgerStatement } from "../ledger-sql.ts";
 import { type Job, LeaseLostError } from "./job.ts";
 
-const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+/** An item image as a jsonb parameter (undefined: none). */
+export const imageJson = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
 export async function completeJob(tx: Tx, job: Job, results: readonly ItemResult[]): Promise<void> {
   const targetOf = (position: number) => job.target_ids[position - job.first_position];
-  const { rows } = await sql<{ taken: number }>`
+  const rows = sql`SELECT * FROM unnest(${results.map((r) => r.position)}::int[],
+      ${results.map((r) => targetOf(r.position))}::int8[], ${results.map((r) => r.outcome)}::text[],
+      ${results.map((r) => r.code ?? null)}::text[], ${results.map((r) => r.message ?? null)}::text[],
+      ${results.map((r) => imageJson(r.before))}::jsonb[], ${results.map((r) => imageJson(r.after))}::jsonb[])
+    AS r(position, target_id, outcome, code, message, before, after)`;
+  const { rows: [completed] } = await sql<{ taken: number }>`
     WITH taken AS (
       DELETE FROM bulk_jobs WHERE id = ${job.id} AND locked_by = ${job.locked_by} RETURNING id),
-    written AS (
-      INSERT INTO bulk_operation_items
-        (operation_id, position, target_id, outcome, error_code, error_message, before, after, attempts, processed_at)
-      SELECT ${job.operation_id}, r.position, r.target_id, r.outcome, r.code, r.message, r.before, r.after,
-        ${job.attempts}, now()
-      FROM unnest(${results.map((r) => r.position)}::int[], ${results.map((r) => targetOf(r.position))}::int8[],
-                  ${results.map((r) => r.outcome)}::text[], ${results.map((r) => r.code ?? null)}::text[],
-                  ${results.map((r) => r.message ?? null)}::text[], ${results.map((r) => json(r.before))}::jsonb[],
-                  ${results.map((r) => json(r.after))}::jsonb[])
-        AS r(position, target_id, outcome, code, message, before, after)
-      WHERE EXISTS (SELECT 1 FROM taken))
+    written AS (${insertLedgerRows(job, rows)})
     SELECT count(*)::int AS taken FROM taken`.execute(tx);
-  if (rows[0].taken === 0) throw new LeaseLostError(job.id);
+  if (completed.taken === 0) throw new LeaseLostError(job.id);
 }
 
 /**
@@ -62,9 +58,29 @@ export async function completeJob(tx: Tx, job: Job, results: readonly ItemResult
 export async function completeJobFromLedger(tx: Tx, job: Job, ledger: LedgerSql): Promise<OutcomeTally[]> {
   const { rows } = await completionStatement(job, ledger).execute(tx);
   if (rows[0].taken === 0) throw new LeaseLostError(job.id);
+  return talliesOf(rows);
+}
+
+/** The tallies a completion statement returns, one row per (outcome, code); a row without outcome: none written. */
+export function talliesOf(rows: readonly ({ outcome: null } | OutcomeTally)[]): OutcomeTally[] {
   return rows.flatMap((row) =>
     row.outcome === null ? [] : [{ outcome: row.outcome, code: row.code, count: row.count }]
   );
+}
+
+/**
+ * The INSERT of a chunk's ledger rows from `source` (position, target_id, outcome, code, message,
+ * before, after), written only if the statement's `taken` CTE deleted the job; returns each row's
+ * outcome and code for the tallies. Shared by the three completions (apply, LedgerSql, runs).
+ */
+export function insertLedgerRows(job: Job, source: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`INSERT INTO bulk_operation_items
+      (operation_id, position, target_id, outcome, error_code, error_message, before, after, attempts, processed_at)
+    SELECT ${job.operation_id}, s.position, s.target_id, s.outcome, s.code, s.message, s.before, s.after,
+      ${job.attempts}, now()
+    FROM (${source}) AS s(position, target_id, outcome, code, message, before, after)
+    WHERE EXISTS (SELECT 1 FROM taken)
+    RETURNING outcome, error_code`;
 }
 
 /**
@@ -88,16 +104,7 @@ export function completionStatement(job: Job, ledger: LedgerSql) {
     ledger,
     head: [takeJob(job)],
     tail: [
-      [
-        "written",
-        sql`INSERT INTO bulk_operation_items
-          (operation_id, position, target_id, outcome, error_code, error_message, before, after, attempts, processed_at)
-        SELECT ${job.operation_id}, l.position, l.target_id, l.outcome, l.code, l.message, l.before, l.after,
-          ${job.attempts}, now()
-        FROM ${sql.raw(LEDGER_CTE)} AS l
-        WHERE EXISTS (SELECT 1 FROM taken)
-        RETURNING outcome, error_code`,
-      ],
+      ["written", insertLedgerRows(job, sql`SELECT * FROM ${sql.raw(LEDGER_CTE)}`)],
     ],
     select: sql`SELECT (SELECT count(*) FROM taken)::int AS taken, w.outcome, w.code, w.count
       FROM (SELECT 1) AS one LEFT JOIN (
